@@ -1,0 +1,23 @@
+import { genrule } from "@hb/core";
+
+const greeting = "//examples/basic/greeting";
+const version = "//examples/basic/version";
+
+genrule({
+  name: "bundle",
+  srcs: ["template.txt", greeting, version],
+  tools: ["//examples/basic/tools:render"],
+  outs: ["bundle.txt"],
+  cmd: `render.sh $(location template.txt) GREETING=$(location ${greeting}) VERSION=$(location ${version}) > $@`,
+});
+
+genrule({
+  name: "archive",
+  srcs: [":bundle", greeting, version],
+  outs: ["app.tar.gz"],
+  // a reproducible archive: sorted entries, fixed mtime, owners and modes, no gzip timestamp
+  cmd:
+    "mkdir $$TMPDIR/app && cp $(SRCS) $$TMPDIR/app/ && " +
+    "tar --sort=name --mtime=@$$SOURCE_DATE_EPOCH --owner=0 --group=0 --numeric-owner --mode=a+r,u+w,go-w " +
+    "-C $$TMPDIR -cf - app | gzip -n > $@",
+});

@@ -1,0 +1,12 @@
+import { genrule } from "@hb/core";
+
+genrule({
+  name: "version",
+  srcs: ["VERSION"],
+  outs: ["version.json"],
+  // with `hb build --stamp`, SOURCE_DATE_EPOCH is the commit time and HB_GIT_COMMIT the commit
+  stamp: true,
+  cmd:
+    "printf '{\"version\":\"%s\",\"sourceDateEpoch\":%s,\"commit\":\"%s\"}\\n' " +
+    '"$$(cat $<)" "$$SOURCE_DATE_EPOCH" "$${HB_GIT_COMMIT:-unstamped}" > $@',
+});

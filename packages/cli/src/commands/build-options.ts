@@ -1,0 +1,36 @@
+import { SANDBOX_MODES, type SandboxMode } from "@hb/core";
+import { type OptionSpec, type OptionValues, choiceOption, intOption, stringOption } from "../args";
+
+/** Flags every command that builds shares (build, test, run, verify). */
+export const BUILD_OPTIONS: Record<string, OptionSpec> = {
+  jobs: { type: "string", short: "j", valueName: "N", description: "run at most N actions at once (default: the number of cores)" },
+  "keep-going": { type: "boolean", short: "k", description: "after a failure, build everything that does not depend on it" },
+  sandbox: {
+    type: "string",
+    valueName: "MODE",
+    description: "default | strict | none (none: no sandbox at all, visibly; results are keyed apart and never uploaded)",
+  },
+  stamp: { type: "boolean", description: "give actions that declare stamp: true the commit time and id" },
+  report: { type: "string", valueName: "FILE", description: "write the build summary as JSON to FILE" },
+  "output-base": { type: "string", valueName: "DIR", description: "keep hb's state (caches, sandboxes) in DIR instead of <workspace>/.hb" },
+};
+
+export interface CommonBuildFlags {
+  jobs?: number;
+  keepGoing: boolean;
+  sandbox?: SandboxMode;
+  stamp: boolean;
+  report?: string;
+  outputBase?: string;
+}
+
+export function buildFlags(values: OptionValues): CommonBuildFlags {
+  return {
+    jobs: intOption(values, "jobs", 1),
+    keepGoing: values["keep-going"] === true,
+    sandbox: choiceOption(values, "sandbox", SANDBOX_MODES),
+    stamp: values.stamp === true,
+    report: stringOption(values, "report"),
+    outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
+  };
+}

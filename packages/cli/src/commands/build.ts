@@ -1,0 +1,44 @@
+import { HbError, build } from "@hb/core";
+import type { Command } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
+import { BuildProgress } from "../ui/progress";
+import { writeJsonFile } from "../ui/report-file";
+import { createTerminal } from "../ui/terminal";
+import { BUILD_OPTIONS, buildFlags } from "./build-options";
+
+export const buildCommand: Command = {
+  name: "build",
+  summary: "Build targets: every action runs sandboxed, outputs land under hb-out/ and in the cache.",
+  usage: "hb build [options] <pattern>...",
+  description: [
+    "patterns: //pkg:name, //pkg (name = last segment), :name (current package),",
+    "          //pkg/... (everything below pkg), //... (everything), //pkg:all",
+    "exit codes: 0 built, 1 an action failed, 2 bad command line or BUILD.ts, 130 interrupted",
+  ].join("\n"),
+  options: BUILD_OPTIONS,
+  positionals: true,
+  async run({ values, positionals, cwd, signal }) {
+    if (positionals.length === 0) {
+      throw new HbError("USAGE", "hb build needs at least one target pattern", { hint: "e.g. hb build //...  or  hb build //app:bundle" });
+    }
+    const flags = buildFlags(values);
+    const term = createTerminal();
+    const progress = new BuildProgress(term);
+    if (flags.sandbox === "none") term.warn("--sandbox=none: actions run unsandboxed; their results are keyed apart and never uploaded");
+    const result = await build({
+      cwd,
+      patterns: positionals,
+      outputBase: flags.outputBase,
+      jobs: flags.jobs,
+      keepGoing: flags.keepGoing,
+      sandbox: flags.sandbox,
+      stamp: flags.stamp,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+      events: progress,
+    });
+    progress.finish(result.report);
+    if (flags.report) writeJsonFile(cwd, flags.report, result.report);
+    return result.exitCode;
+  },
+};

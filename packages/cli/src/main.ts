@@ -1,0 +1,80 @@
+import { ExitCode, HbError, didYouMean, formatError } from "@hb/core";
+import { type Command, commandHelp, parseCommandArgs } from "./args";
+import { buildCommand } from "./commands/build";
+import { cleanCommand } from "./commands/clean";
+import { queryCommand } from "./commands/query";
+
+declare const __HB_VERSION__: string | undefined;
+const VERSION = typeof __HB_VERSION__ === "string" ? __HB_VERSION__ : "dev";
+
+const COMMANDS: Command[] = [buildCommand, queryCommand, cleanCommand];
+
+function generalHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "hb: hermetic, reproducible, attested builds for monorepos",
+    "",
+    "usage: hb <command> [options] [arguments]",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "Run 'hb <command> --help' for a command's options. Targets are declared in BUILD.ts files;",
+    "the workspace is the directory holding hb.config.ts.",
+  ].join("\n");
+}
+
+async function main(argv: string[], signal: AbortSignal): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    const cmd = name === "help" && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+    process.stdout.write((cmd ? commandHelp(cmd) : generalHelp()) + "\n");
+    return name === undefined ? ExitCode.analysisFailed : ExitCode.ok;
+  }
+  if (name === "--version" || name === "version") {
+    process.stdout.write(`hb ${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    const guess = didYouMean(name, COMMANDS.map((c) => c.name));
+    throw new HbError("USAGE", `unknown command '${name}'`, { hint: guess ? `did you mean 'hb ${guess}'?` : "run 'hb --help' for the commands" });
+  }
+  const { values, positionals } = parseCommandArgs(cmd, rest);
+  if (values.help === true) {
+    process.stdout.write(commandHelp(cmd) + "\n");
+    return ExitCode.ok;
+  }
+  return cmd.run({ values, positionals, cwd: process.cwd(), signal });
+}
+
+const controller = new AbortController();
+let interrupts = 0;
+const onSignal = () => {
+  interrupts++;
+  if (interrupts === 1) {
+    process.stderr.write("\nhb: interrupted; stopping running actions (press Ctrl-C again to quit at once)\n");
+    controller.abort(new HbError("INTERRUPTED", "interrupted"));
+  } else {
+    process.exit(ExitCode.interrupted);
+  }
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
+
+main(process.argv.slice(2), controller.signal).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof HbError) {
+      process.stderr.write(formatError(e) + "\n");
+      process.exitCode = e.exitCode;
+    } else if (controller.signal.aborted) {
+      process.exitCode = ExitCode.interrupted;
+    } else {
+      process.stderr.write(`hb: internal error (a bug in hb; please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = ExitCode.internal;
+    }
+  },
+);

@@ -1,0 +1,81 @@
+import type { ActionOutcome, ActionSpec, BuildEvents, BuildReport } from "@hb/core";
+import type { Terminal } from "./terminal";
+
+/**
+ * Build progress: on a terminal one live line `[done/total] running: <labels>`; otherwise a
+ * plain line as each action starts. Failures, warnings and action output print as they come.
+ */
+export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "actionStarted" | "actionFinished" | "warning">> {
+  private total = 0;
+  private done = 0;
+  private started = 0;
+  private readonly running = new Map<number, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly term: Terminal) {}
+
+  analyzing(): void {
+    this.term.status("hb: analyzing (evaluating BUILD.ts files)...");
+  }
+
+  lockWait(message: string): void {
+    this.term.line(`hb: ${message}`);
+  }
+
+  buildFileLog(line: string): void {
+    this.term.line(`DEBUG: ${line}`);
+  }
+
+  planned(actions: number): void {
+    this.total = actions;
+    if (this.term.isTTY && !this.timer) {
+      this.timer = setInterval(() => this.render(), 100);
+      this.timer.unref();
+    }
+  }
+
+  actionStarted(a: ActionSpec): void {
+    this.started++;
+    this.running.set(a.id, a.owner);
+    if (!this.term.isTTY) this.term.line(`[${this.done + this.running.size}/${this.total}] ${a.progress}`);
+    else this.render();
+  }
+
+  actionFinished(o: ActionOutcome): void {
+    this.done++;
+    this.running.delete(o.action.id);
+    if (o.status === "failed" && o.error) this.term.error(o.error);
+    else if (o.status === "executed" && o.result) {
+      const out = `${o.result.stdout}${o.result.stderr}`.trimEnd();
+      if (out) this.term.line(`INFO: From ${o.action.progress}:\n${out}`);
+    }
+    if (this.term.isTTY) this.render();
+  }
+
+  warning(message: string): void {
+    this.term.warn(message);
+  }
+
+  private render(): void {
+    if (this.running.size === 0) {
+      this.term.clearStatus();
+      return;
+    }
+    const labels = [...this.running.values()];
+    const shown = labels.slice(0, 3).join(", ") + (labels.length > 3 ? ` (+${labels.length - 3} more)` : "");
+    this.term.status(`[${this.done}/${this.total}] running: ${shown}`);
+  }
+
+  finish(report: BuildReport): void {
+    if (this.timer) clearInterval(this.timer);
+    this.term.clearStatus();
+    for (const i of report.incidents) this.term.warn(`cache: ${i.detail}`);
+    const cached = report.cached.local + report.cached.remote;
+    const remote = report.cached.remote > 0 ? ` (${report.cached.remote} remote)` : "";
+    const skipped = report.skipped > 0 ? `, ${report.skipped} not run` : "";
+    const sandbox = report.sandbox === "none" ? " [UNSANDBOXED: --sandbox=none]" : "";
+    this.term.line(
+      `hb: ${report.actions} actions: ${report.executed} executed, ${cached} cached${remote}, ${report.failed} failed${skipped} in ${(report.durationMs / 1000).toFixed(2)} s${sandbox}`,
+    );
+  }
+}

@@ -1,0 +1,98 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
+import { isPackageUnder } from "../label/label";
+import { findPackages, ignoreRules } from "../loading/package-tree";
+import type { Database } from "../store/database";
+import { RACY_MARGIN_MS } from "../store/stat-cache";
+import type { WorkspaceConfig } from "../workspace/config";
+import type { ActionGraph, AnalysisInputs } from "./graph";
+
+export interface CachedAnalysis {
+  config: WorkspaceConfig;
+  graph: ActionGraph;
+}
+
+declare const __HB_BUILD_ID__: string | undefined;
+/** Rules live in hb's own code, so an analysis made by another build of hb is not reused. */
+export const HB_BUILD_ID = typeof __HB_BUILD_ID__ === "string" ? __HB_BUILD_ID__ : "dev";
+
+export function analysisRequestKey(patterns: readonly string[], cwdPkg: string): string {
+  return JSON.stringify({ hb: HB_BUILD_ID, patterns, cwdPkg });
+}
+
+/**
+ * The analysis stored for `request`, if everything it read is unchanged: files by stat (or
+ * xxhash when the stat moved), directories by mtime, and where a directory changed, its globs
+ * and package listings re-run and compared. Re-validated records are written back so the next
+ * check is a stat again.
+ */
+export async function loadCachedAnalysis(db: Database, request: string, root: string): Promise<CachedAnalysis | undefined> {
+  const row = db.prepare("SELECT inputs, result FROM analysis_cache WHERE request = ?").get(request) as
+    | { inputs: string; result: string }
+    | undefined;
+  if (!row) return undefined;
+  let inputs: AnalysisInputs;
+  let cached: CachedAnalysis;
+  try {
+    inputs = JSON.parse(row.inputs) as AnalysisInputs;
+    cached = JSON.parse(row.result) as CachedAnalysis;
+  } catch {
+    return undefined;
+  }
+  const checkedAtMs = Date.now();
+  let refreshed = false;
+  const racy = (mtimeMs: number) => mtimeMs >= inputs.recordedAtMs - RACY_MARGIN_MS;
+
+  for (const f of inputs.files) {
+    let st;
+    try {
+      st = statSync(join(root, f.path));
+    } catch {
+      return undefined;
+    }
+    if (st.size === f.size && st.mtimeMs === f.mtimeMs && st.ino === f.ino && !racy(st.mtimeMs)) continue;
+    await loadFingerprinter();
+    if (fingerprint(readFileSync(join(root, f.path))) !== f.fingerprint) return undefined;
+    Object.assign(f, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    refreshed = true;
+  }
+  for (const p of inputs.absent) if (existsSync(join(root, p))) return undefined;
+
+  const dirty: string[] = [];
+  for (const d of inputs.dirs) {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(join(root, d.path)).mtimeMs;
+    } catch {
+      return undefined;
+    }
+    if (mtimeMs !== d.mtimeMs || racy(mtimeMs)) {
+      dirty.push(d.path);
+      d.mtimeMs = mtimeMs;
+    }
+  }
+  if (dirty.length > 0) {
+    const rules = ignoreRules(cached.config.ignore);
+    const { globPackage } = await import("../loading/glob");
+    for (const l of inputs.listings) {
+      if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
+      const now = l.kind === "glob" ? globPackage(root, l.base, l.include, l.exclude, rules) : findPackages(root, l.base, rules).packages;
+      if (now.length !== l.result.length || now.some((x, i) => x !== l.result[i])) return undefined;
+    }
+    refreshed = true;
+  }
+  if (refreshed) {
+    inputs.recordedAtMs = checkedAtMs;
+    db.prepare("UPDATE analysis_cache SET inputs = ? WHERE request = ?").run(JSON.stringify(inputs), request);
+  }
+  return cached;
+}
+
+export function storeAnalysis(db: Database, request: string, inputs: AnalysisInputs, result: CachedAnalysis): void {
+  db.prepare("INSERT OR REPLACE INTO analysis_cache (request, inputs, result) VALUES (?, ?, ?)").run(
+    request,
+    JSON.stringify(inputs),
+    JSON.stringify(result),
+  );
+}

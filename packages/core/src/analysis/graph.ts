@@ -1,0 +1,115 @@
+import type { HbErrorData, SourceLocation } from "../errors";
+import type { WorkspaceConfig } from "../workspace/config";
+
+// The action graph is plain data: the sandboxed analyzer process produces it, the analysis
+// cache stores it as JSON, and the executor, query, explain and verify read it.
+
+/**
+ * An artifact's path in the execroot, relative to it. Source files sit at their workspace path
+ * (`lib/src/a.ts`), generated files under `hb-out/<package>/` (`hb-out/lib/version.js`), the
+ * same relative path they are materialized at in the workspace.
+ */
+export type ExecPath = string;
+
+export const OUT_DIR = "hb-out";
+
+export interface ActionSpec {
+  /** index in `ActionGraph.actions` */
+  id: number;
+  /** label of the target that declared it */
+  owner: string;
+  /** what kind of work, for progress and reports: `Genrule`, `Write`, `Esbuild` */
+  mnemonic: string;
+  kind: "run" | "write";
+  /** for `run`: the command; argv[0] is a tool's exec path or an absolute system path */
+  argv: string[];
+  /** declared env; the determinism env is added at execution */
+  env: Record<string, string>;
+  /** sorted exec paths; generated ones are outputs of other actions */
+  inputs: ExecPath[];
+  /** sorted exec paths of tools: staged like inputs, their directories lead PATH */
+  tools: ExecPath[];
+  /** sorted declared output files */
+  outputs: ExecPath[];
+  /** sorted declared output directories (tree artifacts) */
+  outputDirs: ExecPath[];
+  /** for `write`: the file's content */
+  content?: string;
+  /** for `write`: mark the output executable */
+  executable?: boolean;
+  /** with `--stamp`, this action gets the commit time and commit id */
+  stamp: boolean;
+  /** tags from the owning target that change execution (`no-sandbox`, `no-cache`, ...) */
+  tags: string[];
+  /** one line for progress output */
+  progress: string;
+}
+
+export interface TargetInfo {
+  label: string;
+  kind: string;
+  location: SourceLocation;
+  /** labels this target refers to through its label attributes: targets and source files */
+  deps: string[];
+  /** default outputs (what `hb build` of this target produces) */
+  files: ExecPath[];
+  /** for runnable targets */
+  executable?: ExecPath;
+  /** files an executable or test needs at run time besides `files` */
+  runfiles?: ExecPath[];
+  tags: string[];
+  /** true for test rules (`hb test`) */
+  test?: boolean;
+  /** JSON-able providers a rule returned beyond DefaultInfo */
+  providers?: Record<string, unknown>;
+}
+
+export interface ActionGraph {
+  /** sorted by label */
+  targets: TargetInfo[];
+  actions: ActionSpec[];
+  /** labels the requested patterns expanded to, in request order */
+  requested: string[];
+}
+
+/** A file whose content the analysis read (hb.config.ts, BUILD.ts, files they import). */
+export interface FileRecord {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  /** xxhash64 of the content */
+  fingerprint: string;
+}
+
+/** A directory whose listing the analysis depends on. */
+export interface DirRecord {
+  path: string;
+  mtimeMs: number;
+}
+
+/** A `glob()` call or a package discovery (`//pkg/...`), re-run when a directory below `base` changed. */
+export type ListingRecord =
+  | { kind: "glob"; base: string; include: string[]; exclude: string[]; result: string[] }
+  | { kind: "packages"; base: string; result: string[] };
+
+export interface AnalysisInputs {
+  files: FileRecord[];
+  /** paths where a BUILD.ts or an imported file was looked for and not found */
+  absent: string[];
+  dirs: DirRecord[];
+  listings: ListingRecord[];
+  /** wall-clock time at which the records were taken (racy-clean rule) */
+  recordedAtMs: number;
+}
+
+export interface AnalysisRequest {
+  workspaceRoot: string;
+  patterns: string[];
+  /** package of the current directory, for relative patterns */
+  cwdPkg: string;
+}
+
+export type AnalysisResponse =
+  | { ok: true; config: WorkspaceConfig; graph: ActionGraph; inputs: AnalysisInputs; log: string[] }
+  | { ok: false; error: HbErrorData; log: string[] };

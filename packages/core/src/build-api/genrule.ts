@@ -1,0 +1,77 @@
+import { expandMakeVariables } from "../analysis/make-variables";
+import { OUT_DIR } from "../analysis/graph";
+import { canonicalLabel } from "../label/label";
+import { attr } from "./attrs";
+import type { File, TargetRef } from "./file";
+import { rule } from "./rule";
+
+/** The shell genrule commands run in, with Bazel's genrule-setup strictness. */
+export const GENRULE_SHELL = "/bin/bash";
+const SHELL_SETUP = "set -e -o pipefail\n";
+
+/**
+ * Bazel's genrule: a shell command from `srcs` (and `deps`) to `outs`, with `tools` on PATH and
+ * make variables ($(SRCS) $(OUTS) $(location x) $(RULEDIR) $@ $< $$) expanded.
+ */
+export const genrule = rule({
+  kind: "genrule",
+  attrs: {
+    srcs: attr.labelList({ doc: "input files, listed in $(SRCS)" }),
+    outs: attr.outputList({ mandatory: true, doc: "files the command writes, relative to the package" }),
+    cmd: attr.string({ mandatory: true, doc: "bash command" }),
+    tools: attr.labelList({ doc: "programs the command runs; their directories lead PATH" }),
+    deps: attr.labelList({ doc: "targets whose outputs the command reads, not listed in $(SRCS)" }),
+    stamp: attr.bool({ doc: "with --stamp, give the command the commit time and id" }),
+    executable: attr.bool({ doc: "the single output is a program (hb run)" }),
+    message: attr.string({ doc: "progress message" }),
+  },
+  impl(ctx) {
+    const srcs = ctx.files("srcs");
+    const outs = ctx.attr.outs;
+    const toolFiles = ctx.attr.tools.flatMap((t) => [...t.files, ...t.runfiles]);
+    const depFiles = ctx.attr.deps.flatMap((t) => [...t.files, ...t.runfiles]);
+    const byLabel = new Map<string, readonly File[]>();
+    const add = (refs: readonly TargetRef[]) => {
+      for (const r of refs) byLabel.set(r.label, r.executable && r.files.length !== 1 ? [r.executable] : r.files);
+    };
+    add(ctx.attr.srcs);
+    add(ctx.attr.deps);
+    add(ctx.attr.tools);
+    for (const o of outs) byLabel.set(o.label, [o]);
+    const ruleDir = `${OUT_DIR}/${ctx.pkg}`.replace(/\/$/, "");
+    const cmd = expandMakeVariables(ctx.attr.cmd ?? "", {
+      vars: {
+        SRCS: srcs.map((f) => f.path).join(" "),
+        OUTS: outs.map((f) => f.path).join(" "),
+        RULEDIR: ruleDir,
+        "@D": outs.length === 1 ? outs[0]!.path.slice(0, outs[0]!.path.lastIndexOf("/")) : ruleDir,
+        BINDIR: OUT_DIR,
+        GENDIR: OUT_DIR,
+      },
+      locations: (text) => {
+        let label: string;
+        try {
+          label = canonicalLabel(text, ctx.pkg);
+        } catch {
+          return undefined;
+        }
+        return byLabel.get(label)?.map((f) => f.path);
+      },
+      outs: outs.map((f) => f.path),
+      srcs: srcs.map((f) => f.path),
+      label: ctx.label,
+      attribute: "cmd",
+    });
+    ctx.actions.run({
+      executable: GENRULE_SHELL,
+      arguments: ["-c", SHELL_SETUP + cmd],
+      inputs: [...srcs, ...depFiles],
+      tools: toolFiles,
+      outputs: outs,
+      mnemonic: "Genrule",
+      progressMessage: ctx.attr.message ? `${ctx.attr.message} ${ctx.label}` : `Executing genrule ${ctx.label}`,
+      stamp: ctx.attr.stamp,
+    });
+    return { files: outs, executable: ctx.attr.executable ? outs[0] : undefined };
+  },
+});

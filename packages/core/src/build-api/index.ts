@@ -1,0 +1,10 @@
+// What a BUILD.ts sees as `@hb/core`.
+export { attr } from "./attrs";
+export type { AttrSchema, AttrSpec, RuleArgs, AttrValues, CommonArgs } from "./attrs";
+export type { File, Providers, TargetRef } from "./file";
+export { filegroup } from "./filegroup";
+export { genrule } from "./genrule";
+export { glob, type GlobOptions } from "./glob";
+export { rule } from "./rule";
+export type { Actions, RuleContext, RuleDefinition, RuleFunction, RunOptions, WriteOptions } from "./rule";
+export { defineConfig } from "../workspace/config";

@@ -1,0 +1,140 @@
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import type { ActionGraph } from "../analysis/graph";
+import type { CacheIncident } from "../cas/local-cas";
+import { ExitCode, HbError, type HbErrorData } from "../errors";
+import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
+import { findBwrap } from "../sandbox/bwrap";
+import { lockOutputBase } from "../store/lock";
+import { OutputBase } from "../store/output-base";
+import { DEFAULT_SOURCE_DATE_EPOCH, type SandboxMode } from "../workspace/config";
+import { openWorkspace, type Workspace } from "../workspace/workspace";
+import { analyzeWorkspace } from "./analyze";
+import { readStamp } from "./stamp";
+
+export interface BuildOptions {
+  cwd: string;
+  patterns: readonly string[];
+  outputBase?: string;
+  jobs?: number;
+  keepGoing?: boolean;
+  /** overrides hb.config.ts's `sandbox` */
+  sandbox?: SandboxMode;
+  stamp?: boolean;
+  analyzerScript: string;
+  signal: AbortSignal;
+  events?: BuildEvents & {
+    lockWait?(message: string): void;
+    analyzing?(): void;
+    buildFileLog?(line: string): void;
+  };
+}
+
+export interface TargetReport {
+  label: string;
+  outputs: { path: string; sha256: string; size: number }[];
+}
+
+/** `--report FILE`: the summary line's facts, as JSON. */
+export interface BuildReport {
+  actions: number;
+  executed: number;
+  cached: { local: number; remote: number };
+  failed: number;
+  skipped: number;
+  durationMs: number;
+  sandbox: SandboxMode;
+  targets: TargetReport[];
+  incidents: CacheIncident[];
+  interrupted: boolean;
+  errors: HbErrorData[];
+}
+
+export interface BuildResult {
+  report: BuildReport;
+  exitCode: ExitCode;
+  errors: HbError[];
+  workspace: Workspace;
+  graph: ActionGraph;
+  outcomes: ActionOutcome[];
+}
+
+/** `hb build`: analyze the patterns, then execute what their targets need. */
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  const lock = await lockOutputBase(workspace.outputBase, (m) => opts.events?.lockWait?.(m), opts.signal);
+  let base: OutputBase | undefined;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const preMode = opts.sandbox;
+    if (preMode !== "none") findBwrap();
+    const analysis = await analyzeWorkspace({
+      workspace,
+      base,
+      patterns: opts.patterns,
+      cwd: opts.cwd,
+      analyzerScript: opts.analyzerScript,
+      sandboxed: preMode !== "none",
+      signal: opts.signal,
+      onLog: (line) => opts.events?.buildFileLog?.(line),
+      onAnalyzing: () => opts.events?.analyzing?.(),
+    });
+    const { config, graph } = analysis;
+    const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
+    const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+    const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
+    const exec = await executeActions({
+      root: workspace.root,
+      base,
+      graph,
+      targets: graph.requested,
+      mode,
+      sourceDateEpoch: epoch,
+      stamp,
+      jobs: Math.max(1, opts.jobs ?? availableParallelism()),
+      keepGoing: opts.keepGoing ?? false,
+      signal: opts.signal,
+      events: opts.events,
+    });
+
+    const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);
+    const count = (s: ActionOutcome["status"]) => exec.outcomes.filter((o) => o.status === s).length;
+    const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
+    const targets: TargetReport[] = graph.requested.map((label) => {
+      const outputs: TargetReport["outputs"] = [];
+      for (const path of byLabel.get(label)?.files ?? []) {
+        const gen = exec.outputs.get(path);
+        if (gen) outputs.push({ path, sha256: gen.hash, size: gen.size });
+        else if (!path.startsWith("hb-out/")) {
+          try {
+            const d = base!.stats.digest(join(workspace.root, path)).digest;
+            outputs.push({ path, sha256: d.hash, size: d.size });
+          } catch {
+            // a missing source was reported by the action that needed it
+          }
+        }
+      }
+      return { label, outputs };
+    });
+    base.stats.flush();
+    const report: BuildReport = {
+      actions: exec.outcomes.length,
+      executed: count("executed"),
+      cached: { local: count("cached"), remote: 0 },
+      failed: count("failed"),
+      skipped: count("skipped") + count("interrupted"),
+      durationMs: Date.now() - started,
+      sandbox: mode,
+      targets,
+      incidents: exec.incidents,
+      interrupted: exec.interrupted,
+      errors: errors.map((e) => e.toData()),
+    };
+    const exitCode = exec.interrupted ? ExitCode.interrupted : errors.length > 0 ? ExitCode.buildFailed : ExitCode.ok;
+    return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes };
+  } finally {
+    base?.close();
+    lock.release();
+  }
+}

@@ -1,0 +1,154 @@
+import { chmodSync, copyFileSync, constants, mkdirSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Digest, digestOfBytes, digestOfFile } from "../hash/digest";
+import type { Database, Statement } from "../store/database";
+
+/** Something wrong found in a cache: counted, reported, never used. */
+export interface CacheIncident {
+  kind: "corrupt-blob" | "corrupt-action-result" | "missing-blob";
+  detail: string;
+}
+
+interface BlobRow {
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+/**
+ * The local content-addressed store: blobs as read-only files under `cas/<2 hex>/<64 hex>`,
+ * written to a temp file and renamed (never a torn blob under its name). Outputs are
+ * materialized as hardlinks of these files, and root ignores read-only bits, so a blob whose
+ * inode facts (size, mtime, inode) changed since hb wrote it is re-hashed before use.
+ */
+export class LocalCas {
+  readonly tmpDir: string;
+  readonly incidents: CacheIncident[] = [];
+  private readonly madeDirs = new Set<string>();
+  private tmpCounter = 0;
+  private readonly selectRow: Statement;
+  private readonly putRow: Statement;
+  private readonly deleteRow: Statement;
+
+  constructor(
+    readonly dir: string,
+    db: Database,
+  ) {
+    this.tmpDir = join(dir, "tmp");
+    mkdirSync(this.tmpDir, { recursive: true });
+    this.selectRow = db.prepare("SELECT size, mtime_ms AS mtimeMs, ino FROM blobs WHERE hash = ?");
+    this.putRow = db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ms, ino) VALUES (?, ?, ?, ?)");
+    this.deleteRow = db.prepare("DELETE FROM blobs WHERE hash = ?");
+  }
+
+  /** Where a blob lives; `executable` blobs are a 0555 copy beside the 0444 one. */
+  blobPath(hash: string, executable = false): string {
+    return join(this.dir, hash.slice(0, 2), executable ? `${hash}.x` : hash);
+  }
+
+  /** A fresh path in the CAS's temp directory (same filesystem, so a rename is atomic). */
+  tempPath(): string {
+    return join(this.tmpDir, `${process.pid}-${++this.tmpCounter}`);
+  }
+
+  private ensureDir(path: string): void {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (!this.madeDirs.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
+  }
+
+  private record(name: string, path: string): void {
+    const st = statSync(path);
+    this.putRow.run(name, st.size, st.mtimeMs, st.ino);
+  }
+
+  /**
+   * Moves `file` (on the CAS's filesystem) into the store as blob `digest`, read-only, with
+   * mtime `mtimeSec` (the action's SOURCE_DATE_EPOCH). The caller hashed it.
+   */
+  adopt(file: string, digest: Digest, mtimeSec: number): void {
+    if (this.get(digest) !== undefined) {
+      rmSync(file, { force: true });
+      return;
+    }
+    chmodSync(file, 0o444);
+    utimesSync(file, mtimeSec, mtimeSec);
+    const dest = this.blobPath(digest.hash);
+    this.ensureDir(dest);
+    renameSync(file, dest);
+    this.record(digest.hash, dest);
+  }
+
+  putBytes(data: string | Uint8Array, mtimeSec: number): Digest {
+    const digest = digestOfBytes(data);
+    if (this.get(digest) !== undefined) return digest;
+    const tmp = this.tempPath();
+    writeFileSync(tmp, data);
+    this.adopt(tmp, digest, mtimeSec);
+    return digest;
+  }
+
+  /**
+   * The path of a verified blob, or undefined when it is absent. A blob whose content no longer
+   * matches its name is deleted and reported as an incident.
+   */
+  get(digest: Digest, executable = false): string | undefined {
+    const name = executable ? `${digest.hash}.x` : digest.hash;
+    const path = this.blobPath(digest.hash, executable);
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      return undefined;
+    }
+    const row = this.selectRow.get(name) as BlobRow | undefined;
+    if (row && row.size === st.size && row.mtimeMs === st.mtimeMs && row.ino === st.ino && st.size === digest.size) return path;
+    let actual: Digest | undefined;
+    try {
+      actual = digestOfFile(path);
+    } catch {
+      actual = undefined;
+    }
+    if (actual && actual.hash === digest.hash && actual.size === digest.size) {
+      this.record(name, path);
+      return path;
+    }
+    this.incidents.push({
+      kind: "corrupt-blob",
+      detail: `CAS blob ${digest.hash} no longer matches its digest (something wrote to it, e.g. through a hardlink in hb-out/); removed`,
+    });
+    rmSync(path, { force: true });
+    this.deleteRow.run(name);
+    if (!executable) this.drop({ hash: digest.hash, size: digest.size }, true);
+    return undefined;
+  }
+
+  /** An executable (0555) copy of a blob, made on first use. */
+  getExecutable(digest: Digest): string | undefined {
+    const have = this.get(digest, true);
+    if (have) return have;
+    const plain = this.get(digest);
+    if (!plain) return undefined;
+    const tmp = this.tempPath();
+    copyFileSync(plain, tmp, constants.COPYFILE_FICLONE);
+    chmodSync(tmp, 0o555);
+    const st = statSync(plain);
+    utimesSync(tmp, st.atime, st.mtime);
+    const dest = this.blobPath(digest.hash, true);
+    renameSync(tmp, dest);
+    this.record(`${digest.hash}.x`, dest);
+    return dest;
+  }
+
+  private drop(digest: Digest, executable: boolean): void {
+    const path = this.blobPath(digest.hash, executable);
+    try {
+      unlinkSync(path);
+    } catch {
+      // absent already
+    }
+    this.deleteRow.run(executable ? `${digest.hash}.x` : digest.hash);
+  }
+}

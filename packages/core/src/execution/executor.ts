@@ -1,0 +1,518 @@
+import { type Stats, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ActionResult, OutputFile } from "../action-cache/action-cache";
+import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../action/action-key";
+import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR } from "../analysis/graph";
+import { GENRULE_SHELL } from "../build-api/genrule";
+import type { CacheIncident } from "../cas/local-cas";
+import { HbError } from "../errors";
+import { digestOfFile, sha256Hex } from "../hash/digest";
+import { parseLabel } from "../label/label";
+import { joinRel } from "../loading/package-tree";
+import { bwrapArgs, findBwrap, writeSandboxEtc } from "../sandbox/bwrap";
+import { EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
+import { hostFingerprint } from "../sandbox/host-fingerprint";
+import { spawnProcess } from "../sandbox/spawn";
+import { type StagedFile, stageTree } from "../sandbox/stage";
+import type { OutputBase } from "../store/output-base";
+import type { SandboxMode } from "../workspace/config";
+import { keyMaterial } from "./key-material";
+import { Materializer } from "./materialize";
+
+export interface StampInfo {
+  /** commit id of the workspace ("" outside git) */
+  commit: string;
+  /** commit time, seconds since 1970 */
+  time: number;
+}
+
+export type ActionStatus = "executed" | "cached" | "failed" | "skipped" | "interrupted";
+
+export interface ActionOutcome {
+  action: ActionSpec;
+  status: ActionStatus;
+  key?: string;
+  result?: ActionResult;
+  error?: HbError;
+  durationMs: number;
+}
+
+export interface BuildEvents {
+  /** how many actions the targets need (before any cache check) */
+  planned?(actions: number): void;
+  actionStarted?(action: ActionSpec): void;
+  actionFinished?(outcome: ActionOutcome): void;
+  warning?(message: string): void;
+}
+
+export interface ExecuteOptions {
+  root: string;
+  base: OutputBase;
+  graph: ActionGraph;
+  /** labels whose default outputs (and runfiles) are wanted */
+  targets: readonly string[];
+  mode: SandboxMode;
+  sourceDateEpoch: number;
+  stamp?: StampInfo;
+  jobs: number;
+  keepGoing: boolean;
+  signal: AbortSignal;
+  events?: BuildEvents;
+  /** look up the action cache (default true); `hb verify` turns it off */
+  useCache?: boolean;
+  /** materialize outputs under hb-out/ (default true) */
+  materialize?: boolean;
+}
+
+export interface ExecutionResult {
+  /** one per action the targets need, in completion order */
+  outcomes: ActionOutcome[];
+  /** every generated file the build knows the digest of */
+  outputs: Map<ExecPath, OutputFile>;
+  interrupted: boolean;
+  incidents: CacheIncident[];
+}
+
+interface Prepared {
+  action: ActionSpec;
+  key: string;
+  material: ActionKeyMaterial;
+  mode: SandboxMode;
+  sandboxDir: string;
+  /** files as they are staged: sources and CAS blobs */
+  files: { path: ExecPath; source: string; isSource: boolean; executable: boolean }[];
+  /** stats of source inputs before the run, to notice edits made while it runs */
+  sourceStats: Map<string, Stats>;
+  writableAt: ExecPath;
+  cacheable: boolean;
+}
+
+const OUTPUT_PREVIEW = 8000;
+
+/** Shows the command a user wrote: a genrule's `cmd`, or the argv, shell-quoted. */
+export function describeCommand(a: ActionSpec): string {
+  if (a.kind === "write") return `(write ${a.outputs[0]})`;
+  if (a.argv[0] === GENRULE_SHELL && a.argv[1] === "-c" && a.argv.length === 3) {
+    return a.argv[2]!.replace(/^set -e -o pipefail\n/, "");
+  }
+  return a.argv.map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(" ");
+}
+
+function pkgOf(label: string): string {
+  return parseLabel(label).pkg;
+}
+
+function tail(text: string): string {
+  return text.length > OUTPUT_PREVIEW ? `...(${text.length - OUTPUT_PREVIEW} bytes cut)\n${text.slice(-OUTPUT_PREVIEW)}` : text;
+}
+
+function indent(text: string): string {
+  return text.replace(/\n$/, "").split("\n").map((l) => `  | ${l}`).join("\n");
+}
+
+/**
+ * Runs the actions the targets need, each as soon as the actions producing its inputs are
+ * done: a cache check first (inputs by digest, so an upstream re-run that produced the same
+ * bytes leaves everything downstream cached), then, on a miss, a sandboxed execution.
+ */
+export async function executeActions(opts: ExecuteOptions): Promise<ExecutionResult> {
+  return new Executor(opts).run();
+}
+
+class Executor {
+  private readonly graph: ActionGraph;
+  private readonly producer = new Map<ExecPath, number>();
+  private readonly outputs = new Map<ExecPath, OutputFile>();
+  private readonly treeFiles = new Map<ExecPath, OutputFile[]>();
+  private readonly outcomes: ActionOutcome[] = [];
+  private readonly materializer: Materializer | undefined;
+  private hostPrint: string | undefined;
+  private etcReady = false;
+  private halted = false;
+
+  constructor(private readonly opts: ExecuteOptions) {
+    this.graph = opts.graph;
+    for (const a of this.graph.actions) {
+      for (const p of a.outputs) this.producer.set(p, a.id);
+      for (const p of a.outputDirs) this.producer.set(p, a.id);
+    }
+    if (opts.materialize !== false) this.materializer = new Materializer(opts.root, opts.base.cas, opts.base.db);
+  }
+
+  private neededActions(): number[] {
+    const targets = new Map(this.graph.targets.map((t) => [t.label, t]));
+    const needed = new Set<number>();
+    const stack: number[] = [];
+    const want = (p: ExecPath) => {
+      const id = this.producer.get(p);
+      if (id !== undefined && !needed.has(id)) {
+        needed.add(id);
+        stack.push(id);
+      }
+    };
+    for (const label of this.opts.targets) {
+      const t = targets.get(label);
+      if (!t) throw new HbError("INTERNAL", `target ${label} is not in the action graph`);
+      for (const p of t.files) want(p);
+      for (const p of t.runfiles ?? []) want(p);
+      if (t.executable) want(t.executable);
+    }
+    while (stack.length > 0) {
+      const a = this.graph.actions[stack.pop()!]!;
+      for (const p of a.inputs) want(p);
+      for (const p of a.tools) want(p);
+    }
+    return [...needed].sort((a, b) => a - b);
+  }
+
+  run(): Promise<ExecutionResult> {
+    const ids = this.neededActions();
+    this.opts.events?.planned?.(ids.length);
+    const remaining = new Map<number, number>();
+    const dependents = new Map<number, number[]>();
+    const ready: number[] = [];
+    for (const id of ids) {
+      const a = this.graph.actions[id]!;
+      const deps = new Set<number>();
+      for (const p of [...a.inputs, ...a.tools]) {
+        const d = this.producer.get(p);
+        if (d !== undefined) deps.add(d);
+      }
+      remaining.set(id, deps.size);
+      for (const d of deps) {
+        if (!dependents.has(d)) dependents.set(d, []);
+        dependents.get(d)!.push(id);
+      }
+      if (deps.size === 0) ready.push(id);
+    }
+    const finished = new Set<number>();
+    const execQueue: Prepared[] = [];
+    let running = 0;
+    const { signal, jobs } = this.opts;
+
+    return new Promise<ExecutionResult>((resolve) => {
+      const complete = (o: ActionOutcome) => {
+        if (finished.has(o.action.id)) return;
+        finished.add(o.action.id);
+        this.outcomes.push(o);
+        this.opts.events?.actionFinished?.(o);
+        if (o.status === "executed" || o.status === "cached") {
+          for (const d of dependents.get(o.action.id) ?? []) {
+            const left = remaining.get(d)! - 1;
+            remaining.set(d, left);
+            if (left === 0) ready.push(d);
+          }
+        } else if (o.status === "failed") {
+          if (!this.opts.keepGoing) this.halted = true;
+          // everything downstream cannot run
+          const stack = [...(dependents.get(o.action.id) ?? [])];
+          while (stack.length > 0) {
+            const d = stack.pop()!;
+            if (finished.has(d)) continue;
+            complete({ action: this.graph.actions[d]!, status: "skipped", durationMs: 0 });
+            stack.push(...(dependents.get(d) ?? []));
+          }
+        }
+      };
+      const settle = () => {
+        const stopped = this.halted || signal.aborted;
+        if (running > 0) return;
+        if (!stopped && (ready.length > 0 || execQueue.length > 0)) return;
+        for (const id of ids) {
+          if (!finished.has(id)) {
+            complete({ action: this.graph.actions[id]!, status: signal.aborted ? "interrupted" : "skipped", durationMs: 0 });
+          }
+        }
+        this.materializer?.flush();
+        this.opts.base.stats.flush();
+        resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
+      };
+      const drain = () => {
+        while (ready.length > 0 && !this.halted && !signal.aborted) {
+          const id = ready.shift()!;
+          const prepared = this.prepare(this.graph.actions[id]!);
+          if ("status" in prepared) complete(prepared);
+          else execQueue.push(prepared);
+        }
+        while (execQueue.length > 0 && running < jobs && !this.halted && !signal.aborted) {
+          const job = execQueue.shift()!;
+          running++;
+          this.opts.events?.actionStarted?.(job.action);
+          this.execute(job).then(
+            (o) => {
+              running--;
+              complete(o);
+              drain();
+            },
+            (e: unknown) => {
+              running--;
+              complete({ action: job.action, status: "failed", error: asHbError(e, job.action), durationMs: 0 });
+              drain();
+            },
+          );
+        }
+        settle();
+      };
+      signal.addEventListener("abort", () => setImmediate(settle), { once: true });
+      drain();
+    });
+  }
+
+  private keyedFile(path: ExecPath, action: ActionSpec, files: Prepared["files"], stats: Map<string, Stats>): KeyedFile[] {
+    if (path.startsWith(OUT_DIR + "/")) {
+      const f = this.outputs.get(path);
+      if (f) {
+        files.push({ path, source: "", isSource: false, executable: f.executable });
+        return [{ path, hash: f.hash, size: f.size, executable: f.executable }];
+      }
+      const tree = this.treeFiles.get(path);
+      if (tree) {
+        for (const t of tree) files.push({ path: t.path, source: "", isSource: false, executable: t.executable });
+        return tree.map((t) => ({ path: t.path, hash: t.hash, size: t.size, executable: t.executable }));
+      }
+      throw new HbError("INTERNAL", `no digest for generated input ${path} of ${action.owner}`);
+    }
+    const abs = join(this.opts.root, path);
+    let r;
+    try {
+      r = this.opts.base.stats.digest(abs);
+    } catch {
+      throw new HbError("MISSING_INPUT", `missing input file '${path}', needed by ${action.owner}`, {
+        hint: "restore the file, or remove it from the target's attributes",
+      });
+    }
+    if (!r.stats.isFile()) {
+      throw new HbError("MISSING_INPUT", `input '${path}' of ${action.owner} is not a regular file`);
+    }
+    stats.set(abs, r.stats);
+    const executable = (r.stats.mode & 0o111) !== 0;
+    files.push({ path, source: abs, isSource: true, executable });
+    return [{ path, hash: r.digest.hash, size: r.digest.size, executable }];
+  }
+
+  private host(): string {
+    this.hostPrint ??= hostFingerprint(this.opts.base.stats);
+    return this.hostPrint;
+  }
+
+  private prepare(a: ActionSpec): Prepared | ActionOutcome {
+    const started = Date.now();
+    try {
+      const mode: SandboxMode = a.tags.includes("no-sandbox") ? "none" : this.opts.mode;
+      const stageName = sha256Hex(a.outputs[0] ?? a.outputDirs[0] ?? String(a.id)).slice(0, 16);
+      const sandboxDir = join(this.opts.base.sandboxDir, stageName);
+      const files: Prepared["files"] = [];
+      const sourceStats = new Map<string, Stats>();
+      const inputs = a.inputs.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
+      const tools = a.tools.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
+      const material = keyMaterial(a, inputs, tools, {
+        mode,
+        sourceDateEpoch: this.opts.sourceDateEpoch,
+        stamp: this.opts.stamp,
+        execroot: mode === "none" ? join(sandboxDir, "root") : EXECROOT,
+        home: mode === "none" ? join(sandboxDir, "home") : SANDBOX_HOME,
+        tmpdir: mode === "none" ? join(sandboxDir, "tmp") : "/tmp",
+        hostFingerprint: () => this.host(),
+      });
+      const key = actionKey(material);
+      const cacheable = this.opts.useCache !== false && !a.tags.includes("no-cache");
+      if (cacheable) {
+        const hit = this.opts.base.ac.get(key);
+        if (hit && this.adopt(hit)) return { action: a, status: "cached", key, result: hit, durationMs: Date.now() - started };
+      }
+      return { action: a, key, material, mode, sandboxDir, files, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
+    } catch (e) {
+      return { action: a, status: "failed", error: asHbError(e, a), durationMs: Date.now() - started };
+    }
+  }
+
+  /** Takes a result's outputs as this build's: their blobs must all be there (and materialized). */
+  private adopt(result: ActionResult): boolean {
+    for (const f of result.files) {
+      if (this.materializer) {
+        if (!this.materializer.ensure(f)) return false;
+      } else if (!(f.executable ? this.opts.base.cas.getExecutable(f) : this.opts.base.cas.get(f))) {
+        return false;
+      }
+    }
+    for (const d of result.dirs) {
+      if (this.materializer) mkdirSync(join(this.opts.root, d), { recursive: true });
+      this.treeFiles.set(d, result.files.filter((f) => f.path.startsWith(d + "/")));
+    }
+    for (const f of result.files) this.outputs.set(f.path, f);
+    return true;
+  }
+
+  private async execute(p: Prepared): Promise<ActionOutcome> {
+    const a = p.action;
+    const started = Date.now();
+    if (a.kind === "write") {
+      const digest = this.opts.base.cas.putBytes(a.content ?? "", this.opts.sourceDateEpoch);
+      const result: ActionResult = {
+        files: [{ path: a.outputs[0]!, hash: digest.hash, size: digest.size, executable: a.executable === true }],
+        dirs: [],
+        exitCode: 0,
+        stdout: "",
+        stderr: "",
+        executedAtMs: started,
+        durationMs: 0,
+        sandbox: p.mode,
+      };
+      if (p.cacheable) this.opts.base.ac.put(p.key, result);
+      if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize ${a.outputs[0]}`);
+      return { action: a, status: "executed", key: p.key, result, durationMs: Date.now() - started };
+    }
+
+    const { sandboxDir, writableAt, mode } = p;
+    rmSync(sandboxDir, { recursive: true, force: true });
+    const rootDir = join(sandboxDir, "root");
+    const outDir = mode === "none" ? join(rootDir, writableAt) : join(sandboxDir, "out");
+    const rootFiles: StagedFile[] = [];
+    const outFiles: StagedFile[] = [];
+    try {
+      for (const f of p.files) {
+        let source = f.source;
+        if (!f.isSource) {
+          const digest = this.outputs.get(f.path)!;
+          const blob = f.executable ? this.opts.base.cas.getExecutable(digest) : this.opts.base.cas.get(digest);
+          if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`);
+          source = blob;
+        }
+        if (f.path.startsWith(writableAt + "/")) {
+          // where the action may write: a copy, so writing to it cannot reach the CAS
+          outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
+        } else {
+          rootFiles.push({ path: f.path, source, copy: mode === "none" && !f.isSource });
+        }
+      }
+      const outParents = new Set<string>();
+      for (const o of a.outputs) {
+        const rel = o.slice(writableAt.length + 1);
+        if (rel.includes("/")) outParents.add(rel.slice(0, rel.lastIndexOf("/")));
+      }
+      for (const d of a.outputDirs) outParents.add(d.slice(writableAt.length + 1));
+      stageTree(rootDir, rootFiles, [writableAt]);
+      stageTree(outDir, outFiles, [...outParents]);
+
+      const run = await this.spawn(p, rootDir, outDir);
+      if (run.canceled || this.opts.signal.aborted) {
+        return { action: a, status: "interrupted", key: p.key, durationMs: Date.now() - started };
+      }
+      if (run.spawnError !== undefined) {
+        throw new HbError("SANDBOX_FAILED", `${a.owner}: could not start ${a.argv[0]}: ${run.spawnError}`);
+      }
+      if (run.exitCode !== 0) {
+        const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
+        const output = [run.stderr.trim() ? `stderr:\n${indent(tail(run.stderr))}` : "", run.stdout.trim() ? `stdout:\n${indent(tail(run.stdout))}` : ""]
+          .filter(Boolean)
+          .join("\n");
+        throw new HbError("ACTION_FAILED", `${a.owner}: ${a.mnemonic} ${how}\n  command: ${describeCommand(a)}${output ? `\n${output}` : "\n  (no output)"}`);
+      }
+      const files = this.collectOutputs(a, outDir, writableAt);
+      const changed: string[] = [];
+      for (const [abs, before] of p.sourceStats) {
+        let now;
+        try {
+          now = statSync(abs);
+        } catch {
+          now = undefined;
+        }
+        if (!now || now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ino !== before.ino) changed.push(abs);
+      }
+      const result: ActionResult = {
+        files,
+        dirs: [...a.outputDirs],
+        exitCode: 0,
+        stdout: tail(run.stdout),
+        stderr: tail(run.stderr),
+        executedAtMs: started,
+        durationMs: Date.now() - started,
+        sandbox: mode,
+      };
+      if (changed.length > 0) {
+        this.opts.events?.warning?.(
+          `${changed.map((c) => c.slice(this.opts.root.length + 1)).join(", ")} changed while ${a.owner} was running: its result is not cached, the next build runs it again`,
+        );
+      } else if (p.cacheable) {
+        this.opts.base.ac.put(p.key, result);
+      }
+      if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
+      return { action: a, status: "executed", key: p.key, result, durationMs: Date.now() - started };
+    } finally {
+      rmSync(sandboxDir, { recursive: true, force: true });
+      for (const abs of p.sourceStats.keys()) this.opts.base.stats.refreshCtime(abs);
+    }
+  }
+
+  private spawn(p: Prepared, rootDir: string, outDir: string) {
+    const env = p.material.env;
+    if (p.mode === "none") {
+      mkdirSync(env.HOME!, { recursive: true });
+      mkdirSync(env.TMPDIR!, { recursive: true });
+      return spawnProcess(p.action.argv[0]!, p.action.argv.slice(1), { cwd: rootDir, env, signal: this.opts.signal });
+    }
+    const etcDir = join(this.opts.base.dir, "sandbox-etc");
+    if (!this.etcReady) {
+      writeSandboxEtc(etcDir);
+      this.etcReady = true;
+    }
+    const args = bwrapArgs({ execroot: rootDir, outDir, writableAt: p.writableAt, env, etcDir, network: false });
+    return spawnProcess(findBwrap(), [...args, "--", ...p.action.argv], { env: {}, signal: this.opts.signal });
+  }
+
+  /** Declared outputs into the CAS; each must exist and be a regular file (or a directory, if declared so). */
+  private collectOutputs(a: ActionSpec, outDir: string, writableAt: string): OutputFile[] {
+    const files: OutputFile[] = [];
+    const epoch = this.opts.sourceDateEpoch;
+    const take = (execPath: string, abs: string, st: Stats) => {
+      const digest = digestOfFile(abs);
+      const executable = (st.mode & 0o100) !== 0;
+      this.opts.base.cas.adopt(abs, digest, epoch);
+      files.push({ path: execPath, hash: digest.hash, size: digest.size, executable });
+    };
+    const lstatOrFail = (execPath: string, abs: string, what: string): Stats => {
+      try {
+        return lstatSync(abs);
+      } catch {
+        throw new HbError("MISSING_OUTPUT", `${a.owner}: the command did not create its declared ${what} ${execPath}\n  command: ${describeCommand(a)}`, {
+          hint: "make the command write every declared output (paths relative to the execroot; see $(OUTS) / $(RULEDIR))",
+        });
+      }
+    };
+    const regular = (execPath: string, abs: string, st: Stats): Stats => {
+      if (st.isSymbolicLink()) {
+        throw new HbError("BAD_OUTPUT", `${a.owner}: output ${execPath} is a symlink; outputs must be regular files or directories inside the execroot`, {
+          hint: "copy the file instead of linking it",
+        });
+      }
+      return st;
+    };
+    for (const o of a.outputs) {
+      const abs = join(outDir, o.slice(writableAt.length + 1));
+      const st = regular(o, abs, lstatOrFail(o, abs, "output"));
+      if (!st.isFile()) throw new HbError("BAD_OUTPUT", `${a.owner}: output ${o} was declared as a file but is not a regular file`);
+      take(o, abs, st);
+    }
+    for (const d of a.outputDirs) {
+      const absDir = join(outDir, d.slice(writableAt.length + 1));
+      const st = regular(d, absDir, lstatOrFail(d, absDir, "output directory"));
+      if (!st.isDirectory()) throw new HbError("BAD_OUTPUT", `${a.owner}: output ${d} was declared as a directory but is not one`);
+      const walk = (absPath: string, execPath: string) => {
+        for (const e of readdirSync(absPath, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
+          const childAbs = join(absPath, e.name);
+          const childExec = `${execPath}/${e.name}`;
+          const cst = regular(childExec, childAbs, lstatSync(childAbs));
+          if (cst.isDirectory()) walk(childAbs, childExec);
+          else if (cst.isFile()) take(childExec, childAbs, cst);
+        }
+      };
+      walk(absDir, d);
+    }
+    return files.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  }
+}
+
+function asHbError(e: unknown, a: ActionSpec): HbError {
+  if (e instanceof HbError) return e;
+  return new HbError("INTERNAL", `${a.owner}: ${(e as Error)?.stack ?? String(e)}`);
+}

@@ -1,0 +1,58 @@
+import type { ActionKeyMaterial, KeyedFile, Platform } from "../action/action-key";
+import type { ActionSpec } from "../analysis/graph";
+import { sha256Hex } from "../hash/digest";
+import { SYSTEM_PATH, determinismEnv } from "../sandbox/determinism";
+import type { SandboxMode } from "../workspace/config";
+import type { StampInfo } from "./executor";
+
+export interface KeySettings {
+  mode: SandboxMode;
+  sourceDateEpoch: number;
+  stamp?: StampInfo;
+  /** the execroot path the action sees: EXECROOT in a sandbox, the staging directory without */
+  execroot: string;
+  home: string;
+  tmpdir: string;
+  /** digest of the host's os-release and package database (not used in strict mode) */
+  hostFingerprint: () => string;
+}
+
+/**
+ * What enters an action's key: its argv; the complete env it gets (declared + determinism env,
+ * PATH from its tools); each input's and tool's path, digest and executable bit; its outputs;
+ * the platform; and, outside strict mode, the host fingerprint. Not its label, mnemonic or
+ * progress message, nor where the workspace is.
+ */
+export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile[], s: KeySettings): ActionKeyMaterial {
+  if (a.kind === "write") {
+    return {
+      argv: [],
+      env: {},
+      inputs: [],
+      tools: [],
+      outputs: a.outputs,
+      outputDirs: [],
+      platform: { os: "", arch: "", sandbox: "default", network: false },
+      content: { hash: sha256Hex(a.content ?? ""), executable: a.executable === true },
+    };
+  }
+  const toolDirs = [...new Set(a.tools.map((t) => t.slice(0, Math.max(0, t.lastIndexOf("/")))))].sort();
+  const path = [...toolDirs.map((d) => (d === "" ? s.execroot : `${s.execroot}/${d}`)), SYSTEM_PATH].join(":");
+  const stamped = a.stamp && s.stamp !== undefined;
+  const env: Record<string, string> = {
+    ...a.env,
+    ...determinismEnv({ sourceDateEpoch: stamped ? s.stamp!.time : s.sourceDateEpoch, path, home: s.home, tmpdir: s.tmpdir }),
+  };
+  if (stamped) env.HB_GIT_COMMIT = s.stamp!.commit;
+  const platform: Platform = { os: process.platform, arch: process.arch, sandbox: s.mode, network: false };
+  return {
+    argv: a.argv,
+    env,
+    inputs,
+    tools,
+    outputs: a.outputs,
+    outputDirs: a.outputDirs,
+    platform,
+    hostFingerprint: s.mode !== "strict" ? s.hostFingerprint() : undefined,
+  };
+}

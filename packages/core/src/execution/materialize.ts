@@ -1,0 +1,111 @@
+import { linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants } from "node:fs";
+import { dirname, join } from "node:path";
+import type { OutputFile } from "../action-cache/action-cache";
+import type { LocalCas } from "../cas/local-cas";
+import type { Database } from "../store/database";
+
+interface Row {
+  hash: string;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Puts outputs under `hb-out/` as read-only hardlinks of CAS blobs, each through a temp name
+ * and a rename, so a path holds either the old file or the new one, never half of one. Remembers
+ * what it put where, so a no-op build checks one lstat per output.
+ */
+export class Materializer {
+  private rows: Map<string, Row> | undefined;
+  private readonly dirty = new Map<string, Row>();
+  private readonly madeDirs = new Set<string>();
+  private counter = 0;
+
+  constructor(
+    /** the workspace root: exec paths `hb-out/...` are materialized at the same relative path */
+    private readonly root: string,
+    private readonly cas: LocalCas,
+    private readonly db: Database,
+  ) {}
+
+  private load(): Map<string, Row> {
+    if (!this.rows) {
+      this.rows = new Map();
+      const all = this.db.prepare("SELECT path, hash, ino, size, mtime_ms AS mtimeMs FROM materialized").all() as (Row & { path: string })[];
+      for (const r of all) this.rows.set(r.path, r);
+    }
+    return this.rows;
+  }
+
+  /** Makes `hb-out/...` hold the blob of `file`; false when the blob is gone (a cache miss). */
+  ensure(file: OutputFile): boolean {
+    const abs = join(this.root, file.path);
+    const row = this.load().get(file.path);
+    if (row && row.hash === file.hash) {
+      try {
+        const st = lstatSync(abs);
+        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs) return true;
+      } catch {
+        // gone: put it back
+      }
+    }
+    const digest = { hash: file.hash, size: file.size };
+    const blob = file.executable ? this.cas.getExecutable(digest) : this.cas.get(digest);
+    if (!blob) return false;
+    const dir = dirname(abs);
+    if (!this.madeDirs.has(dir)) {
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch (e) {
+        // a stale file where a directory must go
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST" && (e as NodeJS.ErrnoException).code !== "ENOTDIR") throw e;
+        this.clearPathTo(dir);
+        mkdirSync(dir, { recursive: true });
+      }
+      this.madeDirs.add(dir);
+    }
+    const tmp = join(dir, `.hb-tmp-${process.pid}-${++this.counter}`);
+    try {
+      linkSync(blob, tmp);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+      copyFileSync(blob, tmp, constants.COPYFILE_FICLONE);
+    }
+    try {
+      renameSync(tmp, abs);
+    } catch (e) {
+      // a directory from an older build sits where the file goes
+      if ((e as NodeJS.ErrnoException).code !== "EISDIR" && (e as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw e;
+      rmSync(abs, { recursive: true, force: true });
+      renameSync(tmp, abs);
+    }
+    const st = lstatSync(abs);
+    const fresh: Row = { hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    this.rows!.set(file.path, fresh);
+    this.dirty.set(file.path, fresh);
+    return true;
+  }
+
+  /** Removes files that sit where a parent directory of an output must be. */
+  private clearPathTo(dir: string): void {
+    let d = dir;
+    while (d.length > this.root.length) {
+      try {
+        if (!lstatSync(d).isDirectory()) rmSync(d, { force: true });
+      } catch {
+        // missing is fine
+      }
+      d = dirname(d);
+    }
+  }
+
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const put = this.db.prepare("INSERT OR REPLACE INTO materialized (path, hash, ino, size, mtime_ms) VALUES (?, ?, ?, ?, ?)");
+    this.db.transaction(() => {
+      for (const [path, r] of this.dirty) put.run(path, r.hash, r.ino, r.size, r.mtimeMs);
+    })();
+    this.dirty.clear();
+  }
+}

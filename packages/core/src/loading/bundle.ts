@@ -1,0 +1,100 @@
+import type { Message, Plugin } from "esbuild";
+import { realpathSync } from "node:fs";
+import { posix, relative, resolve, sep } from "node:path";
+import { HbError } from "../errors";
+
+export const HB_MODULES = ["@hb/core", "@hb/rules-node"] as const;
+
+export interface BundledFile {
+  /** workspace-relative path of the BUILD.ts (or hb.config.ts) */
+  entry: string;
+  code: string;
+  /** source map JSON, sources relative to the workspace root */
+  map: string;
+  /** workspace-relative paths of every file bundled into it (the entry and what it imports) */
+  inputs: string[];
+}
+
+const OUT = ".hb-bundle";
+
+/**
+ * Only relative imports inside the workspace and hb's own API are allowed: a BUILD.ts is data
+ * about the build, and what it may reach decides what the analysis cache must watch.
+ */
+function importGuard(root: string): Plugin {
+  const realRoot = realpathSync(root);
+  return {
+    name: "hb-imports",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind === "entry-point" || args.pluginData === "hb-resolving") return undefined;
+        if ((HB_MODULES as readonly string[]).includes(args.path)) return { path: args.path, external: true };
+        if (!args.path.startsWith(".") && !args.path.startsWith("/")) {
+          return {
+            errors: [{ text: `BUILD.ts files may import only relative files, @hb/core and @hb/rules-node, not '${args.path}'` }],
+          };
+        }
+        const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "hb-resolving" });
+        if (r.errors.length > 0) return { errors: r.errors };
+        const real = realpathSync(r.path);
+        if (!real.startsWith(realRoot + sep) || real.split(sep).includes("node_modules")) {
+          return { errors: [{ text: `'${args.path}' resolves to ${real}, outside the workspace's own sources` }] };
+        }
+        return { path: r.path };
+      });
+    },
+  };
+}
+
+function toHbError(m: Message, root: string): HbError {
+  const loc = m.location;
+  return new HbError("BUILD_FILE_SYNTAX", m.text, {
+    location: loc ? { file: relative(root, resolve(root, loc.file)).split(sep).join("/"), line: loc.line, column: loc.column + 1 } : undefined,
+  });
+}
+
+/** Bundles BUILD.ts files (and the local files they import) in one esbuild call. */
+export async function bundleBuildFiles(root: string, entries: readonly string[]): Promise<Map<string, BundledFile>> {
+  const esbuild = await import("esbuild");
+  const out = new Map<string, BundledFile>();
+  if (entries.length === 0) return out;
+  let result;
+  try {
+    result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [...entries],
+      bundle: true,
+      write: false,
+      format: "cjs",
+      platform: "neutral",
+      target: "es2022",
+      outdir: OUT,
+      outbase: ".",
+      sourcemap: "external",
+      sourcesContent: false,
+      metafile: true,
+      logLevel: "silent",
+      mainFields: [],
+      resolveExtensions: [".ts", ".js", ".mts", ".mjs", ".json"],
+      plugins: [importGuard(root)],
+    });
+  } catch (e) {
+    const errors = (e as { errors?: Message[] }).errors;
+    if (errors && errors.length > 0) throw toHbError(errors[0]!, root);
+    throw e;
+  }
+  const files = new Map(result.outputFiles.map((f) => [relative(root, f.path).split(sep).join("/"), f.text]));
+  for (const [outPath, meta] of Object.entries(result.metafile.outputs)) {
+    if (!meta.entryPoint || !outPath.endsWith(".js")) continue;
+    const map = JSON.parse(files.get(`${outPath}.map`) ?? "{}") as { sources?: string[] };
+    // Make the map's sources workspace-relative, whatever directory the bundle was written for.
+    map.sources = (map.sources ?? []).map((s) => posix.normalize(posix.join(posix.dirname(outPath), s)));
+    out.set(meta.entryPoint, {
+      entry: meta.entryPoint,
+      code: files.get(outPath) ?? "",
+      map: JSON.stringify(map),
+      inputs: Object.keys(meta.inputs).sort(),
+    });
+  }
+  return out;
+}

@@ -1,0 +1,220 @@
+import { symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { makeWorkspace, tempDir, writeFiles } from "../../../../test/helpers";
+import type { AnalysisResponse } from "../analysis/graph";
+import { loadAndAnalyze } from "./loader";
+
+async function analyze(files: Record<string, string>, patterns: string[], config?: string): Promise<AnalysisResponse> {
+  const root = makeWorkspace(files, config);
+  return loadAndAnalyze({ workspaceRoot: root, patterns, cwdPkg: "" });
+}
+
+async function analysisError(files: Record<string, string>, patterns = ["//..."], config?: string) {
+  const r = await analyze(files, patterns, config);
+  if (r.ok) throw new Error("expected an analysis error");
+  return r.error;
+}
+
+const GENRULE = 'import { genrule, filegroup, glob } from "@hb/core";\n';
+
+describe("loading and analysis", () => {
+  it("turns a genrule into one action with expanded make variables", async () => {
+    const r = await analyze(
+      {
+        "a/BUILD.ts": GENRULE + 'genrule({ name: "g", srcs: ["in.txt"], outs: ["out.txt"], cmd: "cp $< $@ && echo $(location in.txt) $$X" });',
+        "a/in.txt": "x",
+      },
+      ["//a:g"],
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.graph.requested).toEqual(["//a:g"]);
+    expect(r.graph.actions).toHaveLength(1);
+    const a = r.graph.actions[0]!;
+    expect(a.argv).toEqual(["/bin/bash", "-c", "set -e -o pipefail\ncp a/in.txt hb-out/a/out.txt && echo a/in.txt $X"]);
+    expect(a.inputs).toEqual(["a/in.txt"]);
+    expect(a.outputs).toEqual(["hb-out/a/out.txt"]);
+    expect(r.graph.targets.map((t) => t.label)).toEqual(["//a:g"]);
+    expect(r.graph.targets[0]!.deps).toEqual(["//a:in.txt"]);
+    expect(r.inputs.files.map((f) => f.path)).toEqual(["a/BUILD.ts", "hb.config.ts"]);
+  });
+
+  it("reports a syntax error with file:line:column", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + "\ngenrule({ name: 'x', \n  outs: [\"o\"] cmd: 'x' });\n" });
+    expect(e.code).toBe("BUILD_FILE_SYNTAX");
+    expect(e.location).toEqual({ file: "a/BUILD.ts", line: 4, column: 15 });
+    expect(e.message).toContain('Expected "}" but found "cmd"');
+  });
+
+  it("reports a runtime error at its line in the original TypeScript", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + "type T = { a: number };\nconst t: T = { a: 1 };\nthrow new Error(`bad ${t.a}`);\n" });
+    expect(e.code).toBe("BUILD_FILE_ERROR");
+    expect(e.message).toContain("Error: bad 1");
+    expect(e.location).toMatchObject({ file: "a/BUILD.ts", line: 4 });
+  });
+
+  it.each([
+    ["Date.now()", "const t = Date.now();"],
+    ["new Date() without arguments", 'filegroup({ name: "x" + new Date().getTime() });'],
+    ["Math.random()", "const r = Math.random();"],
+  ])("refuses %s in BUILD.ts, naming the line", async (what, code) => {
+    const e = await analysisError({ "a/BUILD.ts": `${GENRULE}\n${code}\n` });
+    expect(e.code).toBe("FORBIDDEN_IN_BUILD_FILE");
+    expect(e.message).toContain(what);
+    expect(e.location).toMatchObject({ file: "a/BUILD.ts", line: 3 });
+  });
+
+  it("offers no process, require or fs", async () => {
+    const e = await analysisError({ "a/BUILD.ts": "const p = (globalThis as any).process.env;\n" });
+    expect(e.message).toMatch(/Cannot read properties of undefined/);
+    const f = await analysisError({ "a/BUILD.ts": 'import { readFileSync } from "node:fs";\nreadFileSync("/etc/passwd");\n' });
+    expect(f.code).toBe("BUILD_FILE_SYNTAX");
+    expect(f.message).toContain("may import only relative files");
+    expect(f.location).toMatchObject({ file: "a/BUILD.ts", line: 1 });
+  });
+
+  it("refuses an import of a name @hb/core does not export", async () => {
+    const e = await analysisError({ "a/BUILD.ts": 'import { cc_library } from "@hb/core";\ncc_library({ name: "x" });\n' });
+    expect(e.code).toBe("FORBIDDEN_IN_BUILD_FILE");
+    expect(e.message).toContain("no export 'cc_library'");
+    expect(e.location?.line).toBe(2);
+  });
+
+  it("refuses duplicate target names, naming both places", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x" });\nfilegroup({ name: "x" });\n' });
+    expect(e.code).toBe("DUPLICATE_TARGET");
+    expect(e.location).toMatchObject({ file: "a/BUILD.ts", line: 3 });
+    expect(e.message).toContain("first at a/BUILD.ts:2");
+  });
+
+  it("refuses an unknown attribute with a suggestion", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + 'genrule({ name: "x", src: [], outs: ["o"], cmd: "true" });\n' });
+    expect(e.code).toBe("BAD_ATTRIBUTE");
+    expect(e.hint).toContain("did you mean 'srcs'?");
+  });
+
+  it("refuses two targets declaring the same output", async () => {
+    const e = await analysisError({
+      "a/BUILD.ts": GENRULE + 'genrule({ name: "x", outs: ["o.txt"], cmd: "true" });\ngenrule({ name: "y", outs: ["o.txt"], cmd: "true" });\n',
+    });
+    expect(e.code).toBe("OUTPUT_CONFLICT");
+    expect(e.message).toContain("//a:x");
+    expect(e.location?.line).toBe(3);
+  });
+
+  it("refuses an output outside its package", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + 'genrule({ name: "x", outs: ["../b/o.txt"], cmd: "true" });\n' });
+    expect(e.code).toBe("OUTPUT_OUTSIDE_PACKAGE");
+  });
+
+  it("prints a dependency cycle as a chain of labels", async () => {
+    const e = await analysisError({
+      "a/BUILD.ts": GENRULE + 'filegroup({ name: "x", srcs: ["//b:y"] });\n',
+      "b/BUILD.ts": GENRULE + 'filegroup({ name: "y", srcs: ["//c:z"] });\n',
+      "c/BUILD.ts": GENRULE + 'filegroup({ name: "z", srcs: ["//a:x"] });\n',
+    }, ["//a:x"]);
+    expect(e.code).toBe("CYCLE");
+    expect(e.message).toContain("//a:x -> //b:y -> //c:z -> //a:x");
+  });
+
+  it("suggests the closest name for an unknown target", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "bundle" });\n' }, ["//a:bundel"]);
+    expect(e.code).toBe("NO_SUCH_TARGET");
+    expect(e.hint).toContain("did you mean //a:bundle?");
+    const dep = await analysisError({
+      "a/BUILD.ts": GENRULE + 'filegroup({ name: "bundle" });\nfilegroup({ name: "user", srcs: [":bundel"] });\n',
+    });
+    expect(dep.code).toBe("NO_SUCH_TARGET");
+    expect(dep.hint).toContain("did you mean ':bundle'?");
+    expect(dep.location).toMatchObject({ file: "a/BUILD.ts", line: 3 });
+  });
+
+  it("names a missing package and who needs it", async () => {
+    const e = await analysisError({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x", srcs: ["//nope:y"] });\n' });
+    expect(e.code).toBe("NO_SUCH_PACKAGE");
+    expect(e.message).toContain("needed by //a:x");
+  });
+
+  it("globs within the package, not into subpackages, with excludes", async () => {
+    const r = await analyze(
+      {
+        "a/BUILD.ts": GENRULE + 'filegroup({ name: "all", srcs: glob(["**/*.ts"], { exclude: ["**/*.test.ts"] }) });\n',
+        "a/x.ts": "",
+        "a/x.test.ts": "",
+        "a/deep/y.ts": "",
+        "a/sub/BUILD.ts": GENRULE,
+        "a/sub/z.ts": "",
+      },
+      ["//a:all"],
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.graph.targets.find((t) => t.label === "//a:all")!.files).toEqual(["a/BUILD.ts", "a/deep/y.ts", "a/x.ts"]);
+    expect(r.inputs.listings).toEqual([
+      { kind: "glob", base: "a", include: ["**/*.ts"], exclude: ["**/*.test.ts"], result: ["BUILD.ts", "deep/y.ts", "x.ts"] },
+    ]);
+    expect(r.inputs.dirs.map((d) => d.path)).toEqual(["a", "a/deep", "a/sub"]);
+  });
+
+  it("refuses a glob match that is a symlink leading outside the workspace", async () => {
+    const root = makeWorkspace({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "all", srcs: glob(["*.txt"]) });\n', "a/ok.txt": "" });
+    const outside = tempDir();
+    writeFiles(outside, { "secret.txt": "s" });
+    symlinkSync(join(outside, "secret.txt"), join(root, "a/leak.txt"));
+    const r = await loadAndAnalyze({ workspaceRoot: root, patterns: ["//a:all"], cwdPkg: "" });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe("SYMLINK_ESCAPE");
+      expect(r.error.message).toContain("a/leak.txt");
+    }
+  });
+
+  it("runs custom rules: declared files, actions, and providers passed to dependents", async () => {
+    const defs = `import { rule, attr } from "@hb/core";
+export const greeting = rule({
+  kind: "greeting",
+  attrs: { who: attr.string({ mandatory: true }) },
+  impl(ctx) {
+    const out = ctx.declareFile(ctx.name + ".txt");
+    ctx.actions.write({ output: out, content: "hello " + ctx.attr.who });
+    return { files: [out], greetingInfo: { who: ctx.attr.who } };
+  },
+});
+export const shout = rule({
+  kind: "shout",
+  attrs: { src: attr.label({ mandatory: true }) },
+  impl(ctx) {
+    const out = ctx.declareFile("loud.txt");
+    ctx.actions.run({ executable: "/usr/bin/tr", arguments: ["a-z", "A-Z"], inputs: ctx.files("src"), outputs: [out], mnemonic: "Shout" });
+    return { files: [out], heard: ctx.attr.src!.providers.greetingInfo };
+  },
+});
+export function greet(name: string) { greeting({ name, who: name }); }
+`;
+    const r = await analyze(
+      { "defs.ts": defs, "a/BUILD.ts": 'import { greet, shout } from "../defs";\ngreet("world");\nshout({ name: "s", src: ":world" });\n' },
+      ["//a:s"],
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    const byLabel = new Map(r.graph.targets.map((t) => [t.label, t]));
+    expect(byLabel.get("//a:world")).toMatchObject({ kind: "greeting", files: ["hb-out/a/world.txt"], providers: { greetingInfo: { who: "world" } } });
+    expect(byLabel.get("//a:world")!.location).toMatchObject({ file: "a/BUILD.ts", line: 2 });
+    expect(byLabel.get("//a:s")!.providers).toEqual({ heard: { who: "world" } });
+    expect(r.graph.actions.map((a) => [a.kind, a.mnemonic, a.outputs[0]])).toEqual([
+      ["write", "Write", "hb-out/a/world.txt"],
+      ["run", "Shout", "hb-out/a/loud.txt"],
+    ]);
+    expect(r.inputs.files.map((f) => f.path)).toContain("defs.ts");
+  });
+
+  it("leaves targets tagged manual out of //...", async () => {
+    const r = await analyze({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x" });\nfilegroup({ name: "m", tags: ["manual"] });\n' }, ["//..."]);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.graph.requested).toEqual(["//a:x"]);
+  });
+
+  it("checks hb.config.ts", async () => {
+    const e = await analysisError({ "a/BUILD.ts": "" }, ["//..."], "export default { sandbx: 'strict' };\n");
+    expect(e.code).toBe("BAD_CONFIG");
+    expect(e.hint).toContain("did you mean 'sandbox'?");
+  });
+});

@@ -1,0 +1,96 @@
+import { existsSync, lstatSync, mkdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { HbError } from "../errors";
+import { EXECROOT, SANDBOX_HOME, SANDBOX_HOSTNAME } from "./determinism";
+
+/** The uid/gid actions run as inside the sandbox: not root, so nothing is owned by a privileged user. */
+export const SANDBOX_UID = 65534;
+
+let bwrapPath: string | undefined;
+
+/** The bwrap executable, or a clear error saying how to install it. */
+export function findBwrap(): string {
+  if (bwrapPath) return bwrapPath;
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/bin", "/bin", "/usr/local/bin"];
+  for (const d of dirs) {
+    if (d && existsSync(join(d, "bwrap"))) return (bwrapPath = join(d, "bwrap"));
+  }
+  throw new HbError("BWRAP_MISSING", "bubblewrap (bwrap) is not installed; hb runs every action in a bwrap sandbox", {
+    hint: "install it: `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap` (Fedora); or opt out visibly with --sandbox=none",
+  });
+}
+
+let systemBindArgs: string[] | undefined;
+
+/**
+ * Read-only views of the system directories (default mode): /usr and the top-level links or
+ * directories that lead into it, plus the few /etc files every dynamically linked program reads.
+ */
+export function systemBinds(): string[] {
+  if (systemBindArgs) return systemBindArgs;
+  const args: string[] = [];
+  for (const d of ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
+    let st;
+    try {
+      st = lstatSync(d);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(d), d);
+    else if (st.isDirectory()) args.push("--ro-bind", d, d);
+  }
+  for (const f of ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/os-release"]) {
+    args.push("--ro-bind-try", f, f);
+  }
+  return (systemBindArgs = args);
+}
+
+/** A fixed /etc/passwd and /etc/group, so user lookups inside the sandbox give the same answer everywhere. */
+export function writeSandboxEtc(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "passwd"), `root:x:0:0:root:/root:/bin/sh\nhb:x:${SANDBOX_UID}:${SANDBOX_UID}:hb:${SANDBOX_HOME}:/bin/sh\n`);
+  writeFileSync(join(dir, "group"), `root:x:0:\nhb:x:${SANDBOX_UID}:\n`);
+}
+
+export interface BwrapSpec {
+  /** host directory bound read-only at EXECROOT: the staged inputs */
+  execroot: string;
+  /** host directory bound writable at EXECROOT/<writableAt>: where outputs go */
+  outDir: string;
+  writableAt: string;
+  env: Readonly<Record<string, string>>;
+  /** the directory holding the fixed passwd/group */
+  etcDir: string;
+  network: boolean;
+  /** mounts replacing the system view (strict mode); default: systemBinds() */
+  systemMounts?: readonly string[];
+}
+
+/** bwrap's arguments (before `--` and the command) for one action. */
+export function bwrapArgs(spec: BwrapSpec): string[] {
+  const args = [
+    "--unshare-all",
+    ...(spec.network ? ["--share-net"] : []),
+    "--die-with-parent",
+    "--new-session",
+    "--cap-drop", "ALL",
+    "--uid", String(SANDBOX_UID),
+    "--gid", String(SANDBOX_UID),
+    "--hostname", SANDBOX_HOSTNAME,
+    "--clearenv",
+  ];
+  for (const [k, v] of Object.entries(spec.env)) args.push("--setenv", k, v);
+  args.push(...(spec.systemMounts ?? systemBinds()));
+  args.push(
+    "--ro-bind", join(spec.etcDir, "passwd"), "/etc/passwd",
+    "--ro-bind", join(spec.etcDir, "group"), "/etc/group",
+    "--proc", "/proc",
+    "--dev", "/dev",
+    "--tmpfs", "/tmp",
+    "--dir", SANDBOX_HOME,
+    "--ro-bind", spec.execroot, EXECROOT,
+    "--bind", spec.outDir, `${EXECROOT}/${spec.writableAt}`,
+    "--chdir", EXECROOT,
+  );
+  return args;
+}

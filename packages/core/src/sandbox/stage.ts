@@ -1,0 +1,40 @@
+import { copyFileSync, constants, linkSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+export interface StagedFile {
+  /** path below the staging directory */
+  path: string;
+  /** absolute host path of the content */
+  source: string;
+  /** copy instead of hardlink: the file sits where the action may write */
+  copy: boolean;
+}
+
+/**
+ * Lays out files as one tree of hardlinks (copies where asked, or across filesystems), so the
+ * whole tree is bound into the sandbox once: per-file binds cost about 0.5 ms each.
+ */
+export function stageTree(dir: string, files: readonly StagedFile[], extraDirs: readonly string[] = []): void {
+  const made = new Set<string>();
+  const ensure = (d: string) => {
+    if (made.has(d)) return;
+    mkdirSync(d, { recursive: true });
+    made.add(d);
+  };
+  ensure(dir);
+  for (const d of extraDirs) ensure(join(dir, d));
+  for (const f of files) {
+    const dest = join(dir, f.path);
+    ensure(dirname(dest));
+    if (f.copy) {
+      copyFileSync(f.source, dest, constants.COPYFILE_FICLONE);
+      continue;
+    }
+    try {
+      linkSync(f.source, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
+      copyFileSync(f.source, dest, constants.COPYFILE_FICLONE);
+    }
+  }
+}

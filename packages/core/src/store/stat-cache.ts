@@ -1,0 +1,110 @@
+import { type Stats, statSync } from "node:fs";
+import { type Digest, digestOfFile } from "../hash/digest";
+import type { Database } from "./database";
+
+/**
+ * A file whose mtime is not at least this much older than the moment its digest was recorded
+ * is "racily clean" (git's rule): an edit in the same timestamp tick could leave (size, mtime)
+ * unchanged, so it is re-hashed. The kernel stamps files from a coarse clock (a few ms).
+ */
+export const RACY_MARGIN_MS = 1000;
+
+interface Row {
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  hash: string;
+  recordedMs: number;
+}
+
+export interface StatResult {
+  digest: Digest;
+  stats: Stats;
+  /** true when the file was read and hashed this time */
+  hashed: boolean;
+}
+
+/**
+ * path -> digest, trusted while (size, mtime, ctime, inode) are unchanged and the entry is not
+ * racy, so a no-op build hashes nothing. Loaded whole on first use, written back in one
+ * transaction by `flush`.
+ */
+export class StatCache {
+  private rows: Map<string, Row> | undefined;
+  private readonly dirty = new Map<string, Row>();
+  hashedFiles = 0;
+  hashedBytes = 0;
+
+  constructor(private readonly db: Database) {}
+
+  private load(): Map<string, Row> {
+    if (!this.rows) {
+      this.rows = new Map();
+      const all = this.db
+        .prepare("SELECT path, size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs, ino, hash, recorded_ms AS recordedMs FROM stat_cache")
+        .all() as (Row & { path: string })[];
+      for (const r of all) this.rows.set(r.path, r);
+    }
+    return this.rows;
+  }
+
+  /** The digest of the file at absolute `path`; throws ENOENT etc. as fs does. */
+  digest(path: string): StatResult {
+    const stats = statSync(path);
+    const row = this.load().get(path);
+    if (
+      row &&
+      row.size === stats.size &&
+      row.mtimeMs === stats.mtimeMs &&
+      row.ctimeMs === stats.ctimeMs &&
+      row.ino === stats.ino &&
+      stats.mtimeMs < row.recordedMs - RACY_MARGIN_MS
+    ) {
+      return { digest: { hash: row.hash, size: row.size }, stats, hashed: false };
+    }
+    const recordedMs = Date.now();
+    const digest = digestOfFile(path);
+    this.hashedFiles++;
+    this.hashedBytes += digest.size;
+    const fresh: Row = { size: stats.size, mtimeMs: stats.mtimeMs, ctimeMs: stats.ctimeMs, ino: stats.ino, hash: digest.hash, recordedMs };
+    // If the file changed between stat and read, the row would pair old facts with new bytes:
+    // record it only when the size matches what was hashed; the next build looks again anyway.
+    if (digest.size === stats.size) {
+      this.rows!.set(path, fresh);
+      this.dirty.set(path, fresh);
+    }
+    return { digest, stats, hashed: true };
+  }
+
+  /**
+   * hb's own hardlinks (staging an input) move a file's ctime. After staging is undone, keep the
+   * entry when only the ctime moved; any content edit also moves mtime, size or inode.
+   */
+  refreshCtime(path: string): void {
+    const row = this.load().get(path);
+    if (!row) return;
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      return;
+    }
+    if (st.ctimeMs !== row.ctimeMs && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ino === row.ino) {
+      const r = { ...row, ctimeMs: st.ctimeMs };
+      this.rows!.set(path, r);
+      this.dirty.set(path, r);
+    }
+  }
+
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const put = this.db.prepare(
+      "INSERT OR REPLACE INTO stat_cache (path, size, mtime_ms, ctime_ms, ino, hash, recorded_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.db.transaction(() => {
+      for (const [path, r] of this.dirty) put.run(path, r.size, r.mtimeMs, r.ctimeMs, r.ino, r.hash, r.recordedMs);
+    })();
+    this.dirty.clear();
+  }
+}

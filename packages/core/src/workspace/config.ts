@@ -1,0 +1,62 @@
+import { HbError, didYouMean } from "../errors";
+
+export type SandboxMode = "default" | "strict" | "none";
+export const SANDBOX_MODES: readonly SandboxMode[] = ["default", "strict", "none"];
+
+/** The default export of `hb.config.ts`. Evaluated in the sandboxed analyzer like a BUILD.ts. */
+export interface WorkspaceConfig {
+  /** directory names or workspace-relative paths hb never reads for packages or globs (added to the defaults) */
+  ignore?: string[];
+  /** SOURCE_DATE_EPOCH given to every unstamped action (default 315532800, 1980-01-01) */
+  sourceDateEpoch?: number;
+  /** sandbox mode for every action (default "default") */
+  sandbox?: SandboxMode;
+}
+
+/** Directories that are never packages and never globbed. */
+export const ALWAYS_IGNORED = ["node_modules", ".git", ".hb", "hb-out"];
+
+/** The zip epoch: the fixed SOURCE_DATE_EPOCH, so a new commit does not change every action key. */
+export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
+
+const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
+  ignore: (v) => Array.isArray(v) && v.every((x) => typeof x === "string" && x !== ""),
+  sourceDateEpoch: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0,
+  sandbox: (v) => typeof v === "string" && (SANDBOX_MODES as readonly string[]).includes(v),
+};
+
+const EXPECTED: Record<keyof WorkspaceConfig, string> = {
+  ignore: "an array of non-empty strings",
+  sourceDateEpoch: "a non-negative integer (seconds since 1970)",
+  sandbox: `one of ${SANDBOX_MODES.map((m) => `"${m}"`).join(", ")}`,
+};
+
+/** Checks the shape of a config object; `file` names it in errors. */
+export function validateConfig(raw: unknown, file: string): WorkspaceConfig {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new HbError("BAD_CONFIG", "hb.config.ts must `export default` an object", { location: { file } });
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(key in KEYS)) {
+      const guess = didYouMean(key, Object.keys(KEYS));
+      throw new HbError("BAD_CONFIG", `unknown setting '${key}' in hb.config.ts`, {
+        location: { file },
+        hint: guess ? `did you mean '${guess}'?` : `known settings: ${Object.keys(KEYS).join(", ")}`,
+      });
+    }
+    const k = key as keyof WorkspaceConfig;
+    if (value === undefined) continue;
+    if (!KEYS[k](value)) {
+      throw new HbError("BAD_CONFIG", `setting '${key}' in hb.config.ts must be ${EXPECTED[k]}`, { location: { file } });
+    }
+    out[key] = value;
+  }
+  return out as WorkspaceConfig;
+}
+
+/** Typed identity, for `export default defineConfig({...})` in hb.config.ts. */
+export function defineConfig(config: WorkspaceConfig): WorkspaceConfig {
+  return config;
+}

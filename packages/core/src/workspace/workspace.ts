@@ -1,0 +1,49 @@
+import { existsSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { HbError } from "../errors";
+import { OUT_DIR } from "../analysis/graph";
+
+export const CONFIG_FILE = "hb.config.ts";
+export const BUILD_FILE = "BUILD.ts";
+
+export interface Workspace {
+  /** absolute path of the directory holding hb.config.ts */
+  root: string;
+  /** where hb keeps its state: `<root>/.hb` unless overridden */
+  outputBase: string;
+  /** where outputs are materialized: `<root>/hb-out` */
+  outDir: string;
+}
+
+/** Walks up from `start` to the directory holding hb.config.ts. */
+export function findWorkspaceRoot(start: string): string {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new HbError("NO_WORKSPACE", `no ${CONFIG_FILE} in ${resolve(start)} or any directory above it`, {
+        hint: `run hb inside a workspace, or create one: echo 'export default {};' > ${CONFIG_FILE}`,
+      });
+    }
+    dir = parent;
+  }
+}
+
+export function openWorkspace(opts: { cwd: string; outputBase?: string }): Workspace {
+  const root = findWorkspaceRoot(opts.cwd);
+  return {
+    root,
+    outputBase: opts.outputBase ? resolve(opts.cwd, opts.outputBase) : join(root, ".hb"),
+    outDir: join(root, OUT_DIR),
+  };
+}
+
+/** Workspace-relative, '/'-separated path of `dir` ("" for the root); throws if outside. */
+export function workspaceRelative(root: string, dir: string): string {
+  const rel = relative(root, resolve(dir));
+  if (rel.startsWith("..") || rel.startsWith(sep)) {
+    throw new HbError("USAGE", `${dir} is outside the workspace ${root}`);
+  }
+  return rel.split(sep).join("/");
+}
