@@ -11,6 +11,13 @@ let bwrapPath: string | undefined;
 /** The bwrap executable, or a clear error saying how to install it. */
 export function findBwrap(): string {
   if (bwrapPath) return bwrapPath;
+  const chosen = process.env.HB_BWRAP;
+  if (chosen) {
+    if (existsSync(chosen)) return (bwrapPath = chosen);
+    throw new HbError("BWRAP_MISSING", `HB_BWRAP is ${chosen}, which does not exist; hb runs every action in a bwrap sandbox`, {
+      hint: "install bubblewrap (`apt-get install bubblewrap`) and unset HB_BWRAP, or point it at the bwrap binary",
+    });
+  }
   const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/bin", "/bin", "/usr/local/bin"];
   for (const d of dirs) {
     if (d && existsSync(join(d, "bwrap"))) return (bwrapPath = join(d, "bwrap"));

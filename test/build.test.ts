@@ -1,0 +1,307 @@
+import { execa } from "execa";
+import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../packages/core/src/store/database";
+import { HB, REPO, executedLabels, hb, makeWorkspace, summary } from "./helpers";
+
+const G = 'import { genrule, filegroup, glob } from "@hb/core";\n';
+
+/** a -> b -> c (each reads the one before), d apart */
+const CHAIN = {
+  "a/BUILD.ts": G + 'genrule({ name: "a", srcs: ["a.txt"], outs: ["a.out"], cmd: "cat $< > $@" });\n',
+  "a/a.txt": "one\n",
+  "b/BUILD.ts": G + 'genrule({ name: "b", srcs: ["//a"], outs: ["b.out"], cmd: "tr a-z A-Z < $< > $@" });\n',
+  "c/BUILD.ts": G + 'genrule({ name: "c", srcs: ["//b"], outs: ["c.out"], cmd: "(cat $<; echo c) > $@" });\n',
+  "d/BUILD.ts": G + 'genrule({ name: "d", srcs: ["d.txt"], outs: ["d.out"], cmd: "cat $< > $@" });\n',
+  "d/d.txt": "dee\n",
+};
+
+describe("hb build: incremental", () => {
+  it("runs nothing on a no-op rebuild", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const first = await hb(ws, ["build", "//..."]);
+    expect(summary(first)).toEqual({ actions: 4, executed: 4, cached: 0, failed: 0 });
+    const second = await hb(ws, ["build", "//..."]);
+    expect(summary(second)).toEqual({ actions: 4, executed: 0, cached: 4, failed: 0 });
+    expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
+  });
+
+  it("re-runs exactly the dependent chain after a one-file change", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    writeFileSync(join(ws, "a/a.txt"), "two\n");
+    const r = await hb(ws, ["build", "//..."]);
+    expect(executedLabels(r)).toEqual(["//a:a", "//b:b", "//c:c"]);
+    expect(summary(r)).toMatchObject({ executed: 3, cached: 1 });
+    expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("TWO\nc\n");
+  });
+
+  it("stops where an output did not change (early cutoff)", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    // same letters, other case: a's output changes, b's (upper-cased) does not
+    writeFileSync(join(ws, "a/a.txt"), "ONE\n");
+    const r = await hb(ws, ["build", "//..."]);
+    expect(executedLabels(r)).toEqual(["//a:a", "//b:b"]);
+  });
+
+  it("never misses a same-size edit that keeps the file's mtime", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//d"]);
+    const before = statSync(join(ws, "d/d.txt"));
+    writeFileSync(join(ws, "d/d.txt"), "DEE\n");
+    utimesSync(join(ws, "d/d.txt"), before.atime, before.mtime);
+    const r = await hb(ws, ["build", "//d"]);
+    expect(summary(r).executed).toBe(1);
+    expect(readFileSync(join(ws, "hb-out/d/d.out"), "utf8")).toBe("DEE\n");
+  });
+
+  it("notices a new file matched by a glob, and re-analyzes", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'filegroup({ name: "txt", srcs: glob(["*.txt"]) });\ngenrule({ name: "cat", srcs: [":txt"], outs: ["all"], cmd: "cat $(SRCS) > $@" });\n',
+      "p/1.txt": "1\n",
+    });
+    await hb(ws, ["build", "//p:cat"]);
+    writeFileSync(join(ws, "p/2.txt"), "2\n");
+    const r = await hb(ws, ["build", "//p:cat"]);
+    expect(summary(r).executed).toBe(1);
+    expect(readFileSync(join(ws, "hb-out/p/all"), "utf8")).toBe("1\n2\n");
+  });
+
+  it("restores outputs from the cache after hb-out/ is deleted", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    await hb(ws, ["clean"]);
+    expect(existsSync(join(ws, "hb-out"))).toBe(false);
+    const r = await hb(ws, ["build", "//..."]);
+    expect(summary(r)).toMatchObject({ executed: 0, cached: 4 });
+    expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
+    expect(statSync(join(ws, "hb-out/c/c.out")).mode & 0o222).toBe(0);
+    expect(statSync(join(ws, "hb-out/c/c.out")).mtimeMs).toBe(315532800 * 1000);
+  });
+
+  it("repairs a CAS blob corrupted through a hardlink in hb-out/: reported, rebuilt", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    const out = join(ws, "hb-out/b/b.out");
+    chmodSync(out, 0o644);
+    appendFileSync(out, "corrupted\n");
+    const r = await hb(ws, ["build", "//..."]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).toMatch(/WARNING: cache: CAS blob [0-9a-f]{64} no longer matches its digest/);
+    expect(executedLabels(r)).toEqual(["//b:b"]);
+    expect(readFileSync(out, "utf8")).toBe("ONE\n");
+    expect(summary(await hb(ws, ["build", "//..."])).executed).toBe(0);
+  });
+
+  it("repairs a CAS blob corrupted on disk", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    await hb(ws, ["clean"]);
+    const casDir = join(ws, ".hb/cas");
+    const digest = (await import("../packages/core/src/hash/digest")).sha256Hex("ONE\nc\n");
+    const blob = join(casDir, digest.slice(0, 2), digest);
+    chmodSync(blob, 0o644);
+    writeFileSync(blob, "ONE\nX\n");
+    const r = await hb(ws, ["build", "//..."]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).toContain("cache: CAS blob");
+    expect(executedLabels(r)).toEqual(["//c:c"]);
+    expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
+  });
+});
+
+describe("hb build: failures", () => {
+  it("prints the failing action's label, command and stderr, exit 1, and skips its dependents", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "bad", outs: ["bad.txt"], cmd: "echo about to fail >&2; exit 3" });\n' +
+        'genrule({ name: "after", srcs: [":bad"], outs: ["after.txt"], cmd: "cp $< $@" });\n' +
+        'genrule({ name: "fine", outs: ["fine.txt"], cmd: "sleep 0.2; echo ok > $@" });\n',
+    });
+    const r = await hb(ws, ["build", "//p:after", "//p:fine", "--jobs", "1"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("ERROR: //p:bad: Genrule exited with code 3");
+    expect(r.stderr).toContain("command: echo about to fail >&2; exit 3");
+    expect(r.stderr).toContain("| about to fail");
+    expect(existsSync(join(ws, "hb-out/p/after.txt"))).toBe(false);
+
+    const k = await hb(ws, ["build", "//p:after", "//p:fine", "--keep-going"]);
+    expect(k.exitCode).toBe(1);
+    expect(readFileSync(join(ws, "hb-out/p/fine.txt"), "utf8")).toBe("ok\n");
+    expect(k.stderr).toContain("1 not run");
+  });
+
+  it("names a declared output the command did not write", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["a.txt", "b.txt"], cmd: "touch $(RULEDIR)/a.txt" });\n' });
+    const r = await hb(ws, ["build", "//p:x"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("//p:x: the command did not create its declared output hb-out/p/b.txt");
+    expect(existsSync(join(ws, "hb-out/p/a.txt"))).toBe(false);
+  });
+
+  it("names a missing source file and who needs it", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["gone.txt"], outs: ["o"], cmd: "cp $< $@" });\n', "p/gone.txt": "" });
+    await hb(ws, ["build", "//p:x"]);
+    const { rmSync } = await import("node:fs");
+    rmSync(join(ws, "p/gone.txt"));
+    const r = await hb(ws, ["build", "//p:x"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("missing input file 'p/gone.txt', needed by //p:x");
+  });
+
+  it("reports analysis errors with file:line and exit 2, never a stack trace", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["o"] });\n' });
+    const r = await hb(ws, ["build", "//p:x"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("ERROR: p/BUILD.ts:2:1: genrule //p:x is missing its mandatory attribute 'cmd'");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    writeFileSync(join(ws, "p/BUILD.ts"), G + 'genrule({ name: "x", outs: ["o"], cmd: "touch $@" });\n');
+    const t = await hb(ws, ["build", "//p:y"]);
+    expect(t.exitCode).toBe(2);
+    expect(t.stderr).toContain("no target '//p:y'");
+  });
+});
+
+/** Starts hb in the background and resolves when its stderr matches `ready`. */
+function startHb(cwd: string, args: string[], ready: RegExp) {
+  const child = execa(process.execPath, [HB, ...args], { cwd, reject: false, env: { PATH: process.env.PATH ?? "" }, extendEnv: false });
+  let stderr = "";
+  const seen = new Promise<void>((resolve) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (ready.test(stderr)) resolve();
+    });
+  });
+  return { child, seen, stderr: () => stderr };
+}
+
+describe("hb build: interruption and concurrency", () => {
+  it("stops on Ctrl-C: exit 130, running sandbox killed, no output and no cache entry left", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "slow", outs: ["slow.txt"], cmd: "echo partial > $@; sleep 30; echo done >> $@" });\n',
+    });
+    const run = startHb(ws, ["build", "//p:slow"], /\[1\/1\] Executing genrule \/\/p:slow/);
+    await run.seen;
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    run.child.kill("SIGINT");
+    const r = await run.child;
+    expect(r.exitCode).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(existsSync(join(ws, "hb-out/p/slow.txt"))).toBe(false);
+    expect(readdirSync(join(ws, ".hb/sandbox"))).toEqual([]);
+    const { stdout } = await execa("pgrep", ["-f", "sleep 30"], { reject: false });
+    expect(stdout.trim()).toBe("");
+    const db = openDatabase(join(ws, ".hb/hb.db"));
+    expect(db.prepare("SELECT count(*) AS n FROM action_cache").get()).toEqual({ n: 0 });
+    db.close();
+  });
+
+  it("makes a second hb on the same output base wait, and says so", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "slow", outs: ["s.txt"], cmd: "sleep 1.5; echo s > $@" });\n' });
+    const first = startHb(ws, ["build", "//p:slow"], /Executing genrule/);
+    await first.seen;
+    const second = await hb(ws, ["build", "//p:slow"]);
+    expect(second.stderr).toMatch(/another hb \(pid \d+\) is using .*\.hb; waiting/);
+    expect(summary(second)).toMatchObject({ executed: 0, cached: 1 });
+    expect((await first.child).exitCode).toBe(0);
+  });
+
+  it("does not cache a result whose source changed while the action ran, and warns", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "sleep 1.5; cat $< > $@" });\n',
+      "p/in.txt": "before\n",
+    });
+    const run = startHb(ws, ["build", "//p:x"], /Executing genrule/);
+    await run.seen;
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(join(ws, "p/in.txt"), "after!\n");
+    const r = await run.child;
+    expect(r.exitCode).toBe(0);
+    expect(run.stderr()).toContain("WARNING: p/in.txt changed while //p:x was running: its result is not cached");
+    const again = await hb(ws, ["build", "//p:x"]);
+    expect(summary(again).executed).toBe(1);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("after!\n");
+  });
+});
+
+describe("hb build: reports and examples", () => {
+  it("writes --report JSON with counts and each target's outputs", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const r = await hb(ws, ["build", "//c", "//d", "--report", "out/report.json"]);
+    expect(r.exitCode).toBe(0);
+    const report = JSON.parse(readFileSync(join(ws, "out/report.json"), "utf8"));
+    expect(report).toMatchObject({ actions: 4, executed: 4, cached: { local: 0, remote: 0 }, failed: 0 });
+    expect(report.durationMs).toBeGreaterThan(0);
+    const { sha256Hex } = await import("../packages/core/src/hash/digest");
+    expect(report.targets).toEqual([
+      { label: "//c:c", outputs: [{ path: "hb-out/c/c.out", sha256: sha256Hex("ONE\nc\n"), size: 6 }] },
+      { label: "//d:d", outputs: [{ path: "hb-out/d/d.out", sha256: sha256Hex("dee\n"), size: 4 }] },
+    ]);
+  });
+
+  it("builds examples/basic, as the README says", async () => {
+    const ws = makeWorkspace();
+    cpSync(join(REPO, "examples/basic"), join(ws, "examples/basic"), { recursive: true });
+    const r = await hb(ws, ["build", "//examples/basic/..."]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(summary(r)).toMatchObject({ executed: 4, failed: 0 });
+    const bundle = readFileSync(join(ws, "hb-out/examples/basic/app/bundle.txt"), "utf8");
+    expect(bundle).toContain("Hello from hb.");
+    expect(bundle).toContain('"version":"1.4.0"');
+    const q = await hb(ws, ["query", "deps(//examples/basic/app:bundle)"]);
+    expect(q.stdout.split("\n")).toEqual(expect.arrayContaining(["//examples/basic/greeting:greeting", "//examples/basic/tools:render", "//examples/basic/tools:render.sh"]));
+    const rq = await hb(ws, ["query", "rdeps(//examples/basic/..., //examples/basic/version:VERSION)", "--output", "label"]);
+    expect(rq.stdout.trim().split("\n")).toEqual([
+      "//examples/basic/app:archive",
+      "//examples/basic/app:bundle",
+      "//examples/basic/version:VERSION",
+      "//examples/basic/version:version",
+    ]);
+    const json = JSON.parse((await hb(ws, ["query", "//examples/basic/app:bundle", "--output=json"])).stdout);
+    expect(json[0]).toMatchObject({ label: "//examples/basic/app:bundle", kind: "genrule", files: ["hb-out/examples/basic/app/bundle.txt"] });
+  });
+});
+
+describe("hb CLI", () => {
+  it("has --help on every command and clear usage errors", async () => {
+    const ws = makeWorkspace();
+    for (const args of [["--help"], ["build", "--help"], ["query", "--help"], ["clean", "--help"]]) {
+      const r = await hb(ws, args);
+      expect(r.exitCode, args.join(" ")).toBe(0);
+      expect(r.stdout).toContain("usage:");
+    }
+    const unknown = await hb(ws, ["biuld", "//..."]);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain("did you mean 'hb build'?");
+    const flag = await hb(ws, ["build", "--keep-gonig", "//..."]);
+    expect(flag.exitCode).toBe(2);
+    expect(flag.stderr).toContain("did you mean --keep-going?");
+    const label = await hb(ws, ["build", "//a//b:c"]);
+    expect(label.exitCode).toBe(2);
+    expect(label.stderr).toContain("invalid label");
+  });
+
+  it("finds the workspace from a subdirectory, outside git, and says when there is none", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const r = await hb(join(ws, "b"), ["build", ":b"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(existsSync(join(ws, "hb-out/b/b.out"))).toBe(true);
+    const none = await hb("/", ["build", "//..."]);
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toContain("no hb.config.ts in / or any directory above it");
+  });
+
+  it("clean --expunge removes the output base", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    const r = await hb(ws, ["clean", "--expunge"]);
+    expect(r.exitCode).toBe(0);
+    expect(existsSync(join(ws, ".hb"))).toBe(false);
+    expect(existsSync(join(ws, "hb-out"))).toBe(false);
+    expect(summary(await hb(ws, ["build", "//..."])).executed).toBe(4);
+  });
+});

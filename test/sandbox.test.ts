@@ -1,0 +1,159 @@
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../packages/core/src/hash/digest";
+import { hb, makeWorkspace, summary } from "./helpers";
+
+// Every action runs under real bwrap: these tests try to get out, and must not.
+
+const G = 'import { genrule } from "@hb/core";\n';
+
+describe("the action sandbox", () => {
+  it("hides undeclared workspace files: an action reading one fails, naming label, command and stderr", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "peek", srcs: ["declared.txt"], outs: ["o.txt"], cmd: "cat p/declared.txt p/undeclared.txt > $@" });\n',
+      "p/declared.txt": "ok\n",
+      "p/undeclared.txt": "secret\n",
+    });
+    const r = await hb(ws, ["build", "//p:peek"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("//p:peek: Genrule exited with code 1");
+    expect(r.stderr).toContain("command: cat p/declared.txt p/undeclared.txt > hb-out/p/o.txt");
+    expect(r.stderr).toContain("p/undeclared.txt: No such file or directory");
+    expect(summary(r)).toMatchObject({ actions: 1, executed: 0, failed: 1 });
+  });
+
+  it("shows neither $HOME, /work, the workspace nor the output base", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        `genrule({ name: "look", outs: ["seen.txt"], cmd: "for d in ${homedir()} /root /work ${join("WS")} ${join("WS", ".hb")}; do if [ -e $$d ]; then echo visible $$d; fi; done; echo home=$$HOME pwd=$$(pwd) > $@" });\n`,
+    });
+    const build = readFileSync(join(ws, "p/BUILD.ts"), "utf8").replaceAll("WS", ws);
+    writeFileSync(join(ws, "p/BUILD.ts"), build);
+    const r = await hb(ws, ["build", "//p:look"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/seen.txt"), "utf8")).toBe("home=/hb/home pwd=/hb/execroot\n");
+    expect(r.stderr).not.toContain("visible");
+  });
+
+  it("keeps sources and the CAS intact when an action chmods an input and writes to it", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "gen", outs: ["gen.txt"], cmd: "echo generated > $@" });\n' +
+        'genrule({ name: "attack", srcs: ["src.txt", ":gen"], outs: ["o.txt"], cmd: ' +
+        '"for f in $(SRCS); do chmod u+w $$f || true; echo tampered >> $$f || true; done; cat $(SRCS) > $@" });\n',
+      "p/src.txt": "original\n",
+    });
+    const r = await hb(ws, ["build", "//p:attack"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "p/src.txt"), "utf8")).toBe("original\n");
+    expect(statSync(join(ws, "p/src.txt")).mode & 0o777).toBe(0o644);
+    // the generated input was a copy: its blob, hardlinked at hb-out/p/gen.txt, is untouched
+    expect(readFileSync(join(ws, "hb-out/p/gen.txt"), "utf8")).toBe("generated\n");
+    // every blob still hashes to its name
+    let blobs = 0;
+    for (const sub of readdirSync(join(ws, ".hb/cas"))) {
+      if (sub === "tmp") continue;
+      for (const blob of readdirSync(join(ws, ".hb/cas", sub))) {
+        expect(sha256Hex(readFileSync(join(ws, ".hb/cas", sub, blob)))).toBe(blob.replace(/\.x$/, ""));
+        blobs++;
+      }
+    }
+    expect(blobs).toBe(2);
+    const again = await hb(ws, ["build", "//p:attack"]);
+    expect(summary(again)).toMatchObject({ executed: 0, cached: 2 });
+    expect(again.stderr).not.toContain("cache:");
+  });
+
+  it("has no network: a TCP connection to a server on the host's 127.0.0.1 fails", async () => {
+    let connections = 0;
+    const server = createServer((s) => {
+      connections++;
+      s.end("hello\n");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const ws = makeWorkspace({
+        "p/BUILD.ts":
+          G + `genrule({ name: "net", outs: ["net.txt"], cmd: "if (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null; then echo connected > $@; else echo refused > $@; fi" });\n`,
+      });
+      const r = await hb(ws, ["build", "//p:net"]);
+      expect(r.exitCode, r.output).toBe(0);
+      expect(readFileSync(join(ws, "hb-out/p/net.txt"), "utf8")).toBe("refused\n");
+      expect(connections).toBe(0);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("gives actions none of the host env, only the declared and determinism env", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "env", outs: ["env.txt"], cmd: "env | sort > $@" });\n' });
+    const r = await hb(ws, ["build", "//p:env"], { HB_TEST_SECRET: "s3cret-value", HB_CACHE_TOKEN: "tok3n" });
+    expect(r.exitCode, r.output).toBe(0);
+    const env = readFileSync(join(ws, "hb-out/p/env.txt"), "utf8");
+    expect(env).not.toContain("s3cret-value");
+    expect(env).not.toContain("tok3n");
+    for (const line of ["SOURCE_DATE_EPOCH=315532800", "TZ=UTC", "LC_ALL=C.UTF-8", "LANG=C.UTF-8", "HOME=/hb/home", "TMPDIR=/tmp"]) {
+      expect(env).toContain(line);
+    }
+  });
+
+  it("runs actions as an unprivileged user with no capabilities, a fixed hostname and a fresh /tmp", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "who", outs: ["who.txt"], cmd: "(id -u; hostname; grep CapEff /proc/self/status; ls -A /tmp | wc -l) > $@" });\n',
+    });
+    const r = await hb(ws, ["build", "//p:who"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/who.txt"), "utf8")).toBe("65534\nhb\nCapEff:\t0000000000000000\n0\n");
+  });
+
+  it("refuses an output that is a symlink", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "link", outs: ["l.txt"], cmd: "ln -s /etc/passwd $@" });\n' });
+    const r = await hb(ws, ["build", "//p:link"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("output hb-out/p/l.txt is a symlink");
+  });
+
+  it("says how to install bubblewrap when it is missing", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["x"], cmd: "touch $@" });\n' });
+    const r = await hb(ws, ["build", "//p:x"], { HB_BWRAP: "/nonexistent/bwrap" });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("apt-get install bubblewrap");
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("evaluates BUILD.ts in its own sandbox: escaping node:vm finds no env, no home, no output base", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        'import { filegroup, glob } from "@hb/core";\n' +
+        'const proc = (glob as any).constructor("return process")();\n' +
+        "const fs = proc.getBuiltinModule ? proc.getBuiltinModule('fs') : undefined;\n" +
+        "const seen = [proc.env.HB_TEST_SECRET ?? 'noenv', fs && fs.existsSync(proc.cwd() + '/.hb/hb.db') ? 'hb' : 'nohb', fs && fs.existsSync('/root') ? 'root' : 'noroot'];\n" +
+        "let wrote = 'nowrite'; try { fs.writeFileSync(proc.cwd() + '/p/planted.txt', 'x'); wrote = 'wrote'; } catch {}\n" +
+        'filegroup({ name: seen.join("-") + "-" + wrote });\n',
+    });
+    // a first build creates the output base, so there is something to hide
+    await hb(ws, ["query", "//..."], { HB_TEST_SECRET: "s3cret" });
+    const r = await hb(ws, ["query", "//p:all"], { HB_TEST_SECRET: "s3cret" });
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stdout.trim()).toBe("//p:noenv-nohb-noroot-nowrite");
+  });
+});
+
+describe("--sandbox=none", () => {
+  it("is visible and keyed apart from sandboxed results", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["x.txt"], cmd: "echo hi > $@" });\n' });
+    const sandboxed = await hb(ws, ["build", "//p:x"]);
+    expect(summary(sandboxed).executed).toBe(1);
+    const none = await hb(ws, ["build", "//p:x", "--sandbox=none"]);
+    expect(none.stderr).toContain("--sandbox=none");
+    expect(none.stderr).toContain("UNSANDBOXED");
+    expect(summary(none).executed).toBe(1);
+    expect(summary(await hb(ws, ["build", "//p:x"])).executed).toBe(0);
+  });
+});
