@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HbError, type SourceLocation, didYouMean } from "../errors";
 import { formatLabel, parseLabel } from "../label/label";
@@ -121,7 +121,10 @@ export class Analysis {
         hint: `create ${joinRel(parsed.pkg, "BUILD.ts")} or fix the label '${text}'`,
       });
     }
-    if (p.targets.has(parsed.name)) return { ref: this.target(label, referrer).ref, depLabel: label };
+    // A target naming itself means the same-named file (filegroup({ name: "esbuild", srcs: ["esbuild"] })):
+    // a self-dependency could never be valid.
+    const selfFile = label === referrer.label && existsSync(join(this.root, parsed.pkg, parsed.name));
+    if (p.targets.has(parsed.name) && !selfFile) return { ref: this.target(label, referrer).ref, depLabel: label };
     const ownerName = p.outputs.get(parsed.name);
     if (ownerName !== undefined) {
       const ownerLabel = `//${parsed.pkg}:${ownerName}`;

@@ -4,10 +4,11 @@ import { HbError, type SourceLocation } from "../errors";
 import type { BundledFile } from "./bundle";
 import { HB_MODULES } from "./bundle";
 
-// BUILD.ts evaluation: a node:vm context per file offering only the hb API (a vm global cannot
-// be frozen, so packages share no global to leak state through). This gives determinism (no
-// clock, no randomness, no process, no fs), not security: the analyzer process runs under bwrap
-// for that.
+// BUILD.ts evaluation: one node:vm context offering only the hb API. Its intrinsics are frozen,
+// and a file that adds a global is refused, so one package cannot pass state to another (the
+// analysis of a target must not depend on which other packages were loaded first). This gives
+// determinism (no clock, no randomness, no process, no fs), not security: the analyzer process
+// runs under bwrap for that.
 
 const FILE_PREFIX = "hb-build:///";
 const FORBIDDEN = "HB_FORBIDDEN:";
@@ -25,7 +26,13 @@ const PRELUDE = `(() => {
   }
   globalThis.Date = HermeticDate;
   Math.random = () => forbid("Math.random()");
-  Object.freeze(Math);
+  for (const name of Object.getOwnPropertyNames(globalThis)) {
+    const v = globalThis[name];
+    if (v !== globalThis && (typeof v === "function" || (typeof v === "object" && v !== null))) {
+      Object.freeze(v);
+      if (typeof v === "function" && v.prototype) Object.freeze(v.prototype);
+    }
+  }
 })();`;
 
 export type ApiModules = Record<(typeof HB_MODULES)[number], Record<string, unknown>>;
@@ -59,12 +66,9 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
   const say = (level: string) => (...args: unknown[]) =>
     log(`${level}${args.map((a) => (typeof a === "string" ? a : safeJson(a))).join(" ")}`);
   const consoleApi = Object.freeze({ log: say(""), info: say(""), debug: say(""), warn: say("warning: "), error: say("error: ") });
-  const prelude = new vm.Script(PRELUDE);
-  const newContext = () => {
-    const context = vm.createContext({ console: consoleApi }, { name: "BUILD.ts", codeGeneration: { strings: false, wasm: false } });
-    prelude.runInContext(context);
-    return context;
-  };
+  const context = vm.createContext({ console: consoleApi }, { name: "BUILD.ts", codeGeneration: { strings: false, wasm: false } });
+  vm.runInContext(PRELUDE, context);
+  const globals = new Set(vm.runInContext("Object.getOwnPropertyNames(globalThis)", context) as string[]);
   const modules = new Map(Object.entries(api).map(([id, m]) => [id, strictModule(id, m)]));
   const requireShim = (id: string): unknown => {
     const m = modules.get(id);
@@ -104,8 +108,15 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
       maps.set(filename, new SourceMap(JSON.parse(file.map)));
       const module = { exports: {} as unknown };
       try {
-        const fn = vm.compileFunction(file.code, ["require", "module", "exports"], { parsingContext: newContext(), filename });
+        const fn = vm.compileFunction(file.code, ["require", "module", "exports"], { parsingContext: context, filename });
         fn(requireShim, module, module.exports);
+        const added = (vm.runInContext("Object.getOwnPropertyNames(globalThis)", context) as string[]).filter((g) => !globals.has(g));
+        if (added.length > 0) {
+          throw new HbError("FORBIDDEN_IN_BUILD_FILE", `${file.entry} sets the global '${added[0]}': BUILD.ts files may not share state through globals`, {
+            location: { file: file.entry },
+            hint: "declare it with const/let (or export it from a helper file and import it)",
+          });
+        }
       } catch (e) {
         const forbidden = forbiddenError(e);
         if (forbidden) throw forbidden;

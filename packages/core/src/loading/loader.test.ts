@@ -73,6 +73,16 @@ describe("loading and analysis", () => {
     expect(f.location).toMatchObject({ file: "a/BUILD.ts", line: 1 });
   });
 
+  it("refuses a BUILD.ts that sets a global, so packages cannot pass state to each other", async () => {
+    const e = await analysisError({ "a/BUILD.ts": "(globalThis as any).shared = 1;\n" });
+    expect(e.code).toBe("FORBIDDEN_IN_BUILD_FILE");
+    expect(e.message).toContain("sets the global 'shared'");
+    // intrinsics are frozen: a write to one does nothing (BUILD.ts code is sloppy-mode CommonJS)
+    const r = await analyze({ "a/BUILD.ts": GENRULE + '(Array.prototype as any).extra = 1;\nfilegroup({ name: "x" + ([] as any).extra });\n' }, ["//a:all"]);
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.graph.requested).toEqual(["//a:xundefined"]);
+  });
+
   it("refuses an import of a name @hb/core does not export", async () => {
     const e = await analysisError({ "a/BUILD.ts": 'import { cc_library } from "@hb/core";\ncc_library({ name: "x" });\n' });
     expect(e.code).toBe("FORBIDDEN_IN_BUILD_FILE");

@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { join, sep } from "node:path";
+import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, sep } from "node:path";
 import { HbError } from "../errors";
 import type { DirRecord } from "../analysis/graph";
 import { ALWAYS_IGNORED } from "../workspace/config";
@@ -83,17 +83,25 @@ export function findPackages(root: string, base: string, rules: IgnoreRules): { 
  * Refuses a source file that is a symlink resolving outside the workspace: the sandbox would
  * otherwise hand an action a file the workspace does not own.
  */
-const realRoots = new Map<string, string>();
+const realDirs = new Map<string, string>();
+
+function realDir(abs: string): string {
+  let r = realDirs.get(abs);
+  if (r === undefined) realDirs.set(abs, (r = realpathSync(abs)));
+  return r;
+}
 
 export function checkInsideWorkspace(root: string, rel: string, referencedBy: string): void {
+  // One lstat for the file, and a cached realpath of its directory (which resolves any
+  // symlinked directory on the way).
+  const abs = join(root, rel);
   let real: string;
   try {
-    real = realpathSync(join(root, rel));
+    real = lstatSync(abs).isSymbolicLink() ? realpathSync(abs) : join(realDir(dirname(abs)), basename(abs));
   } catch {
     return;
   }
-  let realRoot = realRoots.get(root);
-  if (realRoot === undefined) realRoots.set(root, (realRoot = realpathSync(root)));
+  const realRoot = realDir(root);
   if (real !== realRoot && !real.startsWith(realRoot + sep)) {
     throw new HbError("SYMLINK_ESCAPE", `${rel} is a symlink to ${real}, outside the workspace (used by ${referencedBy})`, {
       hint: "copy the file into the workspace, or fetch it as a declared external input",
