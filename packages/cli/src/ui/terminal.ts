@@ -29,7 +29,7 @@ export function createTerminal(stream: NodeJS.WriteStream = process.stderr): Ter
     },
     status(text) {
       if (!isTTY) return;
-      const width = Math.max(20, (stream.columns ?? 100) - 1);
+      const width = (stream.columns || 100) - 1;
       stream.write(`\r\x1b[K${text.length > width ? `${text.slice(0, width - 3)}...` : text}`);
       statusShown = true;
     },

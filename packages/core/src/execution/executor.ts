@@ -1,4 +1,5 @@
-import { type Stats, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { type Stats, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ActionResult, OutputFile } from "../action-cache/action-cache";
 import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../action/action-key";
@@ -128,6 +129,8 @@ class Executor {
   private readonly materializer: Materializer | undefined;
   private hostPrint: string | undefined;
   private etcReady = false;
+  private trashCounter = 0;
+  private readonly cleanups: Promise<void>[] = [];
   private halted = false;
 
   constructor(private readonly opts: ExecuteOptions) {
@@ -166,6 +169,8 @@ class Executor {
   }
 
   run(): Promise<ExecutionResult> {
+    // DESIGN.md, Determinism: every action runs with umask 022 (bwrap and children inherit it)
+    process.umask(0o022);
     const ids = this.neededActions();
     this.opts.events?.planned?.(ids.length);
     const remaining = new Map<number, number>();
@@ -223,9 +228,11 @@ class Executor {
             complete({ action: this.graph.actions[id]!, status: signal.aborted ? "interrupted" : "skipped", durationMs: 0 });
           }
         }
-        this.materializer?.flush();
-        this.opts.base.stats.flush();
-        resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
+        void Promise.all(this.cleanups).then(() => {
+          this.materializer?.flush();
+          this.opts.base.stats.flush();
+          resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
+        });
       };
       const drain = () => {
         while (ready.length > 0 && !this.halted && !signal.aborted) {
@@ -439,9 +446,29 @@ class Executor {
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
       return { action: a, status: "executed", key: p.key, result, durationMs: Date.now() - started };
     } finally {
-      rmSync(sandboxDir, { recursive: true, force: true });
-      for (const abs of p.sourceStats.keys()) this.opts.base.stats.refreshCtime(abs);
+      this.discard(sandboxDir, [...p.sourceStats.keys()]);
     }
+  }
+
+  /**
+   * Removes a used sandbox off the main thread (one rename now, the tree later), so the next
+   * action starts at once. Staging hardlinked the sources, which moved their ctime: once the
+   * links are gone, the stat cache keeps those entries.
+   */
+  private discard(sandboxDir: string, sources: string[]): void {
+    const trash = `${sandboxDir}.trash-${++this.trashCounter}`;
+    try {
+      renameSync(sandboxDir, trash);
+    } catch {
+      rmSync(sandboxDir, { recursive: true, force: true });
+      for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
+      return;
+    }
+    this.cleanups.push(
+      rm(trash, { recursive: true, force: true }).then(() => {
+        for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
+      }),
+    );
   }
 
   private spawn(p: Prepared, rootDir: string, outDir: string) {
