@@ -3,11 +3,12 @@ import { type Command, commandHelp, parseCommandArgs } from "./args";
 import { buildCommand } from "./commands/build";
 import { cleanCommand } from "./commands/clean";
 import { queryCommand } from "./commands/query";
+import { verifyCommand } from "./commands/verify";
 
 declare const __HB_VERSION__: string | undefined;
 const VERSION = typeof __HB_VERSION__ === "string" ? __HB_VERSION__ : "dev";
 
-const COMMANDS: Command[] = [buildCommand, queryCommand, cleanCommand];
+const COMMANDS: Command[] = [buildCommand, queryCommand, verifyCommand, cleanCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

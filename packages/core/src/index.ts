@@ -21,3 +21,4 @@ export { OutputBase } from "./store/output-base";
 export { lockOutputBase } from "./store/lock";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
 export { findBwrap } from "./sandbox/bwrap";
+export { verify, type VerifyOptions, type VerifyReport, type TargetVerdict, type Divergence, type FileDifference } from "./verify/verify";

@@ -77,7 +77,18 @@ export class LocalCas {
     utimesSync(file, mtimeSec, mtimeSec);
     const dest = this.blobPath(digest.hash);
     this.ensureDir(dest);
-    renameSync(file, dest);
+    try {
+      renameSync(file, dest);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+      // staged on another filesystem (hb verify's tmpfs): copy in through a temp name
+      const tmp = this.tempPath();
+      copyFileSync(file, tmp);
+      utimesSync(tmp, mtimeSec, mtimeSec);
+      chmodSync(tmp, 0o444);
+      renameSync(tmp, dest);
+      rmSync(file, { force: true });
+    }
     this.record(digest.hash, dest);
   }
 

@@ -17,6 +17,7 @@ import { spawnProcess } from "../sandbox/spawn";
 import { type StagedFile, stageTree } from "../sandbox/stage";
 import type { OutputBase } from "../store/output-base";
 import type { SandboxMode } from "../workspace/config";
+import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
 import { Materializer } from "./materialize";
 
@@ -33,6 +34,8 @@ export interface ActionOutcome {
   action: ActionSpec;
   status: ActionStatus;
   key?: string;
+  /** what the key was computed from: inputs, tools and env (verify and provenance read it) */
+  material?: ActionKeyMaterial;
   result?: ActionResult;
   error?: HbError;
   durationMs: number;
@@ -63,6 +66,12 @@ export interface ExecuteOptions {
   useCache?: boolean;
   /** materialize outputs under hb-out/ (default true) */
   materialize?: boolean;
+  /** where sandboxes are staged (default <output base>/sandbox); `hb verify` uses a tmpfs */
+  sandboxRoot?: string;
+  /** stage inputs in reverse order, so a directory lists its entries in another order (`hb verify`) */
+  reverseStaging?: boolean;
+  /** mtime (seconds) of staged copies, as another checkout would have (`hb verify`) */
+  stagedCopyMtime?: number;
 }
 
 export interface ExecutionResult {
@@ -122,7 +131,7 @@ export async function executeActions(opts: ExecuteOptions): Promise<ExecutionRes
 
 class Executor {
   private readonly graph: ActionGraph;
-  private readonly producer = new Map<ExecPath, number>();
+  private readonly producer: Map<ExecPath, number>;
   private readonly outputs = new Map<ExecPath, OutputFile>();
   private readonly treeFiles = new Map<ExecPath, OutputFile[]>();
   private readonly outcomes: ActionOutcome[] = [];
@@ -135,43 +144,14 @@ class Executor {
 
   constructor(private readonly opts: ExecuteOptions) {
     this.graph = opts.graph;
-    for (const a of this.graph.actions) {
-      for (const p of a.outputs) this.producer.set(p, a.id);
-      for (const p of a.outputDirs) this.producer.set(p, a.id);
-    }
+    this.producer = producers(opts.graph);
     if (opts.materialize !== false) this.materializer = new Materializer(opts.root, opts.base.cas, opts.base.db);
-  }
-
-  private neededActions(): number[] {
-    const targets = new Map(this.graph.targets.map((t) => [t.label, t]));
-    const needed = new Set<number>();
-    const stack: number[] = [];
-    const want = (p: ExecPath) => {
-      const id = this.producer.get(p);
-      if (id !== undefined && !needed.has(id)) {
-        needed.add(id);
-        stack.push(id);
-      }
-    };
-    for (const label of this.opts.targets) {
-      const t = targets.get(label);
-      if (!t) throw new HbError("INTERNAL", `target ${label} is not in the action graph`);
-      for (const p of t.files) want(p);
-      for (const p of t.runfiles ?? []) want(p);
-      if (t.executable) want(t.executable);
-    }
-    while (stack.length > 0) {
-      const a = this.graph.actions[stack.pop()!]!;
-      for (const p of a.inputs) want(p);
-      for (const p of a.tools) want(p);
-    }
-    return [...needed].sort((a, b) => a - b);
   }
 
   run(): Promise<ExecutionResult> {
     // DESIGN.md, Determinism: every action runs with umask 022 (bwrap and children inherit it)
     process.umask(0o022);
-    const ids = this.neededActions();
+    const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer);
     this.opts.events?.planned?.(ids.length);
     const remaining = new Map<number, number>();
     const dependents = new Map<number, number[]>();
@@ -307,7 +287,7 @@ class Executor {
     try {
       const mode: SandboxMode = a.tags.includes("no-sandbox") ? "none" : this.opts.mode;
       const stageName = sha256Hex(a.outputs[0] ?? a.outputDirs[0] ?? String(a.id)).slice(0, 16);
-      const sandboxDir = join(this.opts.base.sandboxDir, stageName);
+      const sandboxDir = join(this.opts.sandboxRoot ?? this.opts.base.sandboxDir, stageName);
       const files: Prepared["files"] = [];
       const sourceStats = new Map<string, Stats>();
       const inputs = a.inputs.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
@@ -325,7 +305,7 @@ class Executor {
       const cacheable = this.opts.useCache !== false && !a.tags.includes("no-cache");
       if (cacheable) {
         const hit = this.opts.base.ac.get(key);
-        if (hit && this.adopt(hit)) return { action: a, status: "cached", key, result: hit, durationMs: Date.now() - started };
+        if (hit && this.adopt(hit)) return { action: a, status: "cached", key, material, result: hit, durationMs: Date.now() - started };
       }
       return { action: a, key, material, mode, sandboxDir, files, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
     } catch (e) {
@@ -367,7 +347,7 @@ class Executor {
       };
       if (p.cacheable) this.opts.base.ac.put(p.key, result);
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize ${a.outputs[0]}`);
-      return { action: a, status: "executed", key: p.key, result, durationMs: Date.now() - started };
+      return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
     const { sandboxDir, writableAt, mode } = p;
@@ -398,8 +378,12 @@ class Executor {
         if (rel.includes("/")) outParents.add(rel.slice(0, rel.lastIndexOf("/")));
       }
       for (const d of a.outputDirs) outParents.add(d.slice(writableAt.length + 1));
-      stageTree(rootDir, rootFiles, [writableAt]);
-      stageTree(outDir, outFiles, [...outParents]);
+      if (this.opts.reverseStaging) {
+        rootFiles.reverse();
+        outFiles.reverse();
+      }
+      stageTree(rootDir, rootFiles, [writableAt], this.opts.stagedCopyMtime);
+      stageTree(outDir, outFiles, [...outParents], this.opts.stagedCopyMtime);
 
       const run = await this.spawn(p, rootDir, outDir);
       if (run.canceled || this.opts.signal.aborted) {
@@ -444,7 +428,7 @@ class Executor {
         this.opts.base.ac.put(p.key, result);
       }
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
-      return { action: a, status: "executed", key: p.key, result, durationMs: Date.now() - started };
+      return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     } finally {
       this.discard(sandboxDir, [...p.sourceStats.keys()]);
     }

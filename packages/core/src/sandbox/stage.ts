@@ -1,4 +1,4 @@
-import { copyFileSync, constants, linkSync, mkdirSync } from "node:fs";
+import { copyFileSync, constants, linkSync, mkdirSync, statSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export interface StagedFile {
@@ -12,14 +12,23 @@ export interface StagedFile {
 
 /**
  * Lays out files as one tree of hardlinks (copies where asked, or across filesystems), so the
- * whole tree is bound into the sandbox once: per-file binds cost about 0.5 ms each.
+ * whole tree is bound into the sandbox once: per-file binds cost about 0.5 ms each. A copy keeps
+ * its source's mtime, as a hardlink would, unless `copyMtime` (seconds) says otherwise.
  */
-export function stageTree(dir: string, files: readonly StagedFile[], extraDirs: readonly string[] = []): void {
+export function stageTree(dir: string, files: readonly StagedFile[], extraDirs: readonly string[] = [], copyMtime?: number): void {
   const made = new Set<string>();
   const ensure = (d: string) => {
     if (made.has(d)) return;
     mkdirSync(d, { recursive: true });
     made.add(d);
+  };
+  const copy = (source: string, dest: string) => {
+    copyFileSync(source, dest, constants.COPYFILE_FICLONE);
+    if (copyMtime !== undefined) utimesSync(dest, copyMtime, copyMtime);
+    else {
+      const st = statSync(source);
+      utimesSync(dest, st.atime, st.mtime);
+    }
   };
   ensure(dir);
   for (const d of extraDirs) ensure(join(dir, d));
@@ -27,14 +36,14 @@ export function stageTree(dir: string, files: readonly StagedFile[], extraDirs: 
     const dest = join(dir, f.path);
     ensure(dirname(dest));
     if (f.copy) {
-      copyFileSync(f.source, dest, constants.COPYFILE_FICLONE);
+      copy(f.source, dest);
       continue;
     }
     try {
       linkSync(f.source, dest);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EXDEV" && (e as NodeJS.ErrnoException).code !== "EPERM") throw e;
-      copyFileSync(f.source, dest, constants.COPYFILE_FICLONE);
+      copy(f.source, dest);
     }
   }
 }

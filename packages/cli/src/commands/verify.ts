@@ -1,0 +1,85 @@
+import { availableParallelism } from "node:os";
+import { HbError, verify, type VerifyReport } from "@hb/core";
+import { type Command, intOption } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
+import { writeJsonFile } from "../ui/report-file";
+import { createTerminal, type Terminal } from "../ui/terminal";
+import { BUILD_OPTIONS, buildFlags } from "./build-options";
+
+export const verifyCommand: Command = {
+  name: "verify",
+  summary: "Rebuild from scratch under varied conditions and compare every action's outputs.",
+  usage: "hb verify [options] <pattern>...",
+  description: [
+    "Builds the targets --runs times (default 2) with every cache off, each run in a fresh output base.",
+    "The varied run moves the output base, stages sandboxes on a tmpfs in reverse order (another",
+    "directory listing order) and changes the caller's TZ, locale, TMPDIR and umask. For each",
+    "difference it names the earliest action whose inputs matched but whose outputs differed.",
+    "exit codes: 0 reproducible, 1 something is not reproducible or failed, 2 bad input",
+  ].join("\n"),
+  options: {
+    runs: { type: "string", valueName: "N", description: "how many from-scratch builds to compare (default 2)" },
+    keep: { type: "boolean", description: "keep the runs' output bases (their CAS holds both versions of each file)" },
+    diffoscope: { type: "boolean", description: "also show diffoscope's comparison of differing files (apt-get install diffoscope)" },
+    jobs: BUILD_OPTIONS.jobs!,
+    sandbox: BUILD_OPTIONS.sandbox!,
+    stamp: BUILD_OPTIONS.stamp!,
+    report: { type: "string", valueName: "FILE", description: "write the verification as JSON to FILE" },
+    "output-base": BUILD_OPTIONS["output-base"]!,
+  },
+  positionals: true,
+  async run({ values, positionals, cwd, signal }) {
+    if (positionals.length === 0) throw new HbError("USAGE", "hb verify needs at least one target pattern", { hint: "e.g. hb verify //examples/..." });
+    const flags = buildFlags(values);
+    const runs = intOption(values, "runs", 2) ?? 2;
+    const term = createTerminal();
+    const report = await verify({
+      cwd,
+      patterns: positionals,
+      runs,
+      jobs: flags.jobs ?? availableParallelism(),
+      sandbox: flags.sandbox,
+      stamp: flags.stamp,
+      keep: values.keep === true,
+      diffoscope: values.diffoscope === true,
+      outputBase: flags.outputBase,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+      events: {
+        runStarted: (run, of, conditions) => term.line(`hb verify: run ${run}/${of} (${conditions})`),
+        warning: (m) => term.warn(m),
+      },
+    });
+    printReport(term, report);
+    if (flags.report) writeJsonFile(cwd, flags.report, report);
+    return report.reproducible === report.total && report.failures.length === 0 ? 0 : 1;
+  },
+};
+
+function printReport(term: Terminal, r: VerifyReport): void {
+  const rows = r.targets.map((t) => [t.label, t.status === "reproducible" ? "reproducible" : t.status.toUpperCase(), String(t.runs), t.firstDivergence ?? "-"]);
+  const head = ["target", "status", "runs", "first divergence"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
+  const lines = [fmt(head), ...rows.map(fmt)];
+  for (const d of r.divergences) {
+    lines.push("", `${d.label}: ${d.mnemonic} wrote different outputs from the same inputs (run 1 vs run ${d.run})`, `  command: ${d.command}`);
+    for (const f of d.files) {
+      const a = f.run1 ? `${f.run1.sha256.slice(0, 12)}… (${f.run1.size} bytes)` : "missing";
+      const b = f.other ? `${f.other.sha256.slice(0, 12)}… (${f.other.size} bytes)` : "missing";
+      lines.push(`  ${f.path}: ${a} vs ${b}${f.firstDifferingByte !== undefined ? `, first difference at byte ${f.firstDifferingByte}` : ""}`);
+      for (const l of f.archive ?? []) lines.push(`    ${l}`);
+      if (f.textDiff) for (const l of f.textDiff.split("\n")) lines.push(`    ${l}`);
+      if (f.diffoscope) for (const l of f.diffoscope.split("\n")) lines.push(`    ${l}`);
+    }
+  }
+  for (const e of r.failures) lines.push("", `ERROR: ${e.message}`);
+  const pct = (r.passRate * 100).toFixed(1);
+  lines.push(
+    "",
+    `reproducibility: ${r.reproducible}/${r.total} targets (${pct}%), ${r.actions.diverged} of ${r.actions.compared} actions diverged; ` +
+      `runs ${r.runDurationsMs.map((ms) => (ms / 1000).toFixed(2)).join(" + ")} s, compare ${(r.compareMs / 1000).toFixed(2)} s`,
+  );
+  if (r.outputBases.length > 0) lines.push(`output bases kept: ${r.outputBases.join(" ")}`);
+  term.line(lines.join("\n"));
+}
