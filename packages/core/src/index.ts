@@ -21,3 +21,4 @@ export { OutputBase } from "./store/output-base";
 export { lockOutputBase } from "./store/lock";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
 export { findBwrap } from "./sandbox/bwrap";
+export { type SigningKeyPair, type KeyFiles, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId, signBytes, verifyBytes, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from "./crypto/keys";
