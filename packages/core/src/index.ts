@@ -22,3 +22,4 @@ export { lockOutputBase } from "./store/lock";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
 export { findBwrap } from "./sandbox/bwrap";
 export { type SigningKeyPair, type KeyFiles, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId, signBytes, verifyBytes, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from "./crypto/keys";
+export { type Envelope, type EnvelopeSignature, type DecodedEnvelope, type DsseFailure, type DsseVerified, pae, signEnvelope, serializeEnvelope, decodeEnvelope, verifyEnvelope } from "./provenance/dsse";
