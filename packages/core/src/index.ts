@@ -23,3 +23,5 @@ export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNod
 export { findBwrap } from "./sandbox/bwrap";
 export { type SigningKeyPair, type KeyFiles, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId, signBytes, verifyBytes, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from "./crypto/keys";
 export { type Envelope, type EnvelopeSignature, type DecodedEnvelope, type DsseFailure, type DsseVerified, pae, signEnvelope, serializeEnvelope, decodeEnvelope, verifyEnvelope } from "./provenance/dsse";
+export { type ProvenanceStatement, type ProvenanceInput, type SlsaProvenance, type Statement, type ResourceDescriptor, type DigestSet, type FileDigest, type LockfilePin, buildProvenanceStatement, serializeStatement, STATEMENT_TYPE, SLSA_PROVENANCE_PREDICATE_TYPE, HB_BUILD_TYPE } from "./provenance/statement";
+export { IN_TOTO_PAYLOAD_TYPE, ATTESTATION_SUFFIX, signStatement, attestationBundle } from "./provenance/attestation";
