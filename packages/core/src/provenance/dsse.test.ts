@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { generateKeyPair, keyId } from "../crypto/keys";
 import { type Envelope, decodeEnvelope, pae, serializeEnvelope, signEnvelope, verifyEnvelope } from "./dsse";
+import { flipByte } from "./testing";
 
 const TYPE = "application/vnd.in-toto+json";
 const signer = generateKeyPair();
@@ -9,12 +10,6 @@ const other = generateKeyPair();
 /** A signed envelope, round-tripped through its JSON form as a reader would get it. */
 function signed(payload = Buffer.from('{"_type":"https://in-toto.io/Statement/v1"}')): Envelope {
   return JSON.parse(serializeEnvelope(signEnvelope(payload, TYPE, signer.privateKey))) as Envelope;
-}
-
-function flipByte(base64: string, index: number): string {
-  const bytes = Buffer.from(base64, "base64");
-  bytes[index]! ^= 0x01;
-  return bytes.toString("base64");
 }
 
 describe("pae", () => {

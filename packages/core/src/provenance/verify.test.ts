@@ -8,7 +8,7 @@ import { sha256Hex } from "../hash/digest";
 import { IN_TOTO_PAYLOAD_TYPE, attestationBundle } from "./attestation";
 import { type Envelope, serializeEnvelope, signEnvelope } from "./dsse";
 import { buildProvenanceStatement, serializeStatement } from "./statement";
-import { ARTIFACT_SHA256, BUILDER_ID, SOURCE_COMMIT, sampleInput } from "./testing";
+import { ARTIFACT_SHA256, BUILDER_ID, SOURCE_COMMIT, flipByte, sampleInput } from "./testing";
 import { type VerifyAttestationOptions, verifyAttestation } from "./verify";
 
 const signer = generateKeyPair();
@@ -26,12 +26,6 @@ function edited(edit: (e: Envelope) => void): string {
   const envelope = JSON.parse(bundle) as Envelope;
   edit(envelope);
   return serializeEnvelope(envelope);
-}
-
-function flipByte(base64: string, index: number): string {
-  const bytes = Buffer.from(base64, "base64");
-  bytes[index]! ^= 0x01;
-  return bytes.toString("base64");
 }
 
 function signedPayload(payload: string, payloadType = IN_TOTO_PAYLOAD_TYPE): string {
