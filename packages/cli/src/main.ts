@@ -1,14 +1,16 @@
 import { ExitCode, HbError, didYouMean, formatError } from "@hb/core";
 import { type Command, commandHelp, parseCommandArgs } from "./args";
+import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";
 import { cleanCommand } from "./commands/clean";
+import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
 import { verifyCommand } from "./commands/verify";
 
 declare const __HB_VERSION__: string | undefined;
 const VERSION = typeof __HB_VERSION__ === "string" ? __HB_VERSION__ : "dev";
 
-const COMMANDS: Command[] = [buildCommand, queryCommand, verifyCommand, cleanCommand];
+const COMMANDS: Command[] = [buildCommand, queryCommand, verifyCommand, cleanCommand, keygenCommand, attestCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

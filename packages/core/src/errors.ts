@@ -44,6 +44,11 @@ export type HbErrorCode =
   | "MISSING_OUTPUT"
   | "BAD_OUTPUT"
   | "QUERY_SYNTAX"
+  | "KEY_EXISTS"
+  | "KEY_UNREADABLE"
+  | "BAD_KEY"
+  | "BAD_PROVENANCE"
+  | "UNREADABLE_FILE"
   | "INTERRUPTED"
   | "INTERNAL";
 

@@ -22,3 +22,8 @@ export { lockOutputBase } from "./store/lock";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
 export { findBwrap } from "./sandbox/bwrap";
 export { verify, type VerifyOptions, type VerifyReport, type TargetVerdict, type Divergence, type FileDifference } from "./verify/verify";
+export { type SigningKeyPair, type KeyFiles, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId, signBytes, verifyBytes, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from "./crypto/keys";
+export { type Envelope, type EnvelopeSignature, type DecodedEnvelope, type DsseFailure, type DsseVerified, pae, signEnvelope, serializeEnvelope, decodeEnvelope, verifyEnvelope } from "./provenance/dsse";
+export { type ProvenanceStatement, type ProvenanceInput, type SlsaProvenance, type Statement, type ResourceDescriptor, type DigestSet, type FileDigest, type LockfilePin, buildProvenanceStatement, serializeStatement, STATEMENT_TYPE, SLSA_PROVENANCE_PREDICATE_TYPE, HB_BUILD_TYPE } from "./provenance/statement";
+export { IN_TOTO_PAYLOAD_TYPE, ATTESTATION_SUFFIX, signStatement, attestationBundle } from "./provenance/attestation";
+export { type AttestationCheck, type AttestationVerification, type CheckResult, type VerifyAttestationOptions, ATTESTATION_CHECKS, verifyAttestation } from "./provenance/verify";
