@@ -192,7 +192,10 @@ describe("hb build: interruption and concurrency", () => {
     expect(r.exitCode).toBe(130);
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(existsSync(join(ws, "hb-out/p/slow.txt"))).toBe(false);
-    expect(readdirSync(join(ws, ".hb/sandbox"))).toEqual([]);
+    // no sandbox left behind, in the output base or on the tmpfs
+    expect(existsSync(join(ws, ".hb/sandbox")) ? readdirSync(join(ws, ".hb/sandbox")) : []).toEqual([]);
+    const shm = existsSync("/dev/shm") ? readdirSync("/dev/shm").filter((d) => d.startsWith("hb-sandbox-")) : [];
+    for (const d of shm) expect(readFileSync(join("/dev/shm", d, "owner.pid"), "utf8")).not.toBe(String(run.child.pid));
     const { stdout } = await execa("pgrep", ["-f", "sleep 30"], { reject: false });
     expect(stdout.trim()).toBe("");
     const db = openDatabase(join(ws, ".hb/hb.db"));

@@ -41,6 +41,8 @@ export type HbErrorCode =
   | "BWRAP_MISSING"
   | "SANDBOX_FAILED"
   | "ACTION_FAILED"
+  | "TOOLCHAIN_MISMATCH"
+  | "UNDECLARED_TOOL"
   | "MISSING_OUTPUT"
   | "BAD_OUTPUT"
   | "QUERY_SYNTAX"
@@ -54,6 +56,8 @@ export type HbErrorCode =
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   ACTION_FAILED: ExitCode.buildFailed,
+  TOOLCHAIN_MISMATCH: ExitCode.buildFailed,
+  UNDECLARED_TOOL: ExitCode.buildFailed,
   MISSING_OUTPUT: ExitCode.buildFailed,
   BAD_OUTPUT: ExitCode.buildFailed,
   MISSING_INPUT: ExitCode.buildFailed,

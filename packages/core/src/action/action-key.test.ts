@@ -14,6 +14,7 @@ const action: ActionSpec = {
   env: { FOO: "1" },
   inputs: ["pkg/in.txt"],
   tools: ["tools/t.sh"],
+  toolchains: [{ label: "", path: "/bin/bash", sha256: "" }],
   outputs: ["hb-out/pkg/out.txt"],
   outputDirs: [],
   stamp: false,
@@ -22,6 +23,7 @@ const action: ActionSpec = {
 };
 const inputs: KeyedFile[] = [{ path: "pkg/in.txt", hash: H("a"), size: 3, executable: false }];
 const tools: KeyedFile[] = [{ path: "tools/t.sh", hash: H("b"), size: 9, executable: true }];
+const toolchains: KeyedFile[] = [{ path: "/bin/bash", hash: H("7"), size: 100, executable: true }];
 const settings: KeySettings = {
   mode: "default",
   sourceDateEpoch: 315532800,
@@ -30,13 +32,13 @@ const settings: KeySettings = {
   tmpdir: "/tmp",
   hostFingerprint: () => H("c"),
 };
-const key = (a = action, i = inputs, t = tools, s = settings) => actionKey(keyMaterial(a, i, t, s));
+const key = (a = action, i = inputs, t = tools, s = settings, tc = toolchains) => actionKey(keyMaterial(a, i, t, tc, s));
 const base = key();
 
 describe("action key", () => {
   it("is a sha256 of a versioned encoding", () => {
     expect(base).toMatch(/^[0-9a-f]{64}$/);
-    expect(encodeActionKeyMaterial(keyMaterial(action, inputs, tools, settings))).toContain(`"hb-action-key",${ACTION_SEMANTICS_VERSION}`);
+    expect(encodeActionKeyMaterial(keyMaterial(action, inputs, tools, toolchains, settings))).toContain(`"hb-action-key",${ACTION_SEMANTICS_VERSION}`);
   });
 
   it.each<[string, () => string]>([
@@ -54,6 +56,7 @@ describe("action key", () => {
     ["a tool's digest", () => key(action, inputs, [{ ...tools[0]!, hash: H("f") }])],
     ["a tool's path (PATH changes too)", () => key({ ...action, tools: ["bin/t.sh"] }, inputs, [{ ...tools[0]!, path: "bin/t.sh" }])],
     ["the sandbox mode", () => key(action, inputs, tools, { ...settings, mode: "none" })],
+    ["a toolchain's digest (genrule's shell)", () => key(action, inputs, tools, settings, [{ ...toolchains[0]!, hash: H("8") }])],
     ["the host fingerprint", () => key(action, inputs, tools, { ...settings, hostFingerprint: () => H("9") })],
     ["the stamp of a stamped action", () => key({ ...action, stamp: true }, inputs, tools, { ...settings, stamp: { commit: H("1").slice(0, 40), time: 5 } })],
   ])("changes with %s", (_what, variant) => {

@@ -32,6 +32,8 @@ export interface ActionKeyMaterial {
   env: Readonly<Record<string, string>>;
   inputs: readonly KeyedFile[];
   tools: readonly KeyedFile[];
+  /** pinned programs by their host (or exec) path and digest */
+  toolchains: readonly KeyedFile[];
   outputs: readonly string[];
   outputDirs: readonly string[];
   platform: Platform;
@@ -53,6 +55,7 @@ export function encodeActionKeyMaterial(m: ActionKeyMaterial): string {
     ["env", Object.keys(m.env).sort().map((k) => [k, m.env[k]])],
     ["inputs", files(m.inputs)],
     ["tools", files(m.tools)],
+    ["toolchains", files(m.toolchains)],
     ["outputs", [...m.outputs].sort()],
     ["outputDirs", [...m.outputDirs].sort()],
     ["platform", [m.platform.os, m.platform.arch, m.platform.sandbox, m.platform.network]],

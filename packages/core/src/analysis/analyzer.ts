@@ -9,7 +9,7 @@ import { type RuleContext, type RunOptions, type WriteOptions, checkOutputName }
 import { checkInsideWorkspace, hasBuildFile, joinRel } from "../loading/package-tree";
 import { RESERVED_ENV } from "../sandbox/determinism";
 import { BUILD_FILE } from "../workspace/workspace";
-import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR, type TargetInfo } from "./graph";
+import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR, type TargetInfo, type ToolchainRef } from "./graph";
 
 export interface LoadedPackage {
   readonly pkg: string;
@@ -329,18 +329,31 @@ export class Analysis {
     if (typeof opts !== "object" || opts === null) throw bad("takes an options object");
     const outputs = [...(opts.outputs ?? [])];
     this.claimOutputs(outputs, label, declared, location);
-    const isFile = (f: unknown): f is File => typeof f === "object" && f !== null && typeof (f as File).path === "string";
+    const isFile = (f: unknown): f is File => typeof f === "object" && f !== null && typeof (f as File).path === "string" && "isSource" in f;
+    const isToolchain = (t: unknown): t is ToolchainRef =>
+      typeof t === "object" && t !== null && typeof (t as ToolchainRef).path === "string" && typeof (t as ToolchainRef).sha256 === "string";
     const inputs = [...(opts.inputs ?? [])];
     const tools = [...(opts.tools ?? [])];
     for (const f of [...inputs, ...tools]) if (!isFile(f)) throw bad("inputs and tools must be Files (from ctx.files or ctx.attr)");
+    const toolchains = new Map<string, ToolchainRef>();
+    for (const t of opts.toolchains ?? []) {
+      if (!isToolchain(t)) throw bad("toolchains must come from toolchain targets (toolchainOf(ctx.attr.x))");
+      toolchains.set(t.path, { label: t.label, path: t.path, sha256: t.sha256 });
+    }
+    const relative = (path: string) => (path.includes("/") ? path : `./${path}`);
     let program: string;
     if (isFile(opts.executable)) {
       tools.push(opts.executable);
-      program = opts.executable.path.includes("/") ? opts.executable.path : `./${opts.executable.path}`;
+      program = relative(opts.executable.path);
+    } else if (isToolchain(opts.executable)) {
+      if (!toolchains.has(opts.executable.path)) toolchains.set(opts.executable.path, { ...opts.executable });
+      program = opts.executable.path.startsWith("/") ? opts.executable.path : relative(opts.executable.path);
     } else if (typeof opts.executable === "string" && opts.executable.startsWith("/")) {
       program = opts.executable;
+      // an absolute executable is an implicit toolchain: pinned by its digest at build time
+      if (!toolchains.has(program)) toolchains.set(program, { label: "", path: program, sha256: "" });
     } else {
-      throw bad("'executable' must be a File or an absolute path such as /bin/bash");
+      throw bad("'executable' must be a File, a toolchain, or an absolute path such as /bin/bash");
     }
     const args = [...(opts.arguments ?? [])];
     if (!args.every((a) => typeof a === "string")) throw bad("'arguments' must be strings");
@@ -361,6 +374,7 @@ export class Analysis {
       env,
       inputs: sortedUnique(inputs.map((f) => f.path)),
       tools: sortedUnique(tools.map((f) => f.path)),
+      toolchains: [...toolchains.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
       outputs: sortedUnique(outputs.filter((f) => !f.isDirectory).map((f) => f.path)),
       outputDirs: sortedUnique(outputs.filter((f) => f.isDirectory).map((f) => f.path)),
       stamp: opts.stamp === true,
@@ -388,6 +402,7 @@ export class Analysis {
       env: {},
       inputs: [],
       tools: [],
+      toolchains: [],
       outputs: [opts.output.path],
       outputDirs: [],
       content: opts.content,

@@ -29,6 +29,8 @@ export interface ActionSpec {
   inputs: ExecPath[];
   /** sorted exec paths of tools: staged like inputs, their directories lead PATH */
   tools: ExecPath[];
+  /** pinned programs: declared toolchains, and the absolute executable itself (genrule's shell) */
+  toolchains: ToolchainRef[];
   /** sorted declared output files */
   outputs: ExecPath[];
   /** sorted declared output directories (tree artifacts) */
@@ -43,6 +45,19 @@ export interface ActionSpec {
   tags: string[];
   /** one line for progress output */
   progress: string;
+}
+
+/**
+ * A program pinned by digest: an absolute host path (visible read-only in the sandbox; in strict
+ * mode it and the shared libraries it loads are all that is visible) or a workspace-relative file
+ * (staged like a tool). Its digest is checked before every use and enters the action key.
+ */
+export interface ToolchainRef {
+  /** the toolchain target, or "" for an implicit one (an action's absolute executable) */
+  label: string;
+  path: string;
+  /** the pinned sha256; "" for an implicit toolchain, pinned by the digest it has at build time */
+  sha256: string;
 }
 
 export interface TargetInfo {

@@ -2,12 +2,11 @@ import { expandMakeVariables } from "../analysis/make-variables";
 import { OUT_DIR } from "../analysis/graph";
 import { canonicalLabel } from "../label/label";
 import { attr } from "./attrs";
-import type { File, TargetRef } from "./file";
+import type { TargetRef } from "./file";
 import { rule } from "./rule";
+import { GENRULE_SHELL, GENRULE_SHELL_SETUP } from "./shell";
+import { type Toolchain, toolchainOf } from "./toolchain";
 
-/** The shell genrule commands run in, with Bazel's genrule-setup strictness. */
-export const GENRULE_SHELL = "/bin/bash";
-const SHELL_SETUP = "set -e -o pipefail\n";
 
 /**
  * Bazel's genrule: a shell command from `srcs` (and `deps`) to `outs`, with `tools` on PATH and
@@ -28,16 +27,20 @@ export const genrule = rule({
   impl(ctx) {
     const srcs = ctx.files("srcs");
     const outs = ctx.attr.outs;
-    const toolFiles = ctx.attr.tools.flatMap((t) => [...t.files, ...t.runfiles]);
+    const toolchains = ctx.attr.tools.map(toolchainOf).filter((t): t is Toolchain => t !== undefined);
+    const toolFiles = ctx.attr.tools.filter((t) => !toolchainOf(t)).flatMap((t) => [...t.files, ...t.runfiles]);
     const depFiles = ctx.attr.deps.flatMap((t) => [...t.files, ...t.runfiles]);
-    const byLabel = new Map<string, readonly File[]>();
+    const byLabel = new Map<string, readonly string[]>();
     const add = (refs: readonly TargetRef[]) => {
-      for (const r of refs) byLabel.set(r.label, r.executable && r.files.length !== 1 ? [r.executable] : r.files);
+      for (const r of refs) {
+        const tc = toolchainOf(r);
+        byLabel.set(r.label, tc ? [tc.path] : (r.executable && r.files.length !== 1 ? [r.executable] : r.files).map((f) => f.path));
+      }
     };
     add(ctx.attr.srcs);
     add(ctx.attr.deps);
     add(ctx.attr.tools);
-    for (const o of outs) byLabel.set(o.label, [o]);
+    for (const o of outs) byLabel.set(o.label, [o.path]);
     const ruleDir = `${OUT_DIR}/${ctx.pkg}`.replace(/\/$/, "");
     const cmd = expandMakeVariables(ctx.attr.cmd ?? "", {
       vars: {
@@ -55,7 +58,7 @@ export const genrule = rule({
         } catch {
           return undefined;
         }
-        return byLabel.get(label)?.map((f) => f.path);
+        return byLabel.get(label);
       },
       outs: outs.map((f) => f.path),
       srcs: srcs.map((f) => f.path),
@@ -64,9 +67,10 @@ export const genrule = rule({
     });
     ctx.actions.run({
       executable: GENRULE_SHELL,
-      arguments: ["-c", SHELL_SETUP + cmd],
+      arguments: ["-c", GENRULE_SHELL_SETUP + cmd],
       inputs: [...srcs, ...depFiles],
       tools: toolFiles,
+      toolchains,
       outputs: outs,
       mnemonic: "Genrule",
       progressMessage: ctx.attr.message ? `${ctx.attr.message} ${ctx.label}` : `Executing genrule ${ctx.label}`,

@@ -6,5 +6,6 @@ export { filegroup } from "./filegroup";
 export { genrule } from "./genrule";
 export { glob, type GlobOptions } from "./glob";
 export { rule } from "./rule";
+export { toolchain, toolchainOf, shell_toolchain, node_toolchain, type Toolchain } from "./toolchain";
 export type { Actions, RuleContext, RuleDefinition, RuleFunction, RunOptions, WriteOptions } from "./rule";
 export { defineConfig } from "../workspace/config";

@@ -1,6 +1,6 @@
 import { HbError, didYouMean } from "../errors";
 import { parseLabel } from "../label/label";
-import type { ExecPath } from "../analysis/graph";
+import type { ExecPath, ToolchainRef } from "../analysis/graph";
 import {
   type AttrSchema,
   type AttrValues,
@@ -13,12 +13,17 @@ import type { File, Providers } from "./file";
 import { loadingPackage } from "./loading-context";
 
 export interface RunOptions {
-  /** a tool File (staged, pinned by digest) or an absolute system path such as `/bin/bash` */
-  executable: File | string;
+  /**
+   * a tool File (staged, pinned by digest), a Toolchain, or an absolute system path such as
+   * `/bin/bash` (an implicit toolchain: pinned by the digest it has at build time)
+   */
+  executable: File | ToolchainRef | string;
   arguments?: readonly string[];
   inputs?: readonly File[];
   /** tools besides `executable`: staged, their directories lead PATH */
   tools?: readonly File[];
+  /** pinned programs the command runs (toolchain targets); their directories lead PATH */
+  toolchains?: readonly ToolchainRef[];
   outputs: readonly File[];
   env?: Readonly<Record<string, string>>;
   mnemonic?: string;

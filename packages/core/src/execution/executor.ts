@@ -4,21 +4,22 @@ import { join } from "node:path";
 import type { ActionResult, OutputFile } from "../action-cache/action-cache";
 import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../action/action-key";
 import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR } from "../analysis/graph";
-import { GENRULE_SHELL } from "../build-api/genrule";
+import { GENRULE_SHELL, GENRULE_SHELL_SETUP } from "../build-api/shell";
 import type { CacheIncident } from "../cas/local-cas";
 import { HbError } from "../errors";
 import { digestOfFile, sha256Hex } from "../hash/digest";
 import { parseLabel } from "../label/label";
 import { joinRel } from "../loading/package-tree";
-import { bwrapArgs, findBwrap, writeSandboxEtc } from "../sandbox/bwrap";
+import { bwrapArgs, findBwrap, strictBinds, writeSandboxEtc } from "../sandbox/bwrap";
 import { EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
 import { hostFingerprint } from "../sandbox/host-fingerprint";
 import { spawnProcess } from "../sandbox/spawn";
-import { type StagedFile, stageTree } from "../sandbox/stage";
 import type { OutputBase } from "../store/output-base";
 import type { SandboxMode } from "../workspace/config";
 import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
+import { type InputToStage, SandboxStaging } from "./sandbox-staging";
+import { type ResolvedToolchain, resolveToolchains, toolchainKey, undeclaredToolError } from "./toolchains";
 import { Materializer } from "./materialize";
 
 export interface StampInfo {
@@ -66,12 +67,8 @@ export interface ExecuteOptions {
   useCache?: boolean;
   /** materialize outputs under hb-out/ (default true) */
   materialize?: boolean;
-  /** where sandboxes are staged (default <output base>/sandbox); `hb verify` uses a tmpfs */
-  sandboxRoot?: string;
   /** stage inputs in reverse order, so a directory lists its entries in another order (`hb verify`) */
   reverseStaging?: boolean;
-  /** mtime (seconds) of staged copies, as another checkout would have (`hb verify`) */
-  stagedCopyMtime?: number;
 }
 
 export interface ExecutionResult {
@@ -88,9 +85,10 @@ interface Prepared {
   key: string;
   material: ActionKeyMaterial;
   mode: SandboxMode;
-  sandboxDir: string;
-  /** files as they are staged: sources and CAS blobs */
-  files: { path: ExecPath; source: string; isSource: boolean; executable: boolean }[];
+  /** the sandbox's name: stable per action */
+  stageName: string;
+  /** what is staged: sources (by workspace path) and generated files (resolved to CAS blobs at staging) */
+  files: InputToStage[];
   /** stats of source inputs before the run, to notice edits made while it runs */
   sourceStats: Map<string, Stats>;
   writableAt: ExecPath;
@@ -103,7 +101,7 @@ const OUTPUT_PREVIEW = 8000;
 export function describeCommand(a: ActionSpec): string {
   if (a.kind === "write") return `(write ${a.outputs[0]})`;
   if (a.argv[0] === GENRULE_SHELL && a.argv[1] === "-c" && a.argv.length === 3) {
-    return a.argv[2]!.replace(/^set -e -o pipefail\n/, "");
+    return a.argv[2]!.startsWith(GENRULE_SHELL_SETUP) ? a.argv[2]!.slice(GENRULE_SHELL_SETUP.length) : a.argv[2]!;
   }
   return a.argv.map((x) => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`)).join(" ");
 }
@@ -138,20 +136,31 @@ class Executor {
   private readonly materializer: Materializer | undefined;
   private hostPrint: string | undefined;
   private etcReady = false;
-  private trashCounter = 0;
-  private readonly cleanups: Promise<void>[] = [];
+  private readonly staging: SandboxStaging;
+  private toolchains = new Map<string, ResolvedToolchain>();
   private halted = false;
 
   constructor(private readonly opts: ExecuteOptions) {
     this.graph = opts.graph;
     this.producer = producers(opts.graph);
+    this.staging = new SandboxStaging({ fallback: opts.base.sandboxDir, epoch: opts.sourceDateEpoch, reverse: opts.reverseStaging === true });
     if (opts.materialize !== false) this.materializer = new Materializer(opts.root, opts.base.cas, opts.base.db);
   }
 
-  run(): Promise<ExecutionResult> {
+  async run(): Promise<ExecutionResult> {
     // DESIGN.md, Determinism: every action runs with umask 022 (bwrap and children inherit it)
     process.umask(0o022);
     const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer);
+    this.toolchains = await resolveToolchains(
+      ids.map((id) => this.graph.actions[id]!),
+      this.opts.root,
+      this.opts.base.stats,
+      this.opts.mode === "strict",
+    );
+    return this.schedule(ids);
+  }
+
+  private schedule(ids: number[]): Promise<ExecutionResult> {
     this.opts.events?.planned?.(ids.length);
     const remaining = new Map<number, number>();
     const dependents = new Map<number, number[]>();
@@ -208,7 +217,7 @@ class Executor {
             complete({ action: this.graph.actions[id]!, status: signal.aborted ? "interrupted" : "skipped", durationMs: 0 });
           }
         }
-        void Promise.all(this.cleanups).then(() => {
+        void this.staging.close().then(() => {
           this.materializer?.flush();
           this.opts.base.stats.flush();
           resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
@@ -249,12 +258,12 @@ class Executor {
     if (path.startsWith(OUT_DIR + "/")) {
       const f = this.outputs.get(path);
       if (f) {
-        files.push({ path, source: "", isSource: false, executable: f.executable });
+        files.push({ path, source: "", hash: f.hash, isSource: false, executable: f.executable });
         return [{ path, hash: f.hash, size: f.size, executable: f.executable }];
       }
       const tree = this.treeFiles.get(path);
       if (tree) {
-        for (const t of tree) files.push({ path: t.path, source: "", isSource: false, executable: t.executable });
+        for (const t of tree) files.push({ path: t.path, source: "", hash: t.hash, isSource: false, executable: t.executable });
         return tree.map((t) => ({ path: t.path, hash: t.hash, size: t.size, executable: t.executable }));
       }
       throw new HbError("INTERNAL", `no digest for generated input ${path} of ${action.owner}`);
@@ -273,7 +282,7 @@ class Executor {
     }
     stats.set(abs, r.stats);
     const executable = (r.stats.mode & 0o111) !== 0;
-    files.push({ path, source: abs, isSource: true, executable });
+    files.push({ path, source: abs, hash: r.digest.hash, isSource: true, executable });
     return [{ path, hash: r.digest.hash, size: r.digest.size, executable }];
   }
 
@@ -287,12 +296,20 @@ class Executor {
     try {
       const mode: SandboxMode = a.tags.includes("no-sandbox") ? "none" : this.opts.mode;
       const stageName = sha256Hex(a.outputs[0] ?? a.outputDirs[0] ?? String(a.id)).slice(0, 16);
-      const sandboxDir = join(this.opts.sandboxRoot ?? this.opts.base.sandboxDir, stageName);
+      const sandboxDir = this.staging.dirFor(stageName, mode === "none");
       const files: Prepared["files"] = [];
       const sourceStats = new Map<string, Stats>();
       const inputs = a.inputs.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
       const tools = a.tools.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
-      const material = keyMaterial(a, inputs, tools, {
+      const toolchains: KeyedFile[] = [];
+      for (const ref of a.toolchains) {
+        const t = this.toolchains.get(toolchainKey(ref))!;
+        if (t.error) throw t.error;
+        toolchains.push(t.keyed);
+        // a workspace-relative toolchain is a file of the workspace: staged like a tool
+        if (!ref.path.startsWith("/")) files.push({ path: ref.path, source: t.hostPath, hash: t.keyed.hash, isSource: true, executable: t.keyed.executable });
+      }
+      const material = keyMaterial(a, inputs, tools, toolchains, {
         mode,
         sourceDateEpoch: this.opts.sourceDateEpoch,
         stamp: this.opts.stamp,
@@ -307,7 +324,7 @@ class Executor {
         const hit = this.opts.base.ac.get(key);
         if (hit && this.adopt(hit)) return { action: a, status: "cached", key, material, result: hit, durationMs: Date.now() - started };
       }
-      return { action: a, key, material, mode, sandboxDir, files, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
+      return { action: a, key, material, mode, stageName, files, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
     } catch (e) {
       return { action: a, status: "failed", error: asHbError(e, a), durationMs: Date.now() - started };
     }
@@ -350,40 +367,25 @@ class Executor {
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
-    const { sandboxDir, writableAt, mode } = p;
-    rmSync(sandboxDir, { recursive: true, force: true });
-    const rootDir = join(sandboxDir, "root");
-    const outDir = mode === "none" ? join(rootDir, writableAt) : join(sandboxDir, "out");
-    const rootFiles: StagedFile[] = [];
-    const outFiles: StagedFile[] = [];
+    const { writableAt, mode } = p;
+    let sandboxDir: string | undefined;
     try {
-      for (const f of p.files) {
-        let source = f.source;
-        if (!f.isSource) {
-          const digest = this.outputs.get(f.path)!;
-          const blob = f.executable ? this.opts.base.cas.getExecutable(digest) : this.opts.base.cas.get(digest);
-          if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`);
-          source = blob;
-        }
-        if (f.path.startsWith(writableAt + "/")) {
-          // where the action may write: a copy, so writing to it cannot reach the CAS
-          outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
-        } else {
-          rootFiles.push({ path: f.path, source, copy: mode === "none" && !f.isSource });
-        }
-      }
-      const outParents = new Set<string>();
+      const inputs = p.files.map((f) => {
+        if (f.isSource) return f;
+        const digest = this.outputs.get(f.path)!;
+        const blob = f.executable ? this.opts.base.cas.getExecutable(digest) : this.opts.base.cas.get(digest);
+        if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`);
+        return { ...f, source: blob };
+      });
+      const outDirs = new Set<string>();
       for (const o of a.outputs) {
         const rel = o.slice(writableAt.length + 1);
-        if (rel.includes("/")) outParents.add(rel.slice(0, rel.lastIndexOf("/")));
+        if (rel.includes("/")) outDirs.add(rel.slice(0, rel.lastIndexOf("/")));
       }
-      for (const d of a.outputDirs) outParents.add(d.slice(writableAt.length + 1));
-      if (this.opts.reverseStaging) {
-        rootFiles.reverse();
-        outFiles.reverse();
-      }
-      stageTree(rootDir, rootFiles, [writableAt], this.opts.stagedCopyMtime);
-      stageTree(outDir, outFiles, [...outParents], this.opts.stagedCopyMtime);
+      for (const d of a.outputDirs) outDirs.add(d.slice(writableAt.length + 1));
+      const staged = this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], mode === "none");
+      sandboxDir = staged.sandboxDir;
+      const { rootDir, outDir } = staged;
 
       const run = await this.spawn(p, rootDir, outDir);
       if (run.canceled || this.opts.signal.aborted) {
@@ -393,6 +395,8 @@ class Executor {
         throw new HbError("SANDBOX_FAILED", `${a.owner}: could not start ${a.argv[0]}: ${run.spawnError}`);
       }
       if (run.exitCode !== 0) {
+        const undeclared = mode === "strict" ? undeclaredToolError(a.owner, run.stderr, describeCommand(a)) : undefined;
+        if (undeclared) throw undeclared;
         const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
         const output = [run.stderr.trim() ? `stderr:\n${indent(tail(run.stderr))}` : "", run.stdout.trim() ? `stdout:\n${indent(tail(run.stdout))}` : ""]
           .filter(Boolean)
@@ -430,29 +434,13 @@ class Executor {
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     } finally {
-      this.discard(sandboxDir, [...p.sourceStats.keys()]);
-    }
-  }
-
-  /**
-   * Removes a used sandbox off the main thread (one rename now, the tree later), so the next
-   * action starts at once. Staging hardlinked the sources, which moved their ctime: once the
-   * links are gone, the stat cache keeps those entries.
-   */
-  private discard(sandboxDir: string, sources: string[]): void {
-    const trash = `${sandboxDir}.trash-${++this.trashCounter}`;
-    try {
-      renameSync(sandboxDir, trash);
-    } catch {
-      rmSync(sandboxDir, { recursive: true, force: true });
-      for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
-      return;
-    }
-    this.cleanups.push(
-      rm(trash, { recursive: true, force: true }).then(() => {
+      const sources = [...p.sourceStats.keys()];
+      const refresh = () => {
         for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
-      }),
-    );
+      };
+      if (sandboxDir) this.staging.discard(sandboxDir, refresh);
+      else refresh();
+    }
   }
 
   private spawn(p: Prepared, rootDir: string, outDir: string) {
@@ -467,7 +455,9 @@ class Executor {
       writeSandboxEtc(etcDir);
       this.etcReady = true;
     }
-    const args = bwrapArgs({ execroot: rootDir, outDir, writableAt: p.writableAt, env, etcDir, network: false });
+    const systemMounts =
+      p.mode === "strict" ? strictBinds(p.action.toolchains.flatMap((t) => this.toolchains.get(toolchainKey(t))!.mounts)) : undefined;
+    const args = bwrapArgs({ execroot: rootDir, outDir, writableAt: p.writableAt, env, etcDir, network: false, systemMounts });
     return spawnProcess(findBwrap(), [...args, "--", ...p.action.argv], { env: {}, signal: this.opts.signal });
   }
 

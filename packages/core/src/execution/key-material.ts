@@ -19,25 +19,30 @@ export interface KeySettings {
 
 /**
  * What enters an action's key: its argv; the complete env it gets (declared + determinism env,
- * PATH from its tools); each input's and tool's path, digest and executable bit; its outputs;
+ * PATH from its tools); each input's, tool's and toolchain's path, digest and executable bit; its outputs;
  * the platform; and, outside strict mode, the host fingerprint. Not its label, mnemonic or
  * progress message, nor where the workspace is.
  */
-export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile[], s: KeySettings): ActionKeyMaterial {
+export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile[], toolchains: KeyedFile[], s: KeySettings): ActionKeyMaterial {
   if (a.kind === "write") {
     return {
       argv: [],
       env: {},
       inputs: [],
       tools: [],
+      toolchains: [],
       outputs: a.outputs,
       outputDirs: [],
       platform: { os: "", arch: "", sandbox: "default", network: false },
       content: { hash: sha256Hex(a.content ?? ""), executable: a.executable === true },
     };
   }
-  const toolDirs = [...new Set(a.tools.map((t) => t.slice(0, Math.max(0, t.lastIndexOf("/")))))].sort();
-  const path = [...toolDirs.map((d) => (d === "" ? s.execroot : `${s.execroot}/${d}`)), SYSTEM_PATH].join(":");
+  // PATH: the declared tools' directories, then the toolchains', then the system's
+  const dirOf = (p: string) => p.slice(0, Math.max(0, p.lastIndexOf("/")));
+  const inExecroot = (d: string) => (d === "" ? s.execroot : `${s.execroot}/${d}`);
+  const toolDirs = [...new Set(a.tools.map((t) => inExecroot(dirOf(t))))].sort();
+  const toolchainDirs = [...new Set(a.toolchains.map((t) => (t.path.startsWith("/") ? dirOf(t.path) || "/" : inExecroot(dirOf(t.path)))))].sort();
+  const path = [...new Set([...toolDirs, ...toolchainDirs, ...SYSTEM_PATH.split(":")])].join(":");
   const stamped = a.stamp && s.stamp !== undefined;
   const env: Record<string, string> = {
     ...a.env,
@@ -50,6 +55,7 @@ export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile
     env,
     inputs,
     tools,
+    toolchains,
     outputs: a.outputs,
     outputDirs: a.outputDirs,
     platform,

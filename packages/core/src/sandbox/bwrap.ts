@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, readlinkSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { HbError } from "../errors";
 import { EXECROOT, SANDBOX_HOME, SANDBOX_HOSTNAME } from "./determinism";
 
@@ -27,14 +27,11 @@ export function findBwrap(): string {
   });
 }
 
-let systemBindArgs: string[] | undefined;
+let topLevelArgs: string[] | undefined;
 
-/**
- * Read-only views of the system directories (default mode): /usr and the top-level links or
- * directories that lead into it, plus the few /etc files every dynamically linked program reads.
- */
-export function systemBinds(): string[] {
-  if (systemBindArgs) return systemBindArgs;
+/** The top-level directories (or, usr-merged, links into /usr): links are recreated, directories bound read-only. */
+function topLevel(): string[] {
+  if (topLevelArgs) return topLevelArgs;
   const args: string[] = [];
   for (const d of ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
     let st;
@@ -46,10 +43,64 @@ export function systemBinds(): string[] {
     if (st.isSymbolicLink()) args.push("--symlink", readlinkSync(d), d);
     else if (st.isDirectory()) args.push("--ro-bind", d, d);
   }
+  return (topLevelArgs = args);
+}
+
+/** Files every dynamically linked program reads: the loader's cache and the C.UTF-8 locale. */
+const LOADER_AND_LOCALE = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/usr/lib/locale/C.utf8", "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache"];
+
+let systemBindArgs: string[] | undefined;
+
+/**
+ * Default mode: read-only views of the system directories (/usr and the top-level links or
+ * directories that lead into it), plus the few /etc files every dynamically linked program reads.
+ */
+export function systemBinds(): string[] {
+  if (systemBindArgs) return systemBindArgs;
+  const args = [...topLevel()];
   for (const f of ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/os-release"]) {
     args.push("--ro-bind-try", f, f);
   }
   return (systemBindArgs = args);
+}
+
+/**
+ * Strict mode: no system directory, only the top-level links (so /bin/bash resolves as on the
+ * host), the loader's cache, the C.UTF-8 locale, and `files`: declared toolchains and the shared
+ * libraries they load, each at its own path.
+ */
+export function strictBinds(files: readonly string[]): string[] {
+  const args = topLevel().filter((_, i, all) => all[i - (i % 3)] === "--symlink");
+  for (const f of LOADER_AND_LOCALE) args.push("--ro-bind-try", f, f);
+  const seen = new Set<string>();
+  for (const f of [...new Set(files)].sort()) args.push(...bindThroughLinks(f, seen));
+  return args;
+}
+
+/**
+ * Binds a file so that its own path resolves in the sandbox as on the host: directories by their
+ * real path, and each symlink on the way recreated (/usr/bin/python3 -> python3.11,
+ * /usr/lib64/ld-linux-x86-64.so.2 -> ../lib/..., /usr/bin/awk -> /etc/alternatives/awk -> ...).
+ */
+function bindThroughLinks(path: string, seen: Set<string>, depth = 0): string[] {
+  let dir: string;
+  try {
+    dir = realpathSync(dirname(path));
+  } catch {
+    return [];
+  }
+  const at = join(dir, basename(path));
+  if (seen.has(at) || depth > 16) return [];
+  seen.add(at);
+  let st;
+  try {
+    st = lstatSync(at);
+  } catch {
+    return [];
+  }
+  if (!st.isSymbolicLink()) return ["--ro-bind", at, at];
+  const target = readlinkSync(at);
+  return ["--symlink", target, at, ...bindThroughLinks(resolve(dir, target), seen, depth + 1)];
 }
 
 /** A fixed /etc/passwd and /etc/group, so user lookups inside the sandbox give the same answer everywhere. */

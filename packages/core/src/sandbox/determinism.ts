@@ -9,7 +9,7 @@ export const SANDBOX_HOSTNAME = "hb";
 export const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";
 
 /** Env names hb sets for every action; an action may not declare them. */
-export const RESERVED_ENV = new Set(["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "SOURCE_DATE_EPOCH", "PWD"]);
+export const RESERVED_ENV = new Set(["PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "SOURCE_DATE_EPOCH", "PWD", "SHELL"]);
 
 export function determinismEnv(opts: { sourceDateEpoch: number; path: string; home: string; tmpdir: string }): Record<string, string> {
   return {
@@ -17,6 +17,8 @@ export function determinismEnv(opts: { sourceDateEpoch: number; path: string; ho
     LANG: "C.UTF-8",
     LC_ALL: "C.UTF-8",
     PATH: opts.path,
+    // bash looks the user up in /etc/passwd for $SHELL when it is unset; set, nothing is read
+    SHELL: "/bin/bash",
     SOURCE_DATE_EPOCH: String(opts.sourceDateEpoch),
     TMPDIR: opts.tmpdir,
     TZ: "UTC",

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
@@ -10,6 +10,7 @@ import { HbError, type HbErrorData } from "../errors";
 import { actionsNeededBy } from "../execution/action-closure";
 import { type ActionOutcome, type BuildEvents, describeCommand, executeActions } from "../execution/executor";
 import { findBwrap } from "../sandbox/bwrap";
+import { tmpfsDir } from "../sandbox/tmpfs";
 import { spawnProcess } from "../sandbox/spawn";
 import { lockOutputBase } from "../store/lock";
 import { OutputBase } from "../store/output-base";
@@ -84,30 +85,16 @@ export interface VerifyReport {
 
 /**
  * What a second machine would vary. The first run builds as things are; the varied run moves the
- * output base to another, longer path, stages every sandbox on a tmpfs in reverse order (so
- * directories list their entries in another order, and inputs are copies with other dates), and
+ * output base to another, longer path, stages every sandbox in reverse order (on a tmpfs, which
+ * lists a directory newest first, so directories list their entries in another order), and
  * changes the caller's TZ, locale, TMPDIR and umask. A correct action is reproducible under all
- * of it.
+ * of it. (Inputs' dates need no varying: the sandbox dates every input SOURCE_DATE_EPOCH.)
  */
 interface Conditions {
   name: string;
   varied: boolean;
 }
 
-const TMPFS_MAGIC = 0x01021994;
-/** 2000-01-01T00:00:00Z */
-const VARIED_INPUT_MTIME = 946684800;
-
-function tmpfsDir(): string | undefined {
-  for (const d of ["/dev/shm", "/run/shm"]) {
-    try {
-      if (existsSync(d) && statfsSync(d).type === TMPFS_MAGIC) return d;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
 
 interface RunResult {
   base: OutputBase;
@@ -172,13 +159,12 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     for (let i = 0; i < opts.runs; i++) {
       const varied = i % 2 === 1;
       const name = varied
-        ? `varied: longer output base path, ${shm ? "sandboxes on tmpfs" : "sandboxes"} staged in reverse order, inputs dated 2000-01-01, TZ=Pacific/Kiritimati, LANG=tr_TR.UTF-8, another TMPDIR, umask 077`
+        ? `varied: longer output base path, sandboxes staged in reverse order${shm ? " (on tmpfs: listed in another order)" : ""}, TZ=Pacific/Kiritimati, LANG=tr_TR.UTF-8, another TMPDIR, umask 077`
         : "as is";
       conditions.push({ name, varied });
       const dir = varied ? join(scratch, `run-${i + 1}`, "a", "much", "longer", "output", "base") : join(scratch, `run-${i + 1}`);
       mkdirSync(dir, { recursive: true });
       outputBases.push(dir);
-      const sandboxRoot = varied && shm ? mkdtempSync(join(shm, "hb-verify-sandbox-")) : undefined;
       opts.events?.runStarted?.(i + 1, opts.runs, name, dir);
       const saved = { TZ: process.env.TZ, LANG: process.env.LANG, LC_ALL: process.env.LC_ALL, TMPDIR: process.env.TMPDIR };
       const savedUmask = process.umask();
@@ -203,10 +189,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           events: opts.events,
           useCache: false,
           materialize: false,
-          sandboxRoot,
           reverseStaging: varied,
-          // another checkout has other file dates: where inputs are copies, date them differently
-          stagedCopyMtime: varied && sandboxRoot ? VARIED_INPUT_MTIME : undefined,
         });
         runs.push({ base, outcomes: new Map(exec.outcomes.map((o) => [o.action.id, o])), durationMs: Date.now() - t0 });
         if (exec.interrupted) throw new HbError("INTERRUPTED", "interrupted");
@@ -216,7 +199,6 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           else process.env[k] = v;
         }
         process.umask(savedUmask);
-        if (sandboxRoot) rmSync(sandboxRoot, { recursive: true, force: true });
       }
     }
 

@@ -1,0 +1,161 @@
+import { chmodSync, copyFileSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { ExecPath } from "../analysis/graph";
+import { type StagedFile, stageTree } from "../sandbox/stage";
+import { tmpfsDir } from "../sandbox/tmpfs";
+
+/** One input of an action, as staging needs it. */
+export interface InputToStage {
+  path: ExecPath;
+  /** absolute host path of the content: a workspace file or a CAS blob */
+  source: string;
+  hash: string;
+  executable: boolean;
+  isSource: boolean;
+}
+
+export interface StagedSandbox {
+  sandboxDir: string;
+  /** bound read-only at the execroot */
+  rootDir: string;
+  /** bound writable at EXECROOT/<writableAt> */
+  outDir: string;
+}
+
+const PREFIX = "hb-sandbox-";
+
+/**
+ * Where the sandboxes of one build are laid out. On a tmpfs when the machine has one: each
+ * distinct input is copied once into a per-build input cache (read-only, dated
+ * SOURCE_DATE_EPOCH, so an input's date never leaks into an action) and hardlinked from there
+ * into each sandbox; creating and deleting those trees costs a fraction of what it does on disk.
+ * Without a tmpfs, sandboxes sit in the output base and hardlink sources and CAS blobs directly.
+ */
+export class SandboxStaging {
+  readonly root: string;
+  readonly onTmpfs: boolean;
+  private readonly inputs = new Map<string, string>();
+  private readonly cleanups: Promise<void>[] = [];
+  private counter = 0;
+
+  private readonly epoch: number;
+  private readonly reverse: boolean;
+  private readonly fallback: string;
+
+  constructor(opts: {
+    /** where sandboxes go when there is no tmpfs: the output base's sandbox directory */
+    fallback: string;
+    /** SOURCE_DATE_EPOCH: the date of every cached input */
+    epoch: number;
+    /** stage inputs in reverse order, so a directory lists its entries in another order (hb verify) */
+    reverse: boolean;
+  }) {
+    this.epoch = opts.epoch;
+    this.reverse = opts.reverse;
+    this.fallback = opts.fallback;
+    const shm = tmpfsDir();
+    if (shm) {
+      removeStale(shm);
+      this.root = mkdtempSync(join(shm, PREFIX));
+      writeFileSync(join(this.root, "owner.pid"), String(process.pid));
+    } else {
+      this.root = opts.fallback;
+      mkdirSync(this.root, { recursive: true });
+    }
+    this.onTmpfs = shm !== undefined;
+  }
+
+  /**
+   * Where sandbox `name` goes. Without a sandbox the action sees this path, so it must be the
+   * same from build to build (it is in the action's key): the output base's, not a fresh tmpfs.
+   */
+  dirFor(name: string, unsandboxed: boolean): string {
+    if (unsandboxed) mkdirSync(this.fallback, { recursive: true });
+    return join(unsandboxed ? this.fallback : this.root, name);
+  }
+
+  /** A read-only copy of `input` in the tmpfs input cache, made on first use. */
+  private cached(input: InputToStage): string {
+    const key = input.executable ? `${input.hash}.x` : input.hash;
+    let path = this.inputs.get(key);
+    if (path === undefined) {
+      const dir = join(this.root, "inputs");
+      if (this.inputs.size === 0) mkdirSync(dir, { recursive: true });
+      path = join(dir, key);
+      copyFileSync(input.source, path, constants.COPYFILE_FICLONE);
+      chmodSync(path, input.executable ? 0o555 : 0o444);
+      utimesSync(path, this.epoch, this.epoch);
+      this.inputs.set(key, path);
+    }
+    return path;
+  }
+
+  /**
+   * Lays out one action's sandbox. Inputs under `writableAt` (outputs of the same package) are
+   * copies in the writable directory, so writing to them cannot reach the CAS or a source.
+   * `unsandboxed` (--sandbox=none): one writable tree, generated inputs copied.
+   */
+  stage(name: string, inputs: readonly InputToStage[], writableAt: ExecPath, outDirs: readonly string[], unsandboxed: boolean): StagedSandbox {
+    const sandboxDir = this.dirFor(name, unsandboxed);
+    rmSync(sandboxDir, { recursive: true, force: true });
+    const rootDir = join(sandboxDir, "root");
+    const outDir = unsandboxed ? join(rootDir, writableAt) : join(sandboxDir, "out");
+    const useCache = this.onTmpfs && !unsandboxed;
+    const rootFiles: StagedFile[] = [];
+    const outFiles: StagedFile[] = [];
+    for (const f of inputs) {
+      const source = useCache ? this.cached(f) : f.source;
+      if (f.path.startsWith(writableAt + "/")) outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
+      else rootFiles.push({ path: f.path, source, copy: unsandboxed && !f.isSource });
+    }
+    if (this.reverse) {
+      rootFiles.reverse();
+      outFiles.reverse();
+    }
+    stageTree(rootDir, rootFiles, [writableAt]);
+    stageTree(outDir, outFiles, outDirs);
+    return { sandboxDir, rootDir, outDir };
+  }
+
+  /**
+   * Removes a used sandbox off the main thread (one rename now, the tree later), so the next
+   * action starts at once; `then` runs once it is gone.
+   */
+  discard(sandboxDir: string, then: () => void): void {
+    const trash = `${sandboxDir}.trash-${++this.counter}`;
+    try {
+      renameSync(sandboxDir, trash);
+    } catch {
+      rmSync(sandboxDir, { recursive: true, force: true });
+      then();
+      return;
+    }
+    this.cleanups.push(rm(trash, { recursive: true, force: true }).then(then));
+  }
+
+  /** Waits for pending removals; removes the tmpfs directory this build made. */
+  async close(): Promise<void> {
+    await Promise.all(this.cleanups);
+    if (this.root.includes(`/${PREFIX}`)) await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** tmpfs holds RAM: remove what a killed hb left there (its owner process is gone). */
+function removeStale(shm: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(shm).filter((e) => e.startsWith(PREFIX));
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    let pid = NaN;
+    try {
+      pid = Number(readFileSync(join(shm, e, "owner.pid"), "utf8"));
+      process.kill(pid, 0);
+    } catch (err) {
+      if (Number.isNaN(pid) || (err as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(shm, e), { recursive: true, force: true });
+    }
+  }
+}

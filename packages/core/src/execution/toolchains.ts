@@ -1,0 +1,100 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { KeyedFile } from "../action/action-key";
+import type { ActionSpec, ToolchainRef } from "../analysis/graph";
+import { HbError } from "../errors";
+import { digestOfFile } from "../hash/digest";
+import { SYSTEM_PATH } from "../sandbox/determinism";
+import type { StatCache } from "../store/stat-cache";
+
+export interface ResolvedToolchain {
+  ref: ToolchainRef;
+  /** absolute host path of the program */
+  hostPath: string;
+  keyed: KeyedFile;
+  /** strict mode: host files bound read-only at their own path (the program and the shared libraries it loads) */
+  mounts: string[];
+  /** set when the program is missing or its digest is not the pinned one: actions using it fail with this */
+  error?: HbError;
+}
+
+export const toolchainKey = (t: ToolchainRef) => `${t.path}\0${t.sha256}`;
+
+function describe(t: ToolchainRef): string {
+  return t.label ? `toolchain ${t.label}` : `${t.path} (the action's executable)`;
+}
+
+/** Shared libraries a dynamically linked program loads, with its loader, as glibc's ldd lists them. */
+async function sharedLibraries(path: string): Promise<string[]> {
+  const { execa } = await import("execa");
+  const r = await execa("ldd", [path], { reject: false, env: { LC_ALL: "C" }, extendEnv: false });
+  if (r.exitCode !== 0) return []; // "not a dynamic executable": static, or a script
+  const libs: string[] = [];
+  for (const line of String(r.stdout).split("\n")) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) libs.push(m[1]!);
+  }
+  return libs;
+}
+
+/**
+ * Checks every pinned program the actions use, once per build: it must exist and have its pinned
+ * digest (an implicit one is pinned by the digest it has now). In strict mode, also what to bind.
+ */
+export async function resolveToolchains(actions: readonly ActionSpec[], root: string, stats: StatCache, strict: boolean): Promise<Map<string, ResolvedToolchain>> {
+  const out = new Map<string, ResolvedToolchain>();
+  const libs = new Map<string, Promise<string[]>>();
+  for (const a of actions) {
+    for (const ref of a.toolchains) {
+      const key = toolchainKey(ref);
+      if (out.has(key)) continue;
+      const hostPath = ref.path.startsWith("/") ? ref.path : join(root, ref.path);
+      const resolved: ResolvedToolchain = { ref, hostPath, keyed: { path: ref.path, hash: "", size: 0, executable: false }, mounts: [] };
+      out.set(key, resolved);
+      let r;
+      try {
+        r = stats.digest(hostPath);
+      } catch {
+        resolved.error = new HbError("MISSING_INPUT", `${describe(ref)}: ${hostPath} does not exist on this machine`, {
+          hint: ref.label ? "install it, or point the toolchain's path at where it is" : "install it, or use a declared toolchain",
+        });
+        continue;
+      }
+      resolved.keyed = { path: ref.path, hash: r.digest.hash, size: r.digest.size, executable: (r.stats.mode & 0o111) !== 0 };
+      if (ref.sha256 && ref.sha256 !== r.digest.hash) {
+        resolved.error = new HbError(
+          "TOOLCHAIN_MISMATCH",
+          `${describe(ref)} pins ${ref.path} at sha256 ${ref.sha256}, but the file here has sha256 ${r.digest.hash}`,
+          { hint: "if the new version is intended, update sha256 in its BUILD.ts; otherwise restore the pinned version" },
+        );
+        continue;
+      }
+      if (strict) {
+        if (!libs.has(hostPath)) libs.set(hostPath, sharedLibraries(hostPath));
+        resolved.mounts = [...(ref.path.startsWith("/") ? [ref.path] : []), ...(await libs.get(hostPath)!)];
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * In strict mode an undeclared program is simply not there; the shell says so in its own words.
+ * Turn that into an error that names the program and how to declare it.
+ */
+export function undeclaredToolError(label: string, stderr: string, command: string): HbError | undefined {
+  const missing =
+    /^(?:\S+: )?(?:line \d+: )?([^\s:]+): command not found$/m.exec(stderr)?.[1] ??
+    /: (\/[^\s:]+): bad interpreter/.exec(stderr)?.[1] ??
+    /^(?:\S+: )?(?:line \d+: )?(\/[^\s:]+): No such file or directory$/m.exec(stderr)?.[1];
+  if (!missing) return undefined;
+  const name = missing.slice(missing.lastIndexOf("/") + 1);
+  const hostPath = missing.startsWith("/") ? missing : SYSTEM_PATH.split(":").map((d) => `${d}/${missing}`).find((p) => existsSync(p));
+  let declare = `install ${name}, then declare it: toolchain({ name: "${name}", path: "/path/to/${name}", sha256: "..." })`;
+  if (hostPath && existsSync(hostPath)) {
+    declare = `declare it in a BUILD.ts: toolchain({ name: "${name}", path: "${hostPath}", sha256: "${digestOfFile(hostPath).hash}" }), and list it in the genrule's tools`;
+  }
+  return new HbError("UNDECLARED_TOOL", `${label}: '${missing}' is not a declared toolchain: in --sandbox=strict only declared toolchains are visible\n  command: ${command}`, {
+    hint: declare,
+  });
+}
