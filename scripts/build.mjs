@@ -2,7 +2,7 @@
 // with esbuild: the CLI loads as one file, which keeps a no-op build's start-up short.
 import * as esbuild from "esbuild";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -17,7 +17,8 @@ function walk(dir) {
 
 // The build id names this exact hb: analysis results made by another build are not reused.
 const hash = createHash("sha256");
-for (const f of SOURCES.flatMap((d) => walk(join(root, d))).sort()) {
+// a package may have no sources yet (git does not keep an empty src/), which must not break the build
+for (const f of SOURCES.filter((d) => existsSync(join(root, d))).flatMap((d) => walk(join(root, d))).sort()) {
   hash.update(relative(root, f)).update("\0").update(readFileSync(f)).update("\0");
 }
 const buildId = hash.digest("hex").slice(0, 16);
