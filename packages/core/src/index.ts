@@ -20,4 +20,5 @@ export { type CacheIncident, LocalCas } from "./cas/local-cas";
 export { OutputBase } from "./store/output-base";
 export { lockOutputBase } from "./store/lock";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
-export { findBwrap } from "./sandbox/bwrap";
+export { findBwrap, bwrapArgs, systemBinds, type BwrapSpec } from "./sandbox/bwrap";
+export { spawnProcess, type SpawnResult } from "./sandbox/spawn";
