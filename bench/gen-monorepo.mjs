@@ -151,13 +151,13 @@ export function generate({ out, n = 200, f = 10, lines = 50, maxDeps = 3, seed =
   fs.copyFileSync(esbuild, path.join(OUT, "tools/bin/esbuild"));
   fs.chmodSync(path.join(OUT, "tools/bin/esbuild"), 0o755);
 
-  const manifest = describe({ n, f, lines, maxDeps, seed, deps, dependents, fileBases, outFiles });
+  const manifest = describe({ n, f, lines, maxDeps, seed, deps, dependents, fileBases, srcFiles, outFiles });
   write("bench.json", JSON.stringify(manifest, null, 2) + "\n");
   return manifest;
 }
 
 /** The manifest: the DAG's shape and, for edit scenarios, a leaf / mid / root file with its marker. */
-function describe({ n, f, lines, maxDeps, seed, deps, dependents, fileBases, outFiles }) {
+function describe({ n, f, lines, maxDeps, seed, deps, dependents, fileBases, srcFiles, outFiles }) {
   const transDependents = (i) => {
     const seen = new Set();
     const st = [i];
@@ -173,14 +173,16 @@ function describe({ n, f, lines, maxDeps, seed, deps, dependents, fileBases, out
   for (let i = 1; i < n; i++) { const t = transDependents(i); if (Math.abs(t - 10) < Math.abs(midT - 10)) { mid = i; midT = t; } }
   const spot = (i) => ({
     package: `//packages/p${i}:build`, dir: `packages/p${i}`, file: `packages/p${i}/src/${fileBases[0]}.ts`,
-    marker: `__rev_${i}_${fileBases[0]}`, directDependents: dependents[i].length, transitiveDependents: transDependents(i),
+    marker: `__rev_${i}_${fileBases[0]}`, index: i, directDependents: dependents[i].length, transitiveDependents: transDependents(i),
   });
   return {
     generator: "bench/gen-monorepo.mjs", seed, n, f, lines, maxDeps,
     files: n * f, edges: deps.reduce((s, d) => s + d.length, 0), maxDepth: Math.max(...depth),
     leaf: spot(leaf), mid: spot(mid), root: spot(0),
     command: `esbuild $(SRCS) --outdir=$(RULEDIR)/dist ${ESBUILD_FLAGS}`,
+    srcFiles, // per package, relative to packages/pI/
     outFiles,
+    dependents,
     deps: deps.map((d) => d.slice()),
   };
 }
