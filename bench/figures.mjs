@@ -1,0 +1,72 @@
+// From samples to figures (hb median, floor median, ratio, requirement, verdict), and the table.
+import { median } from "./measure.mjs";
+
+/** The no-op goal from DESIGN.md "Speed": under Turborepo's no-op on the shared peers benchmark. */
+const TURBO_NOOP_MS = 95;
+
+const med = (samples, key = "ms") => median((samples ?? []).map((s) => s[key]));
+const ratioFigure = (name, hb, floor, max, requirement, unit = "ms", note = "") => {
+  const ratio = hb / floor;
+  return { name, hb, floor, unit, ratio, requirement, pass: max === undefined ? null : ratio <= max, note };
+};
+
+export function figures(r) {
+  const f = [];
+  const noop = med(r.noop?.hbNoop);
+  const cold = med(r.cold?.hbCold);
+  if (r.noop) {
+    f.push(ratioFigure("no-op rebuild / node -e 0", noop, med(r.noop.nodeE0), 3, "<= 3x"));
+    f.push(ratioFigure("no-op rebuild / stat of every file", noop, med(r.noop.statAll), undefined, "info"));
+    f.push({ ...ratioFigure("no-op rebuild, absolute", noop, TURBO_NOOP_MS, 1, `< ${TURBO_NOOP_MS} ms (Turborepo; DESIGN goal)`), pass: noop < TURBO_NOOP_MS });
+  }
+  if (r.cold) {
+    f.push(ratioFigure("cold build / plain loop (--jobs 2)", cold, med(r.cold.plain), 1.2, "<= 1.2x"));
+  }
+  if (r.restore && r.cold) {
+    f.push(ratioFigure("cache restore / cold build", med(r.restore.hbRestore), cold, 0.1, "<= 0.1x (10x faster)"));
+  }
+  if (r.sandbox) {
+    const { hb, floor } = r.sandbox;
+    const delta = hb.perActionMedianMs - floor.perActionMedianMs;
+    f.push({
+      ...ratioFigure("sandbox overhead per action / bare bwrap", hb.perActionMedianMs, floor.perActionMedianMs, undefined, "<= floor + 1 ms"),
+      pass: delta <= 1,
+      note: `+${delta.toFixed(2)} ms per action (median of per-action times); total/M: hb ${hb.totalOverMMedianMs.toFixed(2)} ms, bwrap ${floor.totalOverMMedianMs.toFixed(2)} ms`,
+    });
+  }
+  for (const where of ["leaf", "mid", "root"]) {
+    const s = r.incremental?.[where];
+    if (!s) continue;
+    const executed = median(s.hb.map((x) => x.executed));
+    f.push({
+      ...ratioFigure(`incremental edit, ${where} / plain`, med(s.hb), med(s.plain), undefined, "info"),
+      note: `hb executed ${executed} actions (median); ${s.mustRerun} must re-run (edited package + direct dependents)`,
+    });
+  }
+  if (r.noop) {
+    const nodeRss = med(r.noop.nodeE0, "rssKb") / 1024;
+    if (r.cold) f.push(ratioFigure("peak RSS, cold build / node -e 0", med(r.cold.hbCold, "rssKb") / 1024, nodeRss, undefined, "info", "MiB"));
+    f.push(ratioFigure("peak RSS, no-op / node -e 0", med(r.noop.hbNoop, "rssKb") / 1024, nodeRss, undefined, "info", "MiB"));
+  }
+  return f;
+}
+
+const fmt = (x, unit) => {
+  if (!Number.isFinite(x)) return "-";
+  if (unit === "MiB") return `${x.toFixed(0)} MiB`;
+  return x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+};
+
+/** A plain-text table, one figure a line, then the notes. */
+export function table(figs) {
+  const rows = [["figure", "hb", "floor", "ratio", "requirement", "result"]];
+  for (const x of figs) {
+    const verdict = x.pass === null ? "info" : x.pass ? "PASS" : "FAIL";
+    rows.push([x.name, fmt(x.hb, x.unit), fmt(x.floor, x.unit), Number.isFinite(x.ratio) ? `${x.ratio.toFixed(2)}x` : "-", x.requirement, verdict]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const line = (r) => r.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");
+  const out = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
+  for (const x of figs) if (x.note) out.push(`  ${x.name}: ${x.note}`);
+  return out.join("\n");
+}
