@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hb and its tests need, when missing: bubblewrap (every action
-# runs in a bwrap sandbox). Root installs with apt-get; anyone else gets the command to run.
+# runs in a bwrap sandbox) and strace (hb build --audit). Root installs with apt-get; anyone
+# else gets the command to run.
 set -euo pipefail
 
-PACKAGES=(bubblewrap)
-COMMANDS=(bwrap)
+PACKAGES=(bubblewrap strace)
+COMMANDS=(bwrap strace)
 
 missing=()
 for i in "${!PACKAGES[@]}"; do

@@ -15,7 +15,13 @@ export const buildCommand: Command = {
     "          //pkg/... (everything below pkg), //... (everything), //pkg:all",
     "exit codes: 0 built, 1 an action failed, 2 bad command line or BUILD.ts, 130 interrupted",
   ].join("\n"),
-  options: BUILD_OPTIONS,
+  options: {
+    ...BUILD_OPTIONS,
+    audit: {
+      type: "boolean",
+      description: "re-run every action under strace (cache bypassed) and report files and network it reaches outside its declarations",
+    },
+  },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
     if (positionals.length === 0) {
@@ -33,11 +39,19 @@ export const buildCommand: Command = {
       keepGoing: flags.keepGoing,
       sandbox: flags.sandbox,
       stamp: flags.stamp,
+      audit: values.audit === true,
       analyzerScript: ANALYZER_SCRIPT,
       signal,
       events: progress,
     });
     progress.finish(result.report);
+    if (result.report.audit) {
+      for (const a of result.report.audit) {
+        for (const r of a.reads) term.line(`AUDIT: ${a.label} read ${r}`);
+        for (const c of a.connects) term.line(`AUDIT: ${a.label} connected to ${c}`);
+      }
+      term.line(`hb: audit: ${result.report.hermeticViolations} hermeticity violations in ${result.report.audit.length} actions`);
+    }
     if (flags.report) writeJsonFile(cwd, flags.report, result.report);
     return result.exitCode;
   },

@@ -21,6 +21,8 @@ export interface BuildOptions {
   /** overrides hb.config.ts's `sandbox` */
   sandbox?: SandboxMode;
   stamp?: boolean;
+  /** re-run every action under strace (cache bypassed) and report what it reaches outside its declarations */
+  audit?: boolean;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & {
@@ -48,6 +50,10 @@ export interface BuildReport {
   incidents: CacheIncident[];
   interrupted: boolean;
   errors: HbErrorData[];
+  /** with --audit: per action, what it read or connected to outside its declarations */
+  audit?: { label: string; reads: string[]; connects: string[] }[];
+  /** with --audit: how many reads and connects the audit found */
+  hermeticViolations?: number;
 }
 
 export interface BuildResult {
@@ -96,6 +102,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       keepGoing: opts.keepGoing ?? false,
       signal: opts.signal,
       events: opts.events,
+      useCache: !opts.audit,
+      audit: opts.audit,
     });
 
     const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);
@@ -131,6 +139,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       interrupted: exec.interrupted,
       errors: errors.map((e) => e.toData()),
     };
+    if (opts.audit) {
+      report.audit = exec.outcomes
+        .filter((o) => o.audit && (o.audit.reads.length > 0 || o.audit.connects.length > 0))
+        .map((o) => ({ label: o.action.owner, reads: o.audit!.reads, connects: o.audit!.connects }))
+        .sort((a, b) => (a.label < b.label ? -1 : 1));
+      report.hermeticViolations = report.audit.reduce((n, a) => n + a.reads.length + a.connects.length, 0);
+    }
     const exitCode = exec.interrupted ? ExitCode.interrupted : errors.length > 0 ? ExitCode.buildFailed : ExitCode.ok;
     return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes };
   } finally {

@@ -11,7 +11,7 @@ import { digestOfFile, sha256Hex } from "../hash/digest";
 import { parseLabel } from "../label/label";
 import { joinRel } from "../loading/package-tree";
 import { bwrapArgs, findBwrap, strictBinds, writeSandboxEtc } from "../sandbox/bwrap";
-import { EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
+import { AUDIT_DIR, EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
 import { hostFingerprint } from "../sandbox/host-fingerprint";
 import { spawnProcess } from "../sandbox/spawn";
 import type { OutputBase } from "../store/output-base";
@@ -19,7 +19,9 @@ import type { SandboxMode } from "../workspace/config";
 import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
 import { type InputToStage, SandboxStaging } from "./sandbox-staging";
-import { type ResolvedToolchain, resolveToolchains, toolchainKey, undeclaredToolError } from "./toolchains";
+import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, undeclaredToolError } from "./toolchains";
+import { alwaysAllowed } from "../audit/allowed";
+import { absoluteTarget, readTraces, straceArgv } from "../audit/strace";
 import { Materializer } from "./materialize";
 
 export interface StampInfo {
@@ -31,9 +33,19 @@ export interface StampInfo {
 
 export type ActionStatus = "executed" | "cached" | "failed" | "skipped" | "interrupted";
 
+/** What `--audit` saw an action do outside its declared inputs, outputs and toolchains. */
+export interface ActionAudit {
+  /** files opened or attempted (a failed open of a hidden path counts too) */
+  reads: string[];
+  /** AF_INET/AF_INET6 addresses connected to or attempted */
+  connects: string[];
+}
+
 export interface ActionOutcome {
   action: ActionSpec;
   status: ActionStatus;
+  /** with `audit`: what the action reached outside its declarations */
+  audit?: ActionAudit;
   key?: string;
   /** what the key was computed from: inputs, tools and env (verify and provenance read it) */
   material?: ActionKeyMaterial;
@@ -69,6 +81,8 @@ export interface ExecuteOptions {
   materialize?: boolean;
   /** stage inputs in reverse order, so a directory lists its entries in another order (`hb verify`) */
   reverseStaging?: boolean;
+  /** run every action under strace and report what it reaches outside its declarations (implies no cache) */
+  audit?: boolean;
 }
 
 export interface ExecutionResult {
@@ -137,6 +151,9 @@ class Executor {
   private hostPrint: string | undefined;
   private etcReady = false;
   private readonly staging: SandboxStaging;
+  private strace: ResolvedToolchain | undefined;
+  /** audits of actions that failed: reported too */
+  private readonly failedAudits = new Map<number, ActionAudit>();
   private toolchains = new Map<string, ResolvedToolchain>();
   private halted = false;
 
@@ -151,12 +168,9 @@ class Executor {
     // DESIGN.md, Determinism: every action runs with umask 022 (bwrap and children inherit it)
     process.umask(0o022);
     const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer);
-    this.toolchains = await resolveToolchains(
-      ids.map((id) => this.graph.actions[id]!),
-      this.opts.root,
-      this.opts.base.stats,
-      this.opts.mode === "strict",
-    );
+    const strict = this.opts.mode === "strict";
+    this.toolchains = await resolveToolchains(ids.flatMap((id) => this.graph.actions[id]!.toolchains), this.opts.root, this.opts.base.stats, strict);
+    if (this.opts.audit) this.strace = await findStrace(this.opts.base.stats, strict);
     return this.schedule(ids);
   }
 
@@ -242,7 +256,7 @@ class Executor {
             },
             (e: unknown) => {
               running--;
-              complete({ action: job.action, status: "failed", error: asHbError(e, job.action), durationMs: 0 });
+              complete({ action: job.action, status: "failed", error: asHbError(e, job.action), audit: this.failedAudits.get(job.action.id), durationMs: 0 });
               drain();
             },
           );
@@ -319,7 +333,7 @@ class Executor {
         hostFingerprint: () => this.host(),
       });
       const key = actionKey(material);
-      const cacheable = this.opts.useCache !== false && !a.tags.includes("no-cache");
+      const cacheable = this.opts.useCache !== false && !this.opts.audit && !a.tags.includes("no-cache");
       if (cacheable) {
         const hit = this.opts.base.ac.get(key);
         if (hit && this.adopt(hit)) return { action: a, status: "cached", key, material, result: hit, durationMs: Date.now() - started };
@@ -387,7 +401,10 @@ class Executor {
       sandboxDir = staged.sandboxDir;
       const { rootDir, outDir } = staged;
 
-      const run = await this.spawn(p, rootDir, outDir);
+      const auditDir = this.opts.audit ? join(staged.sandboxDir, "audit") : undefined;
+      if (auditDir) mkdirSync(auditDir, { recursive: true });
+      const run = await this.spawn(p, rootDir, outDir, auditDir);
+      const audit = auditDir ? this.auditOf(p, rootDir, auditDir) : undefined;
       if (run.canceled || this.opts.signal.aborted) {
         return { action: a, status: "interrupted", key: p.key, durationMs: Date.now() - started };
       }
@@ -395,6 +412,7 @@ class Executor {
         throw new HbError("SANDBOX_FAILED", `${a.owner}: could not start ${a.argv[0]}: ${run.spawnError}`);
       }
       if (run.exitCode !== 0) {
+        if (audit) this.failedAudits.set(a.id, audit);
         const undeclared = mode === "strict" ? undeclaredToolError(a.owner, run.stderr, describeCommand(a)) : undefined;
         if (undeclared) throw undeclared;
         const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
@@ -432,7 +450,7 @@ class Executor {
         this.opts.base.ac.put(p.key, result);
       }
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
-      return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
+      return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {
       const sources = [...p.sourceStats.keys()];
       const refresh = () => {
@@ -443,22 +461,57 @@ class Executor {
     }
   }
 
-  private spawn(p: Prepared, rootDir: string, outDir: string) {
+  /** Classifies what strace saw: opens and connects outside the action's declarations. */
+  private auditOf(p: Prepared, rootDir: string, auditDir: string): ActionAudit {
+    const execroot = p.mode === "none" ? rootDir : EXECROOT;
+    const files = new Set<string>();
+    const dirs = new Set<string>([execroot]);
+    for (const f of p.files) {
+      const abs = `${execroot}/${f.path}`;
+      files.add(abs);
+      for (let i = abs.lastIndexOf("/"); i > execroot.length; i = abs.lastIndexOf("/", i - 1)) dirs.add(abs.slice(0, i));
+    }
+    for (const t of p.action.toolchains) {
+      const r = this.toolchains.get(toolchainKey(t))!;
+      files.add(r.hostPath);
+      for (const m of r.mounts) files.add(m);
+    }
+    const writable = `${execroot}/${p.writableAt}`;
+    const scratch = [writable, p.material.env.TMPDIR!, p.material.env.HOME!];
+    const reads = new Set<string>();
+    const connects = new Set<string>();
+    for (const access of readTraces(auditDir)) {
+      if (access.kind === "connect") {
+        connects.add(access.target);
+        continue;
+      }
+      const path = absoluteTarget(access.target, execroot);
+      if (files.has(path) || dirs.has(path) || alwaysAllowed(path)) continue;
+      if (scratch.some((d) => path === d || path.startsWith(d + "/"))) continue;
+      reads.add(path);
+    }
+    return { reads: [...reads].sort(), connects: [...connects].sort() };
+  }
+
+  private spawn(p: Prepared, rootDir: string, outDir: string, auditDir: string | undefined) {
     const env = p.material.env;
+    const argv = auditDir ? straceArgv(this.strace!.hostPath, p.mode === "none" ? auditDir : AUDIT_DIR, p.action.argv) : p.action.argv;
     if (p.mode === "none") {
       mkdirSync(env.HOME!, { recursive: true });
       mkdirSync(env.TMPDIR!, { recursive: true });
-      return spawnProcess(p.action.argv[0]!, p.action.argv.slice(1), { cwd: rootDir, env, signal: this.opts.signal });
+      return spawnProcess(argv[0]!, argv.slice(1), { cwd: rootDir, env, signal: this.opts.signal });
     }
     const etcDir = join(this.opts.base.dir, "sandbox-etc");
     if (!this.etcReady) {
       writeSandboxEtc(etcDir);
       this.etcReady = true;
     }
-    const systemMounts =
-      p.mode === "strict" ? strictBinds(p.action.toolchains.flatMap((t) => this.toolchains.get(toolchainKey(t))!.mounts)) : undefined;
+    const mounts = p.action.toolchains.flatMap((t) => this.toolchains.get(toolchainKey(t))!.mounts);
+    if (auditDir) mounts.push(...this.strace!.mounts);
+    const systemMounts = p.mode === "strict" ? strictBinds(mounts) : undefined;
     const args = bwrapArgs({ execroot: rootDir, outDir, writableAt: p.writableAt, env, etcDir, network: false, systemMounts });
-    return spawnProcess(findBwrap(), [...args, "--", ...p.action.argv], { env: {}, signal: this.opts.signal });
+    if (auditDir) args.push("--bind", auditDir, AUDIT_DIR);
+    return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: this.opts.signal });
   }
 
   /** Declared outputs into the CAS; each must exist and be a regular file (or a directory, if declared so). */

@@ -27,9 +27,9 @@ const PREFIX = "hb-sandbox-";
 
 /**
  * Where the sandboxes of one build are laid out. On a tmpfs when the machine has one: each
- * distinct input is copied once into a per-build input cache (read-only, dated
- * SOURCE_DATE_EPOCH, so an input's date never leaks into an action) and hardlinked from there
- * into each sandbox; creating and deleting those trees costs a fraction of what it does on disk.
+ * distinct input is copied once into a per-build input cache (bound read-only; sources 0644 or
+ * 0755 and generated files 0444 or 0555 whatever the checkout's umask; dated SOURCE_DATE_EPOCH,
+ * so an input's date never leaks into an action) and hardlinked from there into each sandbox; creating and deleting those trees costs a fraction of what it does on disk.
  * Without a tmpfs, sandboxes sit in the output base and hardlink sources and CAS blobs directly.
  */
 export class SandboxStaging {
@@ -77,14 +77,16 @@ export class SandboxStaging {
 
   /** A read-only copy of `input` in the tmpfs input cache, made on first use. */
   private cached(input: InputToStage): string {
-    const key = input.executable ? `${input.hash}.x` : input.hash;
+    // a source keeps a source's usual mode (a copy of it is writable), a generated file a blob's
+    const mode = (input.isSource ? 0o644 : 0o444) | (input.executable ? 0o111 : 0);
+    const key = `${input.hash}.${mode.toString(8)}`;
     let path = this.inputs.get(key);
     if (path === undefined) {
       const dir = join(this.root, "inputs");
       if (this.inputs.size === 0) mkdirSync(dir, { recursive: true });
       path = join(dir, key);
       copyFileSync(input.source, path, constants.COPYFILE_FICLONE);
-      chmodSync(path, input.executable ? 0o555 : 0o444);
+      chmodSync(path, mode);
       utimesSync(path, this.epoch, this.epoch);
       this.inputs.set(key, path);
     }

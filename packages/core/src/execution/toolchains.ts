@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { KeyedFile } from "../action/action-key";
-import type { ActionSpec, ToolchainRef } from "../analysis/graph";
+import type { ToolchainRef } from "../analysis/graph";
 import { HbError } from "../errors";
 import { digestOfFile } from "../hash/digest";
 import { SYSTEM_PATH } from "../sandbox/determinism";
@@ -41,41 +41,53 @@ async function sharedLibraries(path: string): Promise<string[]> {
  * Checks every pinned program the actions use, once per build: it must exist and have its pinned
  * digest (an implicit one is pinned by the digest it has now). In strict mode, also what to bind.
  */
-export async function resolveToolchains(actions: readonly ActionSpec[], root: string, stats: StatCache, strict: boolean): Promise<Map<string, ResolvedToolchain>> {
+export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: string, stats: StatCache, strict: boolean): Promise<Map<string, ResolvedToolchain>> {
   const out = new Map<string, ResolvedToolchain>();
   const libs = new Map<string, Promise<string[]>>();
-  for (const a of actions) {
-    for (const ref of a.toolchains) {
-      const key = toolchainKey(ref);
-      if (out.has(key)) continue;
-      const hostPath = ref.path.startsWith("/") ? ref.path : join(root, ref.path);
-      const resolved: ResolvedToolchain = { ref, hostPath, keyed: { path: ref.path, hash: "", size: 0, executable: false }, mounts: [] };
-      out.set(key, resolved);
-      let r;
-      try {
-        r = stats.digest(hostPath);
-      } catch {
-        resolved.error = new HbError("MISSING_INPUT", `${describe(ref)}: ${hostPath} does not exist on this machine`, {
-          hint: ref.label ? "install it, or point the toolchain's path at where it is" : "install it, or use a declared toolchain",
-        });
-        continue;
-      }
-      resolved.keyed = { path: ref.path, hash: r.digest.hash, size: r.digest.size, executable: (r.stats.mode & 0o111) !== 0 };
-      if (ref.sha256 && ref.sha256 !== r.digest.hash) {
-        resolved.error = new HbError(
-          "TOOLCHAIN_MISMATCH",
-          `${describe(ref)} pins ${ref.path} at sha256 ${ref.sha256}, but the file here has sha256 ${r.digest.hash}`,
-          { hint: "if the new version is intended, update sha256 in its BUILD.ts; otherwise restore the pinned version" },
-        );
-        continue;
-      }
-      if (strict) {
-        if (!libs.has(hostPath)) libs.set(hostPath, sharedLibraries(hostPath));
-        resolved.mounts = [...(ref.path.startsWith("/") ? [ref.path] : []), ...(await libs.get(hostPath)!)];
-      }
+  for (const ref of refs) {
+    const key = toolchainKey(ref);
+    if (out.has(key)) continue;
+    const hostPath = ref.path.startsWith("/") ? ref.path : join(root, ref.path);
+    const resolved: ResolvedToolchain = { ref, hostPath, keyed: { path: ref.path, hash: "", size: 0, executable: false }, mounts: [] };
+    out.set(key, resolved);
+    let r;
+    try {
+      r = stats.digest(hostPath);
+    } catch {
+      resolved.error = new HbError("MISSING_INPUT", `${describe(ref)}: ${hostPath} does not exist on this machine`, {
+        hint: ref.label ? "install it, or point the toolchain's path at where it is" : "install it, or use a declared toolchain",
+      });
+      continue;
+    }
+    resolved.keyed = { path: ref.path, hash: r.digest.hash, size: r.digest.size, executable: (r.stats.mode & 0o111) !== 0 };
+    if (ref.sha256 && ref.sha256 !== r.digest.hash) {
+      resolved.error = new HbError(
+        "TOOLCHAIN_MISMATCH",
+        `${describe(ref)} pins ${ref.path} at sha256 ${ref.sha256}, but the file here has sha256 ${r.digest.hash}`,
+        { hint: "if the new version is intended, update sha256 in its BUILD.ts; otherwise restore the pinned version" },
+      );
+      continue;
+    }
+    if (strict) {
+      if (!libs.has(hostPath)) libs.set(hostPath, sharedLibraries(hostPath));
+      resolved.mounts = [...(ref.path.startsWith("/") ? [ref.path] : []), ...(await libs.get(hostPath)!)];
     }
   }
   return out;
+}
+
+/** strace for `--audit`: found on the host, and in strict mode bound like a toolchain. */
+export async function findStrace(stats: StatCache, strict: boolean): Promise<ResolvedToolchain> {
+  const path = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"].find((p) => existsSync(p));
+  if (!path) {
+    throw new HbError("STRACE_MISSING", "hb build --audit runs every action under strace, which is not installed", {
+      hint: "install it: apt-get install strace",
+    });
+  }
+  const ref: ToolchainRef = { label: "", path, sha256: "" };
+  const resolved = (await resolveToolchains([ref], "/", stats, strict)).get(toolchainKey(ref))!;
+  if (resolved.error) throw resolved.error;
+  return resolved;
 }
 
 /**

@@ -4,6 +4,8 @@
 /** The execroot's absolute path inside the sandbox: absolute paths never leak the checkout. */
 export const EXECROOT = "/hb/execroot";
 export const SANDBOX_HOME = "/hb/home";
+/** Where `--audit` has strace write its traces inside the sandbox. */
+export const AUDIT_DIR = "/hb/audit";
 export const SANDBOX_HOSTNAME = "hb";
 /** System directories on PATH after the declared tools' directories. */
 export const SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin";

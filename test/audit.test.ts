@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { hb, makeWorkspace } from "./helpers";
+
+const G = 'import { genrule } from "@hb/core";\n';
+
+describe("hb build --audit", () => {
+  it("reports an action reading /etc/passwd and one trying a TCP connection, and nothing for a clean action", async () => {
+    const ws = makeWorkspace({
+      "p/in.txt": "hello\n",
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "clean", srcs: ["in.txt"], outs: ["c.txt"], cmd: "cp $< $@; tr a-z A-Z < $< >> $@; ls -f p > /dev/null; date -u +%Y -d @0 >> $@" });\n' +
+        'genrule({ name: "passwd", outs: ["p.txt"], cmd: "cat /etc/passwd > $@" });\n' +
+        'genrule({ name: "net", outs: ["n.txt"], cmd: "(exec 3<>/dev/tcp/10.9.8.7/8080) 2>/dev/null || true; echo x > $@" });\n',
+    });
+    // built once normally: the audit must re-run them anyway (cache bypassed)
+    expect((await hb(ws, ["build", "//p:all"])).exitCode).toBe(0);
+    const r = await hb(ws, ["build", "//p:all", "--audit", "--report", "audit.json"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).toContain("3 executed");
+    const report = JSON.parse(readFileSync(join(ws, "audit.json"), "utf8"));
+    expect(report.audit).toEqual([
+      { label: "//p:net", reads: [], connects: ["10.9.8.7:8080"] },
+      { label: "//p:passwd", reads: ["/etc/passwd"], connects: [] },
+    ]);
+    expect(report.hermeticViolations).toBe(2);
+    expect(r.stderr).toContain("AUDIT: //p:passwd read /etc/passwd");
+    expect(r.stderr).toContain("AUDIT: //p:net connected to 10.9.8.7:8080");
+    expect(r.stderr).toContain("hb: audit: 2 hermeticity violations in 2 actions");
+  });
+
+  it("counts a failed open of a hidden path, and audits in strict mode too", async () => {
+    const ws = makeWorkspace({
+      // a shell redirection: bash itself opens the file, in strict mode too (cat would not be there)
+      "p/BUILD.ts": G + 'genrule({ name: "peek", outs: ["o.txt"], cmd: "(read -r key < /root/.ssh/id_rsa) 2>/dev/null || true; echo none > $@" });\n',
+    });
+    for (const mode of ["default", "strict"]) {
+      const r = await hb(ws, ["build", "//p:peek", "--audit", `--sandbox=${mode}`, "--report", "a.json"]);
+      expect(r.exitCode, r.output).toBe(0);
+      expect(JSON.parse(readFileSync(join(ws, "a.json"), "utf8")).audit).toEqual([{ label: "//p:peek", reads: ["/root/.ssh/id_rsa"], connects: [] }]);
+    }
+  });
+});
