@@ -3,6 +3,7 @@ import { type Command, commandHelp, parseCommandArgs } from "./args";
 import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";
 import { cleanCommand } from "./commands/clean";
+import { fetchCommand } from "./commands/fetch";
 import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
 import { verifyCommand } from "./commands/verify";
@@ -10,7 +11,7 @@ import { verifyCommand } from "./commands/verify";
 declare const __HB_VERSION__: string | undefined;
 const VERSION = typeof __HB_VERSION__ === "string" ? __HB_VERSION__ : "dev";
 
-const COMMANDS: Command[] = [buildCommand, queryCommand, verifyCommand, cleanCommand, keygenCommand, attestCommand];
+const COMMANDS: Command[] = [buildCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, keygenCommand, attestCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -47,6 +47,11 @@ export type HbErrorCode =
   | "MISSING_OUTPUT"
   | "BAD_OUTPUT"
   | "QUERY_SYNTAX"
+  | "BAD_LOCKFILE"
+  | "UNPINNED_DEPENDENCY"
+  | "INTEGRITY_MISMATCH"
+  | "FETCH_FAILED"
+  | "NOT_FETCHED"
   | "KEY_EXISTS"
   | "KEY_UNREADABLE"
   | "BAD_KEY"
@@ -58,6 +63,9 @@ export type HbErrorCode =
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   ACTION_FAILED: ExitCode.buildFailed,
   TOOLCHAIN_MISMATCH: ExitCode.buildFailed,
+  INTEGRITY_MISMATCH: ExitCode.buildFailed,
+  FETCH_FAILED: ExitCode.buildFailed,
+  NOT_FETCHED: ExitCode.buildFailed,
   UNDECLARED_TOOL: ExitCode.buildFailed,
   MISSING_OUTPUT: ExitCode.buildFailed,
   BAD_OUTPUT: ExitCode.buildFailed,

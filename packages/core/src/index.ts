@@ -28,3 +28,4 @@ export { IN_TOTO_PAYLOAD_TYPE, ATTESTATION_SUFFIX, signStatement, attestationBun
 export { type AttestationCheck, type AttestationVerification, type CheckResult, type VerifyAttestationOptions, ATTESTATION_CHECKS, verifyAttestation } from "./provenance/verify";
 export { findBwrap, bwrapArgs, systemBinds, type BwrapSpec } from "./sandbox/bwrap";
 export { spawnProcess, type SpawnResult } from "./sandbox/spawn";
+export { fetchExternal, type FetchOptions as FetchCommandOptions } from "./build/fetch";

@@ -1,3 +1,2 @@
-// @hb/rules-node: rules for JavaScript and TypeScript. (The rules arrive with their issue;
-// the module exists so BUILD.ts files can import it.)
-export {};
+// @hb/rules-node: rules for JavaScript and TypeScript.
+export { npm_deps } from "./npm-deps";

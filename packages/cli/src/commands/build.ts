@@ -17,6 +17,7 @@ export const buildCommand: Command = {
   ].join("\n"),
   options: {
     ...BUILD_OPTIONS,
+    offline: { type: "boolean", description: "skip the fetch step: fail if an external input is not fetched yet (run hb fetch first)" },
     audit: {
       type: "boolean",
       description: "re-run every action under strace (cache bypassed) and report files and network it reaches outside its declarations",
@@ -40,6 +41,7 @@ export const buildCommand: Command = {
       sandbox: flags.sandbox,
       stamp: flags.stamp,
       audit: values.audit === true,
+      offline: values.offline === true,
       analyzerScript: ANALYZER_SCRIPT,
       signal,
       events: progress,

@@ -52,6 +52,10 @@ export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "ac
     if (this.term.isTTY) this.render();
   }
 
+  fetching(url: string): void {
+    this.term.line(`hb: fetching ${url}`);
+  }
+
   warning(message: string): void {
     this.term.warn(message);
   }

@@ -5,9 +5,12 @@ import type { Database, Statement } from "../store/database";
 
 export interface OutputFile {
   path: ExecPath;
+  /** sha256 of the content; for a symlink, of "symlink\0<target>" */
   hash: string;
   size: number;
   executable: boolean;
+  /** a relative symlink inside a tree output: its target */
+  symlink?: string;
 }
 
 /** What an action produced: the AC's value. Plain JSON. */

@@ -5,7 +5,9 @@ import { formatLabel, parseLabel } from "../label/label";
 import { type AttrSchema, isLabelKind } from "../build-api/attrs";
 import type { File, Providers, TargetRef } from "../build-api/file";
 import type { TargetDecl } from "../build-api/loading-context";
-import { type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../build-api/rule";
+import { type FetchOptions, type NpmInstallOptions, type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../build-api/rule";
+import { SHA256_HEX } from "../hash/digest";
+import { parseIntegrity, sha256Integrity } from "../fetch/integrity";
 import { checkInsideWorkspace, hasBuildFile, joinRel } from "../loading/package-tree";
 import { RESERVED_ENV } from "../sandbox/determinism";
 import { BUILD_FILE } from "../workspace/workspace";
@@ -225,6 +227,8 @@ export class Analysis {
       actions: {
         run: (opts: RunOptions) => ownActions.push(this.addRun(opts, label, decl, declared)),
         write: (opts: WriteOptions) => ownActions.push(this.addWrite(opts, label, decl, declared)),
+        fetch: (opts: FetchOptions) => ownActions.push(this.addFetch(opts, label, decl, declared)),
+        npmInstall: (opts: NpmInstallOptions) => ownActions.push(this.addNpmInstall(opts, label, decl, declared)),
       },
     };
 
@@ -413,5 +417,45 @@ export class Analysis {
     });
     this.producedBy.set(opts.output.path, id);
     return id;
+  }
+
+  private pushAction(partial: Omit<ActionSpec, "id" | "owner" | "argv" | "env" | "tools" | "toolchains" | "stamp" | "tags"> & { inputs: string[] }, label: string, decl: TargetDecl): number {
+    const id = this.actions.length;
+    this.actions.push({ id, owner: label, argv: [], env: {}, tools: [], toolchains: [], stamp: false, tags: [...decl.tags], ...partial });
+    for (const o of [...partial.outputs, ...partial.outputDirs]) this.producedBy.set(o, id);
+    return id;
+  }
+
+  private addFetch(opts: FetchOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
+    const bad = (m: string) => new HbError("BAD_ATTRIBUTE", `ctx.actions.fetch in ${label}: ${m}`, { location: decl.location });
+    if (typeof opts?.url !== "string" || !/^https?:\/\/[^\s]+$/.test(opts.url)) throw bad("'url' must be an http(s) URL");
+    let integrity: string;
+    if (opts.sha256 !== undefined) {
+      if (!SHA256_HEX.test(opts.sha256)) throw bad(`sha256 must be 64 lowercase hex digits, not '${opts.sha256}'`);
+      integrity = sha256Integrity(opts.sha256);
+    } else if (opts.integrity !== undefined && parseIntegrity(opts.integrity)) {
+      integrity = opts.integrity;
+    } else {
+      throw bad("pin the file: give its sha256 (or an SRI integrity of sha256/384/512)");
+    }
+    this.claimOutputs([opts.output], label, declared, decl.location);
+    if (opts.output.isDirectory) throw bad("fetches a file, not a directory");
+    return this.pushAction(
+      { kind: "fetch", mnemonic: "Fetch", inputs: [], outputs: [opts.output.path], outputDirs: [], fetch: { url: opts.url, integrity }, executable: opts.executable === true, progress: `Fetching ${opts.url}` },
+      label,
+      decl,
+    );
+  }
+
+  private addNpmInstall(opts: NpmInstallOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
+    const bad = (m: string) => new HbError("BAD_ATTRIBUTE", `ctx.actions.npmInstall in ${label}: ${m}`, { location: decl.location });
+    if (!opts?.lockfile || typeof opts.lockfile.path !== "string") throw bad("'lockfile' must be a File");
+    if (!opts.output?.isDirectory) throw bad("'output' must be a directory (ctx.declareDirectory)");
+    this.claimOutputs([opts.output], label, declared, decl.location);
+    return this.pushAction(
+      { kind: "npm_install", mnemonic: "NpmInstall", inputs: [opts.lockfile.path], outputs: [], outputDirs: [opts.output.path], progress: `Installing ${opts.lockfile.path} ${label}` },
+      label,
+      decl,
+    );
   }
 }

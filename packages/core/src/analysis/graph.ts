@@ -20,7 +20,12 @@ export interface ActionSpec {
   owner: string;
   /** what kind of work, for progress and reports: `Genrule`, `Write`, `Esbuild` */
   mnemonic: string;
-  kind: "run" | "write";
+  /**
+   * run: a command in the sandbox; write: a file with given content; fetch: an external file,
+   * by URL and pin (fetched by the fetch step, the one place with network); npm_install: a
+   * node_modules tree from a lockfile's fetched tarballs
+   */
+  kind: "run" | "write" | "fetch" | "npm_install";
   /** for `run`: the command; argv[0] is a tool's exec path or an absolute system path */
   argv: string[];
   /** declared env; the determinism env is added at execution */
@@ -37,8 +42,10 @@ export interface ActionSpec {
   outputDirs: ExecPath[];
   /** for `write`: the file's content */
   content?: string;
-  /** for `write`: mark the output executable */
+  /** for `write` and `fetch`: mark the output executable */
   executable?: boolean;
+  /** for `fetch`: where from, and the integrity (SRI) it is pinned to */
+  fetch?: { url: string; integrity: string };
   /** with `--stamp`, this action gets the commit time and commit id */
   stamp: boolean;
   /** tags from the owning target that change execution (`no-sandbox`, `no-cache`, ...) */

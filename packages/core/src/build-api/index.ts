@@ -4,8 +4,9 @@ export type { AttrSchema, AttrSpec, RuleArgs, AttrValues, CommonArgs } from "./a
 export type { File, Providers, TargetRef } from "./file";
 export { filegroup } from "./filegroup";
 export { genrule } from "./genrule";
+export { http_file } from "./http-file";
 export { glob, type GlobOptions } from "./glob";
 export { rule } from "./rule";
 export { toolchain, toolchainOf, shell_toolchain, node_toolchain, type Toolchain } from "./toolchain";
-export type { Actions, RuleContext, RuleDefinition, RuleFunction, RunOptions, WriteOptions } from "./rule";
+export type { Actions, FetchOptions, NpmInstallOptions, RuleContext, RuleDefinition, RuleFunction, RunOptions, WriteOptions } from "./rule";
 export { defineConfig } from "../workspace/config";

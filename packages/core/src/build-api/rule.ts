@@ -38,9 +38,29 @@ export interface WriteOptions {
   executable?: boolean;
 }
 
+export interface FetchOptions {
+  output: File;
+  url: string;
+  /** the content's sha256 (hex), or an SRI string (`sha512-...`) */
+  sha256?: string;
+  integrity?: string;
+  executable?: boolean;
+}
+
+export interface NpmInstallOptions {
+  /** a package-lock.json (lockfileVersion 2 or 3) */
+  lockfile: File;
+  /** a directory (ctx.declareDirectory) that becomes node_modules */
+  output: File;
+}
+
 export interface Actions {
   run(opts: RunOptions): void;
   write(opts: WriteOptions): void;
+  /** an external file, pinned by digest; fetched before the build (the one step with network) */
+  fetch(opts: FetchOptions): void;
+  /** a node_modules tree from a lockfile, every package fetched and checked against its integrity */
+  npmInstall(opts: NpmInstallOptions): void;
 }
 
 export interface RuleContext<A extends AttrSchema = AttrSchema> {

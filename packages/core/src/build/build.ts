@@ -23,6 +23,8 @@ export interface BuildOptions {
   stamp?: boolean;
   /** re-run every action under strace (cache bypassed) and report what it reaches outside its declarations */
   audit?: boolean;
+  /** no fetch step: fail if an external input is not fetched yet */
+  offline?: boolean;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & {
@@ -104,6 +106,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       events: opts.events,
       useCache: !opts.audit,
       audit: opts.audit,
+      network: !opts.offline,
+      npm: config.npm,
     });
 
     const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);

@@ -1,6 +1,5 @@
-import { type Stats, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { type Stats, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { join, posix } from "node:path";
 import type { ActionResult, OutputFile } from "../action-cache/action-cache";
 import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../action/action-key";
 import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR } from "../analysis/graph";
@@ -15,7 +14,10 @@ import { AUDIT_DIR, EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
 import { hostFingerprint } from "../sandbox/host-fingerprint";
 import { spawnProcess } from "../sandbox/spawn";
 import type { OutputBase } from "../store/output-base";
-import type { SandboxMode } from "../workspace/config";
+import type { NpmConfig, SandboxMode } from "../workspace/config";
+import { FetchStore, runFetchStep } from "../fetch/fetch-step";
+import { installPackages, symlinkEntry } from "../fetch/npm-install";
+import { fetchRequests, lockfilePackages, npmPolicy } from "../fetch/requests";
 import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
 import { type InputToStage, SandboxStaging } from "./sandbox-staging";
@@ -58,6 +60,8 @@ export interface BuildEvents {
   /** how many actions the targets need (before any cache check) */
   planned?(actions: number): void;
   actionStarted?(action: ActionSpec): void;
+  /** the fetch step downloads `url` */
+  fetching?(url: string): void;
   actionFinished?(outcome: ActionOutcome): void;
   warning?(message: string): void;
 }
@@ -83,6 +87,10 @@ export interface ExecuteOptions {
   reverseStaging?: boolean;
   /** run every action under strace and report what it reaches outside its declarations (implies no cache) */
   audit?: boolean;
+  /** the fetch step may download what is not fetched yet (default true); false: offline */
+  network?: boolean;
+  /** how npm_install actions resolve lockfiles */
+  npm?: NpmConfig;
 }
 
 export interface ExecutionResult {
@@ -171,7 +179,23 @@ class Executor {
     const strict = this.opts.mode === "strict";
     this.toolchains = await resolveToolchains(ids.flatMap((id) => this.graph.actions[id]!.toolchains), this.opts.root, this.opts.base.stats, strict);
     if (this.opts.audit) this.strace = await findStrace(this.opts.base.stats, strict);
+    await this.fetchStep(ids.map((id) => this.graph.actions[id]!));
     return this.schedule(ids);
+  }
+
+  /**
+   * Before any action runs: every external input the actions need is fetched (or already is),
+   * and every lockfile is checked; an unpinned or tampered entry stops the build here.
+   */
+  private async fetchStep(actions: ActionSpec[]): Promise<void> {
+    const requests = fetchRequests(actions, this.opts.root, npmPolicy(this.opts.npm));
+    if (requests.length === 0) return;
+    await runFetchStep(requests, this.opts.base, {
+      network: this.opts.network !== false,
+      signal: this.opts.signal,
+      epoch: this.opts.sourceDateEpoch,
+      onFetch: (url) => this.opts.events?.fetching?.(url),
+    });
   }
 
   private schedule(ids: number[]): Promise<ExecutionResult> {
@@ -277,7 +301,7 @@ class Executor {
       }
       const tree = this.treeFiles.get(path);
       if (tree) {
-        for (const t of tree) files.push({ path: t.path, source: "", hash: t.hash, isSource: false, executable: t.executable });
+        for (const t of tree) files.push({ path: t.path, source: "", hash: t.hash, isSource: false, executable: t.executable, symlink: t.symlink });
         return tree.map((t) => ({ path: t.path, hash: t.hash, size: t.size, executable: t.executable }));
       }
       throw new HbError("INTERNAL", `no digest for generated input ${path} of ${action.owner}`);
@@ -331,6 +355,7 @@ class Executor {
         home: mode === "none" ? join(sandboxDir, "home") : SANDBOX_HOME,
         tmpdir: mode === "none" ? join(sandboxDir, "tmp") : "/tmp",
         hostFingerprint: () => this.host(),
+        npm: a.kind === "npm_install" ? npmPolicy(this.opts.npm) : undefined,
       });
       const key = actionKey(material);
       const cacheable = this.opts.useCache !== false && !this.opts.audit && !a.tags.includes("no-cache");
@@ -349,7 +374,7 @@ class Executor {
     for (const f of result.files) {
       if (this.materializer) {
         if (!this.materializer.ensure(f)) return false;
-      } else if (!(f.executable ? this.opts.base.cas.getExecutable(f) : this.opts.base.cas.get(f))) {
+      } else if (f.symlink === undefined && !(f.executable ? this.opts.base.cas.getExecutable(f) : this.opts.base.cas.get(f))) {
         return false;
       }
     }
@@ -381,11 +406,28 @@ class Executor {
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
+    if (a.kind === "fetch" || a.kind === "npm_install") {
+      const store = new FetchStore(this.opts.base);
+      let files: OutputFile[];
+      if (a.kind === "fetch") {
+        const blob = store.lookup(a.fetch!.url, a.fetch!.integrity);
+        if (!blob) throw new HbError("NOT_FETCHED", `${a.owner}: ${a.fetch!.url} is not fetched`, { hint: "run `hb fetch`" });
+        files = [{ path: a.outputs[0]!, hash: blob.hash, size: blob.size, executable: a.executable === true }];
+      } else {
+        const packages = lockfilePackages(a, this.opts.root, npmPolicy(this.opts.npm));
+        files = installPackages(packages, store, this.opts.base.cas, a.outputDirs[0]!, this.opts.sourceDateEpoch);
+      }
+      const result: ActionResult = { files, dirs: [...a.outputDirs], exitCode: 0, stdout: "", stderr: "", executedAtMs: started, durationMs: Date.now() - started, sandbox: p.mode };
+      if (p.cacheable) this.opts.base.ac.put(p.key, result);
+      if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
+      return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
+    }
+
     const { writableAt, mode } = p;
     let sandboxDir: string | undefined;
     try {
       const inputs = p.files.map((f) => {
-        if (f.isSource) return f;
+        if (f.isSource || f.symlink !== undefined) return f;
         const digest = this.outputs.get(f.path)!;
         const blob = f.executable ? this.opts.base.cas.getExecutable(digest) : this.opts.base.cas.get(digest);
         if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`);
@@ -533,7 +575,7 @@ class Executor {
         });
       }
     };
-    const regular = (execPath: string, abs: string, st: Stats): Stats => {
+    const regular = (execPath: string, st: Stats): Stats => {
       if (st.isSymbolicLink()) {
         throw new HbError("BAD_OUTPUT", `${a.owner}: output ${execPath} is a symlink; outputs must be regular files or directories inside the execroot`, {
           hint: "copy the file instead of linking it",
@@ -543,21 +585,31 @@ class Executor {
     };
     for (const o of a.outputs) {
       const abs = join(outDir, o.slice(writableAt.length + 1));
-      const st = regular(o, abs, lstatOrFail(o, abs, "output"));
+      const st = regular(o, lstatOrFail(o, abs, "output"));
       if (!st.isFile()) throw new HbError("BAD_OUTPUT", `${a.owner}: output ${o} was declared as a file but is not a regular file`);
       take(o, abs, st);
     }
     for (const d of a.outputDirs) {
       const absDir = join(outDir, d.slice(writableAt.length + 1));
-      const st = regular(d, absDir, lstatOrFail(d, absDir, "output directory"));
+      const st = regular(d, lstatOrFail(d, absDir, "output directory"));
       if (!st.isDirectory()) throw new HbError("BAD_OUTPUT", `${a.owner}: output ${d} was declared as a directory but is not one`);
       const walk = (absPath: string, execPath: string) => {
         for (const e of readdirSync(absPath, { withFileTypes: true }).sort((x, y) => (x.name < y.name ? -1 : 1))) {
           const childAbs = join(absPath, e.name);
           const childExec = `${execPath}/${e.name}`;
-          const cst = regular(childExec, childAbs, lstatSync(childAbs));
-          if (cst.isDirectory()) walk(childAbs, childExec);
-          else if (cst.isFile()) take(childExec, childAbs, cst);
+          const lst = lstatSync(childAbs);
+          if (lst.isSymbolicLink()) {
+            // inside a tree, a relative link that stays in the tree is kept (node_modules/.bin)
+            const target = readlinkSync(childAbs);
+            const landing = posix.normalize(posix.join(posix.dirname(childExec), target));
+            if (target.startsWith("/") || !landing.startsWith(d + "/")) {
+              throw new HbError("BAD_OUTPUT", `${a.owner}: ${childExec} is a symlink to ${target}, which leaves the output directory ${d}`);
+            }
+            files.push(symlinkEntry(childExec, target));
+            continue;
+          }
+          if (lst.isDirectory()) walk(childAbs, childExec);
+          else if (lst.isFile()) take(childExec, childAbs, lst);
         }
       };
       walk(absDir, d);

@@ -6,6 +6,8 @@ import type { SandboxMode } from "../workspace/config";
 import type { StampInfo } from "./executor";
 
 export interface KeySettings {
+  /** npm_install actions: the registry and allow-list they resolve the lockfile with */
+  npm?: { registry: string; allowUnpinned: readonly string[] };
   mode: SandboxMode;
   sourceDateEpoch: number;
   stamp?: StampInfo;
@@ -24,6 +26,23 @@ export interface KeySettings {
  * progress message, nor where the workspace is.
  */
 export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile[], toolchains: KeyedFile[], s: KeySettings): ActionKeyMaterial {
+  if (a.kind === "fetch" || a.kind === "npm_install") {
+    // no command and no sandbox: what is fetched (URL and pin), or the lockfile and how it resolves
+    const argv =
+      a.kind === "fetch"
+        ? ["hb:fetch", a.fetch!.url, a.fetch!.integrity, a.executable ? "executable" : "plain"]
+        : ["hb:npm-install", s.npm?.registry ?? "", ...[...(s.npm?.allowUnpinned ?? [])].sort()];
+    return {
+      argv,
+      env: {},
+      inputs,
+      tools: [],
+      toolchains: [],
+      outputs: a.outputs,
+      outputDirs: a.outputDirs,
+      platform: { os: "", arch: "", sandbox: "default", network: false },
+    };
+  }
   if (a.kind === "write") {
     return {
       argv: [],

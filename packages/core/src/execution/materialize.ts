@@ -1,4 +1,4 @@
-import { linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
 import type { LocalCas } from "../cas/local-cas";
@@ -51,8 +51,8 @@ export class Materializer {
       }
     }
     const digest = { hash: file.hash, size: file.size };
-    const blob = file.executable ? this.cas.getExecutable(digest) : this.cas.get(digest);
-    if (!blob) return false;
+    const blob = file.symlink !== undefined ? "" : file.executable ? this.cas.getExecutable(digest) : this.cas.get(digest);
+    if (blob === undefined) return false;
     const dir = dirname(abs);
     if (!this.madeDirs.has(dir)) {
       try {
@@ -66,11 +66,15 @@ export class Materializer {
       this.madeDirs.add(dir);
     }
     const tmp = join(dir, `.hb-tmp-${process.pid}-${++this.counter}`);
-    try {
-      linkSync(blob, tmp);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
-      copyFileSync(blob, tmp, constants.COPYFILE_FICLONE);
+    if (file.symlink !== undefined) {
+      symlinkSync(file.symlink, tmp);
+    } else {
+      try {
+        linkSync(blob, tmp);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+        copyFileSync(blob, tmp, constants.COPYFILE_FICLONE);
+      }
     }
     try {
       renameSync(tmp, abs);

@@ -13,6 +13,8 @@ export interface InputToStage {
   hash: string;
   executable: boolean;
   isSource: boolean;
+  /** a symlink inside a tree input (node_modules/.bin/x): made, not copied */
+  symlink?: string;
 }
 
 export interface StagedSandbox {
@@ -107,6 +109,12 @@ export class SandboxStaging {
     const rootFiles: StagedFile[] = [];
     const outFiles: StagedFile[] = [];
     for (const f of inputs) {
+      if (f.symlink !== undefined) {
+        const entry = { path: f.path, source: "", copy: false, symlink: f.symlink };
+        if (f.path.startsWith(writableAt + "/")) outFiles.push({ ...entry, path: f.path.slice(writableAt.length + 1) });
+        else rootFiles.push(entry);
+        continue;
+      }
       const source = useCache ? this.cached(f) : f.source;
       if (f.path.startsWith(writableAt + "/")) outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
       else rootFiles.push({ path: f.path, source, copy: unsandboxed && !f.isSource });

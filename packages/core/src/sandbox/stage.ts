@@ -1,4 +1,4 @@
-import { copyFileSync, constants, linkSync, mkdirSync, statSync, utimesSync } from "node:fs";
+import { copyFileSync, constants, linkSync, mkdirSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export interface StagedFile {
@@ -8,6 +8,8 @@ export interface StagedFile {
   source: string;
   /** copy instead of hardlink: the file sits where the action may write */
   copy: boolean;
+  /** a symlink to make instead (tree outputs such as node_modules/.bin) */
+  symlink?: string;
 }
 
 /**
@@ -35,6 +37,10 @@ export function stageTree(dir: string, files: readonly StagedFile[], extraDirs: 
   for (const f of files) {
     const dest = join(dir, f.path);
     ensure(dirname(dest));
+    if (f.symlink !== undefined) {
+      symlinkSync(f.symlink, dest);
+      continue;
+    }
     if (f.copy) {
       copy(f.source, dest);
       continue;

@@ -13,7 +13,7 @@ export function sqlite(): typeof BetterSqlite3 {
   return Sqlite;
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS action_cache (
   key TEXT PRIMARY KEY, result TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS analysis_cache (
   request TEXT PRIMARY KEY, inputs TEXT NOT NULL, result TEXT NOT NULL) WITHOUT ROWID;
+-- external inputs hb fetched: (url, pinned integrity) -> the CAS blob that matched it
+CREATE TABLE IF NOT EXISTS fetched (
+  url TEXT NOT NULL, integrity TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
+  fetched_ms INTEGER NOT NULL, PRIMARY KEY (url, integrity)) WITHOUT ROWID;
 -- what hb last put at each path under hb-out/, so a no-op build checks a stat, not a hash
 CREATE TABLE IF NOT EXISTS materialized (
   path TEXT PRIMARY KEY, hash TEXT NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL) WITHOUT ROWID;
@@ -50,7 +54,8 @@ export function openDatabase(path: string): Database {
   if (version !== SCHEMA_VERSION) {
     // Everything here is a cache: a schema change starts it afresh.
     db.exec(`DROP TABLE IF EXISTS stat_cache; DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS action_cache;
-             DROP TABLE IF EXISTS analysis_cache; DROP TABLE IF EXISTS materialized; DROP TABLE IF EXISTS meta;`);
+             DROP TABLE IF EXISTS analysis_cache; DROP TABLE IF EXISTS materialized; DROP TABLE IF EXISTS meta;
+             DROP TABLE IF EXISTS fetched;`);
     db.exec(SCHEMA);
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   }

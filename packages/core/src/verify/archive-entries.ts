@@ -1,8 +1,8 @@
 import { gunzipSync } from "node:zlib";
+import { isTar, readTar } from "../archive/tar";
 import { sha256Hex } from "../hash/digest";
 
-// Enough of tar (ustar, GNU long names, pax paths), gzip and zip to say which entries and which
-// fields of two archives differ: the usual reasons an archive is not reproducible are entry
+// Enough of tar, gzip and zip to say which entries and which fields of two archives differ: the usual reasons an archive is not reproducible are entry
 // order, mtimes, owners and modes, not content.
 
 export interface ArchiveEntry {
@@ -17,52 +17,22 @@ export interface ArchiveListing {
   entries: ArchiveEntry[];
 }
 
-const str = (b: Buffer, start: number, len: number) => {
-  const s = b.subarray(start, start + len);
-  const nul = s.indexOf(0);
-  return (nul < 0 ? s : s.subarray(0, nul)).toString("utf8");
-};
-const octal = (b: Buffer, start: number, len: number) => parseInt(str(b, start, len).trim() || "0", 8);
-
 function listTar(b: Buffer): ArchiveEntry[] {
-  const entries: ArchiveEntry[] = [];
-  let longName: string | undefined;
-  let paxPath: string | undefined;
-  for (let off = 0; off + 512 <= b.length; ) {
-    const h = b.subarray(off, off + 512);
-    if (h.every((x) => x === 0)) break;
-    const size = octal(h, 124, 12);
-    const type = String.fromCharCode(h[156] || 48);
-    const data = b.subarray(off + 512, off + 512 + size);
-    off += 512 + Math.ceil(size / 512) * 512;
-    if (type === "L") {
-      longName = str(data, 0, data.length);
-      continue;
-    }
-    if (type === "x") {
-      paxPath = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(data.toString("utf8"))?.[1];
-      continue;
-    }
-    const prefix = str(h, 345, 155);
-    const name = longName ?? paxPath ?? (prefix ? `${prefix}/${str(h, 0, 100)}` : str(h, 0, 100));
-    longName = paxPath = undefined;
-    entries.push({
-      name,
-      fields: {
-        type,
-        mode: octal(h, 100, 8).toString(8),
-        uid: octal(h, 108, 8),
-        gid: octal(h, 116, 8),
-        uname: str(h, 265, 32),
-        gname: str(h, 297, 32),
-        mtime: octal(h, 136, 12),
-        size,
-        sha256: sha256Hex(data),
-        ...(type === "2" || type === "1" ? { link: str(h, 157, 100) } : {}),
-      },
-    });
-  }
-  return entries;
+  return readTar(b).map((e) => ({
+    name: e.name,
+    fields: {
+      type: e.type,
+      mode: e.mode.toString(8),
+      uid: e.uid,
+      gid: e.gid,
+      uname: e.uname,
+      gname: e.gname,
+      mtime: e.mtime,
+      size: e.size,
+      sha256: sha256Hex(e.data),
+      ...(e.type === "2" || e.type === "1" ? { link: e.link } : {}),
+    },
+  }));
 }
 
 function listZip(b: Buffer): ArchiveEntry[] {
@@ -116,9 +86,6 @@ export function listArchive(bytes: Buffer): ArchiveListing | undefined {
   return undefined;
 }
 
-function isTar(b: Buffer): boolean {
-  return b.length >= 512 && b.subarray(257, 262).toString("latin1") === "ustar";
-}
 
 /** What differs between two listings, one line per fact. */
 export function diffArchives(a: ArchiveListing, b: ArchiveListing, max = 20): string[] {

@@ -11,7 +11,20 @@ export interface WorkspaceConfig {
   sourceDateEpoch?: number;
   /** sandbox mode for every action (default "default") */
   sandbox?: SandboxMode;
+  /** npm_deps: where packages come from and what is let through */
+  npm?: NpmConfig;
 }
+
+export interface NpmConfig {
+  /** registry for lockfile entries recorded without `resolved` (default https://registry.npmjs.org) */
+  registry?: string;
+  /** package names allowed without an integrity hash, or from a git/file/http source */
+  allowUnpinned?: string[];
+  /** packages whose install scripts run (sandboxed, without network); others' are skipped */
+  allowScripts?: string[];
+}
+
+export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org";
 
 /** Directories that are never packages and never globbed. */
 export const ALWAYS_IGNORED = ["node_modules", ".git", ".hb", "hb-out"];
@@ -19,16 +32,27 @@ export const ALWAYS_IGNORED = ["node_modules", ".git", ".hb", "hb-out"];
 /** The zip epoch: the fixed SOURCE_DATE_EPOCH, so a new commit does not change every action key. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
 
+const stringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string" && x !== "");
+const NPM_KEYS: Record<keyof NpmConfig, (v: unknown) => boolean> = {
+  registry: (v) => typeof v === "string" && /^https?:\/\//.test(v),
+  allowUnpinned: stringList,
+  allowScripts: stringList,
+};
+
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
-  ignore: (v) => Array.isArray(v) && v.every((x) => typeof x === "string" && x !== ""),
+  ignore: stringList,
   sourceDateEpoch: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0,
   sandbox: (v) => typeof v === "string" && (SANDBOX_MODES as readonly string[]).includes(v),
+  npm: (v) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) &&
+    Object.entries(v).every(([k, x]) => k in NPM_KEYS && (x === undefined || NPM_KEYS[k as keyof NpmConfig](x))),
 };
 
 const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   ignore: "an array of non-empty strings",
   sourceDateEpoch: "a non-negative integer (seconds since 1970)",
   sandbox: `one of ${SANDBOX_MODES.map((m) => `"${m}"`).join(", ")}`,
+  npm: "an object { registry?: 'https://...', allowUnpinned?: [names], allowScripts?: [names] }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */

@@ -1,0 +1,33 @@
+import { fetchExternal } from "@hb/core";
+import { type Command, stringOption } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
+import { createTerminal } from "../ui/terminal";
+
+export const fetchCommand: Command = {
+  name: "fetch",
+  summary: "Fetch the external inputs (http_file, npm_deps) the targets need: the one step with network.",
+  usage: "hb fetch [options] [<pattern>...]",
+  description: [
+    "Downloads every pinned external input of the targets (default //...) into the local CAS, checking",
+    "each against its sha256 or lockfile integrity before it is stored, and logs every fetch to",
+    "<output base>/fetch-log.jsonl. Afterwards builds work offline (hb build --offline).",
+  ].join("\n"),
+  options: {
+    "output-base": { type: "string", valueName: "DIR", description: "hb's state directory (default <workspace>/.hb)" },
+  },
+  positionals: true,
+  async run({ values, positionals, cwd, signal }) {
+    const term = createTerminal();
+    const r = await fetchExternal({
+      cwd,
+      patterns: positionals.length > 0 ? positionals : ["//..."],
+      outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+      onFetch: (url) => term.line(`hb: fetching ${url}`),
+      onLockWait: (m) => term.line(`hb: ${m}`),
+    });
+    term.line(`hb: fetched ${r.fetched} (${r.bytes} bytes), ${r.cached} already present; log: ${r.log}`);
+    return 0;
+  },
+};

@@ -1,0 +1,158 @@
+import { appendFileSync, createWriteStream, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { HbError } from "../errors";
+import type { OutputBase } from "../store/output-base";
+import type { Statement } from "../store/database";
+import { type Integrity, checkIntegrity, parseIntegrity } from "./integrity";
+
+/** Something to fetch: a URL and the integrity it is pinned to ("" for an allow-listed, unpinned one). */
+export interface FetchRequest {
+  url: string;
+  integrity: string;
+  /** who needs it, for messages: a label, or a lockfile entry */
+  what: string;
+}
+
+export interface FetchedBlob {
+  hash: string;
+  size: number;
+}
+
+export interface FetchSummary {
+  fetched: number;
+  cached: number;
+  bytes: number;
+}
+
+const ATTEMPTS = 3;
+const TIMEOUT_MS = 60_000;
+
+/** (url, integrity) -> CAS blob: what the fetch step recorded. */
+export class FetchStore {
+  private readonly select: Statement;
+  private readonly insert: Statement;
+
+  constructor(private readonly base: OutputBase) {
+    this.select = base.db.prepare("SELECT hash, size FROM fetched WHERE url = ? AND integrity = ?");
+    this.insert = base.db.prepare("INSERT OR REPLACE INTO fetched (url, integrity, hash, size, fetched_ms) VALUES (?, ?, ?, ?, ?)");
+  }
+
+  /** The fetched blob, if it was recorded and is still (verified) in the CAS. */
+  lookup(url: string, integrity: string): (FetchedBlob & { path: string }) | undefined {
+    const row = this.select.get(url, integrity) as FetchedBlob | undefined;
+    if (!row) return undefined;
+    const path = this.base.cas.get({ hash: row.hash, size: row.size });
+    return path ? { ...row, path } : undefined;
+  }
+
+  record(url: string, integrity: string, blob: FetchedBlob): void {
+    this.insert.run(url, integrity, blob.hash, blob.size, Date.now());
+  }
+}
+
+/** Streams a body to `file`, hashing as it goes: sha256 (the CAS name) and the pinned algorithm. */
+async function download(url: string, file: string, pin: Integrity | undefined, signal: AbortSignal): Promise<{ sha256: string; size: number; pinned: string }> {
+  const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]), redirect: "follow" });
+  if (!res.ok || !res.body) {
+    const err = new HbError("FETCH_FAILED", `GET ${url}: HTTP ${res.status} ${res.statusText}`);
+    (err as HbError & { permanent?: boolean }).permanent = res.status >= 400 && res.status < 500;
+    throw err;
+  }
+  const sha256 = createHash("sha256");
+  const pinned = pin ? createHash(pin.algorithm) : undefined;
+  let size = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      sha256.update(chunk);
+      pinned?.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), hasher, createWriteStream(file));
+  return { sha256: sha256.digest("hex"), size, pinned: pinned ? pinned.digest("base64") : "" };
+}
+
+/**
+ * The fetch step: the one place network is allowed. Every request already fetched (recorded and
+ * still in the CAS) is skipped; every other one is downloaded, checked against its pin before it
+ * is stored, and logged to `fetch-log.jsonl` in the output base. With `network: false` a missing
+ * one is an error saying to run `hb fetch`.
+ */
+export async function runFetchStep(
+  requests: readonly FetchRequest[],
+  base: OutputBase,
+  opts: { network: boolean; signal: AbortSignal; epoch: number; onFetch?: (url: string) => void },
+): Promise<FetchSummary> {
+  const store = new FetchStore(base);
+  const logPath = join(base.dir, "fetch-log.jsonl");
+  const log = (entry: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...entry }) + "\n");
+  const todo = new Map<string, FetchRequest>();
+  let cached = 0;
+  for (const r of requests) {
+    const key = `${r.url}\0${r.integrity}`;
+    if (todo.has(key)) continue;
+    if (store.lookup(r.url, r.integrity)) cached++;
+    else todo.set(key, r);
+  }
+  if (todo.size > 0 && !opts.network) {
+    const first = [...todo.values()][0]!;
+    throw new HbError("NOT_FETCHED", `${todo.size} external input(s) are not fetched yet, e.g. ${first.url} (for ${first.what})`, {
+      hint: "run `hb fetch <patterns>` (the one step with network), then build offline",
+    });
+  }
+  let fetched = 0;
+  let bytes = 0;
+  const queue = [...todo.values()];
+  // the first failure stops the others from starting anything new; all finish before it is thrown
+  let failure: unknown;
+  const worker = async () => {
+    for (let r = queue.shift(); r && failure === undefined; r = queue.shift()) {
+      const pin = r.integrity ? parseIntegrity(r.integrity) : undefined;
+      let lastError: unknown;
+      for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+        const tmp = base.cas.tempPath();
+        try {
+          opts.onFetch?.(r.url);
+          const got = await download(r.url, tmp, pin, opts.signal);
+          if (pin) {
+            try {
+              checkIntegrity(pin, got.pinned, `${r.url} (for ${r.what})`);
+            } catch (e) {
+              log({ url: r.url, integrity: r.integrity, sha256: got.sha256, bytes: got.size, result: "refused: integrity mismatch" });
+              throw Object.assign(e as HbError, { permanent: true });
+            }
+          }
+          base.cas.adopt(tmp, { hash: got.sha256, size: got.size }, opts.epoch);
+          store.record(r.url, r.integrity, { hash: got.sha256, size: got.size });
+          log({ url: r.url, integrity: r.integrity || null, sha256: got.sha256, bytes: got.size, result: pin ? "fetched" : "fetched, unpinned (allow-listed)" });
+          fetched++;
+          bytes += got.size;
+          lastError = undefined;
+          break;
+        } catch (e) {
+          rmSync(tmp, { force: true });
+          lastError = e;
+          if (opts.signal.aborted || (e as { permanent?: boolean }).permanent) break;
+          await new Promise((res) => setTimeout(res, 200 * 2 ** attempt));
+        }
+      }
+      if (lastError) {
+        if (!(lastError instanceof HbError)) log({ url: r.url, integrity: r.integrity, result: `failed: ${(lastError as Error).message}` });
+        failure ??=
+          lastError instanceof HbError
+            ? lastError
+            : new HbError("FETCH_FAILED", `could not fetch ${r.url} (for ${r.what}) after ${ATTEMPTS} attempts: ${(lastError as Error)?.cause ?? (lastError as Error).message}`, {
+                hint: "check the URL and the network; the build itself never uses the network",
+              });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
+  if (failure !== undefined) throw failure;
+  return { fetched, cached, bytes };
+}

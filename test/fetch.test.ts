@@ -1,0 +1,161 @@
+import { execa } from "execa";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "../packages/core/src/store/database";
+import { hb, makeWorkspace, summary, tempDir } from "./helpers";
+
+// External inputs come only through the fetch step, from a server on 127.0.0.1 (no public network
+// in tests), pinned by sha256 or lockfile integrity.
+
+let server: Server | undefined;
+let requests: string[] = [];
+afterEach(() => {
+  server?.close();
+  server = undefined;
+});
+
+async function serve(files: Record<string, Buffer>): Promise<string> {
+  requests = [];
+  server = createServer((req, res) => {
+    requests.push(req.url ?? "");
+    const body = files[req.url ?? ""];
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-length": body.length }).end(body);
+  });
+  await new Promise<void>((r) => server!.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** An npm package tarball, as `npm pack` lays it out (package/...). */
+async function tarball(files: Record<string, string>): Promise<Buffer> {
+  const dir = tempDir();
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, "package", name, ".."), { recursive: true });
+    writeFileSync(join(dir, "package", name), content);
+  }
+  await execa("tar", ["-czf", "pkg.tgz", "package"], { cwd: dir });
+  return readFileSync(join(dir, "pkg.tgz"));
+}
+
+const sri = (b: Buffer) => `sha512-${createHash("sha512").update(b).digest("base64")}`;
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+async function npmFixture() {
+  const leftPad = await tarball({ "package.json": '{"name":"left-pad","version":"1.0.0","bin":{"lp":"bin/lp.js"}}', "index.js": "module.exports = (s) => '  ' + s;\n", "bin/lp.js": "#!/usr/bin/env node\n" });
+  const inner = await tarball({ "package.json": '{"name":"inner","version":"2.0.0"}', "index.js": "module.exports = 2;\n" });
+  const url = await serve({ "/left-pad-1.0.0.tgz": leftPad, "/inner-2.0.0.tgz": inner });
+  const lock = {
+    name: "app",
+    lockfileVersion: 3,
+    requires: true,
+    packages: {
+      "": { name: "app", dependencies: { "left-pad": "1.0.0" } },
+      "node_modules/left-pad": { version: "1.0.0", resolved: `${url}/left-pad-1.0.0.tgz`, integrity: sri(leftPad), bin: { lp: "bin/lp.js" } },
+      "node_modules/left-pad/node_modules/inner": { version: "2.0.0", resolved: `${url}/inner-2.0.0.tgz`, integrity: sri(inner) },
+    },
+  };
+  const ws = makeWorkspace({
+    "app/package-lock.json": JSON.stringify(lock, null, 2),
+    "app/BUILD.ts":
+      'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n' +
+      'npm_deps({ name: "deps" });\n' +
+      'genrule({ name: "use", srcs: [":deps"], outs: ["seen.txt"], cmd: "cat hb-out/app/node_modules/left-pad/index.js hb-out/app/node_modules/left-pad/node_modules/inner/index.js > $@; readlink hb-out/app/node_modules/.bin/lp >> $@" });\n' +
+      'genrule({ name: "sentinel", outs: ["ran.txt"], cmd: "echo ran > $@" });\n',
+  });
+  return { ws, lock, leftPad, url };
+}
+
+describe("npm_deps", () => {
+  it("installs a lockfile's packages from the fetch step, then builds offline after the server stops", async () => {
+    const { ws } = await npmFixture();
+    const r = await hb(ws, ["build", "//app:use"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/app/seen.txt"), "utf8")).toBe("module.exports = (s) => '  ' + s;\nmodule.exports = 2;\n../left-pad/bin/lp.js\n");
+    expect(statSync(join(ws, "hb-out/app/node_modules/left-pad/bin/lp.js")).mode & 0o111).not.toBe(0);
+    expect(readlinkSync(join(ws, "hb-out/app/node_modules/.bin/lp"))).toBe("../left-pad/bin/lp.js");
+    const log = readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(log.map((l) => [l.url.replace(/.*\//, ""), l.result])).toEqual(
+      expect.arrayContaining([["left-pad-1.0.0.tgz", "fetched"], ["inner-2.0.0.tgz", "fetched"]]),
+    );
+    expect(log[0]).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: expect.any(Number) });
+
+    server!.close();
+    server = undefined;
+    // forget every action result and output: the install must re-run, from fetched tarballs only
+    const db = openDatabase(join(ws, ".hb/hb.db"));
+    db.exec("DELETE FROM action_cache");
+    db.close();
+    rmSync(join(ws, "hb-out"), { recursive: true });
+    const offline = await hb(ws, ["build", "//app:use", "--offline"]);
+    expect(offline.exitCode, offline.output).toBe(0);
+    expect(summary(offline).executed).toBe(2);
+    expect(readFileSync(join(ws, "hb-out/app/seen.txt"), "utf8")).toContain("module.exports = 2;");
+  });
+
+  it("refuses a tampered integrity before anything runs", async () => {
+    const { ws, lock } = await npmFixture();
+    const entry = lock.packages["node_modules/left-pad"];
+    entry.integrity = entry.integrity.slice(0, 10) + (entry.integrity[10] === "A" ? "B" : "A") + entry.integrity.slice(11);
+    writeFileSync(join(ws, "app/package-lock.json"), JSON.stringify(lock));
+    const r = await hb(ws, ["build", "//app:use", "//app:sentinel"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/left-pad-1\.0\.0\.tgz \(for app\/package-lock\.json: node_modules\/left-pad\) does not match its pinned sha512/);
+    expect(existsSync(join(ws, "hb-out/app/ran.txt"))).toBe(false);
+    expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("refused: integrity mismatch");
+  });
+
+  it("refuses unpinned and non-registry entries unless allow-listed", async () => {
+    const { ws, lock } = await npmFixture();
+    delete (lock.packages["node_modules/left-pad"] as { integrity?: string }).integrity;
+    (lock.packages as Record<string, object>)["node_modules/from-git"] = { version: "1.0.0", resolved: "git+ssh://git@example.com/x.git#abc" };
+    writeFileSync(join(ws, "app/package-lock.json"), JSON.stringify(lock));
+    const r = await hb(ws, ["build", "//app:use", "//app:sentinel"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("app/package-lock.json has 2 unpinned entries");
+    expect(r.stderr).toContain("node_modules/left-pad: no integrity hash");
+    expect(r.stderr).toContain("node_modules/from-git: source git+ssh://git@example.com/x.git#abc is not a registry tarball");
+    expect(r.stderr).toContain("npm: { allowUnpinned: [...] }");
+    expect(existsSync(join(ws, "hb-out/app/ran.txt"))).toBe(false);
+    writeFileSync(join(ws, "hb.config.ts"), 'export default { npm: { allowUnpinned: ["left-pad", "from-git"] } };\n');
+    const allowed = await hb(ws, ["build", "//app:use"]);
+    expect(allowed.exitCode, allowed.output).toBe(0);
+    expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("fetched, unpinned (allow-listed)");
+  });
+});
+
+describe("http_file and hb fetch", () => {
+  it("fetches a pinned file with hb fetch, then builds offline; a wrong pin is refused", async () => {
+    const data = Buffer.from("external data\n");
+    const url = await serve({ "/data.txt": data });
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        `import { genrule, http_file } from "@hb/core";\nhttp_file({ name: "data", url: "${url}/data.txt", sha256: "${sha256(data)}" });\n` +
+        'genrule({ name: "use", srcs: [":data"], outs: ["copy.txt"], cmd: "cp $< $@" });\n',
+    });
+    const f = await hb(ws, ["fetch", "//p:use"]);
+    expect(f.exitCode, f.output).toBe(0);
+    expect(f.stderr).toContain("hb: fetched 1 (14 bytes), 0 already present");
+    server!.close();
+    server = undefined;
+    const b = await hb(ws, ["build", "//p:use", "--offline"]);
+    expect(b.exitCode, b.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/copy.txt"), "utf8")).toBe("external data\n");
+    expect(readFileSync(join(ws, "hb-out/p/data/data.txt"), "utf8")).toBe("external data\n");
+
+    const url2 = await serve({ "/data.txt": Buffer.from("something else\n") });
+    writeFileSync(join(ws, "p/BUILD.ts"), readFileSync(join(ws, "p/BUILD.ts"), "utf8").replace(url, url2));
+    const wrong = await hb(ws, ["build", "//p:use"]);
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr).toContain("does not match its pinned sha256");
+    const offline = await hb(ws, ["build", "//p:use", "--offline"]);
+    expect(offline.exitCode).toBe(1);
+    expect(offline.stderr).toContain("not fetched yet");
+    expect(requests).toEqual(["/data.txt"]);
+  });
+});
