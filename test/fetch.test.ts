@@ -129,6 +129,33 @@ describe("npm_deps", () => {
   });
 });
 
+describe("npm_deps install scripts", () => {
+  it("run only for the packages named in run_scripts, sandboxed and without network", async () => {
+    const scripts = {
+      install: "node -e \"require('fs').writeFileSync('built.txt', 'built by ' + process.env.npm_lifecycle_event)\"",
+      postinstall: "if (exec 3<>/dev/tcp/10.1.1.1/80) 2>/dev/null; then echo online > net.txt; else echo offline > net.txt; fi",
+    };
+    const scripted = await tarball({ "package.json": JSON.stringify({ name: "native", version: "1.0.0", scripts }) });
+    const url = await serve({ "/native-1.0.0.tgz": scripted });
+    const lock = JSON.stringify({
+      lockfileVersion: 3,
+      packages: { "": {}, "node_modules/native": { version: "1.0.0", resolved: `${url}/native-1.0.0.tgz`, integrity: sri(scripted), hasInstallScript: true } },
+    });
+    const ws = makeWorkspace({
+      "plain/package-lock.json": lock,
+      "plain/BUILD.ts": 'import { npm_deps } from "@hb/rules-node";\nnpm_deps({ name: "deps" });\n',
+      "scripted/package-lock.json": lock,
+      "scripted/BUILD.ts": 'import { npm_deps } from "@hb/rules-node";\nnpm_deps({ name: "deps", run_scripts: ["native"] });\n',
+    });
+    const r = await hb(ws, ["build", "//plain:deps", "//scripted:deps"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/scripted/node_modules/native/built.txt"), "utf8")).toBe("built by install");
+    expect(readFileSync(join(ws, "hb-out/scripted/node_modules/native/net.txt"), "utf8")).toBe("offline\n");
+    expect(existsSync(join(ws, "hb-out/plain/node_modules/native/package.json"))).toBe(true);
+    expect(existsSync(join(ws, "hb-out/plain/node_modules/native/built.txt"))).toBe(false);
+  });
+});
+
 describe("http_file and hb fetch", () => {
   it("fetches a pinned file with hb fetch, then builds offline; a wrong pin is refused", async () => {
     const data = Buffer.from("external data\n");

@@ -1,21 +1,83 @@
 import { attr, rule } from "@hb/core";
 
+// Runs the install scripts of the named packages in a copy of the extracted tree. It is the
+// command of a sandboxed action: no network, only the tree and node.
+const RUN_SCRIPTS = `"use strict";
+const fs = require("fs");
+const path = require("path");
+const { execFileSync } = require("child_process");
+const [from, to, ...names] = process.argv.slice(2);
+fs.cpSync(from, to, { recursive: true, verbatimSymlinks: true });
+const writable = (p) => {
+  const st = fs.lstatSync(p);
+  if (st.isSymbolicLink()) return;
+  fs.chmodSync(p, st.mode | 0o200);
+  if (st.isDirectory()) for (const e of fs.readdirSync(p)) writable(path.join(p, e));
+};
+writable(to);
+const wanted = new Set(names);
+const packages = [];
+const walk = (dir) => {
+  for (const e of fs.readdirSync(dir).sort()) {
+    if (e === ".bin") continue;
+    const p = path.join(dir, e);
+    if (e.startsWith("@")) { walk(p); continue; }
+    let manifest;
+    try { manifest = JSON.parse(fs.readFileSync(path.join(p, "package.json"), "utf8")); } catch { continue; }
+    if (wanted.has(manifest.name)) packages.push([p, manifest]);
+    if (fs.existsSync(path.join(p, "node_modules"))) walk(path.join(p, "node_modules"));
+  }
+};
+walk(to);
+for (const [dir, manifest] of packages) {
+  for (const stage of ["preinstall", "install", "postinstall"]) {
+    const script = (manifest.scripts || {})[stage];
+    if (!script) continue;
+    process.stderr.write(manifest.name + ": " + stage + ": " + script + "\\n");
+    execFileSync("/bin/bash", ["-c", script], {
+      cwd: dir,
+      stdio: ["ignore", "inherit", "inherit"],
+      env: { ...process.env, PATH: path.join(to, ".bin") + ":" + process.env.PATH, npm_package_name: manifest.name, npm_package_version: manifest.version, npm_lifecycle_event: stage },
+    });
+  }
+}
+`;
+
 /**
  * A node_modules tree from an npm lockfile (v2/v3). Every package must be pinned by an integrity
  * hash from a registry (or allow-listed in hb.config.ts, npm.allowUnpinned); tarballs are
  * fetched by `hb fetch` / the fetch step of `hb build`, checked, and extracted into a
- * deterministic layout as a cached action output, with node_modules/.bin links.
+ * deterministic layout as a cached action output, with node_modules/.bin links. Install scripts
+ * run only for the packages named in `run_scripts`, as a sandboxed action without network.
  */
 export const npm_deps = rule({
   kind: "npm_deps",
   attrs: {
     lockfile: attr.label({ default: "package-lock.json", doc: "the package-lock.json" }),
+    run_scripts: attr.stringList({ doc: "packages whose preinstall/install/postinstall scripts run (sandboxed, no network)" }),
   },
   impl(ctx) {
     const [lockfile, ...more] = ctx.files("lockfile");
     if (!lockfile || more.length > 0) throw new Error(`npm_deps ${ctx.label}: 'lockfile' must be one file`);
+    const names = [...new Set(ctx.attr.run_scripts)].sort();
+    if (names.length === 0) {
+      const out = ctx.declareDirectory("node_modules");
+      ctx.actions.npmInstall({ lockfile, output: out });
+      return { files: [out], npmDeps: { nodeModules: out.path } };
+    }
+    const extracted = ctx.declareDirectory(`_${ctx.name}_extracted/node_modules`);
+    ctx.actions.npmInstall({ lockfile, output: extracted });
+    const script = ctx.declareFile(`_${ctx.name}_run_scripts.js`);
+    ctx.actions.write({ output: script, content: RUN_SCRIPTS });
     const out = ctx.declareDirectory("node_modules");
-    ctx.actions.npmInstall({ lockfile, output: out });
+    ctx.actions.run({
+      executable: "/usr/bin/node",
+      arguments: [script.path, extracted.path, out.path, ...names],
+      inputs: [extracted, script],
+      outputs: [out],
+      mnemonic: "NpmScripts",
+      progressMessage: `Running install scripts of ${names.join(", ")} for ${ctx.label}`,
+    });
     return { files: [out], npmDeps: { nodeModules: out.path } };
   },
 });

@@ -20,8 +20,6 @@ export interface NpmConfig {
   registry?: string;
   /** package names allowed without an integrity hash, or from a git/file/http source */
   allowUnpinned?: string[];
-  /** packages whose install scripts run (sandboxed, without network); others' are skipped */
-  allowScripts?: string[];
 }
 
 export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org";
@@ -36,7 +34,6 @@ const stringList = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x =
 const NPM_KEYS: Record<keyof NpmConfig, (v: unknown) => boolean> = {
   registry: (v) => typeof v === "string" && /^https?:\/\//.test(v),
   allowUnpinned: stringList,
-  allowScripts: stringList,
 };
 
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
@@ -52,7 +49,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   ignore: "an array of non-empty strings",
   sourceDateEpoch: "a non-negative integer (seconds since 1970)",
   sandbox: `one of ${SANDBOX_MODES.map((m) => `"${m}"`).join(", ")}`,
-  npm: "an object { registry?: 'https://...', allowUnpinned?: [names], allowScripts?: [names] }",
+  npm: "an object { registry?: 'https://...', allowUnpinned?: [names] }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */
