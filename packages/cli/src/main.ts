@@ -3,15 +3,15 @@ import { type Command, commandHelp, parseCommandArgs } from "./args";
 import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";
 import { cleanCommand } from "./commands/clean";
+import { explainCommand } from "./commands/explain";
 import { fetchCommand } from "./commands/fetch";
 import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
 import { verifyCommand } from "./commands/verify";
+import { HB_VERSION } from "./version";
 
-declare const __HB_VERSION__: string | undefined;
-const VERSION = typeof __HB_VERSION__ === "string" ? __HB_VERSION__ : "dev";
 
-const COMMANDS: Command[] = [buildCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, keygenCommand, attestCommand];
+const COMMANDS: Command[] = [buildCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, keygenCommand, attestCommand, explainCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -36,7 +36,7 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     return name === undefined ? ExitCode.analysisFailed : ExitCode.ok;
   }
   if (name === "--version" || name === "version") {
-    process.stdout.write(`hb ${VERSION}\n`);
+    process.stdout.write(`hb ${HB_VERSION}\n`);
     return ExitCode.ok;
   }
   const cmd = COMMANDS.find((c) => c.name === name);

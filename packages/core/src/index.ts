@@ -29,3 +29,5 @@ export { type AttestationCheck, type AttestationVerification, type CheckResult, 
 export { findBwrap, bwrapArgs, systemBinds, type BwrapSpec } from "./sandbox/bwrap";
 export { spawnProcess, type SpawnResult } from "./sandbox/spawn";
 export { fetchExternal, type FetchOptions as FetchCommandOptions } from "./build/fetch";
+export { explain, type Explanation, type ExplainedInput, type ExplainedProducer } from "./explain/explain";
+export { type ActionInfo } from "./action-cache/action-cache";

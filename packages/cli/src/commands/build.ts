@@ -1,5 +1,6 @@
 import { HbError, build } from "@hb/core";
-import type { Command } from "../args";
+import { type Command, stringOption } from "../args";
+import { HB_VERSION } from "../version";
 import { ANALYZER_SCRIPT } from "../paths";
 import { BuildProgress } from "../ui/progress";
 import { writeJsonFile } from "../ui/report-file";
@@ -17,6 +18,10 @@ export const buildCommand: Command = {
   ].join("\n"),
   options: {
     ...BUILD_OPTIONS,
+    provenance: { type: "boolean", description: "sign in-toto/SLSA provenance for the targets' outputs: <output>.intoto.jsonl beside each" },
+    "signing-key": { type: "string", valueName: "FILE", description: "Ed25519 private key (PEM, from hb keygen) that signs provenance" },
+    "builder-id": { type: "string", valueName: "URI", description: "the builder id provenance records (default urn:hb:builder:local:<host>)" },
+    "allow-dirty": { type: "boolean", description: "sign provenance for a tree with uncommitted changes (recorded as dirty)" },
     offline: { type: "boolean", description: "skip the fetch step: fail if an external input is not fetched yet (run hb fetch first)" },
     audit: {
       type: "boolean",
@@ -29,6 +34,10 @@ export const buildCommand: Command = {
       throw new HbError("USAGE", "hb build needs at least one target pattern", { hint: "e.g. hb build //...  or  hb build //app:bundle" });
     }
     const flags = buildFlags(values);
+    const signingKey = stringOption(values, "signing-key");
+    if (values.provenance === true && !signingKey) {
+      throw new HbError("USAGE", "--provenance needs --signing-key FILE", { hint: "create a key pair with: hb keygen --out .hb-keys/" });
+    }
     const term = createTerminal();
     const progress = new BuildProgress(term);
     if (flags.sandbox === "none") term.warn("--sandbox=none: actions run unsandboxed; their results are keyed apart and never uploaded");
@@ -42,6 +51,11 @@ export const buildCommand: Command = {
       stamp: flags.stamp,
       audit: values.audit === true,
       offline: values.offline === true,
+      provenance:
+        values.provenance === true
+          ? { signingKey: signingKey!, builderId: stringOption(values, "builder-id"), allowDirty: values["allow-dirty"] === true }
+          : undefined,
+      hbVersion: HB_VERSION,
       analyzerScript: ANALYZER_SCRIPT,
       signal,
       events: progress,
@@ -54,6 +68,7 @@ export const buildCommand: Command = {
       }
       term.line(`hb: audit: ${result.report.hermeticViolations} hermeticity violations in ${result.report.audit.length} actions`);
     }
+    for (const a of result.report.attestations ?? []) term.line(`hb: provenance: ${a}`);
     if (flags.report) writeJsonFile(cwd, flags.report, result.report);
     return result.exitCode;
   },

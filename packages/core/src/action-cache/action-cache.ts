@@ -1,3 +1,4 @@
+import type { KeyedFile } from "../action/action-key";
 import type { ExecPath } from "../analysis/graph";
 import type { CacheIncident } from "../cas/local-cas";
 import type { SandboxMode } from "../workspace/config";
@@ -28,6 +29,23 @@ export interface ActionResult {
   sandbox: SandboxMode;
 }
 
+/** How an action was run, kept for `hb explain`: plain JSON beside its result. */
+export interface ActionInfo {
+  owner: string;
+  mnemonic: string;
+  kind: string;
+  argv: string[];
+  env: Record<string, string>;
+  inputs: KeyedFile[];
+  tools: KeyedFile[];
+  toolchains: KeyedFile[];
+  sandbox: SandboxMode;
+  executedAtMs: number;
+  durationMs: number;
+  /** who ran it: this machine (`local:<host>`), or the key that signed a remote entry */
+  builder: string;
+}
+
 function isActionResult(v: unknown): v is ActionResult {
   const r = v as ActionResult;
   return (
@@ -42,6 +60,8 @@ export class ActionCache {
   private readonly select: Statement;
   private readonly insert: Statement;
   private readonly remove: Statement;
+  private readonly putInfo: Statement;
+  private readonly indexOutput: Statement;
 
   constructor(
     db: Database,
@@ -50,6 +70,8 @@ export class ActionCache {
     this.select = db.prepare("SELECT result FROM action_cache WHERE key = ?");
     this.insert = db.prepare("INSERT OR REPLACE INTO action_cache (key, result, created_ms) VALUES (?, ?, ?)");
     this.remove = db.prepare("DELETE FROM action_cache WHERE key = ?");
+    this.putInfo = db.prepare("INSERT OR REPLACE INTO action_info (key, info) VALUES (?, ?)");
+    this.indexOutput = db.prepare("INSERT OR IGNORE INTO output_index (hash, key, path) VALUES (?, ?, ?)");
   }
 
   get(key: string): ActionResult | undefined {
@@ -71,6 +93,12 @@ export class ActionCache {
 
   put(key: string, result: ActionResult): void {
     this.insert.run(key, JSON.stringify(result), Date.now());
+  }
+
+  /** Records how an action ran and what it produced, whether or not its result is cached. */
+  describe(key: string, info: ActionInfo, files: readonly OutputFile[]): void {
+    this.putInfo.run(key, JSON.stringify(info));
+    for (const f of files) if (f.symlink === undefined) this.indexOutput.run(f.hash, key, f.path);
   }
 
   delete(key: string): void {

@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { ActionGraph } from "../analysis/graph";
 import type { CacheIncident } from "../cas/local-cas";
 import { ExitCode, HbError, type HbErrorData } from "../errors";
@@ -11,6 +11,7 @@ import { DEFAULT_SOURCE_DATE_EPOCH, type SandboxMode } from "../workspace/config
 import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { readStamp } from "./stamp";
+import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./provenance";
 
 export interface BuildOptions {
   cwd: string;
@@ -25,6 +26,10 @@ export interface BuildOptions {
   audit?: boolean;
   /** no fetch step: fail if an external input is not fetched yet */
   offline?: boolean;
+  /** sign in-toto/SLSA provenance for the requested targets' outputs */
+  provenance?: ProvenanceRequest;
+  /** hb's version, as provenance records it */
+  hbVersion?: string;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & {
@@ -56,6 +61,8 @@ export interface BuildReport {
   audit?: { label: string; reads: string[]; connects: string[] }[];
   /** with --audit: how many reads and connects the audit found */
   hermeticViolations?: number;
+  /** with --provenance: the attestation files written */
+  attestations?: string[];
 }
 
 export interface BuildResult {
@@ -71,6 +78,7 @@ export interface BuildResult {
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  const signing = opts.provenance ? await prepareProvenance(workspace.root, opts.provenance, opts.sandbox) : undefined;
   const lock = await lockOutputBase(workspace.outputBase, (m) => opts.events?.lockWait?.(m), opts.signal);
   let base: OutputBase | undefined;
   try {
@@ -87,6 +95,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       signal: opts.signal,
       onLog: (line) => opts.events?.buildFileLog?.(line),
       onAnalyzing: () => opts.events?.analyzing?.(),
+      hide: opts.provenance ? [resolve(opts.cwd, opts.provenance.signingKey)] : [],
     });
     const { config, graph } = analysis;
     const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
@@ -130,6 +139,28 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       return { label, outputs };
     });
     base.stats.flush();
+    let attestations: string[] | undefined;
+    if (signing && errors.length === 0 && !exec.interrupted) {
+      const subjects = targets.flatMap((t) => t.outputs.filter((o) => o.path.startsWith("hb-out/")).map((o) => ({ path: o.path, sha256: o.sha256 })));
+      if (subjects.length === 0) throw new HbError("USAGE", "--provenance: the requested targets have no outputs to attest");
+      attestations = writeProvenance({
+        root: workspace.root,
+        base,
+        graph,
+        outcomes: exec.outcomes,
+        subjects,
+        patterns: opts.patterns,
+        mode,
+        sourceDateEpoch: epoch,
+        hbVersion: opts.hbVersion ?? "dev",
+        npm: config.npm,
+        key: signing.key,
+        source: signing.source,
+        builderId: opts.provenance!.builderId ?? defaultBuilderId(),
+        startedOn: new Date(started),
+        finishedOn: new Date(),
+      });
+    }
     const report: BuildReport = {
       actions: exec.outcomes.length,
       executed: count("executed"),
@@ -143,6 +174,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       interrupted: exec.interrupted,
       errors: errors.map((e) => e.toData()),
     };
+    if (attestations) report.attestations = attestations;
     if (opts.audit) {
       report.audit = exec.outcomes
         .filter((o) => o.audit && (o.audit.reads.length > 0 || o.audit.connects.length > 0))

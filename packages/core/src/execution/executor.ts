@@ -1,4 +1,5 @@
 import { type Stats, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { join, posix } from "node:path";
 import type { ActionResult, OutputFile } from "../action-cache/action-cache";
 import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../action/action-key";
@@ -369,6 +370,30 @@ class Executor {
     }
   }
 
+  /** Stores a fresh result in the action cache (when it may be cached) and how it was made (for hb explain). */
+  private record(p: Prepared, result: ActionResult, cache: boolean): void {
+    if (cache && p.cacheable) this.opts.base.ac.put(p.key, result);
+    const m = p.material;
+    this.opts.base.ac.describe(
+      p.key,
+      {
+        owner: p.action.owner,
+        mnemonic: p.action.mnemonic,
+        kind: p.action.kind,
+        argv: [...m.argv],
+        env: { ...m.env },
+        inputs: [...m.inputs],
+        tools: [...m.tools],
+        toolchains: [...m.toolchains],
+        sandbox: p.mode,
+        executedAtMs: result.executedAtMs,
+        durationMs: result.durationMs,
+        builder: `local:${hostname()}`,
+      },
+      result.files,
+    );
+  }
+
   /** Takes a result's outputs as this build's: their blobs must all be there (and materialized). */
   private adopt(result: ActionResult): boolean {
     for (const f of result.files) {
@@ -401,7 +426,7 @@ class Executor {
         durationMs: 0,
         sandbox: p.mode,
       };
-      if (p.cacheable) this.opts.base.ac.put(p.key, result);
+      this.record(p, result, true);
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize ${a.outputs[0]}`);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
@@ -418,7 +443,7 @@ class Executor {
         files = installPackages(packages, store, this.opts.base.cas, a.outputDirs[0]!, this.opts.sourceDateEpoch);
       }
       const result: ActionResult = { files, dirs: [...a.outputDirs], exitCode: 0, stdout: "", stderr: "", executedAtMs: started, durationMs: Date.now() - started, sandbox: p.mode };
-      if (p.cacheable) this.opts.base.ac.put(p.key, result);
+      this.record(p, result, true);
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
@@ -488,9 +513,8 @@ class Executor {
         this.opts.events?.warning?.(
           `${changed.map((c) => c.slice(this.opts.root.length + 1)).join(", ")} changed while ${a.owner} was running: its result is not cached, the next build runs it again`,
         );
-      } else if (p.cacheable) {
-        this.opts.base.ac.put(p.key, result);
       }
+      this.record(p, result, changed.length === 0);
       if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
       return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {

@@ -13,7 +13,7 @@ export function sqlite(): typeof BetterSqlite3 {
   return Sqlite;
 }
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -32,6 +32,14 @@ CREATE TABLE IF NOT EXISTS analysis_cache (
 CREATE TABLE IF NOT EXISTS fetched (
   url TEXT NOT NULL, integrity TEXT NOT NULL, hash TEXT NOT NULL, size INTEGER NOT NULL,
   fetched_ms INTEGER NOT NULL, PRIMARY KEY (url, integrity)) WITHOUT ROWID;
+-- how each executed action was run (command, env, inputs by digest, builder): for hb explain
+CREATE TABLE IF NOT EXISTS action_info (key TEXT PRIMARY KEY, info TEXT NOT NULL) WITHOUT ROWID;
+-- output content -> the actions that produced it
+CREATE TABLE IF NOT EXISTS output_index (hash TEXT NOT NULL, key TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (hash, key, path)) WITHOUT ROWID;
+-- provenance statements hb wrote, by subject
+CREATE TABLE IF NOT EXISTS attestations (
+  hash TEXT NOT NULL, file TEXT NOT NULL, builder_id TEXT NOT NULL, created_ms INTEGER NOT NULL,
+  PRIMARY KEY (hash, file)) WITHOUT ROWID;
 -- what hb last put at each path under hb-out/, so a no-op build checks a stat, not a hash
 CREATE TABLE IF NOT EXISTS materialized (
   path TEXT PRIMARY KEY, hash TEXT NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL) WITHOUT ROWID;
@@ -55,7 +63,8 @@ export function openDatabase(path: string): Database {
     // Everything here is a cache: a schema change starts it afresh.
     db.exec(`DROP TABLE IF EXISTS stat_cache; DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS action_cache;
              DROP TABLE IF EXISTS analysis_cache; DROP TABLE IF EXISTS materialized; DROP TABLE IF EXISTS meta;
-             DROP TABLE IF EXISTS fetched;`);
+             DROP TABLE IF EXISTS fetched; DROP TABLE IF EXISTS action_info; DROP TABLE IF EXISTS output_index;
+             DROP TABLE IF EXISTS attestations;`);
     db.exec(SCHEMA);
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
   }
