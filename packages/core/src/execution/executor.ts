@@ -18,6 +18,7 @@ import type { OutputBase } from "../store/output-base";
 import type { NpmConfig, SandboxMode } from "../workspace/config";
 import { FetchStore, runFetchStep } from "../fetch/fetch-step";
 import { installPackages, symlinkEntry } from "../fetch/npm-install";
+import type { RemoteCache } from "../remote/remote-cache";
 import { fetchRequests, lockfilePackages, npmPolicy } from "../fetch/requests";
 import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
@@ -47,6 +48,8 @@ export interface ActionAudit {
 export interface ActionOutcome {
   action: ActionSpec;
   status: ActionStatus;
+  /** a cache hit from the remote cache: the instance it came from and the key that signed it */
+  remote?: { instance: string; keyId: string };
   /** with `audit`: what the action reached outside its declarations */
   audit?: ActionAudit;
   key?: string;
@@ -92,6 +95,8 @@ export interface ExecuteOptions {
   network?: boolean;
   /** how npm_install actions resolve lockfiles */
   npm?: NpmConfig;
+  /** the team cache: read on a local miss, written after a sandboxed execution when it allows */
+  remote?: RemoteCache;
 }
 
 export interface ExecutionResult {
@@ -119,6 +124,8 @@ interface Prepared {
 }
 
 const OUTPUT_PREVIEW = 8000;
+/** remote cache lookups under way at once */
+const REMOTE_LOOKUPS = 8;
 
 /** Shows the command a user wrote: a genrule's `cmd`, or the argv, shell-quoted. */
 export function describeCommand(a: ActionSpec): string {
@@ -160,6 +167,7 @@ class Executor {
   private hostPrint: string | undefined;
   private etcReady = false;
   private readonly staging: SandboxStaging;
+  private readonly uploads: Promise<void>[] = [];
   private strace: ResolvedToolchain | undefined;
   /** audits of actions that failed: reported too */
   private readonly failedAudits = new Map<number, ActionAudit>();
@@ -220,7 +228,9 @@ class Executor {
     }
     const finished = new Set<number>();
     const execQueue: Prepared[] = [];
+    const remoteQueue: Prepared[] = [];
     let running = 0;
+    let remoteRunning = 0;
     const { signal, jobs } = this.opts;
 
     return new Promise<ExecutionResult>((resolve) => {
@@ -249,14 +259,14 @@ class Executor {
       };
       const settle = () => {
         const stopped = this.halted || signal.aborted;
-        if (running > 0) return;
-        if (!stopped && (ready.length > 0 || execQueue.length > 0)) return;
+        if (running > 0 || remoteRunning > 0) return;
+        if (!stopped && (ready.length > 0 || execQueue.length > 0 || remoteQueue.length > 0)) return;
         for (const id of ids) {
           if (!finished.has(id)) {
             complete({ action: this.graph.actions[id]!, status: signal.aborted ? "interrupted" : "skipped", durationMs: 0 });
           }
         }
-        void this.staging.close().then(() => {
+        void Promise.all([this.staging.close(), ...this.uploads]).then(() => {
           this.materializer?.flush();
           this.opts.base.stats.flush();
           resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
@@ -267,7 +277,26 @@ class Executor {
           const id = ready.shift()!;
           const prepared = this.prepare(this.graph.actions[id]!);
           if ("status" in prepared) complete(prepared);
+          else if (this.opts.remote && prepared.cacheable && prepared.action.kind === "run") remoteQueue.push(prepared);
           else execQueue.push(prepared);
+        }
+        // a local miss asks the team cache first, a few at a time (network waits, not CPU)
+        while (remoteQueue.length > 0 && remoteRunning < REMOTE_LOOKUPS && !this.halted && !signal.aborted) {
+          const job = remoteQueue.shift()!;
+          remoteRunning++;
+          this.fromRemote(job).then(
+            (o) => {
+              remoteRunning--;
+              if (o) complete(o);
+              else execQueue.push(job);
+              drain();
+            },
+            () => {
+              remoteRunning--;
+              execQueue.push(job);
+              drain();
+            },
+          );
         }
         while (execQueue.length > 0 && running < jobs && !this.halted && !signal.aborted) {
           const job = execQueue.shift()!;
@@ -370,9 +399,27 @@ class Executor {
     }
   }
 
+  /** A verified hit from the team cache, stored locally and materialized; undefined for a miss. */
+  private async fromRemote(p: Prepared): Promise<ActionOutcome | undefined> {
+    const started = Date.now();
+    const hit = await this.opts.remote!.lookup(p.action, p.key, this.opts.base.cas, this.opts.sourceDateEpoch);
+    if (!hit || !this.adopt(hit.result)) return undefined;
+    this.opts.base.ac.put(p.key, hit.result);
+    this.describe(p, hit.result, `remote:${hit.instance || "(no instance)"}:${hit.keyId.slice(0, 16)}`);
+    return { action: p.action, status: "cached", key: p.key, material: p.material, result: hit.result, remote: { instance: hit.instance, keyId: hit.keyId }, durationMs: Date.now() - started };
+  }
+
   /** Stores a fresh result in the action cache (when it may be cached) and how it was made (for hb explain). */
   private record(p: Prepared, result: ActionResult, cache: boolean): void {
-    if (cache && p.cacheable) this.opts.base.ac.put(p.key, result);
+    if (cache && p.cacheable) {
+      this.opts.base.ac.put(p.key, result);
+      // only sandboxed, successful, network-free results go to the team cache
+      if (this.opts.remote && p.action.kind === "run" && p.mode !== "none") this.uploads.push(this.opts.remote.upload(p.action, p.key, result, this.opts.base.cas));
+    }
+    this.describe(p, result, `local:${hostname()}`);
+  }
+
+  private describe(p: Prepared, result: ActionResult, builder: string): void {
     const m = p.material;
     this.opts.base.ac.describe(
       p.key,
@@ -388,7 +435,7 @@ class Executor {
         sandbox: p.mode,
         executedAtMs: result.executedAtMs,
         durationMs: result.durationMs,
-        builder: `local:${hostname()}`,
+        builder,
       },
       result.files,
     );
