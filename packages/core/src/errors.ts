@@ -45,6 +45,9 @@ export type HbErrorCode =
   | "BAD_OUTPUT"
   | "QUERY_SYNTAX"
   | "INTERRUPTED"
+  | "BAD_TOKENS_FILE"
+  | "INSECURE_CACHE_SERVER"
+  | "CACHE_SERVER_FAILED"
   | "INTERNAL";
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {

@@ -1,0 +1,6 @@
+// @hb/cache-server: the team remote cache (`hb cache serve`), speaking the Bazel HTTP cache protocol.
+
+export { parseSize, formatSize } from "./config/size";
+export { acEntryInfo, type AcEntryFormat, type AcEntryInfo } from "./protocol/ac-entry";
+export { HB_ENTRY_FORMAT, type EntryAddress } from "./protocol/hb-entry";
+export { InvalidAcEntry, type AcEntryRefusalReason } from "./protocol/invalid-entry";
