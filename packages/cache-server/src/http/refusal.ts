@@ -1,0 +1,49 @@
+/**
+ * Why a request was refused: a stable label for metrics and the access log. Statuses follow
+ * bazel-remote where it has one (400 for a bad path or body, 405 for other methods, 404 for
+ * a miss) and HTTP's meaning elsewhere (401/403 auth, 409 AC overwrite, 411, 413).
+ */
+export type RefusalReason =
+  | "unauthorized"
+  | "forbidden"
+  | "bad_path"
+  | "method_not_allowed"
+  | "bad_request"
+  | "length_required"
+  | "too_large"
+  | "length_mismatch"
+  | "incomplete"
+  | "hash_mismatch"
+  | "bad_ac_entry"
+  | "ac_key_mismatch"
+  | "missing_blob"
+  | "ac_conflict";
+
+export const REFUSAL_REASONS: readonly RefusalReason[] = [
+  "unauthorized",
+  "forbidden",
+  "bad_path",
+  "method_not_allowed",
+  "bad_request",
+  "length_required",
+  "too_large",
+  "length_mismatch",
+  "incomplete",
+  "hash_mismatch",
+  "bad_ac_entry",
+  "ac_key_mismatch",
+  "missing_blob",
+  "ac_conflict",
+];
+
+export class Refusal extends Error {
+  override readonly name = "Refusal";
+
+  constructor(
+    readonly status: number,
+    readonly reason: RefusalReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
