@@ -1,13 +1,14 @@
 import { ExitCode, HbError, didYouMean, formatError } from "@hb/core";
-import { type Command, commandHelp, parseCommandArgs } from "./args";
+import { type Command, commandHelp, parseCommandArgs, selectSubcommand } from "./args";
 import { buildCommand } from "./commands/build";
+import { cacheCommand } from "./commands/cache";
 import { cleanCommand } from "./commands/clean";
 import { queryCommand } from "./commands/query";
 
 declare const __HB_VERSION__: string | undefined;
 const VERSION = typeof __HB_VERSION__ === "string" ? __HB_VERSION__ : "dev";
 
-const COMMANDS: Command[] = [buildCommand, queryCommand, cleanCommand];
+const COMMANDS: Command[] = [buildCommand, queryCommand, cleanCommand, cacheCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -35,12 +36,13 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     process.stdout.write(`hb ${VERSION}\n`);
     return ExitCode.ok;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const top = COMMANDS.find((c) => c.name === name);
+  if (!top) {
     const guess = didYouMean(name, COMMANDS.map((c) => c.name));
     throw new HbError("USAGE", `unknown command '${name}'`, { hint: guess ? `did you mean 'hb ${guess}'?` : "run 'hb --help' for the commands" });
   }
-  const { values, positionals } = parseCommandArgs(cmd, rest);
+  const { cmd, argv: args } = selectSubcommand(top, rest);
+  const { values, positionals } = parseCommandArgs(cmd, args);
   if (values.help === true) {
     process.stdout.write(commandHelp(cmd) + "\n");
     return ExitCode.ok;
