@@ -79,6 +79,22 @@ describe("authorization comes first", () => {
     expect(s.accessLog.at(-1)?.tokenName).toBe("ci");
   });
 
+  it("an upload that waits for 100 Continue is refused before its body is invited", async () => {
+    const raw = (headers: string) =>
+      new Promise<string>((resolve) => {
+        const sock = connect(Number(new URL(s.url).port), "127.0.0.1", () => sock.write(`PUT /cas/${d.hash} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${blob.length}\r\nExpect: 100-continue\r\n\r\n`));
+        let text = "";
+        sock.on("data", (c) => {
+          text += c;
+          if (text.includes("\r\n\r\n")) sock.destroy();
+        });
+        sock.on("close", () => resolve(text));
+      });
+    expect(await raw("")).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await raw(`Authorization: Bearer ${DEV}\r\n`)).toMatch(/^HTTP\/1\.1 403 /);
+    expect(await raw(`Authorization: Bearer ${CI}\r\n`)).toMatch(/^HTTP\/1\.1 100 Continue/);
+  });
+
   it("GET /status needs no token", async () => {
     expect((await get(s.url, "/status")).status).toBe(200);
   });

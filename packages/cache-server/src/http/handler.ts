@@ -105,6 +105,10 @@ export function requestHandler(ctx: ServerContext, accessLog: AccessLogSink) {
     });
     dispatch(ctx, x).catch((e: unknown) => {
       if (e instanceof Refusal) return refuse(ctx, x, e);
+      if ((e as NodeJS.ErrnoException).code === "ENOSPC") {
+        ctx.log(`WARNING: the disk is full: ${x.method} ${req.url} failed`);
+        return refuse(ctx, x, new Refusal(507, "disk_full", "the cache's disk is full"));
+      }
       ctx.log(`internal error on ${x.method} ${req.url}: ${(e as Error)?.stack ?? String(e)}`);
       if (res.headersSent) res.destroy();
       else respondText(x, 500, "internal error", true);

@@ -39,6 +39,9 @@ function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: s
   if (declared !== undefined && declared > limit) {
     throw new Refusal(413, "too_large", `Content-Length ${declared} is over the limit of ${limit} bytes`);
   }
+  // A client that waits for "100 Continue" sends its body only now, when nothing about the
+  // request itself is refused: an unauthorized or oversized upload is never even sent.
+  if (/100-continue/i.test(x.req.headers.expect ?? "")) x.res.writeContinue();
   return receiveBody(x.req, {
     declared,
     max: limit,

@@ -1,7 +1,8 @@
 /**
  * Why a request was refused: a stable label for metrics and the access log. Statuses follow
  * bazel-remote where it has one (400 for a bad path or body, 405 for other methods, 404 for
- * a miss) and HTTP's meaning elsewhere (401/403 auth, 409 AC overwrite, 411, 413).
+ * a miss, 507 for a full disk) and HTTP's meaning elsewhere (401/403 auth, 409 AC
+ * overwrite, 413 too large).
  */
 export type RefusalReason =
   | "unauthorized"
@@ -9,7 +10,6 @@ export type RefusalReason =
   | "bad_path"
   | "method_not_allowed"
   | "bad_request"
-  | "length_required"
   | "too_large"
   | "length_mismatch"
   | "incomplete"
@@ -17,7 +17,8 @@ export type RefusalReason =
   | "bad_ac_entry"
   | "ac_key_mismatch"
   | "missing_blob"
-  | "ac_conflict";
+  | "ac_conflict"
+  | "disk_full";
 
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "unauthorized",
@@ -25,7 +26,6 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "bad_path",
   "method_not_allowed",
   "bad_request",
-  "length_required",
   "too_large",
   "length_mismatch",
   "incomplete",
@@ -34,6 +34,7 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "ac_key_mismatch",
   "missing_blob",
   "ac_conflict",
+  "disk_full",
 ];
 
 export class Refusal extends Error {

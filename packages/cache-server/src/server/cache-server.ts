@@ -185,7 +185,10 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     closing: () => server?.isClosing ?? false,
     log,
   };
-  const http = createServer(requestHandler(ctx, opts.accessLog ?? (() => {})));
+  const handler = requestHandler(ctx, opts.accessLog ?? (() => {}));
+  const http = createServer(handler);
+  // "Expect: 100-continue" is answered by the PUT handler once the request passed its checks
+  http.on("checkContinue", handler);
   // An upload of gigabytes may take longer than Node's default of 5 minutes per request; a
   // connection is instead cut after 5 minutes without a byte either way.
   http.requestTimeout = 0;
