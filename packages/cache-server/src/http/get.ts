@@ -92,58 +92,28 @@ function acEntryUsable(ctx: ServerContext, key: EntryKey, bytes: Buffer): boolea
   return true;
 }
 
-/**
- * GET and HEAD of an entry. A hit is 200 with Content-Length (HEAD: headers only), a miss 404,
- * as bazel-remote answers (server/http.go: http.StatusNotFound for a missing key, Content-Length
- * on HEAD hits). Every byte served is checked against the digest it was stored with.
- */
-export async function handleGet(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<void> {
-  const opened = await ctx.store.open(key);
-  if (!opened) return miss(ctx, x, key);
-  const size = opened.row.size;
-  const headers = { "Content-Type": "application/octet-stream", "Content-Length": size };
-  if (key.kind === "cas" && (x.method === "HEAD" || size > SMALL_ENTRY)) {
-    if (x.method === "HEAD") {
-      closeSync(opened.fd);
-      ctx.store.touch(key);
-      ctx.metrics.hits[key.kind]++;
-      x.res.writeHead(200, headers);
-      x.res.end();
-      return;
-    }
-    return streamVerified(ctx, x, key, opened, headers);
-  }
+/** Counts a hit and sends its status line; the caller sends the body. */
+function startHit(ctx: ServerContext, x: Exchange, key: EntryKey, size: number): void {
+  ctx.store.touch(key);
+  ctx.metrics.hits[key.kind]++;
+  x.res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": size });
+}
+
+/** The whole entry, or undefined (and the entry removed) when its bytes do not match its digest. */
+function readVerified(ctx: ServerContext, key: EntryKey, opened: OpenEntry): Buffer | undefined {
   let bytes: Buffer;
   try {
     bytes = readWhole(opened);
   } finally {
     closeSync(opened.fd);
   }
-  if (bytes.length !== size || createHash("sha256").update(bytes).digest("hex") !== opened.row.sha256) {
-    corrupt(ctx, key, opened);
-    return miss(ctx, x, key);
-  }
-  if (key.kind === "ac" && !acEntryUsable(ctx, key, bytes)) {
-    ctx.store.remove(key);
-    ctx.log(`dropped AC entry ${key.instance ? `${key.instance}/` : ""}${key.hash}: blobs it refers to are gone`);
-    return miss(ctx, x, key);
-  }
-  ctx.store.touch(key);
-  ctx.metrics.hits[key.kind]++;
-  x.res.writeHead(200, headers);
-  if (x.method === "HEAD") {
-    x.res.end();
-    return;
-  }
-  x.bytesOut = bytes.length;
-  ctx.metrics.bytesOut += bytes.length;
-  x.res.end(bytes);
+  if (bytes.length === opened.row.size && createHash("sha256").update(bytes).digest("hex") === opened.row.sha256) return bytes;
+  corrupt(ctx, key, opened);
+  return undefined;
 }
 
-async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry, headers: Record<string, string | number>): Promise<void> {
-  ctx.store.touch(key);
-  ctx.metrics.hits[key.kind]++;
-  x.res.writeHead(200, headers);
+async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry): Promise<void> {
+  startHit(ctx, x, key, opened.row.size);
   const verify = new VerifyingStream(opened.row.sha256, (n) => {
     x.bytesOut += n;
     ctx.metrics.bytesOut += n;
@@ -154,4 +124,36 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
     // The status line is out: all that is left is to cut the body short, which pipeline did.
     if (verify.mismatch) corrupt(ctx, key, opened);
   }
+}
+
+/**
+ * GET and HEAD of an entry. A hit is 200 with Content-Length (HEAD: headers only), a miss 404,
+ * as bazel-remote answers (server/http.go: http.StatusNotFound for a missing key, Content-Length
+ * on HEAD hits). Every byte served is checked against the digest it was stored with.
+ */
+export async function handleGet(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<void> {
+  const opened = await ctx.store.open(key);
+  if (!opened) return miss(ctx, x, key);
+  if (key.kind === "cas" && x.method === "HEAD") {
+    closeSync(opened.fd);
+    startHit(ctx, x, key, opened.row.size);
+    x.res.end();
+    return;
+  }
+  if (key.kind === "cas" && opened.row.size > SMALL_ENTRY) return streamVerified(ctx, x, key, opened);
+  const bytes = readVerified(ctx, key, opened);
+  if (!bytes) return miss(ctx, x, key);
+  if (key.kind === "ac" && !acEntryUsable(ctx, key, bytes)) {
+    ctx.store.remove(key);
+    ctx.log(`dropped AC entry ${key.instance ? `${key.instance}/` : ""}${key.hash}: blobs it refers to are gone`);
+    return miss(ctx, x, key);
+  }
+  startHit(ctx, x, key, bytes.length);
+  if (x.method === "HEAD") {
+    x.res.end();
+    return;
+  }
+  x.bytesOut = bytes.length;
+  ctx.metrics.bytesOut += bytes.length;
+  x.res.end(bytes);
 }
