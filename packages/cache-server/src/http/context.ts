@@ -23,6 +23,8 @@ export interface ServerContext {
   status(): object;
   /** true once shutdown began: responses then close their connection */
   closing(): boolean;
+  /** a request's handling, which shutdown waits for even when its client is gone */
+  track(handling: Promise<void>): void;
   log(message: string): void;
 }
 

@@ -103,7 +103,7 @@ export function requestHandler(ctx: ServerContext, accessLog: AccessLogSink) {
       countRequest(ctx.metrics, x.method, res.statusCode);
       logLine(x, accessLog);
     });
-    dispatch(ctx, x).catch((e: unknown) => {
+    const handling = dispatch(ctx, x).catch((e: unknown) => {
       if (e instanceof Refusal) return refuse(ctx, x, e);
       if ((e as NodeJS.ErrnoException).code === "ENOSPC") {
         ctx.log(`WARNING: the disk is full: ${x.method} ${req.url} failed`);
@@ -113,5 +113,6 @@ export function requestHandler(ctx: ServerContext, accessLog: AccessLogSink) {
       if (res.headersSent) res.destroy();
       else respondText(x, 500, "internal error", true);
     });
+    ctx.track(handling);
   };
 }

@@ -67,6 +67,7 @@ class HttpCacheServer implements CacheServer {
   private policyNow: AccessPolicy;
   private closing: Promise<void> | undefined;
   private readonly started = Date.now();
+  readonly handling = new Set<Promise<void>>();
 
   constructor(
     private readonly http: Server,
@@ -135,6 +136,8 @@ class HttpCacheServer implements CacheServer {
       }, this.opts.shutdownTimeoutMs ?? 30_000);
       await closed;
       clearTimeout(cut);
+      // a handler whose client went away may still be between its last await and its commit
+      await Promise.all(this.handling);
       this.store.close();
       this.log("stopped");
     })();
@@ -183,6 +186,10 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     policy: () => server!.policy,
     status: () => server!.status(),
     closing: () => server?.isClosing ?? false,
+    track: (handling) => {
+      server!.handling.add(handling);
+      void handling.finally(() => server!.handling.delete(handling));
+    },
     log,
   };
   const handler = requestHandler(ctx, opts.accessLog ?? (() => {}));
