@@ -23,8 +23,8 @@ export interface ReceivedBody {
 /**
  * Receives a request body, hashing it as it streams: memory stays flat however large the body
  * is (the request is paused while the file is behind). Refuses, without reading further, a body
- * over `max` (413) and one that ends short of its Content-Length (400). On refusal the caller
- * owns cleaning up the file.
+ * over `max` (413) and one that ends short of its Content-Length (400). On refusal the file is
+ * closed and the caller removes it.
  */
 export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedBody> {
   return new Promise((resolve, reject) => {
@@ -43,8 +43,14 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
       req.off("error", onError);
       if (error) {
         req.pause();
-        file?.destroy();
-        reject(error);
+        // The file is opened asynchronously: reject only once it is closed, or it could be
+        // created after the caller removed it.
+        if (file && !file.closed) {
+          file.once("close", () => reject(error));
+          file.destroy();
+        } else {
+          reject(error);
+        }
       } else {
         resolve(body!);
       }
