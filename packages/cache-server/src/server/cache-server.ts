@@ -126,10 +126,11 @@ class HttpCacheServer implements CacheServer {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const inFlight = this.counters.uploadsInFlight;
-      this.log(`shutting down${inFlight > 0 ? `: finishing ${inFlight} uploads in flight` : ""}`);
+      // the listening socket is closed first: once this is logged, a new connection is refused
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.http.closeIdleConnections();
+      const inFlight = this.counters.uploadsInFlight;
+      this.log(`shutting down${inFlight > 0 ? `: finishing ${inFlight} uploads in flight` : ""}`);
       const cut = setTimeout(() => {
         this.log("WARNING: requests still in flight at the shutdown timeout; closing their connections");
         this.http.closeAllConnections();
