@@ -27,6 +27,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** true when the command takes positional arguments */
   positionals?: boolean;
+  /** `hb <name> <subcommand> ...`: each subcommand parses its own options */
+  subcommands?: Command[];
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -60,9 +62,31 @@ export function parseCommandArgs(cmd: Command, argv: string[]): { values: Option
   }
 }
 
+/**
+ * The command that handles `argv`: a subcommand named by its first word, or `cmd` itself
+ * (which then explains what to say) when there is none.
+ */
+export function selectSubcommand(cmd: Command, argv: string[]): { cmd: Command; argv: string[] } {
+  const [first, ...rest] = argv;
+  if (!cmd.subcommands || first === undefined || first.startsWith("-")) return { cmd, argv };
+  const sub = cmd.subcommands.find((s) => s.name === `${cmd.name} ${first}`);
+  if (!sub) {
+    const names = cmd.subcommands.map((s) => s.name.slice(cmd.name.length + 1));
+    const guess = didYouMean(first, names);
+    throw new HbError("USAGE", `unknown subcommand 'hb ${cmd.name} ${first}'`, {
+      hint: guess ? `did you mean 'hb ${cmd.name} ${guess}'?` : `run 'hb ${cmd.name} --help'`,
+    });
+  }
+  return { cmd: sub, argv: rest };
+}
+
 export function commandHelp(cmd: Command): string {
   const lines = [`usage: ${cmd.usage}`, "", cmd.summary];
   if (cmd.description) lines.push("", cmd.description);
+  if (cmd.subcommands) {
+    const width = Math.max(...cmd.subcommands.map((s) => s.name.length));
+    lines.push("", "subcommands:", ...cmd.subcommands.map((s) => `  hb ${s.name.padEnd(width)}  ${s.summary}`));
+  }
   const opts = Object.entries({ ...cmd.options, help: HELP_OPTION });
   if (opts.length > 0) {
     lines.push("", "options:");

@@ -1,7 +1,8 @@
 import { ExitCode, HbError, didYouMean, formatError } from "@hb/core";
-import { type Command, commandHelp, parseCommandArgs } from "./args";
+import { type Command, commandHelp, parseCommandArgs, selectSubcommand } from "./args";
 import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";
+import { cacheCommand } from "./commands/cache";
 import { cleanCommand } from "./commands/clean";
 import { explainCommand } from "./commands/explain";
 import { fetchCommand } from "./commands/fetch";
@@ -10,8 +11,7 @@ import { queryCommand } from "./commands/query";
 import { verifyCommand } from "./commands/verify";
 import { HB_VERSION } from "./version";
 
-
-const COMMANDS: Command[] = [buildCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, keygenCommand, attestCommand, explainCommand];
+const COMMANDS: Command[] = [buildCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, cacheCommand, keygenCommand, attestCommand, explainCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -39,12 +39,13 @@ async function main(argv: string[], signal: AbortSignal): Promise<number> {
     process.stdout.write(`hb ${HB_VERSION}\n`);
     return ExitCode.ok;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const top = COMMANDS.find((c) => c.name === name);
+  if (!top) {
     const guess = didYouMean(name, COMMANDS.map((c) => c.name));
     throw new HbError("USAGE", `unknown command '${name}'`, { hint: guess ? `did you mean 'hb ${guess}'?` : "run 'hb --help' for the commands" });
   }
-  const { values, positionals } = parseCommandArgs(cmd, rest);
+  const { cmd, argv: args } = selectSubcommand(top, rest);
+  const { values, positionals } = parseCommandArgs(cmd, args);
   if (values.help === true) {
     process.stdout.write(commandHelp(cmd) + "\n");
     return ExitCode.ok;

@@ -58,6 +58,9 @@ export type HbErrorCode =
   | "BAD_PROVENANCE"
   | "UNREADABLE_FILE"
   | "INTERRUPTED"
+  | "BAD_TOKENS_FILE"
+  | "INSECURE_CACHE_SERVER"
+  | "CACHE_SERVER_FAILED"
   | "INTERNAL";
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {

@@ -6,7 +6,7 @@ export { ExitCode, HbError, formatError, formatLocation, didYouMean, isHbError }
 export type { HbErrorCode, HbErrorData, SourceLocation } from "./errors";
 export { parseLabel, formatLabel, displayLabel, canonicalLabel, parseTargetPattern, formatTargetPattern, isPackageUnder } from "./label/label";
 export type { Label, TargetPattern } from "./label/label";
-export { type Digest, digestOfBytes, digestOfFile, sha256Hex, formatDigest, parseDigest } from "./hash/digest";
+export { type Digest, SHA256_HEX, digestOfBytes, digestOfFile, sha256Hex, formatDigest, parseDigest } from "./hash/digest";
 export { type WorkspaceConfig, type SandboxMode, DEFAULT_SOURCE_DATE_EPOCH, SANDBOX_MODES, validateConfig } from "./workspace/config";
 export { type Workspace, openWorkspace, findWorkspaceRoot, workspaceRelative, BUILD_FILE, CONFIG_FILE } from "./workspace/workspace";
 export type { ActionGraph, ActionSpec, TargetInfo, ExecPath, AnalysisRequest, AnalysisResponse } from "./analysis/graph";
@@ -18,6 +18,7 @@ export { type ActionResult, type OutputFile } from "./action-cache/action-cache"
 export { actionKey, encodeActionKeyMaterial, ACTION_SEMANTICS_VERSION, type ActionKeyMaterial, type KeyedFile } from "./action/action-key";
 export { type CacheIncident, LocalCas } from "./cas/local-cas";
 export { OutputBase } from "./store/output-base";
+export { type Database, type Statement as SqlStatement, sqlite } from "./store/database";
 export { lockOutputBase } from "./store/lock";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
 export { verify, type VerifyOptions, type VerifyReport, type TargetVerdict, type Divergence, type FileDifference } from "./verify/verify";

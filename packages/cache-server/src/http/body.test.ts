@@ -1,0 +1,56 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { removeTempDirs, tempDir } from "../testing/server";
+import { receiveBody } from "./body";
+import { Refusal } from "./refusal";
+
+afterAll(removeTempDirs);
+
+/** A request body the test feeds by hand. */
+function fakeRequest(): PassThrough & { complete: boolean } {
+  return Object.assign(new PassThrough(), { complete: false });
+}
+
+const asRequest = (r: PassThrough) => r as unknown as IncomingMessage;
+
+describe("receiveBody", () => {
+  it("streams into a file, hashing as it goes", async () => {
+    const file = join(tempDir(), "upload");
+    const req = fakeRequest();
+    const received = receiveBody(asRequest(req), { declared: 11, max: 100, into: { file }, onBytes: () => {} });
+    req.write("hello ");
+    req.complete = true;
+    req.end("world");
+    expect(await received).toEqual({ size: 11, sha256: createHash("sha256").update("hello world").digest("hex") });
+    expect(readFileSync(file, "utf8")).toBe("hello world");
+  });
+
+  it("refuses a body over the limit as it arrives (413)", async () => {
+    const req = fakeRequest();
+    const received = receiveBody(asRequest(req), { declared: undefined, max: 4, into: "memory", onBytes: () => {} });
+    req.write("12345");
+    await expect(received).rejects.toMatchObject({ status: 413, reason: "too_large" });
+  });
+
+  it("refuses a body shorter than its Content-Length (400)", async () => {
+    const req = fakeRequest();
+    const received = receiveBody(asRequest(req), { declared: 10, max: 100, into: "discard", onBytes: () => {} });
+    req.end("short");
+    await expect(received).rejects.toBeInstanceOf(Refusal);
+  });
+
+  it("on a client gone before the file was even opened, settles only once the file is closed, so removing it sticks", async () => {
+    const file = join(tempDir(), "upload");
+    const req = fakeRequest();
+    const received = receiveBody(asRequest(req), { declared: 10, max: 100, into: { file }, onBytes: () => {} });
+    req.emit("close");
+    await expect(received).rejects.toMatchObject({ status: 400, reason: "incomplete" });
+    rmSync(file, { force: true });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(file)).toBe(false);
+  });
+});

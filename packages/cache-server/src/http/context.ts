@@ -1,0 +1,42 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { AccessPolicy } from "../auth/policy";
+import type { CacheMetrics } from "../metrics/metrics";
+import type { BlobStore } from "../storage/blob-store";
+import type { RefusalReason } from "./refusal";
+
+export interface Limits {
+  /** the largest request body */
+  readonly maxUpload: number;
+  /** the largest AC entry (it is read into memory to be checked) */
+  readonly maxAcEntry: number;
+  /** the store's size limit: a larger blob could never be kept */
+  readonly maxSize: number;
+}
+
+/** What every request handler shares. */
+export interface ServerContext {
+  readonly store: BlobStore;
+  readonly metrics: CacheMetrics;
+  readonly limits: Limits;
+  policy(): AccessPolicy;
+  /** what GET /status answers */
+  status(): object;
+  /** true once shutdown began: responses then close their connection */
+  closing(): boolean;
+  /** a request's handling, which shutdown waits for even when its client is gone */
+  track(handling: Promise<void>): void;
+  log(message: string): void;
+}
+
+/** One request in progress, with what its access-log line will say. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly method: string;
+  readonly startedNs: bigint;
+  instance: string | null;
+  tokenName: string;
+  bytesIn: number;
+  bytesOut: number;
+  reason?: RefusalReason;
+}

@@ -1,0 +1,135 @@
+import { rmSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { acEntryInfo } from "../protocol/ac-entry";
+import { InvalidAcEntry } from "../protocol/invalid-entry";
+import type { EntryKey } from "../storage/entry";
+import { type ReceivedBody, receiveBody } from "./body";
+import type { Exchange, ServerContext } from "./context";
+import { Refusal } from "./refusal";
+import { respond } from "./respond";
+
+/** The Content-Length, if any; a request without one is chunked and checked while it streams. */
+function declaredLength(x: Exchange): number | undefined {
+  const header = x.req.headers["content-length"];
+  if (header === undefined) return undefined;
+  if (!/^\d+$/.test(header) || !Number.isSafeInteger(Number(header))) {
+    throw new Refusal(400, "bad_request", "Content-Length is not a byte count");
+  }
+  return Number(header);
+}
+
+function stored(x: Exchange): void {
+  // bazel-remote answers a successful PUT with 200 and no body; Bazel's upload handler
+  // (HttpUploadHandler) accepts 200, 201, 202 and 204.
+  respond(x, 200, "");
+}
+
+async function writeDurably(path: string, bytes: Buffer): Promise<void> {
+  const file = await open(path, "wx", 0o444);
+  try {
+    await file.writeFile(bytes);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: string } | "memory" | "discard"): Promise<ReceivedBody> {
+  const declared = declaredLength(x);
+  if (declared !== undefined && declared > limit) {
+    throw new Refusal(413, "too_large", `Content-Length ${declared} is over the limit of ${limit} bytes`);
+  }
+  // A client that waits for "100 Continue" sends its body only now, when nothing about the
+  // request itself is refused: an unauthorized or oversized upload is never even sent.
+  if (/100-continue/i.test(x.req.headers.expect ?? "")) x.res.writeContinue();
+  return receiveBody(x.req, {
+    declared,
+    max: limit,
+    into,
+    onBytes: (n) => {
+      x.bytesIn += n;
+      ctx.metrics.bytesIn += n;
+    },
+  });
+}
+
+/**
+ * A CAS upload is stored only if its bytes hash to its name. A blob the store already holds
+ * intact is hashed and discarded instead of written again (Bazel's HTTP client re-uploads).
+ */
+async function putCas(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<void> {
+  const limit = Math.min(ctx.limits.maxUpload, ctx.limits.maxSize);
+  const temp = ctx.store.hasIntact(key) ? undefined : ctx.store.tempPath();
+  let committed = false;
+  try {
+    const body = await receive(ctx, x, limit, temp ? { file: temp } : "discard");
+    if (body.sha256 !== key.hash) throw new Refusal(400, "hash_mismatch", `the body's sha256 is ${body.sha256}, not the ${key.hash} it was uploaded as`);
+    if (temp) {
+      ctx.store.commit(key, temp, body.sha256, body.size);
+      committed = true;
+    } else {
+      ctx.store.touch(key);
+    }
+    stored(x);
+  } finally {
+    if (temp && !committed) rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * Synchronous, so nothing runs between the check and the commit that follows it: every blob
+ * the entry names must be in the same instance's CAS with the same size, and an existing
+ * entry is never replaced (write-once: the same bytes again is fine, other bytes are 409).
+ */
+function checkAc(ctx: ServerContext, key: EntryKey, body: ReceivedBody): "new" | "same" {
+  const { references } = acEntryInfo(body.bytes!, key);
+  const missing = references.filter((d) => ctx.store.lookup({ instance: key.instance, kind: "cas", hash: d.hash })?.size !== d.size);
+  if (missing.length > 0) {
+    const names = missing.slice(0, 3).map((d) => `${d.hash}/${d.size}`);
+    throw new Refusal(
+      400,
+      "missing_blob",
+      `the entry refers to ${missing.length} blob(s) not in the CAS${key.instance ? ` of instance ${key.instance}` : ""}: ${names.join(", ")}${missing.length > 3 ? ", ..." : ""} (upload them first)`,
+    );
+  }
+  const existing = ctx.store.lookup(key);
+  if (!existing) return "new";
+  if (existing.sha256 === body.sha256) return "same";
+  throw new Refusal(409, "ac_conflict", "an entry with other bytes is already stored under this key; AC entries are write-once");
+}
+
+async function putAc(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<void> {
+  const body = await receive(ctx, x, Math.min(ctx.limits.maxUpload, ctx.limits.maxAcEntry), "memory");
+  try {
+    if (checkAc(ctx, key, body) === "same") {
+      ctx.store.touch(key);
+      return stored(x);
+    }
+  } catch (e) {
+    if (e instanceof InvalidAcEntry) throw new Refusal(400, e.reason, e.message);
+    throw e;
+  }
+  const temp = ctx.store.tempPath();
+  let committed = false;
+  try {
+    await writeDurably(temp, body.bytes!);
+    // Checked again: while the file was written, another upload may have stored this key or
+    // an eviction may have removed a blob the entry needs.
+    if (checkAc(ctx, key, body) === "new") {
+      ctx.store.commit(key, temp, body.sha256, body.size);
+      committed = true;
+    }
+    stored(x);
+  } finally {
+    if (!committed) rmSync(temp, { force: true });
+  }
+}
+
+export async function handlePut(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<void> {
+  ctx.metrics.uploadsInFlight++;
+  try {
+    await (key.kind === "cas" ? putCas(ctx, x, key) : putAc(ctx, x, key));
+  } finally {
+    ctx.metrics.uploadsInFlight--;
+  }
+}

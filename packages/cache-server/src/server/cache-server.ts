@@ -1,0 +1,230 @@
+import { type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { HbError } from "@hb/core";
+import { type AccessPolicy, LOOPBACK_OPEN_POLICY, loadTokensFile } from "../auth/policy";
+import { formatSize } from "../config/size";
+import type { ServerContext } from "../http/context";
+import { requestHandler } from "../http/handler";
+import type { AccessLogSink } from "../log/access-log";
+import { type CacheMetrics, newMetrics, renderMetrics } from "../metrics/metrics";
+import { BlobStore, type StoreStats } from "../storage/blob-store";
+import { isLoopbackHost } from "./loopback";
+
+export interface CacheServerOptions {
+  /** where blobs and the index live; created if missing */
+  dir: string;
+  /** default 127.0.0.1 */
+  host?: string;
+  /** default 0: any free port (see `CacheServer.port`) */
+  port?: number;
+  /** evict least recently used entries above this many bytes; default 10 GiB */
+  maxSize?: number;
+  /** refuse request bodies above this many bytes (413); default 4 GiB */
+  maxUpload?: number;
+  /** refuse AC entries above this many bytes (413); default 16 MiB */
+  maxAcEntry?: number;
+  /** the tokens file; without one the server only starts on loopback, open to anyone there */
+  tokensFile?: string;
+  /** one call per request; default: none */
+  accessLog?: AccessLogSink;
+  /** the server's own messages (start, warnings, reloads, shutdown); default: none */
+  log?: (message: string) => void;
+  /** how often batched last-access times reach the index; default 1000 ms */
+  accessFlushMs?: number;
+  /** how long shutdown waits for requests in flight before cutting them; default 30 s */
+  shutdownTimeoutMs?: number;
+}
+
+export interface CacheStatus {
+  healthy: boolean;
+  state: "serving" | "closing";
+  totalBytes: number;
+  maxSize: number;
+  casBlobs: number;
+  acEntries: number;
+  uploadsInFlight: number;
+  uptimeSeconds: number;
+}
+
+export interface CacheServer {
+  /** http://host:port */
+  readonly url: string;
+  readonly port: number;
+  status(): CacheStatus;
+  /** the Prometheus text of GET /metrics */
+  metrics(): string;
+  /** re-reads the tokens file; on an error keeps the tokens it had, logs why and returns false */
+  reloadTokens(): boolean;
+  /** stops accepting, lets requests in flight finish, closes the store */
+  close(): Promise<void>;
+}
+
+const GiB = 2 ** 30;
+
+class HttpCacheServer implements CacheServer {
+  readonly url: string;
+  readonly port: number;
+  private policyNow: AccessPolicy;
+  private closing: Promise<void> | undefined;
+  private readonly started = Date.now();
+  readonly handling = new Set<Promise<void>>();
+
+  constructor(
+    private readonly http: Server,
+    private readonly store: BlobStore,
+    private readonly counters: CacheMetrics,
+    policy: AccessPolicy,
+    private readonly opts: CacheServerOptions,
+    private readonly log: (message: string) => void,
+  ) {
+    this.policyNow = policy;
+    const address = http.address() as AddressInfo;
+    this.port = address.port;
+    this.url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  }
+
+  get policy(): AccessPolicy {
+    return this.policyNow;
+  }
+
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  status(): CacheStatus {
+    const s: StoreStats = this.store.stats();
+    return {
+      healthy: !this.isClosing,
+      state: this.isClosing ? "closing" : "serving",
+      totalBytes: s.totalBytes,
+      maxSize: s.maxSize,
+      casBlobs: s.casEntries,
+      acEntries: s.acEntries,
+      uploadsInFlight: this.counters.uploadsInFlight,
+      uptimeSeconds: Math.round((Date.now() - this.started) / 1000),
+    };
+  }
+
+  metrics(): string {
+    return renderMetrics(this.counters, this.store.stats());
+  }
+
+  reloadTokens(): boolean {
+    if (!this.opts.tokensFile) {
+      this.log("no --tokens file to reload");
+      return false;
+    }
+    try {
+      this.policyNow = loadTokensFile(this.opts.tokensFile);
+    } catch (e) {
+      this.log(`WARNING: kept the previous tokens: ${(e as Error).message}`);
+      return false;
+    }
+    this.log(`reloaded ${this.opts.tokensFile}: ${this.policyNow.tokens.length} tokens`);
+    return true;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      // the listening socket is closed first: once this is logged, a new connection is refused
+      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      this.http.closeIdleConnections();
+      const inFlight = this.counters.uploadsInFlight;
+      this.log(`shutting down${inFlight > 0 ? `: finishing ${inFlight} uploads in flight` : ""}`);
+      const cut = setTimeout(() => {
+        this.log("WARNING: requests still in flight at the shutdown timeout; closing their connections");
+        this.http.closeAllConnections();
+      }, this.opts.shutdownTimeoutMs ?? 30_000);
+      await closed;
+      clearTimeout(cut);
+      // a handler whose client went away may still be between its last await and its commit
+      await Promise.all(this.handling);
+      this.store.close();
+      this.log("stopped");
+    })();
+    return this.closing;
+  }
+}
+
+/** Starts the Bazel-protocol cache server and resolves once it listens. */
+export async function startCacheServer(opts: CacheServerOptions): Promise<CacheServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const log = opts.log ?? (() => {});
+  let policy: AccessPolicy;
+  if (opts.tokensFile) {
+    policy = loadTokensFile(opts.tokensFile);
+  } else if (isLoopbackHost(host)) {
+    policy = LOOPBACK_OPEN_POLICY;
+    log(`WARNING: no --tokens file: anyone who can reach ${host} may read AND write this cache`);
+  } else {
+    throw new HbError("INSECURE_CACHE_SERVER", `refusing to serve on ${host} without a tokens file: anyone on the network could write cache entries`, {
+      hint: "pass --tokens FILE, or --host 127.0.0.1 for a cache only this machine uses",
+    });
+  }
+  const metrics = newMetrics();
+  const maxSize = opts.maxSize ?? 10 * GiB;
+  const store = BlobStore.open({
+    dir: opts.dir,
+    maxSize,
+    accessFlushMs: opts.accessFlushMs,
+    events: {
+      evicted(count, bytes) {
+        metrics.evictions += count;
+        metrics.evictedBytes += bytes;
+      },
+      corrupt(key, detail) {
+        metrics.corruptEntries++;
+        log(`WARNING: removed ${key.kind} entry ${key.instance ? `${key.instance}/` : ""}${key.hash}: ${detail}`);
+      },
+      log,
+    },
+  });
+  let server: HttpCacheServer | undefined;
+  const ctx: ServerContext = {
+    store,
+    metrics,
+    limits: { maxUpload: opts.maxUpload ?? 4 * GiB, maxAcEntry: opts.maxAcEntry ?? 16 * 2 ** 20, maxSize },
+    policy: () => server!.policy,
+    status: () => server!.status(),
+    closing: () => server?.isClosing ?? false,
+    track: (handling) => {
+      server!.handling.add(handling);
+      void handling.finally(() => server!.handling.delete(handling));
+    },
+    log,
+  };
+  const handler = requestHandler(ctx, opts.accessLog ?? (() => {}));
+  const http = createServer(handler);
+  // "Expect: 100-continue" is answered by the PUT handler once the request passed its checks
+  http.on("checkContinue", handler);
+  // An upload of gigabytes may take longer than Node's default of 5 minutes per request; a
+  // connection is instead cut after 5 minutes without a byte either way.
+  http.requestTimeout = 0;
+  http.timeout = 5 * 60_000;
+  // Bazel keeps connections in a pool: closing them after Node's default 5 s idle races its reuse.
+  http.keepAliveTimeout = 60_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once("error", reject);
+      http.listen(opts.port ?? 0, host, () => {
+        http.off("error", reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    store.close();
+    const err = e as NodeJS.ErrnoException;
+    throw new HbError("CACHE_SERVER_FAILED", `cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`);
+  }
+  server = new HttpCacheServer(http, store, metrics, policy, opts, log);
+  // Once shutdown began, a connection whose last request just finished is idle: close it
+  // rather than wait for the keep-alive timeout.
+  http.on("request", (_req, res: ServerResponse) => {
+    res.once("close", () => {
+      if (server?.isClosing) setImmediate(() => http.closeIdleConnections());
+    });
+  });
+  const s = store.stats();
+  log(`serving ${opts.dir} on ${server.url} (${formatSize(s.totalBytes)} of ${formatSize(maxSize)} used, ${s.casEntries} blobs, ${s.acEntries} AC entries)`);
+  return server;
+}
