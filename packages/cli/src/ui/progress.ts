@@ -74,6 +74,15 @@ export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "ac
     if (this.timer) clearInterval(this.timer);
     this.term.clearStatus();
     for (const i of report.incidents) this.term.warn(`cache: ${i.detail}`);
+    if (report.remote) {
+      const r = report.remote;
+      const rejected = Object.entries(r.rejected).map(([why, n]) => `${n} ${why}`).join(", ");
+      this.term.line(
+        `hb: remote cache ${r.url}: ${r.hits} hits, ${r.misses} misses, ${r.bytesDownloaded} bytes down, ${r.uploads} uploads (${r.bytesUploaded} bytes up)` +
+          (rejected ? `, refused: ${rejected}` : "") +
+          (r.unavailable ? ` [unavailable: ${r.unavailable}]` : ""),
+      );
+    }
     const cached = report.cached.local + report.cached.remote;
     const remote = report.cached.remote > 0 ? ` (${report.cached.remote} remote)` : "";
     const skipped = report.skipped > 0 ? `, ${report.skipped} not run` : "";

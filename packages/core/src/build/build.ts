@@ -12,6 +12,8 @@ import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { readStamp } from "./stamp";
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./provenance";
+import { openRemoteCache } from "./remote";
+import type { RemoteStats } from "../remote/remote-cache";
 
 export interface BuildOptions {
   cwd: string;
@@ -30,6 +32,8 @@ export interface BuildOptions {
   provenance?: ProvenanceRequest;
   /** hb's version, as provenance records it */
   hbVersion?: string;
+  /** the team cache; overrides hb.config.ts's remoteCache */
+  remote?: RemoteFlags;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & {
@@ -37,6 +41,19 @@ export interface BuildOptions {
     analyzing?(): void;
     buildFileLog?(line: string): void;
   };
+}
+
+export interface RemoteFlags {
+  url?: string;
+  instance?: string;
+  readInstances?: string[];
+  upload?: boolean;
+  /** private key that signs uploaded entries */
+  signingKey?: string;
+  /** public keys trusted for every read instance */
+  trustedKeys?: string[];
+  /** HB_CACHE_TOKEN */
+  token?: string;
 }
 
 export interface TargetReport {
@@ -63,6 +80,8 @@ export interface BuildReport {
   hermeticViolations?: number;
   /** with --provenance: the attestation files written */
   attestations?: string[];
+  /** with a remote cache: hits, misses, bytes, rejected entries by reason */
+  remote?: RemoteStats & { url: string };
 }
 
 export interface BuildResult {
@@ -95,12 +114,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       signal: opts.signal,
       onLog: (line) => opts.events?.buildFileLog?.(line),
       onAnalyzing: () => opts.events?.analyzing?.(),
-      hide: opts.provenance ? [resolve(opts.cwd, opts.provenance.signingKey)] : [],
+      hide: [opts.provenance?.signingKey, opts.remote?.signingKey].filter((k): k is string => !!k).map((k) => resolve(opts.cwd, k)),
     });
     const { config, graph } = analysis;
     const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
     const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
     const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
+    const remote = openRemoteCache(workspace.root, opts.cwd, config.remoteCache, opts.remote, (m) => opts.events?.warning?.(m));
     const exec = await executeActions({
       root: workspace.root,
       base,
@@ -117,6 +137,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       audit: opts.audit,
       network: !opts.offline,
       npm: config.npm,
+      remote,
     });
 
     const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);
@@ -164,7 +185,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const report: BuildReport = {
       actions: exec.outcomes.length,
       executed: count("executed"),
-      cached: { local: count("cached"), remote: 0 },
+      cached: { local: exec.outcomes.filter((o) => o.status === "cached" && !o.remote).length, remote: exec.outcomes.filter((o) => o.remote).length },
       failed: count("failed"),
       skipped: count("skipped") + count("interrupted"),
       durationMs: Date.now() - started,
@@ -175,6 +196,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       errors: errors.map((e) => e.toData()),
     };
     if (attestations) report.attestations = attestations;
+    if (remote) report.remote = { url: remote.display, ...remote.stats };
     if (opts.audit) {
       report.audit = exec.outcomes
         .filter((o) => o.audit && (o.audit.reads.length > 0 || o.audit.connects.length > 0))

@@ -13,6 +13,19 @@ export interface WorkspaceConfig {
   sandbox?: SandboxMode;
   /** npm_deps: where packages come from and what is let through */
   npm?: NpmConfig;
+  /** the team cache (hb cache serve, bazel-remote, any Bazel HTTP cache) */
+  remoteCache?: RemoteCacheConfig;
+}
+
+export interface RemoteCacheConfig {
+  /** http(s)://host:port; the token comes from HB_CACHE_TOKEN, never from here */
+  url: string;
+  /** the instance uploads go to (a pull request's, say); default none */
+  instance?: string;
+  /** instances read, in order (e.g. ["pr-123", "main"]); default [instance] */
+  readInstances?: string[];
+  /** public keys (workspace-relative PEM files) whose entries are accepted, per instance; "*" for every instance */
+  trustedKeys?: Record<string, string[]>;
 }
 
 export interface NpmConfig {
@@ -36,6 +49,14 @@ const NPM_KEYS: Record<keyof NpmConfig, (v: unknown) => boolean> = {
   allowUnpinned: stringList,
 };
 
+const INSTANCE = /^[A-Za-z0-9._-]*$/;
+const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
+  url: (v) => typeof v === "string" && /^https?:\/\/[^@\s]+$/.test(v),
+  instance: (v) => typeof v === "string" && INSTANCE.test(v),
+  readInstances: (v) => Array.isArray(v) && v.every((x) => typeof x === "string" && INSTANCE.test(x)),
+  trustedKeys: (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(stringList),
+};
+
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
   ignore: stringList,
   sourceDateEpoch: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0,
@@ -43,6 +64,9 @@ const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
   npm: (v) =>
     typeof v === "object" && v !== null && !Array.isArray(v) &&
     Object.entries(v).every(([k, x]) => k in NPM_KEYS && (x === undefined || NPM_KEYS[k as keyof NpmConfig](x))),
+  remoteCache: (v) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as RemoteCacheConfig).url === "string" &&
+    Object.entries(v).every(([k, x]) => k in REMOTE_KEYS && (x === undefined || REMOTE_KEYS[k as keyof RemoteCacheConfig](x))),
 };
 
 const EXPECTED: Record<keyof WorkspaceConfig, string> = {
@@ -50,6 +74,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   sourceDateEpoch: "a non-negative integer (seconds since 1970)",
   sandbox: `one of ${SANDBOX_MODES.map((m) => `"${m}"`).join(", ")}`,
   npm: "an object { registry?: 'https://...', allowUnpinned?: [names] }",
+  remoteCache: "an object { url: 'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN), instance?, readInstances?: [names], trustedKeys?: { instance: [pem files] } }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */

@@ -1,0 +1,247 @@
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer, writeTokens } from "../packages/cache-server/src/testing/server";
+import { loadPrivateKey } from "../packages/core/src/crypto/keys";
+import { signAcEntry } from "../packages/core/src/remote/ac-entry";
+import { hb, makeWorkspace, summary, tempDir } from "./helpers";
+
+// Two workspaces (two output bases) share one real server on 127.0.0.1. CI uploads signed
+// entries; a developer trusting CI's key builds from them. Every attack must leave the build
+// correct: refused, counted, rebuilt locally.
+
+const G = 'import { genrule } from "@hb/core";\n';
+const FILES = {
+  "a/BUILD.ts": G + 'genrule({ name: "a", srcs: ["a.txt"], outs: ["a.out"], cmd: "tr a-z A-Z < $< > $@" });\n',
+  "a/a.txt": "remote\n",
+  "b/BUILD.ts": G + 'genrule({ name: "b", srcs: ["//a"], outs: ["b.out"], cmd: "(cat $<; echo b) > $@" });\n',
+};
+
+let servers: { stop(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function server(tokens?: unknown): Promise<TestServer> {
+  const s = await startTestServer(tokens ? { tokensFile: writeTokens(tempDir(), tokens) } : {});
+  servers.push(s);
+  return s;
+}
+
+async function keys(dir: string, name: string): Promise<string> {
+  expect((await hb(dir, ["keygen", "--out", name])).exitCode).toBe(0);
+  return join(dir, name);
+}
+
+function report(ws: string) {
+  return JSON.parse(readFileSync(join(ws, "report.json"), "utf8"));
+}
+
+const upload = (url: string, ci: string, extra: string[] = []) => [
+  "build", "//...", "--remote-cache", url, "--remote-upload", "--signing-key", join(ci, "private.pem"), "--report", "report.json", ...extra,
+];
+const read = (url: string, trusted: string, extra: string[] = []) => ["build", "//...", "--remote-cache", url, "--trusted-key", trusted, "--report", "report.json", ...extra];
+
+describe("remote cache", () => {
+  it("lets a second workspace build everything from the first one's uploads, with identical digests", async () => {
+    const s = await server();
+    const ci = makeWorkspace(FILES);
+    const ciKeys = await keys(ci, "keys");
+    const first = await hb(ci, upload(s.url, ciKeys));
+    expect(first.exitCode, first.output).toBe(0);
+    expect(report(ci).remote).toMatchObject({ uploads: 2, misses: 2 });
+
+    const dev = makeWorkspace(FILES);
+    const second = await hb(dev, read(s.url, join(ciKeys, "public.pem")));
+    expect(second.exitCode, second.output).toBe(0);
+    expect(summary(second)).toEqual({ actions: 2, executed: 0, cached: 2, failed: 0 });
+    expect(report(dev).cached).toEqual({ local: 0, remote: 2 });
+    expect(report(dev).remote).toMatchObject({ hits: 2, rejected: {} });
+    expect(report(dev).targets).toEqual(report(ci).targets);
+    expect(readFileSync(join(dev, "hb-out/b/b.out"), "utf8")).toBe("REMOTE\nb\n");
+    expect(second.stderr).toContain("2 cached (2 remote)");
+    const explain = await hb(dev, ["explain", "hb-out/b/b.out"]);
+    expect(explain.stdout).toMatch(/by remote:\(no instance\):[0-9a-f]{16}/);
+  });
+
+  it("refuses entries signed by an untrusted key, and rebuilds", async () => {
+    const s = await server();
+    const ci = makeWorkspace(FILES);
+    const ciKeys = await keys(ci, "keys");
+    await hb(ci, upload(s.url, ciKeys));
+    const dev = makeWorkspace(FILES);
+    const other = await keys(dev, "other");
+    const r = await hb(dev, read(s.url, join(other, "public.pem")));
+    expect(r.exitCode, r.output).toBe(0);
+    expect(summary(r)).toMatchObject({ executed: 2, cached: 0 });
+    expect(report(dev).remote.rejected).toEqual({ untrusted: 2 });
+    expect(r.stderr).toContain("remote cache: refused an entry (untrusted)");
+  });
+
+  it("re-hashes every blob: one corrupted on the server's disk is a miss, and the build stays correct", async () => {
+    const s = await server();
+    const ci = makeWorkspace(FILES);
+    const ciKeys = await keys(ci, "keys");
+    await hb(ci, upload(s.url, ciKeys));
+    // overwrite b's output blob on the server with other bytes of the same size
+    const hash = createHash("sha256").update("REMOTE\nb\n").digest("hex");
+    const blob = findFile(s.dir, hash);
+    writeFileSync(blob, "XXXXXX\nb\n");
+    const dev = makeWorkspace(FILES);
+    const r = await hb(dev, read(s.url, join(ciKeys, "public.pem")));
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(dev, "hb-out/b/b.out"), "utf8")).toBe("REMOTE\nb\n");
+    expect(summary(r)).toMatchObject({ executed: 1, cached: 1 });
+    const rejected = report(dev).remote.rejected;
+    expect((rejected["corrupt-blob"] ?? 0) + (rejected["missing-blob"] ?? 0)).toBe(1);
+  });
+
+  it("binds writes to instances by token: a pull request cannot write main, and reads its own then main's", async () => {
+    // anyone may read (developers, pull requests); writes are bound to instances by token
+    const tokens = {
+      anonymousRead: true,
+      tokens: [
+        { token: "main-ci-token-0123456789", scopes: ["read", "write"], instances: ["main"] },
+        { token: "pr-123-token-0123456789", scopes: ["read", "write"], instances: ["pr-123"] },
+        { token: "developer-read-only-0123", scopes: ["read"], instances: ["*"] },
+      ],
+    };
+    const s = await server(tokens);
+    const main = makeWorkspace(FILES);
+    const mainKeys = await keys(main, "keys");
+    const ok = await hb(main, upload(s.url, mainKeys, ["--remote-instance", "main"]), { HB_CACHE_TOKEN: "main-ci-token-0123456789" });
+    expect(report(main).remote).toMatchObject({ uploads: 2 });
+    expect(ok.stderr).not.toContain("main-ci-token");
+
+    // a pull request's CI, with its own token and key, tries to write main: refused, build fine
+    const pr = makeWorkspace({ ...FILES, "a/a.txt": "poison\n" });
+    const prKeys = await keys(pr, "keys");
+    const poison = await hb(pr, upload(s.url, prKeys, ["--remote-instance", "main"]), { HB_CACHE_TOKEN: "pr-123-token-0123456789" });
+    expect(poison.exitCode, poison.output).toBe(0);
+    expect(poison.stderr).toMatch(/refused uploads to instance 'main' \(HTTP 403/);
+    expect(poison.stderr).not.toContain("pr-123-token");
+    expect(report(pr).remote.uploads).toBe(0);
+    // its own instance it may write
+    const own = await hb(pr, upload(s.url, prKeys, ["--remote-instance", "pr-123"]), { HB_CACHE_TOKEN: "pr-123-token-0123456789" });
+    expect(own.exitCode).toBe(0);
+
+    // a developer reads pr-123 then main, trusting only main's key: main's entries are used, the PR's refused
+    const dev = makeWorkspace(FILES);
+    const r = await hb(
+      dev,
+      read(s.url, join(mainKeys, "public.pem"), ["--remote-read-instance", "pr-123", "--remote-read-instance", "main"]),
+      { HB_CACHE_TOKEN: "developer-read-only-0123" },
+    );
+    expect(r.exitCode, r.output).toBe(0);
+    expect(summary(r)).toMatchObject({ executed: 0, cached: 2 });
+
+    // read-only and missing tokens cannot write
+    // (new content, so something executes and would be uploaded)
+    const ro = await hb(makeWorkspace({ ...FILES, "a/a.txt": "read only\n" }), upload(s.url, mainKeys, ["--remote-instance", "main"]), { HB_CACHE_TOKEN: "developer-read-only-0123" });
+    expect(ro.exitCode).toBe(0);
+    expect(ro.stderr).toMatch(/HTTP 403/);
+    const none = await hb(makeWorkspace({ ...FILES, "a/a.txt": "no token\n" }), upload(s.url, mainKeys, ["--remote-instance", "main"]));
+    expect(none.exitCode).toBe(0);
+    expect(none.stderr).toMatch(/HTTP 401/);
+  });
+
+  it("builds locally, saying so once, when the server is down", async () => {
+    const dev = makeWorkspace(FILES);
+    const k = await keys(dev, "keys");
+    const r = await hb(dev, read("http://127.0.0.1:9", join(k, "public.pem")));
+    expect(r.exitCode, r.output).toBe(0);
+    expect(summary(r)).toMatchObject({ executed: 2 });
+    expect(r.stderr.match(/is unavailable/g)).toHaveLength(1);
+    expect(report(dev).remote.unavailable).toMatch(/ECONNREFUSED/);
+  });
+});
+
+/** A compromised server: serves whatever entries the test crafts, signed or not. */
+async function maliciousServer(entries: Map<string, Buffer>, blobs: Map<string, Buffer>): Promise<string> {
+  const srv: Server = createServer((req, res) => {
+    const m = /^\/(ac|cas)\/([0-9a-f]{64})$/.exec(req.url ?? "");
+    const body = m ? (m[1] === "ac" ? entries : blobs).get(m[2]!) : undefined;
+    if (req.method === "PUT") {
+      req.resume();
+      res.writeHead(200).end();
+    } else if (!body) res.writeHead(404).end();
+    else res.writeHead(200, { "content-length": body.length }).end(req.method === "HEAD" ? undefined : body);
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  servers.push({ stop: () => new Promise((r) => srv.close(() => r())) });
+  return `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+}
+
+describe("remote cache: entries from a compromised server", () => {
+  /** The action key of //a:a, learned by uploading it to a recording server. */
+  async function learn(): Promise<{ key: string; ws: string; keysDir: string; entries: Map<string, Buffer>; blobs: Map<string, Buffer> }> {
+    const entries = new Map<string, Buffer>();
+    const blobs = new Map<string, Buffer>();
+    const recorder = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const m = /^\/(ac|cas)\/([0-9a-f]{64})$/.exec(req.url ?? "");
+        if (req.method === "PUT" && m) (m[1] === "ac" ? entries : blobs).set(m[2]!, Buffer.concat(chunks));
+        res.writeHead(req.method === "PUT" ? 200 : 404).end();
+      });
+    });
+    await new Promise<void>((r) => recorder.listen(0, "127.0.0.1", r));
+    const ws = makeWorkspace({ "a/BUILD.ts": FILES["a/BUILD.ts"], "a/a.txt": FILES["a/a.txt"] });
+    const keysDir = await keys(ws, "keys");
+    await hb(ws, upload(`http://127.0.0.1:${(recorder.address() as { port: number }).port}`, keysDir));
+    recorder.close();
+    const key = [...entries.keys()][0]!;
+    return { key, ws, keysDir, entries, blobs };
+  }
+
+  const payloadOf = (entry: Buffer) => JSON.parse(Buffer.from(JSON.parse(entry.toString()).payload, "base64").toString());
+
+  it.each([
+    ["unsigned", "unsigned"],
+    ["replayed under another action key", "replayed"],
+    ["writing outside hb-out/ (../ in a path)", "unsafe-paths"],
+  ])("refuses an entry that is %s, and rebuilds", async (attack, reason) => {
+    const { key, keysDir, entries, blobs } = await learn();
+    const genuine = entries.get(key)!;
+    const signer = loadPrivateKey(join(keysDir, "private.pem"));
+    const payload = payloadOf(genuine);
+    const crafted = new Map<string, Buffer>();
+    if (reason === "unsigned") {
+      const env = JSON.parse(genuine.toString());
+      crafted.set(key, Buffer.from(JSON.stringify({ ...env, signatures: [] })));
+    } else if (reason === "replayed") {
+      // a genuine, signed entry of another action, served under this action's key
+      const other = signAcEntry({ ...payload, actionKey: "f".repeat(64) }, signer);
+      crafted.set(key, other);
+    } else {
+      payload.result.files[0].path = "hb-out/a/../../../../tmp/hb-escape.txt";
+      crafted.set(key, signAcEntry(payload, signer));
+    }
+    const url = await maliciousServer(crafted, blobs);
+    const dev = makeWorkspace({ "a/BUILD.ts": FILES["a/BUILD.ts"], "a/a.txt": FILES["a/a.txt"] });
+    const r = await hb(dev, ["build", "//a", "--remote-cache", url, "--trusted-key", join(keysDir, "public.pem"), "--report", "report.json"]);
+    expect(r.exitCode, `${attack}\n${r.output}`).toBe(0);
+    expect(summary(r)).toMatchObject({ executed: 1, cached: 0 });
+    expect(report(dev).remote.rejected).toEqual({ [reason]: 1 });
+    expect(readFileSync(join(dev, "hb-out/a/a.out"), "utf8")).toBe("REMOTE\n");
+    expect(() => statSync("/tmp/hb-escape.txt")).toThrow();
+  });
+});
+
+function findFile(dir: string, name: string): string {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      try {
+        return findFile(p, name);
+      } catch {
+        continue;
+      }
+    }
+    if (e.name === name) return p;
+  }
+  throw new Error(`${name} not under ${dir}`);
+}
