@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages hb and its tests need, when missing: bubblewrap (every action
-# runs in a bwrap sandbox) and strace (hb build --audit). Root installs with apt-get; anyone
-# else gets the command to run.
+# Installs the Debian packages hb needs, when missing: bubblewrap (every action runs in a bwrap
+# sandbox) and strace (hb build --audit). With --test, also what the tests use besides:
+# bazel-bootstrap (Bazel 4.2, offline), a real client of hb's cache server.
+# Root installs with apt-get; anyone else gets the command to run.
 set -euo pipefail
 
-PACKAGES=(bubblewrap strace)
-COMMANDS=(bwrap strace)
+want=(bubblewrap:bwrap strace:strace)
+[ "${1:-}" = "--test" ] && want+=(bazel-bootstrap:bazel)
 
 missing=()
-for i in "${!PACKAGES[@]}"; do
-  command -v "${COMMANDS[$i]}" >/dev/null 2>&1 || missing+=("${PACKAGES[$i]}")
+for pair in "${want[@]}"; do
+  command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
