@@ -8,10 +8,12 @@ import { explainCommand } from "./commands/explain";
 import { fetchCommand } from "./commands/fetch";
 import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
+import { runCommand } from "./commands/run";
+import { testCommand } from "./commands/test";
 import { verifyCommand } from "./commands/verify";
 import { HB_VERSION } from "./version";
 
-const COMMANDS: Command[] = [buildCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, cacheCommand, keygenCommand, attestCommand, explainCommand];
+const COMMANDS: Command[] = [buildCommand, testCommand, runCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, cacheCommand, keygenCommand, attestCommand, explainCommand];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -28,7 +30,10 @@ function generalHelp(): string {
   ].join("\n");
 }
 
-async function main(argv: string[], signal: AbortSignal): Promise<number> {
+async function main(cliArgs: string[], signal: AbortSignal): Promise<number> {
+  // after `--`, arguments belong to the program `hb run` starts
+  const cut = cliArgs.indexOf("--");
+  const argv = cut < 0 ? cliArgs : cliArgs.slice(0, cut);
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const cmd = name === "help" && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;

@@ -47,6 +47,7 @@ export type HbErrorCode =
   | "MISSING_OUTPUT"
   | "BAD_OUTPUT"
   | "QUERY_SYNTAX"
+  | "NO_TESTS"
   | "BAD_LOCKFILE"
   | "UNPINNED_DEPENDENCY"
   | "INTEGRITY_MISMATCH"
@@ -75,6 +76,7 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   MISSING_INPUT: ExitCode.buildFailed,
   SANDBOX_FAILED: ExitCode.buildFailed,
   INTERRUPTED: ExitCode.interrupted,
+  NO_TESTS: ExitCode.noTestsFound,
   INTERNAL: ExitCode.internal,
 };
 

@@ -12,7 +12,7 @@ export { type Workspace, openWorkspace, findWorkspaceRoot, workspaceRelative, BU
 export type { ActionGraph, ActionSpec, TargetInfo, ExecPath, AnalysisRequest, AnalysisResponse } from "./analysis/graph";
 export { OUT_DIR } from "./analysis/graph";
 export { analyzeWorkspace, type AnalyzeOptions, type AnalyzeResult } from "./build/analyze";
-export { build, type BuildOptions, type BuildReport, type BuildResult, type TargetReport } from "./build/build";
+export { build, type BuildOptions, type BuildReport, type BuildResult, type TargetReport, type TestResult } from "./build/build";
 export { type ActionOutcome, type ActionStatus, type BuildEvents, type StampInfo, describeCommand, executeActions } from "./execution/executor";
 export { type ActionResult, type OutputFile } from "./action-cache/action-cache";
 export { actionKey, encodeActionKeyMaterial, ACTION_SEMANTICS_VERSION, type ActionKeyMaterial, type KeyedFile } from "./action/action-key";

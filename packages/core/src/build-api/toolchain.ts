@@ -37,6 +37,24 @@ export const toolchain = rule({
   },
 });
 
+/**
+ * A program or directory of this machine or workspace pinned by the digest it has at build time
+ * (node_modules/typescript after npm ci, say): its digest enters every action key that uses it
+ * and is checked before each use, but no digest is asserted in BUILD.ts.
+ */
+export const local_toolchain = rule({
+  kind: "local_toolchain",
+  attrs: { path: attr.string({ mandatory: true, doc: "absolute host path, or a workspace-relative path (a file or a directory)" }) },
+  impl(ctx) {
+    const path = ctx.attr.path!;
+    if (path === "" || path.endsWith("/") || path.split("/").slice(1).some((s) => s === "" || s === "." || s === "..")) {
+      throw new HbError("BAD_ATTRIBUTE", `path of ${ctx.label} must name a file or directory, without '..': '${path}'`);
+    }
+    const provided: Toolchain = { label: ctx.label, path, sha256: "" };
+    return { files: [], toolchain: provided };
+  },
+});
+
 /** The toolchain a dependency provides, if it is a toolchain target. */
 export function toolchainOf(ref: TargetRef): Toolchain | undefined {
   const t = ref.providers.toolchain as Toolchain | undefined;

@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import type { ActionGraph } from "../analysis/graph";
+import type { ActionGraph, TargetInfo } from "../analysis/graph";
 import type { CacheIncident } from "../cas/local-cas";
 import { ExitCode, HbError, type HbErrorData } from "../errors";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
@@ -34,6 +34,8 @@ export interface BuildOptions {
   hbVersion?: string;
   /** the team cache; overrides hb.config.ts's remoteCache */
   remote?: RemoteFlags;
+  /** hb test: build and run the test targets among the patterns' targets */
+  tests?: boolean;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & {
@@ -84,6 +86,15 @@ export interface BuildReport {
   remote?: RemoteStats & { url: string };
 }
 
+export interface TestResult {
+  label: string;
+  /** passed: ran and passed; cached: passed before, with the same inputs; failed; not run: something it needs failed */
+  status: "passed" | "cached" | "failed" | "not run";
+  durationMs: number;
+  /** the test action's error: command and output */
+  error?: HbErrorData;
+}
+
 export interface BuildResult {
   report: BuildReport;
   exitCode: ExitCode;
@@ -91,6 +102,14 @@ export interface BuildResult {
   workspace: Workspace;
   graph: ActionGraph;
   outcomes: ActionOutcome[];
+  /** with `tests`: one per test target */
+  tests?: TestResult[];
+}
+
+/** The log a test target's test action writes (its providers' test.log). */
+function testLog(t: TargetInfo): string | undefined {
+  const log = (t.providers?.test as { log?: unknown } | undefined)?.log;
+  return typeof log === "string" ? log : undefined;
 }
 
 /** `hb build`: analyze the patterns, then execute what their targets need. */
@@ -121,16 +140,22 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
     const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
     const remote = openRemoteCache(workspace.root, opts.cwd, config.remoteCache, opts.remote, (m) => opts.events?.warning?.(m));
+    const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
+    const testTargets = opts.tests ? graph.requested.filter((l) => byLabelInfo.get(l)?.test && testLog(byLabelInfo.get(l)!)) : [];
+    if (opts.tests && testTargets.length === 0) {
+      throw new HbError("NO_TESTS", `no test targets among ${opts.patterns.join(" ")}`, { hint: "test targets come from node_test, ts_check or other test rules" });
+    }
     const exec = await executeActions({
       root: workspace.root,
       base,
       graph,
-      targets: graph.requested,
+      targets: opts.tests ? testTargets : graph.requested,
+      extraOutputs: testTargets.map((l) => testLog(byLabelInfo.get(l)!)!),
       mode,
       sourceDateEpoch: epoch,
       stamp,
       jobs: Math.max(1, opts.jobs ?? availableParallelism()),
-      keepGoing: opts.keepGoing ?? false,
+      keepGoing: opts.keepGoing ?? opts.tests === true,
       signal: opts.signal,
       events: opts.events,
       useCache: !opts.audit,
@@ -204,8 +229,23 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         .sort((a, b) => (a.label < b.label ? -1 : 1));
       report.hermeticViolations = report.audit.reduce((n, a) => n + a.reads.length + a.connects.length, 0);
     }
-    const exitCode = exec.interrupted ? ExitCode.interrupted : errors.length > 0 ? ExitCode.buildFailed : ExitCode.ok;
-    return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes };
+    let tests: TestResult[] | undefined;
+    let exitCode: ExitCode = exec.interrupted ? ExitCode.interrupted : errors.length > 0 ? ExitCode.buildFailed : ExitCode.ok;
+    if (opts.tests) {
+      const byOutput = new Map(exec.outcomes.flatMap((o) => o.action.outputs.map((p) => [p, o] as const)));
+      tests = testTargets.map((label) => {
+        const o = byOutput.get(testLog(byLabelInfo.get(label)!)!);
+        const status: TestResult["status"] =
+          o?.status === "executed" ? "passed" : o?.status === "cached" ? "cached" : o?.status === "failed" ? "failed" : "not run";
+        const r: TestResult = { label, status, durationMs: o?.result?.durationMs ?? o?.durationMs ?? 0 };
+        if (o?.error) r.error = o.error.toData();
+        return r;
+      });
+      const testActions = new Set(testTargets.map((l) => byOutput.get(testLog(byLabelInfo.get(l)!)!)?.action.id));
+      const otherFailures = exec.outcomes.some((o) => o.status === "failed" && !testActions.has(o.action.id));
+      if (!exec.interrupted) exitCode = tests.some((t) => t.status === "failed") ? ExitCode.testFailed : otherFailures ? ExitCode.buildFailed : ExitCode.ok;
+    }
+    return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes, tests };
   } finally {
     base?.close();
     lock.release();

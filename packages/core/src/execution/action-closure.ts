@@ -15,7 +15,7 @@ export function producers(graph: ActionGraph): Map<ExecPath, number> {
  * Ids of the actions needed for the default outputs, runfiles and executables of `labels`,
  * ascending. Ids are assigned in analysis order, dependencies first, so this is a build order.
  */
-export function actionsNeededBy(graph: ActionGraph, labels: readonly string[], producer = producers(graph)): number[] {
+export function actionsNeededBy(graph: ActionGraph, labels: readonly string[], producer = producers(graph), extraOutputs: readonly ExecPath[] = []): number[] {
   const targets = new Map(graph.targets.map((t) => [t.label, t]));
   const needed = new Set<number>();
   const stack: number[] = [];
@@ -33,6 +33,7 @@ export function actionsNeededBy(graph: ActionGraph, labels: readonly string[], p
     for (const p of t.runfiles ?? []) want(p);
     if (t.executable) want(t.executable);
   }
+  for (const p of extraOutputs) want(p);
   while (stack.length > 0) {
     const a = graph.actions[stack.pop()!]!;
     for (const p of a.inputs) want(p);

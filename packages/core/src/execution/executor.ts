@@ -10,7 +10,7 @@ import { HbError } from "../errors";
 import { digestOfFile, sha256Hex } from "../hash/digest";
 import { parseLabel } from "../label/label";
 import { joinRel } from "../loading/package-tree";
-import { bwrapArgs, findBwrap, strictBinds, writeSandboxEtc } from "../sandbox/bwrap";
+import { bindPaths, bwrapArgs, findBwrap, strictBinds, systemBinds, writeSandboxEtc } from "../sandbox/bwrap";
 import { AUDIT_DIR, EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
 import { hostFingerprint } from "../sandbox/host-fingerprint";
 import { spawnProcess } from "../sandbox/spawn";
@@ -76,6 +76,8 @@ export interface ExecuteOptions {
   graph: ActionGraph;
   /** labels whose default outputs (and runfiles) are wanted */
   targets: readonly string[];
+  /** more outputs wanted beyond the targets' defaults (hb test: the test logs) */
+  extraOutputs?: readonly ExecPath[];
   mode: SandboxMode;
   sourceDateEpoch: number;
   stamp?: StampInfo;
@@ -117,6 +119,8 @@ interface Prepared {
   stageName: string;
   /** what is staged: sources (by workspace path) and generated files (resolved to CAS blobs at staging) */
   files: InputToStage[];
+  /** workspace directories (pinned toolchains) bound read-only into the execroot whole */
+  dirBinds: { path: ExecPath; source: string }[];
   /** stats of source inputs before the run, to notice edits made while it runs */
   sourceStats: Map<string, Stats>;
   writableAt: ExecPath;
@@ -184,7 +188,7 @@ class Executor {
   async run(): Promise<ExecutionResult> {
     // DESIGN.md, Determinism: every action runs with umask 022 (bwrap and children inherit it)
     process.umask(0o022);
-    const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer);
+    const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer, this.opts.extraOutputs);
     const strict = this.opts.mode === "strict";
     this.toolchains = await resolveToolchains(ids.flatMap((id) => this.graph.actions[id]!.toolchains), this.opts.root, this.opts.base.stats, strict);
     if (this.opts.audit) this.strace = await findStrace(this.opts.base.stats, strict);
@@ -370,12 +374,17 @@ class Executor {
       const inputs = a.inputs.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
       const tools = a.tools.flatMap((p) => this.keyedFile(p, a, files, sourceStats));
       const toolchains: KeyedFile[] = [];
+      const dirBinds: Prepared["dirBinds"] = [];
       for (const ref of a.toolchains) {
         const t = this.toolchains.get(toolchainKey(ref))!;
         if (t.error) throw t.error;
         toolchains.push(t.keyed);
-        // a workspace-relative toolchain is a file of the workspace: staged like a tool
-        if (!ref.path.startsWith("/")) files.push({ path: ref.path, source: t.hostPath, hash: t.keyed.hash, isSource: true, executable: t.keyed.executable });
+        // a workspace-relative toolchain is part of the workspace: a file is staged like a tool, a
+        // directory bound into the execroot whole
+        if (!ref.path.startsWith("/")) {
+          if (t.isDirectory) dirBinds.push({ path: ref.path, source: t.hostPath });
+          else files.push({ path: ref.path, source: t.hostPath, hash: t.keyed.hash, isSource: true, executable: t.keyed.executable });
+        }
       }
       const material = keyMaterial(a, inputs, tools, toolchains, {
         mode,
@@ -393,7 +402,7 @@ class Executor {
         const hit = this.opts.base.ac.get(key);
         if (hit && this.adopt(hit)) return { action: a, status: "cached", key, material, result: hit, durationMs: Date.now() - started };
       }
-      return { action: a, key, material, mode, stageName, files, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
+      return { action: a, key, material, mode, stageName, files, dirBinds, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
     } catch (e) {
       return { action: a, status: "failed", error: asHbError(e, a), durationMs: Date.now() - started };
     }
@@ -511,7 +520,7 @@ class Executor {
         if (rel.includes("/")) outDirs.add(rel.slice(0, rel.lastIndexOf("/")));
       }
       for (const d of a.outputDirs) outDirs.add(d.slice(writableAt.length + 1));
-      const staged = this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], mode === "none");
+      const staged = this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], mode === "none", p.dirBinds);
       sandboxDir = staged.sandboxDir;
       const { rootDir, outDir } = staged;
 
@@ -620,9 +629,10 @@ class Executor {
       this.etcReady = true;
     }
     const mounts = p.action.toolchains.flatMap((t) => this.toolchains.get(toolchainKey(t))!.mounts);
-    if (auditDir) mounts.push(...this.strace!.mounts);
-    const systemMounts = p.mode === "strict" ? strictBinds(mounts) : undefined;
+    if (auditDir && p.mode === "strict") mounts.push(...this.strace!.mounts);
+    const systemMounts = p.mode === "strict" ? strictBinds(mounts) : [...systemBinds(), ...bindPaths(mounts)];
     const args = bwrapArgs({ execroot: rootDir, outDir, writableAt: p.writableAt, env, etcDir, network: false, systemMounts });
+    for (const d of p.dirBinds) args.push("--ro-bind", d.source, `${EXECROOT}/${d.path}`);
     if (auditDir) args.push("--bind", auditDir, AUDIT_DIR);
     return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: this.opts.signal });
   }

@@ -100,7 +100,14 @@ export class SandboxStaging {
    * copies in the writable directory, so writing to them cannot reach the CAS or a source.
    * `unsandboxed` (--sandbox=none): one writable tree, generated inputs copied.
    */
-  stage(name: string, inputs: readonly InputToStage[], writableAt: ExecPath, outDirs: readonly string[], unsandboxed: boolean): StagedSandbox {
+  stage(
+    name: string,
+    inputs: readonly InputToStage[],
+    writableAt: ExecPath,
+    outDirs: readonly string[],
+    unsandboxed: boolean,
+    dirBinds: readonly { path: ExecPath; source: string }[] = [],
+  ): StagedSandbox {
     const sandboxDir = this.dirFor(name, unsandboxed);
     rmSync(sandboxDir, { recursive: true, force: true });
     const rootDir = join(sandboxDir, "root");
@@ -119,11 +126,13 @@ export class SandboxStaging {
       if (f.path.startsWith(writableAt + "/")) outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
       else rootFiles.push({ path: f.path, source, copy: unsandboxed && !f.isSource });
     }
+    // directories bound whole: a mount point in the sandbox, a link to them without one
+    for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });
     if (this.reverse) {
       rootFiles.reverse();
       outFiles.reverse();
     }
-    stageTree(rootDir, rootFiles, [writableAt]);
+    stageTree(rootDir, rootFiles, [writableAt, ...(unsandboxed ? [] : dirBinds.map((d) => d.path))]);
     stageTree(outDir, outFiles, outDirs);
     return { sandboxDir, rootDir, outDir };
   }

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { type Stats, existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { KeyedFile } from "../action/action-key";
 import type { ToolchainRef } from "../analysis/graph";
@@ -9,8 +10,10 @@ import type { StatCache } from "../store/stat-cache";
 
 export interface ResolvedToolchain {
   ref: ToolchainRef;
-  /** absolute host path of the program */
+  /** absolute host path of the program (or directory) */
   hostPath: string;
+  /** a pinned directory (node_modules/typescript, a JDK): bound read-only whole, digested as a tree */
+  isDirectory: boolean;
   keyed: KeyedFile;
   /** strict mode: host files bound read-only at their own path (the program and the shared libraries it loads) */
   mounts: string[];
@@ -19,6 +22,34 @@ export interface ResolvedToolchain {
 }
 
 export const toolchainKey = (t: ToolchainRef) => `${t.path}\0${t.sha256}`;
+
+/** What default mode already shows read-only. */
+const SYSTEM_ROOTS = ["/usr/", "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/"];
+
+/**
+ * A directory's digest: sha256 over its sorted entries, each file by its path, content digest and
+ * executable bit, each symlink by its target. Files come from the stat cache, so an unchanged
+ * tree costs a stat per file.
+ */
+export function treeDigest(dir: string, stats: StatCache): { digest: { hash: string; size: number }; stats: Stats } {
+  const lines: string[] = [];
+  let size = 0;
+  const walk = (abs: string, rel: string) => {
+    for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      const childAbs = join(abs, e.name);
+      const childRel = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isSymbolicLink()) lines.push(`L ${childRel} ${readlinkSync(childAbs)}`);
+      else if (e.isDirectory()) walk(childAbs, childRel);
+      else if (e.isFile()) {
+        const r = stats.digest(childAbs);
+        size += r.digest.size;
+        lines.push(`F ${childRel} ${r.digest.hash} ${(r.stats.mode & 0o111) !== 0 ? "x" : "-"}`);
+      }
+    }
+  };
+  walk(dir, "");
+  return { digest: { hash: createHash("sha256").update(lines.join("\n")).digest("hex"), size }, stats: statSync(dir) };
+}
 
 function describe(t: ToolchainRef): string {
   return t.label ? `toolchain ${t.label}` : `${t.path} (the action's executable)`;
@@ -48,11 +79,14 @@ export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: stri
     const key = toolchainKey(ref);
     if (out.has(key)) continue;
     const hostPath = ref.path.startsWith("/") ? ref.path : join(root, ref.path);
-    const resolved: ResolvedToolchain = { ref, hostPath, keyed: { path: ref.path, hash: "", size: 0, executable: false }, mounts: [] };
+    const resolved: ResolvedToolchain = { ref, hostPath, isDirectory: false, keyed: { path: ref.path, hash: "", size: 0, executable: false }, mounts: [] };
     out.set(key, resolved);
     let r;
     try {
-      r = stats.digest(hostPath);
+      if (statSync(hostPath).isDirectory()) {
+        resolved.isDirectory = true;
+        r = treeDigest(hostPath, stats);
+      } else r = stats.digest(hostPath);
     } catch {
       resolved.error = new HbError("MISSING_INPUT", `${describe(ref)}: ${hostPath} does not exist on this machine`, {
         hint: ref.label ? "install it, or point the toolchain's path at where it is" : "install it, or use a declared toolchain",
@@ -63,14 +97,20 @@ export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: stri
     if (ref.sha256 && ref.sha256 !== r.digest.hash) {
       resolved.error = new HbError(
         "TOOLCHAIN_MISMATCH",
-        `${describe(ref)} pins ${ref.path} at sha256 ${ref.sha256}, but the file here has sha256 ${r.digest.hash}`,
+        `${describe(ref)} pins ${ref.path} at sha256 ${ref.sha256}, but the ${resolved.isDirectory ? "directory" : "file"} here has sha256 ${r.digest.hash}`,
         { hint: "if the new version is intended, update sha256 in its BUILD.ts; otherwise restore the pinned version" },
       );
       continue;
     }
-    if (strict) {
+    if (resolved.isDirectory) {
+      // bound whole; a workspace-relative one is bound into the execroot by the sandbox
+      if (ref.path.startsWith("/")) resolved.mounts = [ref.path];
+    } else if (strict) {
       if (!libs.has(hostPath)) libs.set(hostPath, sharedLibraries(hostPath));
       resolved.mounts = [...(ref.path.startsWith("/") ? [ref.path] : []), ...(await libs.get(hostPath)!)];
+    } else if (ref.path.startsWith("/") && !SYSTEM_ROOTS.some((d) => ref.path.startsWith(d))) {
+      // default mode shows the system directories; a program elsewhere (/opt, a node install) is bound
+      resolved.mounts = [ref.path];
     }
   }
   return out;

@@ -72,8 +72,14 @@ export function systemBinds(): string[] {
 export function strictBinds(files: readonly string[]): string[] {
   const args = topLevel().filter((_, i, all) => all[i - (i % 3)] === "--symlink");
   for (const f of LOADER_AND_LOCALE) args.push("--ro-bind-try", f, f);
+  return [...args, ...bindPaths(files)];
+}
+
+/** Read-only binds of host files or directories, each at its own path, through their links. */
+export function bindPaths(paths: readonly string[]): string[] {
+  const args: string[] = [];
   const seen = new Set<string>();
-  for (const f of [...new Set(files)].sort()) args.push(...bindThroughLinks(f, seen));
+  for (const f of [...new Set(paths)].sort()) args.push(...bindThroughLinks(f, seen));
   return args;
 }
 

@@ -1,0 +1,60 @@
+import { join } from "node:path";
+import { HbError, build } from "@hb/core";
+import type { Command } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
+import { BuildProgress } from "../ui/progress";
+import { createTerminal } from "../ui/terminal";
+import { HB_VERSION } from "../version";
+import { BUILD_OPTIONS, buildFlags } from "./build-options";
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "Build an executable target (node_binary, an executable genrule) and run it with arguments.",
+  usage: "hb run [options] <target> [-- <args>...]",
+  description: "The program runs on this machine, not in the sandbox, in the current directory, with BUILD_WORKSPACE_DIRECTORY set; hb exits with its exit code.",
+  options: { ...BUILD_OPTIONS },
+  positionals: true,
+  async run({ values, positionals, cwd, signal }) {
+    const [target, ...rest] = positionals;
+    if (!target) throw new HbError("USAGE", "hb run needs a target", { hint: "e.g. hb run //app:cli -- --help" });
+    if (rest.length > 0) throw new HbError("USAGE", `hb run builds one target; put the program's arguments after --: hb run ${target} -- ${rest.join(" ")}`);
+    const flags = buildFlags(values);
+    const term = createTerminal();
+    const progress = new BuildProgress(term);
+    const result = await build({
+      cwd,
+      patterns: [target],
+      outputBase: flags.outputBase,
+      jobs: flags.jobs,
+      keepGoing: false,
+      sandbox: flags.sandbox,
+      stamp: flags.stamp,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+      events: progress,
+      hbVersion: HB_VERSION,
+    });
+    progress.finish(result.report);
+    if (result.exitCode !== 0) return result.exitCode;
+    const label = result.graph.requested[0];
+    const info = result.graph.targets.find((t) => t.label === label);
+    if (!info?.executable) {
+      throw new HbError("USAGE", `${label} is not executable (${info?.kind ?? "unknown kind"})`, { hint: "hb run takes a node_binary, or a genrule with executable: true" });
+    }
+    const { execa } = await import("execa");
+    const r = await execa(join(result.workspace.root, info.executable), programArgs, {
+      cwd,
+      stdio: "inherit",
+      reject: false,
+      env: { BUILD_WORKSPACE_DIRECTORY: result.workspace.root },
+      cancelSignal: signal,
+    });
+    return r.exitCode ?? 1;
+  },
+};
+
+/** Everything after the first `--` on hb's command line: the program's arguments. */
+const programArgs = (() => {
+  const i = process.argv.indexOf("--");
+  return i < 0 ? [] : process.argv.slice(i + 1);
+})();

@@ -1,0 +1,54 @@
+import { HbError, build, type TestResult } from "@hb/core";
+import { type Command, stringOption } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
+import { BuildProgress } from "../ui/progress";
+import { writeJsonFile } from "../ui/report-file";
+import { createTerminal } from "../ui/terminal";
+import { HB_VERSION } from "../version";
+import { BUILD_OPTIONS, buildFlags } from "./build-options";
+
+export const testCommand: Command = {
+  name: "test",
+  summary: "Build and run the test targets (node_test, ts_check, ...) among the patterns, in the sandbox.",
+  usage: "hb test [options] <pattern>...",
+  description: [
+    "Tests run in parallel, each in its own sandbox. A test that passed with the same inputs before is",
+    "not run again: it is reported CACHED, as Bazel does. Targets tagged no-sandbox run unsandboxed.",
+    "exit codes: 0 all passed, 3 a test failed, 4 no test matched, 1 a build step failed, 2 bad input",
+  ].join("\n"),
+  options: { ...BUILD_OPTIONS, "remote-cache": { type: "string", valueName: "URL", description: "read test results and outputs from a team cache" } },
+  positionals: true,
+  async run({ values, positionals, cwd, signal }) {
+    if (positionals.length === 0) throw new HbError("USAGE", "hb test needs at least one target pattern", { hint: "e.g. hb test //..." });
+    const flags = buildFlags(values);
+    const term = createTerminal();
+    const progress = new BuildProgress(term);
+    const result = await build({
+      cwd,
+      patterns: positionals,
+      outputBase: flags.outputBase,
+      jobs: flags.jobs,
+      keepGoing: true,
+      sandbox: flags.sandbox,
+      stamp: flags.stamp,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+      events: progress,
+      hbVersion: HB_VERSION,
+      tests: true,
+      remote: { url: stringOption(values, "remote-cache"), token: process.env.HB_CACHE_TOKEN },
+    });
+    progress.finish(result.report);
+    const tests = result.tests ?? [];
+    const width = Math.max(...tests.map((t) => t.label.length));
+    const show: Record<TestResult["status"], string> = { passed: "PASSED", cached: "CACHED", failed: "FAILED", "not run": "NOT RUN" };
+    for (const t of tests) {
+      const time = t.status === "passed" || t.status === "failed" ? ` in ${(t.durationMs / 1000).toFixed(2)} s` : "";
+      term.line(`${t.label.padEnd(width)}  ${show[t.status]}${time}`);
+    }
+    const count = (s: TestResult["status"]) => tests.filter((t) => t.status === s).length;
+    term.line(`hb: ${tests.length} tests: ${count("passed") + count("cached")} passed (${count("cached")} cached), ${count("failed")} failed${count("not run") ? `, ${count("not run")} not run` : ""}`);
+    if (flags.report) writeJsonFile(cwd, flags.report, { ...result.report, tests });
+    return result.exitCode;
+  },
+};

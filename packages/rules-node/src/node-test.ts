@@ -1,0 +1,70 @@
+import { HbError, attr, rule, type File } from "@hb/core";
+import { bundle } from "./esbuild";
+import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, toolchainPath } from "./tools";
+
+/**
+ * Runs tests in the sandbox: node's built-in runner (each test file bundled with esbuild, then
+ * `node --test`), or vitest (runner: "vitest", from a node_modules directory toolchain, its cache
+ * in the sandbox's scratch space). `hb test` runs it; a passing result is cached by the action
+ * key, as Bazel caches test results; a failure prints its output.
+ */
+export const node_test = rule({
+  kind: "node_test",
+  test: true,
+  attrs: {
+    srcs: attr.labelList({ mandatory: true, doc: "test files" }),
+    deps: attr.labelList({ doc: "esbuild targets the tests import (by module_name), or files they read" }),
+    data: attr.labelList({ doc: "files the tests read at run time" }),
+    args: attr.stringList({ doc: "extra arguments to the runner" }),
+    runner: attr.string({ default: "node", doc: "node | vitest" }),
+    vitest_config: attr.label({ doc: "vitest: the config file (vitest.config.ts)" }),
+    esbuild: attr.label({ default: DEFAULT_TOOLS.esbuild }),
+    node: attr.label({ default: DEFAULT_TOOLS.node }),
+    vitest: attr.label({ default: DEFAULT_TOOLS.vitest, doc: "vitest: a node_modules directory toolchain holding vitest" }),
+  },
+  impl(ctx) {
+    const node = requireToolchain(ctx.attr.node, "node", ctx.label);
+    const srcs = ctx.files("srcs");
+    const data = ctx.files("data");
+    const log = ctx.declareFile(`${ctx.name}.test.log`);
+    const args = ctx.attr.args.map(sh).join(" ");
+    if (ctx.attr.runner === "vitest") {
+      const modules = requireToolchain(ctx.attr.vitest, "vitest", ctx.label);
+      const config = ctx.files("vitest_config");
+      const vitest = `${toolchainPath(modules)}/vitest/vitest.mjs`;
+      // vitest writes a cache and a bundled config: point both into the sandbox's scratch space
+      const command = [
+        "set -o pipefail",
+        `${sh(toolchainPath(node))} ${sh(vitest)} run --root . ${config[0] ? `--config ${sh(config[0].path)} --configLoader runner` : ""} --cache.dir "$TMPDIR/vitest-cache" ${args} ${srcs.map((f) => sh(f.path)).join(" ")} 2>&1 | tee ${sh(log.path)}`,
+      ].join("\n");
+      ctx.actions.run({
+        executable: "/bin/bash",
+        arguments: ["-c", command],
+        inputs: [...srcs, ...data, ...config, ...ctx.files("deps")],
+        toolchains: [node, modules],
+        outputs: [log],
+        mnemonic: "Vitest",
+        progressMessage: `Testing ${ctx.label}`,
+      });
+      return { files: [], test: { log: log.path } };
+    }
+    if (ctx.attr.runner !== "node") throw new HbError("BAD_ATTRIBUTE", `runner of ${ctx.label} must be "node" or "vitest", not '${ctx.attr.runner}'`);
+    const esbuild = requireToolchain(ctx.attr.esbuild, "esbuild", ctx.label);
+    const deps = ctx.attr.deps.map((d) => ({ files: d.files, module: jsModuleOf(d) }));
+    const bundles: File[] = srcs.map((src) => {
+      const out = ctx.declareFile(`${ctx.name}/${src.shortPath.replace(/\.[cm]?[jt]sx?$/, "")}.mjs`);
+      bundle(ctx, { esbuild, entry: src, out, srcs: [...srcs, ...data], deps, format: "esm", platform: "node", target: "node20", minify: false, define: {}, external: [] });
+      return out;
+    });
+    ctx.actions.run({
+      executable: "/bin/bash",
+      arguments: ["-c", `set -o pipefail; ${sh(toolchainPath(node))} --test ${args} ${bundles.map((f) => sh(f.path)).join(" ")} 2>&1 | tee ${sh(log.path)}`],
+      inputs: [...bundles, ...data],
+      toolchains: [node],
+      outputs: [log],
+      mnemonic: "NodeTest",
+      progressMessage: `Testing ${ctx.label}`,
+    });
+    return { files: bundles, test: { log: log.path } };
+  },
+});

@@ -1,0 +1,49 @@
+import { HbError, type TargetRef, type Toolchain, toolchain, toolchainOf } from "@hb/core";
+
+/** The default labels of the tools rules-node runs; a workspace defines them once, in //tools. */
+export const DEFAULT_TOOLS = {
+  esbuild: "//tools:esbuild",
+  node: "//tools:node",
+  typescript: "//tools:typescript",
+  vitest: "//tools:node_modules",
+} as const;
+
+/**
+ * esbuild, pinned: the native binary the workspace's node_modules holds for this platform
+ * (a workspace file, staged like a tool), or one at `path`.
+ */
+export function esbuild_toolchain(args: { name?: string; path?: string; sha256: string; tags?: string[] }): void {
+  toolchain({ name: args.name ?? "esbuild", path: args.path ?? "node_modules/@esbuild/linux-x64/bin/esbuild", sha256: args.sha256, tags: args.tags });
+}
+
+/** The toolchain a label attribute names, or an error saying what it must be. */
+export function requireToolchain(ref: TargetRef | undefined, attribute: string, label: string): Toolchain {
+  const t = ref ? toolchainOf(ref) : undefined;
+  if (!t) {
+    throw new HbError("BAD_ATTRIBUTE", `attribute '${attribute}' of ${label} must name a toolchain (toolchain or local_toolchain target), not ${ref?.label ?? "nothing"}`, {
+      hint: `define it in tools/BUILD.ts, e.g. local_toolchain({ name: "${attribute}", path: "..." })`,
+    });
+  }
+  return t;
+}
+
+/** Where a toolchain sits in the execroot: an absolute host path, or its workspace path. */
+export function toolchainPath(t: Toolchain): string {
+  return t.path.startsWith("/") ? t.path : `./${t.path}`;
+}
+
+/** JS module a target provides to bundles that depend on it: import `name`, get `entry`. */
+export interface JsModule {
+  name: string;
+  entry: string;
+}
+
+export function jsModuleOf(ref: TargetRef): JsModule | undefined {
+  const m = ref.providers.jsModule as JsModule | undefined;
+  return m && typeof m.name === "string" && typeof m.entry === "string" ? m : undefined;
+}
+
+/** Shell-quotes one argument for a bash -c command line. */
+export function sh(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
