@@ -1,6 +1,6 @@
 import { HbError, attr, rule, type File } from "@hb/core";
 import { bundle } from "./esbuild";
-import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, testCommand, toolchainPath } from "./tools";
 
 /**
  * Runs tests in the sandbox: node's built-in runner (each test file bundled with esbuild, then
@@ -33,10 +33,10 @@ export const node_test = rule({
       const config = ctx.files("vitest_config");
       const vitest = `${toolchainPath(modules)}/vitest/vitest.mjs`;
       // vitest writes a cache and a bundled config: point both into the sandbox's scratch space
-      const command = [
-        "set -o pipefail",
-        `${sh(toolchainPath(node))} ${sh(vitest)} run --root . ${config[0] ? `--config ${sh(config[0].path)} --configLoader runner` : ""} --cache.dir "$TMPDIR/vitest-cache" ${args} ${srcs.map((f) => sh(f.path)).join(" ")} 2>&1 | tee ${sh(log.path)}`,
-      ].join("\n");
+      const command = testCommand(
+        `${sh(toolchainPath(node))} ${sh(vitest)} run --root . ${config[0] ? `--config ${sh(config[0].path)} --configLoader runner` : ""} --cache.dir "$TMPDIR/vitest-cache" ${args} ${srcs.map((f) => sh(f.path)).join(" ")}`,
+        log.path,
+      );
       ctx.actions.run({
         executable: "/bin/bash",
         arguments: ["-c", command],
@@ -58,7 +58,7 @@ export const node_test = rule({
     });
     ctx.actions.run({
       executable: "/bin/bash",
-      arguments: ["-c", `set -o pipefail; ${sh(toolchainPath(node))} --test ${args} ${bundles.map((f) => sh(f.path)).join(" ")} 2>&1 | tee ${sh(log.path)}`],
+      arguments: ["-c", testCommand(`${sh(toolchainPath(node))} --test ${args} ${bundles.map((f) => sh(f.path)).join(" ")}`, log.path)],
       inputs: [...bundles, ...data],
       toolchains: [node],
       outputs: [log],

@@ -47,3 +47,11 @@ export function jsModuleOf(ref: TargetRef): JsModule | undefined {
 export function sh(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * A test command for bash: its output goes to the log (the test action's output); on failure it
+ * is printed too, so hb shows it with the failure, and the action fails with the command's code.
+ */
+export function testCommand(command: string, log: string): string {
+  return `${command} > ${sh(log)} 2>&1 || { code=$?; cat ${sh(log)}; exit $code; }`;
+}

@@ -1,5 +1,5 @@
 import { attr, rule, toolchainOf } from "@hb/core";
-import { DEFAULT_TOOLS, requireToolchain, sh, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, requireToolchain, sh, testCommand, toolchainPath } from "./tools";
 
 /**
  * Type checks with the TypeScript compiler, as a sandboxed action: a test-like target that passes
@@ -25,7 +25,7 @@ export const ts_check = rule({
     const tsc = `${toolchainPath(typescript)}/lib/tsc.js`;
     ctx.actions.run({
       executable: "/bin/bash",
-      arguments: ["-c", `set -o pipefail; ${sh(toolchainPath(node))} ${sh(tsc)} --noEmit --pretty false -p ${sh(tsconfig!.path)} 2>&1 | tee ${sh(log.path)}`],
+      arguments: ["-c", testCommand(`${sh(toolchainPath(node))} ${sh(tsc)} --noEmit --pretty false -p ${sh(tsconfig!.path)}`, log.path)],
       inputs: [...ctx.files("srcs"), ...ctx.files("deps"), tsconfig!],
       toolchains: [typescript, node, ...types, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
       outputs: [log],

@@ -305,6 +305,7 @@ class Executor {
         while (execQueue.length > 0 && running < jobs && !this.halted && !signal.aborted) {
           const job = execQueue.shift()!;
           running++;
+          const started = Date.now();
           this.opts.events?.actionStarted?.(job.action);
           this.execute(job).then(
             (o) => {
@@ -314,7 +315,7 @@ class Executor {
             },
             (e: unknown) => {
               running--;
-              complete({ action: job.action, status: "failed", error: asHbError(e, job.action), audit: this.failedAudits.get(job.action.id), durationMs: 0 });
+              complete({ action: job.action, status: "failed", error: asHbError(e, job.action), audit: this.failedAudits.get(job.action.id), durationMs: Date.now() - started });
               drain();
             },
           );

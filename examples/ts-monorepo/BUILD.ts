@@ -1,0 +1,3 @@
+import { filegroup } from "@hb/core";
+
+filegroup({ name: "config", srcs: ["tsconfig.json"] });

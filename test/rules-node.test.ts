@@ -1,0 +1,96 @@
+import { execa } from "execa";
+import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { sha256Hex } from "../packages/core/src/hash/digest";
+import { REPO, hb, makeWorkspace, summary, tempDir } from "./helpers";
+
+/** A workspace holding examples/ts-monorepo and the repository's //tools, using its node_modules. */
+function monorepo(): string {
+  const ws = makeWorkspace();
+  cpSync(join(REPO, "examples/ts-monorepo"), join(ws, "examples/ts-monorepo"), { recursive: true });
+  cpSync(join(REPO, "tools"), join(ws, "tools"), { recursive: true });
+  symlinkSync(join(REPO, "node_modules"), join(ws, "node_modules"));
+  return ws;
+}
+
+describe("rules-node on examples/ts-monorepo", () => {
+  it("builds a bundle that runs, and hb run passes arguments and the exit code", async () => {
+    const ws = monorepo();
+    const b = await hb(ws, ["build", "//examples/ts-monorepo/..."]);
+    expect(b.exitCode, b.output).toBe(0);
+    const out = await execa("node", [join(ws, "hb-out/examples/ts-monorepo/cli/greet.mjs"), "--name", "Ada"], { reject: false });
+    expect(out.stdout).toBe("Hello, Ada! (greet 1.0.0)");
+    const map = JSON.parse(readFileSync(join(ws, "hb-out/examples/ts-monorepo/cli/greet.mjs.map"), "utf8"));
+    // machine-independent source map: paths relative to the bundle, no absolute path
+    expect(map.sources).toContain("../../../../examples/ts-monorepo/greet/src/greet.ts");
+    expect(JSON.stringify(map.sources)).not.toContain(ws);
+    const run = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--", "--name", "Grace", "--shout"]);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stdout).toBe("HELLO, GRACE! (greet 1.0.0)");
+    const bad = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--", "--nme", "x"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("unknown argument '--nme'");
+    const notExecutable = await hb(ws, ["run", "//examples/ts-monorepo/greet"]);
+    expect(notExecutable.exitCode).toBe(2);
+    expect(notExecutable.stderr).toContain("is not executable");
+  });
+
+  it("runs the tests and the type check in the sandbox; a passing test is cached, not re-run", async () => {
+    const ws = monorepo();
+    const first = await hb(ws, ["test", "//examples/ts-monorepo/..."]);
+    expect(first.exitCode, first.output).toBe(0);
+    expect(first.stderr).toMatch(/\/\/examples\/ts-monorepo\/greet:test\s+PASSED in \d+\.\d+ s/);
+    expect(first.stderr).toMatch(/\/\/examples\/ts-monorepo\/greet:typecheck\s+PASSED/);
+    expect(first.stderr).toContain("hb: 3 tests: 3 passed (0 cached), 0 failed");
+    expect(readFileSync(join(ws, "hb-out/examples/ts-monorepo/greet/test.test.log"), "utf8")).toContain("# pass 3");
+    const second = await hb(ws, ["test", "//examples/ts-monorepo/..."]);
+    expect(second.exitCode).toBe(0);
+    expect(summary(second).executed).toBe(0);
+    expect(second.stderr).toMatch(/\/\/examples\/ts-monorepo\/cli:test\s+CACHED/);
+    expect(second.stderr).toContain("3 passed (3 cached)");
+  });
+
+  it("reports a failing test with its output, exit 3; a type error fails the check; no test matched is exit 4", async () => {
+    const ws = monorepo();
+    const test = join(ws, "examples/ts-monorepo/greet/src/greet.test.ts");
+    writeFileSync(test, readFileSync(test, "utf8").replace('"Hello, Ada!"', '"Hallo, Ada!"'));
+    const r = await hb(ws, ["test", "//examples/ts-monorepo/greet:test"]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/\/\/examples\/ts-monorepo\/greet:test\s+FAILED/);
+    expect(r.stderr).toContain("not ok 1 - greets by name");
+    expect(r.stderr).toContain("Hallo, Ada!");
+    const src = join(ws, "examples/ts-monorepo/greet/src/greet.ts");
+    writeFileSync(src, readFileSync(src, "utf8").replace("const clean = name.trim();", "const clean: number = name.trim();"));
+    const t = await hb(ws, ["test", "//examples/ts-monorepo/greet:typecheck"]);
+    expect(t.exitCode).toBe(3);
+    expect(t.stderr).toContain("examples/ts-monorepo/greet/src/greet.ts(9,9): error TS2322: Type 'string' is not assignable to type 'number'.");
+    const none = await hb(ws, ["test", "//examples/ts-monorepo/greet:greet"]);
+    expect(none.exitCode).toBe(4);
+    expect(none.stderr).toContain("no test targets among");
+  });
+
+  it("packs an npm tarball that is byte-identical across clean builds in different directories, and installs", async () => {
+    const a = monorepo();
+    const b = monorepo();
+    for (const ws of [a, b]) expect((await hb(ws, ["build", "//examples/ts-monorepo/greet:package"])).exitCode).toBe(0);
+    const tgzA = readFileSync(join(a, "hb-out/examples/ts-monorepo/greet/package.tgz"));
+    const tgzB = readFileSync(join(b, "hb-out/examples/ts-monorepo/greet/package.tgz"));
+    expect(sha256Hex(tgzA)).toBe(sha256Hex(tgzB));
+    const listing = await execa("tar", ["tzvf", join(a, "hb-out/examples/ts-monorepo/greet/package.tgz")]);
+    // sorted entries under package/, mode 0644, owners 0/0, dated SOURCE_DATE_EPOCH
+    const entries = listing.stdout.split("\n").map((l) => l.replace(/\s+/g, " "));
+    expect(entries).toHaveLength(3);
+    expect(entries.map((e) => e.replace(/ \d+ /, " N "))).toEqual([
+      "-rw-r--r-- 0/0 N 1980-01-01 00:00 package/greet.js",
+      "-rw-r--r-- 0/0 N 1980-01-01 00:00 package/greet.js.map",
+      "-rw-r--r-- 0/0 N 1980-01-01 00:00 package/package.json",
+    ]);
+    const app = tempDir();
+    writeFileSync(join(app, "package.json"), '{ "name": "app", "version": "0.0.0", "type": "module" }\n');
+    const install = await execa("npm", ["install", "--offline", "--no-audit", "--no-fund", join(a, "hb-out/examples/ts-monorepo/greet/package.tgz")], { cwd: app, reject: false });
+    expect(install.exitCode, install.stderr).toBe(0);
+    const use = await execa("node", ["--input-type=module", "-e", 'import { greet } from "@tsm/greet"; console.log(greet({ name: "npm" }));'], { cwd: app });
+    expect(use.stdout).toBe("Hello, npm!");
+  });
+});
