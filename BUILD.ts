@@ -1,17 +1,27 @@
-import { filegroup, genrule, glob } from "@hb/core";
+import { ts_check } from "@hb/rules-node";
 
-// hb builds itself. The TypeScript rules (esbuild, node_test) arrive with rules-node; until then
-// this package names hb's sources and records their digests, as a real action in the sandbox.
+// hb builds and tests itself: `hb test //...` type checks the repository and runs its tests, the
+// unit tests in hb's sandbox, the end-to-end ones (which start sandboxes) unsandboxed, visibly.
 
-const PACKAGES = ["core", "cli", "rules-node", "cache-server"];
-
-for (const p of PACKAGES) {
-  filegroup({ name: `${p}_srcs`, srcs: glob([`packages/${p}/src/**/*.ts`], { exclude: ["**/*.test.ts"] }) });
-}
-
-genrule({
-  name: "source_manifest",
-  srcs: PACKAGES.map((p) => `:${p}_srcs`),
-  outs: ["source-manifest.txt"],
-  cmd: "sha256sum $(SRCS) > $@",
+ts_check({
+  name: "typecheck",
+  srcs: [
+    "BUILD.ts",
+    "hb.config.ts",
+    "vitest.config.ts",
+    "//packages/core:srcs",
+    "//packages/cli:srcs",
+    "//packages/rules-node:srcs",
+    "//packages/cache-server:srcs",
+    "//test:all_ts",
+    "//tools:BUILD.ts",
+    "//scripts:BUILD.ts",
+    "//test:BUILD.ts",
+    "//packages/core:BUILD.ts",
+    "//packages/cli:BUILD.ts",
+    "//packages/rules-node:BUILD.ts",
+    "//packages/cache-server:BUILD.ts",
+  ],
+  tsconfig: "tsconfig.json",
+  types: ["//tools:node_modules"],
 });

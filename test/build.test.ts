@@ -262,6 +262,7 @@ describe("hb build: reports and examples", () => {
       "//examples/basic/app:archive",
       "//examples/basic/app:bundle",
       "//examples/basic/version:VERSION",
+      "//examples/basic/version:files",
       "//examples/basic/version:version",
     ]);
     const json = JSON.parse((await hb(ws, ["query", "//examples/basic/app:bundle", "--output=json"])).stdout);

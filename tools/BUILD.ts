@@ -1,4 +1,4 @@
-import { local_toolchain } from "@hb/core";
+import { filegroup, glob, local_toolchain } from "@hb/core";
 import { esbuild_toolchain } from "@hb/rules-node";
 
 // The tools rules-node runs, as the workspace's rules refer to them by default (//tools:...).
@@ -14,3 +14,6 @@ local_toolchain({ name: "node", path: "/usr/bin/node" });
 local_toolchain({ name: "typescript", path: "node_modules/typescript" });
 local_toolchain({ name: "types_node", path: "node_modules/@types/node" });
 local_toolchain({ name: "node_modules", path: "node_modules" });
+
+// every file of this package, for tests and packaging
+filegroup({ name: "files", srcs: glob(["**"]) });

@@ -1,4 +1,4 @@
-import { genrule } from "@hb/core";
+import { filegroup, genrule, glob } from "@hb/core";
 
 const greeting = "//examples/basic/greeting";
 const version = "//examples/basic/version";
@@ -21,3 +21,6 @@ genrule({
     "tar --sort=name --mtime=@$$SOURCE_DATE_EPOCH --owner=0 --group=0 --numeric-owner --mode=a+r,u+w,go-w " +
     "-C $$TMPDIR -cf - app | gzip -n > $@",
 });
+
+// every file of this package, for tests and packaging
+filegroup({ name: "files", srcs: glob(["**"]) });

@@ -9,3 +9,6 @@ genrule({
   // $(SRCS) lists the glob's files in sorted order
   cmd: "cat $(SRCS) > $@",
 });
+
+// every file of this package, for tests and packaging
+filegroup({ name: "files", srcs: glob(["**"]) });

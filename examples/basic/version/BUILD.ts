@@ -1,4 +1,4 @@
-import { genrule } from "@hb/core";
+import { filegroup, genrule, glob } from "@hb/core";
 
 genrule({
   name: "version",
@@ -10,3 +10,6 @@ genrule({
     "printf '{\"version\":\"%s\",\"sourceDateEpoch\":%s,\"commit\":\"%s\"}\\n' " +
     '"$$(cat $<)" "$$SOURCE_DATE_EPOCH" "$${HB_GIT_COMMIT:-unstamped}" > $@',
 });
+
+// every file of this package, for tests and packaging
+filegroup({ name: "files", srcs: glob(["**"]) });

@@ -7,3 +7,6 @@ filegroup({ name: "srcs", srcs: glob(["src/**/*.ts"]) });
 node_binary({ name: "greet", entry: "src/main.ts", srcs: sources, deps: ["//examples/ts-monorepo/greet"] });
 
 node_test({ name: "test", srcs: glob(["src/**/*.test.ts"]), data: sources, deps: ["//examples/ts-monorepo/greet"] });
+
+// every file of this package, for tests and packaging
+filegroup({ name: "files", srcs: glob(["**"]) });

@@ -1,4 +1,4 @@
-import { glob } from "@hb/core";
+import { filegroup, glob } from "@hb/core";
 import { esbuild, node_test, npm_package, ts_check } from "@hb/rules-node";
 
 const sources = glob(["src/**/*.ts"], { exclude: ["src/**/*.test.ts"] });
@@ -15,3 +15,6 @@ ts_check({
 });
 
 npm_package({ name: "package", package_json: "package.json", deps: [":greet"] });
+
+// every file of this package, for tests and packaging
+filegroup({ name: "files", srcs: glob(["**"]) });

@@ -4,9 +4,9 @@ import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, testCommand, toolchain
 
 /**
  * Runs tests in the sandbox: node's built-in runner (each test file bundled with esbuild, then
- * `node --test`), or vitest (runner: "vitest", from a node_modules directory toolchain, its cache
- * in the sandbox's scratch space). `hb test` runs it; a passing result is cached by the action
- * key, as Bazel caches test results; a failure prints its output.
+ * `node --test`), or vitest (runner: "vitest", from a node_modules directory toolchain). `hb test`
+ * runs it; a passing result is cached by the action key, as Bazel caches test results; a failure
+ * prints its output.
  */
 export const node_test = rule({
   kind: "node_test",
@@ -32,9 +32,10 @@ export const node_test = rule({
       const modules = requireToolchain(ctx.attr.vitest, "vitest", ctx.label);
       const config = ctx.files("vitest_config");
       const vitest = `${toolchainPath(modules)}/vitest/vitest.mjs`;
-      // vitest writes a cache and a bundled config: point both into the sandbox's scratch space
+      // the node_modules tree is read-only in the sandbox: no results cache, and the config is
+      // loaded in memory rather than bundled to a file beside it (hb's own cache replaces vitest's)
       const command = testCommand(
-        `${sh(toolchainPath(node))} ${sh(vitest)} run --root . ${config[0] ? `--config ${sh(config[0].path)} --configLoader runner` : ""} --cache.dir "$TMPDIR/vitest-cache" ${args} ${srcs.map((f) => sh(f.path)).join(" ")}`,
+        `${sh(toolchainPath(node))} ${sh(vitest)} run --root . ${config[0] ? `--config ${sh(config[0].path)} --configLoader runner` : ""} --no-cache ${args} ${srcs.map((f) => sh(f.path)).join(" ")}`,
         log.path,
       );
       ctx.actions.run({

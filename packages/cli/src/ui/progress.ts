@@ -37,7 +37,8 @@ export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "ac
   actionStarted(a: ActionSpec): void {
     this.started++;
     this.running.set(a.id, a.owner);
-    if (!this.term.isTTY) this.term.line(`[${this.done + this.running.size}/${this.total}] ${a.progress}`);
+    const unsandboxed = a.tags.includes("no-sandbox") ? " [UNSANDBOXED: tag no-sandbox]" : "";
+    if (!this.term.isTTY || unsandboxed) this.term.line(`[${this.done + this.running.size}/${this.total}] ${a.progress}${unsandboxed}`);
     else this.render();
   }
 

@@ -1,0 +1,3 @@
+import { filegroup } from "@hb/core";
+
+filegroup({ name: "build", srcs: ["build.mjs"] });
