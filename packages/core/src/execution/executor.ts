@@ -22,7 +22,7 @@ import type { RemoteCache } from "../remote/remote-cache";
 import { fetchRequests, lockfilePackages, npmPolicy } from "../fetch/requests";
 import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
-import { type InputToStage, SandboxStaging } from "./sandbox-staging";
+import { type InputToStage, SandboxStaging, type StagedSandbox } from "./sandbox-staging";
 import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, undeclaredToolError } from "./toolchains";
 import { alwaysAllowed } from "../audit/allowed";
 import { absoluteTarget, readTraces, straceArgv } from "../audit/strace";
@@ -171,6 +171,9 @@ class Executor {
   private hostPrint: string | undefined;
   private etcReady = false;
   private readonly staging: SandboxStaging;
+  private readonly background: (() => void)[] = [];
+  private backgroundScheduled = false;
+  private backgroundError: HbError | undefined;
   private readonly uploads: Promise<void>[] = [];
   private strace: ResolvedToolchain | undefined;
   /** audits of actions that failed: reported too */
@@ -212,6 +215,12 @@ class Executor {
   }
 
   private schedule(ids: number[]): Promise<ExecutionResult> {
+    const base = this.opts.base;
+    base.beginWrites();
+    const committer = setInterval(() => {
+      base.commitWrites();
+      base.beginWrites();
+    }, 250);
     this.opts.events?.planned?.(ids.length);
     const remaining = new Map<number, number>();
     const dependents = new Map<number, number[]>();
@@ -270,9 +279,13 @@ class Executor {
             complete({ action: this.graph.actions[id]!, status: signal.aborted ? "interrupted" : "skipped", durationMs: 0 });
           }
         }
+        this.finishBackground();
+        if (this.backgroundError) this.opts.events?.warning?.(this.backgroundError.message);
         void Promise.all([this.staging.close(), ...this.uploads]).then(() => {
+          clearInterval(committer);
           this.materializer?.flush();
           this.opts.base.stats.flush();
+          base.commitWrites();
           resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
         });
       };
@@ -460,12 +473,61 @@ class Executor {
         return false;
       }
     }
-    for (const d of result.dirs) {
-      if (this.materializer) mkdirSync(join(this.opts.root, d), { recursive: true });
-      this.treeFiles.set(d, result.files.filter((f) => f.path.startsWith(d + "/")));
-    }
-    for (const f of result.files) this.outputs.set(f.path, f);
+    this.register(result);
+    if (this.materializer) for (const d of result.dirs) mkdirSync(join(this.opts.root, d), { recursive: true });
     return true;
+  }
+
+  /** The outputs' digests, for the actions that read them. */
+  private register(result: ActionResult): void {
+    for (const d of result.dirs) this.treeFiles.set(d, result.files.filter((f) => f.path.startsWith(d + "/")));
+    for (const f of result.files) this.outputs.set(f.path, f);
+  }
+
+  /**
+   * Takes a fresh result's outputs as this build's. Its blobs were just written, so putting them
+   * under hb-out/ cannot miss: that is queued as background work, and the actions waiting for
+   * these outputs (which read the CAS, not hb-out/) start at once.
+   */
+  private adoptFresh(result: ActionResult): void {
+    this.register(result);
+    const materializer = this.materializer;
+    if (!materializer) return;
+    this.background.push(() => {
+      for (const f of result.files) {
+        if (!materializer.ensure(f)) throw new HbError("INTERNAL", `the CAS lost ${f.path} before it was materialized`);
+      }
+      for (const d of result.dirs) mkdirSync(join(this.opts.root, d), { recursive: true });
+    });
+    this.runBackground();
+  }
+
+  /**
+   * Work that need not delay the next action (materializing, deleting used sandboxes) runs in
+   * slices when the event loop is otherwise idle; `settle` finishes whatever is left.
+   */
+  private runBackground(): void {
+    if (this.backgroundScheduled) return;
+    this.backgroundScheduled = true;
+    setImmediate(() => {
+      this.backgroundScheduled = false;
+      const until = performance.now() + 2;
+      while (this.background.length > 0 && performance.now() < until) this.runOne();
+      if (this.background.length > 0) this.runBackground();
+    });
+  }
+
+  private runOne(): void {
+    const work = this.background.shift()!;
+    try {
+      work();
+    } catch (e) {
+      this.backgroundError ??= asHbError(e, { owner: "hb" } as ActionSpec);
+    }
+  }
+
+  private finishBackground(): void {
+    while (this.background.length > 0) this.runOne();
   }
 
   private async execute(p: Prepared): Promise<ActionOutcome> {
@@ -484,7 +546,7 @@ class Executor {
         sandbox: p.mode,
       };
       this.record(p, result, true);
-      if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize ${a.outputs[0]}`);
+      this.adoptFresh(result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
@@ -501,12 +563,12 @@ class Executor {
       }
       const result: ActionResult = { files, dirs: [...a.outputDirs], exitCode: 0, stdout: "", stderr: "", executedAtMs: started, durationMs: Date.now() - started, sandbox: p.mode };
       this.record(p, result, true);
-      if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
+      this.adoptFresh(result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
     const { writableAt, mode } = p;
-    let sandboxDir: string | undefined;
+    let staged: StagedSandbox | undefined;
     try {
       const inputs = p.files.map((f) => {
         if (f.isSource || f.symlink !== undefined) return f;
@@ -521,11 +583,10 @@ class Executor {
         if (rel.includes("/")) outDirs.add(rel.slice(0, rel.lastIndexOf("/")));
       }
       for (const d of a.outputDirs) outDirs.add(d.slice(writableAt.length + 1));
-      const staged = this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], mode === "none", p.dirBinds);
-      sandboxDir = staged.sandboxDir;
+      staged = this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], mode === "none", p.dirBinds);
       const { rootDir, outDir } = staged;
 
-      const auditDir = this.opts.audit ? join(staged.sandboxDir, "audit") : undefined;
+      const auditDir = this.opts.audit ? join(staged!.sandboxDir, "audit") : undefined;
       if (auditDir) mkdirSync(auditDir, { recursive: true });
       const run = await this.spawn(p, rootDir, outDir, auditDir);
       const audit = auditDir ? this.auditOf(p, rootDir, auditDir) : undefined;
@@ -572,15 +633,18 @@ class Executor {
         );
       }
       this.record(p, result, changed.length === 0);
-      if (!this.adopt(result)) throw new HbError("INTERNAL", `could not materialize the outputs of ${a.owner}`);
+      this.adoptFresh(result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {
       const sources = [...p.sourceStats.keys()];
       const refresh = () => {
         for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
       };
-      if (sandboxDir) this.staging.discard(sandboxDir, refresh);
-      else refresh();
+      const used = staged;
+      if (used) {
+        this.background.push(() => this.staging.discard(used, refresh));
+        this.runBackground();
+      } else refresh();
     }
   }
 

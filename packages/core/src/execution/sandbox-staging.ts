@@ -77,6 +77,22 @@ export class SandboxStaging {
     return join(unsandboxed ? this.fallback : this.root, name);
   }
 
+  /**
+   * With sandboxes on a tmpfs, outputs are still written to the disk the CAS is on (the action
+   * writes them once; taking them into the CAS is a rename), into a directory kept from one run of
+   * the action to the next: creating and deleting directories on a disk while sandboxes start is
+   * slow, files left there (undeclared outputs, copied inputs) are removed before the next run.
+   */
+  private persistentOutDir(name: string): string {
+    const dir = join(this.fallback, "out", name);
+    try {
+      clearFiles(dir);
+    } catch {
+      mkdirSync(dir, { recursive: true });
+    }
+    return dir;
+  }
+
   /** A read-only copy of `input` in the tmpfs input cache, made on first use. */
   private cached(input: InputToStage): string {
     // a source keeps a source's usual mode (a copy of it is writable), a generated file a blob's
@@ -111,7 +127,7 @@ export class SandboxStaging {
     const sandboxDir = this.dirFor(name, unsandboxed);
     rmSync(sandboxDir, { recursive: true, force: true });
     const rootDir = join(sandboxDir, "root");
-    const outDir = unsandboxed ? join(rootDir, writableAt) : join(sandboxDir, "out");
+    const outDir = unsandboxed ? join(rootDir, writableAt) : this.onTmpfs ? this.persistentOutDir(name) : join(sandboxDir, "out");
     const useCache = this.onTmpfs && !unsandboxed;
     const rootFiles: StagedFile[] = [];
     const outFiles: StagedFile[] = [];
@@ -138,10 +154,30 @@ export class SandboxStaging {
   }
 
   /**
-   * Removes a used sandbox off the main thread (one rename now, the tree later), so the next
-   * action starts at once; `then` runs once it is gone.
+   * Removes a used sandbox: at once from a tmpfs; from a disk off the main thread (one rename now,
+   * the tree later), so the next action starts at once. `then` runs once it is gone.
    */
-  discard(sandboxDir: string, then: () => void): void {
+  discard(staged: StagedSandbox, then: () => void): void {
+    const { sandboxDir, outDir } = staged;
+    // what an action left in its kept outputs directory (a partial file when it failed or was
+    // interrupted, undeclared files) goes now; the directories stay for its next run
+    if (!outDir.startsWith(sandboxDir)) {
+      try {
+        clearFiles(outDir);
+      } catch {
+        // already gone
+      }
+    }
+    if (this.onTmpfs && sandboxDir.startsWith(this.root)) {
+      // removing a tree from memory is quick: sooner done than handed to a thread
+      rmSync(sandboxDir, { recursive: true, force: true });
+      then();
+      return;
+    }
+    this.discardOnDisk(sandboxDir, then);
+  }
+
+  private discardOnDisk(sandboxDir: string, then: () => void): void {
     const trash = `${sandboxDir}.trash-${++this.counter}`;
     try {
       renameSync(sandboxDir, trash);
@@ -157,6 +193,14 @@ export class SandboxStaging {
   async close(): Promise<void> {
     await Promise.all(this.cleanups);
     if (this.root.includes(`/${PREFIX}`)) await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Removes every file below `dir`, keeping its directories. */
+function clearFiles(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) clearFiles(join(dir, e.name));
+    else rmSync(join(dir, e.name), { force: true });
   }
 }
 

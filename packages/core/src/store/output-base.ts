@@ -22,8 +22,22 @@ export class OutputBase {
     return join(this.dir, "sandbox");
   }
 
+  /**
+   * Groups the many small writes of a build (cache rows, blob facts, action records) into one
+   * transaction, committed by `commitWrites`: one commit per batch instead of one per row. A crash
+   * loses at most the open batch, which only means cache misses.
+   */
+  beginWrites(): void {
+    if (!this.db.inTransaction) this.db.exec("BEGIN");
+  }
+
+  commitWrites(): void {
+    if (this.db.inTransaction) this.db.exec("COMMIT");
+  }
+
   close(): void {
     this.stats.flush();
+    this.commitWrites();
     this.db.close();
   }
 }
