@@ -27,6 +27,30 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
   });
 
+  it("takes the no-op fast path only when nothing read or written changed", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    // let the files age past the racy-clean margin, so the next builds may trust their stats
+    const old = (Date.now() - 5000) / 1000;
+    for (const f of ["a/a.txt", "d/d.txt"]) utimesSync(join(ws, f), old, old);
+    await hb(ws, ["build", "//..."]);
+    expect(summary(await hb(ws, ["build", "//..."]))).toMatchObject({ executed: 0, cached: 4 });
+    // an output edited in hb-out/ (through its hardlink: the cache blob is damaged too)
+    chmodSync(join(ws, "hb-out/d/d.out"), 0o644);
+    writeFileSync(join(ws, "hb-out/d/d.out"), "tampered\n");
+    const repaired = await hb(ws, ["build", "//..."]);
+    expect(executedLabels(repaired)).toEqual(["//d:d"]);
+    expect(readFileSync(join(ws, "hb-out/d/d.out"), "utf8")).toBe("dee\n");
+    // a source edited in place with the same size and the old mtime: its ctime still moves
+    const st = statSync(join(ws, "a/a.txt"));
+    writeFileSync(join(ws, "a/a.txt"), "two\n");
+    utimesSync(join(ws, "a/a.txt"), st.atime, st.mtime);
+    const edited = await hb(ws, ["build", "//..."]);
+    expect(executedLabels(edited)).toEqual(["//a:a", "//b:b", "//c:c"]);
+    // another sandbox mode is another request
+    expect(summary(await hb(ws, ["build", "//...", "--sandbox=none"])).executed).toBe(4);
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

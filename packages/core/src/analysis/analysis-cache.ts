@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { sha256Hex } from "../hash/digest";
 import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
 import { isPackageUnder } from "../label/label";
 import { findPackages, ignoreRules } from "../loading/package-tree";
@@ -11,6 +12,11 @@ import type { ActionGraph, AnalysisInputs } from "./graph";
 export interface CachedAnalysis {
   config: WorkspaceConfig;
   graph: ActionGraph;
+}
+
+/** Names one analysis result: equal results, equal fingerprints (what the no-op fast path keys on). */
+export function analysisFingerprint(serialized: string): string {
+  return sha256Hex(serialized);
 }
 
 declare const __HB_BUILD_ID__: string | undefined;
@@ -27,7 +33,7 @@ export function analysisRequestKey(patterns: readonly string[], cwdPkg: string):
  * and package listings re-run and compared. Re-validated records are written back so the next
  * check is a stat again.
  */
-export async function loadCachedAnalysis(db: Database, request: string, root: string): Promise<CachedAnalysis | undefined> {
+export async function loadCachedAnalysis(db: Database, request: string, root: string): Promise<(CachedAnalysis & { fingerprint: string }) | undefined> {
   const row = db.prepare("SELECT inputs, result FROM analysis_cache WHERE request = ?").get(request) as
     | { inputs: string; result: string }
     | undefined;
@@ -86,13 +92,12 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     inputs.recordedAtMs = checkedAtMs;
     db.prepare("UPDATE analysis_cache SET inputs = ? WHERE request = ?").run(JSON.stringify(inputs), request);
   }
-  return cached;
+  return { ...cached, fingerprint: analysisFingerprint(row.result) };
 }
 
-export function storeAnalysis(db: Database, request: string, inputs: AnalysisInputs, result: CachedAnalysis): void {
-  db.prepare("INSERT OR REPLACE INTO analysis_cache (request, inputs, result) VALUES (?, ?, ?)").run(
-    request,
-    JSON.stringify(inputs),
-    JSON.stringify(result),
-  );
+/** Stores an analysis; returns its fingerprint. */
+export function storeAnalysis(db: Database, request: string, inputs: AnalysisInputs, result: CachedAnalysis): string {
+  const serialized = JSON.stringify(result);
+  db.prepare("INSERT OR REPLACE INTO analysis_cache (request, inputs, result) VALUES (?, ?, ?)").run(request, JSON.stringify(inputs), serialized);
+  return analysisFingerprint(serialized);
 }

@@ -25,6 +25,8 @@ export interface AnalyzeOptions {
 export interface AnalyzeResult extends CachedAnalysis {
   /** true when the analysis came from the cache */
   cached: boolean;
+  /** names this analysis result */
+  fingerprint: string;
 }
 
 /** The action graph for `patterns`: from the analysis cache, or from a sandboxed analyzer run. */
@@ -47,6 +49,6 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   for (const line of response.log) opts.onLog?.(line);
   if (!response.ok) throw HbError.fromData(response.error);
   const result: CachedAnalysis = { config: response.config, graph: response.graph };
-  storeAnalysis(base.db, request, response.inputs, result);
-  return { ...result, cached: false };
+  const fingerprint = storeAnalysis(base.db, request, response.inputs, result);
+  return { ...result, cached: false, fingerprint };
 }

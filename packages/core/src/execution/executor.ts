@@ -108,6 +108,8 @@ export interface ExecutionResult {
   outputs: Map<ExecPath, OutputFile>;
   interrupted: boolean;
   incidents: CacheIncident[];
+  /** what was materialized for every output of the needed actions: [exec path, inode, size, mtime] */
+  materialized?: [string, number, number, number][];
 }
 
 interface Prepared {
@@ -286,7 +288,13 @@ class Executor {
           this.materializer?.flush();
           this.opts.base.stats.flush();
           base.commitWrites();
-          resolve({ outcomes: this.outcomes, outputs: this.outputs, interrupted: signal.aborted, incidents: this.opts.base.cas.incidents });
+          resolve({
+            outcomes: this.outcomes,
+            outputs: this.outputs,
+            interrupted: signal.aborted,
+            incidents: this.opts.base.cas.incidents,
+            materialized: this.materializer?.recorded(this.outputs.keys()),
+          });
         });
       };
       const drain = () => {

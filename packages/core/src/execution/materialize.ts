@@ -104,6 +104,18 @@ export class Materializer {
     }
   }
 
+  /** What hb put at each of `paths` (exec paths), as [path, inode, size, mtime]; undefined if one is unknown. */
+  recorded(paths: Iterable<string>): [string, number, number, number][] | undefined {
+    const rows = this.load();
+    const out: [string, number, number, number][] = [];
+    for (const p of paths) {
+      const r = rows.get(p);
+      if (!r) return undefined;
+      out.push([p, r.ino, r.size, r.mtimeMs]);
+    }
+    return out;
+  }
+
   flush(): void {
     if (this.dirty.size === 0) return;
     const put = this.db.prepare("INSERT OR REPLACE INTO materialized (path, hash, ino, size, mtime_ms) VALUES (?, ?, ?, ?, ?)");

@@ -35,6 +35,8 @@ export class StatCache {
   private readonly dirty = new Map<string, Row>();
   hashedFiles = 0;
   hashedBytes = 0;
+  /** every file looked at by this process, with the stats it had: what a build read */
+  readonly seen = new Map<string, Stats>();
 
   constructor(private readonly db: Database) {}
 
@@ -52,6 +54,7 @@ export class StatCache {
   /** The digest of the file at absolute `path`; throws ENOENT etc. as fs does. */
   digest(path: string): StatResult {
     const stats = statSync(path);
+    this.seen.set(path, stats);
     const row = this.load().get(path);
     if (
       row &&

@@ -1,0 +1,54 @@
+import { lstatSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Database } from "../store/database";
+import { RACY_MARGIN_MS } from "../store/stat-cache";
+import type { TargetReport, TestResult } from "./build";
+
+/**
+ * The no-op fast path. After a clean build, hb records the stats of every file the build read
+ * (sources, tools, toolchains, the host's package database) and of every output it materialized.
+ * If the same request finds every one of them unchanged, and none racily so, the build would
+ * compute the same keys, hit the same cache entries and find the same outputs: it is done. A
+ * stat per file, no key computed, no cache entry read.
+ */
+export interface NoopSnapshot {
+  recordedAtMs: number;
+  /** [absolute path, size, mtime, ctime, inode] */
+  files: [string, number, number, number, number][];
+  /** [exec path, inode, size, mtime] */
+  outputs: [string, number, number, number][];
+  actions: number;
+  targets: TargetReport[];
+  tests?: TestResult[];
+}
+
+/** What must be equal for two builds to be the same request: the analysis request and what changes keys. */
+export function noopKey(parts: Record<string, unknown>): string {
+  return JSON.stringify(parts);
+}
+
+export function loadNoopSnapshot(db: Database, key: string, root: string): NoopSnapshot | undefined {
+  const row = db.prepare("SELECT data FROM noop_snapshot WHERE key = ?").get(key) as { data: string } | undefined;
+  if (!row) return undefined;
+  let snap: NoopSnapshot;
+  try {
+    snap = JSON.parse(row.data) as NoopSnapshot;
+  } catch {
+    return undefined;
+  }
+  const notAfter = snap.recordedAtMs - RACY_MARGIN_MS;
+  for (const [path, size, mtimeMs, ctimeMs, ino] of snap.files) {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs || st.ino !== ino || mtimeMs >= notAfter) return undefined;
+  }
+  for (const [path, ino, size, mtimeMs] of snap.outputs) {
+    const st = lstatSync(join(root, path), { throwIfNoEntry: false });
+    if (!st || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs) return undefined;
+  }
+  return snap;
+}
+
+export function saveNoopSnapshot(db: Database, key: string, snap: NoopSnapshot | undefined): void {
+  if (snap) db.prepare("INSERT OR REPLACE INTO noop_snapshot (key, data) VALUES (?, ?)").run(key, JSON.stringify(snap));
+  else db.prepare("DELETE FROM noop_snapshot WHERE key = ?").run(key);
+}
