@@ -34,12 +34,14 @@ describe("hb build: incremental", () => {
     const old = (Date.now() - 5000) / 1000;
     for (const f of ["a/a.txt", "d/d.txt"]) utimesSync(join(ws, f), old, old);
     await hb(ws, ["build", "//..."]);
-    expect(summary(await hb(ws, ["build", "//..."]))).toMatchObject({ executed: 0, cached: 4 });
+    expect(summary(await hb(ws, ["build", "//...", "--report", "r.json"]))).toMatchObject({ executed: 0, cached: 4 });
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).upToDate).toBe(true);
     // an output edited in hb-out/ (through its hardlink: the cache blob is damaged too)
     chmodSync(join(ws, "hb-out/d/d.out"), 0o644);
     writeFileSync(join(ws, "hb-out/d/d.out"), "tampered\n");
-    const repaired = await hb(ws, ["build", "//..."]);
+    const repaired = await hb(ws, ["build", "//...", "--report", "r.json"]);
     expect(executedLabels(repaired)).toEqual(["//d:d"]);
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).upToDate).toBeUndefined();
     expect(readFileSync(join(ws, "hb-out/d/d.out"), "utf8")).toBe("dee\n");
     // a source edited in place with the same size and the old mtime: its ctime still moves
     const st = statSync(join(ws, "a/a.txt"));

@@ -84,6 +84,8 @@ export interface BuildReport {
   hermeticViolations?: number;
   /** with --provenance: the attestation files written */
   attestations?: string[];
+  /** true when nothing the last clean build read or wrote had changed: no key was computed */
+  upToDate?: boolean;
   /** with a remote cache: hits, misses, bytes, rejected entries by reason */
   remote?: RemoteStats & { url: string };
 }
@@ -165,6 +167,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         incidents: [],
         interrupted: false,
         errors: [],
+        upToDate: true,
       };
       const tests = snapshot.tests?.map((t) => ({ ...t, status: "cached" as const, durationMs: 0 }));
       return { report, exitCode: ExitCode.ok, errors: [], workspace, graph, outcomes: [], tests };
