@@ -43,6 +43,26 @@ export function figures(r) {
       note: `hb executed ${executed} actions (median); ${s.mustRerun} must re-run (edited package + direct dependents)`,
     });
   }
+  if (r.verify) {
+    const runs = r.verify.runs;
+    const coldMs = med(r.verify.cold);
+    f.push({
+      ...ratioFigure(`verify --runs ${runs} / ${runs} x cold build (examples/basic)`, med(r.verify.verify), runs * coldMs, 1.1, "<= 1.1x (runs x cold + 10%)"),
+      note: `cold build ${fmt(coldMs, "ms")} (median)`,
+    });
+  }
+  if (r.server) {
+    const s = r.server;
+    const rate = median(s.getRate.hb);
+    f.push({
+      ...ratioFigure(`cache server GETs of 4 KiB, ${s.connections} conns / bare node:http`, rate, median(s.getRate.bare), undefined, ">= 3000/s", "/s"),
+      pass: rate >= 3000,
+    });
+    const atLeastHalf = (name, hb, floor) => ({ ...ratioFigure(name, hb, floor, undefined, ">= 0.5x", "MB/s"), pass: hb / floor >= 0.5 });
+    f.push(atLeastHalf("cache server 1 GiB PUT / dd conv=fsync write", median(s.put.hb), median(s.put.dd)));
+    f.push(atLeastHalf("cache server 1 GiB GET / dd read", median(s.get.hb), median(s.get.dd)));
+    f.push({ name: "cache server peak RSS", hb: s.rssMiB, floor: NaN, unit: "MiB", ratio: NaN, requirement: "< 150 MiB", pass: s.rssMiB < 150, note: "" });
+  }
   if (r.noop) {
     const nodeRss = med(r.noop.nodeE0, "rssKb") / 1024;
     if (r.cold) f.push(ratioFigure("peak RSS, cold build / node -e 0", med(r.cold.hbCold, "rssKb") / 1024, nodeRss, undefined, "info", "MiB"));
@@ -54,6 +74,8 @@ export function figures(r) {
 const fmt = (x, unit) => {
   if (!Number.isFinite(x)) return "-";
   if (unit === "MiB") return `${x.toFixed(0)} MiB`;
+  if (unit === "/s") return `${x.toFixed(0)}/s`;
+  if (unit === "MB/s") return `${x.toFixed(0)} MB/s`;
   return x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(x < 10 ? 2 : 1)} ms`;
 };
 

@@ -5,7 +5,7 @@
 //
 // Usage: node bench/run.mjs [--work DIR] [--n 200] [--f 10] [--runs 3] [--short-runs 10]
 //                           [--m 200] [--sandbox-rounds 5] [--jobs 2] [--json FILE]
-//                           [--scenarios cold,noop,restore,incremental,sandbox]
+//                           [--scenarios cold,noop,restore,incremental,sandbox,verify,server]
 //   --runs        timed runs of the long scenarios (cold, plain loop, restore, mid/root edits)
 //   --short-runs  timed runs of the short ones (no-op and its floors, leaf edit)
 //   --m           actions in the sandbox-overhead graph
@@ -16,9 +16,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { figures, table } from "./figures.mjs";
 import { generate } from "./gen-monorepo.mjs";
+import { cacheServer } from "./cache-server.mjs";
 import { coldBuild, environment, incremental, noop, restore, sandboxOverhead } from "./scenarios.mjs";
+import { verifyCost } from "./verify-cost.mjs";
 
-const SCENARIOS = ["cold", "noop", "restore", "incremental", "sandbox"];
+const SCENARIOS = ["cold", "noop", "restore", "incremental", "sandbox", "verify", "server"];
 
 function parseArgs(argv) {
   const o = { work: "", n: 200, f: 10, runs: 3, shortRuns: 10, m: 200, sandboxRounds: 5, jobs: 2, json: "", scenarios: SCENARIOS };
@@ -59,6 +61,8 @@ async function main() {
   if (has("restore")) results.restore = await restore(ctx);
   if (has("incremental")) results.incremental = await incremental(ctx);
   if (has("sandbox")) results.sandbox = await sandboxOverhead(ctx);
+  if (has("verify")) results.verify = await verifyCost(ctx);
+  if (has("server")) results.server = await cacheServer(ctx);
   results.failures = ctx.failures;
   results.figures = figures(results);
 
