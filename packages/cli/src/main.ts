@@ -60,10 +60,12 @@ async function main(cliArgs: string[], signal: AbortSignal): Promise<number> {
 
 const controller = new AbortController();
 let interrupts = 0;
-const onSignal = () => {
+const onSignal = (signal: NodeJS.Signals) => {
   interrupts++;
   if (interrupts === 1) {
-    process.stderr.write("\nhb: interrupted; stopping running actions (press Ctrl-C again to quit at once)\n");
+    // every command stops on this: a build its running actions, the cache server its listening
+    const again = signal === "SIGINT" ? " (press Ctrl-C again to quit at once)" : "";
+    process.stderr.write(`\nhb: ${signal === "SIGINT" ? "interrupted" : "terminated"}; stopping${again}\n`);
     controller.abort(new HbError("INTERRUPTED", "interrupted"));
   } else {
     process.exit(ExitCode.interrupted);
