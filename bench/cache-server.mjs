@@ -8,7 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, createReadStream, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { sync } from "./measure.mjs";
+import { sync, timeAsync } from "./measure.mjs";
 
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 const MiB = 1 << 20;
@@ -142,12 +142,7 @@ function dropFromPageCache(file) {
   if (r.status !== 0) throw new Error(`cannot drop ${file} from the page cache: ${r.stderr}`);
 }
 
-async function timedMBps(bytes, fn) {
-  sync();
-  const t0 = performance.now();
-  await fn();
-  return bytes / 1e6 / ((performance.now() - t0) / 1000);
-}
+const timedMBps = async (bytes, fn) => bytes / 1e3 / (await timeAsync(fn));
 
 /**
  * GET rate (4 KiB blobs, 32 connections) against a bare node:http server, and 1 GiB PUT and GET

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessPolicy } from "../auth/policy";
 import type { CacheMetrics } from "../metrics/metrics";
 import type { BlobStore } from "../storage/blob-store";
-import type { DigestPool } from "../storage/digest-pool";
 import type { RefusalReason } from "./refusal";
 
 export interface Limits {
@@ -17,8 +16,6 @@ export interface Limits {
 /** What every request handler shares. */
 export interface ServerContext {
   readonly store: BlobStore;
-  /** hashes large blobs being served, off the request thread */
-  readonly digests: DigestPool;
   readonly metrics: CacheMetrics;
   readonly limits: Limits;
   policy(): AccessPolicy;

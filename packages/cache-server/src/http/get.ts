@@ -25,42 +25,37 @@ function readWhole(opened: OpenEntry): Buffer {
 }
 
 /**
- * Passes a large blob through, holding back its last chunk until the blob's digest (hashed on a
- * digest thread while the bytes go out) is known: a blob whose bytes do not match its name fails
- * the stream before the response is complete, so a client never receives it as a whole, valid
- * body.
+ * Passes a large blob through while hashing it, holding back its last chunk until the digest
+ * is known: a blob whose bytes do not match its name fails the stream before the response is
+ * complete, so a client never receives it as a whole, valid body.
  */
 class VerifyingStream extends Transform {
+  private readonly hash = createHash("sha256");
   private held: Buffer | undefined;
   mismatch = false;
 
   constructor(
-    private readonly expected: { sha256: string; size: number },
-    private readonly digest: Promise<{ sha256: string; size: number }>,
+    private readonly expected: string,
     private readonly onForward: (bytes: number) => void,
   ) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(chunk);
     if (this.held) this.forward(this.held);
     this.held = chunk;
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    this.digest.then(
-      (actual) => {
-        if (actual.sha256 !== this.expected.sha256 || actual.size !== this.expected.size) {
-          this.mismatch = true;
-          done(new Error("stored bytes do not match their digest"));
-          return;
-        }
-        if (this.held) this.forward(this.held);
-        done();
-      },
-      (e: Error) => done(e),
-    );
+    if (this.hash.digest("hex") !== this.expected) {
+      this.mismatch = true;
+      done(new Error("stored bytes do not match their digest"));
+      return;
+    }
+    if (this.held) this.forward(this.held);
+    done();
   }
 
   private forward(chunk: Buffer): void {
@@ -119,21 +114,15 @@ function readVerified(ctx: ServerContext, key: EntryKey, opened: OpenEntry): Buf
 
 async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry): Promise<void> {
   startHit(ctx, x, key, opened.row.size);
-  const expected = { sha256: opened.row.sha256, size: opened.row.size };
-  const digest = ctx.digests.digestFd(opened.fd, opened.row.size);
-  const verify = new VerifyingStream(expected, digest, (n) => {
+  const verify = new VerifyingStream(opened.row.sha256, (n) => {
     x.bytesOut += n;
     ctx.metrics.bytesOut += n;
   });
   try {
-    await pipeline(createReadStream(opened.path, { fd: opened.fd, autoClose: false, start: 0, highWaterMark: 1 << 20 }), verify, x.res);
+    await pipeline(createReadStream(opened.path, { fd: opened.fd, start: 0, end: opened.row.size - 1, highWaterMark: 1 << 20 }), verify, x.res);
   } catch {
     // The status line is out: all that is left is to cut the body short, which pipeline did.
     if (verify.mismatch) corrupt(ctx, key, opened);
-  } finally {
-    // the digest thread reads through the same fd: it is closed only once the thread is done
-    await digest.catch(() => undefined);
-    closeSync(opened.fd);
   }
 }
 

@@ -8,7 +8,6 @@ import { requestHandler } from "../http/handler";
 import type { AccessLogSink } from "../log/access-log";
 import { type CacheMetrics, newMetrics, renderMetrics } from "../metrics/metrics";
 import { BlobStore, type StoreStats } from "../storage/blob-store";
-import { DigestPool } from "../storage/digest-pool";
 import { isLoopbackHost } from "./loopback";
 
 export interface CacheServerOptions {
@@ -73,7 +72,6 @@ class HttpCacheServer implements CacheServer {
   constructor(
     private readonly http: Server,
     private readonly store: BlobStore,
-    private readonly digests: DigestPool,
     private readonly counters: CacheMetrics,
     policy: AccessPolicy,
     private readonly opts: CacheServerOptions,
@@ -141,7 +139,6 @@ class HttpCacheServer implements CacheServer {
       clearTimeout(cut);
       // a handler whose client went away may still be between its last await and its commit
       await Promise.all(this.handling);
-      await this.digests.close();
       this.store.close();
       this.log("stopped");
     })();
@@ -182,11 +179,9 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       log,
     },
   });
-  const digests = new DigestPool();
   let server: HttpCacheServer | undefined;
   const ctx: ServerContext = {
     store,
-    digests,
     metrics,
     limits: { maxUpload: opts.maxUpload ?? 4 * GiB, maxAcEntry: opts.maxAcEntry ?? 16 * 2 ** 20, maxSize },
     policy: () => server!.policy,
@@ -221,7 +216,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     const err = e as NodeJS.ErrnoException;
     throw new HbError("CACHE_SERVER_FAILED", `cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`);
   }
-  server = new HttpCacheServer(http, store, digests, metrics, policy, opts, log);
+  server = new HttpCacheServer(http, store, metrics, policy, opts, log);
   // Once shutdown began, a connection whose last request just finished is idle: close it
   // rather than wait for the keep-alive timeout.
   http.on("request", (_req, res: ServerResponse) => {
