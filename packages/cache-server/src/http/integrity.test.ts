@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { sqlite } from "@hb/core";
 import { afterAll, describe, expect, it } from "vitest";
@@ -74,6 +75,29 @@ describe("a blob corrupted on the server's disk is never served as valid", () =>
     await new Promise((r) => setTimeout(r, 50));
     expect((await get(s.url, `/cas/${digestOf(large).hash}`)).status).toBe(404);
     expect(metric((await get(s.url, "/metrics")).body.toString(), "hb_cache_corrupt_entries_total")).toBe(2);
+    await s.stop();
+  });
+
+  it("downloads of a large blob cut short by their clients leave the server serving, with no internal error", async () => {
+    const s = await startTestServer();
+    const blob = randomBytes(16 << 20);
+    const d = digestOf(blob);
+    await put(s.url, `/cas/${d.hash}`, blob);
+    const abortAfterFirstBytes = () =>
+      new Promise<void>((resolve, reject) => {
+        const req = request(`${s.url}/cas/${d.hash}`, (res) => {
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on("error", (e) => (req.destroyed ? resolve() : reject(e)));
+        req.end();
+      });
+    await Promise.all(Array.from({ length: 20 }, abortAfterFirstBytes));
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await get(s.url, `/cas/${d.hash}`)).body.equals(blob)).toBe(true);
+    expect(s.messages.filter((m) => /internal error|EBADF/.test(m))).toEqual([]);
     await s.stop();
   });
 
