@@ -25,9 +25,10 @@ describe("rules-node on examples/ts-monorepo", () => {
     // machine-independent source map: paths relative to the bundle, no absolute path
     expect(map.sources).toContain("../../../../examples/ts-monorepo/greet/src/greet.ts");
     expect(JSON.stringify(map.sources)).not.toContain(ws);
-    const run = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--", "--name", "Grace", "--shout"]);
+    const run = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--report", "run.json", "--", "--name", "Grace", "--shout"]);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stdout).toBe("HELLO, GRACE! (greet 1.0.0)");
+    expect(JSON.parse(readFileSync(join(ws, "run.json"), "utf8"))).toMatchObject({ failed: 0, targets: [{ label: "//examples/ts-monorepo/cli:greet" }] });
     const bad = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--", "--nme", "x"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("unknown argument '--nme'");

@@ -1,5 +1,9 @@
-import { SANDBOX_MODES, type SandboxMode } from "@hb/core";
+import { type BuildOptions, SANDBOX_MODES, type SandboxMode } from "@hb/core";
 import { type OptionSpec, type OptionValues, choiceOption, intOption, stringOption } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
+import type { BuildProgress } from "../ui/progress";
+import type { Terminal } from "../ui/terminal";
+import { HB_VERSION } from "../version";
 
 /** Flags every command that builds shares (build, test, run, verify). */
 export const BUILD_OPTIONS: Record<string, OptionSpec> = {
@@ -32,5 +36,29 @@ export function buildFlags(values: OptionValues): CommonBuildFlags {
     stamp: values.stamp === true,
     report: stringOption(values, "report"),
     outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
+  };
+}
+
+/**
+ * The part of a build request the shared flags decide, the same for build, test and run; it
+ * warns once when the build will run unsandboxed.
+ */
+export function buildRequest(
+  flags: CommonBuildFlags,
+  ctx: { cwd: string; patterns: string[]; signal: AbortSignal; term: Terminal; progress: BuildProgress },
+): BuildOptions {
+  if (flags.sandbox === "none") ctx.term.warn("--sandbox=none: actions run unsandboxed; their results are keyed apart and never uploaded");
+  return {
+    cwd: ctx.cwd,
+    patterns: ctx.patterns,
+    outputBase: flags.outputBase,
+    jobs: flags.jobs,
+    keepGoing: flags.keepGoing,
+    sandbox: flags.sandbox,
+    stamp: flags.stamp,
+    analyzerScript: ANALYZER_SCRIPT,
+    signal: ctx.signal,
+    events: ctx.progress,
+    hbVersion: HB_VERSION,
   };
 }

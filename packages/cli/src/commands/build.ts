@@ -1,11 +1,9 @@
 import { HbError, build } from "@hb/core";
 import { type Command, stringOption } from "../args";
-import { HB_VERSION } from "../version";
-import { ANALYZER_SCRIPT } from "../paths";
 import { BuildProgress } from "../ui/progress";
 import { writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { BUILD_OPTIONS, buildFlags } from "./build-options";
+import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
 export const buildCommand: Command = {
   name: "build",
@@ -45,22 +43,14 @@ export const buildCommand: Command = {
     }
     const term = createTerminal();
     const progress = new BuildProgress(term);
-    if (flags.sandbox === "none") term.warn("--sandbox=none: actions run unsandboxed; their results are keyed apart and never uploaded");
     const result = await build({
-      cwd,
-      patterns: positionals,
-      outputBase: flags.outputBase,
-      jobs: flags.jobs,
-      keepGoing: flags.keepGoing,
-      sandbox: flags.sandbox,
-      stamp: flags.stamp,
+      ...buildRequest(flags, { cwd, patterns: positionals, signal, term, progress }),
       audit: values.audit === true,
       offline: values.offline === true,
       provenance:
         values.provenance === true
           ? { signingKey: signingKey!, builderId: stringOption(values, "builder-id"), allowDirty: values["allow-dirty"] === true }
           : undefined,
-      hbVersion: HB_VERSION,
       remote: {
         url: stringOption(values, "remote-cache"),
         instance: stringOption(values, "remote-instance"),
@@ -70,9 +60,6 @@ export const buildCommand: Command = {
         trustedKeys: values["trusted-key"] as string[] | undefined,
         token: process.env.HB_CACHE_TOKEN,
       },
-      analyzerScript: ANALYZER_SCRIPT,
-      signal,
-      events: progress,
     });
     progress.finish(result.report);
     if (result.report.audit) {

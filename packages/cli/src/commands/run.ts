@@ -1,11 +1,10 @@
 import { join } from "node:path";
 import { HbError, build } from "@hb/core";
 import type { Command } from "../args";
-import { ANALYZER_SCRIPT } from "../paths";
 import { BuildProgress } from "../ui/progress";
+import { writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { HB_VERSION } from "../version";
-import { BUILD_OPTIONS, buildFlags } from "./build-options";
+import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
 export const runCommand: Command = {
   name: "run",
@@ -21,20 +20,9 @@ export const runCommand: Command = {
     const flags = buildFlags(values);
     const term = createTerminal();
     const progress = new BuildProgress(term);
-    const result = await build({
-      cwd,
-      patterns: [target],
-      outputBase: flags.outputBase,
-      jobs: flags.jobs,
-      keepGoing: false,
-      sandbox: flags.sandbox,
-      stamp: flags.stamp,
-      analyzerScript: ANALYZER_SCRIPT,
-      signal,
-      events: progress,
-      hbVersion: HB_VERSION,
-    });
+    const result = await build(buildRequest(flags, { cwd, patterns: [target], signal, term, progress }));
     progress.finish(result.report);
+    if (flags.report) writeJsonFile(cwd, flags.report, result.report);
     if (result.exitCode !== 0) return result.exitCode;
     const label = result.graph.requested[0];
     const info = result.graph.targets.find((t) => t.label === label);

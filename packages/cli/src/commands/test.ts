@@ -1,11 +1,9 @@
 import { HbError, build, type TestResult } from "@hb/core";
 import { type Command, stringOption } from "../args";
-import { ANALYZER_SCRIPT } from "../paths";
 import { BuildProgress } from "../ui/progress";
 import { writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { HB_VERSION } from "../version";
-import { BUILD_OPTIONS, buildFlags } from "./build-options";
+import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
 export const testCommand: Command = {
   name: "test",
@@ -16,7 +14,11 @@ export const testCommand: Command = {
     "not run again: it is reported CACHED, as Bazel does. Targets tagged no-sandbox run unsandboxed.",
     "exit codes: 0 all passed, 3 a test failed, 4 no test matched, 1 a build step failed, 2 bad input",
   ].join("\n"),
-  options: { ...BUILD_OPTIONS, "remote-cache": { type: "string", valueName: "URL", description: "read test results and outputs from a team cache" } },
+  options: {
+    ...BUILD_OPTIONS,
+    "keep-going": { ...BUILD_OPTIONS["keep-going"]!, description: "always on for hb test: every test whose build succeeded runs" },
+    "remote-cache": { type: "string", valueName: "URL", description: "read test results and outputs from a team cache" },
+  },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
     if (positionals.length === 0) throw new HbError("USAGE", "hb test needs at least one target pattern", { hint: "e.g. hb test //..." });
@@ -24,17 +26,9 @@ export const testCommand: Command = {
     const term = createTerminal();
     const progress = new BuildProgress(term);
     const result = await build({
-      cwd,
-      patterns: positionals,
-      outputBase: flags.outputBase,
-      jobs: flags.jobs,
+      ...buildRequest(flags, { cwd, patterns: positionals, signal, term, progress }),
+      // every test that can run, runs, whatever failed beside it (as -k would ask anyway)
       keepGoing: true,
-      sandbox: flags.sandbox,
-      stamp: flags.stamp,
-      analyzerScript: ANALYZER_SCRIPT,
-      signal,
-      events: progress,
-      hbVersion: HB_VERSION,
       tests: true,
       remote: { url: stringOption(values, "remote-cache"), token: process.env.HB_CACHE_TOKEN },
     });
