@@ -15,6 +15,11 @@ interface BlobRow {
   ino: number;
 }
 
+/** A blob's path and the inode facts it was verified by. */
+export interface BlobFacts extends BlobRow {
+  path: string;
+}
+
 /**
  * The local content-addressed store: blobs as read-only files under `cas/<2 hex>/<64 hex>`,
  * written to a temp file and renamed (never a torn blob under its name). Outputs are
@@ -59,9 +64,10 @@ export class LocalCas {
     }
   }
 
-  private record(name: string, path: string): void {
+  private record(name: string, path: string): BlobFacts {
     const st = statSync(path);
     this.putRow.run(name, st.size, st.mtimeMs, st.ino);
+    return { path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
   }
 
   /**
@@ -106,6 +112,34 @@ export class LocalCas {
    * matches its name is deleted and reported as an incident.
    */
   get(digest: Digest, executable = false): string | undefined {
+    return this.locate(digest, executable)?.path;
+  }
+
+  /** An executable (0555) copy of a blob, made on first use. */
+  getExecutable(digest: Digest): string | undefined {
+    return this.locate(digest, true)?.path;
+  }
+
+  /**
+   * A verified blob with the inode facts it was verified by (a hardlink of it shares them), or
+   * undefined when it is absent; an executable copy is made on first use.
+   */
+  locate(digest: Digest, executable = false): BlobFacts | undefined {
+    const have = this.verified(digest, executable);
+    if (have || !executable) return have;
+    const plain = this.verified(digest, false);
+    if (!plain) return undefined;
+    const tmp = this.tempPath();
+    copyFileSync(plain.path, tmp, constants.COPYFILE_FICLONE);
+    chmodSync(tmp, 0o555);
+    const st = statSync(plain.path);
+    utimesSync(tmp, st.atime, st.mtime);
+    const dest = this.blobPath(digest.hash, true);
+    renameSync(tmp, dest);
+    return this.record(`${digest.hash}.x`, dest);
+  }
+
+  private verified(digest: Digest, executable: boolean): BlobFacts | undefined {
     const name = executable ? `${digest.hash}.x` : digest.hash;
     const path = this.blobPath(digest.hash, executable);
     let st;
@@ -115,17 +149,16 @@ export class LocalCas {
       return undefined;
     }
     const row = this.selectRow.get(name) as BlobRow | undefined;
-    if (row && row.size === st.size && row.mtimeMs === st.mtimeMs && row.ino === st.ino && st.size === digest.size) return path;
+    if (row && row.size === st.size && row.mtimeMs === st.mtimeMs && row.ino === st.ino && st.size === digest.size) {
+      return { path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    }
     let actual: Digest | undefined;
     try {
       actual = digestOfFile(path);
     } catch {
       actual = undefined;
     }
-    if (actual && actual.hash === digest.hash && actual.size === digest.size) {
-      this.record(name, path);
-      return path;
-    }
+    if (actual && actual.hash === digest.hash && actual.size === digest.size) return this.record(name, path);
     this.incidents.push({
       kind: "corrupt-blob",
       detail: `CAS blob ${digest.hash} no longer matches its digest (something wrote to it, e.g. through a hardlink in hb-out/); removed`,
@@ -134,23 +167,6 @@ export class LocalCas {
     this.deleteRow.run(name);
     if (!executable) this.drop({ hash: digest.hash, size: digest.size }, true);
     return undefined;
-  }
-
-  /** An executable (0555) copy of a blob, made on first use. */
-  getExecutable(digest: Digest): string | undefined {
-    const have = this.get(digest, true);
-    if (have) return have;
-    const plain = this.get(digest);
-    if (!plain) return undefined;
-    const tmp = this.tempPath();
-    copyFileSync(plain, tmp, constants.COPYFILE_FICLONE);
-    chmodSync(tmp, 0o555);
-    const st = statSync(plain);
-    utimesSync(tmp, st.atime, st.mtime);
-    const dest = this.blobPath(digest.hash, true);
-    renameSync(tmp, dest);
-    this.record(`${digest.hash}.x`, dest);
-    return dest;
   }
 
   private drop(digest: Digest, executable: boolean): void {

@@ -12,8 +12,9 @@ interface Row {
 }
 
 /**
- * Puts outputs under `hb-out/` as read-only hardlinks of CAS blobs, each through a temp name
- * and a rename, so a path holds either the old file or the new one, never half of one. Remembers
+ * Puts outputs under `hb-out/` as read-only hardlinks of CAS blobs; a file in the way is replaced
+ * through a temp name and a rename, so a path holds either the old file or the new one, never
+ * half of one. Remembers
  * what it put where, so a no-op build checks one lstat per output.
  */
 export class Materializer {
@@ -50,9 +51,8 @@ export class Materializer {
         // gone: put it back
       }
     }
-    const digest = { hash: file.hash, size: file.size };
-    const blob = file.symlink !== undefined ? "" : file.executable ? this.cas.getExecutable(digest) : this.cas.get(digest);
-    if (blob === undefined) return false;
+    const blob = file.symlink !== undefined ? undefined : this.cas.locate({ hash: file.hash, size: file.size }, file.executable);
+    if (file.symlink === undefined && blob === undefined) return false;
     const dir = dirname(abs);
     if (!this.madeDirs.has(dir)) {
       try {
@@ -65,27 +65,41 @@ export class Materializer {
       }
       this.madeDirs.add(dir);
     }
-    const tmp = join(dir, `.hb-tmp-${process.pid}-${++this.counter}`);
-    if (file.symlink !== undefined) {
-      symlinkSync(file.symlink, tmp);
-    } else {
+    let fresh: Row | undefined;
+    if (blob) {
+      // where nothing is in the way (a restore into an empty hb-out/), a hardlink is made whole in
+      // one step and shares the blob's inode facts: no temp name, no rename, no stat
       try {
-        linkSync(blob, tmp);
+        linkSync(blob.path, abs);
+        fresh = { hash: file.hash, ino: blob.ino, size: blob.size, mtimeMs: blob.mtimeMs };
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
-        copyFileSync(blob, tmp, constants.COPYFILE_FICLONE);
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "EEXIST" && code !== "EXDEV") throw e;
       }
     }
-    try {
-      renameSync(tmp, abs);
-    } catch (e) {
-      // a directory from an older build sits where the file goes
-      if ((e as NodeJS.ErrnoException).code !== "EISDIR" && (e as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw e;
-      rmSync(abs, { recursive: true, force: true });
-      renameSync(tmp, abs);
+    if (!fresh) {
+      const tmp = join(dir, `.hb-tmp-${process.pid}-${++this.counter}`);
+      if (!blob) {
+        symlinkSync(file.symlink!, tmp);
+      } else {
+        try {
+          linkSync(blob.path, tmp);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+          copyFileSync(blob.path, tmp, constants.COPYFILE_FICLONE);
+        }
+      }
+      try {
+        renameSync(tmp, abs);
+      } catch (e) {
+        // a directory from an older build sits where the file goes
+        if ((e as NodeJS.ErrnoException).code !== "EISDIR" && (e as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw e;
+        rmSync(abs, { recursive: true, force: true });
+        renameSync(tmp, abs);
+      }
+      const st = lstatSync(abs);
+      fresh = { hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
     }
-    const st = lstatSync(abs);
-    const fresh: Row = { hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
     this.rows!.set(file.path, fresh);
     this.dirty.set(file.path, fresh);
     return true;
