@@ -157,7 +157,7 @@ async function floorPass(dir: string, o: Options): Promise<{ perAction: number[]
       etcDir: join(dir, "etc"),
       network: false,
     });
-    const r = await spawnProcess(bwrap, [...args, "--", TOUCH, outputOf(i)], { env: {}, signal });
+    const r = await spawnProcess(bwrap, [...args, "--", TOUCH, outputOf(i)], { env: {}, signal, diesWithParent: true });
     if (r.exitCode !== 0) throw new Error(`floor: bwrap exited ${r.exitCode}: ${r.stderr}`);
     perAction.push(performance.now() - t);
   }

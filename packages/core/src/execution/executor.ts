@@ -707,7 +707,7 @@ class Executor {
     const args = bwrapArgs({ execroot: rootDir, outDir, writableAt: p.writableAt, env, etcDir, network: false, systemMounts });
     for (const d of p.dirBinds) args.push("--ro-bind", d.source, `${EXECROOT}/${d.path}`);
     if (auditDir) args.push("--bind", auditDir, AUDIT_DIR);
-    return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: this.opts.signal });
+    return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: this.opts.signal, diesWithParent: true });
   }
 
   /** Declared outputs into the CAS; each must exist and be a regular file (or a directory, if declared so). */

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecPath } from "../analysis/graph";
@@ -23,6 +23,11 @@ export interface StagedSandbox {
   rootDir: string;
   /** bound writable at EXECROOT/<writableAt> */
   outDir: string;
+  /**
+   * Every file and directory staged under rootDir (directories deepest first), when rootDir is a
+   * tree only hb writes (bound read-only): removed by name, without listing or stat-ing it.
+   */
+  layout?: { files: string[]; dirs: string[] };
 }
 
 const PREFIX = "hb-sandbox-";
@@ -148,9 +153,10 @@ export class SandboxStaging {
       rootFiles.reverse();
       outFiles.reverse();
     }
-    stageTree(rootDir, rootFiles, [writableAt, ...(unsandboxed ? [] : dirBinds.map((d) => d.path))]);
+    const mountPoints = [writableAt, ...(unsandboxed ? [] : dirBinds.map((d) => d.path))];
+    stageTree(rootDir, rootFiles, mountPoints);
     stageTree(outDir, outFiles, outDirs);
-    return { sandboxDir, rootDir, outDir };
+    return { sandboxDir, rootDir, outDir, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
   }
 
   /**
@@ -170,7 +176,7 @@ export class SandboxStaging {
     }
     if (this.onTmpfs && sandboxDir.startsWith(this.root)) {
       // removing a tree from memory is quick: sooner done than handed to a thread
-      rmSync(sandboxDir, { recursive: true, force: true });
+      if (!staged.layout || !removeLayout(staged)) rmSync(sandboxDir, { recursive: true, force: true });
       then();
       return;
     }
@@ -193,6 +199,44 @@ export class SandboxStaging {
   async close(): Promise<void> {
     await Promise.all(this.cleanups);
     if (this.root.includes(`/${PREFIX}`)) await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** The files and directories `stageTree` makes under `rootDir`, directories deepest first. */
+function layoutOf(rootDir: string, files: readonly StagedFile[], extraDirs: readonly string[]): { files: string[]; dirs: string[] } {
+  const dirs = new Set<string>();
+  const addParents = (rel: string) => {
+    for (let i = rel.lastIndexOf("/"); i > 0; i = rel.lastIndexOf("/", i - 1)) {
+      const d = rel.slice(0, i);
+      if (dirs.has(d)) break;
+      dirs.add(d);
+    }
+  };
+  for (const f of files) addParents(f.path);
+  for (const d of extraDirs) {
+    dirs.add(d);
+    addParents(d);
+  }
+  const depth = (d: string) => d.split("/").length;
+  return {
+    files: files.map((f) => join(rootDir, f.path)),
+    dirs: [...[...dirs].sort((a, b) => depth(b) - depth(a)).map((d) => join(rootDir, d)), rootDir],
+  };
+}
+
+/**
+ * Removes a sandbox by the names it was staged with: a sandboxed action cannot add to its
+ * read-only execroot, so this is all there is, unless something else is (an audit log): then
+ * false, and the caller removes the tree by walking it.
+ */
+function removeLayout(staged: StagedSandbox): boolean {
+  try {
+    for (const f of staged.layout!.files) unlinkSync(f);
+    for (const d of staged.layout!.dirs) rmdirSync(d);
+    rmdirSync(staged.sandboxDir);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -14,7 +14,18 @@ export interface SpawnResult {
 export async function spawnProcess(
   file: string,
   args: readonly string[],
-  opts: { cwd?: string; env: Readonly<Record<string, string>>; signal: AbortSignal; input?: string },
+  opts: {
+    cwd?: string;
+    env: Readonly<Record<string, string>>;
+    signal: AbortSignal;
+    input?: string;
+    /**
+     * The process ends by itself if hb dies (bwrap's --die-with-parent): no exit handler needed.
+     * Without it, execa kills the process when hb exits, at the price of signal listeners set up
+     * for every spawn.
+     */
+    diesWithParent?: boolean;
+  },
 ): Promise<SpawnResult> {
   // execa is loaded on first spawn: a no-op build spawns nothing and should not pay for it
   const { execa } = await import("execa");
@@ -24,6 +35,7 @@ export async function spawnProcess(
     extendEnv: false,
     ...(opts.input !== undefined ? { input: opts.input } : { stdin: "ignore" as const }),
     reject: false,
+    cleanup: opts.diesWithParent !== true,
     cancelSignal: opts.signal,
     forceKillAfterDelay: 1000,
     stripFinalNewline: false,

@@ -1,0 +1,47 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tmpfsDir } from "../sandbox/tmpfs";
+import { type InputToStage, SandboxStaging } from "./sandbox-staging";
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "hb-staging-"));
+  mkdirSync(join(dir, "ws/a/src"), { recursive: true });
+  writeFileSync(join(dir, "ws/a/src/x.ts"), "x\n");
+  writeFileSync(join(dir, "ws/a/src/y.ts"), "y\n");
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const inputs = (): InputToStage[] =>
+  ["x", "y"].map((n) => ({ path: `a/src/${n}.ts`, source: join(dir, `ws/a/src/${n}.ts`), hash: n.repeat(64), executable: false, isSource: true }));
+
+const discarded = (staging: SandboxStaging, staged: ReturnType<SandboxStaging["stage"]>) =>
+  new Promise<void>((resolve) => staging.discard(staged, resolve));
+
+describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
+  it("stages inputs as dated read-only copies and removes the sandbox by the names it staged", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    const staged = staging.stage("s1", inputs(), "hb-out/a", ["dist"], false);
+    const x = join(staged.rootDir, "a/src/x.ts");
+    expect(readFileSync(x, "utf8")).toBe("x\n");
+    expect(statSync(x).mtimeMs).toBe(315532800_000);
+    expect(statSync(join(staged.rootDir, "hb-out/a")).isDirectory()).toBe(true);
+    expect(staged.layout?.files).toHaveLength(2);
+    await discarded(staging, staged);
+    expect(existsSync(staged.sandboxDir)).toBe(false);
+    await staging.close();
+    expect(existsSync(staging.root)).toBe(false);
+  });
+
+  it("still removes a sandbox holding more than it staged (an audit log)", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    const staged = staging.stage("s2", inputs(), "hb-out/a", [], false);
+    mkdirSync(join(staged.sandboxDir, "audit"));
+    writeFileSync(join(staged.sandboxDir, "audit/trace.1"), "open\n");
+    await discarded(staging, staged);
+    expect(existsSync(staged.sandboxDir)).toBe(false);
+    await staging.close();
+  });
+});
