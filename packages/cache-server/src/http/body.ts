@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, fdatasync, openSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import { type StreamDigest, inlineDigest } from "../storage/digest-thread";
 import { Refusal } from "./refusal";
 
 export interface ReceiveOptions {
@@ -11,6 +11,8 @@ export interface ReceiveOptions {
   /** where the bytes go: a new file (fsynced before this resolves), memory, or nowhere */
   into: { file: string } | "memory" | "discard";
   onBytes(n: number): void;
+  /** where the body is hashed: on this thread unless given one on the digest thread */
+  digest?: StreamDigest;
 }
 
 export interface ReceivedBody {
@@ -22,17 +24,41 @@ export interface ReceivedBody {
 
 /**
  * Receives a request body, hashing it as it streams: memory stays flat however large the body
- * is (the request is paused while the file is behind). Refuses, without reading further, a body
- * over `max` (413) and one that ends short of its Content-Length (400). On refusal the file is
+ * is (the request is paused while the file or the digest is behind). Refuses, without reading
+ * further, a body over `max` (413) and one that ends short of its Content-Length (400). On refusal the file is
  * closed and the caller removes it.
  */
+/** How much of a large body may be written and not yet be on the disk. */
+const SYNC_EVERY = 64 << 20;
+
 export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedBody> {
   return new Promise((resolve, reject) => {
-    const hash = createHash("sha256");
+    const digest = opts.digest ?? inlineDigest();
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    const file = typeof opts.into === "object" ? createWriteStream(opts.into.file, { flags: "wx", mode: 0o444, flush: true }) : undefined;
+    // a few MiB may queue for the disk: pausing the request for every 64 KiB chunk halves the rate
+    const fd = typeof opts.into === "object" ? openSync(opts.into.file, "wx", 0o444) : undefined;
+    const file = fd === undefined ? undefined : createWriteStream("", { fd, flush: true, highWaterMark: 8 << 20 });
+    // the disk writes a large body back while it arrives, not all of it in the fsync at the end
+    let syncedTo = 0;
+    let syncing = false;
+    const syncSome = () => {
+      if (syncing || fd === undefined || file!.bytesWritten - syncedTo < SYNC_EVERY) return;
+      syncing = true;
+      const upTo = file!.bytesWritten;
+      fdatasync(fd, () => {
+        syncing = false;
+        syncedTo = upTo;
+      });
+    };
+    let holds = 0;
+    const hold = (until: Promise<void>) => {
+      if (holds++ === 0) req.pause();
+      void until.then(() => {
+        if (--holds === 0 && !settled) req.resume();
+      });
+    };
 
     const settle = (error: Error | undefined, body?: ReceivedBody) => {
       if (settled) return;
@@ -42,9 +68,9 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
       req.off("close", onClose);
       req.off("error", onError);
       if (error) {
+        digest.drop();
         req.pause();
-        // The file is opened asynchronously: reject only once it is closed, or it could be
-        // created after the caller removed it.
+        // reject only once the file is closed: the caller removes it then
         if (file && !file.closed) {
           file.once("close", () => reject(error));
           file.destroy();
@@ -62,12 +88,12 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
         settle(new Refusal(413, "too_large", `the body is larger than the limit of ${opts.max} bytes`));
         return;
       }
-      hash.update(chunk);
+      if (!digest.update(chunk)) hold(digest.ready());
       if (opts.into === "memory") {
         chunks.push(chunk);
-      } else if (file && !file.write(chunk)) {
-        req.pause();
-        file.once("drain", () => req.resume());
+      } else if (file) {
+        if (!file.write(chunk)) hold(new Promise((resolve) => file.once("drain", resolve)));
+        syncSome();
       }
     };
     const onEnd = () => {
@@ -75,15 +101,17 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
         settle(new Refusal(400, "length_mismatch", `received ${size} bytes, Content-Length said ${opts.declared}`));
         return;
       }
-      const body: ReceivedBody = { size, sha256: hash.digest("hex") };
-      if (opts.into === "memory") body.bytes = Buffer.concat(chunks, size);
-      if (!file) {
-        settle(undefined, body);
-        return;
-      }
+      const stored = file ? new Promise<void>((resolve) => file.once("close", resolve)) : Promise.resolve();
       // "close" comes after the fsync that `flush` asks for and the close(2)
-      file.once("close", () => settle(undefined, body));
-      file.end();
+      file?.end();
+      Promise.all([digest.digest(), stored]).then(
+        ([sha256]) => {
+          const body: ReceivedBody = { size, sha256 };
+          if (opts.into === "memory") body.bytes = Buffer.concat(chunks, size);
+          settle(undefined, body);
+        },
+        (e: Error) => settle(e),
+      );
     };
     const onClose = () => {
       if (!req.complete) settle(new Refusal(400, "incomplete", `the request ended after ${size} bytes, before its body did`));

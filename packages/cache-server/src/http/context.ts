@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessPolicy } from "../auth/policy";
 import type { CacheMetrics } from "../metrics/metrics";
 import type { BlobStore } from "../storage/blob-store";
+import type { DigestThread } from "../storage/digest-thread";
 import type { RefusalReason } from "./refusal";
 
 export interface Limits {
@@ -18,6 +19,8 @@ export interface ServerContext {
   readonly store: BlobStore;
   readonly metrics: CacheMetrics;
   readonly limits: Limits;
+  /** where large bodies are hashed, off the request's thread */
+  readonly digests: DigestThread;
   policy(): AccessPolicy;
   /** what GET /status answers */
   status(): object;

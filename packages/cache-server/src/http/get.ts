@@ -7,6 +7,7 @@ import { acEntryInfo } from "../protocol/ac-entry";
 import { InvalidAcEntry } from "../protocol/invalid-entry";
 import type { EntryKey } from "../storage/entry";
 import type { OpenEntry } from "../storage/blob-store";
+import type { StreamDigest } from "../storage/digest-thread";
 import type { Exchange, ServerContext } from "./context";
 import { respondText } from "./respond";
 
@@ -25,16 +26,17 @@ function readWhole(opened: OpenEntry): Buffer {
 }
 
 /**
- * Passes a large blob through while hashing it, holding back its last chunk until the digest
- * is known: a blob whose bytes do not match its name fails the stream before the response is
- * complete, so a client never receives it as a whole, valid body.
+ * Passes a large blob through while it is hashed (on the digest thread, from a copy of each
+ * chunk as it goes out), holding back its last chunk until the digest is known: a blob whose
+ * bytes do not match its name fails the stream before the response is complete, so a client
+ * never receives it as a whole, valid body.
  */
 class VerifyingStream extends Transform {
-  private readonly hash = createHash("sha256");
   private held: Buffer | undefined;
   mismatch = false;
 
   constructor(
+    private readonly digest: StreamDigest,
     private readonly expected: string,
     private readonly onForward: (bytes: number) => void,
   ) {
@@ -42,20 +44,31 @@ class VerifyingStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.hash.update(chunk);
+    const more = this.digest.update(chunk);
     if (this.held) this.forward(this.held);
     this.held = chunk;
-    done();
+    if (more) done();
+    else void this.digest.ready().then(() => done());
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.hash.digest("hex") !== this.expected) {
-      this.mismatch = true;
-      done(new Error("stored bytes do not match their digest"));
-      return;
-    }
-    if (this.held) this.forward(this.held);
-    done();
+    this.digest.digest().then(
+      (sha256) => {
+        if (sha256 !== this.expected) {
+          this.mismatch = true;
+          done(new Error("stored bytes do not match their digest"));
+          return;
+        }
+        if (this.held) this.forward(this.held);
+        done();
+      },
+      (e: Error) => done(e),
+    );
+  }
+
+  override _destroy(error: Error | null, done: (error: Error | null) => void): void {
+    this.digest.drop();
+    done(error);
   }
 
   private forward(chunk: Buffer): void {
@@ -114,7 +127,7 @@ function readVerified(ctx: ServerContext, key: EntryKey, opened: OpenEntry): Buf
 
 async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry): Promise<void> {
   startHit(ctx, x, key, opened.row.size);
-  const verify = new VerifyingStream(opened.row.sha256, (n) => {
+  const verify = new VerifyingStream(ctx.digests.start(), opened.row.sha256, (n) => {
     x.bytesOut += n;
     ctx.metrics.bytesOut += n;
   });

@@ -34,6 +34,9 @@ async function writeDurably(path: string, bytes: Buffer): Promise<void> {
   }
 }
 
+/** Bodies from this size up are hashed on the digest thread. */
+const LARGE_BODY = 1 << 20;
+
 function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: string } | "memory" | "discard"): Promise<ReceivedBody> {
   const declared = declaredLength(x);
   if (declared !== undefined && declared > limit) {
@@ -46,6 +49,7 @@ function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: s
     declared,
     max: limit,
     into,
+    ...(into !== "memory" && (declared === undefined || declared >= LARGE_BODY) ? { digest: ctx.digests.start() } : {}),
     onBytes: (n) => {
       x.bytesIn += n;
       ctx.metrics.bytesIn += n;

@@ -8,6 +8,7 @@ import { requestHandler } from "../http/handler";
 import type { AccessLogSink } from "../log/access-log";
 import { type CacheMetrics, newMetrics, renderMetrics } from "../metrics/metrics";
 import { BlobStore, type StoreStats } from "../storage/blob-store";
+import { DigestThread } from "../storage/digest-thread";
 import { isLoopbackHost } from "./loopback";
 
 export interface CacheServerOptions {
@@ -72,6 +73,7 @@ class HttpCacheServer implements CacheServer {
   constructor(
     private readonly http: Server,
     private readonly store: BlobStore,
+    private readonly digests: DigestThread,
     private readonly counters: CacheMetrics,
     policy: AccessPolicy,
     private readonly opts: CacheServerOptions,
@@ -140,6 +142,7 @@ class HttpCacheServer implements CacheServer {
       // a handler whose client went away may still be between its last await and its commit
       await Promise.all(this.handling);
       this.store.close();
+      await this.digests.close();
       this.log("stopped");
     })();
     return this.closing;
@@ -180,9 +183,11 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     },
   });
   let server: HttpCacheServer | undefined;
+  const digests = new DigestThread();
   const ctx: ServerContext = {
     store,
     metrics,
+    digests,
     limits: { maxUpload: opts.maxUpload ?? 4 * GiB, maxAcEntry: opts.maxAcEntry ?? 16 * 2 ** 20, maxSize },
     policy: () => server!.policy,
     status: () => server!.status(),
@@ -216,7 +221,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     const err = e as NodeJS.ErrnoException;
     throw new HbError("CACHE_SERVER_FAILED", `cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`);
   }
-  server = new HttpCacheServer(http, store, metrics, policy, opts, log);
+  server = new HttpCacheServer(http, store, digests, metrics, policy, opts, log);
   // Once shutdown began, a connection whose last request just finished is idle: close it
   // rather than wait for the keep-alive timeout.
   http.on("request", (_req, res: ServerResponse) => {
