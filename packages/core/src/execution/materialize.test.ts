@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -51,6 +51,23 @@ describe("Materializer", () => {
     mkdirSync(join(root, "hb-out/p/tool/sub"), { recursive: true });
     expect(m.ensure(g)).toBe(true);
     expect(lstatSync(join(root, g.path)).mode & 0o777).toBe(0o555);
+  });
+
+  it("keeps a file that is already its blob, leaving no temp name, and follows a change of the executable bit alone", () => {
+    const m = new Materializer(root, cas, db);
+    const f = output("hb-out/p/run.sh", "echo hi\n");
+    expect(m.ensure(f)).toBe(true);
+    // touched: its record no longer matches, yet the path already holds the blob
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(root, f.path), later, later);
+    expect(m.ensure(f)).toBe(true);
+    expect(readdirSync(join(root, "hb-out/p"))).toEqual(["run.sh"]);
+    const x = { ...f, executable: true };
+    expect(m.ensure(x)).toBe(true);
+    expect(lstatSync(join(root, f.path)).mode & 0o777).toBe(0o555);
+    expect(m.ensure(f)).toBe(true);
+    expect(lstatSync(join(root, f.path)).mode & 0o777).toBe(0o444);
+    expect(readdirSync(join(root, "hb-out/p"))).toEqual(["run.sh"]);
   });
 
   it("says false, and leaves nothing, when the blob is gone", () => {

@@ -46,7 +46,9 @@ export class Materializer {
     if (row && row.hash === file.hash) {
       try {
         const st = lstatSync(abs);
-        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs) return true;
+        // the same bytes may now be wanted with another executable bit (another blob)
+        const modeFits = file.symlink !== undefined || ((st.mode & 0o111) !== 0) === file.executable;
+        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs && modeFits) return true;
       } catch {
         // gone: put it back
       }
@@ -75,6 +77,9 @@ export class Materializer {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== "EEXIST" && code !== "EXDEV") throw e;
+        // already this very blob (its record was lost or its date touched): keep it; a rename of
+        // a link onto its own inode would do nothing and leave the temp name behind
+        if (code === "EEXIST" && lstatSync(abs).ino === blob.ino) fresh = { hash: file.hash, ino: blob.ino, size: blob.size, mtimeMs: blob.mtimeMs };
       }
     }
     if (!fresh) {
@@ -97,6 +102,8 @@ export class Materializer {
         rmSync(abs, { recursive: true, force: true });
         renameSync(tmp, abs);
       }
+      // a rename onto a link of the same inode succeeds without removing the temp name
+      rmSync(tmp, { force: true });
       const st = lstatSync(abs);
       fresh = { hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
     }
