@@ -183,7 +183,7 @@ export async function cacheServer(ctx) {
 
   const size = 1024 * MiB;
   const source = join(dir, "blob-1g");
-  log(`cache server: 1 GiB PUT and GET against dd conv=fsync, ${ctx.runs} rounds`);
+  log(`cache server: 1 GiB PUT and GET against dd conv=fsync, ${Math.max(2, ctx.runs + (ctx.runs % 2))} rounds`);
   const digest = bigBlob(source, size);
   try {
     const ddRound = () => {
@@ -223,14 +223,18 @@ export async function cacheServer(ctx) {
       }
     };
     // The VM's disk is cached by its host, which is still writing back one side's gigabyte while
-    // the other side runs: whichever goes second is slowed, so the two take turns going first.
-    for (let round = 0; round < ctx.runs; round++) {
-      if (round % 2 === 0) {
-        ddRound();
-        await hbRound(round);
-      } else {
-        await hbRound(round);
-        ddRound();
+    // the other side runs: each side starts after a pause for that write-back, and the two take
+    // turns going first, an even number of rounds.
+    const quiet = () => {
+      sync();
+      return new Promise((resolve) => setTimeout(resolve, 2000));
+    };
+    const rounds = Math.max(2, ctx.runs + (ctx.runs % 2));
+    for (let round = 0; round < rounds; round++) {
+      for (const side of round % 2 === 0 ? ["dd", "hb"] : ["hb", "dd"]) {
+        await quiet();
+        if (side === "dd") ddRound();
+        else await hbRound(round);
       }
     }
   } finally {

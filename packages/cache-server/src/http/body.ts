@@ -22,35 +22,47 @@ export interface ReceivedBody {
   bytes?: Buffer;
 }
 
-/**
- * Receives a request body, hashing it as it streams: memory stays flat however large the body
- * is (the request is paused while the file or the digest is behind). Refuses, without reading
- * further, a body over `max` (413) and one that ends short of its Content-Length (400). On refusal the file is
- * closed and the caller removes it.
- */
 /** How much of a large body may be written and not yet be on the disk. */
 const SYNC_EVERY = 64 << 20;
 
+/**
+ * Receives a request body, hashing it as it streams: memory stays flat however large the body
+ * is (the request is paused while the file or the digest is behind). Refuses, without reading
+ * further, a body over `max` (413) and one that ends short of its Content-Length (400). On
+ * refusal the file is closed and the caller removes it.
+ */
 export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise<ReceivedBody> {
   return new Promise((resolve, reject) => {
     const digest = opts.digest ?? inlineDigest();
     const chunks: Buffer[] = [];
     let size = 0;
     let settled = false;
-    // a few MiB may queue for the disk: pausing the request for every 64 KiB chunk halves the rate
-    const fd = typeof opts.into === "object" ? openSync(opts.into.file, "wx", 0o444) : undefined;
-    const file = fd === undefined ? undefined : createWriteStream("", { fd, flush: true, highWaterMark: 8 << 20 });
-    // the disk writes a large body back while it arrives, not all of it in the fsync at the end
+    let fd: number | undefined;
+    try {
+      fd = typeof opts.into === "object" ? openSync(opts.into.file, "wx", 0o444) : undefined;
+    } catch (e) {
+      digest.drop();
+      reject(e);
+      return;
+    }
+    // a little may queue for the disk: pausing the request for every 64 KiB chunk halves the rate
+    const file = fd === undefined ? undefined : createWriteStream("", { fd, flush: true, highWaterMark: 1 << 20 });
+    // the disk writes a large body back while it arrives, not all of it in the fsync at the end;
+    // an error there is the upload's error (the closing fsync would no longer report it)
     let syncedTo = 0;
-    let syncing = false;
+    let sync: Promise<void> | undefined;
     const syncSome = () => {
-      if (syncing || fd === undefined || file!.bytesWritten - syncedTo < SYNC_EVERY) return;
-      syncing = true;
+      if (sync || fd === undefined || file!.bytesWritten - syncedTo < SYNC_EVERY) return;
       const upTo = file!.bytesWritten;
-      fdatasync(fd, () => {
-        syncing = false;
-        syncedTo = upTo;
-      });
+      sync = new Promise<void>((resolve, fail) =>
+        fdatasync(fd, (e) => {
+          sync = undefined;
+          if (e) return fail(e);
+          syncedTo = upTo;
+          resolve();
+        }),
+      );
+      sync.catch((e: Error) => settle(e));
     };
     let holds = 0;
     const hold = (until: Promise<void>) => {
@@ -88,6 +100,10 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
         settle(new Refusal(413, "too_large", `the body is larger than the limit of ${opts.max} bytes`));
         return;
       }
+      if (digest.error) {
+        settle(digest.error);
+        return;
+      }
       if (!digest.update(chunk)) hold(digest.ready());
       if (opts.into === "memory") {
         chunks.push(chunk);
@@ -101,9 +117,17 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
         settle(new Refusal(400, "length_mismatch", `received ${size} bytes, Content-Length said ${opts.declared}`));
         return;
       }
-      const stored = file ? new Promise<void>((resolve) => file.once("close", resolve)) : Promise.resolve();
-      // "close" comes after the fsync that `flush` asks for and the close(2)
-      file?.end();
+      // "close" comes after the fsync that `flush` asks for and the close(2), which waits for a
+      // sync still running on the fd
+      const stored = file
+        ? (sync ?? Promise.resolve()).then(
+            () =>
+              new Promise<void>((resolve) => {
+                file.once("close", resolve);
+                file.end();
+              }),
+          )
+        : Promise.resolve();
       Promise.all([digest.digest(), stored]).then(
         ([sha256]) => {
           const body: ReceivedBody = { size, sha256 };

@@ -44,6 +44,10 @@ class VerifyingStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.digest.error) {
+      done(this.digest.error);
+      return;
+    }
     const more = this.digest.update(chunk);
     if (this.held) this.forward(this.held);
     this.held = chunk;

@@ -23,13 +23,26 @@ describe("DigestThread", () => {
     expect(await thread.start().digest()).toBe(sha256(new Uint8Array()));
   });
 
-  it("asks its producer to wait once 8 MiB are at the thread, and lets it go on once hashed", async () => {
+  it("keeps to 16 slices for all streams together: the others wait their turn, and all digests come out right", async () => {
+    thread = new DigestThread();
+    const bodies = Array.from({ length: 40 }, () => randomBytes((2 << 20) + 17));
+    const streams = bodies.map(() => thread.start());
+    const waited = streams.map((d, i) => !d.update(bodies[i]!));
+    expect(thread.slicesAllocated).toBe(16);
+    expect(waited.filter(Boolean).length).toBeGreaterThan(30);
+    const digests = await Promise.all(streams.map(async (d) => (await d.ready(), d.digest())));
+    expect(digests).toEqual(bodies.map(sha256));
+    expect(thread.slicesAllocated).toBeLessThanOrEqual(16);
+  });
+
+  it("asks its producer to wait once its slices are all taken, and lets it go on once hashed", async () => {
     thread = new DigestThread();
     const d = thread.start();
     const big = randomBytes(20 << 20);
     expect(d.update(big)).toBe(false);
+    expect(thread.slicesAllocated).toBe(16);
     await d.ready();
-    expect(d.update(big.subarray(0, 10))).toBe(true);
+    if (!d.update(big.subarray(0, 10))) await d.ready();
     expect(await d.digest()).toBe(sha256(Buffer.concat([big, big.subarray(0, 10)])));
   });
 

@@ -3,8 +3,8 @@ import { Worker } from "node:worker_threads";
 
 /*
  * The thread's whole program: one running sha256 per stream, fed the buffers it is handed, each
- * handed back once hashed so the stream can fill it again. It never reads a file or a socket: it
- * hashes exactly the bytes the request's thread wrote or sent.
+ * handed back once hashed so that a stream can fill it again. It never reads a file or a socket:
+ * it hashes exactly the bytes the request's thread wrote or sent.
  */
 const THREAD_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -28,87 +28,91 @@ parentPort.on("message", (m) => {
 
 /** Bytes handed to the thread at a time. */
 const SLICE = 1 << 20;
-/** Slices one stream may have at the thread: past this, its producer waits (memory stays flat). */
-const MAX_IN_FLIGHT = 8;
+/**
+ * Slices in existence, for all streams together (being filled, at the thread, or spare): the
+ * server's memory stays flat however many large bodies are in flight; past it, streams wait.
+ */
+const SLICES = 16;
 
 type Reply = { op: "hashed"; id: number; buffer: ArrayBuffer } | { op: "digest"; id: number; sha256: string };
 
 /** The sha256 of one stream of bytes, computed on the digest thread. */
 export interface StreamDigest {
-  /** Takes a copy of `chunk`; false when the stream should wait for `ready()` before the next one. */
+  /** Takes `chunk` (copied); false when the stream must wait for `ready()` before the next one. */
   update(chunk: Uint8Array): boolean;
   ready(): Promise<void>;
   /** The hex sha256 of everything given to `update`. */
   digest(): Promise<string>;
   /** Abandons the stream (its request ended early). */
   drop(): void;
+  /** Set once the digest thread failed: the stream cannot give a digest. */
+  readonly error: Error | undefined;
 }
 
-interface StreamState {
-  inFlight: number;
+interface Stream {
+  id: number;
+  /** the slice being filled */
+  slice: Uint8Array | undefined;
+  filled: number;
+  /** bytes taken but not yet copied: no slice was free */
+  pending: Uint8Array | undefined;
   waiters: (() => void)[];
   done?: { resolve(sha256: string): void; reject(e: Error): void };
-  failed?: Error;
+  error?: Error;
 }
 
 /**
- * sha256 of large bodies on a thread of its own, so the request's thread only moves bytes: on
- * the request's thread, hashing and socket or file writes take turns, and a 1 GiB upload or
- * download runs at a fraction of what the disk and the network allow. Each slice is copied into
- * a buffer that is transferred, not cloned, to the thread, so what is hashed is the bytes that
- * were written or sent, whatever happens to the file afterwards.
+ * sha256 of large bodies on a thread of its own, so that the request's thread only moves bytes:
+ * on the request's thread, hashing and socket or file writes take turns, and a 1 GiB upload or
+ * download runs at a fraction of what the disk and the network allow. Each slice of a body is
+ * copied into a buffer that is transferred, not cloned, to the thread, so what is hashed is the
+ * bytes that were written or sent, whatever happens to the file afterwards.
  */
 export class DigestThread {
   private worker: Worker | undefined;
-  private readonly streams = new Map<number, StreamState>();
+  private readonly streams = new Map<number, Stream>();
   private readonly spare: ArrayBuffer[] = [];
+  private slices = 0;
+  /** streams waiting for a slice, first come first served */
+  private readonly queue: Stream[] = [];
   private nextId = 0;
 
   start(): StreamDigest {
-    const worker = this.ensureWorker();
-    const id = this.nextId++;
-    const state: StreamState = { inFlight: 0, waiters: [] };
-    this.streams.set(id, state);
-    let slice: Uint8Array | undefined;
-    let filled = 0;
-    const send = () => {
-      if (!slice || filled === 0) return;
-      const buffer = slice.buffer as ArrayBuffer;
-      state.inFlight++;
-      worker.postMessage({ op: "update", id, buffer, length: filled }, [buffer]);
-      slice = undefined;
-      filled = 0;
-    };
+    this.ensureWorker();
+    const s: Stream = { id: this.nextId++, slice: undefined, filled: 0, pending: undefined, waiters: [] };
+    this.streams.set(s.id, s);
     return {
       update: (chunk) => {
-        if (state.failed) return true;
-        for (let at = 0; at < chunk.length; ) {
-          slice ??= new Uint8Array(this.spare.pop() ?? new ArrayBuffer(SLICE));
-          const n = Math.min(SLICE - filled, chunk.length - at);
-          slice.set(chunk.subarray(at, at + n), filled);
-          filled += n;
-          at += n;
-          if (filled === SLICE) send();
-        }
-        return state.inFlight < MAX_IN_FLIGHT;
+        if (s.error) return true;
+        return this.take(s, chunk);
       },
-      ready: () =>
-        state.inFlight < MAX_IN_FLIGHT || state.failed ? Promise.resolve() : new Promise<void>((resolve) => state.waiters.push(resolve)),
-      digest: () => {
-        if (state.failed) return Promise.reject(state.failed);
-        send();
+      ready: () => (s.pending === undefined || s.error ? Promise.resolve() : new Promise<void>((resolve) => s.waiters.push(resolve))),
+      digest: async () => {
+        if (s.pending !== undefined) await new Promise<void>((resolve) => s.waiters.push(resolve));
+        if (s.error) throw s.error;
+        this.send(s);
         return new Promise<string>((resolve, reject) => {
-          state.done = { resolve, reject };
-          worker.postMessage({ op: "end", id });
+          s.done = { resolve, reject };
+          this.worker!.postMessage({ op: "end", id: s.id });
         });
       },
       drop: () => {
-        if (!this.streams.delete(id)) return;
-        if (slice) this.spare.push(slice.buffer as ArrayBuffer);
-        slice = undefined;
-        if (!state.failed) worker.postMessage({ op: "drop", id });
+        if (!this.streams.delete(s.id)) return;
+        this.unqueue(s);
+        if (s.slice) this.release(s.slice.buffer as ArrayBuffer);
+        s.slice = undefined;
+        s.pending = undefined;
+        if (!s.error) this.worker?.postMessage({ op: "drop", id: s.id });
+      },
+      get error() {
+        return s.error;
       },
     };
+  }
+
+  /** Slice buffers in existence (at most 16 MiB worth, whatever the number of streams). */
+  get slicesAllocated(): number {
+    return this.slices;
   }
 
   /** Stops the thread; a stream still being hashed fails. */
@@ -119,13 +123,62 @@ export class DigestThread {
     if (worker) await worker.terminate();
   }
 
+  /** Copies `chunk` into slices, sending each full one; false when part of it waits for a slice. */
+  private take(s: Stream, chunk: Uint8Array): boolean {
+    for (let at = 0; at < chunk.length; ) {
+      if (!s.slice) {
+        const buffer = this.spare.pop() ?? (this.slices < SLICES ? (this.slices++, new ArrayBuffer(SLICE)) : undefined);
+        if (!buffer) {
+          s.pending = chunk.subarray(at);
+          if (!this.queue.includes(s)) this.queue.push(s);
+          return false;
+        }
+        s.slice = new Uint8Array(buffer);
+      }
+      const n = Math.min(SLICE - s.filled, chunk.length - at);
+      s.slice.set(chunk.subarray(at, at + n), s.filled);
+      s.filled += n;
+      at += n;
+      if (s.filled === SLICE) this.send(s);
+    }
+    s.pending = undefined;
+    return true;
+  }
+
+  private send(s: Stream): void {
+    if (!s.slice || s.filled === 0) return;
+    const buffer = s.slice.buffer as ArrayBuffer;
+    this.worker!.postMessage({ op: "update", id: s.id, buffer, length: s.filled }, [buffer]);
+    s.slice = undefined;
+    s.filled = 0;
+  }
+
+  /** A slice is free again: the first waiting stream gets it. */
+  private release(buffer: ArrayBuffer): void {
+    this.spare.push(buffer);
+    while (this.spare.length > 0 && this.queue.length > 0) {
+      const s = this.queue.shift()!;
+      if (s.pending !== undefined && this.take(s, s.pending)) for (const wake of s.waiters.splice(0)) wake();
+    }
+  }
+
+  private unqueue(s: Stream): void {
+    const at = this.queue.indexOf(s);
+    if (at >= 0) this.queue.splice(at, 1);
+  }
+
   private failAll(e: Error): void {
-    for (const state of this.streams.values()) {
-      state.failed = e;
-      state.done?.reject(e);
-      for (const wake of state.waiters.splice(0)) wake();
+    for (const s of this.streams.values()) {
+      s.error = e;
+      s.pending = undefined;
+      s.done?.reject(e);
+      for (const wake of s.waiters.splice(0)) wake();
     }
     this.streams.clear();
+    this.queue.length = 0;
+    // slices at a dead thread never come back
+    this.spare.length = 0;
+    this.slices = 0;
   }
 
   private ensureWorker(): Worker {
@@ -133,16 +186,13 @@ export class DigestThread {
     const worker = new Worker(THREAD_SOURCE, { eval: true });
     worker.unref();
     worker.on("message", (m: Reply) => {
-      const state = this.streams.get(m.id);
       if (m.op === "hashed") {
-        if (this.spare.length < MAX_IN_FLIGHT) this.spare.push(m.buffer);
-        if (!state) return;
-        state.inFlight--;
-        if (state.inFlight < MAX_IN_FLIGHT) for (const wake of state.waiters.splice(0)) wake();
+        this.release(m.buffer);
         return;
       }
+      const s = this.streams.get(m.id);
       this.streams.delete(m.id);
-      state?.done?.resolve(m.sha256);
+      s?.done?.resolve(m.sha256);
     });
     const fail = (e: Error) => {
       if (this.worker !== worker) return;
@@ -167,5 +217,6 @@ export function inlineDigest(): StreamDigest {
     ready: () => Promise.resolve(),
     digest: () => Promise.resolve(hash.digest("hex")),
     drop: () => undefined,
+    error: undefined,
   };
 }
