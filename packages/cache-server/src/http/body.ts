@@ -85,7 +85,8 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
         // reject only once the file is closed: the caller removes it then
         if (file && !file.closed) {
           file.once("close", () => reject(error));
-          file.destroy();
+          // not while an fdatasync runs on its fd: the number could be another file's by then
+          void (sync ?? Promise.resolve()).catch(() => undefined).then(() => file.destroy());
         } else {
           reject(error);
         }

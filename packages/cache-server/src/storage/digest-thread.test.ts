@@ -15,8 +15,8 @@ describe("DigestThread", () => {
     const da = thread.start();
     const db = thread.start();
     for (let at = 0, step = 1; at < a.length; at += step, step = (step * 7 + 3) % 300_000) {
-      da.update(a.subarray(at, at + step));
-      if (at < b.length) db.update(b.subarray(at, Math.min(b.length, at + step)));
+      if (!da.update(a.subarray(at, at + step))) await da.ready();
+      if (at < b.length && !db.update(b.subarray(at, Math.min(b.length, at + step)))) await db.ready();
     }
     expect(await db.digest()).toBe(sha256(b));
     expect(await da.digest()).toBe(sha256(a));
@@ -62,6 +62,24 @@ describe("DigestThread", () => {
     );
     await thread.close();
     expect(await outcome).toMatch(/stopped/);
+  });
+
+  it("does not let streams that wait for their producers starve the others of slices", async () => {
+    thread = new DigestThread();
+    // sixteen uploads each trickle in 64 KiB and then wait on their clients
+    const idle = Array.from({ length: 16 }, () => thread.start());
+    for (const d of idle) expect(d.update(randomBytes(64 << 10))).toBe(true);
+    const busy = thread.start();
+    const body = randomBytes(3 << 20);
+    if (!busy.update(body)) await busy.ready();
+    expect(await busy.digest()).toBe(sha256(body));
+    const dropped = thread.start();
+    if (!dropped.update(randomBytes(20 << 20))) {
+      const waiting = dropped.ready();
+      dropped.drop();
+      await waiting;
+    }
+    expect(() => busy.update(Buffer.from("x"))).toThrow(/after digest/);
   });
 
   it("has an inline twin with the same answers", async () => {

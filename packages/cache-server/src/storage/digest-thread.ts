@@ -57,6 +57,8 @@ interface Stream {
   /** bytes taken but not yet copied: no slice was free */
   pending: Uint8Array | undefined;
   waiters: (() => void)[];
+  /** digest() was called: no more bytes */
+  ended?: boolean;
   done?: { resolve(sha256: string): void; reject(e: Error): void };
   error?: Error;
 }
@@ -84,10 +86,13 @@ export class DigestThread {
     return {
       update: (chunk) => {
         if (s.error) return true;
+        if (s.pending !== undefined) throw new Error("StreamDigest.update() called before ready() resolved");
+        if (s.ended) throw new Error("StreamDigest.update() called after digest()");
         return this.take(s, chunk);
       },
       ready: () => (s.pending === undefined || s.error ? Promise.resolve() : new Promise<void>((resolve) => s.waiters.push(resolve))),
       digest: async () => {
+        s.ended = true;
         if (s.pending !== undefined) await new Promise<void>((resolve) => s.waiters.push(resolve));
         if (s.error) throw s.error;
         this.send(s);
@@ -103,6 +108,8 @@ export class DigestThread {
         s.slice = undefined;
         s.pending = undefined;
         if (!s.error) this.worker?.postMessage({ op: "drop", id: s.id });
+        s.error ??= new Error("the stream was dropped");
+        for (const wake of s.waiters.splice(0)) wake();
       },
       get error() {
         return s.error;
@@ -131,6 +138,9 @@ export class DigestThread {
         if (!buffer) {
           s.pending = chunk.subarray(at);
           if (!this.queue.includes(s)) this.queue.push(s);
+          // a half-filled slice must not sit in a stream that waits for its client (an upload
+          // trickling in) while others wait for a slice: all of them go to the thread now
+          for (const other of this.streams.values()) this.send(other);
           return false;
         }
         s.slice = new Uint8Array(buffer);
@@ -142,6 +152,7 @@ export class DigestThread {
       if (s.filled === SLICE) this.send(s);
     }
     s.pending = undefined;
+    if (this.queue.length > 0) this.send(s);
     return true;
   }
 
