@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { DigestThread, inlineDigest } from "./digest-thread";
+import { DigestThread, SLICE_BUDGET, inlineDigest } from "./digest-thread";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -23,16 +23,16 @@ describe("DigestThread", () => {
     expect(await thread.start().digest()).toBe(sha256(new Uint8Array()));
   });
 
-  it("keeps to 16 slices for all streams together: the others wait their turn, and all digests come out right", async () => {
+  it("keeps to its slice budget for all streams together: the others wait their turn, and all digests come out right", async () => {
     thread = new DigestThread();
     const bodies = Array.from({ length: 40 }, () => randomBytes((2 << 20) + 17));
     const streams = bodies.map(() => thread.start());
     const waited = streams.map((d, i) => !d.update(bodies[i]!));
-    expect(thread.slicesAllocated).toBe(16);
-    expect(waited.filter(Boolean).length).toBeGreaterThan(30);
+    expect(thread.slicesAllocated).toBe(SLICE_BUDGET);
+    expect(waited.filter(Boolean).length).toBeGreaterThan(40 - SLICE_BUDGET / 2 - 1);
     const digests = await Promise.all(streams.map(async (d) => (await d.ready(), d.digest())));
     expect(digests).toEqual(bodies.map(sha256));
-    expect(thread.slicesAllocated).toBeLessThanOrEqual(16);
+    expect(thread.slicesAllocated).toBeLessThanOrEqual(SLICE_BUDGET);
   });
 
   it("asks its producer to wait once its slices are all taken, and lets it go on once hashed", async () => {
@@ -40,7 +40,7 @@ describe("DigestThread", () => {
     const d = thread.start();
     const big = randomBytes(20 << 20);
     expect(d.update(big)).toBe(false);
-    expect(thread.slicesAllocated).toBe(16);
+    expect(thread.slicesAllocated).toBe(SLICE_BUDGET);
     await d.ready();
     if (!d.update(big.subarray(0, 10))) await d.ready();
     expect(await d.digest()).toBe(sha256(Buffer.concat([big, big.subarray(0, 10)])));
@@ -66,8 +66,8 @@ describe("DigestThread", () => {
 
   it("does not let streams that wait for their producers starve the others of slices", async () => {
     thread = new DigestThread();
-    // sixteen uploads each trickle in 64 KiB and then wait on their clients
-    const idle = Array.from({ length: 16 }, () => thread.start());
+    // as many uploads as there are slices each trickle in 64 KiB and then wait on their clients
+    const idle = Array.from({ length: SLICE_BUDGET }, () => thread.start());
     for (const d of idle) expect(d.update(randomBytes(64 << 10))).toBe(true);
     const busy = thread.start();
     const body = randomBytes(3 << 20);

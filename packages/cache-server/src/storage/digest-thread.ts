@@ -32,7 +32,7 @@ const SLICE = 1 << 20;
  * Slices in existence, for all streams together (being filled, at the thread, or spare): the
  * server's memory stays flat however many large bodies are in flight; past it, streams wait.
  */
-const SLICES = 16;
+export const SLICE_BUDGET = 8;
 
 type Reply = { op: "hashed"; id: number; buffer: ArrayBuffer } | { op: "digest"; id: number; sha256: string };
 
@@ -117,7 +117,7 @@ export class DigestThread {
     };
   }
 
-  /** Slice buffers in existence (at most 16 MiB worth, whatever the number of streams). */
+  /** Slice buffers in existence (at most SLICE_BUDGET, whatever the number of streams). */
   get slicesAllocated(): number {
     return this.slices;
   }
@@ -134,7 +134,7 @@ export class DigestThread {
   private take(s: Stream, chunk: Uint8Array): boolean {
     for (let at = 0; at < chunk.length; ) {
       if (!s.slice) {
-        const buffer = this.spare.pop() ?? (this.slices < SLICES ? (this.slices++, new ArrayBuffer(SLICE)) : undefined);
+        const buffer = this.spare.pop() ?? (this.slices < SLICE_BUDGET ? (this.slices++, new ArrayBuffer(SLICE)) : undefined);
         if (!buffer) {
           s.pending = chunk.subarray(at);
           if (!this.queue.includes(s)) this.queue.push(s);
