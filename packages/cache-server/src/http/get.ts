@@ -6,14 +6,18 @@ import { acEntryInfo } from "../protocol/ac-entry";
 import { InvalidAcEntry } from "../protocol/invalid-entry";
 import type { EntryKey } from "../storage/entry";
 import type { OpenEntry } from "../storage/blob-store";
+import type { StreamDigest } from "../storage/digest-thread";
 import type { Exchange, ServerContext } from "./context";
 import { respondText } from "./respond";
 
 const read = promisify(readCb);
 const close = promisify(closeCb);
 
-/** Blobs up to this size are read and checked whole before the response starts. */
-const SMALL_ENTRY = 256 * 1024;
+/**
+ * Blobs up to this size are read and checked whole before the response starts, so a corrupt one
+ * is a clean 404; a larger one is streamed and, if corrupt, cut short.
+ */
+const SMALL_ENTRY = 1 << 20;
 
 function readWhole(opened: OpenEntry): Buffer {
   const buf = Buffer.allocUnsafe(opened.row.size);
@@ -88,9 +92,12 @@ const BUFFERS = 4;
  */
 async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry): Promise<void> {
   const { res } = x;
+  // A response queued behind another on a pipelined connection never hears its own "close" when
+  // the client hangs up: the connection's does.
+  const socket = x.req.socket;
   const size = opened.row.size;
-  const digest = ctx.digests.start();
-  const free: Buffer[] = Array.from({ length: BUFFERS }, () => Buffer.allocUnsafeSlow(CHUNK));
+  const free: Buffer[] = [];
+  let buffers = 0;
   let wake: (() => void) | undefined;
   const nudge = () => {
     const w = wake;
@@ -99,10 +106,9 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
   };
   let gone = false;
   const onClose = () => {
-    gone = !res.writableFinished;
+    gone ||= !res.writableFinished;
     nudge();
   };
-  res.on("close", onClose);
   const send = ({ buf, length }: { buf: Buffer; length: number }) => {
     x.bytesOut += length;
     ctx.metrics.bytesOut += length;
@@ -112,10 +118,18 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
       nudge();
     });
   };
-  startHit(ctx, x, key, size);
+  let digest: StreamDigest | undefined;
   let held: { buf: Buffer; length: number } | undefined;
   try {
+    res.on("close", onClose);
+    socket.on("close", onClose);
+    digest = ctx.digests.start();
+    startHit(ctx, x, key, size);
     for (let at = 0; at < size && !gone; ) {
+      if (free.length === 0 && buffers < BUFFERS) {
+        free.push(Buffer.allocUnsafeSlow(CHUNK));
+        buffers++;
+      }
       while (free.length === 0 && !gone) await new Promise<void>((resolve) => (wake = resolve));
       if (gone) break;
       const buf = free.pop()!;
@@ -133,7 +147,9 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
       held = { buf, length: bytesRead };
     }
     if (gone) return;
-    if ((await digest.digest()) !== opened.row.sha256) {
+    const sha256 = await digest.digest();
+    if (gone) return;
+    if (sha256 !== opened.row.sha256) {
       corrupt(ctx, key, opened);
       res.destroy();
       return;
@@ -144,8 +160,9 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
     // The status line is out: all that is left is to cut the body short.
     res.destroy();
   } finally {
-    digest.drop();
+    digest?.drop();
     res.off("close", onClose);
+    socket.off("close", onClose);
     await close(opened.fd).catch(() => undefined);
   }
 }
