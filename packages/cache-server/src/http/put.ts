@@ -37,7 +37,6 @@ async function writeDurably(path: string, bytes: Buffer): Promise<void> {
 /** Bodies from this size up are hashed on the digest thread. */
 const LARGE_BODY = 1 << 20;
 
-
 function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: string } | "memory" | "discard"): Promise<ReceivedBody> {
   const declared = declaredLength(x);
   if (declared !== undefined && declared > limit) {

@@ -141,10 +141,12 @@ class HttpCacheServer implements CacheServer {
       clearTimeout(cut);
       // a handler whose client went away may still be between its last await and its commit;
       // one that never ends must not keep the server from stopping
+      let giveUp: NodeJS.Timeout | undefined;
       const waited = await Promise.race([
         Promise.all(this.handling).then(() => true),
-        new Promise<false>((resolve) => setTimeout(() => resolve(false), this.opts.shutdownTimeoutMs ?? 30_000).unref()),
+        new Promise<false>((resolve) => (giveUp = setTimeout(() => resolve(false), this.opts.shutdownTimeoutMs ?? 30_000))),
       ]);
+      clearTimeout(giveUp);
       if (!waited) this.log(`WARNING: ${this.handling.size} requests did not finish by the shutdown timeout; stopping anyway`);
       this.store.close();
       await this.digests.close();

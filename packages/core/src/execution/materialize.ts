@@ -14,8 +14,7 @@ interface Row {
 /**
  * Puts outputs under `hb-out/` as read-only hardlinks of CAS blobs; a file in the way is replaced
  * through a temp name and a rename, so a path holds either the old file or the new one, never
- * half of one. Remembers
- * what it put where, so a no-op build checks one lstat per output.
+ * half of one. Remembers what it put where, so a no-op build checks one lstat per output.
  */
 export class Materializer {
   private rows: Map<string, Row> | undefined;
@@ -69,17 +68,18 @@ export class Materializer {
     }
     let fresh: Row | undefined;
     if (blob) {
+      const linked: Row = { hash: file.hash, ino: blob.ino, size: blob.size, mtimeMs: blob.mtimeMs };
       // where nothing is in the way (a restore into an empty hb-out/), a hardlink is made whole in
       // one step and shares the blob's inode facts: no temp name, no rename, no stat
       try {
         linkSync(blob.path, abs);
-        fresh = { hash: file.hash, ino: blob.ino, size: blob.size, mtimeMs: blob.mtimeMs };
+        fresh = linked;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== "EEXIST" && code !== "EXDEV") throw e;
         // already this very blob (its record was lost or its date touched): keep it; a rename of
         // a link onto its own inode would do nothing and leave the temp name behind
-        if (code === "EEXIST" && lstatSync(abs).ino === blob.ino) fresh = { hash: file.hash, ino: blob.ino, size: blob.size, mtimeMs: blob.mtimeMs };
+        if (code === "EEXIST" && lstatSync(abs).ino === blob.ino) fresh = linked;
       }
     }
     if (!fresh) {
