@@ -53,6 +53,19 @@ describe("hb build: incremental", () => {
     expect(summary(await hb(ws, ["build", "//...", "--sandbox=none"])).executed).toBe(4);
   });
 
+  it.each([["default"], ["none"]])(
+    "takes the no-op fast path right after a build that ran actions (--sandbox=%s)",
+    async (sandbox) => {
+      // without a sandbox, sources are staged as hardlinks: their ctimes move while the build runs
+      const ws = makeWorkspace(CHAIN);
+      const old = (Date.now() - 5000) / 1000;
+      for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+      expect(summary(await hb(ws, ["build", "//...", `--sandbox=${sandbox}`])).executed).toBe(4);
+      await hb(ws, ["build", "//...", `--sandbox=${sandbox}`, "--report", "r.json"]);
+      expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8"))).toMatchObject({ executed: 0, upToDate: true });
+    },
+  );
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -1,4 +1,3 @@
-import { statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import type { ActionGraph, TargetInfo } from "../analysis/graph";
@@ -152,7 +151,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // the no-op fast path: nothing the last clean build of this request read or wrote has changed
     const fastPath = !opts.audit && !opts.provenance && !opts.remote?.upload;
     const snapKey = noopKey({ analysis: analysis.fingerprint, mode, stamp: stamp ?? null, tests: opts.tests === true });
-    const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root) : undefined;
+    const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
     if (snapshot) {
       opts.events?.planned?.(snapshot.actions);
       const report: BuildReport = {
@@ -282,8 +281,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 }
 
 /**
- * The stats of everything a clean build read and wrote, taken again now: a file that changed
- * while the build ran (more than the ctime hb's own staging moves) means no snapshot.
+ * The stats of everything a clean build read, as it read them, and of everything it wrote. A file
+ * changed while the build ran no longer matches them, so the next build takes the full path;
+ * they are trusted only for files last changed well before the build began (git's racy rule).
  */
 function snapshotOf(
   base: OutputBase,
@@ -293,12 +293,6 @@ function snapshotOf(
   tests: TestResult[] | undefined,
 ): NoopSnapshot | undefined {
   if (!materialized) return undefined;
-  const recordedAtMs = Date.now();
-  const files: NoopSnapshot["files"] = [];
-  for (const [path, seen] of base.stats.seen) {
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (!st || st.size !== seen.size || st.mtimeMs !== seen.mtimeMs || st.ino !== seen.ino) return undefined;
-    files.push([path, st.size, st.mtimeMs, st.ctimeMs, st.ino]);
-  }
-  return { recordedAtMs, files, outputs: materialized, actions, targets, tests };
+  const files: NoopSnapshot["files"] = [...base.stats.seen].map(([path, st]) => [path, st.size, st.mtimeMs, st.ctimeMs, st.ino]);
+  return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions, targets, tests };
 }

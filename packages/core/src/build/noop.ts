@@ -1,7 +1,7 @@
 import { lstatSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Database } from "../store/database";
-import { RACY_MARGIN_MS } from "../store/stat-cache";
+import { RACY_MARGIN_MS, type StatCache } from "../store/stat-cache";
 import type { TargetReport, TestResult } from "./build";
 
 /**
@@ -27,7 +27,8 @@ export function noopKey(parts: Record<string, unknown>): string {
   return JSON.stringify(parts);
 }
 
-export function loadNoopSnapshot(db: Database, key: string, root: string): NoopSnapshot | undefined {
+/** The snapshot if it still holds; the stats it took are handed to `stats`, so a full build does not take them again. */
+export function loadNoopSnapshot(db: Database, key: string, root: string, stats: StatCache): NoopSnapshot | undefined {
   const row = db.prepare("SELECT data FROM noop_snapshot WHERE key = ?").get(key) as { data: string } | undefined;
   if (!row) return undefined;
   let snap: NoopSnapshot;
@@ -39,6 +40,7 @@ export function loadNoopSnapshot(db: Database, key: string, root: string): NoopS
   const notAfter = snap.recordedAtMs - RACY_MARGIN_MS;
   for (const [path, size, mtimeMs, ctimeMs, ino] of snap.files) {
     const st = statSync(path, { throwIfNoEntry: false });
+    if (st) stats.prime(path, st);
     if (!st || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs || st.ino !== ino || mtimeMs >= notAfter) return undefined;
   }
   for (const [path, ino, size, mtimeMs] of snap.outputs) {

@@ -644,7 +644,8 @@ class Executor {
       this.adoptFresh(result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {
-      const sources = [...p.sourceStats.keys()];
+      // every staged source, toolchain files too: staging moved their ctimes
+      const sources = p.files.filter((f) => f.isSource).map((f) => f.source);
       const refresh = () => {
         for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
       };

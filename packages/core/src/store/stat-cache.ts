@@ -35,8 +35,14 @@ export class StatCache {
   private readonly dirty = new Map<string, Row>();
   hashedFiles = 0;
   hashedBytes = 0;
-  /** every file looked at by this process, with the stats it had: what a build read */
+  /**
+   * every file looked at by this process, with the stats it had when read (its ctime brought up
+   * to date after hb's own staging moved it): what a build read
+   */
   readonly seen = new Map<string, Stats>();
+  /** before any file was looked at: stats are trusted only for files last changed well before */
+  readonly openedMs = Date.now();
+  private readonly primed = new Map<string, Stats>();
 
   constructor(private readonly db: Database) {}
 
@@ -51,9 +57,19 @@ export class StatCache {
     return this.rows;
   }
 
+  /**
+   * Stats of `path` just taken by someone else this build (the no-op check): the next `digest`
+   * of it uses them instead of a stat of its own. Taken before the file is read, like its own.
+   */
+  prime(path: string, stats: Stats): void {
+    this.primed.set(path, stats);
+  }
+
   /** The digest of the file at absolute `path`; throws ENOENT etc. as fs does. */
   digest(path: string): StatResult {
-    const stats = statSync(path);
+    let stats = this.primed.get(path);
+    if (stats) this.primed.delete(path);
+    else stats = statSync(path);
     this.seen.set(path, stats);
     const row = this.load().get(path);
     if (
@@ -82,18 +98,22 @@ export class StatCache {
 
   /**
    * hb's own hardlinks (staging an input) move a file's ctime. After staging is undone, keep the
-   * entry when only the ctime moved; any content edit also moves mtime, size or inode.
+   * entry (and what the build saw) when only the ctime moved; any content edit also moves mtime,
+   * size or inode, and then both keep the facts read, which no longer match the file.
    */
   refreshCtime(path: string): void {
-    const row = this.load().get(path);
-    if (!row) return;
+    const before = this.seen.get(path);
+    if (!before) return;
     let st;
     try {
       st = statSync(path);
     } catch {
       return;
     }
-    if (st.ctimeMs !== row.ctimeMs && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ino === row.ino) {
+    if (st.size !== before.size || st.mtimeMs !== before.mtimeMs || st.ino !== before.ino) return;
+    this.seen.set(path, st);
+    const row = this.load().get(path);
+    if (row && st.ctimeMs !== row.ctimeMs && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ino === row.ino) {
       const r = { ...row, ctimeMs: st.ctimeMs };
       this.rows!.set(path, r);
       this.dirty.set(path, r);
