@@ -194,6 +194,7 @@ class Executor {
     // DESIGN.md, Determinism: every action runs with umask 022 (bwrap and children inherit it)
     process.umask(0o022);
     const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer, this.opts.extraOutputs);
+    this.materializer?.prepareDirs(ids.flatMap((id) => this.graph.actions[id]!.outputs));
     const strict = this.opts.mode === "strict";
     this.toolchains = await resolveToolchains(ids.flatMap((id) => this.graph.actions[id]!.toolchains), this.opts.root, this.opts.base.stats, strict);
     if (this.opts.audit) this.strace = await findStrace(this.opts.base.stats, strict);

@@ -1,10 +1,10 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalCas } from "../cas/local-cas";
 import { openDatabase, type Database } from "../store/database";
-import { Materializer } from "./materialize";
+import { DIRS_AHEAD_MIN, Materializer } from "./materialize";
 
 let dir: string;
 let root: string;
@@ -78,5 +78,27 @@ describe("Materializer", () => {
     rmSync(blob);
     expect(m.ensure(f)).toBe(false);
     expect(() => lstatSync(join(root, f.path))).toThrow();
+  });
+
+  it("restores many packages with their directories made ahead on a thread, a file or a stale output in the way included", async () => {
+    const n = DIRS_AHEAD_MIN + 16;
+    const files = Array.from({ length: n }, (_, i) => output(`hb-out/p${i}/dist/a.js`, `a${i}\n`));
+    const first = new Materializer(root, cas, db);
+    for (const f of files) expect(first.ensure(f)).toBe(true);
+    first.flush();
+    rmSync(join(root, "hb-out"), { recursive: true });
+    // a file where p7's directory goes; p8's directory kept, with a stale file at its output
+    mkdirSync(join(root, "hb-out/p8/dist"), { recursive: true });
+    writeFileSync(join(root, "hb-out/p7"), "not a directory\n");
+    writeFileSync(join(root, files[8]!.path), "stale\n");
+    const m = new Materializer(root, cas, db);
+    m.prepareDirs(files.map((f) => f.path));
+    for (let waited = 0; !existsSync(join(root, files[n - 1]!.path, "..")) && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    for (const f of files) expect(m.ensure(f)).toBe(true);
+    for (const [i, f] of files.entries()) {
+      expect(readFileSync(join(root, f.path), "utf8")).toBe(`a${i}\n`);
+      expect(statSync(join(root, f.path)).ino).toBe(statSync(cas.get(f)!).ino);
+    }
+    expect(readdirSync(join(root, "hb-out/p8/dist"))).toEqual(["a.js"]);
   });
 });

@@ -3,6 +3,10 @@ import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
 import type { LocalCas } from "../cas/local-cas";
 import type { Database } from "../store/database";
+import { DirsAhead } from "./dirs-ahead";
+
+/** fewer directories than this are made as outputs are put in them: a thread takes longer to start */
+export const DIRS_AHEAD_MIN = 64;
 
 interface Row {
   hash: string;
@@ -19,7 +23,9 @@ interface Row {
 export class Materializer {
   private rows: Map<string, Row> | undefined;
   private readonly dirty = new Map<string, Row>();
-  private readonly madeDirs = new Set<string>();
+  /** directories made ready this build: true for one it created, so nothing else is in it */
+  private readonly dirs = new Map<string, boolean>();
+  private ahead: DirsAhead | undefined;
   private counter = 0;
 
   constructor(
@@ -38,11 +44,23 @@ export class Materializer {
     return this.rows;
   }
 
+  /**
+   * Has the directories of outputs about to be materialized (exec paths of files) made ahead, on
+   * a thread of their own, while this one computes keys. Not worth a thread for a few.
+   */
+  prepareDirs(files: Iterable<string>): void {
+    const dirs = new Set<string>();
+    for (const f of files) dirs.add(dirname(join(this.root, f)));
+    if (dirs.size >= DIRS_AHEAD_MIN) this.ahead = new DirsAhead([...dirs]);
+  }
+
   /** Makes `hb-out/...` hold the blob of `file`; false when the blob is gone (a cache miss). */
   ensure(file: OutputFile): boolean {
     const abs = join(this.root, file.path);
+    const dir = dirname(abs);
+    if (!this.dirs.has(dir) && this.ahead?.made(dir)) this.dirs.set(dir, true);
     const row = this.load().get(file.path);
-    if (row && row.hash === file.hash) {
+    if (row && row.hash === file.hash && this.dirs.get(dir) !== true) {
       try {
         const st = lstatSync(abs);
         // the same bytes may now be wanted with another executable bit (another blob)
@@ -54,17 +72,17 @@ export class Materializer {
     }
     const blob = file.symlink !== undefined ? undefined : this.cas.locate({ hash: file.hash, size: file.size }, file.executable);
     if (file.symlink === undefined && blob === undefined) return false;
-    const dir = dirname(abs);
-    if (!this.madeDirs.has(dir)) {
+    if (!this.dirs.has(dir)) {
+      let made;
       try {
-        mkdirSync(dir, { recursive: true });
+        made = mkdirSync(dir, { recursive: true });
       } catch (e) {
         // a stale file where a directory must go
         if ((e as NodeJS.ErrnoException).code !== "EEXIST" && (e as NodeJS.ErrnoException).code !== "ENOTDIR") throw e;
         this.clearPathTo(dir);
-        mkdirSync(dir, { recursive: true });
+        made = mkdirSync(dir, { recursive: true });
       }
-      this.madeDirs.add(dir);
+      this.dirs.set(dir, made !== undefined);
     }
     let fresh: Row | undefined;
     if (blob) {
