@@ -645,14 +645,13 @@ class Executor {
       this.adoptFresh(result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {
-      // every staged source, toolchain files too: staging moved their ctimes
-      const sources = p.files.filter((f) => f.isSource).map((f) => f.source);
+      // every source hardlinked into the sandbox, toolchain files too: their ctimes moved
       const refresh = () => {
-        for (const abs of sources) this.opts.base.stats.refreshCtime(abs);
+        for (const f of p.files) if (f.isSource) this.opts.base.stats.refreshCtime(f.source);
       };
       const used = staged;
       if (used) {
-        this.background.push(() => this.staging.discard(used, refresh));
+        this.background.push(() => this.staging.discard(used, used.linkedSources ? refresh : () => undefined));
         this.runBackground();
       } else refresh();
     }

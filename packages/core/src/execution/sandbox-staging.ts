@@ -1,8 +1,8 @@
-import { chmodSync, copyFileSync, constants, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecPath } from "../analysis/graph";
-import { type StagedFile, stageTree } from "../sandbox/stage";
+import { type StagedFile, copyStamped, stageTree } from "../sandbox/stage";
 import { tmpfsDir } from "../sandbox/tmpfs";
 
 /** One input of an action, as staging needs it. */
@@ -28,6 +28,8 @@ export interface StagedSandbox {
    * tree only hb writes (bound read-only): removed by name, without listing or stat-ing it.
    */
   layout?: { files: string[]; dirs: string[] };
+  /** sources were hardlinked in (not copied to the tmpfs): their ctimes moved */
+  linkedSources: boolean;
 }
 
 const PREFIX = "hb-sandbox-";
@@ -108,9 +110,7 @@ export class SandboxStaging {
       const dir = join(this.root, "inputs");
       if (this.inputs.size === 0) mkdirSync(dir, { recursive: true });
       path = join(dir, key);
-      copyFileSync(input.source, path, constants.COPYFILE_FICLONE);
-      chmodSync(path, mode);
-      utimesSync(path, this.epoch, this.epoch);
+      copyStamped(input.source, path, this.epoch, mode);
       this.inputs.set(key, path);
     }
     return path;
@@ -156,7 +156,7 @@ export class SandboxStaging {
     const mountPoints = [writableAt, ...(unsandboxed ? [] : dirBinds.map((d) => d.path))];
     stageTree(rootDir, rootFiles, mountPoints);
     stageTree(outDir, outFiles, outDirs);
-    return { sandboxDir, rootDir, outDir, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
+    return { sandboxDir, rootDir, outDir, linkedSources: !useCache, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
   }
 
   /**
