@@ -292,7 +292,7 @@ function snapshotOf(
   targets: TargetReport[],
   tests: TestResult[] | undefined,
 ): NoopSnapshot | undefined {
-  if (!materialized) return undefined;
+  if (!materialized || base.stats.changedDuringBuild) return undefined;
   const files: NoopSnapshot["files"] = [...base.stats.seen].map(([path, st]) => [path, st.size, st.mtimeMs, st.ctimeMs, st.ino]);
   return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions, targets, tests };
 }

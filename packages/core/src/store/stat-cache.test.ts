@@ -13,6 +13,21 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("StatCache", () => {
+  it("remembers what a build saw first; a file that changed between two reads marks the build", () => {
+    const f = join(dir, "twice.txt");
+    writeFileSync(f, "one");
+    const db = openDatabase(join(dir, "t.db"));
+    const c = new StatCache(db);
+    const first = c.digest(f).stats;
+    expect(c.digest(f).hashed).toBe(true);
+    expect(c.changedDuringBuild).toBe(false);
+    writeFileSync(f, "three");
+    expect(c.digest(f).digest).toEqual(digestOfBytes("three"));
+    expect(c.changedDuringBuild).toBe(true);
+    expect(c.seen.get(f)).toBe(first);
+    db.close();
+  });
+
   it("hashes a file once, then trusts its unchanged stat across processes", () => {
     const f = join(dir, "old.txt");
     writeFileSync(f, "content");

@@ -36,10 +36,12 @@ export class StatCache {
   hashedFiles = 0;
   hashedBytes = 0;
   /**
-   * every file looked at by this process, with the stats it had when read (its ctime brought up
-   * to date after hb's own staging moved it): what a build read
+   * every file looked at by this process, with the stats it had when first read (its ctime
+   * brought up to date after hb's own staging moved it): what a build read
    */
   readonly seen = new Map<string, Stats>();
+  /** a file read more than once changed in between: parts of the build saw other bytes than others */
+  changedDuringBuild = false;
   /** before any file was looked at: stats are trusted only for files last changed well before */
   readonly openedMs = Date.now();
   private readonly primed = new Map<string, Stats>();
@@ -70,7 +72,9 @@ export class StatCache {
     let stats = this.primed.get(path);
     if (stats) this.primed.delete(path);
     else stats = statSync(path);
-    this.seen.set(path, stats);
+    const before = this.seen.get(path);
+    if (!before) this.seen.set(path, stats);
+    else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ino !== stats.ino) this.changedDuringBuild = true;
     const row = this.load().get(path);
     if (
       row &&
