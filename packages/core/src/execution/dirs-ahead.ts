@@ -28,7 +28,7 @@ export class DirsAhead {
   private readonly marks: Int32Array;
   private readonly worker: Worker;
 
-  constructor(dirs: readonly string[]) {
+  private constructor(dirs: readonly string[]) {
     dirs.forEach((d, i) => this.index.set(d, i));
     const marks = new SharedArrayBuffer(4 * dirs.length);
     this.marks = new Int32Array(marks);
@@ -36,6 +36,23 @@ export class DirsAhead {
     // a worker that fails only leaves its directories to the materializer
     this.worker.on("error", () => undefined);
     this.worker.unref();
+  }
+
+  /**
+   * Starts making `dirs`; undefined when no thread can be started (a pids limit, a permission
+   * model): the materializer then makes them as it goes.
+   */
+  static start(dirs: readonly string[]): DirsAhead | undefined {
+    try {
+      return new DirsAhead(dirs);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stops making directories: the build is over and its lock about to be released. */
+  async stop(): Promise<void> {
+    await this.worker.terminate();
   }
 
   /** true when the worker made `dir` (nothing else is in it yet); false when it did not, or not yet. */

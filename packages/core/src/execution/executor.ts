@@ -284,7 +284,7 @@ class Executor {
         }
         this.finishBackground();
         if (this.backgroundError) this.opts.events?.warning?.(this.backgroundError.message);
-        void Promise.all([this.staging.close(), ...this.uploads]).then(() => {
+        void Promise.all([this.staging.close(), this.materializer?.stopAhead(), ...this.uploads]).then(() => {
           clearInterval(committer);
           this.materializer?.flush();
           this.opts.base.stats.flush();

@@ -51,7 +51,13 @@ export class Materializer {
   prepareDirs(files: Iterable<string>): void {
     const dirs = new Set<string>();
     for (const f of files) dirs.add(dirname(join(this.root, f)));
-    if (dirs.size >= DIRS_AHEAD_MIN) this.ahead = new DirsAhead([...dirs]);
+    if (dirs.size >= DIRS_AHEAD_MIN) this.ahead = DirsAhead.start([...dirs]);
+  }
+
+  /** No directory is made ahead after this. */
+  async stopAhead(): Promise<void> {
+    await this.ahead?.stop();
+    this.ahead = undefined;
   }
 
   /** Makes `hb-out/...` hold the blob of `file`; false when the blob is gone (a cache miss). */

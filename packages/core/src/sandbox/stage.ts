@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, copyFileSync, constants, fstatSync, futimesSync, linkSync, mkdirSync, openSync, readSync, statSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, constants, fstatSync, futimesSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export interface StagedFile {
@@ -78,16 +78,31 @@ export function copyStamped(source: string, dest: string, mtime: number, mode: n
     closeSync(src);
   }
   if (!data) {
+    // copyFileSync removes its own half-written copy when it fails
     copyFileSync(source, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    chmodSync(dest, mode);
-    utimesSync(dest, mtime, mtime);
+    removedOnError(dest, () => {
+      chmodSync(dest, mode);
+      utimesSync(dest, mtime, mtime);
+    });
     return;
   }
   const out = openSync(dest, "wx", mode);
   try {
-    for (let n = 0; n < data.length; ) n += writeSync(out, data, n);
-    futimesSync(out, mtime, mtime);
+    removedOnError(dest, () => {
+      for (let n = 0; n < data.length; ) n += writeSync(out, data, n);
+      futimesSync(out, mtime, mtime);
+    });
   } finally {
     closeSync(out);
+  }
+}
+
+/** Runs `write` on the new file `dest`; a half-made copy (a full tmpfs) must not stand for an input later. */
+function removedOnError(dest: string, write: () => void): void {
+  try {
+    write();
+  } catch (e) {
+    rmSync(dest, { force: true });
+    throw e;
   }
 }

@@ -74,7 +74,9 @@ export class StatCache {
     else stats = statSync(path);
     const before = this.seen.get(path);
     if (!before) this.seen.set(path, stats);
-    else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ino !== stats.ino) this.changedDuringBuild = true;
+    else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ino !== stats.ino || before.mode !== stats.mode) {
+      this.changedDuringBuild = true;
+    }
     const row = this.load().get(path);
     if (
       row &&
@@ -103,7 +105,7 @@ export class StatCache {
   /**
    * hb's own hardlinks (staging an input) move a file's ctime. After staging is undone, keep the
    * entry (and what the build saw) when only the ctime moved; any content edit also moves mtime,
-   * size or inode, and then both keep the facts read, which no longer match the file.
+   * size or inode (a chmod the mode), and then both keep the facts read, which no longer match.
    */
   refreshCtime(path: string): void {
     const before = this.seen.get(path);
@@ -114,7 +116,8 @@ export class StatCache {
     } catch {
       return;
     }
-    if (st.size !== before.size || st.mtimeMs !== before.mtimeMs || st.ino !== before.ino) return;
+    // a chmod moves the ctime too, and the executable bit is part of an action's key
+    if (st.size !== before.size || st.mtimeMs !== before.mtimeMs || st.ino !== before.ino || st.mode !== before.mode) return;
     this.seen.set(path, st);
     const row = this.load().get(path);
     if (row && st.ctimeMs !== row.ctimeMs && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ino === row.ino) {
