@@ -94,6 +94,8 @@ describe("Materializer", () => {
     const m = new Materializer(root, cas, db);
     m.prepareDirs(files.map((f) => f.path));
     for (let waited = 0; !existsSync(join(root, files[n - 1]!.path, "..")) && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    // made by the worker, before any output was put in place
+    expect(existsSync(join(root, files[n - 1]!.path, ".."))).toBe(true);
     for (const f of files) expect(m.ensure(f)).toBe(true);
     for (const [i, f] of files.entries()) {
       expect(readFileSync(join(root, f.path), "utf8")).toBe(`a${i}\n`);

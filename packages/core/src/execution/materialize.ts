@@ -1,4 +1,4 @@
-import { linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
+import { existsSync, linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
 import type { LocalCas } from "../cas/local-cas";
@@ -46,12 +46,14 @@ export class Materializer {
 
   /**
    * Has the directories of outputs about to be materialized (exec paths of files) made ahead, on
-   * a thread of their own, while this one computes keys. Not worth a thread for a few.
+   * a thread of their own, while this one computes keys: when hb-out/ lacks the first of them (it
+   * was removed, or this is a first build) and there are enough to be worth a thread.
    */
   prepareDirs(files: Iterable<string>): void {
     const dirs = new Set<string>();
     for (const f of files) dirs.add(dirname(join(this.root, f)));
-    if (dirs.size >= DIRS_AHEAD_MIN) this.ahead = DirsAhead.start([...dirs]);
+    const [first] = dirs;
+    if (dirs.size >= DIRS_AHEAD_MIN && !existsSync(first!)) this.ahead = DirsAhead.start([...dirs]);
   }
 
   /** No directory is made ahead after this. */
