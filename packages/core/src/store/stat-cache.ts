@@ -18,6 +18,14 @@ interface Row {
   recordedMs: number;
 }
 
+/**
+ * The same file with the same content and mode, as far as a stat can tell, whatever hb's own
+ * hardlinks did to its ctime (a chmod moves the ctime too, and the executable bit is in keys).
+ */
+function sameFacts(a: Stats, b: Stats): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
+}
+
 export interface StatResult {
   digest: Digest;
   stats: Stats;
@@ -74,9 +82,7 @@ export class StatCache {
     else stats = statSync(path);
     const before = this.seen.get(path);
     if (!before) this.seen.set(path, stats);
-    else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ino !== stats.ino || before.mode !== stats.mode) {
-      this.changedDuringBuild = true;
-    }
+    else if (!sameFacts(before, stats)) this.changedDuringBuild = true;
     const row = this.load().get(path);
     if (
       row &&
@@ -116,8 +122,7 @@ export class StatCache {
     } catch {
       return;
     }
-    // a chmod moves the ctime too, and the executable bit is part of an action's key
-    if (st.size !== before.size || st.mtimeMs !== before.mtimeMs || st.ino !== before.ino || st.mode !== before.mode) return;
+    if (!sameFacts(st, before)) return;
     this.seen.set(path, st);
     const row = this.load().get(path);
     if (row && st.ctimeMs !== row.ctimeMs && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ino === row.ino) {
