@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
@@ -56,7 +56,7 @@ describe("hb build: incremental", () => {
   it.each([["default"], ["none"]])(
     "takes the no-op fast path right after a build that ran actions (--sandbox=%s)",
     async (sandbox) => {
-      // without a sandbox, sources are staged as hardlinks: their ctimes move while the build runs
+      // the snapshot holds the stats the build read, taken as it read them: staging must not move them
       const ws = makeWorkspace(CHAIN);
       const old = (Date.now() - 5000) / 1000;
       for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
@@ -65,6 +65,24 @@ describe("hb build: incremental", () => {
       expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8"))).toMatchObject({ executed: 0, upToDate: true });
     },
   );
+
+  it("rebuilds, not crashes, when a file stands where a directory of the last build was (hb-out/ or sources)", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["d/in.txt"], outs: ["sub/o.txt"], cmd: "cat $< > $@" });\n', "p/d/in.txt": "in\n" });
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["p/d/in.txt", "p/BUILD.ts", "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    await hb(ws, ["build", "//p:x"]);
+    rmSync(join(ws, "hb-out/p/sub"), { recursive: true, force: true });
+    writeFileSync(join(ws, "hb-out/p/sub"), "junk\n");
+    const repaired = await hb(ws, ["build", "//p:x"]);
+    expect(repaired.exitCode).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/sub/o.txt"), "utf8")).toBe("in\n");
+    rmSync(join(ws, "p/d"), { recursive: true });
+    writeFileSync(join(ws, "p/d"), "not a directory\n");
+    const missing = await hb(ws, ["build", "//p:x"]);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toContain("p/d/in.txt");
+    expect(missing.stderr).not.toMatch(/ENOTDIR|internal error/i);
+  });
 
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
@@ -253,6 +271,29 @@ describe("hb build: interruption and concurrency", () => {
     expect(second.stderr).toMatch(/another hb \(pid \d+\) is using .*\.hb; waiting/);
     expect(summary(second)).toMatchObject({ executed: 0, cached: 1 });
     expect((await first.child).exitCode).toBe(0);
+  });
+
+  it("never trusts a same-size edit made while an action runs with the file's old mtime put back (--sandbox=none)", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "cat $< > $@; sleep 1.5" });\n',
+      "p/in.txt": "one\n",
+    });
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["p/in.txt", "p/BUILD.ts", "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    const run = startHb(ws, ["build", "//p:x", "--sandbox=none"], /Executing genrule/);
+    await run.seen;
+    await new Promise((r) => setTimeout(r, 500));
+    writeFileSync(join(ws, "p/in.txt"), "TWO\n");
+    utimesSync(join(ws, "p/in.txt"), old, old);
+    expect((await run.child).exitCode).toBe(0);
+    // its ctime gives it away
+    expect(run.stderr()).toContain("p/in.txt changed while //p:x was running");
+    await hb(ws, ["build", "//p:x", "--sandbox=none", "--report", "r.json"]);
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).upToDate).toBeUndefined();
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("TWO\n");
+    // and the default mode, keyed by the file's real bytes, builds them
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("TWO\n");
   });
 
   it("does not cache a result whose source changed while the action ran, and warns", async () => {

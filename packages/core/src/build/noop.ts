@@ -38,14 +38,20 @@ export function loadNoopSnapshot(db: Database, key: string, root: string, stats:
     return undefined;
   }
   const notAfter = snap.recordedAtMs - RACY_MARGIN_MS;
-  for (const [path, size, mtimeMs, ctimeMs, ino] of snap.files) {
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st) stats.prime(path, st);
-    if (!st || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs || st.ino !== ino || mtimeMs >= notAfter) return undefined;
-  }
-  for (const [path, ino, size, mtimeMs] of snap.outputs) {
-    const st = lstatSync(join(root, path), { throwIfNoEntry: false });
-    if (!st || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs) return undefined;
+  // anything that stops a stat (a file where a directory was, a symlink loop) is a change too:
+  // the full build then says what is wrong
+  try {
+    for (const [path, size, mtimeMs, ctimeMs, ino] of snap.files) {
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st) stats.prime(path, st);
+      if (!st || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs || st.ino !== ino || mtimeMs >= notAfter) return undefined;
+    }
+    for (const [path, ino, size, mtimeMs] of snap.outputs) {
+      const st = lstatSync(join(root, path), { throwIfNoEntry: false });
+      if (!st || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs) return undefined;
+    }
+  } catch {
+    return undefined;
   }
   return snap;
 }

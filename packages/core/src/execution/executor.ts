@@ -624,7 +624,7 @@ class Executor {
         } catch {
           now = undefined;
         }
-        if (!now || now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ino !== before.ino) changed.push(abs);
+        if (!now || now.size !== before.size || now.mtimeMs !== before.mtimeMs || now.ctimeMs !== before.ctimeMs || now.ino !== before.ino) changed.push(abs);
       }
       const result: ActionResult = {
         files,
@@ -645,15 +645,11 @@ class Executor {
       this.adoptFresh(result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {
-      // every source hardlinked into the sandbox, toolchain files too: their ctimes moved
-      const refresh = () => {
-        for (const f of p.files) if (f.isSource) this.opts.base.stats.refreshCtime(f.source);
-      };
       const used = staged;
       if (used) {
-        this.background.push(() => this.staging.discard(used, used.linkedSources ? refresh : () => undefined));
+        this.background.push(() => this.staging.discard(used));
         this.runBackground();
-      } else refresh();
+      }
     }
   }
 

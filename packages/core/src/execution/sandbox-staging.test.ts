@@ -17,9 +17,6 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 const inputs = (): InputToStage[] =>
   ["x", "y"].map((n) => ({ path: `a/src/${n}.ts`, source: join(dir, `ws/a/src/${n}.ts`), hash: n.repeat(64), executable: false, isSource: true }));
 
-const discarded = (staging: SandboxStaging, staged: ReturnType<SandboxStaging["stage"]>) =>
-  new Promise<void>((resolve) => staging.discard(staged, resolve));
-
 describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
   it("stages inputs as dated read-only copies and removes the sandbox by the names it staged", async () => {
     const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
@@ -29,7 +26,7 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     expect(statSync(x).mtimeMs).toBe(315532800_000);
     expect(statSync(join(staged.rootDir, "hb-out/a")).isDirectory()).toBe(true);
     expect(staged.layout?.files).toHaveLength(2);
-    await discarded(staging, staged);
+    staging.discard(staged);
     expect(existsSync(staged.sandboxDir)).toBe(false);
     await staging.close();
     expect(existsSync(staging.root)).toBe(false);
@@ -40,8 +37,24 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     const staged = staging.stage("s2", inputs(), "hb-out/a", [], false);
     mkdirSync(join(staged.sandboxDir, "audit"));
     writeFileSync(join(staged.sandboxDir, "audit/trace.1"), "open\n");
-    await discarded(staging, staged);
+    staging.discard(staged);
     expect(existsSync(staged.sandboxDir)).toBe(false);
     await staging.close();
+  });
+});
+
+describe("SandboxStaging without a sandbox", () => {
+  it("copies sources, never hardlinks them: the action cannot write to one, and its ctime stays", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    const source = join(dir, "ws/a/src/x.ts");
+    const before = statSync(source);
+    const staged = staging.stage("s3", inputs(), "hb-out/a", [], true);
+    const x = join(staged.rootDir, "a/src/x.ts");
+    expect(readFileSync(x, "utf8")).toBe("x\n");
+    expect(statSync(x).ino).not.toBe(before.ino);
+    expect(statSync(source).ctimeMs).toBe(before.ctimeMs);
+    staging.discard(staged);
+    await staging.close();
+    expect(existsSync(staged.sandboxDir)).toBe(false);
   });
 });

@@ -28,8 +28,6 @@ export interface StagedSandbox {
    * tree only hb writes (bound read-only): removed by name, without listing or stat-ing it.
    */
   layout?: { files: string[]; dirs: string[] };
-  /** sources were hardlinked in (not copied to the tmpfs): their ctimes moved */
-  linkedSources: boolean;
 }
 
 const PREFIX = "hb-sandbox-";
@@ -39,7 +37,7 @@ const PREFIX = "hb-sandbox-";
  * distinct input is copied once into a per-build input cache (bound read-only; sources 0644 or
  * 0755 and generated files 0444 or 0555 whatever the checkout's umask; dated SOURCE_DATE_EPOCH,
  * so an input's date never leaks into an action) and hardlinked from there into each sandbox; creating and deleting those trees costs a fraction of what it does on disk.
- * Without a tmpfs, sandboxes sit in the output base and hardlink sources and CAS blobs directly.
+ * Without a tmpfs, sandboxes sit in the output base, with copies of sources and hardlinks of CAS blobs.
  */
 export class SandboxStaging {
   readonly root: string;
@@ -145,7 +143,9 @@ export class SandboxStaging {
       }
       const source = useCache ? this.cached(f) : f.source;
       if (f.path.startsWith(writableAt + "/")) outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
-      else rootFiles.push({ path: f.path, source, copy: unsandboxed && !f.isSource });
+      // a source is never hardlinked: that moves its ctime, which is how an edit with its old
+      // mtime put back shows; and without a sandbox the action could write to it
+      else rootFiles.push({ path: f.path, source, copy: !useCache && (f.isSource || unsandboxed) });
     }
     // directories bound whole: a mount point in the sandbox, a link to them without one
     for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });
@@ -156,14 +156,14 @@ export class SandboxStaging {
     const mountPoints = [writableAt, ...(unsandboxed ? [] : dirBinds.map((d) => d.path))];
     stageTree(rootDir, rootFiles, mountPoints);
     stageTree(outDir, outFiles, outDirs);
-    return { sandboxDir, rootDir, outDir, linkedSources: !useCache, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
+    return { sandboxDir, rootDir, outDir, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
   }
 
   /**
    * Removes a used sandbox: at once from a tmpfs; from a disk off the main thread (one rename now,
-   * the tree later), so the next action starts at once. `then` runs once it is gone.
+   * the tree later, waited for by `close`), so the next action starts at once.
    */
-  discard(staged: StagedSandbox, then: () => void): void {
+  discard(staged: StagedSandbox): void {
     const { sandboxDir, outDir } = staged;
     // what an action left in its kept outputs directory (a partial file when it failed or was
     // interrupted, undeclared files) goes now; the directories stay for its next run
@@ -177,22 +177,20 @@ export class SandboxStaging {
     if (this.onTmpfs && sandboxDir.startsWith(this.root)) {
       // removing a tree from memory is quick: sooner done than handed to a thread
       if (!staged.layout || !removeLayout(staged)) rmSync(sandboxDir, { recursive: true, force: true });
-      then();
       return;
     }
-    this.discardOnDisk(sandboxDir, then);
+    this.discardOnDisk(sandboxDir);
   }
 
-  private discardOnDisk(sandboxDir: string, then: () => void): void {
+  private discardOnDisk(sandboxDir: string): void {
     const trash = `${sandboxDir}.trash-${++this.counter}`;
     try {
       renameSync(sandboxDir, trash);
     } catch {
       rmSync(sandboxDir, { recursive: true, force: true });
-      then();
       return;
     }
-    this.cleanups.push(rm(trash, { recursive: true, force: true }).then(then));
+    this.cleanups.push(rm(trash, { recursive: true, force: true }));
   }
 
   /** Waits for pending removals; removes the tmpfs directory this build made. */

@@ -18,14 +18,6 @@ interface Row {
   recordedMs: number;
 }
 
-/**
- * The same file with the same content and mode, as far as a stat can tell, whatever hb's own
- * hardlinks did to its ctime (a chmod moves the ctime too, and the executable bit is in keys).
- */
-function sameFacts(a: Stats, b: Stats): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino && a.mode === b.mode;
-}
-
 export interface StatResult {
   digest: Digest;
   stats: Stats;
@@ -43,10 +35,7 @@ export class StatCache {
   private readonly dirty = new Map<string, Row>();
   hashedFiles = 0;
   hashedBytes = 0;
-  /**
-   * every file looked at by this process, with the stats it had when first read (its ctime
-   * brought up to date after hb's own staging moved it): what a build read
-   */
+  /** every file looked at by this process, with the stats it had when first read: what a build read */
   readonly seen = new Map<string, Stats>();
   /** a file read more than once changed in between: parts of the build saw other bytes than others */
   changedDuringBuild = false;
@@ -82,7 +71,10 @@ export class StatCache {
     else stats = statSync(path);
     const before = this.seen.get(path);
     if (!before) this.seen.set(path, stats);
-    else if (!sameFacts(before, stats)) this.changedDuringBuild = true;
+    else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ctimeMs !== stats.ctimeMs || before.ino !== stats.ino) {
+      // hb moves no source's ctime (it copies sources into sandboxes): this is an edit or a chmod
+      this.changedDuringBuild = true;
+    }
     const row = this.load().get(path);
     if (
       row &&
@@ -106,30 +98,6 @@ export class StatCache {
       this.dirty.set(path, fresh);
     }
     return { digest, stats, hashed: true };
-  }
-
-  /**
-   * hb's own hardlinks (staging an input) move a file's ctime. After staging is undone, keep the
-   * entry (and what the build saw) when only the ctime moved; any content edit also moves mtime,
-   * size or inode (a chmod the mode), and then both keep the facts read, which no longer match.
-   */
-  refreshCtime(path: string): void {
-    const before = this.seen.get(path);
-    if (!before) return;
-    let st;
-    try {
-      st = statSync(path);
-    } catch {
-      return;
-    }
-    if (!sameFacts(st, before)) return;
-    this.seen.set(path, st);
-    const row = this.load().get(path);
-    if (row && st.ctimeMs !== row.ctimeMs && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ino === row.ino) {
-      const r = { ...row, ctimeMs: st.ctimeMs };
-      this.rows!.set(path, r);
-      this.dirty.set(path, r);
-    }
   }
 
   flush(): void {
