@@ -84,6 +84,26 @@ describe("hb build: incremental", () => {
     expect(missing.stderr).not.toMatch(/ENOTDIR|internal error/i);
   });
 
+  it("sees a BUILD.ts rewritten with its old size and mtime, and a file added to a glob's directory whose mtime is put back", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: glob(["g/*.txt"]), outs: ["o.txt"], cmd: "(echo aaa; cat $(SRCS)) > $@" });\n',
+      "p/g/1.txt": "one\n",
+    });
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["p/BUILD.ts", "p/g/1.txt", "p/g", "p", "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("aaa\none\n");
+    writeFileSync(join(ws, "p/BUILD.ts"), readFileSync(join(ws, "p/BUILD.ts"), "utf8").replace("echo aaa", "echo bbb"));
+    utimesSync(join(ws, "p/BUILD.ts"), old, old);
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("bbb\none\n");
+    writeFileSync(join(ws, "p/g/2.txt"), "two\n");
+    utimesSync(join(ws, "p/g/2.txt"), old, old);
+    utimesSync(join(ws, "p/g"), old, old);
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("bbb\none\ntwo\n");
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -29,7 +29,8 @@ export function analysisRequestKey(patterns: readonly string[], cwdPkg: string):
 
 /**
  * The analysis stored for `request`, if everything it read is unchanged: files by stat (or
- * xxhash when the stat moved), directories by mtime, and where a directory changed, its globs
+ * xxhash when the stat moved), directories by mtime and ctime (an entry added, then the mtime
+ * put back, still moves the ctime), and where a directory changed, its globs
  * and package listings re-run and compared. Re-validated records are written back so the next
  * check is a stat again.
  */
@@ -57,25 +58,26 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     } catch {
       return undefined;
     }
-    if (st.size === f.size && st.mtimeMs === f.mtimeMs && st.ino === f.ino && !racy(st.mtimeMs)) continue;
+    if (st.size === f.size && st.mtimeMs === f.mtimeMs && st.ctimeMs === f.ctimeMs && st.ino === f.ino && !racy(st.mtimeMs)) continue;
     await loadFingerprinter();
     if (fingerprint(readFileSync(join(root, f.path))) !== f.fingerprint) return undefined;
-    Object.assign(f, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    Object.assign(f, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
     refreshed = true;
   }
   for (const p of inputs.absent) if (existsSync(join(root, p))) return undefined;
 
   const dirty: string[] = [];
   for (const d of inputs.dirs) {
-    let mtimeMs: number;
+    let st;
     try {
-      mtimeMs = statSync(join(root, d.path)).mtimeMs;
+      st = statSync(join(root, d.path));
     } catch {
       return undefined;
     }
-    if (mtimeMs !== d.mtimeMs || racy(mtimeMs)) {
+    if (st.mtimeMs !== d.mtimeMs || st.ctimeMs !== d.ctimeMs || racy(st.mtimeMs)) {
       dirty.push(d.path);
-      d.mtimeMs = mtimeMs;
+      d.mtimeMs = st.mtimeMs;
+      d.ctimeMs = st.ctimeMs;
     }
   }
   if (dirty.length > 0) {

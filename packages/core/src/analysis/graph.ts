@@ -99,6 +99,8 @@ export interface FileRecord {
   path: string;
   size: number;
   mtimeMs: number;
+  /** set by the kernel on every change, whatever is done to mtime */
+  ctimeMs: number;
   ino: number;
   /** xxhash64 of the content */
   fingerprint: string;
@@ -108,6 +110,7 @@ export interface FileRecord {
 export interface DirRecord {
   path: string;
   mtimeMs: number;
+  ctimeMs: number;
 }
 
 /** A `glob()` call or a package discovery (`//pkg/...`), re-run when a directory below `base` changed. */

@@ -142,7 +142,7 @@ class Loader {
       if (this.files.has(path)) continue;
       const abs = join(this.root, path);
       const st = statSync(abs);
-      this.files.set(path, { path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, fingerprint: fingerprint(readFileSync(abs)) });
+      this.files.set(path, { path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fingerprint: fingerprint(readFileSync(abs)) });
     }
   }
 

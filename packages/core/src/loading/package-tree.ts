@@ -51,13 +51,16 @@ export function walkDirs(
   const packages: string[] = [];
   const visit = (rel: string, isBase: boolean): void => {
     const abs = join(root, rel);
+    let st;
     let entries;
     try {
+      // stat before listing: an entry added in between moves the times recorded, not only the listing
+      st = statSync(abs);
       entries = readdirSync(abs, { withFileTypes: true });
     } catch {
       return;
     }
-    dirs.push({ path: rel, mtimeMs: statSync(abs).mtimeMs });
+    dirs.push({ path: rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
     const isPackage = entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
     if (isPackage) packages.push(rel);
     if (isPackage && !isBase && !opts.intoPackages) return;
