@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
@@ -102,6 +102,28 @@ describe("hb build: incremental", () => {
     utimesSync(join(ws, "p/g"), old, old);
     await hb(ws, ["build", "//p:x"]);
     expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("bbb\none\ntwo\n");
+  });
+
+  it("takes no no-op fast path over a file added to, or a symlink replaced in, a directory toolchain", async () => {
+    const ws = makeWorkspace({
+      "t/BUILD.ts": 'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "lib", path: "vendor/lib" });\n',
+      "p/BUILD.ts": G + 'genrule({ name: "x", tools: ["//t:lib"], outs: ["x.out"], cmd: "(cd vendor/lib && find . | sort && cat link) > $@" });\n',
+      "vendor/lib/a.txt": "a\n",
+      "vendor/lib/b.txt": "b\n",
+    });
+    symlinkSync("a.txt", join(ws, "vendor/lib/link"));
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["t/BUILD.ts", "p/BUILD.ts", "hb.config.ts", "vendor/lib/a.txt", "vendor/lib/b.txt", "vendor/lib"]) utimesSync(join(ws, f), old, old);
+    await hb(ws, ["build", "//p:x"]);
+    await hb(ws, ["build", "//p:x", "--report", "r.json"]);
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).upToDate).toBe(true);
+    writeFileSync(join(ws, "vendor/lib/c.txt"), "c\n");
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/x.out"), "utf8")).toContain("./c.txt");
+    rmSync(join(ws, "vendor/lib/link"));
+    symlinkSync("b.txt", join(ws, "vendor/lib/link"));
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/x.out"), "utf8")).toMatch(/b\n$/);
   });
 
   it("re-runs exactly the dependent chain after a one-file change", async () => {

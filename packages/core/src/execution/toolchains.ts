@@ -35,6 +35,8 @@ export function treeDigest(dir: string, stats: StatCache): { digest: { hash: str
   const lines: string[] = [];
   let size = 0;
   const walk = (abs: string, rel: string) => {
+    // a file or symlink added, removed or replaced below shows in its directory's times
+    stats.saw(abs, statSync(abs));
     for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const childAbs = join(abs, e.name);
       const childRel = rel ? `${rel}/${e.name}` : e.name;

@@ -35,7 +35,7 @@ export class StatCache {
   private readonly dirty = new Map<string, Row>();
   hashedFiles = 0;
   hashedBytes = 0;
-  /** every file looked at by this process, with the stats it had when first read: what a build read */
+  /** every file and directory looked at by this process, with the stats it had when first read: what a build read */
   readonly seen = new Map<string, Stats>();
   /** a file read more than once changed in between: parts of the build saw other bytes than others */
   changedDuringBuild = false;
@@ -64,17 +64,26 @@ export class StatCache {
     this.primed.set(path, stats);
   }
 
-  /** The digest of the file at absolute `path`; throws ENOENT etc. as fs does. */
-  digest(path: string): StatResult {
-    let stats = this.primed.get(path);
-    if (stats) this.primed.delete(path);
-    else stats = statSync(path);
+  /**
+   * Remembers what the build saw of `path`: a file it read, or a directory it listed (an entry
+   * added, removed or replaced moves the directory's times). Seen again with other facts, the
+   * build read it twice and it changed in between.
+   */
+  saw(path: string, stats: Stats): void {
     const before = this.seen.get(path);
     if (!before) this.seen.set(path, stats);
     else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ctimeMs !== stats.ctimeMs || before.ino !== stats.ino) {
       // hb moves no source's ctime (it copies sources into sandboxes): this is an edit or a chmod
       this.changedDuringBuild = true;
     }
+  }
+
+  /** The digest of the file at absolute `path`; throws ENOENT etc. as fs does. */
+  digest(path: string): StatResult {
+    let stats = this.primed.get(path);
+    if (stats) this.primed.delete(path);
+    else stats = statSync(path);
+    this.saw(path, stats);
     const row = this.load().get(path);
     if (
       row &&
