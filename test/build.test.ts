@@ -126,6 +126,25 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(ws, "hb-out/p/x.out"), "utf8")).toMatch(/b\n$/);
   });
 
+  it("repairs an output written through its hardlink with its size and mtime kept (cp -p as root), and one chmod'ed", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    await hb(ws, ["build", "//..."]);
+    const out = join(ws, "hb-out/d/d.out");
+    const before = statSync(out);
+    chmodSync(out, 0o644);
+    writeFileSync(out, "DEE\n");
+    chmodSync(out, 0o444);
+    utimesSync(out, before.atime, before.mtime);
+    const repaired = await hb(ws, ["build", "//..."]);
+    expect(executedLabels(repaired)).toEqual(["//d:d"]);
+    expect(readFileSync(out, "utf8")).toBe("dee\n");
+    chmodSync(join(ws, "hb-out/a/a.out"), 0o755);
+    await hb(ws, ["build", "//..."]);
+    expect(statSync(join(ws, "hb-out/a/a.out")).mode & 0o777).toBe(0o444);
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -4,6 +4,7 @@ import type { ActionGraph, TargetInfo } from "../analysis/graph";
 import type { CacheIncident } from "../cas/local-cas";
 import { ExitCode, HbError, type HbErrorData } from "../errors";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
+import type { OutputFacts } from "../execution/materialize";
 import { findBwrap } from "../sandbox/bwrap";
 import { lockOutputBase } from "../store/lock";
 import { OutputBase } from "../store/output-base";
@@ -288,7 +289,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 function snapshotOf(
   base: OutputBase,
   actions: number,
-  materialized: [string, number, number, number][] | undefined,
+  materialized: OutputFacts[] | undefined,
   targets: TargetReport[],
   tests: TestResult[] | undefined,
 ): NoopSnapshot | undefined {

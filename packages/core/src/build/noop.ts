@@ -1,5 +1,6 @@
 import { lstatSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { OutputFacts } from "../execution/materialize";
 import type { Database } from "../store/database";
 import { RACY_MARGIN_MS, type StatCache } from "../store/stat-cache";
 import type { TargetReport, TestResult } from "./build";
@@ -15,8 +16,7 @@ export interface NoopSnapshot {
   recordedAtMs: number;
   /** [absolute path, size, mtime, ctime, inode] */
   files: [string, number, number, number, number][];
-  /** [exec path, inode, size, mtime] */
-  outputs: [string, number, number, number][];
+  outputs: OutputFacts[];
   actions: number;
   targets: TargetReport[];
   tests?: TestResult[];
@@ -46,9 +46,9 @@ export function loadNoopSnapshot(db: Database, key: string, root: string, stats:
       if (st) stats.prime(path, st);
       if (!st || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs || st.ino !== ino || mtimeMs >= notAfter) return undefined;
     }
-    for (const [path, ino, size, mtimeMs] of snap.outputs) {
+    for (const [path, ino, size, mtimeMs, ctimeMs] of snap.outputs) {
       const st = lstatSync(join(root, path), { throwIfNoEntry: false });
-      if (!st || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs) return undefined;
+      if (!st || st.ino !== ino || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs) return undefined;
     }
   } catch {
     return undefined;

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, constants, mkdirSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { type Stats, chmodSync, copyFileSync, constants, mkdirSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Digest, digestOfBytes, digestOfFile } from "../hash/digest";
 import type { Database, Statement } from "../store/database";
@@ -12,19 +12,23 @@ export interface CacheIncident {
 interface BlobRow {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   ino: number;
 }
 
-/** A blob's path and the inode facts it was verified by. */
+/** A blob's path, its name in the index, and the inode facts it was verified by. */
 export interface BlobFacts extends BlobRow {
   path: string;
+  name: string;
 }
 
 /**
  * The local content-addressed store: blobs as read-only files under `cas/<2 hex>/<64 hex>`,
  * written to a temp file and renamed (never a torn blob under its name). Outputs are
  * materialized as hardlinks of these files, and root ignores read-only bits, so a blob whose
- * inode facts (size, mtime, inode) changed since hb wrote it is re-hashed before use.
+ * inode facts changed since hb wrote or linked it is re-hashed before use: the ctime among them,
+ * which no one can set back (a write with the old mtime put back, a chmod, a link removed from
+ * hb-out/ all move it).
  */
 export class LocalCas {
   readonly tmpDir: string;
@@ -41,8 +45,8 @@ export class LocalCas {
   ) {
     this.tmpDir = join(dir, "tmp");
     mkdirSync(this.tmpDir, { recursive: true });
-    this.selectRow = db.prepare("SELECT size, mtime_ms AS mtimeMs, ino FROM blobs WHERE hash = ?");
-    this.putRow = db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ms, ino) VALUES (?, ?, ?, ?)");
+    this.selectRow = db.prepare("SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs, ino FROM blobs WHERE hash = ?");
+    this.putRow = db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ms, ctime_ms, ino) VALUES (?, ?, ?, ?, ?)");
     this.deleteRow = db.prepare("DELETE FROM blobs WHERE hash = ?");
   }
 
@@ -66,8 +70,17 @@ export class LocalCas {
 
   private record(name: string, path: string): BlobFacts {
     const st = statSync(path);
-    this.putRow.run(name, st.size, st.mtimeMs, st.ino);
-    return { path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    this.putRow.run(name, st.size, st.mtimeMs, st.ctimeMs, st.ino);
+    return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+  }
+
+  /**
+   * hb just made a hardlink of `blob` (verified a moment ago); `st` is its stat through that link.
+   * A new link moves the blob's ctime and nothing else: remembered, so the next use is a stat again.
+   */
+  relinked(blob: BlobFacts, st: Stats): void {
+    if (st.ino !== blob.ino || st.size !== blob.size || st.mtimeMs !== blob.mtimeMs) return;
+    this.putRow.run(blob.name, st.size, st.mtimeMs, st.ctimeMs, st.ino);
   }
 
   /**
@@ -149,8 +162,8 @@ export class LocalCas {
       return undefined;
     }
     const row = this.selectRow.get(name) as BlobRow | undefined;
-    if (row && row.size === st.size && row.mtimeMs === st.mtimeMs && row.ino === st.ino && st.size === digest.size) {
-      return { path, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    if (row && row.size === st.size && row.mtimeMs === st.mtimeMs && row.ctimeMs === st.ctimeMs && row.ino === st.ino && st.size === digest.size) {
+      return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
     }
     let actual: Digest | undefined;
     try {
@@ -158,7 +171,11 @@ export class LocalCas {
     } catch {
       actual = undefined;
     }
-    if (actual && actual.hash === digest.hash && actual.size === digest.size) return this.record(name, path);
+    if (actual && actual.hash === digest.hash && actual.size === digest.size) {
+      // the bytes are right; a chmod through a link in hb-out/ may not be
+      chmodSync(path, executable ? 0o555 : 0o444);
+      return this.record(name, path);
+    }
     this.incidents.push({
       kind: "corrupt-blob",
       detail: `CAS blob ${digest.hash} no longer matches its digest (something wrote to it, e.g. through a hardlink in hb-out/); removed`,

@@ -26,7 +26,7 @@ import { type InputToStage, SandboxStaging, type StagedSandbox } from "./sandbox
 import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, undeclaredToolError } from "./toolchains";
 import { alwaysAllowed } from "../audit/allowed";
 import { absoluteTarget, readTraces, straceArgv } from "../audit/strace";
-import { Materializer } from "./materialize";
+import { type OutputFacts, Materializer } from "./materialize";
 
 export interface StampInfo {
   /** commit id of the workspace ("" outside git) */
@@ -108,8 +108,8 @@ export interface ExecutionResult {
   outputs: Map<ExecPath, OutputFile>;
   interrupted: boolean;
   incidents: CacheIncident[];
-  /** what was materialized for every output of the needed actions: [exec path, inode, size, mtime] */
-  materialized?: [string, number, number, number][];
+  /** what was materialized for every output of the needed actions */
+  materialized?: OutputFacts[];
 }
 
 interface Prepared {

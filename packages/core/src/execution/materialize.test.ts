@@ -36,7 +36,8 @@ describe("Materializer", () => {
     expect(readFileSync(abs, "utf8")).toBe("a\n");
     expect(statSync(abs).ino).toBe(statSync(cas.get(f)!).ino);
     m.flush();
-    expect(new Materializer(root, cas, db).recorded([f.path])).toEqual([[f.path, statSync(abs).ino, 2, statSync(abs).mtimeMs]]);
+    const st = statSync(abs);
+    expect(new Materializer(root, cas, db).recorded([f.path])).toEqual([[f.path, st.ino, 2, st.mtimeMs, st.ctimeMs]]);
   });
 
   it("replaces a file or a directory in the way, and makes a 0555 blob for an executable output", () => {

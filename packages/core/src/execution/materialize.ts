@@ -1,7 +1,7 @@
-import { existsSync, linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
+import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
-import type { LocalCas } from "../cas/local-cas";
+import type { BlobFacts, LocalCas } from "../cas/local-cas";
 import type { Database } from "../store/database";
 import { DirsAhead } from "./dirs-ahead";
 
@@ -13,12 +13,19 @@ interface Row {
   ino: number;
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
 }
+
+/** What hb put at an output path: [exec path, inode, size, mtime, ctime] */
+export type OutputFacts = [string, number, number, number, number];
+
+const rowOf = (file: OutputFile, st: Stats): Row => ({ hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
 
 /**
  * Puts outputs under `hb-out/` as read-only hardlinks of CAS blobs; a file in the way is replaced
  * through a temp name and a rename, so a path holds either the old file or the new one, never
- * half of one. Remembers what it put where, so a no-op build checks one lstat per output.
+ * half of one. Remembers what it put where, so a no-op build checks one lstat per output (its
+ * ctime too: a write through the link with the old mtime put back, or a chmod, moves it).
  */
 export class Materializer {
   private rows: Map<string, Row> | undefined;
@@ -38,7 +45,7 @@ export class Materializer {
   private load(): Map<string, Row> {
     if (!this.rows) {
       this.rows = new Map();
-      const all = this.db.prepare("SELECT path, hash, ino, size, mtime_ms AS mtimeMs FROM materialized").all() as (Row & { path: string })[];
+      const all = this.db.prepare("SELECT path, hash, ino, size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM materialized").all() as (Row & { path: string })[];
       for (const r of all) this.rows.set(r.path, r);
     }
     return this.rows;
@@ -73,7 +80,7 @@ export class Materializer {
         const st = lstatSync(abs);
         // the same bytes may now be wanted with another executable bit (another blob)
         const modeFits = file.symlink !== undefined || ((st.mode & 0o111) !== 0) === file.executable;
-        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs && modeFits) return true;
+        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ctimeMs === row.ctimeMs && modeFits) return true;
       } catch {
         // gone: put it back
       }
@@ -94,18 +101,20 @@ export class Materializer {
     }
     let fresh: Row | undefined;
     if (blob) {
-      const linked: Row = { hash: file.hash, ino: blob.ino, size: blob.size, mtimeMs: blob.mtimeMs };
       // where nothing is in the way (a restore into an empty hb-out/), a hardlink is made whole in
-      // one step and shares the blob's inode facts: no temp name, no rename, no stat
+      // one step: no temp name, no rename
       try {
         linkSync(blob.path, abs);
-        fresh = linked;
+        fresh = this.linkedAt(abs, file, blob);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== "EEXIST" && code !== "EXDEV") throw e;
         // already this very blob (its record was lost or its date touched): keep it; a rename of
         // a link onto its own inode would do nothing and leave the temp name behind
-        if (code === "EEXIST" && lstatSync(abs).ino === blob.ino) fresh = linked;
+        if (code === "EEXIST") {
+          const st = lstatSync(abs);
+          if (st.ino === blob.ino) fresh = rowOf(file, st);
+        }
       }
     }
     if (!fresh) {
@@ -130,12 +139,18 @@ export class Materializer {
       }
       // a rename onto a link of the same inode succeeds without removing the temp name
       rmSync(tmp, { force: true });
-      const st = lstatSync(abs);
-      fresh = { hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+      fresh = this.linkedAt(abs, file, blob);
     }
     this.rows!.set(file.path, fresh);
     this.dirty.set(file.path, fresh);
     return true;
+  }
+
+  /** The facts of what is now at `abs`; a new hardlink of `blob` moved its ctime, which the CAS learns too. */
+  private linkedAt(abs: string, file: OutputFile, blob: BlobFacts | undefined): Row {
+    const st = lstatSync(abs);
+    if (blob && st.ino === blob.ino) this.cas.relinked(blob, st);
+    return rowOf(file, st);
   }
 
   /** Removes files that sit where a parent directory of an output must be. */
@@ -151,23 +166,23 @@ export class Materializer {
     }
   }
 
-  /** What hb put at each of `paths` (exec paths), as [path, inode, size, mtime]; undefined if one is unknown. */
-  recorded(paths: Iterable<string>): [string, number, number, number][] | undefined {
+  /** What hb put at each of `paths` (exec paths); undefined if one is unknown. */
+  recorded(paths: Iterable<string>): OutputFacts[] | undefined {
     const rows = this.load();
-    const out: [string, number, number, number][] = [];
+    const out: OutputFacts[] = [];
     for (const p of paths) {
       const r = rows.get(p);
       if (!r) return undefined;
-      out.push([p, r.ino, r.size, r.mtimeMs]);
+      out.push([p, r.ino, r.size, r.mtimeMs, r.ctimeMs]);
     }
     return out;
   }
 
   flush(): void {
     if (this.dirty.size === 0) return;
-    const put = this.db.prepare("INSERT OR REPLACE INTO materialized (path, hash, ino, size, mtime_ms) VALUES (?, ?, ?, ?, ?)");
+    const put = this.db.prepare("INSERT OR REPLACE INTO materialized (path, hash, ino, size, mtime_ms, ctime_ms) VALUES (?, ?, ?, ?, ?, ?)");
     this.db.transaction(() => {
-      for (const [path, r] of this.dirty) put.run(path, r.hash, r.ino, r.size, r.mtimeMs);
+      for (const [path, r] of this.dirty) put.run(path, r.hash, r.ino, r.size, r.mtimeMs, r.ctimeMs);
     })();
     this.dirty.clear();
   }

@@ -37,7 +37,7 @@ const PREFIX = "hb-sandbox-";
  * distinct input is copied once into a per-build input cache (bound read-only; sources 0644 or
  * 0755 and generated files 0444 or 0555 whatever the checkout's umask; dated SOURCE_DATE_EPOCH,
  * so an input's date never leaks into an action) and hardlinked from there into each sandbox; creating and deleting those trees costs a fraction of what it does on disk.
- * Without a tmpfs, sandboxes sit in the output base, with copies of sources and hardlinks of CAS blobs.
+ * Without a tmpfs, sandboxes sit in the output base, with copies of sources and CAS blobs.
  */
 export class SandboxStaging {
   readonly root: string;
@@ -143,9 +143,9 @@ export class SandboxStaging {
       }
       const source = useCache ? this.cached(f) : f.source;
       if (f.path.startsWith(writableAt + "/")) outFiles.push({ path: f.path.slice(writableAt.length + 1), source, copy: true });
-      // a source is never hardlinked: that moves its ctime, which is how an edit with its old
-      // mtime put back shows; and without a sandbox the action could write to it
-      else rootFiles.push({ path: f.path, source, copy: !useCache && (f.isSource || unsandboxed) });
+      // a source or CAS blob is never hardlinked into a sandbox: that moves its ctime, which is how
+      // an edit with its old mtime put back shows; and without a sandbox the action could write to it
+      else rootFiles.push({ path: f.path, source, copy: !useCache });
     }
     // directories bound whole: a mount point in the sandbox, a link to them without one
     for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });

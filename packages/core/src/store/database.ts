@@ -13,7 +13,7 @@ export function sqlite(): typeof BetterSqlite3 {
   return Sqlite;
 }
 
-const SCHEMA_VERSION = 4;
+const SCHEMA_VERSION = 5;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -21,9 +21,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS stat_cache (
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL,
   ino INTEGER NOT NULL, hash TEXT NOT NULL, recorded_ms REAL NOT NULL) WITHOUT ROWID;
--- CAS blob -> the inode facts it had when hb wrote it; a blob whose facts changed is re-hashed
+-- CAS blob -> the inode facts it had when hb last wrote or linked it; a blob whose facts changed is re-hashed
 CREATE TABLE IF NOT EXISTS blobs (
-  hash TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;
+  hash TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS action_cache (
   key TEXT PRIMARY KEY, result TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS analysis_cache (
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS attestations (
 CREATE TABLE IF NOT EXISTS noop_snapshot (key TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
 -- what hb last put at each path under hb-out/, so a no-op build checks a stat, not a hash
 CREATE TABLE IF NOT EXISTS materialized (
-  path TEXT PRIMARY KEY, hash TEXT NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL) WITHOUT ROWID;
+  path TEXT PRIMARY KEY, hash TEXT NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL,
+  ctime_ms REAL NOT NULL) WITHOUT ROWID;
 `;
 
 /** Opens the output base's database (WAL), creating or upgrading its schema. */
