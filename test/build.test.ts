@@ -309,6 +309,7 @@ describe("hb build: interruption and concurrency", () => {
     const r = await run.child;
     expect(r.exitCode).toBe(130);
     expect(Date.now() - t0).toBeLessThan(5000);
+    expect(run.stderr()).toMatch(/hb: 1 actions: .* \(interrupted\) in /);
     expect(existsSync(join(ws, "hb-out/p/slow.txt"))).toBe(false);
     // no sandbox and no partial file left behind, in the output base or on the tmpfs (the
     // outputs directories an action keeps between runs stay, empty)
@@ -372,6 +373,16 @@ describe("hb build: interruption and concurrency", () => {
     const again = await hb(ws, ["build", "//p:x"]);
     expect(summary(again).executed).toBe(1);
     expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("after!\n");
+  });
+});
+
+describe("hb run", () => {
+  it("says why a program it built cannot start", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "tool", outs: ["tool"], executable: true, cmd: "echo not a script > $@" });\n' });
+    const r = await hb(ws, ["run", "//p:tool"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("could not start hb-out/p/tool");
+    expect(r.stderr).toContain("chmod +x");
   });
 });
 

@@ -62,6 +62,7 @@ export type HbErrorCode =
   | "BAD_TOKENS_FILE"
   | "INSECURE_CACHE_SERVER"
   | "CACHE_SERVER_FAILED"
+  | "RUN_FAILED"
   | "INTERNAL";
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
@@ -75,6 +76,7 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   BAD_OUTPUT: ExitCode.buildFailed,
   MISSING_INPUT: ExitCode.buildFailed,
   SANDBOX_FAILED: ExitCode.buildFailed,
+  RUN_FAILED: ExitCode.buildFailed,
   INTERRUPTED: ExitCode.interrupted,
   NO_TESTS: ExitCode.noTestsFound,
   INTERNAL: ExitCode.internal,

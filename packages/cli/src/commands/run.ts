@@ -37,6 +37,10 @@ export const runCommand: Command = {
       env: { BUILD_WORKSPACE_DIRECTORY: result.workspace.root },
       cancelSignal: signal,
     });
+    if (r.exitCode === undefined && r.signal === undefined && !r.isCanceled) {
+      const why = (r.cause as Error | undefined)?.message ?? r.shortMessage;
+      throw new HbError("RUN_FAILED", `could not start ${info.executable}: ${why}`, { hint: "the command that makes it must mark it executable (chmod +x $@) and start it with a #! line" });
+    }
     return r.exitCode ?? 1;
   },
 };

@@ -88,8 +88,9 @@ export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "ac
     const remote = report.cached.remote > 0 ? ` (${report.cached.remote} remote)` : "";
     const skipped = report.skipped > 0 ? `, ${report.skipped} not run` : "";
     const sandbox = report.sandbox === "none" ? " [UNSANDBOXED: --sandbox=none]" : "";
+    const interrupted = report.interrupted ? " (interrupted)" : "";
     this.term.line(
-      `hb: ${report.actions} actions: ${report.executed} executed, ${cached} cached${remote}, ${report.failed} failed${skipped} in ${(report.durationMs / 1000).toFixed(2)} s${sandbox}`,
+      `hb: ${report.actions} actions: ${report.executed} executed, ${cached} cached${remote}, ${report.failed} failed${skipped}${interrupted} in ${(report.durationMs / 1000).toFixed(2)} s${sandbox}`,
     );
   }
 }

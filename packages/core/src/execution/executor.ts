@@ -638,7 +638,7 @@ class Executor {
       };
       if (changed.length > 0) {
         this.opts.events?.warning?.(
-          `${changed.map((c) => c.slice(this.opts.root.length + 1)).join(", ")} changed while ${a.owner} was running: its result is not cached, the next build runs it again`,
+          `${changed.map((c) => c.slice(this.opts.root.length + 1)).join(", ")} changed while ${a.owner} was running: its result is not cached; the next build keys it by the file as it is then`,
         );
       }
       this.record(p, result, changed.length === 0);
