@@ -3,7 +3,7 @@ import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSyn
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
-import { HB, REPO, executedLabels, hb, makeWorkspace, summary } from "./helpers";
+import { HB, REPO, executedLabels, hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 const G = 'import { genrule, filegroup, glob } from "@hb/core";\n';
 
@@ -143,6 +143,21 @@ describe("hb build: incremental", () => {
     chmodSync(join(ws, "hb-out/a/a.out"), 0o755);
     await hb(ws, ["build", "//..."]);
     expect(statSync(join(ws, "hb-out/a/a.out")).mode & 0o777).toBe(0o444);
+  });
+
+  it("keeps two checkouts sharing one output base apart on the no-op fast path", async () => {
+    const w1 = makeWorkspace(CHAIN);
+    const w2 = makeWorkspace(CHAIN);
+    const base = join(tempDir(), "shared-base");
+    const old = (Date.now() - 60_000) / 1000;
+    for (const ws of [w1, w2]) for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    await hb(w1, ["build", "//...", "--output-base", base]);
+    await hb(w2, ["build", "//...", "--output-base", base]);
+    await hb(w2, ["build", "//...", "--output-base", base]);
+    writeFileSync(join(w1, "a/a.txt"), "two\n");
+    const r = await hb(w1, ["build", "//...", "--output-base", base]);
+    expect(executedLabels(r)).toEqual(["//a:a", "//b:b", "//c:c"]);
+    expect(readFileSync(join(w1, "hb-out/c/c.out"), "utf8")).toBe("TWO\nc\n");
   });
 
   it("re-runs exactly the dependent chain after a one-file change", async () => {

@@ -151,7 +151,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     }
     // the no-op fast path: nothing the last clean build of this request read or wrote has changed
     const fastPath = !opts.audit && !opts.provenance && !opts.remote?.upload;
-    const snapKey = noopKey({ analysis: analysis.fingerprint, mode, stamp: stamp ?? null, tests: opts.tests === true });
+    // the workspace too: two checkouts may share an output base (--output-base, HB_OUTPUT_BASE)
+    const snapKey = noopKey({ root: workspace.root, analysis: analysis.fingerprint, mode, stamp: stamp ?? null, tests: opts.tests === true });
     const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
     if (snapshot) {
       opts.events?.planned?.(snapshot.actions);

@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -62,6 +62,16 @@ describe("LocalCas", () => {
     writeFileSync(path, "keep me");
     expect(cas.get(d)).toBe(path);
     expect(cas.incidents).toHaveLength(0);
+  });
+
+  it("treats a directory where a blob was as corrupt: removed, reported, a miss", () => {
+    const d = cas.putBytes("blob", 1);
+    const path = cas.get(d)!;
+    rmSync(path, { force: true });
+    mkdirSync(join(path, "sub"), { recursive: true });
+    expect(cas.get(d)).toBeUndefined();
+    expect(existsSync(path)).toBe(false);
+    expect(cas.incidents.map((i) => i.kind)).toEqual(["corrupt-blob"]);
   });
 
   it("answers a miss for an absent blob", () => {

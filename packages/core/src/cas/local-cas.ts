@@ -180,7 +180,7 @@ export class LocalCas {
       kind: "corrupt-blob",
       detail: `CAS blob ${digest.hash} no longer matches its digest (something wrote to it, e.g. through a hardlink in hb-out/); removed`,
     });
-    rmSync(path, { force: true });
+    rmSync(path, { recursive: true, force: true });
     this.deleteRow.run(name);
     if (!executable) this.drop({ hash: digest.hash, size: digest.size }, true);
     return undefined;
