@@ -160,6 +160,18 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(w1, "hb-out/c/c.out"), "utf8")).toBe("TWO\nc\n");
   });
 
+  it("shows a re-run nothing its last run left in its output directory", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "mkdir $(RULEDIR)/work && (ls $(RULEDIR); cat $<) > $@" });\n',
+      "p/in.txt": "one\n",
+    });
+    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
+    writeFileSync(join(ws, "p/in.txt"), "two\n");
+    const again = await hb(ws, ["build", "//p:x"]);
+    expect(again.exitCode).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("o.txt\nwork\ntwo\n");
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -63,6 +63,7 @@ export type HbErrorCode =
   | "INSECURE_CACHE_SERVER"
   | "CACHE_SERVER_FAILED"
   | "RUN_FAILED"
+  | "INPUT_CHANGED"
   | "INTERNAL";
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
@@ -77,6 +78,7 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   MISSING_INPUT: ExitCode.buildFailed,
   SANDBOX_FAILED: ExitCode.buildFailed,
   RUN_FAILED: ExitCode.buildFailed,
+  INPUT_CHANGED: ExitCode.buildFailed,
   INTERRUPTED: ExitCode.interrupted,
   NO_TESTS: ExitCode.noTestsFound,
   INTERNAL: ExitCode.internal,

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { sha256Hex } from "../hash/digest";
 import { tmpfsDir } from "../sandbox/tmpfs";
 import { type InputToStage, SandboxStaging } from "./sandbox-staging";
 
@@ -15,7 +16,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const inputs = (): InputToStage[] =>
-  ["x", "y"].map((n) => ({ path: `a/src/${n}.ts`, source: join(dir, `ws/a/src/${n}.ts`), hash: n.repeat(64), executable: false, isSource: true }));
+  ["x", "y"].map((n) => ({ path: `a/src/${n}.ts`, source: join(dir, `ws/a/src/${n}.ts`), hash: sha256Hex(`${n}\n`), executable: false, isSource: true }));
 
 describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
   it("stages inputs as dated read-only copies and removes the sandbox by the names it staged", async () => {
@@ -30,6 +31,21 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     expect(existsSync(staged.sandboxDir)).toBe(false);
     await staging.close();
     expect(existsSync(staging.root)).toBe(false);
+  });
+
+  it("refuses a source whose bytes no longer match the digest it was keyed by (edited during the build)", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    const [x] = inputs();
+    const keyed = x!;
+    writeFileSync(x!.source, "EVIL\n");
+    expect(() => staging.stage("s4", [keyed], "hb-out/a", [], false)).toThrow(/a\/src\/x\.ts changed during the build/);
+    // nothing left to stand for the digest in a later sandbox
+    expect(readdirSync(join(staging.root, "inputs"))).toEqual([]);
+    writeFileSync(x!.source, "x\n");
+    const staged = staging.stage("s5", [keyed], "hb-out/a", [], false);
+    expect(readFileSync(join(staged.rootDir, "a/src/x.ts"), "utf8")).toBe("x\n");
+    staging.discard(staged);
+    await staging.close();
   });
 
   it("still removes a sandbox holding more than it staged (an audit log)", async () => {

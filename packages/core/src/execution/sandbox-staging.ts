@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, 
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecPath } from "../analysis/graph";
+import { HbError } from "../errors";
 import { type StagedFile, copyStamped, stageTree } from "../sandbox/stage";
 import { tmpfsDir } from "../sandbox/tmpfs";
 
@@ -86,12 +87,13 @@ export class SandboxStaging {
    * With sandboxes on a tmpfs, outputs are still written to the disk the CAS is on (the action
    * writes them once; taking them into the CAS is a rename), into a directory kept from one run of
    * the action to the next: creating and deleting directories on a disk while sandboxes start is
-   * slow, files left there (undeclared outputs, copied inputs) are removed before the next run.
+   * slow. Before each run it holds only the directories this run stages (`keep`), empty: whatever
+   * else a run left (undeclared files or directories, copied inputs) must not be seen by the next.
    */
-  private persistentOutDir(name: string): string {
+  private persistentOutDir(name: string, keep: ReadonlySet<string>): string {
     const dir = join(this.fallback, "out", name);
     try {
-      clearFiles(dir);
+      clearExcept(dir, keep);
     } catch {
       mkdirSync(dir, { recursive: true });
     }
@@ -108,7 +110,14 @@ export class SandboxStaging {
       const dir = join(this.root, "inputs");
       if (this.inputs.size === 0) mkdirSync(dir, { recursive: true });
       path = join(dir, key);
-      copyStamped(input.source, path, this.epoch, mode);
+      // the copy is what every sandbox sees under this digest: a file edited since it was keyed
+      // must not stand for it (another action keyed by the same bytes would use the copy)
+      if (copyStamped(input.source, path, this.epoch, mode).hash !== input.hash) {
+        rmSync(path, { force: true });
+        throw new HbError("INPUT_CHANGED", `${input.path} changed during the build: its bytes no longer match the digest the action was keyed by`, {
+          hint: "run the build again once the file stays put",
+        });
+      }
       this.inputs.set(key, path);
     }
     return path;
@@ -130,7 +139,6 @@ export class SandboxStaging {
     const sandboxDir = this.dirFor(name, unsandboxed);
     rmSync(sandboxDir, { recursive: true, force: true });
     const rootDir = join(sandboxDir, "root");
-    const outDir = unsandboxed ? join(rootDir, writableAt) : this.onTmpfs ? this.persistentOutDir(name) : join(sandboxDir, "out");
     const useCache = this.onTmpfs && !unsandboxed;
     const rootFiles: StagedFile[] = [];
     const outFiles: StagedFile[] = [];
@@ -147,6 +155,7 @@ export class SandboxStaging {
       // an edit with its old mtime put back shows; and without a sandbox the action could write to it
       else rootFiles.push({ path: f.path, source, copy: !useCache });
     }
+    const outDir = unsandboxed ? join(rootDir, writableAt) : this.onTmpfs ? this.persistentOutDir(name, dirsOf(outFiles, outDirs)) : join(sandboxDir, "out");
     // directories bound whole: a mount point in the sandbox, a link to them without one
     for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });
     if (this.reverse) {
@@ -235,6 +244,26 @@ function removeLayout(staged: StagedSandbox): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** The directories `files` and `dirs` (relative paths) need, with every parent. */
+function dirsOf(files: readonly StagedFile[], dirs: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  const add = (d: string) => {
+    for (; d !== "" && !out.has(d); d = d.includes("/") ? d.slice(0, d.lastIndexOf("/")) : "") out.add(d);
+  };
+  for (const f of files) if (f.path.includes("/")) add(f.path.slice(0, f.path.lastIndexOf("/")));
+  for (const d of dirs) add(d);
+  return out;
+}
+
+/** Removes everything below `dir` but the directories in `keep` (relative paths, parents included), which are emptied. */
+function clearExcept(dir: string, keep: ReadonlySet<string>, rel = ""): void {
+  for (const e of readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory() && keep.has(r)) clearExcept(dir, keep, r);
+    else rmSync(join(dir, r), { recursive: true, force: true });
   }
 }
 
