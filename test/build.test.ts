@@ -385,6 +385,27 @@ describe("hb build: interruption and concurrency", () => {
     expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("TWO\n");
   });
 
+  it("does not cache a result read from a directory toolchain that changed while the build ran, and warns", async () => {
+    const ws = makeWorkspace({
+      "t/BUILD.ts": 'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "lib", path: "vendor/lib" });\n',
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "slow", outs: ["slow.txt"], cmd: "sleep 1.5; echo > $@" });\n' +
+        'genrule({ name: "x", srcs: [":slow"], tools: ["//t:lib"], outs: ["x.out"], cmd: "cat vendor/lib/data.txt > $@" });\n',
+      "vendor/lib/data.txt": "GOOD\n",
+    });
+    const run = startHb(ws, ["build", "//p:x"], /Executing genrule \/\/p:slow/);
+    await run.seen;
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(join(ws, "vendor/lib/data.txt"), "EVIL\n");
+    expect((await run.child).exitCode).toBe(0);
+    expect(run.stderr()).toContain("vendor/lib changed while the build ran: the results of //p:x are not cached");
+    writeFileSync(join(ws, "vendor/lib/data.txt"), "GOOD\n");
+    await hb(ws, ["clean"]);
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/x.out"), "utf8")).toBe("GOOD\n");
+  });
+
   it("does not cache a result whose source changed while the action ran, and warns", async () => {
     const ws = makeWorkspace({
       "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "sleep 1.5; cat $< > $@" });\n',

@@ -23,7 +23,7 @@ import { fetchRequests, lockfilePackages, npmPolicy } from "../fetch/requests";
 import { actionsNeededBy, producers } from "./action-closure";
 import { keyMaterial } from "./key-material";
 import { type InputToStage, SandboxStaging, type StagedSandbox } from "./sandbox-staging";
-import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, undeclaredToolError } from "./toolchains";
+import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, treeDigest, undeclaredToolError } from "./toolchains";
 import { alwaysAllowed } from "../audit/allowed";
 import { absoluteTarget, readTraces, straceArgv } from "../audit/strace";
 import { type OutputFacts, Materializer } from "./materialize";
@@ -284,6 +284,7 @@ class Executor {
         }
         this.finishBackground();
         if (this.backgroundError) this.opts.events?.warning?.(this.backgroundError.message);
+        this.recheckToolchains();
         void Promise.all([this.staging.close(), this.materializer?.stopAhead(), ...this.uploads]).then(() => {
           clearInterval(committer);
           this.materializer?.flush();
@@ -347,6 +348,31 @@ class Executor {
       signal.addEventListener("abort", () => setImmediate(settle), { once: true });
       drain();
     });
+  }
+
+  /**
+   * A toolchain is read live by the actions that use it (bound from the host or the workspace): if
+   * it changed while the build ran, their results may come from the new bytes under the old key.
+   * They are taken out of the action cache, and the build says so.
+   */
+  private recheckToolchains(): void {
+    for (const [key, t] of this.toolchains) {
+      if (t.error) continue;
+      let now: string | undefined;
+      try {
+        now = (t.isDirectory ? treeDigest(t.hostPath, this.opts.base.stats) : this.opts.base.stats.digest(t.hostPath)).digest.hash;
+      } catch {
+        now = undefined;
+      }
+      if (now === t.keyed.hash) continue;
+      const users = this.outcomes.filter((o) => o.status === "executed" && o.key && o.action.toolchains.some((r) => toolchainKey(r) === key));
+      for (const o of users) this.opts.base.ac.delete(o.key!);
+      if (users.length > 0) {
+        this.opts.events?.warning?.(
+          `${t.ref.path} changed while the build ran: the results of ${users.map((o) => o.action.owner).join(", ")} are not cached; the next build keys them by it as it is then`,
+        );
+      }
+    }
   }
 
   private keyedFile(path: ExecPath, action: ActionSpec, files: Prepared["files"], stats: Map<string, Stats>): KeyedFile[] {
