@@ -172,6 +172,24 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("o.txt\nwork\ntwo\n");
   });
 
+  it("keeps in a tree output only what its last run made", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        'import { attr, rule } from "@hb/core";\n' +
+        "const tree = rule({ kind: \"tree\", attrs: { names: attr.stringList() }, impl(ctx) {\n" +
+        '  const out = ctx.declareDirectory("t_dir");\n' +
+        '  const made = ctx.attr.names.map((n) => `echo ${n} > ${out.path}/${n}.txt`).join(" && ");\n' +
+        '  ctx.actions.run({ executable: "/bin/bash", arguments: ["-c", `mkdir -p ${out.path} && ${made}`], outputs: [out] });\n' +
+        "  return { files: [out] };\n} });\n" +
+        'tree({ name: "t", names: ["a", "b"] });\n',
+    });
+    await hb(ws, ["build", "//p:t"]);
+    expect(readdirSync(join(ws, "hb-out/p/t_dir")).sort()).toEqual(["a.txt", "b.txt"]);
+    writeFileSync(join(ws, "p/BUILD.ts"), readFileSync(join(ws, "p/BUILD.ts"), "utf8").replace('["a", "b"]', '["a"]'));
+    await hb(ws, ["build", "//p:t"]);
+    expect(readdirSync(join(ws, "hb-out/p/t_dir"))).toEqual(["a.txt"]);
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

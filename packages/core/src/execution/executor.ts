@@ -509,7 +509,7 @@ class Executor {
       }
     }
     this.register(result);
-    if (this.materializer) for (const d of result.dirs) mkdirSync(join(this.opts.root, d), { recursive: true });
+    this.materializer?.ensureTrees(result);
     return true;
   }
 
@@ -532,7 +532,7 @@ class Executor {
       for (const f of result.files) {
         if (!materializer.ensure(f)) throw new HbError("INTERNAL", `the CAS lost ${f.path} before it was materialized`);
       }
-      for (const d of result.dirs) mkdirSync(join(this.opts.root, d), { recursive: true });
+      materializer.ensureTrees(result);
     });
     this.runBackground();
   }

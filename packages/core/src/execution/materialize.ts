@@ -1,4 +1,4 @@
-import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
+import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
 import type { BlobFacts, LocalCas } from "../cas/local-cas";
@@ -151,6 +151,28 @@ export class Materializer {
     const st = lstatSync(abs);
     if (blob && st.ino === blob.ino) this.cas.relinked(blob, st);
     return rowOf(file, st);
+  }
+
+  /**
+   * Makes the declared output directories of `result` hold its files (put there by `ensure`) and
+   * nothing else: what an older run left in a tree, or a hand, goes.
+   */
+  ensureTrees(result: { dirs: readonly string[]; files: readonly OutputFile[] }): void {
+    if (result.dirs.length === 0) return;
+    const files = new Set(result.files.map((f) => f.path));
+    const prune = (rel: string): boolean => {
+      let kept = false;
+      for (const e of readdirSync(join(this.root, rel), { withFileTypes: true })) {
+        const r = `${rel}/${e.name}`;
+        if (files.has(r) || (e.isDirectory() && prune(r))) kept = true;
+        else rmSync(join(this.root, r), { recursive: true, force: true });
+      }
+      return kept;
+    };
+    for (const d of result.dirs) {
+      mkdirSync(join(this.root, d), { recursive: true });
+      prune(d);
+    }
   }
 
   /** Removes files that sit where a parent directory of an output must be. */
