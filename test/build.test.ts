@@ -190,6 +190,30 @@ describe("hb build: incremental", () => {
     expect(readdirSync(join(ws, "hb-out/p/t_dir"))).toEqual(["a.txt"]);
   });
 
+  it("sees a BUILD.ts import resolve elsewhere: a file added ahead of it, a symlink retargeted; and ignores tsconfig.json", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'import { word } from "./defs";\ngenrule({ name: "x", outs: ["o.txt"], cmd: `echo ${word} > $@` });\n',
+      "p/defs.js": 'export const word = "js";\n',
+      "p/v1.ts": 'export const word = "v1";\n',
+      "p/v2.ts": 'export const word = "v2";\n',
+    });
+    const out = () => readFileSync(join(ws, "hb-out/p/o.txt"), "utf8").trim();
+    await hb(ws, ["build", "//p:x"]);
+    expect(out()).toBe("js");
+    symlinkSync("v1.ts", join(ws, "p/defs.ts"));
+    await hb(ws, ["build", "//p:x"]);
+    expect(out()).toBe("v1");
+    rmSync(join(ws, "p/defs.ts"));
+    symlinkSync("v2.ts", join(ws, "p/defs.ts"));
+    await hb(ws, ["build", "//p:x"]);
+    expect(out()).toBe("v2");
+    // a class field's semantics may not depend on a tsconfig.json the analysis does not watch
+    writeFileSync(join(ws, "tsconfig.json"), '{ "compilerOptions": { "useDefineForClassFields": false } }\n');
+    writeFileSync(join(ws, "p/BUILD.ts"), G + 'class B { set f(_v: number) {} }\nclass C extends B { f = 1; }\ngenrule({ name: "x", outs: ["o.txt"], cmd: `echo ${Object.keys(new C()).length} > $@` });\n');
+    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
+    expect(out()).toBe("1");
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

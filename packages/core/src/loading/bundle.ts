@@ -1,6 +1,6 @@
 import type { Message, Plugin } from "esbuild";
-import { realpathSync } from "node:fs";
-import { posix, relative, resolve, sep } from "node:path";
+import { realpathSync, statSync } from "node:fs";
+import { join, posix, relative, resolve, sep } from "node:path";
 import { HbError } from "../errors";
 
 export const HB_MODULES = ["@hb/core", "@hb/rules-node"] as const;
@@ -13,7 +13,16 @@ export interface BundledFile {
   map: string;
   /** workspace-relative paths of every file bundled into it (the entry and what it imports) */
   inputs: string[];
+  /**
+   * What resolving the imports of this bundling looked at (workspace-relative): paths tried and
+   * missing, where a file added would be picked instead, and the paths picked as written (a
+   * symlink retargeted changes what they read, not the real paths in `inputs`).
+   */
+  lookedUp: { missing: string[]; found: string[] };
 }
+
+/** esbuild's order for an import without an extension, as `resolveExtensions` below says. */
+const EXTENSIONS = [".ts", ".js", ".mts", ".mjs", ".json"];
 
 const OUT = ".hb-bundle";
 
@@ -21,8 +30,21 @@ const OUT = ".hb-bundle";
  * Only relative imports inside the workspace and hb's own API are allowed: a BUILD.ts is data
  * about the build, and what it may reach decides what the analysis cache must watch.
  */
-function importGuard(root: string): Plugin {
+function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<string> }): Plugin {
   const realRoot = realpathSync(root);
+  const rel = (p: string) => relative(root, p).split(sep).join("/");
+  /** the candidates esbuild tries for a relative import, in its order, up to the one it picks */
+  const record = (resolveDir: string, spec: string) => {
+    const base = resolve(resolveDir, spec);
+    for (const c of [base, ...EXTENSIONS.map((e) => base + e), ...EXTENSIONS.map((e) => join(base, `index${e}`))]) {
+      const st = statSync(c, { throwIfNoEntry: false });
+      if (!st) lookedUp.missing.add(rel(c));
+      else if (st.isFile()) {
+        lookedUp.found.add(rel(c));
+        return;
+      }
+    }
+  };
   return {
     name: "hb-imports",
     setup(build) {
@@ -36,6 +58,7 @@ function importGuard(root: string): Plugin {
         }
         const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "hb-resolving" });
         if (r.errors.length > 0) return { errors: r.errors };
+        record(args.resolveDir, args.path);
         const real = realpathSync(r.path);
         if (!real.startsWith(realRoot + sep) || real.split(sep).includes("node_modules")) {
           return { errors: [{ text: `'${args.path}' resolves to ${real}, outside the workspace's own sources` }] };
@@ -58,6 +81,7 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
   const esbuild = await import("esbuild");
   const out = new Map<string, BundledFile>();
   if (entries.length === 0) return out;
+  const looked = { missing: new Set<string>(), found: new Set<string>() };
   let result;
   try {
     result = await esbuild.build({
@@ -75,14 +99,18 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
       metafile: true,
       logLevel: "silent",
       mainFields: [],
-      resolveExtensions: [".ts", ".js", ".mts", ".mjs", ".json"],
-      plugins: [importGuard(root)],
+      resolveExtensions: EXTENSIONS,
+      // BUILD.ts is compiled the same whatever tsconfig.json lies around it (in or above the
+      // workspace): its result may depend only on files the analysis cache watches
+      tsconfigRaw: {},
+      plugins: [importGuard(root, looked)],
     });
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
     if (errors && errors.length > 0) throw toHbError(errors[0]!, root);
     throw e;
   }
+  const lookedUp = { missing: [...looked.missing].sort(), found: [...looked.found].sort() };
   const files = new Map(result.outputFiles.map((f) => [relative(root, f.path).split(sep).join("/"), f.text]));
   for (const [outPath, meta] of Object.entries(result.metafile.outputs)) {
     if (!meta.entryPoint || !outPath.endsWith(".js")) continue;
@@ -94,6 +122,7 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
       code: files.get(outPath) ?? "",
       map: JSON.stringify(map),
       inputs: Object.keys(meta.inputs).sort(),
+      lookedUp,
     });
   }
   return out;

@@ -138,7 +138,8 @@ class Loader {
   }
 
   private recordInputs(b: BundledFile): void {
-    for (const path of b.inputs) {
+    for (const path of b.lookedUp.missing) this.absent.add(path);
+    for (const path of [...b.inputs, ...b.lookedUp.found]) {
       if (this.files.has(path)) continue;
       const abs = join(this.root, path);
       const st = statSync(abs);
