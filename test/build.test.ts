@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { appendFileSync, chmodSync, cpSync, existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
@@ -212,6 +212,32 @@ describe("hb build: incremental", () => {
     writeFileSync(join(ws, "p/BUILD.ts"), G + 'class B { set f(_v: number) {} }\nclass C extends B { f = 1; }\ngenrule({ name: "x", outs: ["o.txt"], cmd: `echo ${Object.keys(new C()).length} > $@` });\n');
     expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
     expect(out()).toBe("1");
+  });
+
+  it("loads a BUILD.ts that is a symlink inside the workspace, sees it retargeted, and refuses one leading outside", async () => {
+    const ws = makeWorkspace({
+      "shared/one.ts": G + 'genrule({ name: "x", outs: ["o.txt"], cmd: "echo one > $@" });\n',
+      "shared/two.ts": G + 'genrule({ name: "x", outs: ["o.txt"], cmd: "echo two > $@" });\n',
+    });
+    mkdirSync(join(ws, "p"));
+    symlinkSync("../shared/one.ts", join(ws, "p/BUILD.ts"));
+    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("one\n");
+    rmSync(join(ws, "p/BUILD.ts"));
+    symlinkSync("../shared/two.ts", join(ws, "p/BUILD.ts"));
+    await hb(ws, ["build", "//p:x"]);
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("two\n");
+    const outside = join(tempDir(), "BUILD.ts");
+    writeFileSync(outside, G + 'genrule({ name: "x", outs: ["o.txt"], cmd: "echo out > $@" });\n');
+    rmSync(join(ws, "p/BUILD.ts"));
+    symlinkSync(outside, join(ws, "p/BUILD.ts"));
+    const r = await hb(ws, ["build", "//p:x"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain(`p/BUILD.ts is a symlink to ${outside}, outside the workspace or missing`);
+    // the analyzer run unsandboxed sees the file, and still refuses it
+    const unsandboxed = await hb(ws, ["build", "//p:x", "--sandbox=none"]);
+    expect(unsandboxed.exitCode).toBe(2);
+    expect(unsandboxed.stderr).toContain("p/BUILD.ts is a symlink leading outside the workspace");
   });
 
   it("re-runs exactly the dependent chain after a one-file change", async () => {

@@ -111,19 +111,23 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
     throw e;
   }
   const lookedUp = { missing: [...looked.missing].sort(), found: [...looked.found].sort() };
+  // esbuild names an entry point by its real path: a symlinked BUILD.ts (or package directory)
+  // is found again under the name it was asked for
+  const asked = new Map<string, string[]>();
+  for (const e of entries) {
+    const real = relative(realpathSync(root), realpathSync(join(root, e))).split(sep).join("/");
+    if (real.startsWith("../")) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink leading outside the workspace, to ${realpathSync(join(root, e))}`);
+    asked.set(real, [...(asked.get(real) ?? []), e]);
+  }
   const files = new Map(result.outputFiles.map((f) => [relative(root, f.path).split(sep).join("/"), f.text]));
   for (const [outPath, meta] of Object.entries(result.metafile.outputs)) {
     if (!meta.entryPoint || !outPath.endsWith(".js")) continue;
     const map = JSON.parse(files.get(`${outPath}.map`) ?? "{}") as { sources?: string[] };
     // Make the map's sources workspace-relative, whatever directory the bundle was written for.
     map.sources = (map.sources ?? []).map((s) => posix.normalize(posix.join(posix.dirname(outPath), s)));
-    out.set(meta.entryPoint, {
-      entry: meta.entryPoint,
-      code: files.get(outPath) ?? "",
-      map: JSON.stringify(map),
-      inputs: Object.keys(meta.inputs).sort(),
-      lookedUp,
-    });
+    for (const entry of asked.get(meta.entryPoint) ?? [meta.entryPoint]) {
+      out.set(entry, { entry, code: files.get(outPath) ?? "", map: JSON.stringify(map), inputs: Object.keys(meta.inputs).sort(), lookedUp });
+    }
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HbError, didYouMean } from "../errors";
 import { Analysis, type LoadedPackage } from "../analysis/analyzer";
@@ -139,7 +139,7 @@ class Loader {
 
   private recordInputs(b: BundledFile): void {
     for (const path of b.lookedUp.missing) this.absent.add(path);
-    for (const path of [...b.inputs, ...b.lookedUp.found]) {
+    for (const path of [b.entry, ...b.inputs, ...b.lookedUp.found]) {
       if (this.files.has(path)) continue;
       const abs = join(this.root, path);
       const st = statSync(abs);
@@ -180,7 +180,12 @@ class Loader {
     for (const pkg of todo) {
       const buildFile = joinRel(pkg, BUILD_FILE);
       if (existsSync(join(this.root, buildFile))) entries.push(buildFile);
-      else {
+      else if (lstatSync(join(this.root, buildFile), { throwIfNoEntry: false })?.isSymbolicLink()) {
+        // the sandboxed analyzer sees the workspace alone: a symlink out of it leads nowhere
+        throw new HbError("SYMLINK_ESCAPE", `${buildFile} is a symlink to ${readlinkSync(join(this.root, buildFile))}, outside the workspace or missing`, {
+          hint: "a BUILD.ts may link only to a file inside the workspace",
+        });
+      } else {
         this.missing.add(pkg);
         this.absent.add(buildFile);
       }
