@@ -82,6 +82,16 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
   const out = new Map<string, BundledFile>();
   if (entries.length === 0) return out;
   const looked = { missing: new Set<string>(), found: new Set<string>() };
+  // esbuild names an entry point by its real path: a symlinked BUILD.ts (or package directory)
+  // is found again under the name it was asked for
+  const realRoot = realpathSync(root);
+  const asked = new Map<string, string[]>();
+  for (const e of entries) {
+    const realEntry = realpathSync(join(root, e));
+    const real = relative(realRoot, realEntry).split(sep).join("/");
+    if (real.startsWith("../")) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink leading outside the workspace, to ${realEntry}`);
+    asked.set(real, [...(asked.get(real) ?? []), e]);
+  }
   let result;
   try {
     result = await esbuild.build({
@@ -111,14 +121,6 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
     throw e;
   }
   const lookedUp = { missing: [...looked.missing].sort(), found: [...looked.found].sort() };
-  // esbuild names an entry point by its real path: a symlinked BUILD.ts (or package directory)
-  // is found again under the name it was asked for
-  const asked = new Map<string, string[]>();
-  for (const e of entries) {
-    const real = relative(realpathSync(root), realpathSync(join(root, e))).split(sep).join("/");
-    if (real.startsWith("../")) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink leading outside the workspace, to ${realpathSync(join(root, e))}`);
-    asked.set(real, [...(asked.get(real) ?? []), e]);
-  }
   const files = new Map(result.outputFiles.map((f) => [relative(root, f.path).split(sep).join("/"), f.text]));
   for (const [outPath, meta] of Object.entries(result.metafile.outputs)) {
     if (!meta.entryPoint || !outPath.endsWith(".js")) continue;
