@@ -240,6 +240,15 @@ describe("hb build: incremental", () => {
     expect(unsandboxed.stderr).toContain("p/BUILD.ts is a symlink leading outside the workspace");
   });
 
+  it("takes an output of an earlier run out of hb-out/ when its action fails now", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "grep -q ok $< && cat $< > $@" });\n', "p/in.txt": "ok\n" });
+    await hb(ws, ["build", "//p:x"]);
+    expect(existsSync(join(ws, "hb-out/p/o.txt"))).toBe(true);
+    writeFileSync(join(ws, "p/in.txt"), "bad\n");
+    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(1);
+    expect(existsSync(join(ws, "hb-out/p/o.txt"))).toBe(false);
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -263,6 +263,7 @@ class Executor {
           }
         } else if (o.status === "failed") {
           if (!this.opts.keepGoing) this.halted = true;
+          this.materializer?.removeStale([...o.action.outputs, ...o.action.outputDirs]);
           // everything downstream cannot run
           const stack = [...(dependents.get(o.action.id) ?? [])];
           while (stack.length > 0) {

@@ -175,6 +175,14 @@ export class Materializer {
     }
   }
 
+  /**
+   * Takes away what an action that failed left in hb-out/ from an earlier run (a test's passing
+   * log, say): it no longer stands for the action's inputs.
+   */
+  removeStale(paths: readonly string[]): void {
+    for (const p of paths) rmSync(join(this.root, p), { recursive: true, force: true });
+  }
+
   /** Removes files that sit where a parent directory of an output must be. */
   private clearPathTo(dir: string): void {
     let d = dir;
