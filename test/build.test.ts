@@ -249,6 +249,15 @@ describe("hb build: incremental", () => {
     expect(existsSync(join(ws, "hb-out/p/o.txt"))).toBe(false);
   });
 
+  it("refuses an output below a subpackage, whichever targets are built, and sees the subpackage appear", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["sub/x.out"], cmd: "echo p > $@" });\n', "p/sub/keep.txt": "\n" });
+    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
+    writeFileSync(join(ws, "p/sub/BUILD.ts"), G + 'genrule({ name: "x", outs: ["x.out"], cmd: "echo sub > $@" });\n');
+    const r = await hb(ws, ["build", "//p:x"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("output 'sub/x.out' of //p:x lies in package //p/sub");
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -281,6 +281,18 @@ export class Analysis {
 
   private declare(pkg: string, name: string, isDirectory: boolean, label: string, declared: Map<string, File>, location: SourceLocation): File {
     checkOutputName(name, pkg, label, location);
+    // a path below a subpackage belongs to that package, an output as much as a source (Bazel)
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const sub = joinRel(pkg, parts.slice(0, i).join("/"));
+      if (!hasBuildFile(this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
+      else {
+        throw new HbError("OUTPUT_OUTSIDE_PACKAGE", `output '${name}' of ${label} lies in package //${sub}`, {
+          location,
+          hint: `declare it in //${sub}, or give it a path outside ${sub}/`,
+        });
+      }
+    }
     const mine = declared.get(name);
     if (mine) {
       if (mine.isDirectory !== isDirectory) {
