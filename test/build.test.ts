@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
@@ -256,6 +256,19 @@ describe("hb build: incremental", () => {
     const r = await hb(ws, ["build", "//p:x"]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("output 'sub/x.out' of //p:x lies in package //p/sub");
+  });
+
+  it.runIf(existsSync("/dev/shm"))("dates outputs copied to hb-out/ from an output base on another filesystem as their blobs", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const base = mkdtempSync("/dev/shm/hb-test-base-");
+    try {
+      expect((await hb(ws, ["build", "//d", "--output-base", base])).exitCode).toBe(0);
+      const st = statSync(join(ws, "hb-out/d/d.out"));
+      expect(st.mtimeMs).toBe(315532800_000);
+      expect(st.mode & 0o777).toBe(0o444);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it("re-runs exactly the dependent chain after a one-file change", async () => {

@@ -1,4 +1,4 @@
-import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync } from "node:fs";
+import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
 import type { BlobFacts, LocalCas } from "../cas/local-cas";
@@ -126,7 +126,9 @@ export class Materializer {
           linkSync(blob.path, tmp);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+          // hb-out/ on another filesystem than the output base: a copy, dated as the blob is
           copyFileSync(blob.path, tmp, constants.COPYFILE_FICLONE);
+          utimesSync(tmp, blob.mtimeMs / 1000, blob.mtimeMs / 1000);
         }
       }
       try {
