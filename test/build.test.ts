@@ -271,6 +271,15 @@ describe("hb build: incremental", () => {
     }
   });
 
+  it("warns about a source modified in the future", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const tomorrow = (Date.now() + 86_400_000) / 1000;
+    utimesSync(join(ws, "d/d.txt"), tomorrow, tomorrow);
+    const r = await hb(ws, ["build", "//d"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toContain("d/d.txt: modified in the future");
+  });
+
   it("re-runs exactly the dependent chain after a one-file change", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

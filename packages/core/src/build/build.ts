@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import type { ActionGraph, TargetInfo } from "../analysis/graph";
 import type { CacheIncident } from "../cas/local-cas";
 import { ExitCode, HbError, type HbErrorData } from "../errors";
@@ -11,6 +11,7 @@ import { OutputBase } from "../store/output-base";
 import { DEFAULT_SOURCE_DATE_EPOCH, type SandboxMode } from "../workspace/config";
 import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
+import { RACY_MARGIN_MS } from "../store/stat-cache";
 import { readStamp } from "./stamp";
 import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./provenance";
@@ -192,6 +193,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       npm: config.npm,
       remote,
     });
+    warnFutureFiles(base, workspace.root, opts.events);
 
     const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);
     const count = (s: ActionOutcome["status"]) => exec.outcomes.filter((o) => o.status === s).length;
@@ -280,6 +282,15 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     base?.close();
     lock.release();
   }
+}
+
+/** A file dated in the future is racily clean until then: re-read every build, and no build a no-op. */
+function warnFutureFiles(base: OutputBase, root: string, events: BuildEvents | undefined): void {
+  const soon = Date.now() + RACY_MARGIN_MS;
+  const future = [...base.stats.seen].filter(([, st]) => st.mtimeMs > soon).map(([path]) => relative(root, path));
+  if (future.length === 0) return;
+  const named = future.length > 3 ? `${future.slice(0, 3).join(", ")} and ${future.length - 3} more` : future.join(", ");
+  events?.warning?.(`${named}: modified in the future (a wrong clock, or an archive's dates): hb re-reads them on every build, and none is a no-op, until that time; touch them to fix it`);
 }
 
 /**
