@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { appendFileSync, chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
@@ -188,6 +188,15 @@ describe("hb build: incremental", () => {
     writeFileSync(join(ws, "p/BUILD.ts"), readFileSync(join(ws, "p/BUILD.ts"), "utf8").replace('["a", "b"]', '["a"]'));
     await hb(ws, ["build", "//p:t"]);
     expect(readdirSync(join(ws, "hb-out/p/t_dir"))).toEqual(["a.txt"]);
+    // a symlink put where the tree goes is replaced; what it points to is left alone
+    const elsewhere = tempDir();
+    writeFileSync(join(elsewhere, "precious.txt"), "keep\n");
+    rmSync(join(ws, "hb-out/p/t_dir"), { recursive: true, force: true });
+    symlinkSync(elsewhere, join(ws, "hb-out/p/t_dir"));
+    await hb(ws, ["build", "//p:t"]);
+    expect(readdirSync(elsewhere)).toEqual(["precious.txt"]);
+    expect(lstatSync(join(ws, "hb-out/p/t_dir")).isDirectory()).toBe(true);
+    expect(readdirSync(join(ws, "hb-out/p/t_dir"))).toEqual(["a.txt"]);
   });
 
   it("sees a BUILD.ts import resolve elsewhere: a file added ahead of it, a symlink retargeted; and ignores tsconfig.json", async () => {
@@ -241,12 +250,20 @@ describe("hb build: incremental", () => {
   });
 
   it("takes an output of an earlier run out of hb-out/ when its action fails now", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "grep -q ok $< && cat $< > $@" });\n', "p/in.txt": "ok\n" });
-    await hb(ws, ["build", "//p:x"]);
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "grep -q ok $< && cat $< > $@" });\n' +
+        'genrule({ name: "y", srcs: [":x"], outs: ["y.txt"], cmd: "cat $< > $@" });\n',
+      "p/in.txt": "ok\n",
+    });
+    await hb(ws, ["build", "//p:y"]);
     expect(existsSync(join(ws, "hb-out/p/o.txt"))).toBe(true);
     writeFileSync(join(ws, "p/in.txt"), "bad\n");
-    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(1);
+    expect((await hb(ws, ["build", "//p:y"])).exitCode).toBe(1);
     expect(existsSync(join(ws, "hb-out/p/o.txt"))).toBe(false);
+    // and what depended on it, which could not run
+    expect(existsSync(join(ws, "hb-out/p/y.txt"))).toBe(false);
   });
 
   it("refuses an output below a subpackage, whichever targets are built, and sees the subpackage appear", async () => {
@@ -256,6 +273,11 @@ describe("hb build: incremental", () => {
     const r = await hb(ws, ["build", "//p:x"]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("output 'sub/x.out' of //p:x lies in package //p/sub");
+    // an output that is the subpackage's directory itself
+    writeFileSync(join(ws, "p/BUILD.ts"), G + 'genrule({ name: "x", outs: ["sub"], cmd: "echo p > $@" });\n');
+    const same = await hb(ws, ["build", "//p:x"]);
+    expect(same.exitCode).toBe(2);
+    expect(same.stderr).toContain("output 'sub' of //p:x lies in package //p/sub");
   });
 
   it.runIf(existsSync("/dev/shm"))("dates outputs copied to hb-out/ from an output base on another filesystem as their blobs", async () => {

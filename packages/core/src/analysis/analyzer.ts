@@ -281,9 +281,9 @@ export class Analysis {
 
   private declare(pkg: string, name: string, isDirectory: boolean, label: string, declared: Map<string, File>, location: SourceLocation): File {
     checkOutputName(name, pkg, label, location);
-    // a path below a subpackage belongs to that package, an output as much as a source (Bazel)
+    // a path below (or at) a subpackage belongs to that package, an output as much as a source (Bazel)
     const parts = name.split("/");
-    for (let i = 1; i < parts.length; i++) {
+    for (let i = 1; i <= parts.length; i++) {
       const sub = joinRel(pkg, parts.slice(0, i).join("/"));
       if (!hasBuildFile(this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
       else {

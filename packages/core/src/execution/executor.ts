@@ -263,12 +263,15 @@ class Executor {
           }
         } else if (o.status === "failed") {
           if (!this.opts.keepGoing) this.halted = true;
-          this.materializer?.removeStale([...o.action.outputs, ...o.action.outputDirs]);
-          // everything downstream cannot run
+          // what it and everything downstream made before no longer stands for their inputs (a
+          // test's passing log); an interrupted build keeps them
+          const stale = (a: ActionSpec) => !signal.aborted && this.materializer?.removeStale([...a.outputs, ...a.outputDirs]);
+          stale(o.action);
           const stack = [...(dependents.get(o.action.id) ?? [])];
           while (stack.length > 0) {
             const d = stack.pop()!;
             if (finished.has(d)) continue;
+            stale(this.graph.actions[d]!);
             complete({ action: this.graph.actions[d]!, status: "skipped", durationMs: 0 });
             stack.push(...(dependents.get(d) ?? []));
           }
@@ -359,6 +362,8 @@ class Executor {
   private recheckToolchains(): void {
     for (const [key, t] of this.toolchains) {
       if (t.error) continue;
+      const users = this.outcomes.filter((o) => o.status === "executed" && o.key && o.action.toolchains.some((r) => toolchainKey(r) === key));
+      if (users.length === 0) continue;
       let now: string | undefined;
       try {
         now = (t.isDirectory ? treeDigest(t.hostPath, this.opts.base.stats) : this.opts.base.stats.digest(t.hostPath)).digest.hash;
@@ -366,13 +371,11 @@ class Executor {
         now = undefined;
       }
       if (now === t.keyed.hash) continue;
-      const users = this.outcomes.filter((o) => o.status === "executed" && o.key && o.action.toolchains.some((r) => toolchainKey(r) === key));
       for (const o of users) this.opts.base.ac.delete(o.key!);
-      if (users.length > 0) {
-        this.opts.events?.warning?.(
-          `${t.ref.path} changed while the build ran: the results of ${users.map((o) => o.action.owner).join(", ")} are not cached; the next build keys them by it as it is then`,
-        );
-      }
+      const uploaded = this.uploads.length > 0 ? " here (an upload to the remote cache may have gone out already)" : "";
+      this.opts.events?.warning?.(
+        `${t.ref.path} changed while the build ran: the results of ${users.map((o) => o.action.owner).join(", ")} are not cached${uploaded}; the next build keys them by it as it is then`,
+      );
     }
   }
 
@@ -502,6 +505,7 @@ class Executor {
 
   /** Takes a result's outputs as this build's: their blobs must all be there (and materialized). */
   private adopt(result: ActionResult): boolean {
+    this.materializer?.prepareTrees(result);
     for (const f of result.files) {
       if (this.materializer) {
         if (!this.materializer.ensure(f)) return false;
@@ -530,6 +534,7 @@ class Executor {
     const materializer = this.materializer;
     if (!materializer) return;
     this.background.push(() => {
+      materializer.prepareTrees(result);
       for (const f of result.files) {
         if (!materializer.ensure(f)) throw new HbError("INTERNAL", `the CAS lost ${f.path} before it was materialized`);
       }

@@ -1,4 +1,4 @@
-import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, copyFileSync, constants, symlinkSync, utimesSync } from "node:fs";
+import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, copyFileSync, constants, symlinkSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
 import type { BlobFacts, LocalCas } from "../cas/local-cas";
@@ -33,6 +33,7 @@ export class Materializer {
   /** directories made ready this build: true for one it created, so nothing else is in it */
   private readonly dirs = new Map<string, boolean>();
   private ahead: DirsAhead | undefined;
+  private realRoot: string | undefined;
   private counter = 0;
 
   constructor(
@@ -156,7 +157,19 @@ export class Materializer {
   }
 
   /**
-   * Makes the declared output directories of `result` hold its files (put there by `ensure`) and
+   * Before a result's files go in: each of its declared output directories is a real directory (a
+   * symlink or a file there is removed itself, never what it points to).
+   */
+  prepareTrees(result: { dirs: readonly string[] }): void {
+    for (const d of result.dirs) {
+      const abs = join(this.root, d);
+      if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(abs, { force: true });
+      mkdirSync(abs, { recursive: true });
+    }
+  }
+
+  /**
+   * After: the declared output directories of `result` hold its files (put there by `ensure`) and
    * nothing else: what an older run left in a tree, or a hand, goes.
    */
   ensureTrees(result: { dirs: readonly string[]; files: readonly OutputFile[] }): void {
@@ -171,10 +184,7 @@ export class Materializer {
       }
       return kept;
     };
-    for (const d of result.dirs) {
-      mkdirSync(join(this.root, d), { recursive: true });
-      prune(d);
-    }
+    for (const d of result.dirs) if (this.underHbOut(join(this.root, d))) prune(d);
   }
 
   /**
@@ -182,7 +192,16 @@ export class Materializer {
    * log, say): it no longer stands for the action's inputs.
    */
   removeStale(paths: readonly string[]): void {
-    for (const p of paths) rmSync(join(this.root, p), { recursive: true, force: true });
+    for (const p of paths) if (this.underHbOut(dirname(join(this.root, p)))) rmSync(join(this.root, p), { recursive: true, force: true });
+  }
+
+  /** Whether `dir` is really where it says under the workspace: no symlink on the way leads elsewhere. */
+  private underHbOut(dir: string): boolean {
+    try {
+      return realpathSync(dir) === join((this.realRoot ??= realpathSync(this.root)), dir.slice(this.root.length));
+    } catch {
+      return false;
+    }
   }
 
   /** Removes files that sit where a parent directory of an output must be. */

@@ -32,11 +32,13 @@ const OUT = ".hb-bundle";
  */
 function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<string> }): Plugin {
   const realRoot = realpathSync(root);
-  const rel = (p: string) => relative(root, p).split(sep).join("/");
+  const rel = (p: string) => relative(realRoot, p).split(sep).join("/");
   /** the candidates esbuild tries for a relative import, in its order, up to the one it picks */
   const record = (resolveDir: string, spec: string) => {
     const base = resolve(resolveDir, spec);
-    for (const c of [base, ...EXTENSIONS.map((e) => base + e), ...EXTENSIONS.map((e) => join(base, `index${e}`))]) {
+    // TypeScript's style: an import of x.js may be the file x.ts
+    const rewritten = /\.m?js$/.test(base) ? [base.replace(/\.(m?)js$/, ".$1ts")] : [];
+    for (const c of [base, ...rewritten, ...EXTENSIONS.map((e) => base + e), ...EXTENSIONS.map((e) => join(base, `index${e}`))]) {
       const st = statSync(c, { throwIfNoEntry: false });
       if (!st) lookedUp.missing.add(rel(c));
       else if (st.isFile()) {
