@@ -505,16 +505,12 @@ class Executor {
 
   /** Takes a result's outputs as this build's: their blobs must all be there (and materialized). */
   private adopt(result: ActionResult): boolean {
-    this.materializer?.prepareTrees(result);
-    for (const f of result.files) {
-      if (this.materializer) {
-        if (!this.materializer.ensure(f)) return false;
-      } else if (f.symlink === undefined && !(f.executable ? this.opts.base.cas.getExecutable(f) : this.opts.base.cas.get(f))) {
-        return false;
-      }
+    if (this.materializer) {
+      if (this.materializer.materialize(result) !== undefined) return false;
+    } else if (result.files.some((f) => f.symlink === undefined && !(f.executable ? this.opts.base.cas.getExecutable(f) : this.opts.base.cas.get(f)))) {
+      return false;
     }
     this.register(result);
-    this.materializer?.ensureTrees(result);
     return true;
   }
 
@@ -534,11 +530,8 @@ class Executor {
     const materializer = this.materializer;
     if (!materializer) return;
     this.background.push(() => {
-      materializer.prepareTrees(result);
-      for (const f of result.files) {
-        if (!materializer.ensure(f)) throw new HbError("INTERNAL", `the CAS lost ${f.path} before it was materialized`);
-      }
-      materializer.ensureTrees(result);
+      const lost = materializer.materialize(result);
+      if (lost !== undefined) throw new HbError("INTERNAL", `the CAS lost ${lost} before it was materialized`);
     });
     this.runBackground();
   }

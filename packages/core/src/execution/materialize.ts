@@ -157,10 +157,19 @@ export class Materializer {
   }
 
   /**
-   * Before a result's files go in: each of its declared output directories is a real directory (a
-   * symlink or a file there is removed itself, never what it points to).
+   * Puts a result's outputs under hb-out/: its declared output directories made real directories
+   * first, its files, then those directories pruned to them. The path of the first output whose
+   * blob is gone (a cache miss), if any.
    */
-  prepareTrees(result: { dirs: readonly string[] }): void {
+  materialize(result: { dirs: readonly string[]; files: readonly OutputFile[] }): string | undefined {
+    this.prepareTrees(result);
+    for (const f of result.files) if (!this.ensure(f)) return f.path;
+    this.ensureTrees(result);
+    return undefined;
+  }
+
+  /** A symlink or a file where a declared output directory goes is removed itself, never what it points to. */
+  private prepareTrees(result: { dirs: readonly string[] }): void {
     for (const d of result.dirs) {
       const abs = join(this.root, d);
       if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(abs, { force: true });
@@ -168,11 +177,8 @@ export class Materializer {
     }
   }
 
-  /**
-   * After: the declared output directories of `result` hold its files (put there by `ensure`) and
-   * nothing else: what an older run left in a tree, or a hand, goes.
-   */
-  ensureTrees(result: { dirs: readonly string[]; files: readonly OutputFile[] }): void {
+  /** The declared output directories of `result` hold its files and nothing else: what an older run or a hand left goes. */
+  private ensureTrees(result: { dirs: readonly string[]; files: readonly OutputFile[] }): void {
     if (result.dirs.length === 0) return;
     const files = new Set(result.files.map((f) => f.path));
     const prune = (rel: string): boolean => {
