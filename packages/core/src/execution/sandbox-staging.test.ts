@@ -48,6 +48,34 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     await staging.close();
   });
 
+  it("hands an outputs directory on to the next action holding only that action's directories, empty", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    const first = staging.stage("one", inputs(), "hb-out/a", ["dist"], false);
+    writeFileSync(join(first.outDir, "dist/out.js"), "secret\n");
+    writeFileSync(join(first.outDir, "undeclared"), "secret\n");
+    mkdirSync(join(first.outDir, "extra/deep"), { recursive: true });
+    writeFileSync(join(first.outDir, "extra/deep/f"), "secret\n");
+    staging.discard(first);
+    const second = staging.stage("two", inputs(), "hb-out/b", ["lib"], false);
+    expect(second.outDir).toBe(first.outDir);
+    expect(readdirSync(second.outDir)).toEqual(["lib"]);
+    expect(readdirSync(join(second.outDir, "lib"))).toEqual([]);
+    // one in use is never handed out twice
+    const third = staging.stage("three", inputs(), "hb-out/c", [], false);
+    expect(third.outDir).not.toBe(second.outDir);
+    staging.discard(second);
+    staging.discard(third);
+    await staging.close();
+  });
+
+  it("removes the per-action outputs directories an older hb kept", async () => {
+    mkdirSync(join(dir, "base/sandbox/out/0123456789abcdef/dist"), { recursive: true });
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    staging.discard(staging.stage("one", inputs(), "hb-out/a", ["dist"], false));
+    await staging.close();
+    expect(readdirSync(join(dir, "base/sandbox/out"))).toEqual(["0"]);
+  });
+
   it("still removes a sandbox holding more than it staged (an audit log)", async () => {
     const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
     const staged = staging.stage("s2", inputs(), "hb-out/a", [], false);

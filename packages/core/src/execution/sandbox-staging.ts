@@ -46,6 +46,8 @@ export class SandboxStaging {
   private readonly inputs = new Map<string, string>();
   private readonly cleanups: Promise<void>[] = [];
   private counter = 0;
+  private readonly freeOutDirs: string[] = [];
+  private outDirCount = 0;
 
   private readonly epoch: number;
   private readonly reverse: boolean;
@@ -67,6 +69,7 @@ export class SandboxStaging {
       removeStale(shm);
       this.root = mkdtempSync(join(shm, PREFIX));
       writeFileSync(join(this.root, "owner.pid"), String(process.pid));
+      this.removeOldOutDirs();
     } else {
       this.root = opts.fallback;
       mkdirSync(this.root, { recursive: true });
@@ -85,19 +88,32 @@ export class SandboxStaging {
 
   /**
    * With sandboxes on a tmpfs, outputs are still written to the disk the CAS is on (the action
-   * writes them once; taking them into the CAS is a rename), into a directory kept from one run of
-   * the action to the next: creating and deleting directories on a disk while sandboxes start is
-   * slow. Before each run it holds only the directories this run stages (`keep`), empty: whatever
-   * else a run left (undeclared files or directories, copied inputs) must not be seen by the next.
+   * writes them once; taking them into the CAS is a rename), into one of a few directories kept
+   * for the whole output base and handed from one action to the next: creating directories on a
+   * disk while sandboxes start is slow (on ext4 each new one scans past the inodes freed lately),
+   * and actions of one build mostly lay out the same `dist/`. Before each run it holds only the
+   * directories this run stages (`keep`), empty: whatever else a run left (undeclared files or
+   * directories, copied inputs) must not be seen by the next.
    */
-  private persistentOutDir(name: string, keep: ReadonlySet<string>): string {
-    const dir = join(this.fallback, "out", name);
+  private takeOutDir(keep: ReadonlySet<string>): string {
+    const dir = this.freeOutDirs.pop() ?? join(this.fallback, "out", String(this.outDirCount++));
     try {
       clearExcept(dir, keep);
     } catch {
       mkdirSync(dir, { recursive: true });
     }
     return dir;
+  }
+
+  /** Output base made by an older hb kept an outputs directory per action, named by a digest. */
+  private removeOldOutDirs(): void {
+    let names: string[];
+    try {
+      names = readdirSync(join(this.fallback, "out"));
+    } catch {
+      return;
+    }
+    for (const n of names) if (!/^\d+$/.test(n)) this.cleanups.push(rm(join(this.fallback, "out", n), { recursive: true, force: true }));
   }
 
   /** A read-only copy of `input` in the tmpfs input cache, made on first use. */
@@ -155,7 +171,7 @@ export class SandboxStaging {
       // an edit with its old mtime put back shows; and without a sandbox the action could write to it
       else rootFiles.push({ path: f.path, source, copy: !useCache });
     }
-    const outDir = unsandboxed ? join(rootDir, writableAt) : this.onTmpfs ? this.persistentOutDir(name, dirsOf(outFiles, outDirs)) : join(sandboxDir, "out");
+    const outDir = unsandboxed ? join(rootDir, writableAt) : this.onTmpfs ? this.takeOutDir(dirsOf(outFiles, outDirs)) : join(sandboxDir, "out");
     // directories bound whole: a mount point in the sandbox, a link to them without one
     for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });
     if (this.reverse) {
@@ -175,13 +191,14 @@ export class SandboxStaging {
   discard(staged: StagedSandbox): void {
     const { sandboxDir, outDir } = staged;
     // what an action left in its kept outputs directory (a partial file when it failed or was
-    // interrupted, undeclared files) goes now; the directories stay for its next run
+    // interrupted, undeclared files) goes now; the directories stay for the next action
     if (!outDir.startsWith(sandboxDir)) {
       try {
         clearFiles(outDir);
       } catch {
         // already gone
       }
+      this.freeOutDirs.push(outDir);
     }
     if (this.onTmpfs && sandboxDir.startsWith(this.root)) {
       // removing a tree from memory is quick: sooner done than handed to a thread
