@@ -5,19 +5,13 @@ import type { Digest } from "@hb/core";
 import { acEntryInfo } from "../protocol/ac-entry";
 import { InvalidAcEntry } from "../protocol/invalid-entry";
 import type { EntryKey } from "../storage/entry";
-import type { OpenEntry } from "../storage/blob-store";
+import { type OpenEntry, STREAMED_SIZE } from "../storage/blob-store";
 import type { StreamDigest } from "../storage/digest-thread";
 import type { Exchange, ServerContext } from "./context";
 import { respondText } from "./respond";
 
 const read = promisify(readCb);
 const close = promisify(closeCb);
-
-/**
- * Blobs up to this size are read and checked whole before the response starts, so a corrupt one
- * is a clean 404; a larger one is streamed and, if corrupt, cut short.
- */
-const SMALL_ENTRY = 1 << 20;
 
 function readWhole(opened: OpenEntry): Buffer {
   const buf = Buffer.allocUnsafe(opened.row.size);
@@ -73,6 +67,7 @@ function readVerified(ctx: ServerContext, key: EntryKey, opened: OpenEntry): Buf
   } finally {
     closeSync(opened.fd);
   }
+  ctx.metrics.hashedBytesOut += bytes.length;
   if (bytes.length === opened.row.size && createHash("sha256").update(bytes).digest("hex") === opened.row.sha256) return bytes;
   corrupt(ctx, key, opened);
   return undefined;
@@ -83,14 +78,15 @@ const CHUNK = 1 << 20;
 const BUFFERS = 4;
 
 /**
- * Sends a large blob while it is hashed (on the digest thread, from a copy of each chunk as it
- * goes out), holding back its last chunk until the digest is known: a blob whose bytes do not
- * match its name is cut short before the response is complete, so a client never receives it
- * as a whole, valid body. The chunks are read into a few buffers reused once the socket took
- * them: a gigabyte passing through leaves no gigabyte of garbage for the collector, and the
- * server's memory stays flat. The fd is this function's, closed once at the end.
+ * Sends a large blob. Unless this process has hashed it at its current inode facts (its upload,
+ * an earlier read), it is hashed as it goes (on the digest thread, from a copy of each chunk)
+ * and its last chunk held back until the digest is known: a blob whose bytes do not match its
+ * name is cut short before the response is complete, so a client never receives it as a whole,
+ * valid body. The chunks are read into a few buffers reused once the socket took them: a
+ * gigabyte passing through leaves no gigabyte of garbage for the collector, and the server's
+ * memory stays flat. The fd is this function's, closed once at the end.
  */
-async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry): Promise<void> {
+async function streamEntry(ctx: ServerContext, x: Exchange, key: EntryKey, opened: OpenEntry): Promise<void> {
   const { res } = x;
   // A response queued behind another on a pipelined connection never hears its own "close" when
   // the client hangs up: the connection's does.
@@ -123,7 +119,7 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
   try {
     res.on("close", onClose);
     socket.on("close", onClose);
-    digest = ctx.digests.start();
+    if (!ctx.store.hashedHere(key, opened.row)) digest = ctx.digests.start();
     startHit(ctx, x, key, size);
     for (let at = 0; at < size && !gone; ) {
       if (free.length === 0 && buffers < BUFFERS) {
@@ -141,18 +137,24 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
         return;
       }
       at += bytesRead;
-      if (digest.error) throw digest.error;
-      if (!digest.update(buf.subarray(0, bytesRead))) await digest.ready();
+      if (digest) {
+        if (digest.error) throw digest.error;
+        ctx.metrics.hashedBytesOut += bytesRead;
+        if (!digest.update(buf.subarray(0, bytesRead))) await digest.ready();
+      }
       if (held && !gone) send(held);
       held = { buf, length: bytesRead };
     }
     if (gone) return;
-    const sha256 = await digest.digest();
-    if (gone) return;
-    if (sha256 !== opened.row.sha256) {
-      corrupt(ctx, key, opened);
-      res.destroy();
-      return;
+    if (digest) {
+      const sha256 = await digest.digest();
+      if (gone) return;
+      if (sha256 !== opened.row.sha256) {
+        corrupt(ctx, key, opened);
+        res.destroy();
+        return;
+      }
+      ctx.store.rememberHashed(key, opened.row);
     }
     if (held) send(held);
     res.end();
@@ -170,7 +172,8 @@ async function streamVerified(ctx: ServerContext, x: Exchange, key: EntryKey, op
 /**
  * GET and HEAD of an entry. A hit is 200 with Content-Length (HEAD: headers only), a miss 404,
  * as bazel-remote answers (server/http.go: http.StatusNotFound for a missing key, Content-Length
- * on HEAD hits). Every byte served is checked against the digest it was stored with.
+ * on HEAD hits). Every byte served has been checked against the digest it was stored with, by
+ * this process (bazel-remote checks uploads only; clients check what they download too).
  */
 export async function handleGet(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<void> {
   const opened = await ctx.store.open(key);
@@ -181,7 +184,7 @@ export async function handleGet(ctx: ServerContext, x: Exchange, key: EntryKey):
     x.res.end();
     return;
   }
-  if (key.kind === "cas" && opened.row.size > SMALL_ENTRY) return streamVerified(ctx, x, key, opened);
+  if (key.kind === "cas" && opened.row.size > STREAMED_SIZE) return streamEntry(ctx, x, key, opened);
   const bytes = readVerified(ctx, key, opened);
   if (!bytes) return miss(ctx, x, key);
   if (key.kind === "ac" && !acEntryUsable(ctx, key, bytes)) {

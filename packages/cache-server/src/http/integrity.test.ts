@@ -79,6 +79,37 @@ describe("a blob corrupted on the server's disk is never served as valid", () =>
     await s.stop();
   });
 
+  it("a large blob is hashed on its way out only when this process has not hashed it since its file last changed", async () => {
+    let s = await startTestServer();
+    const dir = s.dir;
+    const large = randomBytes(2 << 20);
+    const small = randomBytes(1000);
+    const path = `/cas/${digestOf(large).hash}`;
+    const hashedOut = async () => metric((await get(s.url, "/metrics")).body.toString(), "hb_cache_sent_hashed_bytes_total");
+    await put(s.url, path, large);
+    await put(s.url, `/cas/${digestOf(small).hash}`, small);
+    // hashed on its way in
+    expect((await get(s.url, path)).body.equals(large)).toBe(true);
+    expect(await hashedOut()).toBe(0);
+    // a small one is hashed on every read
+    await get(s.url, `/cas/${digestOf(small).hash}`);
+    await get(s.url, `/cas/${digestOf(small).hash}`);
+    expect(await hashedOut()).toBe(2 * small.length);
+    await s.stop();
+    // a new process trusts nothing it did not hash: once, then not again
+    s = await startTestServer({ dir });
+    expect((await get(s.url, path)).body.equals(large)).toBe(true);
+    expect(await hashedOut()).toBe(large.length);
+    expect((await get(s.url, path)).body.equals(large)).toBe(true);
+    expect(await hashedOut()).toBe(large.length);
+    // its file changed (same bytes, new inode facts): hashed when opened, then trusted again
+    chmodSync(blobPath(dir, digestOf(large).hash), 0o444);
+    expect((await get(s.url, path)).body.equals(large)).toBe(true);
+    corruptInPlace(blobPath(dir, digestOf(large).hash));
+    expect((await get(s.url, path)).status).toBe(404);
+    await s.stop();
+  });
+
   it("downloads of a large blob cut short by their clients leave the server serving, with no internal error", async () => {
     const s = await startTestServer();
     const blob = randomBytes(16 << 20);

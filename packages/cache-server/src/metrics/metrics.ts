@@ -8,6 +8,8 @@ export interface CacheMetrics {
   misses: Record<EntryKind, number>;
   bytesIn: number;
   bytesOut: number;
+  /** entry bytes sent that were hashed on their way out */
+  hashedBytesOut: number;
   refusedUploads: Map<RefusalReason, number>;
   refusedReads: Map<RefusalReason, number>;
   requests: Map<string, number>;
@@ -23,6 +25,7 @@ export function newMetrics(): CacheMetrics {
     misses: { cas: 0, ac: 0 },
     bytesIn: 0,
     bytesOut: 0,
+    hashedBytesOut: 0,
     refusedUploads: new Map(),
     refusedReads: new Map(),
     requests: new Map(),
@@ -60,6 +63,7 @@ export function renderMetrics(m: CacheMetrics, store: StoreStats): string {
   family(out, "hb_cache_misses_total", "counter", "GET and HEAD requests for entries the cache does not have.", kinds(m.misses));
   family(out, "hb_cache_received_bytes_total", "counter", "Request body bytes received.", [["", m.bytesIn]]);
   family(out, "hb_cache_sent_bytes_total", "counter", "Entry bytes sent.", [["", m.bytesOut]]);
+  family(out, "hb_cache_sent_hashed_bytes_total", "counter", "Entry bytes sent that were hashed on their way out (every small entry; a large one this process has not hashed since its file last changed).", [["", m.hashedBytesOut]]);
   family(out, "hb_cache_refused_uploads_total", "counter", "PUT requests refused, by reason.", reasons(m.refusedUploads));
   family(out, "hb_cache_refused_reads_total", "counter", "Other requests refused, by reason.", reasons(m.refusedReads));
   family(out, "hb_cache_requests_total", "counter", "Requests by method and status.", [...m.requests].sort(([a], [b]) => a.localeCompare(b)));

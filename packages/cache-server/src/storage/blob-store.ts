@@ -37,6 +37,14 @@ export interface OpenEntry {
 
 const EVICTION_BATCH = 256;
 
+/**
+ * Entries above this size are streamed to their readers; below it they are read and hashed whole
+ * on every read (cheap), so only larger ones are worth remembering as hashed.
+ */
+export const STREAMED_SIZE = 1 << 20;
+/** How many hashed large entries are remembered (least recently read forgotten first). */
+const HASHED_MEMORY = 4096;
+
 function subdirs(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true })
@@ -45,6 +53,10 @@ function subdirs(dir: string): string[] {
   } catch {
     return [];
   }
+}
+
+function factsOf(row: EntryRow): string {
+  return `${row.sha256}:${row.size}:${row.ino}:${row.mtimeMs}:${row.ctimeMs}`;
 }
 
 function sameFile(row: EntryRow, st: Stats): boolean {
@@ -69,6 +81,8 @@ export class BlobStore {
   private readonly pendingAccess = new Map<string, { key: EntryKey; at: number }>();
   private readonly flushTimer: NodeJS.Timeout;
   private readonly madeDirs = new Set<string>();
+  /** large entries whose bytes this process hashed itself, by id: the inode facts they had then */
+  private readonly hashed = new Map<string, string>();
   private totalBytes: number;
   private readonly counts: Record<EntryKind, number>;
   private lastClock = 0;
@@ -124,6 +138,31 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Whether this process hashed the entry's bytes itself (its upload, or an earlier read) while
+   * its file had the inode facts it has now. Nothing but a raw write to the disk changes a file
+   * and leaves its ctime, so such an entry is sent without hashing it again. A new process
+   * trusts nothing it did not hash: a file changed while the server was down, with its facts
+   * hidden, is still caught on its first read.
+   */
+  hashedHere(key: EntryKey, row: EntryRow): boolean {
+    const id = entryId(key);
+    const facts = this.hashed.get(id);
+    if (facts !== factsOf(row)) return false;
+    this.hashed.delete(id);
+    this.hashed.set(id, facts);
+    return true;
+  }
+
+  /** Records that the entry's bytes, at the inode facts in `row`, hash to its digest. */
+  rememberHashed(key: EntryKey, row: EntryRow): void {
+    if (row.size <= STREAMED_SIZE) return;
+    const id = entryId(key);
+    this.hashed.delete(id);
+    this.hashed.set(id, factsOf(row));
+    if (this.hashed.size > HASHED_MEMORY) this.hashed.delete(this.hashed.keys().next().value!);
+  }
+
   /** A fresh path for an upload, on the same filesystem as the blobs. */
   tempPath(): string {
     return join(this.layout.tmpDir, `${process.pid}-${++this.tempCounter}`);
@@ -162,7 +201,9 @@ export class BlobStore {
     if (actual.sha256 === row.sha256 && actual.size === row.size && now?.sha256 === row.sha256) {
       const fresh = fstatSync(fd);
       this.index.setStat(key, fresh);
-      return { fd, path, row: { ...row, mtimeMs: fresh.mtimeMs, ctimeMs: fresh.ctimeMs, ino: fresh.ino } };
+      const rehashed = { ...row, mtimeMs: fresh.mtimeMs, ctimeMs: fresh.ctimeMs, ino: fresh.ino };
+      this.rememberHashed(key, rehashed);
+      return { fd, path, row: rehashed };
     }
     closeSync(fd);
     this.discardCorrupt(key, st.ino, `its file changed on disk (${actual.size} bytes, sha256 ${actual.sha256})`);
@@ -202,7 +243,10 @@ export class BlobStore {
     renameSync(tempPath, dest);
     const st = statSync(dest);
     const old = this.index.get(key);
-    this.index.put(key, { sha256, size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino }, this.clock());
+    const row = { sha256, size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+    this.index.put(key, row, this.clock());
+    // the caller hashed exactly these bytes on their way in
+    this.rememberHashed(key, row);
     this.pendingAccess.delete(entryId(key));
     if (old) {
       this.totalBytes -= old.size;
@@ -224,6 +268,7 @@ export class BlobStore {
     if (!row) return;
     this.index.delete(key);
     this.pendingAccess.delete(entryId(key));
+    this.hashed.delete(entryId(key));
     this.totalBytes -= row.size;
     this.counts[key.kind]--;
   }
@@ -240,6 +285,7 @@ export class BlobStore {
       for (const v of victims) {
         if (this.totalBytes <= this.maxSize) break;
         rmSync(this.pathOf(v), { force: true });
+        this.hashed.delete(entryId(v));
         removed.push(v);
         this.totalBytes -= v.size;
         this.counts[v.kind]--;
