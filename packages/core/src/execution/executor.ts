@@ -175,6 +175,8 @@ class Executor {
   private readonly staging: SandboxStaging;
   private readonly background: (() => void)[] = [];
   private backgroundScheduled = false;
+  /** actions whose inputs were handed to the sandbox input cache ahead of their run */
+  private readonly warmed = new Set<number>();
   private backgroundError: HbError | undefined;
   private readonly uploads: Promise<void>[] = [];
   private strace: ResolvedToolchain | undefined;
@@ -347,6 +349,7 @@ class Executor {
             },
           );
         }
+        for (const job of execQueue.slice(0, jobs)) this.warmAhead(job);
         settle();
       };
       signal.addEventListener("abort", () => setImmediate(settle), { once: true });
@@ -564,6 +567,35 @@ class Executor {
     while (this.background.length > 0) this.runOne();
   }
 
+  /** What `p` stages: sources where they are, generated files as their CAS blobs. */
+  private inputsToStage(p: Prepared): InputToStage[] {
+    return p.files.map((f) => {
+      if (f.isSource || f.symlink !== undefined) return f;
+      const digest = this.outputs.get(f.path)!;
+      const blob = f.executable ? this.opts.base.cas.getExecutable(digest) : this.opts.base.cas.get(digest);
+      if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${p.action.owner}) vanished during the build; run the build again`);
+      return { ...f, source: blob };
+    });
+  }
+
+  /**
+   * An action waiting for a free slot has its inputs copied into the sandbox input cache in the
+   * background, while the running actions run, instead of when its turn comes.
+   */
+  private warmAhead(job: Prepared): void {
+    if (this.warmed.has(job.action.id)) return;
+    this.warmed.add(job.action.id);
+    this.background.push(() => {
+      if (this.halted || this.opts.signal.aborted) return;
+      try {
+        this.staging.warm(this.inputsToStage(job), job.mode === "none");
+      } catch {
+        // staging it for the run reports the same, naming the action
+      }
+    });
+    this.runBackground();
+  }
+
   private async execute(p: Prepared): Promise<ActionOutcome> {
     const a = p.action;
     const started = Date.now();
@@ -604,13 +636,7 @@ class Executor {
     const { writableAt, mode } = p;
     let staged: StagedSandbox | undefined;
     try {
-      const inputs = p.files.map((f) => {
-        if (f.isSource || f.symlink !== undefined) return f;
-        const digest = this.outputs.get(f.path)!;
-        const blob = f.executable ? this.opts.base.cas.getExecutable(digest) : this.opts.base.cas.get(digest);
-        if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`);
-        return { ...f, source: blob };
-      });
+      const inputs = this.inputsToStage(p);
       const outDirs = new Set<string>();
       for (const o of a.outputs) {
         const rel = o.slice(writableAt.length + 1);

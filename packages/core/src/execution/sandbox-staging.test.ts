@@ -76,6 +76,26 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     expect(readdirSync(join(dir, "base/sandbox/out"))).toEqual(["0"]);
   });
 
+  it("copies inputs into the input cache ahead of staging them; after close, not at all", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    staging.warm(inputs(), false);
+    const cache = join(staging.root, "inputs");
+    const copies = readdirSync(cache).map((n) => statSync(join(cache, n)).ino);
+    expect(copies).toHaveLength(2);
+    const staged = staging.stage("w", inputs(), "hb-out/a", [], false);
+    expect(readdirSync(cache)).toHaveLength(2);
+    expect(copies).toContain(statSync(join(staged.rootDir, "a/src/x.ts")).ino);
+    // without a sandbox nothing is cached
+    staging.warm([{ ...inputs()[0]!, hash: sha256Hex("other\n") }], true);
+    expect(readdirSync(cache)).toHaveLength(2);
+    staging.discard(staged);
+    await staging.close();
+    writeFileSync(join(dir, "ws/a/src/z.ts"), "z\n");
+    const late = { path: "a/src/z.ts", source: join(dir, "ws/a/src/z.ts"), hash: sha256Hex("z\n"), executable: false, isSource: true };
+    expect(() => staging.warm([late], false)).not.toThrow();
+    expect(existsSync(staging.root)).toBe(false);
+  });
+
   it("still removes a sandbox holding more than it staged (an audit log)", async () => {
     const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
     const staged = staging.stage("s2", inputs(), "hb-out/a", [], false);

@@ -46,6 +46,7 @@ export class SandboxStaging {
   private readonly inputs = new Map<string, string>();
   private readonly cleanups: Promise<void>[] = [];
   private counter = 0;
+  private closed = false;
   private readonly freeOutDirs: string[] = [];
   private outDirCount = 0;
 
@@ -139,6 +140,12 @@ export class SandboxStaging {
     return path;
   }
 
+  /** Copies an action's inputs into the input cache ahead of its `stage`. */
+  warm(inputs: readonly InputToStage[], unsandboxed: boolean): void {
+    if (!this.onTmpfs || unsandboxed || this.closed) return;
+    for (const f of inputs) if (f.symlink === undefined) this.cached(f);
+  }
+
   /**
    * Lays out one action's sandbox. Inputs under `writableAt` (outputs of the same package) are
    * copies in the writable directory, so writing to them cannot reach the CAS or a source.
@@ -221,6 +228,7 @@ export class SandboxStaging {
 
   /** Waits for pending removals; removes the tmpfs directory this build made. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.all(this.cleanups);
     if (this.root.includes(`/${PREFIX}`)) await rm(this.root, { recursive: true, force: true });
   }
