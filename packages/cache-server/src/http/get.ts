@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { close as closeCb, closeSync, read as readCb, readSync } from "node:fs";
+import { close as closeCb, closeSync, fstatSync, read as readCb, readSync } from "node:fs";
 import { promisify } from "node:util";
 import type { Digest } from "@hb/core";
 import { acEntryInfo } from "../protocol/ac-entry";
 import { InvalidAcEntry } from "../protocol/invalid-entry";
 import type { EntryKey } from "../storage/entry";
-import { type OpenEntry, STREAMED_SIZE } from "../storage/blob-store";
+import { type OpenEntry, STREAMED_SIZE, sameFile } from "../storage/blob-store";
 import type { StreamDigest } from "../storage/digest-thread";
 import type { Exchange, ServerContext } from "./context";
 import { respondText } from "./respond";
@@ -155,6 +155,11 @@ async function streamEntry(ctx: ServerContext, x: Exchange, key: EntryKey, opene
         return;
       }
       ctx.store.rememberHashed(key, opened.row);
+    } else if (!sameFile(opened.row, fstatSync(opened.fd))) {
+      // written to while it went out unhashed (every byte is read by now): cut short; its next
+      // read hashes it
+      res.destroy();
+      return;
     }
     if (held) send(held);
     res.end();

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -108,6 +108,55 @@ describe("a blob corrupted on the server's disk is never served as valid", () =>
     corruptInPlace(blobPath(dir, digestOf(large).hash));
     expect((await get(s.url, path)).status).toBe(404);
     await s.stop();
+  });
+
+  it("a blob this process trusts, written to while it is sent, is cut short, then dropped on its next read", async () => {
+    const s = await startTestServer({ maxSize: 2 ** 30 });
+    const blob = randomBytes(64 << 20);
+    const d = digestOf(blob);
+    const file = blobPath(s.dir, d.hash);
+    await put(s.url, `/cas/${d.hash}`, blob);
+    // the client stops reading after its first bytes, so the server waits with the tail unread
+    const outcome = await new Promise<string>((resolve) => {
+      const req = request(`${s.url}/cas/${d.hash}`, (res) => {
+        let n = 0;
+        res.once("data", (chunk: Buffer) => {
+          n += chunk.length;
+          res.pause();
+          const fd = openSync(file, "r+");
+          writeSync(fd, Buffer.from("EVIL"), 0, 4, blob.length - 4);
+          closeSync(fd);
+          res.on("data", (c: Buffer) => (n += c.length));
+          res.resume();
+        });
+        res.on("end", () => resolve(res.complete ? `complete, ${n} bytes` : `cut short, ${n} bytes`));
+        res.on("error", () => resolve(`cut short, ${n} bytes`));
+      });
+      req.on("error", () => resolve("cut short"));
+      req.end();
+    });
+    expect(outcome).toMatch(/^cut short/);
+    expect((await get(s.url, `/cas/${d.hash}`)).status).toBe(404);
+    await s.stop();
+  });
+
+  it("a file written to while it is re-hashed on opening is not trusted at its new facts", async () => {
+    const s = await startTestServer({ maxSize: 2 ** 30 });
+    const blob = randomBytes(256 << 20);
+    const d = digestOf(blob);
+    const file = blobPath(s.dir, d.hash);
+    await put(s.url, `/cas/${d.hash}`, blob);
+    // facts moved: the next read re-hashes the whole file before answering
+    chmodSync(file, 0o444);
+    const first = get(s.url, `/cas/${d.hash}`).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 40));
+    // lands on bytes the re-hash has already read
+    const fd = openSync(file, "r+");
+    writeSync(fd, Buffer.from("EVIL"), 0, 4, 0);
+    closeSync(fd);
+    const answers = [await first, await get(s.url, `/cas/${d.hash}`)];
+    await s.stop();
+    for (const r of answers) if (!(r instanceof Error) && r.status === 200 && r.body.length === blob.length) expect(r.body.equals(blob)).toBe(true);
   });
 
   it("downloads of a large blob cut short by their clients leave the server serving, with no internal error", async () => {

@@ -59,7 +59,8 @@ function factsOf(row: EntryRow): string {
   return `${row.sha256}:${row.size}:${row.ino}:${row.mtimeMs}:${row.ctimeMs}`;
 }
 
-function sameFile(row: EntryRow, st: Stats): boolean {
+/** Whether a file's inode facts are still those recorded in `row`. */
+export function sameFile(row: EntryRow, st: Stats): boolean {
   return row.size === st.size && row.mtimeMs === st.mtimeMs && row.ctimeMs === st.ctimeMs && row.ino === st.ino;
 }
 
@@ -140,8 +141,10 @@ export class BlobStore {
 
   /**
    * Whether this process hashed the entry's bytes itself (its upload, or an earlier read) while
-   * its file had the inode facts it has now. Nothing but a raw write to the disk changes a file
-   * and leaves its ctime, so such an entry is sent without hashing it again. A new process
+   * its file had the inode facts it has now. A write moves a file's ctime (to a new value even
+   * within a clock tick since Linux 6.13's multigrain timestamps, once the old one was read), so
+   * such an entry is sent without hashing it again, and the stream checks the facts once more
+   * before its last bytes. Silent corruption of the disk itself is not seen. A new process
    * trusts nothing it did not hash: a file changed while the server was down, with its facts
    * hidden, is still caught on its first read.
    */
@@ -190,6 +193,8 @@ export class BlobStore {
     }
     const st = fstatSync(fd);
     if (sameFile(row, st)) return { fd, path, row };
+    // its facts moved: whatever this process hashed before no longer stands for it
+    this.hashed.delete(entryId(key));
     let actual: { sha256: string; size: number };
     try {
       actual = await hashOpenFile(path, fd);
@@ -199,11 +204,13 @@ export class BlobStore {
     }
     const now = this.index.get(key);
     if (actual.sha256 === row.sha256 && actual.size === row.size && now?.sha256 === row.sha256) {
-      const fresh = fstatSync(fd);
-      this.index.setStat(key, fresh);
-      const rehashed = { ...row, mtimeMs: fresh.mtimeMs, ctimeMs: fresh.ctimeMs, ino: fresh.ino };
-      this.rememberHashed(key, rehashed);
-      return { fd, path, row: rehashed };
+      // the bytes hashed are the file's at the facts it had before, unless written to meanwhile:
+      // then nothing is recorded, and the read hashes what it sends
+      const hashedAt = { ...row, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+      if (!sameFile(hashedAt, fstatSync(fd))) return { fd, path, row };
+      this.index.setStat(key, st);
+      this.rememberHashed(key, hashedAt);
+      return { fd, path, row: hashedAt };
     }
     closeSync(fd);
     this.discardCorrupt(key, st.ino, `its file changed on disk (${actual.size} bytes, sha256 ${actual.sha256})`);
