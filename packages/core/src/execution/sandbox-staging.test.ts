@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -66,6 +67,29 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     staging.discard(second);
     staging.discard(third);
     await staging.close();
+  });
+
+  it("never hands on an outputs directory it cannot clear, nor one an action made read-only as it was", async () => {
+    const staging = new SandboxStaging({ fallback: join(dir, "base/sandbox"), epoch: 315532800, reverse: false });
+    const first = staging.stage("one", inputs(), "hb-out/a", ["dist"], false);
+    writeFileSync(join(first.outDir, "secret"), "secret\n");
+    // deeper than a path can name: Node's recursive rm and readdir fail on it
+    execFileSync("bash", ["-c", 'n=$(printf "a%.0s" $(seq 1 250)); cd "$1" && for i in $(seq 1 20); do mkdir $n && cd $n; done && echo bottom > f', "-", first.outDir]);
+    chmodSync(join(first.outDir, "dist"), 0o555);
+    staging.discard(first);
+    const second = staging.stage("two", inputs(), "hb-out/b", ["dist"], false);
+    expect(readdirSync(second.outDir)).toEqual(["dist"]);
+    expect(statSync(join(second.outDir, "dist")).mode & 0o777).toBe(0o755);
+    staging.discard(second);
+    const third = staging.stage("three", inputs(), "hb-out/c", ["dist"], false);
+    chmodSync(join(third.outDir, "dist"), 0o555);
+    staging.discard(third);
+    const fourth = staging.stage("four", inputs(), "hb-out/d", ["dist"], false);
+    expect(statSync(join(fourth.outDir, "dist")).mode & 0o777).toBe(0o755);
+    staging.discard(fourth);
+    await staging.close();
+    // the tree set aside is gone once the build ends
+    expect(readdirSync(join(dir, "base/sandbox")).filter((n) => n.includes("trash"))).toEqual([]);
   });
 
   it("removes the per-action outputs directories an older hb kept", async () => {

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecPath } from "../analysis/graph";
 import { HbError } from "../errors";
 import { type StagedFile, copyStamped, stageTree } from "../sandbox/stage";
+import { spawnProcess } from "../sandbox/spawn";
 import { tmpfsDir } from "../sandbox/tmpfs";
 
 /** One input of an action, as staging needs it. */
@@ -70,12 +71,12 @@ export class SandboxStaging {
       removeStale(shm);
       this.root = mkdtempSync(join(shm, PREFIX));
       writeFileSync(join(this.root, "owner.pid"), String(process.pid));
-      this.removeOldOutDirs();
     } else {
       this.root = opts.fallback;
       mkdirSync(this.root, { recursive: true });
     }
     this.onTmpfs = shm !== undefined;
+    this.removeLeftovers();
   }
 
   /**
@@ -97,24 +98,58 @@ export class SandboxStaging {
    * directories, copied inputs) must not be seen by the next.
    */
   private takeOutDir(keep: ReadonlySet<string>): string {
-    const dir = this.freeOutDirs.pop() ?? join(this.fallback, "out", String(this.outDirCount++));
-    try {
-      clearExcept(dir, keep);
-    } catch {
-      mkdirSync(dir, { recursive: true });
+    for (;;) {
+      const dir = this.freeOutDirs.pop() ?? join(this.fallback, "out", String(this.outDirCount++));
+      let isDir: boolean;
+      try {
+        isDir = lstatSync(dir).isDirectory();
+      } catch {
+        mkdirSync(dir, { recursive: true });
+        return dir;
+      }
+      // a symlink put there is not followed
+      if (isDir) {
+        try {
+          // an action may have made it read-only; the next one writes there
+          chmodSync(dir, 0o755);
+          clearExcept(dir, keep);
+          return dir;
+        } catch {
+          // what cannot be cleared (a tree too deep to name, a directory without write access)
+          // goes aside whole, never to an action
+        }
+      }
+      this.retire(dir);
     }
-    return dir;
   }
 
-  /** Output base made by an older hb kept an outputs directory per action, named by a digest. */
-  private removeOldOutDirs(): void {
-    let names: string[];
+  /** Moves `dir` out of the pool's way and removes it in the background; never throws. */
+  private retire(dir: string): void {
+    const trash = join(this.fallback, `trash-${process.pid}-${++this.counter}`);
     try {
-      names = readdirSync(join(this.fallback, "out"));
+      renameSync(dir, trash);
     } catch {
+      // gone already, or stuck where it is: the pool does not hand it out again this build
       return;
     }
-    for (const n of names) if (!/^\d+$/.test(n)) this.cleanups.push(rm(join(this.fallback, "out", n), { recursive: true, force: true }));
+    this.cleanups.push(removeTree(trash));
+  }
+
+  /**
+   * What an earlier build left in the output base: trees a killed hb was still removing, and the
+   * per-action outputs directories (named by a digest) an older hb kept. The output base's lock
+   * keeps any other build out.
+   */
+  private removeLeftovers(): void {
+    const entries = (dir: string) => {
+      try {
+        return readdirSync(dir);
+      } catch {
+        return [];
+      }
+    };
+    for (const n of entries(this.fallback)) if (/(^|\.)trash-\d/.test(n)) this.cleanups.push(removeTree(join(this.fallback, n)));
+    for (const n of entries(join(this.fallback, "out"))) if (!/^\d+$/.test(n)) this.cleanups.push(removeTree(join(this.fallback, "out", n)));
   }
 
   /** A read-only copy of `input` in the tmpfs input cache, made on first use. */
@@ -202,10 +237,10 @@ export class SandboxStaging {
     if (!outDir.startsWith(sandboxDir)) {
       try {
         clearFiles(outDir);
+        this.freeOutDirs.push(outDir);
       } catch {
-        // already gone
+        this.retire(outDir);
       }
-      this.freeOutDirs.push(outDir);
     }
     if (this.onTmpfs && sandboxDir.startsWith(this.root)) {
       // removing a tree from memory is quick: sooner done than handed to a thread
@@ -223,14 +258,14 @@ export class SandboxStaging {
       rmSync(sandboxDir, { recursive: true, force: true });
       return;
     }
-    this.cleanups.push(rm(trash, { recursive: true, force: true }));
+    this.cleanups.push(removeTree(trash));
   }
 
   /** Waits for pending removals; removes the tmpfs directory this build made. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.cleanups);
-    if (this.root.includes(`/${PREFIX}`)) await rm(this.root, { recursive: true, force: true });
+    if (this.root.includes(`/${PREFIX}`)) await removeTree(this.root);
   }
 }
 
@@ -287,8 +322,23 @@ function dirsOf(files: readonly StagedFile[], dirs: readonly string[]): Set<stri
 function clearExcept(dir: string, keep: ReadonlySet<string>, rel = ""): void {
   for (const e of readdirSync(rel ? join(dir, rel) : dir, { withFileTypes: true })) {
     const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory() && keep.has(r)) clearExcept(dir, keep, r);
-    else rmSync(join(dir, r), { recursive: true, force: true });
+    if (e.isDirectory() && keep.has(r)) {
+      chmodSync(join(dir, r), 0o755);
+      clearExcept(dir, keep, r);
+    } else rmSync(join(dir, r), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes a tree an action may have made (the whole of a sandbox on disk): Node's recursive rm
+ * fails on one nested deeper than a path can name, `rm -rf` does not. Never rejects: what is left
+ * sits in the output base, out of every action's way.
+ */
+async function removeTree(path: string): Promise<void> {
+  try {
+    await rm(path, { recursive: true, force: true });
+  } catch {
+    await spawnProcess("rm", ["-rf", "--", path], { env: {}, signal: new AbortController().signal });
   }
 }
 
