@@ -338,7 +338,7 @@ async function removeTree(path: string): Promise<void> {
   try {
     await rm(path, { recursive: true, force: true });
   } catch {
-    await spawnProcess("rm", ["-rf", "--", path], { env: {}, signal: new AbortController().signal });
+    await spawnProcess("/bin/rm", ["-rf", "--", path], { env: {}, signal: new AbortController().signal });
   }
 }
 
