@@ -1,8 +1,8 @@
 // The remote cache server's figures: `hb cache serve` in its own process, the load from this
 // one (a keep-alive Node client; the two share the machine's 2 cores, as the issue says).
 // Floors in the same run: a bare node:http server answering every GET with the same 4 KiB from
-// memory, and `dd conv=fsync` writing then reading the same 1 GiB on the same disk (both reads
-// start with the file dropped from the page cache).
+// memory; `dd conv=fsync` writing the same 1 GiB on the same disk, and `dd` reading the blob
+// file the server serves (both reads start with the file dropped from the page cache).
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, createReadStream, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
@@ -189,8 +189,6 @@ export async function cacheServer(ctx) {
     const ddRound = () => {
       const ddOut = join(dir, "dd-out");
       res.put.dd.push(dd([`if=${source}`, `of=${ddOut}`, "conv=fsync"]));
-      dropFromPageCache(ddOut);
-      res.get.dd.push(dd([`if=${ddOut}`, "of=/dev/null"]));
       rmSync(ddOut, { force: true });
     };
     const hbRound = async (round) => {
@@ -208,13 +206,30 @@ export async function cacheServer(ctx) {
             if (r.status !== 200) throw new Error(`1 GiB PUT answered ${r.status}`);
           }),
         );
-        dropFromPageCache(join(dir, sub, "blobs/@/cas", digest.slice(0, 2), digest));
-        res.get.hb.push(
-          await timedMBps(size, async () => {
-            const r = await request(agent, url, "GET");
-            if (r.status !== 200 || r.bytes !== size) throw new Error(`1 GiB GET answered ${r.status} with ${r.bytes} bytes`);
-          }),
-        );
+        // dd reads the very file the server serves, each read from a dropped page cache; the
+        // first read of a file just written is the slower one here (the host is still writing
+        // it back), so the two take turns going first
+        const blobFile = join(dir, sub, "blobs/@/cas", digest.slice(0, 2), digest);
+        const get = async () => {
+          dropFromPageCache(blobFile);
+          res.get.hb.push(
+            await timedMBps(size, async () => {
+              const r = await request(agent, url, "GET");
+              if (r.status !== 200 || r.bytes !== size) throw new Error(`1 GiB GET answered ${r.status} with ${r.bytes} bytes`);
+            }),
+          );
+        };
+        const ddRead = () => {
+          dropFromPageCache(blobFile);
+          res.get.dd.push(dd([`if=${blobFile}`, "of=/dev/null"]));
+        };
+        if (round % 2 === 0) {
+          await get();
+          ddRead();
+        } else {
+          ddRead();
+          await get();
+        }
         agent.destroy();
       } finally {
         res.rssMiB = Math.max(res.rssMiB, bigRss.stop());
