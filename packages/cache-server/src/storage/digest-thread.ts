@@ -38,7 +38,10 @@ type Reply = { op: "hashed"; id: number; buffer: ArrayBuffer } | { op: "digest";
 
 /** The sha256 of one stream of bytes, computed on the digest thread. */
 export interface StreamDigest {
-  /** Takes `chunk` (copied); false when the stream must wait for `ready()` before the next one. */
+  /**
+   * Takes `chunk`: copied before this returns true; when it returns false, part of it is copied
+   * only once `ready()` resolves, and the caller must leave its bytes alone until then.
+   */
   update(chunk: Uint8Array): boolean;
   ready(): Promise<void>;
   /** The hex sha256 of everything given to `update`. */
