@@ -31,7 +31,7 @@ export function figures(r) {
     f.push({
       ...ratioFigure("sandbox overhead per action / bare bwrap", hb.perActionMedianMs, floor.perActionMedianMs, undefined, "<= floor + 1 ms"),
       pass: delta <= 1,
-      note: `+${delta.toFixed(2)} ms per action (median of per-action times); total/M: hb ${hb.totalOverMMedianMs.toFixed(2)} ms, bwrap ${floor.totalOverMMedianMs.toFixed(2)} ms`,
+      note: `${delta < 0 ? "" : "+"}${delta.toFixed(2)} ms per action (median of the intervals between action ends); total/M (key computation and the build's start and end included): hb ${hb.totalOverMMedianMs.toFixed(2)} ms, bwrap ${floor.totalOverMMedianMs.toFixed(2)} ms`,
     });
   }
   for (const where of ["leaf", "mid", "root"]) {

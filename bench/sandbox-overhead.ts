@@ -3,12 +3,14 @@
 //
 // hb: executeActions on M independent actions, each with FILES small declared source inputs
 // and one declared output, cache off (every action runs), jobs 1, stat cache warm (inputs are
-// not hashed). Per action: actionStarted -> actionFinished, i.e. sandbox dir reset, staging
-// the inputs as hardlinks, the bwrap spawn, collecting the output into the CAS, materializing
-// it under hb-out/, cleanup. Not included: the key computation, done for all actions before
-// the first one starts.
-// floor: M spawns, through the same spawnProcess, of bwrap with the same arguments (bwrapArgs:
-// same flags, system binds, env) and the same command, on a prepared execroot: no staging.
+// not hashed). Per action: the time from the previous action's end to this one's (jobs 1), so
+// everything hb does per action is in it, in line or in the background: copying the inputs
+// into the input cache and staging them, the bwrap spawn, collecting the output into the CAS,
+// recording the result, materializing it under hb-out/, removing the sandbox. Not included: the
+// key computation, done for all actions before the first one starts.
+// floor: M spawns one after another, through the same spawnProcess, of bwrap with the same
+// arguments (bwrapArgs: same flags, system binds, env) and the same command, on a prepared
+// execroot: no staging; per spawn, the same end-to-end interval.
 //
 // Usage (bundled by bench/run.mjs): node sandbox-overhead.mjs --dir DIR [--m 200] [--files 10] [--rounds 5]
 // Prints one JSON object on stdout.
@@ -111,10 +113,20 @@ function makeGraph(o: Options): ActionGraph {
   return { targets, actions, requested: targets.map((t) => t.label) };
 }
 
+/**
+ * From one pass's completion times (jobs 1, so actions end one after another) to per-action
+ * times: from the last one's end to this one's. Whatever is done for an action in the
+ * background (its inputs copied ahead, its outputs materialized, its sandbox removed) lands in
+ * some action's interval, unless it overlapped a spawn.
+ */
+function intervals(startedMs: number, finishedMs: number[]): number[] {
+  return finishedMs.map((t, i) => t - (i === 0 ? startedMs : finishedMs[i - 1]!));
+}
+
 /** One hb pass: per-action times (ms) and the whole pass's time. */
 async function hbPass(root: string, base: OutputBase, graph: ActionGraph): Promise<{ perAction: number[]; totalMs: number }> {
-  const started = new Map<number, number>();
-  const perAction: number[] = [];
+  let firstStarted: number | undefined;
+  const finished: number[] = [];
   let failed = 0;
   const t0 = performance.now();
   await executeActions({
@@ -129,26 +141,25 @@ async function hbPass(root: string, base: OutputBase, graph: ActionGraph): Promi
     signal: new AbortController().signal,
     useCache: false,
     events: {
-      actionStarted: (a) => started.set(a.id, performance.now()),
+      actionStarted: () => (firstStarted ??= performance.now()),
       actionFinished: (out) => {
         if (out.status !== "executed") failed++;
-        else perAction.push(performance.now() - started.get(out.action.id)!);
+        finished.push(performance.now());
       },
     },
   });
   const totalMs = performance.now() - t0;
   if (failed > 0) throw new Error(`${failed} actions did not execute`);
-  return { perAction, totalMs };
+  return { perAction: intervals(firstStarted!, finished), totalMs };
 }
 
 /** One floor pass: M bare bwrap spawns of the same command, same arguments, prepared dirs. */
 async function floorPass(dir: string, o: Options): Promise<{ perAction: number[]; totalMs: number }> {
   const bwrap = findBwrap();
   const signal = new AbortController().signal;
-  const perAction: number[] = [];
+  const finished: number[] = [];
   const t0 = performance.now();
   for (let i = 0; i < o.m; i++) {
-    const t = performance.now();
     const args = bwrapArgs({
       execroot: join(dir, "root"),
       outDir: join(dir, "out", String(i)),
@@ -159,9 +170,9 @@ async function floorPass(dir: string, o: Options): Promise<{ perAction: number[]
     });
     const r = await spawnProcess(bwrap, [...args, "--", TOUCH, outputOf(i)], { env: {}, signal, diesWithParent: true });
     if (r.exitCode !== 0) throw new Error(`floor: bwrap exited ${r.exitCode}: ${r.stderr}`);
-    perAction.push(performance.now() - t);
+    finished.push(performance.now());
   }
-  return { perAction, totalMs: performance.now() - t0 };
+  return { perAction: intervals(t0, finished), totalMs: performance.now() - t0 };
 }
 
 function prepareFloor(dir: string, o: Options): void {
