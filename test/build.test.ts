@@ -482,6 +482,28 @@ describe("hb build: interruption and concurrency", () => {
     db.close();
   });
 
+  it("leaves no sandbox laid out ahead for queued actions when it stops, on a failure or on Ctrl-C", async () => {
+    let build = G + 'genrule({ name: "bad", outs: ["bad.txt"], cmd: "sleep 0.3; exit 3" });\n';
+    for (let i = 0; i < 6; i++) build += `genrule({ name: "g${i}", srcs: ["in.txt"], outs: ["g${i}.txt"], cmd: "sleep 0.5; cat $< > $@" });\n`;
+    const files = (d: string): string[] =>
+      existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)])) : [];
+    const ours = (pid: number | undefined) =>
+      (existsSync("/dev/shm") ? readdirSync("/dev/shm") : []).filter((d) => d.startsWith("hb-sandbox-") && readFileSync(join("/dev/shm", d, "owner.pid"), "utf8") === String(pid));
+    const halted = makeWorkspace({ "p/BUILD.ts": build, "p/in.txt": "x\n" });
+    const failing = startHb(halted, ["build", "-j", "1", "//p/..."], /hb: \d+ actions/);
+    expect((await failing.child).exitCode).toBe(1);
+    expect(files(join(halted, ".hb/sandbox"))).toEqual([]);
+    expect(ours(failing.child.pid)).toEqual([]);
+    const interrupted = makeWorkspace({ "p/BUILD.ts": build.replace("exit 3", "echo > $@"), "p/in.txt": "x\n" });
+    const run = startHb(interrupted, ["build", "-j", "1", "//p/..."], /\[1\/7\] Executing genrule/);
+    await run.seen;
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill("SIGINT");
+    expect((await run.child).exitCode).toBe(130);
+    expect(files(join(interrupted, ".hb/sandbox"))).toEqual([]);
+    expect(ours(run.child.pid)).toEqual([]);
+  });
+
   it("makes a second hb on the same output base wait, and says so", async () => {
     const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "slow", outs: ["s.txt"], cmd: "sleep 1.5; echo s > $@" });\n' });
     const first = startHb(ws, ["build", "//p:slow"], /Executing genrule/);

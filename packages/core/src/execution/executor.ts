@@ -175,8 +175,12 @@ class Executor {
   private readonly staging: SandboxStaging;
   private readonly background: (() => void)[] = [];
   private backgroundScheduled = false;
-  /** actions whose inputs were handed to the sandbox input cache ahead of their run */
-  private readonly warmed = new Set<number>();
+  /** actions whose sandboxes were handed to the background to lay out ahead of their run */
+  private readonly aheadAsked = new Set<number>();
+  /** sandboxes laid out ahead, by action id, until their action takes them */
+  private readonly stagedAhead = new Map<number, StagedSandbox>();
+  /** actions whose execution has begun: nothing is laid out for them ahead any more */
+  private readonly begun = new Set<number>();
   private backgroundError: HbError | undefined;
   private readonly uploads: Promise<void>[] = [];
   private strace: ResolvedToolchain | undefined;
@@ -289,6 +293,7 @@ class Executor {
           }
         }
         this.finishBackground();
+        this.discardStagedAhead();
         if (this.backgroundError) this.opts.events?.warning?.(this.backgroundError.message);
         this.recheckToolchains();
         void Promise.all([this.staging.close(), this.materializer?.stopAhead(), ...this.uploads]).then(() => {
@@ -349,7 +354,7 @@ class Executor {
             },
           );
         }
-        for (const job of execQueue.slice(0, jobs)) this.warmAhead(job);
+        for (const job of execQueue.slice(0, jobs)) this.stageAhead(job);
         settle();
       };
       signal.addEventListener("abort", () => setImmediate(settle), { once: true });
@@ -481,7 +486,9 @@ class Executor {
       // only sandboxed, successful, network-free results go to the team cache
       if (this.opts.remote && p.action.kind === "run" && p.mode !== "none") this.uploads.push(this.opts.remote.upload(p.action, p.key, result, this.opts.base.cas));
     }
-    this.describe(p, result, `local:${hostname()}`);
+    // what provenance and `hb explain` read after the build: nothing in it waits for this
+    this.background.push(() => this.describe(p, result, `local:${hostname()}`));
+    this.runBackground();
   }
 
   private describe(p: Prepared, result: ActionResult, builder: string): void {
@@ -578,27 +585,49 @@ class Executor {
     });
   }
 
+  /** Lays out `p`'s sandbox: its inputs staged, its outputs directory empty. */
+  private stageSandbox(p: Prepared): StagedSandbox {
+    const { writableAt, action: a } = p;
+    const inputs = this.inputsToStage(p);
+    const outDirs = new Set<string>();
+    for (const o of a.outputs) {
+      const rel = o.slice(writableAt.length + 1);
+      if (rel.includes("/")) outDirs.add(rel.slice(0, rel.lastIndexOf("/")));
+    }
+    for (const d of a.outputDirs) outDirs.add(d.slice(writableAt.length + 1));
+    return this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], p.mode === "none", p.dirBinds);
+  }
+
   /**
-   * An action waiting for a free slot has its inputs copied into the sandbox input cache in the
-   * background, while the running actions run, instead of when its turn comes.
+   * An action waiting for a free slot has its sandbox laid out in the background, while the
+   * running actions run (the main thread idles through every spawn), instead of when its turn
+   * comes. Not without a sandbox: that tree is the action's working directory on disk.
    */
-  private warmAhead(job: Prepared): void {
-    if (this.warmed.has(job.action.id)) return;
-    this.warmed.add(job.action.id);
+  private stageAhead(job: Prepared): void {
+    const id = job.action.id;
+    if (this.aheadAsked.has(id) || job.action.kind !== "run" || job.mode === "none") return;
+    this.aheadAsked.add(id);
     this.background.push(() => {
-      if (this.halted || this.opts.signal.aborted) return;
+      if (this.begun.has(id) || this.halted || this.opts.signal.aborted) return;
       try {
-        this.staging.warm(this.inputsToStage(job), job.mode === "none");
+        this.stagedAhead.set(id, this.stageSandbox(job));
       } catch {
-        // staging it for the run reports the same, naming the action
+        // laid out again at its turn, which reports the same, naming the action
       }
     });
     this.runBackground();
   }
 
+  /** Sandboxes laid out ahead for actions that never ran (the build stopped). */
+  private discardStagedAhead(): void {
+    for (const staged of this.stagedAhead.values()) this.staging.discard(staged);
+    this.stagedAhead.clear();
+  }
+
   private async execute(p: Prepared): Promise<ActionOutcome> {
     const a = p.action;
     const started = Date.now();
+    this.begun.add(a.id);
     if (a.kind === "write") {
       const digest = this.opts.base.cas.putBytes(a.content ?? "", this.opts.sourceDateEpoch);
       const result: ActionResult = {
@@ -634,16 +663,10 @@ class Executor {
     }
 
     const { writableAt, mode } = p;
-    let staged: StagedSandbox | undefined;
+    let staged: StagedSandbox | undefined = this.stagedAhead.get(a.id);
+    this.stagedAhead.delete(a.id);
     try {
-      const inputs = this.inputsToStage(p);
-      const outDirs = new Set<string>();
-      for (const o of a.outputs) {
-        const rel = o.slice(writableAt.length + 1);
-        if (rel.includes("/")) outDirs.add(rel.slice(0, rel.lastIndexOf("/")));
-      }
-      for (const d of a.outputDirs) outDirs.add(d.slice(writableAt.length + 1));
-      staged = this.staging.stage(p.stageName, inputs, writableAt, [...outDirs], mode === "none", p.dirBinds);
+      staged ??= this.stageSandbox(p);
       const { rootDir, outDir } = staged;
 
       const auditDir = this.opts.audit ? join(staged!.sandboxDir, "audit") : undefined;

@@ -175,12 +175,6 @@ export class SandboxStaging {
     return path;
   }
 
-  /** Copies an action's inputs into the input cache ahead of its `stage`. */
-  warm(inputs: readonly InputToStage[], unsandboxed: boolean): void {
-    if (!this.onTmpfs || unsandboxed || this.closed) return;
-    for (const f of inputs) if (f.symlink === undefined) this.cached(f);
-  }
-
   /**
    * Lays out one action's sandbox. Inputs under `writableAt` (outputs of the same package) are
    * copies in the writable directory, so writing to them cannot reach the CAS or a source.
@@ -194,6 +188,8 @@ export class SandboxStaging {
     unsandboxed: boolean,
     dirBinds: readonly { path: ExecPath; source: string }[] = [],
   ): StagedSandbox {
+    // a layout made ahead in the background must not recreate the tmpfs directory close removed
+    if (this.closed) throw new HbError("INTERNAL", "a sandbox was staged after its build ended");
     const sandboxDir = this.dirFor(name, unsandboxed);
     rmSync(sandboxDir, { recursive: true, force: true });
     const rootDir = join(sandboxDir, "root");
