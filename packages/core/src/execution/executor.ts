@@ -486,9 +486,8 @@ class Executor {
       // only sandboxed, successful, network-free results go to the team cache
       if (this.opts.remote && p.action.kind === "run" && p.mode !== "none") this.uploads.push(this.opts.remote.upload(p.action, p.key, result, this.opts.base.cas));
     }
-    // what provenance and `hb explain` read after the build: nothing in it waits for this
-    this.background.push(() => this.describe(p, result, `local:${hostname()}`));
-    this.runBackground();
+    // in the same write batch as the entry: a crash never keeps an entry without its description
+    this.describe(p, result, `local:${hostname()}`);
   }
 
   private describe(p: Prepared, result: ActionResult, builder: string): void {
