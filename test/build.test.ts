@@ -453,6 +453,10 @@ function startHb(cwd: string, args: string[], ready: RegExp) {
   return { child, seen, stderr: () => stderr };
 }
 
+/** Every file below `d` (directories left out), or none when it does not exist. */
+const files = (d: string): string[] =>
+  existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)])) : [];
+
 describe("hb build: interruption and concurrency", () => {
   it("stops on Ctrl-C: exit 130, running sandbox killed, no output and no cache entry left", async () => {
     const ws = makeWorkspace({
@@ -469,9 +473,7 @@ describe("hb build: interruption and concurrency", () => {
     expect(run.stderr()).toMatch(/hb: 1 actions: .* \(interrupted\) in /);
     expect(existsSync(join(ws, "hb-out/p/slow.txt"))).toBe(false);
     // no sandbox and no partial file left behind, in the output base or on the tmpfs (the
-    // outputs directories an action keeps between runs stay, empty)
-    const files = (d: string): string[] =>
-      existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)])) : [];
+    // outputs directories kept for the next action stay, empty)
     expect(files(join(ws, ".hb/sandbox"))).toEqual([]);
     const shm = existsSync("/dev/shm") ? readdirSync("/dev/shm").filter((d) => d.startsWith("hb-sandbox-")) : [];
     for (const d of shm) expect(readFileSync(join("/dev/shm", d, "owner.pid"), "utf8")).not.toBe(String(run.child.pid));
@@ -485,8 +487,6 @@ describe("hb build: interruption and concurrency", () => {
   it("leaves no sandbox laid out ahead for queued actions when it stops, on a failure or on Ctrl-C", async () => {
     let build = G + 'genrule({ name: "bad", outs: ["bad.txt"], cmd: "sleep 0.3; exit 3" });\n';
     for (let i = 0; i < 6; i++) build += `genrule({ name: "g${i}", srcs: ["in.txt"], outs: ["g${i}.txt"], cmd: "sleep 0.5; cat $< > $@" });\n`;
-    const files = (d: string): string[] =>
-      existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)])) : [];
     const ours = (pid: number | undefined) =>
       (existsSync("/dev/shm") ? readdirSync("/dev/shm") : []).filter((d) => d.startsWith("hb-sandbox-") && readFileSync(join("/dev/shm", d, "owner.pid"), "utf8") === String(pid));
     const halted = makeWorkspace({ "p/BUILD.ts": build, "p/in.txt": "x\n" });
