@@ -622,6 +622,10 @@ describe("hb build: reports and examples", () => {
     ]);
     const json = JSON.parse((await hb(ws, ["query", "//examples/basic/app:bundle", "--output=json"])).stdout);
     expect(json[0]).toMatchObject({ label: "//examples/basic/app:bundle", kind: "genrule", files: ["hb-out/examples/basic/app/bundle.txt"] });
+    const badPattern = await hb(ws, ["query", "kind([, //examples/basic/...)"]);
+    expect(badPattern.exitCode).toBe(2);
+    expect(badPattern.stderr).toMatch(/bad query .* at offset 5: kind\(\)'s pattern is not a regular expression/);
+    expect(badPattern.stderr).not.toMatch(/internal error|    at /);
   });
 });
 

@@ -156,3 +156,18 @@ describe("BlobStore", () => {
     expect(() => open()).toThrow(expect.objectContaining({ code: "CACHE_SERVER_FAILED" }));
   });
 });
+
+describe("the store's directory", () => {
+  const openAt = (at: string) => () =>
+    BlobStore.open({ dir: at, maxSize: 1 << 20, events: { evicted: () => undefined, corrupt: () => undefined, log: () => undefined } });
+
+  it("is created when missing, and a place that cannot be one is refused in words, at once", () => {
+    stores.push(openAt(join(dir, "a/b/cache"))());
+    expect(statSync(join(dir, "a/b/cache")).isDirectory()).toBe(true);
+    writeFileSync(join(dir, "file"), "x");
+    expect(openAt(join(dir, "file/cache"))).toThrow(/cannot keep the cache in .*file\/cache: .*file is not a directory/);
+    expect(openAt(join(dir, "file"))).toThrow(/is not a directory/);
+    // Node's recursive mkdir never returns for a missing path in /proc
+    expect(openAt("/proc/hb-nope/cache")).toThrow(/\/proc is not on a disk/);
+  });
+});

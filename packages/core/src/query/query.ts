@@ -66,6 +66,11 @@ export function parseQuery(text: string): QueryExpr {
       if (tok.text === "kind") {
         const re = tokens[i++];
         if (!re || re.kind !== "word") throw syntax(text, re?.at ?? text.length, "expected a pattern for kind()");
+        try {
+          new RegExp(re.text);
+        } catch (e) {
+          throw syntax(text, re.at, `kind()'s pattern is not a regular expression: ${(e as Error).message}`);
+        }
         expect(",");
         const of = expr();
         expect(")");
