@@ -156,6 +156,22 @@ describe("remote cache", () => {
     expect(r.stderr.match(/is unavailable/g)).toHaveLength(1);
     expect(report(dev).remote.unavailable).toMatch(/ECONNREFUSED/);
   });
+
+  it("says once that it gives the cache up, with many lookups at a time, and that it uploads nothing when asked to", async () => {
+    let many = G;
+    for (let i = 0; i < 12; i++) many += `genrule({ name: "g${i}", outs: ["g${i}.out"], cmd: "echo ${i} > $@" });\n`;
+    const ws = makeWorkspace({ "m/BUILD.ts": many });
+    const k = await keys(ws, "keys");
+    const down = await hb(ws, upload("http://127.0.0.1:9", k));
+    expect(down.exitCode, down.output).toBe(0);
+    expect(down.stderr.match(/WARNING: remote cache/g)).toHaveLength(1);
+    expect(down.stderr).toMatch(/is unavailable .*; building locally, and uploading nothing/);
+    const s = await server({ anonymousRead: false, tokens: [{ token: "ci-write-token-0123456789", scopes: ["read", "write"], instances: ["*"] }] });
+    const wrong = await hb(makeWorkspace({ "m/BUILD.ts": many }), upload(s.url, k), { HB_CACHE_TOKEN: "wrong-token-0123456789" });
+    expect(wrong.exitCode, wrong.output).toBe(0);
+    expect(wrong.stderr.match(/WARNING: remote cache/g)).toHaveLength(1);
+    expect(wrong.stderr).toMatch(/refused to let this client read \(HTTP 401\).*; building locally, and uploading nothing/);
+  });
 });
 
 /** A compromised server: serves whatever entries the test crafts, signed or not. */

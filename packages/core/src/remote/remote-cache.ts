@@ -78,9 +78,19 @@ export class RemoteCache {
       }
       await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
     }
-    this.stats.unavailable = `${(last as Error)?.message ?? last}`;
-    this.warn(`remote cache ${this.display} is unavailable (${this.stats.unavailable}); building locally`);
+    const why = `${(last as Error)?.message ?? last}`;
+    this.giveUp(why, `remote cache ${this.display} is unavailable (${why})`);
     return undefined;
+  }
+
+  /**
+   * Stops using the cache for the rest of the build, saying so once (lookups run several at a
+   * time, so more than one can fail at once), and that nothing is uploaded when that was asked.
+   */
+  private giveUp(why: string, message: string): void {
+    if (this.stats.unavailable) return;
+    this.stats.unavailable = why;
+    this.warn(`${message}; building locally${this.opts.upload ? ", and uploading nothing" : ""}`);
   }
 
   private reject(reason: RejectReason, message: string): undefined {
@@ -103,8 +113,10 @@ export class RemoteCache {
       if (!res) return undefined;
       if (res.status === 401 || res.status === 403) {
         await drain(res.body);
-        this.stats.unavailable = `HTTP ${res.status} reading instance '${instance}'`;
-        this.warn(`remote cache ${this.display} refused to let this client read (HTTP ${res.status}): set HB_CACHE_TOKEN to a token with read access; building locally`);
+        this.giveUp(
+          `HTTP ${res.status} reading instance '${instance}'`,
+          `remote cache ${this.display} refused to let this client read (HTTP ${res.status}): set HB_CACHE_TOKEN to a token with read access`,
+        );
         return undefined;
       }
       if (res.status !== 200) {
