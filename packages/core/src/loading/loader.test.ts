@@ -227,4 +227,15 @@ export function greet(name: string) { greeting({ name, who: name }); }
     expect(e.code).toBe("BAD_CONFIG");
     expect(e.hint).toContain("did you mean 'sandbox'?");
   });
+
+  it("names the key inside remoteCache that is wrong, and what it must be", async () => {
+    const config = (remote: string) => `export default { remoteCache: ${remote} };\n`;
+    const keyList = await analysisError({ "a/BUILD.ts": "" }, ["//..."], config("{ url: 'http://127.0.0.1:9092', trustedKeys: ['keys/ci.pem'] }"));
+    expect(keyList.message).toMatch(/setting 'remoteCache\.trustedKeys' in hb\.config\.ts must be an object from instance name .* \{ main: \["keys\/ci\.pem"\] \}/);
+    const typo = await analysisError({ "a/BUILD.ts": "" }, ["//..."], config("{ url: 'http://127.0.0.1:9092', readInstance: ['main'] }"));
+    expect(typo.message).toContain("unknown setting 'remoteCache.readInstance'");
+    expect(typo.hint).toContain("did you mean 'remoteCache.readInstances'?");
+    const noUrl = await analysisError({ "a/BUILD.ts": "" }, ["//..."], config("{ instance: 'main' }"));
+    expect(noUrl.message).toContain("setting 'remoteCache.url' in hb.config.ts is required");
+  });
 });

@@ -57,6 +57,25 @@ const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
   trustedKeys: (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(stringList),
 };
 
+/** What each key of an object-valued setting must be, for errors that name the key itself. */
+const NESTED: Partial<Record<keyof WorkspaceConfig, { keys: Record<string, (v: unknown) => boolean>; expected: Record<string, string>; required: string[] }>> = {
+  npm: {
+    keys: NPM_KEYS,
+    expected: { registry: "'http(s)://...'", allowUnpinned: "an array of package names" },
+    required: [],
+  },
+  remoteCache: {
+    keys: REMOTE_KEYS,
+    expected: {
+      url: "'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN)",
+      instance: "an instance name (letters, digits, '.', '_', '-')",
+      readInstances: "an array of instance names, read in order",
+      trustedKeys: "an object from instance name (or \"*\" for every instance) to public key files, e.g. { main: [\"keys/ci.pem\"] }",
+    },
+    required: ["url"],
+  },
+};
+
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
   ignore: stringList,
   sourceDateEpoch: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0,
@@ -95,11 +114,30 @@ export function validateConfig(raw: unknown, file: string): WorkspaceConfig {
     const k = key as keyof WorkspaceConfig;
     if (value === undefined) continue;
     if (!KEYS[k](value)) {
+      const nested = NESTED[k];
+      if (nested && typeof value === "object" && value !== null && !Array.isArray(value)) checkNested(key, value as Record<string, unknown>, nested, file);
       throw new HbError("BAD_CONFIG", `setting '${key}' in hb.config.ts must be ${EXPECTED[k]}`, { location: { file } });
     }
     out[key] = value;
   }
   return out as WorkspaceConfig;
+}
+
+/** Throws for the first key of an object-valued setting that is unknown, missing or of the wrong shape. */
+function checkNested(key: string, value: Record<string, unknown>, nested: NonNullable<(typeof NESTED)[keyof WorkspaceConfig]>, file: string): void {
+  for (const [k, v] of Object.entries(value)) {
+    if (!(k in nested.keys)) {
+      const guess = didYouMean(k, Object.keys(nested.keys));
+      throw new HbError("BAD_CONFIG", `unknown setting '${key}.${k}' in hb.config.ts`, {
+        location: { file },
+        hint: guess ? `did you mean '${key}.${guess}'?` : `known: ${Object.keys(nested.keys).join(", ")}`,
+      });
+    }
+    if (v !== undefined && !nested.keys[k]!(v)) throw new HbError("BAD_CONFIG", `setting '${key}.${k}' in hb.config.ts must be ${nested.expected[k]}`, { location: { file } });
+  }
+  for (const k of nested.required) {
+    if (value[k] === undefined) throw new HbError("BAD_CONFIG", `setting '${key}.${k}' in hb.config.ts is required: ${nested.expected[k]}`, { location: { file } });
+  }
 }
 
 /** Typed identity, for `export default defineConfig({...})` in hb.config.ts. */
