@@ -136,6 +136,14 @@ describe("remote cache", () => {
     );
     expect(r.exitCode, r.output).toBe(0);
     expect(summary(r)).toMatchObject({ executed: 0, cached: 2 });
+    // Bazel's form, the instance in the URL's path, reads main too
+    const bazelForm = await hb(makeWorkspace(FILES), read(`${s.url}/main`, join(mainKeys, "public.pem")), { HB_CACHE_TOKEN: "developer-read-only-0123" });
+    expect(bazelForm.exitCode, bazelForm.output).toBe(0);
+    expect(summary(bazelForm)).toMatchObject({ executed: 0, cached: 2 });
+    expect(bazelForm.stderr).not.toMatch(/refused an entry/);
+    const twice = await hb(makeWorkspace(FILES), read(`${s.url}/main`, join(mainKeys, "public.pem"), ["--remote-read-instance", "pr-123"]));
+    expect(twice.exitCode).toBe(2);
+    expect(twice.stderr).toMatch(/URL names instance 'main' .* instances are given as settings too/);
 
     // read-only and missing tokens cannot write
     // (new content, so something executes and would be uploaded)

@@ -12,12 +12,18 @@ import type { RemoteFlags } from "./build";
  * trusted for each. Undefined when there is none.
  */
 export function openRemoteCache(root: string, cwd: string, config: RemoteCacheConfig | undefined, flags: RemoteFlags | undefined, warn: (m: string) => void): RemoteCache | undefined {
-  const url = flags?.url ?? config?.url;
-  if (!url) {
+  const given = flags?.url ?? config?.url;
+  if (!given) {
     if (flags?.upload) throw new HbError("USAGE", "--remote-upload needs a remote cache: --remote-cache URL, or remoteCache in hb.config.ts");
     return undefined;
   }
-  const instance = flags?.instance ?? config?.instance ?? "";
+  const { url, urlInstance } = instanceInUrl(given);
+  if (urlInstance !== undefined && (flags?.instance !== undefined || config?.instance !== undefined || flags?.readInstances?.length || config?.readInstances)) {
+    throw new HbError("USAGE", `the remote cache URL names instance '${urlInstance}' (Bazel's form) and instances are given as settings too`, {
+      hint: "name the instance once: in the URL, or with --remote-instance / --remote-read-instance (remoteCache.instance / readInstances)",
+    });
+  }
+  const instance = urlInstance ?? flags?.instance ?? config?.instance ?? "";
   const readInstances = flags?.readInstances?.length ? flags.readInstances : (config?.readInstances ?? [instance]);
   for (const name of [instance, ...readInstances]) {
     if (!/^[A-Za-z0-9._-]*$/.test(name)) throw new HbError("USAGE", `remote cache instance '${name}' may hold only letters, digits, '.', '_' and '-'`);
@@ -47,4 +53,22 @@ export function openRemoteCache(root: string, cwd: string, config: RemoteCacheCo
     },
     warn,
   );
+}
+
+/**
+ * Bazel's `--remote_cache=http://host:port/NAME` puts the instance in the URL's path; hb reads it
+ * the same way (one segment), and talks to the URL without it.
+ */
+function instanceInUrl(given: string): { url: string; urlInstance?: string } {
+  let u: URL;
+  try {
+    u = new URL(given);
+  } catch {
+    return { url: given };
+  }
+  const path = u.pathname.replace(/^\/+|\/+$/g, "");
+  if (path === "") return { url: given };
+  if (path.includes("/")) throw new HbError("USAGE", `the remote cache URL's path '/${path}' is not an instance name (one segment of letters, digits, '.', '_', '-')`);
+  u.pathname = "/";
+  return { url: u.toString(), urlInstance: decodeURIComponent(path) };
 }
