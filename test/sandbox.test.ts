@@ -22,6 +22,7 @@ describe("the action sandbox", () => {
     expect(r.stderr).toContain("//p:peek: Genrule exited with code 1");
     expect(r.stderr).toContain("command: cat p/declared.txt p/undeclared.txt > hb-out/p/o.txt");
     expect(r.stderr).toContain("p/undeclared.txt: No such file or directory");
+    expect(r.stderr).toContain("the sandbox holds only declared inputs");
     expect(summary(r)).toMatchObject({ actions: 1, executed: 0, failed: 1 });
   });
 

@@ -686,7 +686,11 @@ class Executor {
         const output = [run.stderr.trim() ? `stderr:\n${indent(tail(run.stderr))}` : "", run.stdout.trim() ? `stdout:\n${indent(tail(run.stdout))}` : ""]
           .filter(Boolean)
           .join("\n");
-        throw new HbError("ACTION_FAILED", `${a.owner}: ${a.mnemonic} ${how}\n  command: ${describeCommand(a)}${output ? `\n${output}` : "\n  (no output)"}`);
+        // the usual first failure in a sandbox: a file of the workspace read but never declared
+        const missingFile = mode !== "none" && /No such file or directory/.test(run.stderr);
+        throw new HbError("ACTION_FAILED", `${a.owner}: ${a.mnemonic} ${how}\n  command: ${describeCommand(a)}${output ? `\n${output}` : "\n  (no output)"}`, {
+          ...(missingFile ? { hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency" } : {}),
+        });
       }
       const files = this.collectOutputs(a, outDir, writableAt);
       const changed: string[] = [];
