@@ -52,4 +52,9 @@ describe("parseTargetPattern", () => {
     expect(parseTargetPattern("c:t", "a")).toEqual({ kind: "target", label: { pkg: "a/c", name: "t" } });
     expect(formatTargetPattern(parseTargetPattern("sub/...", "a"))).toBe("//a/sub/...");
   });
+
+  it("quotes a bad pattern as it was written, and refuses external repositories by name", () => {
+    expect(() => parseTargetPattern("@repo//lib")).toThrow("invalid label '@repo//lib': external repositories (@repo//...) are not supported");
+    expect(() => parseTargetPattern("foo bar", "a")).toThrow("invalid label 'foo bar': package path segment 'foo bar' has a character that is not allowed");
+  });
 });

@@ -54,25 +54,28 @@ function lastSegment(pkg: string): string {
  */
 export function parseLabel(text: string, contextPkg?: string): Label {
   if (text.startsWith("@")) throw labelError(text, "external repositories (@repo//...) are not supported");
-  if (text.startsWith("//")) {
-    const rest = text.slice(2);
-    const colon = rest.indexOf(":");
-    if (colon < 0) {
-      checkPackage(rest, text);
-      if (rest === "") throw labelError(text, "'//' alone names no target; use //:name for the root package");
-      return { pkg: rest, name: lastSegment(rest) };
-    }
-    const pkg = rest.slice(0, colon);
-    const name = rest.slice(colon + 1);
-    checkPackage(pkg, text);
-    checkName(name, text);
-    return { pkg, name };
-  }
+  if (text.startsWith("//")) return parseAbsolute(text, text);
   if (contextPkg === undefined) throw labelError(text, "a label outside a package must start with '//'");
   const name = text.startsWith(":") ? text.slice(1) : text;
   if (name.includes(":")) throw labelError(text, "a relative label may not contain ':' (write //pkg:name)");
   checkName(name, text);
   return { pkg: contextPkg, name };
+}
+
+/** `//pkg:name` or `//pkg`; errors quote `shown`, what the user wrote. */
+function parseAbsolute(abs: string, shown: string): Label {
+  const rest = abs.slice(2);
+  const colon = rest.indexOf(":");
+  if (colon < 0) {
+    checkPackage(rest, shown);
+    if (rest === "") throw labelError(shown, "'//' alone names no target; use //:name for the root package");
+    return { pkg: rest, name: lastSegment(rest) };
+  }
+  const pkg = rest.slice(0, colon);
+  const name = rest.slice(colon + 1);
+  checkPackage(pkg, shown);
+  checkName(name, shown);
+  return { pkg, name };
 }
 
 export function formatLabel(label: Label): string {
@@ -95,6 +98,7 @@ export function canonicalLabel(text: string, contextPkg?: string): string {
  * relative to the workspace root ("" at the root), for patterns that do not start with `//`.
  */
 export function parseTargetPattern(text: string, cwdPkg = ""): TargetPattern {
+  if (text.startsWith("@")) throw labelError(text, "external repositories (@repo//...) are not supported");
   let abs: string;
   if (text.startsWith("//")) abs = text;
   else if (text.startsWith(":")) abs = `//${cwdPkg}${text}`;
@@ -111,7 +115,7 @@ export function parseTargetPattern(text: string, cwdPkg = ""): TargetPattern {
     checkPackage(pkg, text);
     return { kind: "package", pkg };
   }
-  return { kind: "target", label: parseLabel(abs) };
+  return { kind: "target", label: parseAbsolute(abs, text) };
 }
 
 function joinPkg(base: string, rel: string): string {
