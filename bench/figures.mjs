@@ -21,6 +21,13 @@ export function figures(r) {
   }
   if (r.cold) {
     f.push(ratioFigure("cold build / plain loop (--jobs 2)", cold, med(r.cold.plain), 1.2, "<= 1.2x"));
+    if (r.cold.plainBwrap) {
+      const inBwrap = med(r.cold.plainBwrap);
+      const cpu = (k) => fmt(med(r.cold[k], "busyMs"), "ms");
+      const busy = `; CPU, all cores busy (median): plain ${cpu("plain")}, in bwrap ${cpu("plainBwrap")}, hb ${cpu("hbCold")}`;
+      f.push({ ...ratioFigure("plain loop in bwrap / plain loop", inBwrap, med(r.cold.plain), undefined, "info"), note: `each command under bwrap as hb runs it, without hb: what the sandbox itself costs${busy}` });
+      f.push({ ...ratioFigure("cold build / plain loop in bwrap", cold, inBwrap, undefined, "info"), note: "what hb's own work costs (analysis, keys, staging, spawning, outputs into the CAS)" });
+    }
   }
   if (r.restore && r.cold) {
     f.push(ratioFigure("cache restore / cold build", med(r.restore.hbRestore), cold, 0.1, "<= 0.1x (10x faster)"));

@@ -8,6 +8,17 @@ import { tmpdir } from "node:os";
 const TIME = "/usr/bin/time";
 const HAS_TIME = existsSync(TIME);
 
+/**
+ * CPU time the whole machine has spent busy (user, nice, system, irq, softirq) since boot, in
+ * ms: the difference over a run is what it cost all cores, which a noisy neighbour's steal
+ * time moves much less than the wall clock.
+ */
+export function busyMs() {
+  const [user, nice, system, , , irq, softirq] = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  // USER_HZ: 100 on Linux
+  return (user + nice + system + irq + softirq) * 10;
+}
+
 export function median(xs) {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   const n = s.length;

@@ -21,11 +21,16 @@ import { performance } from "node:perf_hooks";
 import {
   type ActionGraph,
   type ActionSpec,
+  DEFAULT_SOURCE_DATE_EPOCH,
   OutputBase,
+  SANDBOX_HOME,
+  SYSTEM_PATH,
   bwrapArgs,
+  determinismEnv,
   executeActions,
   findBwrap,
   spawnProcess,
+  writeSandboxEtc,
 } from "@hb/core";
 
 interface Options {
@@ -35,20 +40,16 @@ interface Options {
   rounds: number;
 }
 
-// The env hb gives an action without tools (determinism env, PATH = system dirs), so that the
-// floor's bwrap gets as many --setenv arguments as hb's.
-const ACTION_ENV = {
-  HOME: "/hb/home",
-  LANG: "C.UTF-8",
-  LC_ALL: "C.UTF-8",
-  PATH: "/usr/bin:/usr/local/bin:/bin",
-  SHELL: "/bin/bash",
-  SOURCE_DATE_EPOCH: "315532800",
-  TMPDIR: "/tmp",
-  TZ: "UTC",
-};
 // the cheapest command that creates its declared output, the same for hb and the floor
 const TOUCH = "/usr/bin/touch";
+// The env hb gives this action (determinism env; PATH: the toolchain's directory, then the
+// system's), so that the floor's bwrap gets as many --setenv arguments as hb's.
+const ACTION_ENV = determinismEnv({
+  sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH,
+  path: [...new Set(["/usr/bin", ...SYSTEM_PATH.split(":")])].join(":"),
+  home: SANDBOX_HOME,
+  tmpdir: "/tmp",
+});
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { dir: "", m: 200, files: 10, rounds: 5 };
@@ -135,7 +136,7 @@ async function hbPass(root: string, base: OutputBase, graph: ActionGraph): Promi
     graph,
     targets: graph.requested,
     mode: "default",
-    sourceDateEpoch: 315532800,
+    sourceDateEpoch: DEFAULT_SOURCE_DATE_EPOCH,
     jobs: 1,
     keepGoing: false,
     signal: new AbortController().signal,
@@ -176,9 +177,7 @@ async function floorPass(dir: string, o: Options): Promise<{ perAction: number[]
 }
 
 function prepareFloor(dir: string, o: Options): void {
-  mkdirSync(join(dir, "etc"), { recursive: true });
-  writeFileSync(join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nhb:x:65534:65534:hb:/hb/home:/bin/sh\n");
-  writeFileSync(join(dir, "etc/group"), "root:x:0:\nhb:x:65534:\n");
+  writeSandboxEtc(join(dir, "etc"));
   for (let i = 0; i < o.m; i++) {
     mkdirSync(join(dir, "root/hb-out", pkgOf(i)), { recursive: true });
     mkdirSync(join(dir, "out", String(i)), { recursive: true });

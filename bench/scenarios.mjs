@@ -1,9 +1,9 @@
 // The scenarios: each times hb and its floor in the same run, alternating the two where it can
 // so that a noisy neighbour on the shared machine slows both sides alike.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { timeAsync, timeCommand } from "./measure.mjs";
+import { busyMs, timeAsync, timeCommand } from "./measure.mjs";
 import { plainBuild } from "./plain-build.mjs";
 
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
@@ -46,20 +46,46 @@ async function rounds(n, steps) {
   return samples;
 }
 
-/** Cold build (no .hb, no hb-out) against the plain loop, same commands, same parallelism. */
+/**
+ * Cold build (no .hb, no hb-out) against the plain loop, same commands, same parallelism; and
+ * the same loop with each command under bwrap as hb runs it (info: what the sandbox costs).
+ */
 export async function coldBuild(ctx) {
-  log(`cold build vs plain loop: ${ctx.runs} runs each (+1 warm-up)`);
+  log(`cold build vs plain loop, bare and in bwrap: ${ctx.runs} runs each (+1 warm-up)`);
   const out = join(ctx.work, "plain-out");
+  const inBwrap = join(ctx.work, "plain-bwrap-out");
+  const sandbox = ctx.runs > 0 ? await bwrapPrefix(ctx, inBwrap) : undefined;
+  const withCpu = async (step) => {
+    const before = busyMs();
+    const sample = await step();
+    return { ...sample, busyMs: busyMs() - before };
+  };
   return rounds(ctx.runs, {
-    plain: async () => {
+    plain: () => {
       rmSync(out, { recursive: true, force: true });
-      return { ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: out, jobs: ctx.jobs })) };
+      return withCpu(async () => ({ ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: out, jobs: ctx.jobs })) }));
     },
+    ...(sandbox && {
+      plainBwrap: () => {
+        rmSync(inBwrap, { recursive: true, force: true });
+        mkdirSync(inBwrap);
+        // the mount point, in a workspace bound read-only
+        mkdirSync(join(ctx.repo, "hb-out"), { recursive: true });
+        return withCpu(async () => ({ ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: inBwrap, jobs: ctx.jobs, sandbox })) }));
+      },
+    }),
     hbCold: () => {
       rmHb(ctx, [".hb", "hb-out"]);
-      return hbBuild(ctx);
+      return withCpu(async () => hbBuild(ctx));
     },
   });
+}
+
+/** bwrap's command line for the plain loop in bwrap (bench/bwrap-prefix.ts). */
+async function bwrapPrefix(ctx, outDir) {
+  const script = await bundleAgainstCore(ctx, "bwrap-prefix");
+  const args = [script, "--workspace", ctx.repo, "--out", outDir, "--etc", join(ctx.work, "plain-bwrap-etc")];
+  return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8" }));
 }
 
 /** Every path a no-op build has to look at: BUILD files, sources, the tool, the outputs. */
@@ -132,14 +158,13 @@ export async function incremental(ctx) {
   return res;
 }
 
-/** Bundles bench/sandbox-overhead.ts against core's sources and runs it in its own node. */
-export async function sandboxOverhead(ctx) {
-  log(`sandbox overhead: ${ctx.m} actions x ${ctx.sandboxRounds} rounds, hb and bare bwrap alternating`);
+/** Bundles bench/NAME.ts against core's sources; returns the bundle's path. */
+async function bundleAgainstCore(ctx, name) {
   const esbuild = await import("esbuild");
   // inside the repo's node_modules, so the bundle resolves better-sqlite3 like hb does
-  const bundle = join(ctx.repoRoot, "node_modules/.cache/hb-bench/sandbox-overhead.mjs");
+  const bundle = join(ctx.repoRoot, `node_modules/.cache/hb-bench/${name}.mjs`);
   await esbuild.build({
-    entryPoints: [join(ctx.benchDir, "sandbox-overhead.ts")],
+    entryPoints: [join(ctx.benchDir, `${name}.ts`)],
     outfile: bundle,
     bundle: true,
     platform: "node",
@@ -149,6 +174,13 @@ export async function sandboxOverhead(ctx) {
     banner: { js: "import { createRequire as __hbRequire } from 'node:module'; const require = __hbRequire(import.meta.url);" },
     logLevel: "warning",
   });
+  return bundle;
+}
+
+/** Runs bench/sandbox-overhead.ts (bundled) in its own node. */
+export async function sandboxOverhead(ctx) {
+  log(`sandbox overhead: ${ctx.m} actions x ${ctx.sandboxRounds} rounds, hb and bare bwrap alternating`);
+  const bundle = await bundleAgainstCore(ctx, "sandbox-overhead");
   const dir = join(ctx.work, "sandbox-overhead");
   rmSync(dir, { recursive: true, force: true });
   const args = [bundle, "--dir", dir, "--m", String(ctx.m), "--rounds", String(ctx.sandboxRounds)];

@@ -27,7 +27,8 @@ export { type Envelope, type EnvelopeSignature, type DecodedEnvelope, type DsseF
 export { type ProvenanceStatement, type ProvenanceInput, type SlsaProvenance, type Statement, type ResourceDescriptor, type DigestSet, type FileDigest, type LockfilePin, buildProvenanceStatement, serializeStatement, STATEMENT_TYPE, SLSA_PROVENANCE_PREDICATE_TYPE, HB_BUILD_TYPE } from "./provenance/statement";
 export { IN_TOTO_PAYLOAD_TYPE, ATTESTATION_SUFFIX, signStatement, attestationBundle } from "./provenance/attestation";
 export { type AttestationCheck, type AttestationVerification, type CheckResult, type VerifyAttestationOptions, ATTESTATION_CHECKS, verifyAttestation } from "./provenance/verify";
-export { findBwrap, bwrapArgs, systemBinds, type BwrapSpec } from "./sandbox/bwrap";
+export { findBwrap, bwrapArgs, systemBinds, writeSandboxEtc, type BwrapSpec } from "./sandbox/bwrap";
+export { EXECROOT, SANDBOX_HOME, SYSTEM_PATH, determinismEnv } from "./sandbox/determinism";
 export { spawnProcess, type SpawnResult } from "./sandbox/spawn";
 export { fetchExternal, type FetchOptions as FetchCommandOptions } from "./build/fetch";
 export { explain, type Explanation, type ExplainedInput, type ExplainedProducer } from "./explain/explain";
