@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -61,6 +61,20 @@ describe("LocalCas", () => {
     chmodSync(path, 0o644);
     writeFileSync(path, "keep me");
     expect(cas.get(d)).toBe(path);
+    expect(cas.incidents).toHaveLength(0);
+    expect(statSync(path).mode & 0o777).toBe(0o444);
+  });
+
+  it("re-hashes a blob whose link was removed (rm -rf hb-out/) without touching it: its ctime stays where the unlink put it", () => {
+    const d = cas.putBytes("restored", 1);
+    const path = cas.get(d)!;
+    linkSync(path, join(dir, "out-link"));
+    unlinkSync(join(dir, "out-link"));
+    const moved = statSync(path);
+    expect(cas.get(d)).toBe(path);
+    const after = statSync(path);
+    expect(after.ctimeMs).toBe(moved.ctimeMs);
+    expect(after.mode & 0o777).toBe(0o444);
     expect(cas.incidents).toHaveLength(0);
   });
 

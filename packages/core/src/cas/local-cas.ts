@@ -172,9 +172,15 @@ export class LocalCas {
       actual = undefined;
     }
     if (actual && actual.hash === digest.hash && actual.size === digest.size) {
-      // the bytes are right; a chmod through a link in hb-out/ may not be
-      chmodSync(path, executable ? 0o555 : 0o444);
-      return this.record(name, path);
+      // the bytes are right; a chmod through a link in hb-out/ may not be (a chmod moves the ctime)
+      const mode = executable ? 0o555 : 0o444;
+      if ((st.mode & 0o7777) !== mode) {
+        chmodSync(path, mode);
+        return this.record(name, path);
+      }
+      // the facts from before the hash: a write during it moved them, and the next use re-hashes
+      this.putRow.run(name, st.size, st.mtimeMs, st.ctimeMs, st.ino);
+      return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
     }
     this.incidents.push({
       kind: "corrupt-blob",
