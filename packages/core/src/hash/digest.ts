@@ -37,6 +37,8 @@ export function digestOfFile(path: string): Digest {
       if (n === 0) break;
       hash.update(n === CHUNK ? chunkBuffer : chunkBuffer.subarray(0, n));
       total += n;
+      // a short read ending where fstat said the file ends is its end: no read just to see 0
+      if (n < CHUNK && total === size) break;
     }
     // The file grew or shrank while being read: the size we report is the bytes we hashed.
     return { hash: hash.digest("hex"), size: total === size ? size : total };
