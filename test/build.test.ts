@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/store/database";
 import { HB, REPO, executedLabels, hb, makeWorkspace, summary, tempDir } from "./helpers";
@@ -666,5 +666,29 @@ describe("hb CLI", () => {
     expect(existsSync(join(ws, ".hb"))).toBe(false);
     expect(existsSync(join(ws, "hb-out"))).toBe(false);
     expect(summary(await hb(ws, ["build", "//..."])).executed).toBe(4);
+  });
+
+  it("never takes the workspace, hb-out/ or a directory of other files for its output base", async () => {
+    const ws = makeWorkspace(CHAIN);
+    await hb(ws, ["build", "//..."]);
+    for (const [cwd, args, env, why] of [
+      [ws, ["clean", "--expunge", "--output-base", "."], {}, `holds the workspace ${ws}`],
+      [join(ws, "b"), ["clean", "--expunge"], { HB_OUTPUT_BASE: dirname(ws) }, `holds the workspace ${ws}`],
+      [ws, ["build", "//...", "--output-base", "hb-out/state"], {}, `is in ${join(ws, "hb-out")}`],
+      // a package's directory: not hb's, whatever it holds
+      [join(ws, "b"), ["clean", "--expunge", "--output-base", "."], {}, "not an hb output base (no hb.db in it)"],
+    ] as const) {
+      const r = await hb(cwd, [...args], { ...env });
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(why);
+    }
+    const other = tempDir();
+    writeFileSync(join(other, "precious.txt"), "keep\n");
+    const r = await hb(ws, ["clean", "--expunge", "--output-base", other]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("not an hb output base (no hb.db in it)");
+    expect(readFileSync(join(other, "precious.txt"), "utf8")).toBe("keep\n");
+    expect(existsSync(join(ws, "b/BUILD.ts"))).toBe(true);
+    expect(existsSync(join(ws, "hb-out/b/b.out"))).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { lockOutputBase, openWorkspace } from "@hb/core";
+import { HbError, lockOutputBase, openWorkspace } from "@hb/core";
 import type { Command } from "../args";
 import { stringOption } from "../args";
 import { createTerminal } from "../ui/terminal";
@@ -16,6 +16,13 @@ export const cleanCommand: Command = {
   },
   async run({ values, cwd, signal }) {
     const workspace = openWorkspace({ cwd, outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE });
+    const base = workspace.outputBase;
+    // a mistyped --output-base or HB_OUTPUT_BASE must not cost a directory of someone's files
+    if (values.expunge === true && existsSync(base) && readdirSync(base).length > 0 && !existsSync(join(base, "hb.db"))) {
+      throw new HbError("USAGE", `not removing ${base}: it is not an hb output base (no hb.db in it)`, {
+        hint: "check --output-base and HB_OUTPUT_BASE; hb clean --expunge removes only a directory hb keeps its state in",
+      });
+    }
     const term = createTerminal();
     const lock = await lockOutputBase(workspace.outputBase, (m) => term.line(`hb: ${m}`), signal);
     try {

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { HbError } from "../errors";
 import { OUT_DIR } from "../analysis/graph";
@@ -32,11 +32,19 @@ export function findWorkspaceRoot(start: string): string {
 
 export function openWorkspace(opts: { cwd: string; outputBase?: string }): Workspace {
   const root = findWorkspaceRoot(opts.cwd);
-  return {
-    root,
-    outputBase: opts.outputBase ? resolve(opts.cwd, opts.outputBase) : join(root, ".hb"),
-    outDir: join(root, OUT_DIR),
-  };
+  const outDir = join(root, OUT_DIR);
+  const outputBase = opts.outputBase ? resolve(opts.cwd, opts.outputBase) : join(root, ".hb");
+  // hb rewrites and removes what is in its output base (hb clean --expunge removes all of it),
+  // and hides it from BUILD.ts evaluation: never the workspace, or where hb-out/ goes
+  const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+  const [base, realRoot, realOut] = [real(outputBase), real(root), real(outDir)];
+  const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+  if (within(realRoot, base) || within(base, realOut)) {
+    throw new HbError("USAGE", `the output base cannot be ${outputBase}: it ${within(realRoot, base) ? `holds the workspace ${root}` : `is in ${outDir}`}`, {
+      hint: "pick a directory of its own, such as <workspace>/.hb (the default) or one outside the workspace",
+    });
+  }
+  return { root, outputBase, outDir };
 }
 
 /** Workspace-relative, '/'-separated path of `dir` ("" for the root); throws if outside. */
