@@ -668,6 +668,32 @@ describe("hb CLI", () => {
     expect(summary(await hb(ws, ["build", "//..."])).executed).toBe(4);
   });
 
+  it("says in words why it cannot use a path given for its state, a report or keys (exit 2, never a crash or a hang)", async () => {
+    const ws = makeWorkspace(CHAIN);
+    writeFileSync(join(ws, "a-file"), "x\n");
+    for (const [args, message] of [
+      [["build", "//d", "--output-base", "a-file"], `cannot keep hb's state in ${join(ws, "a-file")}: ${join(ws, "a-file")} is not a directory`],
+      // Node's recursive mkdir never returns for a missing path in /proc
+      [["build", "//d", "--output-base", "/proc/hb-state"], "cannot keep hb's state in /proc/hb-state: /proc is not on a disk"],
+      [["build", "//d", "--report", "a"], `cannot write the report to ${join(ws, "a")}: it is a directory`],
+      [["build", "//d", "--report", "/proc/hb/r.json"], "cannot write the report to /proc/hb/r.json: /proc is not on a disk"],
+      [["keygen", "--out", "a-file/keys"], `cannot write keys to ${join(ws, "a-file/keys")}: ${join(ws, "a-file")} is not a directory`],
+      [["keygen", "--out", "/proc/hb-keys"], "cannot write keys to /proc/hb-keys: /proc is not on a disk"],
+    ] as const) {
+      const r = await hb(ws, [...args]);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+    // nothing ran for a report it could not write, and nothing was left beside it
+    expect(existsSync(join(ws, "hb-out/d"))).toBe(false);
+    expect(readdirSync(ws).filter((n) => n.includes(".tmp-"))).toEqual([]);
+    await hb(ws, ["build", "//d"]);
+    const r = await hb(ws, ["explain", "hb-out/d"]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("cannot explain hb-out/d: it is a directory");
+  });
+
   it("never takes the workspace, hb-out/ or a directory of other files for its output base", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

@@ -20,6 +20,7 @@ export { type CacheIncident, LocalCas } from "./cas/local-cas";
 export { OutputBase } from "./store/output-base";
 export { type Database, type Statement as SqlStatement, sqlite } from "./store/database";
 export { lockOutputBase } from "./store/lock";
+export { makeWritableDir } from "./store/writable-dir";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./query/query";
 export { verify, type VerifyOptions, type VerifyReport, type TargetVerdict, type Divergence, type FileDifference } from "./verify/verify";
 export { type SigningKeyPair, type KeyFiles, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId, signBytes, verifyBytes, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from "./crypto/keys";

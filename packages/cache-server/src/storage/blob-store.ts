@@ -1,6 +1,6 @@
-import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, type Stats, statSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { HbError } from "@hb/core";
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, type Stats, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { HbError, makeWritableDir } from "@hb/core";
 import { type EntryKey, type EntryKind, type EntryRow, entryId } from "./entry";
 import { EntryIndex } from "./entry-index";
 import { hashOpenFile } from "./hash-fd";
@@ -60,32 +60,9 @@ function factsOf(row: EntryRow): string {
   return `${row.sha256}:${row.size}:${row.ino}:${row.mtimeMs}:${row.ctimeMs}`;
 }
 
-/** Filesystems no cache can live on: Node's recursive mkdir loops forever on a missing path in /proc. */
-const PSEUDO_FILESYSTEMS = new Set([0x9fa0 /* proc */, 0x62656572 /* sysfs */]);
-
 /** Creates the store's directory, or says in words why it cannot be one. */
 function makeStoreDir(root: string): void {
-  const fail = (why: string) =>
-    new HbError("CACHE_SERVER_FAILED", `cannot keep the cache in ${root}: ${why}`, { hint: "give --dir a writable directory (it is created if missing)" });
-  let existing = root;
-  for (;;) {
-    try {
-      if (!statSync(existing).isDirectory()) throw fail(`${existing} is not a directory`);
-      break;
-    } catch (e) {
-      if (e instanceof HbError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      if ((code !== "ENOENT" && code !== "ENOTDIR") || existing === dirname(existing)) throw fail(code ?? String(e));
-      existing = dirname(existing);
-    }
-  }
-  if (PSEUDO_FILESYSTEMS.has(statfsSync(existing).type)) throw fail(`${existing} is not on a disk`);
-  try {
-    if (existing !== root) mkdirSync(root, { recursive: true });
-    accessSync(root, constants.W_OK | constants.X_OK);
-  } catch (e) {
-    throw fail((e as NodeJS.ErrnoException).code ?? String(e));
-  }
+  makeWritableDir(root, (why) => new HbError("CACHE_SERVER_FAILED", `cannot keep the cache in ${root}: ${why}`, { hint: "give --dir a writable directory (it is created if missing)" }));
 }
 
 /** Whether a file's inode facts are still those recorded in `row`. */

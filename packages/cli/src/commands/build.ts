@@ -1,7 +1,7 @@
 import { HbError, build } from "@hb/core";
 import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
-import { writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
@@ -37,6 +37,7 @@ export const buildCommand: Command = {
       throw new HbError("USAGE", "hb build needs at least one target pattern", { hint: "e.g. hb build //...  or  hb build //app:bundle" });
     }
     const flags = buildFlags(values);
+    if (flags.report) checkReportFile(cwd, flags.report);
     const signingKey = stringOption(values, "signing-key");
     if (values.provenance === true && !signingKey) {
       throw new HbError("USAGE", "--provenance needs --signing-key FILE", { hint: "create a key pair with: hb keygen --out .hb-keys/" });

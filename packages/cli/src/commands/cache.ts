@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createWriteStream, openSync } from "node:fs";
 import { resolve } from "node:path";
 import { HbError } from "@hb/core";
 import { formatSize, jsonLines, parseSize, startCacheServer } from "@hb/cache-server";
@@ -57,7 +57,7 @@ const serveCommand: Command = {
     const maxUpload = sizeOption(values, "max-upload", "4GiB");
     const tokens = stringOption(values, "tokens");
     const accessLogFile = stringOption(values, "access-log");
-    const accessLogStream = accessLogFile ? createWriteStream(resolve(cwd, accessLogFile), { flags: "a" }) : undefined;
+    const accessLogStream = accessLogFile ? openAccessLog(resolve(cwd, accessLogFile)) : undefined;
     const say = (m: string) => process.stderr.write(`hb cache: ${m}\n`);
     try {
       const server = await startCacheServer({
@@ -85,6 +85,19 @@ const serveCommand: Command = {
     return 0;
   },
 };
+
+/** Opened before the server listens: a path it cannot append to is a usage error, not a crash after "serving". */
+function openAccessLog(path: string) {
+  let fd: number;
+  try {
+    fd = openSync(path, "a");
+  } catch (e) {
+    throw new HbError("USAGE", `cannot append the access log to ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      hint: "give --access-log a file in an existing, writable directory",
+    });
+  }
+  return createWriteStream(path, { fd });
+}
 
 export const cacheCommand: Command = {
   name: "cache",

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { HbError, build } from "@hb/core";
 import type { Command } from "../args";
 import { BuildProgress } from "../ui/progress";
-import { writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
@@ -18,6 +18,7 @@ export const runCommand: Command = {
     if (!target) throw new HbError("USAGE", "hb run needs a target", { hint: "e.g. hb run //app:cli -- --help" });
     if (rest.length > 0) throw new HbError("USAGE", `hb run builds one target; put the program's arguments after --: hb run ${target} -- ${rest.join(" ")}`);
     const flags = buildFlags(values);
+    if (flags.report) checkReportFile(cwd, flags.report);
     const term = createTerminal();
     const progress = new BuildProgress(term);
     const result = await build(buildRequest(flags, { cwd, patterns: [target], signal, term, progress }));

@@ -1,7 +1,7 @@
 import { HbError, build, type TestResult } from "@hb/core";
 import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
-import { writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
@@ -23,6 +23,7 @@ export const testCommand: Command = {
   async run({ values, positionals, cwd, signal }) {
     if (positionals.length === 0) throw new HbError("USAGE", "hb test needs at least one target pattern", { hint: "e.g. hb test //..." });
     const flags = buildFlags(values);
+    if (flags.report) checkReportFile(cwd, flags.report);
     const term = createTerminal();
     const progress = new BuildProgress(term);
     const result = await build({

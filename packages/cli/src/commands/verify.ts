@@ -2,7 +2,7 @@ import { availableParallelism } from "node:os";
 import { HbError, verify, type VerifyReport } from "@hb/core";
 import { type Command, intOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
-import { writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal, type Terminal } from "../ui/terminal";
 import { BUILD_OPTIONS, buildFlags } from "./build-options";
 
@@ -31,6 +31,7 @@ export const verifyCommand: Command = {
   async run({ values, positionals, cwd, signal }) {
     if (positionals.length === 0) throw new HbError("USAGE", "hb verify needs at least one target pattern", { hint: "e.g. hb verify //examples/..." });
     const flags = buildFlags(values);
+    if (flags.report) checkReportFile(cwd, flags.report);
     const runs = intOption(values, "runs", 2) ?? 2;
     const term = createTerminal();
     const report = await verify({

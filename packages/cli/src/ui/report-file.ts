@@ -1,11 +1,37 @@
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { HbError, makeWritableDir } from "@hb/core";
+
+function cannotWrite(path: string, why: string): HbError {
+  return new HbError("USAGE", `cannot write the report to ${path}: ${why}`, { hint: "give --report a file in a writable directory (it is created if missing)" });
+}
+
+/**
+ * Checks before the work that `--report FILE` can be written: not a directory, in a directory
+ * hb can make and write to. Returns the absolute path.
+ */
+export function checkReportFile(cwd: string, file: string): string {
+  const path = resolve(cwd, file);
+  let isDirectory = false;
+  try {
+    isDirectory = statSync(path).isDirectory();
+  } catch {
+    // absent: written at the end
+  }
+  if (isDirectory) throw cannotWrite(path, "it is a directory");
+  makeWritableDir(dirname(path), (why) => cannotWrite(path, why));
+  return path;
+}
 
 /** Writes JSON through a temp file and a rename: a reader never sees half a report. */
 export function writeJsonFile(cwd: string, file: string, data: unknown): void {
-  const path = resolve(cwd, file);
-  mkdirSync(dirname(path), { recursive: true });
+  const path = checkReportFile(cwd, file);
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n");
-  renameSync(tmp, path);
+  try {
+    writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n");
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw cannotWrite(path, (e as NodeJS.ErrnoException).code ?? String(e));
+  }
 }

@@ -1,10 +1,11 @@
 // Ed25519 signing keys: what signs provenance attestations and, later, remote-cache entries.
 // Only `node:crypto`: the signing code is small enough to trust, with no dependency to audit.
 import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HbError } from "../errors";
 import { sha256Hex } from "../hash/digest";
+import { makeWritableDir } from "../store/writable-dir";
 
 export const PRIVATE_KEY_FILE = "private.pem";
 export const PUBLIC_KEY_FILE = "public.pem";
@@ -71,7 +72,7 @@ export function writeKeyPair(dir: string, pair: SigningKeyPair, opts: { force?: 
       if (existsSync(path)) throw keyExists(path);
     }
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeWritableDir(dir, (why) => new HbError("USAGE", `cannot write keys to ${dir}: ${why}`, { hint: "give --out a writable directory; it is created if missing" }), 0o700);
   const privatePem = pair.privateKey.export({ type: "pkcs8", format: "pem" });
   const publicPem = pair.publicKey.export({ type: "spki", format: "pem" });
   // the private key first: a crash in between leaves a key whose public half can be recomputed

@@ -73,7 +73,13 @@ export async function explain(opts: { cwd: string; what: string; outputBase?: st
   else {
     const abs = resolve(opts.cwd, opts.what);
     if (!existsSync(abs)) throw new HbError("USAGE", `no file ${opts.what}`, { hint: "give a path (e.g. hb-out/pkg/out.js) or a sha256 digest" });
-    const d = digestOfFile(abs);
+    let d;
+    try {
+      d = digestOfFile(abs);
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === "EISDIR" ? "it is a directory" : (e as NodeJS.ErrnoException).code ?? String(e);
+      throw new HbError("USAGE", `cannot explain ${opts.what}: ${why}`, { hint: "give a file (e.g. hb-out/pkg/out.js) or a sha256 digest; a directory output's files are explained one by one" });
+    }
     sha256 = d.hash;
     size = d.size;
     const rel = relative(workspace.root, abs);

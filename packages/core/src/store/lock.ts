@@ -1,6 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { HbError } from "../errors";
 import { type Database, sqlite } from "./database";
+import { makeWritableDir } from "./writable-dir";
 
 export interface OutputBaseLock {
   release(): void;
@@ -14,7 +16,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * stale lock behind. A second hb waits, and says so once.
  */
 export async function lockOutputBase(outputBase: string, onWait: (message: string) => void, signal?: AbortSignal): Promise<OutputBaseLock> {
-  mkdirSync(outputBase, { recursive: true });
+  makeWritableDir(outputBase, (why) => new HbError("USAGE", `cannot keep hb's state in ${outputBase}: ${why}`, {
+    hint: "give --output-base (or HB_OUTPUT_BASE) a writable directory; it is created if missing",
+  }));
   const Db = sqlite();
   const db: Database = new Db(join(outputBase, "lock.db"));
   db.pragma("busy_timeout = 0");
