@@ -40,7 +40,7 @@ export const buildCommand: Command = {
     if (flags.report) checkReportFile(cwd, flags.report);
     const signingKey = stringOption(values, "signing-key");
     if (values.provenance === true && !signingKey) {
-      throw new HbError("USAGE", "--provenance needs --signing-key FILE", { hint: "create a key pair with: hb keygen --out .hb-keys/" });
+      throw new HbError("USAGE", "--provenance needs --signing-key FILE", { hint: "create a key pair outside the workspace (never committed; the tree stays clean): hb keygen --out ~/.hb-keys" });
     }
     const term = createTerminal();
     const progress = new BuildProgress(term);

@@ -148,7 +148,7 @@ export class Analysis {
       const guess = didYouMean(name, [...p.targets.keys(), ...p.outputs.keys()]);
       throw new HbError("NO_SUCH_TARGET", `no target or file '${label}' (needed by ${referrer.label})`, {
         location: referrer.location,
-        hint: guess ? `did you mean ':${guess}'?` : `${rel} does not exist and //${pkg} declares no target '${name}'`,
+        hint: guess ? `did you mean '${parseLabel(referrer.label).pkg === pkg ? `:${guess}` : `//${pkg}:${guess}`}'?` : `${rel} does not exist and //${pkg} declares no target '${name}'`,
       });
     }
     if (st.isDirectory()) {

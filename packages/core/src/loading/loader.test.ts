@@ -137,6 +137,12 @@ describe("loading and analysis", () => {
     expect(dep.code).toBe("NO_SUCH_TARGET");
     expect(dep.hint).toContain("did you mean ':bundle'?");
     expect(dep.location).toMatchObject({ file: "a/BUILD.ts", line: 3 });
+    // from another package, the suggestion is a label that works there
+    const other = await analysisError({
+      "a/BUILD.ts": GENRULE + 'filegroup({ name: "bundle" });\n',
+      "b/BUILD.ts": GENRULE + 'filegroup({ name: "user", srcs: ["//a:bundel"] });\n',
+    }, ["//b:user"]);
+    expect(other.hint).toContain("did you mean '//a:bundle'?");
   });
 
   it("names a missing package and who needs it", async () => {
