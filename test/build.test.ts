@@ -658,6 +658,17 @@ describe("hb CLI", () => {
     expect(none.stderr).toContain("no hb.config.ts in / or any directory above it");
   });
 
+  it("re-analyzes when a source file appears where a generated file is declared, and refuses it", async () => {
+    const ws = makeWorkspace(CHAIN);
+    expect((await hb(ws, ["build", "//..."])).exitCode).toBe(0);
+    writeFileSync(join(ws, "d/d.out"), "a source now\n");
+    const r = await hb(ws, ["build", "//..."]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("generated file 'd.out' of //d:d conflicts with the source file d/d.out");
+    rmSync(join(ws, "d/d.out"));
+    expect((await hb(ws, ["build", "//d"])).exitCode).toBe(0);
+  });
+
   it("clean --expunge removes the output base", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

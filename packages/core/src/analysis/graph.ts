@@ -113,10 +113,14 @@ export interface DirRecord {
   ctimeMs: number;
 }
 
-/** A `glob()` call or a package discovery (`//pkg/...`), re-run when a directory below `base` changed. */
+/**
+ * A `glob()` call or a package discovery (`//pkg/...`), re-run when a directory below `base`
+ * changed; or a package's predeclared outputs (`paths`), where no source file may appear.
+ */
 export type ListingRecord =
   | { kind: "glob"; base: string; include: string[]; exclude: string[]; result: string[] }
-  | { kind: "packages"; base: string; result: string[] };
+  | { kind: "packages"; base: string; result: string[] }
+  | { kind: "outputs"; base: string; paths: string[] };
 
 export interface AnalysisInputs {
   files: FileRecord[];

@@ -191,6 +191,10 @@ function declareTarget(def: RuleDefinition<AttrSchema>, args: unknown): void {
         throw fail("OUTPUT_CONFLICT", `output '${out}' of ${label} is also declared by //${pkg.pkg}:${owner ?? name}`, "each file has one producer");
       }
       if (pkg.targets.has(out)) throw fail("OUTPUT_CONFLICT", `output '${out}' of ${label} clashes with the target //${pkg.pkg}:${out}`);
+      // as in Bazel: a label names the output before the file, so the source could never be used
+      if (pkg.isSource(out)) {
+        throw fail("OUTPUT_CONFLICT", `generated file '${out}' of ${label} conflicts with the source file ${pkg.pkg ? `${pkg.pkg}/` : ""}${out}`, "rename the output or the source file");
+      }
       declared.push(out);
     }
   }

@@ -145,6 +145,18 @@ describe("loading and analysis", () => {
     expect(other.hint).toContain("did you mean '//a:bundle'?");
   });
 
+  it("refuses a generated file named like a source file of its package, as Bazel does", async () => {
+    const e = await analysisError({
+      "a/BUILD.ts": GENRULE + 'genrule({ name: "gen", outs: ["data.txt"], cmd: "echo g > $@" });\ngenrule({ name: "use", srcs: ["data.txt"], outs: ["use.txt"], cmd: "cat $< > $@" });\n',
+      "a/data.txt": "source\n",
+    });
+    expect(e.code).toBe("OUTPUT_CONFLICT");
+    expect(e.message).toContain("generated file 'data.txt' of //a:gen conflicts with the source file a/data.txt");
+    expect(e.location).toMatchObject({ file: "a/BUILD.ts", line: 2 });
+    const own = await analysisError({ "a/BUILD.ts": GENRULE + 'genrule({ name: "g", outs: ["BUILD.ts"], cmd: "echo > $@" });\n' });
+    expect(own.message).toContain("conflicts with the source file a/BUILD.ts");
+  });
+
   it("names a missing package and who needs it", async () => {
     const e = await analysisError({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x", srcs: ["//nope:y"] });\n' });
     expect(e.code).toBe("NO_SUCH_PACKAGE");

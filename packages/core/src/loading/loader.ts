@@ -13,7 +13,7 @@ import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import { type BundledFile, bundleBuildFiles } from "./bundle";
 import { type ApiModules, type Evaluator, createEvaluator } from "./evaluate";
 import { globPackage } from "./glob";
-import { type IgnoreRules, findPackages, ignoreRules, joinRel, walkDirs } from "./package-tree";
+import { type IgnoreRules, findPackages, hasBuildFile, ignoreRules, joinRel, walkDirs } from "./package-tree";
 
 /** The API modules BUILD.ts files import; rules-node registers its own at start-up. */
 const apiModules: ApiModules = { "@hb/core": { ...buildApi }, "@hb/rules-node": {} };
@@ -205,6 +205,12 @@ class Loader {
     const targets = new Map<string, TargetDecl>();
     const outputs = new Map<string, string>();
     let walked = false;
+    // a change below the package re-runs its globs and re-checks its outputs (analysis cache)
+    const walk = () => {
+      if (walked) return;
+      walked = true;
+      for (const d of walkDirs(this.root, pkg, this.rules, { intoPackages: false }).dirs) this.dirs.set(d.path, d);
+    };
     const loading: PackageBeingLoaded = {
       pkg,
       buildFile: b.entry,
@@ -213,12 +219,11 @@ class Loader {
       glob: (include, exclude) => {
         const result = globPackage(this.root, pkg, include, exclude, this.rules);
         this.listings.push({ kind: "glob", base: pkg, include: [...include], exclude: [...exclude], result });
-        if (!walked) {
-          walked = true;
-          for (const d of walkDirs(this.root, pkg, this.rules, { intoPackages: false }).dirs) this.dirs.set(d.path, d);
-        }
+        walk();
         return result;
       },
+      // a subpackage's directory is not a source of this package: analysis says the output lies in it
+      isSource: (path) => existsSync(join(this.root, joinRel(pkg, path))) && !hasBuildFile(this.root, joinRel(pkg, path)),
       callSite: () => this.evaluator.callSite(b.entry),
     };
     setLoadingPackage(loading);
@@ -226,6 +231,10 @@ class Loader {
       this.evaluator.run(b);
     } finally {
       setLoadingPackage(undefined);
+    }
+    if (outputs.size > 0) {
+      this.listings.push({ kind: "outputs", base: pkg, paths: [...outputs.keys()].map((o) => joinRel(pkg, o)).sort() });
+      walk();
     }
     return { pkg, buildFile: b.entry, targets, outputs };
   }
