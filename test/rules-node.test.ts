@@ -2,6 +2,7 @@ import { execa } from "execa";
 import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startTestServer } from "../packages/cache-server/src/testing/server";
 import { sha256Hex } from "../packages/core/src/hash/digest";
 import { REPO, hb, makeWorkspace, summary, tempDir } from "./helpers";
 
@@ -50,6 +51,27 @@ describe("rules-node on examples/ts-monorepo", () => {
     expect(summary(second).executed).toBe(0);
     expect(second.stderr).toMatch(/\/\/examples\/ts-monorepo\/cli:test\s+CACHED/);
     expect(second.stderr).toContain("3 passed (3 cached)");
+  });
+
+  it("hb test uploads to and reads from the team cache as hb build does: a test CI passed is CACHED for a developer", async () => {
+    const server = await startTestServer({});
+    try {
+      const ci = monorepo();
+      // outside the workspace, as the README keeps it
+      const key = join(tempDir(), "ci-key");
+      expect((await hb(ci, ["keygen", "--out", key])).exitCode).toBe(0);
+      const test = ["test", "//examples/ts-monorepo/greet:test", "--remote-cache", server.url];
+      const up = await hb(ci, [...test, "--remote-upload", "--signing-key", join(key, "private.pem")]);
+      expect(up.exitCode, up.output).toBe(0);
+      const dev = monorepo();
+      const down = await hb(dev, [...test, "--trusted-key", join(key, "public.pem")]);
+      expect(down.exitCode, down.output).toBe(0);
+      expect(summary(down).executed).toBe(0);
+      expect(down.stderr).toMatch(/\/\/examples\/ts-monorepo\/greet:test\s+CACHED/);
+      expect(down.stderr).toMatch(/cached \(\d+ remote\)/);
+    } finally {
+      await server.stop();
+    }
   });
 
   it("reports a failing test with its output, exit 3; a type error fails the check; no test matched is exit 4", async () => {

@@ -3,7 +3,7 @@ import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
+import { BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, remoteRequest } from "./build-options";
 
 export const buildCommand: Command = {
   name: "build",
@@ -18,11 +18,7 @@ export const buildCommand: Command = {
     ...BUILD_OPTIONS,
     provenance: { type: "boolean", description: "sign in-toto/SLSA provenance for the targets' outputs: <output>.intoto.jsonl beside each" },
     "signing-key": { type: "string", valueName: "FILE", description: "Ed25519 private key (PEM, from hb keygen) that signs provenance and uploaded cache entries" },
-    "remote-cache": { type: "string", valueName: "URL", description: "team cache (hb cache serve, bazel-remote); token from HB_CACHE_TOKEN or http://user:TOKEN@host" },
-    "remote-instance": { type: "string", valueName: "NAME", description: "the cache instance uploads go to (e.g. pr-123)" },
-    "remote-read-instance": { type: "string", multiple: true, valueName: "NAME", description: "an instance to read from, in order (e.g. pr-123 then main)" },
-    "remote-upload": { type: "boolean", description: "upload sandboxed results, signed with --signing-key (meant for CI)" },
-    "trusted-key": { type: "string", multiple: true, valueName: "FILE", description: "a public key (PEM) whose cache entries are accepted" },
+    ...REMOTE_OPTIONS,
     "builder-id": { type: "string", valueName: "URI", description: "the builder id provenance records (default urn:hb:builder:local:<host>)" },
     "allow-dirty": { type: "boolean", description: "sign provenance for a tree with uncommitted changes (recorded as dirty)" },
     offline: { type: "boolean", description: "skip the fetch step: fail if an external input is not fetched yet (run hb fetch first)" },
@@ -52,15 +48,7 @@ export const buildCommand: Command = {
         values.provenance === true
           ? { signingKey: signingKey!, builderId: stringOption(values, "builder-id"), allowDirty: values["allow-dirty"] === true }
           : undefined,
-      remote: {
-        url: stringOption(values, "remote-cache"),
-        instance: stringOption(values, "remote-instance"),
-        readInstances: values["remote-read-instance"] as string[] | undefined,
-        upload: values["remote-upload"] === true,
-        signingKey,
-        trustedKeys: values["trusted-key"] as string[] | undefined,
-        token: process.env.HB_CACHE_TOKEN,
-      },
+      remote: remoteRequest(values, signingKey),
     });
     progress.finish(result.report);
     if (result.report.audit) {

@@ -3,7 +3,7 @@ import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
+import { BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, remoteRequest } from "./build-options";
 
 export const testCommand: Command = {
   name: "test",
@@ -17,7 +17,8 @@ export const testCommand: Command = {
   options: {
     ...BUILD_OPTIONS,
     "keep-going": { ...BUILD_OPTIONS["keep-going"]!, description: "always on for hb test: every test whose build succeeded runs" },
-    "remote-cache": { type: "string", valueName: "URL", description: "read test results and outputs from a team cache" },
+    ...REMOTE_OPTIONS,
+    "signing-key": { type: "string", valueName: "FILE", description: "Ed25519 private key (PEM, from hb keygen) that signs uploaded cache entries" },
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
@@ -31,7 +32,7 @@ export const testCommand: Command = {
       // every test that can run, runs, whatever failed beside it (as -k would ask anyway)
       keepGoing: true,
       tests: true,
-      remote: { url: stringOption(values, "remote-cache"), token: process.env.HB_CACHE_TOKEN },
+      remote: remoteRequest(values, stringOption(values, "signing-key")),
     });
     progress.finish(result.report);
     const tests = result.tests ?? [];
