@@ -179,7 +179,7 @@ describe("http_file and hb fetch", () => {
     writeFileSync(join(ws, "p/BUILD.ts"), readFileSync(join(ws, "p/BUILD.ts"), "utf8").replace(url, url2));
     const wrong = await hb(ws, ["build", "//p:use"]);
     expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr).toContain("does not match its pinned sha256");
+    expect(wrong.stderr).toContain(`does not match its pinned sha256: expected ${sha256(data)}, got ${sha256(Buffer.from("something else\n"))}`);
     const offline = await hb(ws, ["build", "//p:use", "--offline"]);
     expect(offline.exitCode).toBe(1);
     expect(offline.stderr).toContain("not fetched yet");

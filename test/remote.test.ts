@@ -116,11 +116,13 @@ describe("remote cache", () => {
     expect(ok.stderr).not.toContain("main-ci-token");
 
     // a pull request's CI, with its own token and key, tries to write main: refused, build fine
-    const pr = makeWorkspace({ ...FILES, "a/a.txt": "poison\n" });
+    // (c beside a: two uploads under way at once, both refused, said once)
+    const pr = makeWorkspace({ ...FILES, "a/a.txt": "poison\n", "c/BUILD.ts": G + 'genrule({ name: "c", outs: ["c.out"], cmd: "echo c > $@" });\n' });
     const prKeys = await keys(pr, "keys");
     const poison = await hb(pr, upload(s.url, prKeys, ["--remote-instance", "main"]), { HB_CACHE_TOKEN: "pr-123-token-0123456789" });
     expect(poison.exitCode, poison.output).toBe(0);
     expect(poison.stderr).toMatch(/refused uploads to instance 'main' \(HTTP 403/);
+    expect(poison.stderr.match(/refused uploads/g)).toHaveLength(1);
     expect(poison.stderr).not.toContain("pr-123-token");
     expect(report(pr).remote.uploads).toBe(0);
     // its own instance it may write

@@ -197,8 +197,9 @@ export class RemoteCache {
     const text = (await readBody(res.body).catch(() => Buffer.alloc(0))).toString("utf8").slice(0, 200).trim();
     if (res.status >= 200 && res.status < 300) return true;
     if (res.status === 401 || res.status === 403) {
+      // said once, though uploads under way at the same time are refused too
+      if (!this.uploadRefused) this.warn(`remote cache ${this.display} refused uploads to instance '${this.opts.instance}' (HTTP ${res.status}${text ? `: ${text}` : ""}); not uploading more`);
       this.uploadRefused = true;
-      this.warn(`remote cache ${this.display} refused uploads to instance '${this.opts.instance}' (HTTP ${res.status}${text ? `: ${text}` : ""}); not uploading more`);
     } else {
       this.warn(`remote cache: upload of ${action.owner}'s ${path.includes("/ac/") ? "entry" : "output"} refused (HTTP ${res.status}${text ? `: ${text}` : ""})`);
     }
