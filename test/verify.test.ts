@@ -29,6 +29,8 @@ const ws = () =>
         'genrule({ name: "step2", srcs: [":step1"], outs: ["step2.txt"], cmd: "wc -c < $< > $@" })',
         'genrule({ name: "tarball", srcs: ["dir/f1.txt", "dir/f2.txt"], outs: ["t.tar"], cmd: "date +%N > $$TMPDIR/stamp.txt; tar --sort=name -cf $@ $(SRCS) -C $$TMPDIR stamp.txt" })',
         'genrule({ name: "dated", srcs: ["dir/f1.txt"], outs: ["d.tar"], cmd: "tar --sort=name -cf $@ $(SRCS)" })',
+        // fails where the directory lists f0.txt first: in one run, not the other
+        'genrule({ name: "flaky", srcs: [":many"], outs: ["flaky.txt"], cmd: "test $$(ls -f p/dir | grep txt | head -1) != f0.txt; echo ok > $@" })',
       ].join(";\n") +
       ";\n",
   });
@@ -65,6 +67,17 @@ describe("hb verify", () => {
     expect(byLabel["//p:order"].files[0].textDiff).toContain("f1");
     expect(r.stderr).toContain("//p:clock: Genrule wrote different outputs from the same inputs");
     expect(r.stderr).toContain("command: echo header > hb-out/p/clock.txt; date +%s%N >> hb-out/p/clock.txt");
+  });
+
+  it("counts an action that fails under one run's conditions only as not reproducible, naming the run", async () => {
+    const dir = ws();
+    const { r, report } = await verifyReport(dir, ["//p:flaky", "//p:det"]);
+    expect(r.exitCode).toBe(1);
+    expect(report.targets.map((t: { status: string }) => t.status)).toEqual(["not reproducible", "reproducible"]);
+    expect(report.failures).toEqual([]);
+    expect(report.divergences).toHaveLength(1);
+    expect(report.divergences[0]).toMatchObject({ label: "//p:flaky", files: [], failed: { message: expect.stringContaining("exited with code 1") } });
+    expect(r.stderr).toMatch(/\/\/p:flaky: Genrule failed in run 2 \(varied: .*\) and succeeded in run 1\n {2}command: test /);
   });
 
   it("catches the output base's absolute path without the sandbox, and passes it with the sandbox", async () => {

@@ -64,6 +64,11 @@ function printReport(term: Terminal, r: VerifyReport): void {
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   const lines = [fmt(head), ...rows.map(fmt)];
   for (const d of r.divergences) {
+    if (d.failed) {
+      lines.push("", `${d.label}: ${d.mnemonic} failed in run ${d.run} (${d.failed.conditions}) and succeeded in run ${d.failed.succeededIn}`, `  command: ${d.command}`);
+      for (const l of d.failed.message.split("\n").slice(1)) if (!/^\s*command: /.test(l)) lines.push(`  ${l}`);
+      continue;
+    }
     lines.push("", `${d.label}: ${d.mnemonic} wrote different outputs from the same inputs (run 1 vs run ${d.run})`, `  command: ${d.command}`);
     for (const f of d.files) {
       const a = f.run1 ? `${f.run1.sha256.slice(0, 12)}… (${f.run1.size} bytes)` : "missing";

@@ -51,9 +51,11 @@ export interface Divergence {
   label: string;
   mnemonic: string;
   command: string;
-  /** which run (2..n) disagreed with run 1 */
+  /** which run (2..n) disagreed with run 1; or, with `failed`, the run in which the action failed */
   run: number;
   files: FileDifference[];
+  /** the action failed in `run` and succeeded in another: why it failed there */
+  failed?: { conditions: string; succeededIn: number; message: string };
 }
 
 export type TargetStatus = "reproducible" | "not reproducible" | "failed";
@@ -203,7 +205,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     }
 
     const t0 = Date.now();
-    const report = await compareRuns(graph, runs, opts);
+    const report = await compareRuns(graph, runs, conditions, opts);
     return {
       ...report,
       runs: opts.runs,
@@ -222,6 +224,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
 async function compareRuns(
   graph: ActionGraph,
   runs: RunResult[],
+  conditions: Conditions[],
   opts: VerifyOptions,
 ): Promise<Omit<VerifyReport, "runs" | "conditions" | "outputBases" | "runDurationsMs" | "compareMs" | "durationMs">> {
   const first = runs[0]!;
@@ -231,12 +234,26 @@ async function compareRuns(
   let compared = 0;
   for (const id of [...first.outcomes.keys()].sort((a, b) => a - b)) {
     const a = first.outcomes.get(id)!;
-    for (let r = 0; r < runs.length; r++) {
-      const o = runs[r]!.outcomes.get(id);
-      if (o?.status === "failed") {
-        failed.add(id);
-        if (o.error && !failures.some((f) => f.message === o.error!.message)) failures.push(o.error.toData());
-      }
+    const outcomes = runs.map((r) => r.outcomes.get(id));
+    const failedIn = outcomes.findIndex((o) => o?.status === "failed");
+    const succeededIn = outcomes.findIndex((o) => o?.status === "executed");
+    if (failedIn >= 0 && succeededIn >= 0) {
+      // the same command failed under one run's conditions only: that is not reproducible either
+      const o = outcomes[failedIn]!;
+      diverged.set(id, {
+        label: o.action.owner,
+        mnemonic: o.action.mnemonic,
+        command: describeCommand(o.action),
+        run: failedIn + 1,
+        files: [],
+        failed: { conditions: conditions[failedIn]!.name, succeededIn: succeededIn + 1, message: o.error?.message ?? "failed" },
+      });
+      continue;
+    }
+    for (const o of outcomes) {
+      if (o?.status !== "failed") continue;
+      failed.add(id);
+      if (o.error && !failures.some((f) => f.message === o.error!.message)) failures.push(o.error.toData());
     }
     if (failed.has(id) || a.status !== "executed") continue;
     compared++;
