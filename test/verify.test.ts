@@ -75,6 +75,7 @@ describe("hb verify", () => {
     expect(r.exitCode).toBe(1);
     expect(report.targets.map((t: { status: string }) => t.status)).toEqual(["not reproducible", "reproducible"]);
     expect(report.failures).toEqual([]);
+    expect(report.actions).toEqual({ compared: 2, diverged: 1 });
     expect(report.divergences).toHaveLength(1);
     expect(report.divergences[0]).toMatchObject({ label: "//p:flaky", files: [], failed: { message: expect.stringContaining("exited with code 1") } });
     expect(r.stderr).toMatch(/\/\/p:flaky: Genrule failed in run 2 \(varied: .*\) and succeeded in run 1\n {2}command: test /);

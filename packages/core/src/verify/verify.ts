@@ -239,6 +239,7 @@ async function compareRuns(
     const succeededIn = outcomes.findIndex((o) => o?.status === "executed");
     if (failedIn >= 0 && succeededIn >= 0) {
       // the same command failed under one run's conditions only: that is not reproducible either
+      compared++;
       const o = outcomes[failedIn]!;
       diverged.set(id, {
         label: o.action.owner,
