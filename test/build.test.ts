@@ -705,27 +705,32 @@ describe("hb CLI", () => {
     expect(r.stderr).toContain("cannot explain hb-out/d: it is a directory");
   });
 
-  it("never takes the workspace, hb-out/ or a directory of other files for its output base", async () => {
+  it("never takes the workspace or hb-out/ for its output base, and clean --expunge removes only hb's own state", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);
     for (const [cwd, args, env, why] of [
       [ws, ["clean", "--expunge", "--output-base", "."], {}, `holds the workspace ${ws}`],
       [join(ws, "b"), ["clean", "--expunge"], { HB_OUTPUT_BASE: dirname(ws) }, `holds the workspace ${ws}`],
       [ws, ["build", "//...", "--output-base", "hb-out/state"], {}, `is in ${join(ws, "hb-out")}`],
-      // a package's directory: not hb's, whatever it holds
-      [join(ws, "b"), ["clean", "--expunge", "--output-base", "."], {}, "not an hb output base (no hb.db in it)"],
+      [join(ws, "b"), ["clean", "--expunge", "--output-base", "."], {}, "is a package (it has a BUILD.ts)"],
     ] as const) {
       const r = await hb(cwd, [...args], { ...env });
       expect(r.exitCode, r.stderr).toBe(2);
       expect(r.stderr).toContain(why);
     }
+    // a directory of someone's files named as the output base by mistake ($HOME)
     const other = tempDir();
     writeFileSync(join(other, "precious.txt"), "keep\n");
+    expect((await hb(ws, ["build", "//b", "--output-base", other])).exitCode).toBe(0);
     const r = await hb(ws, ["clean", "--expunge", "--output-base", other]);
-    expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("not an hb output base (no hb.db in it)");
-    expect(readFileSync(join(other, "precious.txt"), "utf8")).toBe("keep\n");
-    expect(existsSync(join(ws, "b/BUILD.ts"))).toBe(true);
-    expect(existsSync(join(ws, "hb-out/b/b.out"))).toBe(true);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`kept what is not hb's there: precious.txt`);
+    expect(readdirSync(other)).toEqual(["precious.txt"]);
+    expect(readdirSync(join(ws, "b")).sort()).toEqual(["BUILD.ts"]);
+    // a base hb only half made (a lock taken, no database yet) goes whole
+    const half = makeWorkspace(CHAIN);
+    await hb(half, ["clean"]);
+    expect((await hb(half, ["clean", "--expunge"])).exitCode).toBe(0);
+    expect(existsSync(join(half, ".hb"))).toBe(false);
   });
 });

@@ -17,7 +17,7 @@ export { type ActionOutcome, type ActionStatus, type BuildEvents, type StampInfo
 export { type ActionResult, type OutputFile } from "./action-cache/action-cache";
 export { actionKey, encodeActionKeyMaterial, ACTION_SEMANTICS_VERSION, type ActionKeyMaterial, type KeyedFile } from "./action/action-key";
 export { type CacheIncident, LocalCas } from "./cas/local-cas";
-export { OutputBase } from "./store/output-base";
+export { OutputBase, isOutputBaseEntry } from "./store/output-base";
 export { type Database, type Statement as SqlStatement, sqlite } from "./store/database";
 export { lockOutputBase } from "./store/lock";
 export { makeWritableDir } from "./store/writable-dir";

@@ -1,6 +1,6 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { HbError, lockOutputBase, openWorkspace } from "@hb/core";
+import { isOutputBaseEntry, lockOutputBase, openWorkspace } from "@hb/core";
 import type { Command } from "../args";
 import { stringOption } from "../args";
 import { createTerminal } from "../ui/terminal";
@@ -17,27 +17,38 @@ export const cleanCommand: Command = {
   async run({ values, cwd, signal }) {
     const workspace = openWorkspace({ cwd, outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE });
     const base = workspace.outputBase;
-    // a mistyped --output-base or HB_OUTPUT_BASE must not cost a directory of someone's files
-    if (values.expunge === true && existsSync(base) && readdirSync(base).length > 0 && !existsSync(join(base, "hb.db"))) {
-      throw new HbError("USAGE", `not removing ${base}: it is not an hb output base (no hb.db in it)`, {
-        hint: "check --output-base and HB_OUTPUT_BASE; hb clean --expunge removes only a directory hb keeps its state in",
-      });
-    }
     const term = createTerminal();
-    const lock = await lockOutputBase(workspace.outputBase, (m) => term.line(`hb: ${m}`), signal);
+    const lock = await lockOutputBase(base, (m) => term.line(`hb: ${m}`), signal);
+    let kept: string[] = [];
     try {
       rmSync(workspace.outDir, { recursive: true, force: true });
-      if (values.expunge === true && existsSync(workspace.outputBase)) {
-        // everything but the lock we hold; it goes last
-        for (const entry of readdirSync(workspace.outputBase)) {
-          if (entry !== "lock.db" && entry !== "lock.pid") rmSync(join(workspace.outputBase, entry), { recursive: true, force: true });
+      if (values.expunge === true) {
+        // only what hb keeps there: a mistyped --output-base or HB_OUTPUT_BASE costs no one's files;
+        // the lock we hold goes last
+        for (const entry of readdirSync(base)) {
+          if (!isOutputBaseEntry(entry)) kept.push(entry);
+          else if (!/^lock\.(db|pid)/.test(entry)) rmSync(join(base, entry), { recursive: true, force: true });
         }
       }
     } finally {
       lock.release();
     }
-    if (values.expunge === true) rmSync(workspace.outputBase, { recursive: true, force: true });
-    term.line(values.expunge === true ? `hb: removed ${workspace.outDir} and ${workspace.outputBase}` : `hb: removed ${workspace.outDir}`);
+    if (values.expunge !== true) {
+      term.line(`hb: removed ${workspace.outDir}`);
+      return 0;
+    }
+    for (const entry of readdirSync(base)) if (/^lock\.(db|pid)/.test(entry)) rmSync(join(base, entry), { force: true });
+    if (kept.length === 0) {
+      try {
+        rmdirSync(base);
+      } catch {
+        // something appeared there meanwhile: it stays
+      }
+      term.line(`hb: removed ${workspace.outDir} and ${base}`);
+    } else {
+      kept = kept.sort();
+      term.line(`hb: removed ${workspace.outDir} and hb's state in ${base}; kept what is not hb's there: ${kept.slice(0, 5).join(", ")}${kept.length > 5 ? `, ... (${kept.length})` : ""}`);
+    }
     return 0;
   },
 };

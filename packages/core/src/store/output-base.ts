@@ -4,6 +4,14 @@ import { LocalCas } from "../cas/local-cas";
 import { type Database, openDatabase } from "./database";
 import { StatCache } from "./stat-cache";
 
+/**
+ * What hb keeps in an output base, and all `hb clean --expunge` removes: an output base named by
+ * mistake (a package, $HOME) keeps whatever else is there.
+ */
+export function isOutputBaseEntry(name: string): boolean {
+  return /^(hb|lock)\.db(-wal|-shm|-journal)?$|^(lock\.pid|cas|sandbox|sandbox-etc|fetch-log\.jsonl)$/.test(name);
+}
+
 /** The local state under an output base: database, stat cache, CAS, action cache. */
 export class OutputBase {
   readonly db: Database;

@@ -22,7 +22,13 @@ export function makeWritableDir(dir: string, fail: (why: string) => HbError, mod
       existing = dirname(existing);
     }
   }
-  if (PSEUDO_FILESYSTEMS.has(statfsSync(existing).type)) throw fail(`${existing} is not on a disk`);
+  let onDisk;
+  try {
+    onDisk = !PSEUDO_FILESYSTEMS.has(statfsSync(existing).type);
+  } catch (e) {
+    throw fail((e as NodeJS.ErrnoException).code ?? String(e));
+  }
+  if (!onDisk) throw fail(`${existing} is not on a disk`);
   try {
     if (existing !== dir) mkdirSync(dir, { recursive: true, ...(mode !== undefined ? { mode } : {}) });
     accessSync(dir, constants.W_OK | constants.X_OK);

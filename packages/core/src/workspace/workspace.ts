@@ -39,8 +39,10 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
   const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
   const [base, realRoot, realOut] = [real(outputBase), real(root), real(outDir)];
   const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-  if (within(realRoot, base) || within(base, realOut)) {
-    throw new HbError("USAGE", `the output base cannot be ${outputBase}: it ${within(realRoot, base) ? `holds the workspace ${root}` : `is in ${outDir}`}`, {
+  // (BUILD.ts evaluation does not see the output base: a package there would vanish)
+  const why = within(realRoot, base) ? `holds the workspace ${root}` : within(base, realOut) ? `is in ${outDir}` : existsSync(join(base, BUILD_FILE)) ? `is a package (it has a ${BUILD_FILE})` : undefined;
+  if (why) {
+    throw new HbError("USAGE", `the output base cannot be ${outputBase}: it ${why}`, {
       hint: "pick a directory of its own, such as <workspace>/.hb (the default) or one outside the workspace",
     });
   }
