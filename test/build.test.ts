@@ -667,6 +667,21 @@ describe("hb CLI", () => {
     expect(r.stderr).toContain("generated file 'd.out' of //d:d conflicts with the source file d/d.out");
     rmSync(join(ws, "d/d.out"));
     expect((await hb(ws, ["build", "//d"])).exitCode).toBe(0);
+    // in a directory made after the analysis, too
+    mkdirSync(join(ws, "e"));
+    writeFileSync(join(ws, "e/BUILD.ts"), G + 'genrule({ name: "e", outs: ["gen/e.out"], cmd: "echo > $@" });\n');
+    expect((await hb(ws, ["build", "//e"])).exitCode).toBe(0);
+    mkdirSync(join(ws, "e/gen"));
+    expect((await hb(ws, ["build", "//e"])).exitCode).toBe(0);
+    writeFileSync(join(ws, "e/gen/e.out"), "a source now\n");
+    const late = await hb(ws, ["build", "//e"]);
+    expect(late.exitCode).toBe(2);
+    expect(late.stderr).toContain("generated file 'gen/e.out' of //e:e conflicts with the source file e/gen/e.out");
+    // a file of a subpackage there: the output lies in that package, which is what is said
+    writeFileSync(join(ws, "e/gen/BUILD.ts"), G);
+    const sub = await hb(ws, ["build", "//e"]);
+    expect(sub.exitCode).toBe(2);
+    expect(sub.stderr).toContain("output 'gen/e.out' of //e:e lies in package //e/gen");
   });
 
   it("clean --expunge removes the output base", async () => {

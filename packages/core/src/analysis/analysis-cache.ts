@@ -85,10 +85,6 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     const { globPackage } = await import("../loading/glob");
     for (const l of inputs.listings) {
       if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
-      if (l.kind === "outputs") {
-        if (l.paths.some((p) => existsSync(join(root, p)))) return undefined;
-        continue;
-      }
       const now = l.kind === "glob" ? globPackage(root, l.base, l.include, l.exclude, rules) : findPackages(root, l.base, rules).packages;
       if (now.length !== l.result.length || now.some((x, i) => x !== l.result[i])) return undefined;
     }

@@ -113,18 +113,14 @@ export interface DirRecord {
   ctimeMs: number;
 }
 
-/**
- * A `glob()` call or a package discovery (`//pkg/...`), re-run when a directory below `base`
- * changed; or a package's predeclared outputs (`paths`), where no source file may appear.
- */
+/** A `glob()` call or a package discovery (`//pkg/...`), re-run when a directory below `base` changed. */
 export type ListingRecord =
   | { kind: "glob"; base: string; include: string[]; exclude: string[]; result: string[] }
-  | { kind: "packages"; base: string; result: string[] }
-  | { kind: "outputs"; base: string; paths: string[] };
+  | { kind: "packages"; base: string; result: string[] };
 
 export interface AnalysisInputs {
   files: FileRecord[];
-  /** paths where a BUILD.ts or an imported file was looked for and not found */
+  /** paths where a BUILD.ts or an imported file was looked for and not found, and predeclared outputs' paths (no source file may appear there) */
   absent: string[];
   dirs: DirRecord[];
   listings: ListingRecord[];

@@ -205,11 +205,13 @@ class Loader {
     const targets = new Map<string, TargetDecl>();
     const outputs = new Map<string, string>();
     let walked = false;
-    // a change below the package re-runs its globs and re-checks its outputs (analysis cache)
-    const walk = () => {
-      if (walked) return;
-      walked = true;
-      for (const d of walkDirs(this.root, pkg, this.rules, { intoPackages: false }).dirs) this.dirs.set(d.path, d);
+    // a subpackage's directory is not a source of this package (nor what is in it): analysis
+    // says that an output lies in a subpackage
+    const inSubpackage = (path: string) => {
+      for (let i = path.indexOf("/"); ; i = path.indexOf("/", i + 1)) {
+        if (hasBuildFile(this.root, joinRel(pkg, i < 0 ? path : path.slice(0, i)))) return true;
+        if (i < 0) return false;
+      }
     };
     const loading: PackageBeingLoaded = {
       pkg,
@@ -219,11 +221,13 @@ class Loader {
       glob: (include, exclude) => {
         const result = globPackage(this.root, pkg, include, exclude, this.rules);
         this.listings.push({ kind: "glob", base: pkg, include: [...include], exclude: [...exclude], result });
-        walk();
+        if (!walked) {
+          walked = true;
+          for (const d of walkDirs(this.root, pkg, this.rules, { intoPackages: false }).dirs) this.dirs.set(d.path, d);
+        }
         return result;
       },
-      // a subpackage's directory is not a source of this package: analysis says the output lies in it
-      isSource: (path) => existsSync(join(this.root, joinRel(pkg, path))) && !hasBuildFile(this.root, joinRel(pkg, path)),
+      isSource: (path) => existsSync(join(this.root, joinRel(pkg, path))) && !inSubpackage(path),
       callSite: () => this.evaluator.callSite(b.entry),
     };
     setLoadingPackage(loading);
@@ -232,10 +236,8 @@ class Loader {
     } finally {
       setLoadingPackage(undefined);
     }
-    if (outputs.size > 0) {
-      this.listings.push({ kind: "outputs", base: pkg, paths: [...outputs.keys()].map((o) => joinRel(pkg, o)).sort() });
-      walk();
-    }
+    // a source file appearing where an output is declared makes the analysis stale (refused then)
+    for (const o of outputs.keys()) if (!inSubpackage(o)) this.absent.add(joinRel(pkg, o));
     return { pkg, buildFile: b.entry, targets, outputs };
   }
 }
