@@ -5,6 +5,8 @@ import type { Command } from "../args";
 import { stringOption } from "../args";
 import { createTerminal } from "../ui/terminal";
 
+const isLock = (entry: string) => /^lock\.(db|pid)/.test(entry);
+
 export const cleanCommand: Command = {
   name: "clean",
   summary: "Remove hb-out/ (outputs); the local cache stays, so the next build restores from it.",
@@ -27,7 +29,7 @@ export const cleanCommand: Command = {
         // the lock we hold goes last
         for (const entry of readdirSync(base)) {
           if (!isOutputBaseEntry(entry)) kept.push(entry);
-          else if (!/^lock\.(db|pid)/.test(entry)) rmSync(join(base, entry), { recursive: true, force: true });
+          else if (!isLock(entry)) rmSync(join(base, entry), { recursive: true, force: true });
         }
       }
     } finally {
@@ -37,7 +39,7 @@ export const cleanCommand: Command = {
       term.line(`hb: removed ${workspace.outDir}`);
       return 0;
     }
-    for (const entry of readdirSync(base)) if (/^lock\.(db|pid)/.test(entry)) rmSync(join(base, entry), { force: true });
+    for (const entry of readdirSync(base)) if (isLock(entry)) rmSync(join(base, entry), { force: true });
     if (kept.length === 0) {
       try {
         rmdirSync(base);
