@@ -626,6 +626,9 @@ describe("hb build: reports and examples", () => {
     expect(badPattern.exitCode).toBe(2);
     expect(badPattern.stderr).toMatch(/bad query .* at offset 5: kind\(\)'s pattern is not a regular expression/);
     expect(badPattern.stderr).not.toMatch(/internal error|    at /);
+    const typo = await hb(ws, ["query", "dep(//examples/basic/app:bundle)"]);
+    expect(typo.exitCode).toBe(2);
+    expect(typo.stderr).toContain("at offset 0: unknown function 'dep' (did you mean deps?); known: deps, rdeps, kind");
   });
 });
 

@@ -1,4 +1,4 @@
-import { HbError } from "../errors";
+import { HbError, didYouMean } from "../errors";
 import type { ActionGraph, TargetInfo } from "../analysis/graph";
 
 // A small subset of Bazel's query language over the target graph:
@@ -29,6 +29,8 @@ function tokenize(text: string): Token[] {
   if (text.slice(at).trim() !== "") throw syntax(text, at, "unexpected character");
   return tokens;
 }
+
+const FUNCTIONS = ["deps", "rdeps", "kind"];
 
 function syntax(text: string, at: number, why: string): HbError {
   return new HbError("QUERY_SYNTAX", `bad query '${text}' at offset ${at}: ${why}`, {
@@ -61,7 +63,11 @@ export function parseQuery(text: string): QueryExpr {
       return e;
     }
     if (tok.kind !== "word") throw syntax(text, tok.at, `unexpected '${tok.text}'`);
-    if (peek()?.text === "(" && ["deps", "rdeps", "kind"].includes(tok.text)) {
+    if (peek()?.text === "(" && !FUNCTIONS.includes(tok.text)) {
+      const guess = didYouMean(tok.text, FUNCTIONS);
+      throw syntax(text, tok.at, `unknown function '${tok.text}'${guess ? ` (did you mean ${guess}?)` : ""}; known: ${FUNCTIONS.join(", ")}`);
+    }
+    if (peek()?.text === "(") {
       i++;
       if (tok.text === "kind") {
         const re = tokens[i++];
