@@ -344,6 +344,23 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(ws, "hb-out/p/all"), "utf8")).toBe("1\n2\n");
   });
 
+  it("notices a file matched by a glob in a directory made after the analysis", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "cat", srcs: glob(["**/*.txt"]), outs: ["all"], cmd: "cat $(SRCS) > $@" });\n',
+      "p/1.txt": "1\n",
+    });
+    await hb(ws, ["build", "//p:cat"]);
+    mkdirSync(join(ws, "p/sub"));
+    // dated in the past, so that no racy-clean re-check covers for what the records miss
+    const past = (Date.now() - 60_000) / 1000;
+    for (const d of ["p", "p/sub"]) utimesSync(join(ws, d), past, past);
+    expect(summary(await hb(ws, ["build", "//p:cat"])).executed).toBe(0);
+    writeFileSync(join(ws, "p/sub/2.txt"), "2\n");
+    const r = await hb(ws, ["build", "//p:cat"]);
+    expect(summary(r).executed).toBe(1);
+    expect(readFileSync(join(ws, "hb-out/p/all"), "utf8")).toBe("1\n2\n");
+  });
+
   it("restores outputs from the cache after hb-out/ is deleted", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);

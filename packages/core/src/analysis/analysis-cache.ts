@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { sha256Hex } from "../hash/digest";
 import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
 import { isPackageUnder } from "../label/label";
-import { findPackages, ignoreRules } from "../loading/package-tree";
+import { findPackages, ignoreRules, walkDirs } from "../loading/package-tree";
 import type { Database } from "../store/database";
 import { RACY_MARGIN_MS } from "../store/stat-cache";
 import type { WorkspaceConfig } from "../workspace/config";
@@ -82,6 +82,9 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
   }
   if (dirty.length > 0) {
     const rules = ignoreRules(cached.config.ignore);
+    // a directory made below a changed one was never recorded: what lands in it later would go unseen
+    const recorded = new Set(inputs.dirs.map((d) => d.path));
+    for (const d of dirty) if (walkDirs(root, d, rules, { intoPackages: false }).dirs.some((x) => !recorded.has(x.path))) return undefined;
     const { globPackage } = await import("../loading/glob");
     for (const l of inputs.listings) {
       if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
