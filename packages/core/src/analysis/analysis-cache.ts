@@ -84,12 +84,25 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     const rules = ignoreRules(cached.config.ignore);
     // a directory made below a changed one was never recorded: what lands in it later would go unseen
     const recorded = new Set(inputs.dirs.map((d) => d.path));
-    for (const d of dirty) if (walkDirs(root, d, rules, { intoPackages: false }).dirs.some((x) => !recorded.has(x.path))) return undefined;
+    const unrecorded = (dirs: { path: string }[]) => dirs.some((x) => !recorded.has(x.path));
     const { globPackage } = await import("../loading/glob");
+    const walked: string[] = [];
     for (const l of inputs.listings) {
       if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
-      const now = l.kind === "glob" ? globPackage(root, l.base, l.include, l.exclude, rules) : findPackages(root, l.base, rules).packages;
+      let now: string[];
+      if (l.kind === "glob") now = globPackage(root, l.base, l.include, l.exclude, rules);
+      else {
+        // a package discovery walks the tree below its base anyway: its directories are checked here
+        const found = findPackages(root, l.base, rules);
+        if (unrecorded(found.dirs)) return undefined;
+        walked.push(l.base);
+        now = found.packages;
+      }
       if (now.length !== l.result.length || now.some((x, i) => x !== l.result[i])) return undefined;
+    }
+    for (const d of dirty) {
+      if (walked.some((base) => isPackageUnder(d, base))) continue;
+      if (unrecorded(walkDirs(root, d, rules, { intoPackages: false }).dirs)) return undefined;
     }
     refreshed = true;
   }
