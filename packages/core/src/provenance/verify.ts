@@ -148,7 +148,8 @@ function verifyLine(line: string, expect: Expectations): AttestationVerification
 
   const commits = (statement.predicate.buildDefinition.resolvedDependencies ?? []).filter((d) => typeof d.digest?.gitCommit === "string");
   if (expect.sourceCommit === undefined) {
-    const recorded = commits.length === 0 ? "no source commit recorded" : `source commit ${quoteUntrusted(commits[0]!.digest!.gitCommit, 64)}`;
+    const dirty = commits[0]?.annotations?.hb_dirty === true ? " plus uncommitted changes (dirty working tree)" : "";
+    const recorded = commits.length === 0 ? "no source commit recorded" : `source commit ${quoteUntrusted(commits[0]!.digest!.gitCommit, 64)}${dirty}`;
     skip("source-commit", `${recorded} (no expected commit given)`);
   } else {
     if (commits.length === 0) return fail("source-commit", "the attestation records no source commit: the build ran outside a git checkout");
