@@ -743,11 +743,14 @@ describe("hb CLI", () => {
   it("never takes the workspace or hb-out/ for its output base, and clean --expunge removes only hb's own state", async () => {
     const ws = makeWorkspace(CHAIN);
     await hb(ws, ["build", "//..."]);
+    symlinkSync(join(ws, "hb-out"), join(ws, "out-link"));
     for (const [cwd, args, env, why] of [
       [ws, ["clean", "--expunge", "--output-base", "."], {}, `holds the workspace ${ws}`],
       [join(ws, "b"), ["clean", "--expunge"], { HB_OUTPUT_BASE: dirname(ws) }, `holds the workspace ${ws}`],
       [ws, ["build", "//...", "--output-base", "hb-out/state"], {}, `is in ${join(ws, "hb-out")}`],
       [join(ws, "b"), ["clean", "--expunge", "--output-base", "."], {}, "is a package (it has a BUILD.ts)"],
+      // through a link to hb-out/, to a directory not made yet
+      [ws, ["build", "//...", "--output-base", "out-link/state"], {}, `is in ${join(ws, "hb-out")}`],
     ] as const) {
       const r = await hb(cwd, [...args], { ...env });
       expect(r.exitCode, r.stderr).toBe(2);

@@ -1,5 +1,5 @@
 import { existsSync, realpathSync } from "node:fs";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { HbError } from "../errors";
 import { OUT_DIR } from "../analysis/graph";
 
@@ -36,7 +36,12 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
   const outputBase = opts.outputBase ? resolve(opts.cwd, opts.outputBase) : join(root, ".hb");
   // hb rewrites and removes what is in its output base (hb clean --expunge removes all of it),
   // and hides it from BUILD.ts evaluation: never the workspace, or where hb-out/ goes
-  const real = (p: string) => (existsSync(p) ? realpathSync(p) : p);
+  // through symlinks, also for a path not made yet: its deepest existing directory resolved
+  const real = (p: string): string => {
+    if (existsSync(p)) return realpathSync(p);
+    const parent = dirname(p);
+    return parent === p ? p : join(real(parent), basename(p));
+  };
   const [base, realRoot, realOut] = [real(outputBase), real(root), real(outDir)];
   const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
   // (BUILD.ts evaluation does not see the output base: a package there would vanish)
