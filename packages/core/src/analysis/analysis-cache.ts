@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../hash/digest";
 import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
 import { isPackageUnder } from "../label/label";
-import { findPackages, ignoreRules, walkDirs } from "../loading/package-tree";
+import { findPackages, hasBuildFile, ignoreRules, isIgnored, joinRel } from "../loading/package-tree";
 import type { Database } from "../store/database";
 import { RACY_MARGIN_MS } from "../store/stat-cache";
 import type { WorkspaceConfig } from "../workspace/config";
@@ -84,7 +84,6 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     const rules = ignoreRules(cached.config.ignore);
     // a directory made below a changed one was never recorded: what lands in it later would go unseen
     const recorded = new Set(inputs.dirs.map((d) => d.path));
-    const unrecorded = (dirs: { path: string }[]) => dirs.some((x) => !recorded.has(x.path));
     const { globPackage } = await import("../loading/glob");
     const walked: string[] = [];
     for (const l of inputs.listings) {
@@ -94,15 +93,28 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
       else {
         // a package discovery walks the tree below its base anyway: its directories are checked here
         const found = findPackages(root, l.base, rules);
-        if (unrecorded(found.dirs)) return undefined;
+        if (found.dirs.some((x) => !recorded.has(x.path))) return undefined;
         walked.push(l.base);
         now = found.packages;
       }
       if (now.length !== l.result.length || now.some((x, i) => x !== l.result[i])) return undefined;
     }
+    // elsewhere a new directory is a child of a changed one: its children are enough to look at
+    const globBases = new Set(inputs.listings.flatMap((l) => (l.kind === "glob" ? [l.base] : [])));
     for (const d of dirty) {
       if (walked.some((base) => isPackageUnder(d, base))) continue;
-      if (unrecorded(walkDirs(root, d, rules, { intoPackages: false }).dirs)) return undefined;
+      // a subpackage's root is recorded by its parent's walk as a boundary only, not walked into
+      if (!globBases.has(d) && hasBuildFile(root, d)) continue;
+      let entries;
+      try {
+        entries = readdirSync(join(root, d), { withFileTypes: true });
+      } catch {
+        return undefined;
+      }
+      for (const e of entries) {
+        const child = joinRel(d, e.name);
+        if (e.isDirectory() && !isIgnored(child, rules) && !recorded.has(child)) return undefined;
+      }
     }
     refreshed = true;
   }
