@@ -1,4 +1,4 @@
-import { execa } from "execa";
+import { execa, execaSync } from "execa";
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -424,6 +424,57 @@ describe("hb build: failures", () => {
     expect(k.exitCode).toBe(1);
     expect(readFileSync(join(ws, "hb-out/p/fine.txt"), "utf8")).toBe("ok\n");
     expect(k.stderr).toContain("1 not run");
+  });
+
+  // root ignores permission bits; an immutable directory (chattr +i) stops root too
+  const chattr = (flag: string, path: string) => execa("chattr", [flag, path], { reject: false });
+  const immutableWorks = (() => {
+    const d = tempDir();
+    const probe = execaSync("chattr", ["+i", d], { reject: false });
+    execaSync("chattr", ["-i", d], { reject: false });
+    return probe.exitCode === 0;
+  })();
+  it.runIf(immutableWorks)("fails, exit 1, when an output cannot be put under hb-out/: the path and the reason in the summary and --report", async () => {
+    const ws = makeWorkspace({ "a/BUILD.ts": G + 'genrule({ name: "g", srcs: ["in.txt"], outs: ["out.txt"], cmd: "cat $(SRCS) > $@" });\n', "a/in.txt": "one\n" });
+    expect((await hb(ws, ["build", "//a:g"])).exitCode).toBe(0);
+    writeFileSync(join(ws, "a/in.txt"), "two\n");
+    await chattr("+i", join(ws, "hb-out/a"));
+    try {
+      // executed: the output is put in place after the action, in the background
+      const r = await hb(ws, ["build", "//a:g", "--report", "r.json"]);
+      expect(r.exitCode).toBe(1);
+      expect(r.stderr).toContain("ERROR: //a:g: hb-out/a/out.txt: could not put it in place (EPERM: operation not permitted); it may still hold an older build's file");
+      expect(r.stderr).toContain("chattr -i");
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(summary(r)).toMatchObject({ executed: 0, failed: 1 });
+      const report = JSON.parse(readFileSync(join(ws, "r.json"), "utf8"));
+      expect(report.failed).toBe(1);
+      expect(report.errors.map((e: { code: string }) => e.code)).toEqual(["OUTPUT_NOT_MATERIALIZED"]);
+      // the result was cached: a hit whose outputs cannot be put in place fails the same way
+      const hit = await hb(ws, ["build", "//a:g"]);
+      expect(hit.exitCode).toBe(1);
+      expect(summary(hit)).toMatchObject({ cached: 0, failed: 1 });
+      expect(hit.stderr).toContain("hb-out/a/out.txt: could not put it in place (EPERM");
+      // what hb-out/ still holds is the first build's, and known as such: that build is good
+      writeFileSync(join(ws, "a/in.txt"), "one\n");
+      expect((await hb(ws, ["build", "//a:g"])).exitCode).toBe(0);
+      writeFileSync(join(ws, "a/in.txt"), "two\n");
+    } finally {
+      await chattr("-i", join(ws, "hb-out/a"));
+    }
+    const again = await hb(ws, ["build", "//a:g"]);
+    expect(again.exitCode).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/a/out.txt"), "utf8")).toBe("two\n");
+  });
+
+  it("refuses a user's file named hb-out instead of replacing it, in build and clean", async () => {
+    const ws = makeWorkspace({ "a/BUILD.ts": G + 'genrule({ name: "g", outs: ["out.txt"], cmd: "echo hi > $@" });\n', "hb-out": "my notes\n" });
+    for (const args of [["build", "//a:g"], ["clean"]]) {
+      const r = await hb(ws, args);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`ERROR: ${join(ws, "hb-out")} is not a directory: hb puts the outputs it builds there`);
+      expect(readFileSync(join(ws, "hb-out"), "utf8")).toBe("my notes\n");
+    }
   });
 
   it("names a declared output the command did not write", async () => {

@@ -46,6 +46,8 @@ export type HbErrorCode =
   | "UNDECLARED_TOOL"
   | "MISSING_OUTPUT"
   | "BAD_OUTPUT"
+  | "OUTPUT_NOT_MATERIALIZED"
+  | "BAD_OUT_DIR"
   | "QUERY_SYNTAX"
   | "NO_TESTS"
   | "BAD_LOCKFILE"
@@ -75,6 +77,7 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   UNDECLARED_TOOL: ExitCode.buildFailed,
   MISSING_OUTPUT: ExitCode.buildFailed,
   BAD_OUTPUT: ExitCode.buildFailed,
+  OUTPUT_NOT_MATERIALIZED: ExitCode.buildFailed,
   MISSING_INPUT: ExitCode.buildFailed,
   SANDBOX_FAILED: ExitCode.buildFailed,
   RUN_FAILED: ExitCode.buildFailed,

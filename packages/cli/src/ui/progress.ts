@@ -5,7 +5,7 @@ import type { Terminal } from "./terminal";
  * Build progress: on a terminal one live line `[done/total] running: <labels>`; otherwise a
  * plain line as each action starts. Failures, warnings and action output print as they come.
  */
-export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "actionStarted" | "actionFinished" | "warning">> {
+export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "actionStarted" | "actionFinished" | "outputsFailed" | "warning">> {
   private total = 0;
   private done = 0;
   private started = 0;
@@ -51,6 +51,10 @@ export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "ac
       if (out) this.term.line(`INFO: From ${o.action.progress}:\n${out}`);
     }
     if (this.term.isTTY) this.render();
+  }
+
+  outputsFailed(o: ActionOutcome): void {
+    if (o.error) this.term.error(o.error);
   }
 
   fetching(url: string): void {

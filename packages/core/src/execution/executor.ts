@@ -67,6 +67,8 @@ export interface BuildEvents {
   /** the fetch step downloads `url` */
   fetching?(url: string): void;
   actionFinished?(outcome: ActionOutcome): void;
+  /** an executed action whose outputs could not be put under hb-out/: its outcome is now failed */
+  outputsFailed?(outcome: ActionOutcome): void;
   warning?(message: string): void;
 }
 
@@ -182,6 +184,8 @@ class Executor {
   /** actions whose execution has begun: nothing is laid out for them ahead any more */
   private readonly begun = new Set<number>();
   private backgroundError: HbError | undefined;
+  /** executed actions whose outputs could not be materialized, by action id */
+  private readonly notMaterialized = new Map<number, HbError>();
   private readonly uploads: Promise<void>[] = [];
   private strace: ResolvedToolchain | undefined;
   /** audits of actions that failed: reported too */
@@ -271,7 +275,15 @@ class Executor {
           if (!this.opts.keepGoing) this.halted = true;
           // what it and everything downstream made before no longer stands for their inputs (a
           // test's passing log); an interrupted build keeps them
-          const stale = (a: ActionSpec) => !signal.aborted && this.materializer?.removeStale([...a.outputs, ...a.outputDirs]);
+          const stale = (a: ActionSpec) => {
+            if (signal.aborted) return;
+            try {
+              this.materializer?.removeStale([...a.outputs, ...a.outputDirs]);
+            } catch (e) {
+              // the build fails already; what stays in hb-out/ is named so it is not taken for this build's
+              this.opts.events?.warning?.(asHbError(e, a).message);
+            }
+          };
           stale(o.action);
           const stack = [...(dependents.get(o.action.id) ?? [])];
           while (stack.length > 0) {
@@ -293,6 +305,7 @@ class Executor {
           }
         }
         this.finishBackground();
+        this.failUnmaterialized();
         this.discardStagedAhead();
         if (this.backgroundError) this.opts.events?.warning?.(this.backgroundError.message);
         this.recheckToolchains();
@@ -534,15 +547,33 @@ class Executor {
    * under hb-out/ cannot miss: that is queued as background work, and the actions waiting for
    * these outputs (which read the CAS, not hb-out/) start at once.
    */
-  private adoptFresh(result: ActionResult): void {
+  private adoptFresh(action: ActionSpec, result: ActionResult): void {
     this.register(result);
     const materializer = this.materializer;
     if (!materializer) return;
     this.background.push(() => {
-      const lost = materializer.materialize(result);
-      if (lost !== undefined) throw new HbError("INTERNAL", `the CAS lost ${lost} before it was materialized`);
+      try {
+        const lost = materializer.materialize(result);
+        if (lost !== undefined) throw new HbError("INTERNAL", `the CAS lost ${lost} before it was materialized`);
+      } catch (e) {
+        // the action ran and its result is cached, but hb-out/ does not show it: the build failed
+        this.notMaterialized.set(action.id, asHbError(e, action));
+        if (!this.opts.keepGoing) this.halted = true;
+      }
     });
     this.runBackground();
+  }
+
+  /** Executed actions whose outputs could not be put under hb-out/ become failures, said as such. */
+  private failUnmaterialized(): void {
+    if (this.notMaterialized.size === 0) return;
+    for (const o of this.outcomes) {
+      const error = this.notMaterialized.get(o.action.id);
+      if (!error || o.status === "failed") continue;
+      o.status = "failed";
+      o.error = new HbError(error.code, `${o.action.owner}: ${error.message}`, { hint: error.hint });
+      this.opts.events?.outputsFailed?.(o);
+    }
   }
 
   /**
@@ -640,7 +671,7 @@ class Executor {
         sandbox: p.mode,
       };
       this.record(p, result, true);
-      this.adoptFresh(result);
+      this.adoptFresh(a, result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
@@ -657,7 +688,7 @@ class Executor {
       }
       const result: ActionResult = { files, dirs: [...a.outputDirs], exitCode: 0, stdout: "", stderr: "", executedAtMs: started, durationMs: Date.now() - started, sandbox: p.mode };
       this.record(p, result, true);
-      this.adoptFresh(result);
+      this.adoptFresh(a, result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, durationMs: Date.now() - started };
     }
 
@@ -719,7 +750,7 @@ class Executor {
         );
       }
       this.record(p, result, changed.length === 0);
-      this.adoptFresh(result);
+      this.adoptFresh(a, result);
       return { action: a, status: "executed", key: p.key, material: p.material, result, audit, durationMs: Date.now() - started };
     } finally {
       const used = staged;

@@ -1,7 +1,9 @@
 import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, copyFileSync, constants, symlinkSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../action-cache/action-cache";
+import { OUT_DIR } from "../analysis/graph";
 import type { BlobFacts, LocalCas } from "../cas/local-cas";
+import { HbError } from "../errors";
 import type { Database } from "../store/database";
 import { DirsAhead } from "./dirs-ahead";
 
@@ -70,8 +72,20 @@ export class Materializer {
     this.ahead = undefined;
   }
 
-  /** Makes `hb-out/...` hold the blob of `file`; false when the blob is gone (a cache miss). */
+  /**
+   * Makes `hb-out/...` hold the blob of `file`; false when the blob is gone (a cache miss). A
+   * path it cannot write (no permission, an immutable directory, a full disk) is an error naming
+   * it: the path may still hold an older build's file, which must never pass for this build's.
+   */
   ensure(file: OutputFile): boolean {
+    try {
+      return this.put(file);
+    } catch (e) {
+      throw notMaterialized(file.path, e);
+    }
+  }
+
+  private put(file: OutputFile): boolean {
     const abs = join(this.root, file.path);
     const dir = dirname(abs);
     if (!this.dirs.has(dir) && this.ahead?.made(dir)) this.dirs.set(dir, true);
@@ -172,8 +186,12 @@ export class Materializer {
   private prepareTrees(result: { dirs: readonly string[] }): void {
     for (const d of result.dirs) {
       const abs = join(this.root, d);
-      if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(abs, { force: true });
-      mkdirSync(abs, { recursive: true });
+      try {
+        if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(abs, { force: true });
+        mkdirSync(abs, { recursive: true });
+      } catch (e) {
+        throw notMaterialized(d, e);
+      }
     }
   }
 
@@ -186,7 +204,13 @@ export class Materializer {
       for (const e of readdirSync(join(this.root, rel), { withFileTypes: true })) {
         const r = `${rel}/${e.name}`;
         if (files.has(r) || (e.isDirectory() && prune(r))) kept = true;
-        else rmSync(join(this.root, r), { recursive: true, force: true });
+        else {
+          try {
+            rmSync(join(this.root, r), { recursive: true, force: true });
+          } catch (err) {
+            throw notMaterialized(r, err, "could not remove a file an older run left in the output directory");
+          }
+        }
       }
       return kept;
     };
@@ -198,7 +222,14 @@ export class Materializer {
    * log, say): it no longer stands for the action's inputs.
    */
   removeStale(paths: readonly string[]): void {
-    for (const p of paths) if (this.underHbOut(dirname(join(this.root, p)))) rmSync(join(this.root, p), { recursive: true, force: true });
+    for (const p of paths) {
+      if (!this.underHbOut(dirname(join(this.root, p)))) continue;
+      try {
+        rmSync(join(this.root, p), { recursive: true, force: true });
+      } catch (e) {
+        throw notMaterialized(p, e, "could not remove the output an earlier run left there");
+      }
+    }
   }
 
   /** Whether `dir` is really where it says under the workspace: no symlink on the way leads elsewhere. */
@@ -210,10 +241,11 @@ export class Materializer {
     }
   }
 
-  /** Removes files that sit where a parent directory of an output must be. */
+  /** Removes files that sit where a parent directory of an output must be, inside hb-out/ only. */
   private clearPathTo(dir: string): void {
     let d = dir;
-    while (d.length > this.root.length) {
+    const outDir = join(this.root, OUT_DIR);
+    while (d.length > outDir.length) {
       try {
         if (!lstatSync(d).isDirectory()) rmSync(d, { force: true });
       } catch {
@@ -243,4 +275,18 @@ export class Materializer {
     })();
     this.dirty.clear();
   }
+}
+
+/** Why an output is not where hb-out/ says it is: the path, the system's reason, and what to do. */
+function notMaterialized(path: string, e: unknown, what = "could not put it in place"): HbError {
+  if (e instanceof HbError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const reason = err.code ? `${err.code}: ${err.message.replace(/^\w+: /, "").replace(/, \w+ '.*$/, "")}` : String(err?.message ?? e);
+  const hint =
+    err.code === "EPERM" || err.code === "EACCES" || err.code === "EROFS"
+      ? `make ${dirname(path)} writable again (chmod u+w; chattr -i if it is immutable), or remove ${OUT_DIR}/ and build again`
+      : err.code === "ENOSPC" || err.code === "EDQUOT"
+        ? "free space on the disk that holds the workspace, then build again"
+        : `remove ${OUT_DIR}/ and build again; the cache restores every output`;
+  return new HbError("OUTPUT_NOT_MATERIALIZED", `${path}: ${what} (${reason}); it may still hold an older build's file`, { hint });
 }

@@ -1,4 +1,4 @@
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { HbError } from "../errors";
 import { OUT_DIR } from "../analysis/graph";
@@ -49,6 +49,13 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
   if (why) {
     throw new HbError("USAGE", `the output base cannot be ${outputBase}: it ${why}`, {
       hint: "pick a directory of its own, such as <workspace>/.hb (the default) or one outside the workspace",
+    });
+  }
+  // hb replaces what is inside hb-out/ at will, never hb-out itself: a user's file there stays theirs
+  const out = statSync(outDir, { throwIfNoEntry: false });
+  if (out && !out.isDirectory()) {
+    throw new HbError("BAD_OUT_DIR", `${outDir} is not a directory: hb puts the outputs it builds there`, {
+      hint: `move that file elsewhere (hb never removes it), then run hb again`,
     });
   }
   return { root, outputBase, outDir };
