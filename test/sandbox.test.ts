@@ -1,10 +1,11 @@
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { execaSync } from "execa";
+import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../packages/core/src/hash/digest";
-import { hb, makeWorkspace, summary } from "./helpers";
+import { hb, makeWorkspace, summary, writeFiles } from "./helpers";
 
 // Every action runs under real bwrap: these tests try to get out, and must not.
 
@@ -143,6 +144,79 @@ describe("the action sandbox", () => {
     const r = await hb(ws, ["query", "//p:all"], { HB_TEST_SECRET: "s3cret" });
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stdout.trim()).toBe("//p:noenv-nohb-noroot-nowrite");
+  });
+});
+
+describe("secrets in the workspace (.git/config, .env)", () => {
+  const TOKEN = "AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldA==";
+  const secretWorkspace = (files: Record<string, string>) => {
+    const ws = makeWorkspace(files);
+    execaSync("git", ["init", "-q"], { cwd: ws });
+    // where a CI checkout keeps the job's token (the default of the most used checkout action)
+    writeFileSync(join(ws, ".git/config"), `[http "https://github.com/"]\n\textraheader = ${TOKEN}\n`, { flag: "a" });
+    writeFileSync(join(ws, ".env"), "API_KEY=sk-live-0123456789\n");
+    return ws;
+  };
+
+  it("are out of reach of a BUILD.ts escaping node:vm: the evaluator sees no workspace file", async () => {
+    const ws = secretWorkspace({});
+    writeFiles(ws, {
+      "p/BUILD.ts":
+        'import { filegroup, genrule } from "@hb/core";\n' +
+        'const proc = (genrule as any).constructor.constructor("return globalThis.process")();\n' +
+        "const fs = proc.getBuiltinModule('fs');\n" +
+        "const found: string[] = [];\n" +
+        `for (const f of [${JSON.stringify(join(ws, ".git/config"))}, ${JSON.stringify(join(ws, ".env"))}, ${JSON.stringify(join(ws, "p/BUILD.ts"))}, ".git/config", "../.git/config"]) {\n` +
+        "  try { found.push(fs.readFileSync(f, 'utf8')); } catch {}\n" +
+        "  try { found.push(proc.binding('fs').readFileUtf8(f, 0)); } catch {}\n" +
+        "}\n" +
+        "const leaked = found.join('|');\n" +
+        "genrule({ name: 'leak', outs: ['o.txt'], cmd: 'echo ' + JSON.stringify(leaked) + ' > $@; exit 1' });\n" +
+        "filegroup({ name: found.length === 0 ? 'nothing' : 'read-' + found.length });\n",
+    });
+    const q = await hb(ws, ["query", "//p:all"]);
+    expect(q.exitCode, q.output).toBe(0);
+    expect(q.stdout.split("\n")).toContain("//p:nothing");
+    const r = await hb(ws, ["build", "//p:leak", "--report", "r.json"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.output).not.toContain("extraheader");
+    expect(r.output).not.toContain("sk-live");
+    expect(readFileSync(join(ws, "r.json"), "utf8")).not.toContain("extraheader");
+  });
+
+  it("are never sources: by name, glob, symlink or toolchain path, an analysis error that says why", async () => {
+    const ws = secretWorkspace({});
+    symlinkSync(".git/config", join(ws, "p-link"));
+    const cases: [string, string, string][] = [
+      ["BUILD.ts", 'genrule({ name: "x", srcs: [".git/config"], outs: ["o"], cmd: "cp $< $@" });', ".git/config is inside .git/, version-control metadata, which is never a source"],
+      ["BUILD.ts", 'genrule({ name: "x", srcs: glob([".git/**"]), outs: ["o"], cmd: "cat $(SRCS) > $@" });', "glob pattern '.git/**' reaches into .git/"],
+      ["BUILD.ts", 'genrule({ name: "x", srcs: ["p-link"], outs: ["o"], cmd: "cp $< $@" });', "p-link (a symlink to"],
+      ["BUILD.ts", 'local_toolchain({ name: "t", path: ".git" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "touch $@" });', "toolchain path '.git' of //:t is inside .git/"],
+    ];
+    for (const [file, rule, message] of cases) {
+      writeFiles(ws, { [file]: 'import { genrule, glob, local_toolchain } from "@hb/core";\n' + rule + "\n" });
+      const r = await hb(ws, ["build", "//:x"]);
+      expect(r.exitCode, r.output).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(existsSync(join(ws, "hb-out/o"))).toBe(false);
+    }
+    // a toolchain linked into .git/ is refused when it is resolved, before any action sees it
+    symlinkSync(".git", join(ws, "vcs"));
+    writeFiles(ws, { "BUILD.ts": 'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "vcs" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat vcs/config > $@" });\n' });
+    const linked = await hb(ws, ["build", "//:x"]);
+    expect(linked.exitCode).toBe(1);
+    expect(linked.stderr).toContain("leads into .git/");
+    expect(existsSync(join(ws, "hb-out/o"))).toBe(false);
+  });
+
+  it("cuts long arguments of a failed action's command, in the log and --report", async () => {
+    const long = "x".repeat(5000);
+    const ws = makeWorkspace({ "p/BUILD.ts": G + `genrule({ name: "x", outs: ["o"], cmd: "echo ${long} > /dev/null; exit 1" });\n` });
+    const r = await hb(ws, ["build", "//p:x", "--report", "r.json"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("more characters)");
+    expect(r.stderr).not.toContain(long);
+    expect(readFileSync(join(ws, "r.json"), "utf8")).not.toContain(long);
   });
 });
 

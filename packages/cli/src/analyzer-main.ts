@@ -1,11 +1,10 @@
-// The sandboxed analyzer process: reads an AnalysisRequest on stdin, loads and analyzes, writes
-// an AnalysisResponse on stdout. It runs BUILD.ts code, so it runs under bwrap.
-import { readFileSync } from "node:fs";
-import type { AnalysisRequest } from "@hb/core";
-import { loadAndAnalyze, registerApiModule } from "@hb/core/analyzer";
+// The sandboxed BUILD.ts evaluator: gets its request and everything it reads from the workspace
+// from hb over stdin (names and bundled BUILD.ts files, never other files' contents), writes its
+// requests and its result to stdout. It runs BUILD.ts code, so it runs under bwrap.
+import { connectToHost, loadAndAnalyze, registerApiModule } from "@hb/core/analyzer";
 import * as rulesNode from "@hb/rules-node";
 
 registerApiModule("@hb/rules-node", rulesNode as Record<string, unknown>);
-const request = JSON.parse(readFileSync(0, "utf8")) as AnalysisRequest;
-const response = await loadAndAnalyze(request);
-process.stdout.write(JSON.stringify(response));
+const { request, access, done } = await connectToHost(process.stdin, process.stdout);
+done(await loadAndAnalyze(request, access));
+process.stdin.destroy();

@@ -4,6 +4,7 @@ import { sha256Hex } from "../hash/digest";
 import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
 import { isPackageUnder } from "../label/label";
 import { findPackages, hasBuildFile, ignoreRules, isIgnored, joinRel } from "../loading/package-tree";
+import { hostFs } from "../loading/source-fs";
 import type { Database } from "../store/database";
 import { RACY_MARGIN_MS } from "../store/stat-cache";
 import type { WorkspaceConfig } from "../workspace/config";
@@ -89,7 +90,7 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     for (const l of inputs.listings) {
       if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
       let now: string[];
-      if (l.kind === "glob") now = globPackage(root, l.base, l.include, l.exclude, rules);
+      if (l.kind === "glob") now = globPackage(hostFs, root, l.base, l.include, l.exclude, rules);
       else {
         // a package discovery walks the tree below its base anyway: its directories are checked here
         const found = findPackages(root, l.base, rules);
@@ -104,7 +105,7 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
     for (const d of dirty) {
       if (walked.some((base) => isPackageUnder(d, base))) continue;
       // a subpackage's root is recorded by its parent's walk as a boundary only, not walked into
-      if (!globBases.has(d) && hasBuildFile(root, d)) continue;
+      if (!globBases.has(d) && hasBuildFile(hostFs, root, d)) continue;
       let entries;
       try {
         entries = readdirSync(join(root, d), { withFileTypes: true });

@@ -1,4 +1,3 @@
-import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HbError, type SourceLocation, didYouMean } from "../errors";
 import { formatLabel, parseLabel } from "../label/label";
@@ -8,8 +7,10 @@ import type { TargetDecl } from "../build-api/loading-context";
 import { type FetchOptions, type NpmInstallOptions, type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../build-api/rule";
 import { SHA256_HEX } from "../hash/digest";
 import { parseIntegrity, sha256Integrity } from "../fetch/integrity";
-import { checkInsideWorkspace, hasBuildFile, joinRel } from "../loading/package-tree";
+import { checkInsideWorkspace, hasBuildFile, joinRel, vcsSourceError } from "../loading/package-tree";
+import type { SourceFs } from "../loading/source-fs";
 import { RESERVED_ENV } from "../sandbox/determinism";
+import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
 import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR, type TargetInfo, type ToolchainRef } from "./graph";
 
@@ -70,9 +71,11 @@ export class Analysis {
     private readonly root: string,
     private readonly packages: ReadonlyMap<string, LoadedPackage>,
     /** maps an error thrown by user code to where in BUILD.ts sources it happened */
-    private readonly locateError: (e: unknown) => SourceLocation | undefined = () => undefined,
+    private readonly locateError: (e: unknown) => SourceLocation | undefined,
     /** records BUILD.ts paths looked for and not found: one appearing changes the analysis */
-    private readonly absent: Set<string> = new Set(),
+    private readonly absent: Set<string>,
+    /** the names in the packages' trees */
+    private readonly fs: SourceFs,
   ) {}
 
   run(requested: readonly string[]): ActionGraph {
@@ -125,7 +128,7 @@ export class Analysis {
     }
     // A target naming itself means the same-named file (filegroup({ name: "esbuild", srcs: ["esbuild"] })):
     // a self-dependency could never be valid.
-    const selfFile = label === referrer.label && existsSync(join(this.root, parsed.pkg, parsed.name));
+    const selfFile = label === referrer.label && this.fs.existsSync(join(this.root, parsed.pkg, parsed.name));
     if (p.targets.has(parsed.name) && !selfFile) return { ref: this.target(label, referrer).ref, depLabel: label };
     const ownerName = p.outputs.get(parsed.name);
     if (ownerName !== undefined) {
@@ -141,10 +144,10 @@ export class Analysis {
     const known = this.sources.get(label);
     if (known) return known;
     const rel = joinRel(pkg, name);
-    let st;
-    try {
-      st = statSync(join(this.root, rel));
-    } catch {
+    const vcs = vcsDirOf(rel);
+    if (vcs) throw vcsSourceError(rel, vcs, referrer.label, { location: referrer.location });
+    const st = this.fs.statSync(join(this.root, rel), { throwIfNoEntry: false });
+    if (!st) {
       const guess = didYouMean(name, [...p.targets.keys(), ...p.outputs.keys()]);
       throw new HbError("NO_SUCH_TARGET", `no target or file '${label}' (needed by ${referrer.label})`, {
         location: referrer.location,
@@ -160,7 +163,7 @@ export class Analysis {
     const parts = name.split("/");
     for (let i = 1; i < parts.length; i++) {
       const sub = joinRel(pkg, parts.slice(0, i).join("/"));
-      if (!hasBuildFile(this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
+      if (!hasBuildFile(this.fs, this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
       else {
         throw new HbError("BAD_ATTRIBUTE", `'${label}' crosses a package boundary: ${rel} belongs to //${sub}`, {
           location: referrer.location,
@@ -168,7 +171,7 @@ export class Analysis {
         });
       }
     }
-    checkInsideWorkspace(this.root, rel, referrer.label);
+    checkInsideWorkspace(this.fs, this.root, rel, referrer.label);
     const ref: TargetRef = { label, files: [sourceFile(pkg, name)], runfiles: [], providers: {} };
     this.sources.set(label, ref);
     return ref;
@@ -285,7 +288,7 @@ export class Analysis {
     const parts = name.split("/");
     for (let i = 1; i <= parts.length; i++) {
       const sub = joinRel(pkg, parts.slice(0, i).join("/"));
-      if (!hasBuildFile(this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
+      if (!hasBuildFile(this.fs, this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
       else {
         throw new HbError("OUTPUT_OUTSIDE_PACKAGE", `output '${name}' of ${label} lies in package //${sub}`, {
           location,

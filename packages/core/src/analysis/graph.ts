@@ -130,6 +130,8 @@ export interface AnalysisInputs {
 
 export interface AnalysisRequest {
   workspaceRoot: string;
+  /** the root as the kernel resolves it: what symlinks' real paths are compared with */
+  workspaceRealRoot: string;
   patterns: string[];
   /** package of the current directory, for relative patterns */
   cwdPkg: string;

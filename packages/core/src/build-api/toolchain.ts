@@ -1,4 +1,5 @@
 import { HbError } from "../errors";
+import { vcsDirOf } from "../workspace/config";
 import type { ToolchainRef } from "../analysis/graph";
 import { SHA256_HEX } from "../hash/digest";
 import { attr } from "./attrs";
@@ -8,6 +9,20 @@ import { rule } from "./rule";
 
 /** What a toolchain target provides: a program pinned by digest. */
 export type Toolchain = ToolchainRef;
+
+/** A toolchain's path: absolute, or relative and staying in the workspace; never in .git/ and its kind. */
+function checkToolchainPath(label: string, path: string, what: string): void {
+  const segments = path.startsWith("/") ? path.split("/").slice(1) : path.split("/");
+  if (path === "" || segments.some((s) => s === "" || s === "." || s === "..")) {
+    throw new HbError("BAD_ATTRIBUTE", `path of ${label} must name ${what}, without '..': '${path}'`);
+  }
+  const vcs = vcsDirOf(path);
+  if (vcs) {
+    throw new HbError("BAD_ATTRIBUTE", `toolchain path '${path}' of ${label} is inside ${vcs}/, version-control metadata, which no action may see`, {
+      hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config)`,
+    });
+  }
+}
 
 /**
  * Pins a program by digest: `path` is absolute (a host program, e.g. /usr/bin/python3) or
@@ -29,9 +44,7 @@ export const toolchain = rule({
         hint: `compute it: sha256sum ${path}`,
       });
     }
-    if (path === "" || path.endsWith("/") || path.split("/").slice(1).some((s) => s === "" || s === "." || s === "..")) {
-      throw new HbError("BAD_ATTRIBUTE", `path of ${ctx.label} must name a file, without '..': '${path}'`);
-    }
+    checkToolchainPath(ctx.label, path, "a file");
     const provided: Toolchain = { label: ctx.label, path, sha256 };
     return { files: [], toolchain: provided };
   },
@@ -47,9 +60,7 @@ export const local_toolchain = rule({
   attrs: { path: attr.string({ mandatory: true, doc: "absolute host path, or a workspace-relative path (a file or a directory)" }) },
   impl(ctx) {
     const path = ctx.attr.path!;
-    if (path === "" || path.endsWith("/") || path.split("/").slice(1).some((s) => s === "" || s === "." || s === "..")) {
-      throw new HbError("BAD_ATTRIBUTE", `path of ${ctx.label} must name a file or directory, without '..': '${path}'`);
-    }
+    checkToolchainPath(ctx.label, path, "a file or directory");
     const provided: Toolchain = { label: ctx.label, path, sha256: "" };
     return { files: [], toolchain: provided };
   },

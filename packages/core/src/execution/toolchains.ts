@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
-import { type Stats, existsSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { type Stats, existsSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { KeyedFile } from "../action/action-key";
 import type { ToolchainRef } from "../analysis/graph";
 import { HbError } from "../errors";
 import { digestOfFile } from "../hash/digest";
 import { SYSTEM_PATH } from "../sandbox/determinism";
+import { vcsDirOf } from "../workspace/config";
 import type { StatCache } from "../store/stat-cache";
 
 export interface ResolvedToolchain {
@@ -85,6 +86,12 @@ export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: stri
     out.set(key, resolved);
     let r;
     try {
+      // a link into .git/ and its kind is refused as a path there is in BUILD.ts
+      const vcs = vcsDirOf(realpathSync(hostPath));
+      if (vcs) {
+        resolved.error = new HbError("BAD_ATTRIBUTE", `${describe(ref)}: ${hostPath} leads into ${vcs}/ (${realpathSync(hostPath)}), version-control metadata, which no action may see`);
+        continue;
+      }
       if (statSync(hostPath).isDirectory()) {
         resolved.isDirectory = true;
         r = treeDigest(hostPath, stats);

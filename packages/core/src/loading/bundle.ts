@@ -2,6 +2,7 @@ import type { Message, Plugin } from "esbuild";
 import { realpathSync, statSync } from "node:fs";
 import { join, posix, relative, resolve, sep } from "node:path";
 import { HbError } from "../errors";
+import { vcsDirOf } from "../workspace/config";
 
 export const HB_MODULES = ["@hb/core", "@hb/rules-node"] as const;
 
@@ -65,6 +66,8 @@ function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<
         if (!real.startsWith(realRoot + sep) || real.split(sep).includes("node_modules")) {
           return { errors: [{ text: `'${args.path}' resolves to ${real}, outside the workspace's own sources` }] };
         }
+        const vcs = vcsDirOf(rel(real));
+        if (vcs) return { errors: [{ text: `'${args.path}' resolves to ${real}, inside ${vcs}/: version-control metadata is never read by BUILD.ts files` }] };
         return { path: r.path };
       });
     },
@@ -92,6 +95,8 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
     const realEntry = realpathSync(join(root, e));
     const real = relative(realRoot, realEntry).split(sep).join("/");
     if (real.startsWith("../")) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink leading outside the workspace, to ${realEntry}`);
+    const vcs = vcsDirOf(real);
+    if (vcs) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink into ${vcs}/ (${realEntry}): version-control metadata is never read by BUILD.ts files`);
     asked.set(real, [...(asked.get(real) ?? []), e]);
   }
   let result;

@@ -1,16 +1,19 @@
 import fg from "fast-glob";
-import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HbError } from "../errors";
+import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
 import { checkInsideWorkspace, type IgnoreRules, isIgnored, joinRel } from "./package-tree";
+import type { SourceFs } from "./source-fs";
 
 /**
  * Bazel's glob: files (not directories) under package `pkg` matching `include` and not
  * `exclude`, relative to the package, sorted; never crossing into a subpackage or an ignored
- * directory. Used by BUILD.ts evaluation and by the analysis cache's re-check, so both agree.
+ * directory. Used by BUILD.ts evaluation (over a snapshot of the package) and by the analysis
+ * cache's re-check (over the files themselves), so both agree.
  */
 export function globPackage(
+  fs: SourceFs,
   root: string,
   pkg: string,
   include: readonly string[],
@@ -20,6 +23,12 @@ export function globPackage(
   for (const p of [...include, ...exclude]) {
     if (p.startsWith("/") || p.split("/").includes("..")) {
       throw new HbError("BAD_ATTRIBUTE", `glob pattern '${p}' must be relative to the package and stay inside it`);
+    }
+    const vcs = vcsDirOf(p);
+    if (vcs) {
+      throw new HbError("BAD_ATTRIBUTE", `glob pattern '${p}' reaches into ${vcs}/, version-control metadata, which is never a source`, {
+        hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config); globs never match inside it`,
+      });
     }
   }
   if (include.length === 0) return [];
@@ -34,17 +43,16 @@ export function globPackage(
     dot: false,
     followSymbolicLinks: false,
     unique: true,
+    // fast-glob copies the adapter's own properties: methods of a class instance must be given as such
+    fs: { lstatSync: fs.lstatSync.bind(fs), statSync: fs.statSync.bind(fs), readdirSync: fs.readdirSync.bind(fs) } as unknown as Partial<fg.FileSystemAdapter>,
   });
   const matches: string[] = [];
   for (const e of entries) {
     if (e.dirent.isFile()) matches.push(e.path);
     else if (e.dirent.isSymbolicLink()) {
-      checkInsideWorkspace(root, joinRel(pkg, e.path), `glob in //${pkg}`);
-      try {
-        if (statSync(join(pkgDir, e.path)).isFile()) matches.push(e.path);
-      } catch {
-        // a dangling link matches nothing
-      }
+      checkInsideWorkspace(fs, root, joinRel(pkg, e.path), `glob in //${pkg}`);
+      // a dangling link matches nothing
+      if (fs.statSync(join(pkgDir, e.path), { throwIfNoEntry: false })?.isFile()) matches.push(e.path);
     }
   }
   const subpackage = new Map<string, boolean>();
@@ -54,7 +62,7 @@ export function globPackage(
     while (dir !== "") {
       let known = subpackage.get(dir);
       if (known === undefined) {
-        known = existsSync(join(pkgDir, dir, BUILD_FILE));
+        known = fs.existsSync(join(pkgDir, dir, BUILD_FILE));
         subpackage.set(dir, known);
       }
       if (known) return true;

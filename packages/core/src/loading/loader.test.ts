@@ -1,13 +1,19 @@
-import { symlinkSync } from "node:fs";
+import { realpathSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeWorkspace, tempDir, writeFiles } from "../../../../test/helpers";
 import type { AnalysisResponse } from "../analysis/graph";
 import { loadAndAnalyze } from "./loader";
+import { LoadingHost } from "./loading-host";
+
+/** Loading and analysis in this process, served by a host as the sandboxed evaluator is. */
+async function analyzeAt(root: string, patterns: string[]): Promise<AnalysisResponse> {
+  const host = new LoadingHost(root);
+  return host.response(await loadAndAnalyze({ workspaceRoot: root, workspaceRealRoot: realpathSync(root), patterns, cwdPkg: "" }, host));
+}
 
 async function analyze(files: Record<string, string>, patterns: string[], config?: string): Promise<AnalysisResponse> {
-  const root = makeWorkspace(files, config);
-  return loadAndAnalyze({ workspaceRoot: root, patterns, cwdPkg: "" });
+  return analyzeAt(makeWorkspace(files, config), patterns);
 }
 
 async function analysisError(files: Record<string, string>, patterns = ["//..."], config?: string) {
@@ -188,7 +194,7 @@ describe("loading and analysis", () => {
     const outside = tempDir();
     writeFiles(outside, { "secret.txt": "s" });
     symlinkSync(join(outside, "secret.txt"), join(root, "a/leak.txt"));
-    const r = await loadAndAnalyze({ workspaceRoot: root, patterns: ["//a:all"], cwdPkg: "" });
+    const r = await analyzeAt(root, ["//a:all"]);
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.error.code).toBe("SYMLINK_ESCAPE");
@@ -255,5 +261,21 @@ export function greet(name: string) { greeting({ name, who: name }); }
     expect(typo.hint).toContain("did you mean 'remoteCache.readInstances'?");
     const noUrl = await analysisError({ "a/BUILD.ts": "" }, ["//..."], config("{ instance: 'main' }"));
     expect(noUrl.message).toContain("setting 'remoteCache.url' in hb.config.ts is required");
+  });
+});
+
+describe("the loading host", () => {
+  it("serves only what a label can name: no '..', no ignored or version-control directory, no file outside the listed names", async () => {
+    const root = makeWorkspace({ "a/BUILD.ts": GENRULE, "a/secret.env": "k=v\n" });
+    const host = new LoadingHost(root, [join(root, "a/secret.env")]);
+    await host.setIgnore([]);
+    for (const pkg of ["..", "a/../..", "/etc", ".git", "a/.git", "node_modules/x", "a//b"]) {
+      await expect(host.loadPackages([pkg]), pkg).rejects.toThrow(/not a package path|never a package|is ignored/);
+    }
+    await expect(host.findPackages("../..")).rejects.toThrow(/not a package path/);
+    const [a] = await host.loadPackages(["a"]);
+    if (!a || "missing" in a) throw new Error("a not loaded");
+    // a hidden file (a signing key in the workspace) is not even named
+    expect(a.snapshot.dirs.a!.map(([name]) => name)).toEqual(["BUILD.ts"]);
   });
 });

@@ -1,19 +1,22 @@
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { HbError, didYouMean } from "../errors";
 import { Analysis, type LoadedPackage } from "../analysis/analyzer";
-import type { AnalysisInputs, AnalysisRequest, AnalysisResponse, DirRecord, FileRecord, ListingRecord } from "../analysis/graph";
+import type { ActionGraph, AnalysisRequest } from "../analysis/graph";
 import * as buildApi from "../build-api/index";
 import { isLabelKind } from "../build-api/attrs";
 import { type PackageBeingLoaded, type TargetDecl, setLoadingPackage } from "../build-api/loading-context";
-import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
+import type { HbErrorData } from "../errors";
 import { formatLabel, parseLabel, parseTargetPattern } from "../label/label";
 import { type WorkspaceConfig, validateConfig } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
-import { type BundledFile, bundleBuildFiles } from "./bundle";
+import type { BundledFile } from "./bundle";
 import { type ApiModules, type Evaluator, createEvaluator } from "./evaluate";
 import { globPackage } from "./glob";
-import { type IgnoreRules, findPackages, hasBuildFile, ignoreRules, joinRel, walkDirs } from "./package-tree";
+import type { EvaluationFacts, GlobRecord, LoadingAccess } from "./loading-host";
+import { type IgnoreRules, hasBuildFile, ignoreRules, joinRel } from "./package-tree";
+import { SnapshotFs } from "./source-fs";
+
+export { connectToHost } from "./host-protocol";
 
 /** The API modules BUILD.ts files import; rules-node registers its own at start-up. */
 const apiModules: ApiModules = { "@hb/core": { ...buildApi }, "@hb/rules-node": {} };
@@ -22,16 +25,20 @@ export function registerApiModule(id: keyof ApiModules, exports: Record<string, 
   apiModules[id] = { ...exports };
 }
 
+/** What evaluating the BUILD.ts files gives: the graph and what it relied on, or the first error. */
+export type EvaluationResult =
+  | ({ ok: true; config: WorkspaceConfig; graph: ActionGraph; log: string[] } & EvaluationFacts)
+  | { ok: false; error: HbErrorData; log: string[] };
+
 /**
  * Loading and analysis, as one pass: evaluate hb.config.ts, expand the patterns, load the
- * packages the requested targets reach (bundled in waves, one esbuild call per wave), analyze,
- * and record everything the result depends on so that the parent can re-check it cheaply.
+ * packages the requested targets reach (served in waves by `access`: bundled, with the names in
+ * their trees), analyze, and say what the result relied on beyond what was served.
  */
-export async function loadAndAnalyze(req: AnalysisRequest): Promise<AnalysisResponse> {
+export async function loadAndAnalyze(req: AnalysisRequest, access: LoadingAccess): Promise<EvaluationResult> {
   const log: string[] = [];
   try {
-    await loadFingerprinter();
-    return await new Loader(req.workspaceRoot, log).run(req);
+    return await new Loader(req.workspaceRoot, req.workspaceRealRoot, access, log).run(req);
   } catch (e) {
     if (e instanceof HbError) return { ok: false, error: e.toData(), log };
     const err = e as Error;
@@ -44,21 +51,23 @@ class Loader {
   private readonly packages = new Map<string, LoadedPackage>();
   /** packages looked for and found without a BUILD.ts */
   private readonly missing = new Set<string>();
-  private readonly files = new Map<string, FileRecord>();
-  private readonly dirs = new Map<string, DirRecord>();
-  private readonly listings: ListingRecord[] = [];
+  private readonly globs: GlobRecord[] = [];
   private readonly absent = new Set<string>();
-  private readonly recordedAtMs = Date.now();
+  /** the names in the loaded packages' trees, as the host served them */
+  private readonly fs: SnapshotFs;
   private rules: IgnoreRules = ignoreRules();
 
   constructor(
     private readonly root: string,
+    realRoot: string,
+    private readonly access: LoadingAccess,
     private readonly log: string[],
   ) {
     this.evaluator = createEvaluator(apiModules, (line) => this.log.push(line));
+    this.fs = new SnapshotFs(root, realRoot);
   }
 
-  async run(req: AnalysisRequest): Promise<AnalysisResponse> {
+  async run(req: AnalysisRequest): Promise<EvaluationResult> {
     const config = await this.loadConfig();
     this.rules = ignoreRules(config.ignore);
 
@@ -84,7 +93,7 @@ class Loader {
         if (!p.targets.has(name)) {
           const owner = p.outputs.get(name);
           if (owner !== undefined) want(`//${p.pkg}:${owner}`);
-          else if (isSourceFile(join(this.root, p.pkg, name))) {
+          else if (this.fs.statSync(join(this.root, p.pkg, name), { throwIfNoEntry: false })?.isFile()) {
             // a source file label: nothing to analyze, as `bazel build //pkg:file` builds nothing
           } else {
             const guess = didYouMean(name, p.targets.keys());
@@ -97,13 +106,9 @@ class Loader {
       }
       let pkgs: string[];
       if (pattern.kind === "recursive") {
-        const found = findPackages(this.root, pattern.pkg, this.rules);
-        this.listings.push({ kind: "packages", base: pattern.pkg, result: found.packages });
-        for (const d of found.dirs) this.dirs.set(d.path, d);
+        const found = await this.access.findPackages(pattern.pkg);
         pkgs = found.packages;
-        if (pkgs.length === 0 && !existsSync(join(this.root, pattern.pkg))) {
-          throw new HbError("NO_SUCH_PACKAGE", `no directory '${pattern.pkg}' in the workspace for pattern '${text}'`);
-        }
+        if (!found.exists) throw new HbError("NO_SUCH_PACKAGE", `no directory '${pattern.pkg}' in the workspace for pattern '${text}'`);
       } else pkgs = [pattern.pkg];
       await this.ensureLoaded(pkgs);
       for (const pkg of pkgs) {
@@ -117,34 +122,16 @@ class Loader {
     }
 
     await this.loadClosure(requested);
-    const analysis = new Analysis(this.root, this.packages, (e) => this.evaluator.locate(e), this.absent);
+    const analysis = new Analysis(this.root, this.packages, (e) => this.evaluator.locate(e), this.absent, this.fs);
     const graph = analysis.run(requested);
-    const inputs: AnalysisInputs = {
-      files: [...this.files.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
-      absent: [...this.absent].sort(),
-      dirs: [...this.dirs.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
-      listings: this.listings,
-      recordedAtMs: this.recordedAtMs,
-    };
-    return { ok: true, config, graph, inputs, log: this.log };
+    return { ok: true, config, graph, globs: this.globs, absent: [...this.absent].sort(), log: this.log };
   }
 
   private async loadConfig(): Promise<WorkspaceConfig> {
-    const bundles = await bundleBuildFiles(this.root, [CONFIG_FILE]);
-    const b = bundles.get(CONFIG_FILE)!;
-    this.recordInputs(b);
-    const exports = this.evaluator.run(b) as { default?: unknown };
-    return validateConfig(exports?.default, CONFIG_FILE);
-  }
-
-  private recordInputs(b: BundledFile): void {
-    for (const path of b.lookedUp.missing) this.absent.add(path);
-    for (const path of [b.entry, ...b.inputs, ...b.lookedUp.found]) {
-      if (this.files.has(path)) continue;
-      const abs = join(this.root, path);
-      const st = statSync(abs);
-      this.files.set(path, { path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fingerprint: fingerprint(readFileSync(abs)) });
-    }
+    const exports = this.evaluator.run(await this.access.bundleConfig()) as { default?: unknown };
+    const config = validateConfig(exports?.default, CONFIG_FILE);
+    await this.access.setIgnore(config.ignore ?? []);
+    return config;
   }
 
   /** Loads the packages of every target the requested ones reach through label attributes. */
@@ -176,40 +163,25 @@ class Loader {
 
   private async ensureLoaded(pkgs: readonly string[]): Promise<void> {
     const todo = [...new Set(pkgs)].filter((p) => !this.packages.has(p) && !this.missing.has(p)).sort();
-    const entries: string[] = [];
-    for (const pkg of todo) {
-      const buildFile = joinRel(pkg, BUILD_FILE);
-      if (existsSync(join(this.root, buildFile))) entries.push(buildFile);
-      else if (lstatSync(join(this.root, buildFile), { throwIfNoEntry: false })?.isSymbolicLink()) {
-        // the sandboxed analyzer sees the workspace alone: a symlink out of it leads nowhere
-        throw new HbError("SYMLINK_ESCAPE", `${buildFile} is a symlink to ${readlinkSync(join(this.root, buildFile))}, outside the workspace or missing`, {
-          hint: "a BUILD.ts may link only to a file inside the workspace",
-        });
-      } else {
-        this.missing.add(pkg);
-        this.absent.add(buildFile);
+    if (todo.length === 0) return;
+    for (const load of await this.access.loadPackages(todo)) {
+      if ("missing" in load) {
+        this.missing.add(load.pkg);
+        continue;
       }
-    }
-    if (entries.length === 0) return;
-    const bundles = await bundleBuildFiles(this.root, entries);
-    for (const buildFile of entries) {
-      const b = bundles.get(buildFile);
-      if (!b) throw new HbError("INTERNAL", `esbuild produced no bundle for ${buildFile}`);
-      this.recordInputs(b);
-      const pkg = buildFile === BUILD_FILE ? "" : buildFile.slice(0, -BUILD_FILE.length - 1);
-      this.packages.set(pkg, this.evaluate(pkg, b));
+      this.fs.add(load.snapshot);
+      this.packages.set(load.pkg, this.evaluate(load.pkg, load.bundle));
     }
   }
 
   private evaluate(pkg: string, b: BundledFile): LoadedPackage {
     const targets = new Map<string, TargetDecl>();
     const outputs = new Map<string, string>();
-    let walked = false;
     // a subpackage's directory is not a source of this package (nor what is in it): analysis
     // says that an output lies in a subpackage
     const inSubpackage = (path: string) => {
       for (let i = path.indexOf("/"); ; i = path.indexOf("/", i + 1)) {
-        if (hasBuildFile(this.root, joinRel(pkg, i < 0 ? path : path.slice(0, i)))) return true;
+        if (hasBuildFile(this.fs, this.root, joinRel(pkg, i < 0 ? path : path.slice(0, i)))) return true;
         if (i < 0) return false;
       }
     };
@@ -219,15 +191,11 @@ class Loader {
       targets,
       outputs,
       glob: (include, exclude) => {
-        const result = globPackage(this.root, pkg, include, exclude, this.rules);
-        this.listings.push({ kind: "glob", base: pkg, include: [...include], exclude: [...exclude], result });
-        if (!walked) {
-          walked = true;
-          for (const d of walkDirs(this.root, pkg, this.rules, { intoPackages: false }).dirs) this.dirs.set(d.path, d);
-        }
+        const result = globPackage(this.fs, this.root, pkg, include, exclude, this.rules);
+        this.globs.push({ kind: "glob", base: pkg, include: [...include], exclude: [...exclude], result });
         return result;
       },
-      isSource: (path) => existsSync(join(this.root, joinRel(pkg, path))) && !inSubpackage(path),
+      isSource: (path) => this.fs.existsSync(join(this.root, joinRel(pkg, path))) && !inSubpackage(path),
       callSite: () => this.evaluator.callSite(b.entry),
     };
     setLoadingPackage(loading);
@@ -239,14 +207,6 @@ class Loader {
     // a source file appearing where an output is declared makes the analysis stale (refused then)
     for (const o of outputs.keys()) if (!inSubpackage(o)) this.absent.add(joinRel(pkg, o));
     return { pkg, buildFile: b.entry, targets, outputs };
-  }
-}
-
-function isSourceFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
   }
 }
 

@@ -1,9 +1,10 @@
-import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
-import { HbError } from "../errors";
+import { HbError, type SourceLocation } from "../errors";
 import type { DirRecord } from "../analysis/graph";
-import { ALWAYS_IGNORED } from "../workspace/config";
+import { ALWAYS_IGNORED, vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
+import { type EntryKind, type SourceFs, type TreeSnapshot, entryKind } from "./source-fs";
 
 /** Which directories hb never reads: names anywhere, or workspace-relative paths. */
 export interface IgnoreRules {
@@ -32,8 +33,8 @@ export function joinRel(a: string, b: string): string {
   return a === "" ? b : b === "" ? a : `${a}/${b}`;
 }
 
-export function hasBuildFile(root: string, pkg: string): boolean {
-  return existsSync(join(root, pkg, BUILD_FILE));
+export function hasBuildFile(fs: SourceFs, root: string, pkg: string): boolean {
+  return fs.existsSync(join(root, pkg, BUILD_FILE));
 }
 
 /**
@@ -83,31 +84,99 @@ export function findPackages(root: string, base: string, rules: IgnoreRules): { 
 }
 
 /**
- * Refuses a source file that is a symlink resolving outside the workspace: the sandbox would
- * otherwise hand an action a file the workspace does not own.
+ * Refuses a source file that is a symlink resolving outside the workspace (the sandbox would
+ * otherwise hand an action a file the workspace does not own) or into version-control metadata.
  */
-const realDirs = new Map<string, string>();
+const realDirs = new WeakMap<SourceFs, Map<string, string>>();
 
-function realDir(abs: string): string {
-  let r = realDirs.get(abs);
-  if (r === undefined) realDirs.set(abs, (r = realpathSync(abs)));
+function realDir(fs: SourceFs, abs: string): string {
+  let cache = realDirs.get(fs);
+  if (!cache) realDirs.set(fs, (cache = new Map()));
+  let r = cache.get(abs);
+  if (r === undefined) cache.set(abs, (r = fs.realpathSync(abs)));
   return r;
 }
 
-export function checkInsideWorkspace(root: string, rel: string, referencedBy: string): void {
+export function checkInsideWorkspace(fs: SourceFs, root: string, rel: string, referencedBy: string): void {
   // One lstat for the file, and a cached realpath of its directory (which resolves any
   // symlinked directory on the way).
   const abs = join(root, rel);
   let real: string;
   try {
-    real = lstatSync(abs).isSymbolicLink() ? realpathSync(abs) : join(realDir(dirname(abs)), basename(abs));
+    real = fs.lstatSync(abs)?.isSymbolicLink() ? fs.realpathSync(abs) : join(realDir(fs, dirname(abs)), basename(abs));
   } catch {
     return;
   }
-  const realRoot = realDir(root);
+  const realRoot = realDir(fs, root);
   if (real !== realRoot && !real.startsWith(realRoot + sep)) {
     throw new HbError("SYMLINK_ESCAPE", `${rel} is a symlink to ${real}, outside the workspace (used by ${referencedBy})`, {
       hint: "copy the file into the workspace, or fetch it as a declared external input",
     });
   }
+  const vcs = vcsDirOf(real.slice(realRoot.length + 1));
+  if (vcs) throw vcsSourceError(rel, vcs, referencedBy, { real });
+}
+
+/** `.git/` and its kind are never sources: a CI checkout keeps its token there. */
+export function vcsSourceError(rel: string, vcs: string, referencedBy: string, opts: { real?: string; location?: SourceLocation } = {}): HbError {
+  const via = opts.real ? ` (a symlink to ${opts.real})` : "";
+  return new HbError("BAD_ATTRIBUTE", `${rel}${via} is inside ${vcs}/, version-control metadata, which is never a source (used by ${referencedBy})`, {
+    location: opts.location,
+    hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config): take what you need from declared files, or the commit id with --stamp`,
+  });
+}
+
+/**
+ * The names and kinds under package `pkg` (never file contents), for BUILD.ts evaluation: every
+ * directory down to its subpackages (whose roots list only their BUILD.ts), ignored and `hidden`
+ * directories listed as empty, `hidden` files left out, and where each symlink leads. With the
+ * directories' times, for the analysis cache.
+ */
+export function snapshotPackage(root: string, pkg: string, rules: IgnoreRules, hidden: ReadonlySet<string>): { snapshot: TreeSnapshot; dirs: DirRecord[] } {
+  const snapshot: TreeSnapshot = { dirs: {}, links: {} };
+  const dirs: DirRecord[] = [];
+  const visit = (rel: string): void => {
+    const abs = join(root, rel);
+    let st;
+    let entries;
+    try {
+      st = statSync(abs);
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    dirs.push({ path: rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+    const isPackage = entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
+    if (isPackage && rel !== pkg) {
+      snapshot.dirs[rel] = entries.filter((e) => e.name === BUILD_FILE).map((e) => [e.name, entryKind(e)]);
+      return;
+    }
+    const listed: [string, EntryKind][] = [];
+    for (const e of entries) {
+      const child = joinRel(rel, e.name);
+      if (hidden.has(join(root, child))) {
+        if (e.isDirectory()) listed.push([e.name, "d"]);
+        continue;
+      }
+      const kind = entryKind(e);
+      listed.push([e.name, kind]);
+      if (kind === "d" && !isIgnored(child, rules)) visit(child);
+      else if (kind === "l") {
+        let to: EntryKind | "" = "";
+        let real = "";
+        try {
+          to = entryKind(statSync(join(root, child)));
+          real = realpathSync(join(root, child));
+        } catch {
+          // dangling, or a loop: leads nowhere
+        }
+        snapshot.links[child] = [to, real];
+      }
+    }
+    listed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    snapshot.dirs[rel] = listed;
+  };
+  visit(pkg);
+  dirs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { snapshot, dirs };
 }

@@ -37,8 +37,19 @@ export interface NpmConfig {
 
 export const DEFAULT_NPM_REGISTRY = "https://registry.npmjs.org";
 
+/**
+ * Version-control metadata: never a source, by name, glob or toolchain path. A CI checkout keeps
+ * the job's token in .git/config (http.<url>.extraheader).
+ */
+export const VCS_DIRS = [".git", ".hg", ".svn", ".jj", ".bzr"];
+
 /** Directories that are never packages and never globbed. */
-export const ALWAYS_IGNORED = ["node_modules", ".git", ".hb", "hb-out"];
+export const ALWAYS_IGNORED = ["node_modules", ".hb", "hb-out", ...VCS_DIRS];
+
+/** The version-control directory `path` (workspace-relative or absolute) lies in or names, if any. */
+export function vcsDirOf(path: string): string | undefined {
+  return path.split("/").find((seg) => VCS_DIRS.includes(seg));
+}
 
 /** The zip epoch: the fixed SOURCE_DATE_EPOCH, so a new commit does not change every action key. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;

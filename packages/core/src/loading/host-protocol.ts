@@ -1,0 +1,107 @@
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { HbError, type HbErrorData } from "../errors";
+import type { AnalysisRequest } from "../analysis/graph";
+import type { LoadingAccess, LoadingHost } from "./loading-host";
+import type { EvaluationResult } from "./loader";
+
+// The BUILD.ts evaluator (under bwrap, seeing no workspace file) and the host (hb's own process)
+// talk in JSON lines: the evaluator's stdout carries its requests and, last, its result; its stdin
+// carries the analysis request, then one answer per request. The evaluator runs untrusted code,
+// so the host checks every request as it would a stranger's (LoadingHost).
+
+type Request =
+  | { id: number; op: "bundleConfig" }
+  | { id: number; op: "setIgnore"; ignore: string[] }
+  | { id: number; op: "loadPackages"; pkgs: string[] }
+  | { id: number; op: "findPackages"; base: string };
+
+/** Omit over each member of a union. */
+type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "id"> : never) : never;
+
+type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: HbErrorData };
+
+type Message = Request | { op: "done"; result: EvaluationResult };
+
+/**
+ * The evaluator's side: the analysis request first, then a LoadingAccess whose calls go to the
+ * host, and `done` to send the result.
+ */
+export async function connectToHost(input: Readable, output: Writable): Promise<{ request: AnalysisRequest; access: LoadingAccess; done(result: EvaluationResult): void }> {
+  const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const next = async (): Promise<string> => {
+    const r = await lines.next();
+    if (r.done) throw new HbError("INTERNAL", "hb stopped answering the BUILD.ts evaluator");
+    return r.value;
+  };
+  const request = JSON.parse(await next()) as AnalysisRequest;
+  let lastId = 0;
+  const send = (m: Message) => output.write(`${JSON.stringify(m)}\n`);
+  const call = async <T>(req: RequestBody): Promise<T> => {
+    const id = ++lastId;
+    send({ ...req, id } as Request);
+    const answer = JSON.parse(await next()) as Answer;
+    if (answer.id !== id) throw new HbError("INTERNAL", `hb answered request ${answer.id}, not ${id}`);
+    if (!answer.ok) throw HbError.fromData(answer.error);
+    return answer.value as T;
+  };
+  return {
+    request,
+    access: {
+      bundleConfig: () => call({ op: "bundleConfig" }),
+      setIgnore: (ignore) => call({ op: "setIgnore", ignore }),
+      loadPackages: (pkgs) => call({ op: "loadPackages", pkgs }),
+      findPackages: (base) => call({ op: "findPackages", base }),
+    },
+    done: (result) => send({ op: "done", result }),
+  };
+}
+
+/**
+ * The host's side: sends the request, answers the evaluator's requests in order until it sends
+ * its result, and returns that; undefined if it ended without one.
+ */
+export async function serveEvaluator(host: LoadingHost, request: AnalysisRequest, output: Readable, input: Writable): Promise<EvaluationResult | undefined> {
+  const send = (line: unknown) => input.write(`${JSON.stringify(line)}\n`);
+  send(request);
+  for await (const line of createInterface({ input: output, crlfDelay: Infinity })) {
+    let m: Message;
+    try {
+      m = JSON.parse(line) as Message;
+    } catch {
+      throw new HbError("BUILD_FILE_ERROR", `the BUILD.ts evaluator wrote something that is not hb's protocol to its output: ${JSON.stringify(line.slice(0, 200))}`, {
+        hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",
+      });
+    }
+    if (m.op === "done") return m.result;
+    send(await answer(host, m));
+  }
+  return undefined;
+}
+
+async function answer(host: LoadingHost, m: Request): Promise<Answer> {
+  try {
+    let value: unknown;
+    switch (m.op) {
+      case "bundleConfig":
+        value = await host.bundleConfig();
+        break;
+      case "setIgnore":
+        value = await host.setIgnore(m.ignore);
+        break;
+      case "loadPackages":
+        if (!Array.isArray(m.pkgs)) throw new HbError("INTERNAL", "loadPackages needs a list of packages");
+        value = await host.loadPackages(m.pkgs);
+        break;
+      case "findPackages":
+        value = await host.findPackages(m.base);
+        break;
+      default:
+        throw new HbError("INTERNAL", `the BUILD.ts evaluator asked for '${String((m as { op?: unknown }).op)}', which hb does not serve`);
+    }
+    return { id: m.id, ok: true, value: value ?? null };
+  } catch (e) {
+    const error = e instanceof HbError ? e.toData() : { code: "INTERNAL" as const, message: String((e as Error)?.stack ?? e) };
+    return { id: m.id, ok: false, error };
+  }
+}

@@ -1,0 +1,150 @@
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { AnalysisInputs, AnalysisResponse, DirRecord, FileRecord, ListingRecord } from "../analysis/graph";
+import { HbError } from "../errors";
+import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
+import { vcsDirOf } from "../workspace/config";
+import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
+import { type BundledFile, bundleBuildFiles } from "./bundle";
+import { type IgnoreRules, findPackages, ignoreRules, isIgnored, joinRel, snapshotPackage } from "./package-tree";
+import type { EvaluationResult } from "./loader";
+import type { TreeSnapshot } from "./source-fs";
+
+/** A package as the host serves it: its BUILD.ts bundled, and the names in its tree. */
+export type PackageLoad = { pkg: string; missing: true } | { pkg: string; bundle: BundledFile; snapshot: TreeSnapshot };
+
+/** A glob() call as evaluated, re-run by the analysis cache when a directory below `base` changed. */
+export type GlobRecord = Extract<ListingRecord, { kind: "glob" }>;
+
+/**
+ * Everything BUILD.ts evaluation may ask of the workspace, and nothing more: bundled BUILD.ts
+ * files (with the files they import) and hb.config.ts, and the names of files, never their
+ * contents. The evaluator runs under bwrap and sees no workspace file; the host answers from
+ * outside (docs/ARCHITECTURE.md, Trust boundaries).
+ */
+export interface LoadingAccess {
+  bundleConfig(): Promise<BundledFile>;
+  /** the `ignore` setting of the evaluated hb.config.ts: directories no listing goes into */
+  setIgnore(ignore: string[]): Promise<void>;
+  loadPackages(pkgs: string[]): Promise<PackageLoad[]>;
+  /** packages at or below `base` (`//base/...`), and whether `base` exists at all */
+  findPackages(base: string): Promise<{ packages: string[]; exists: boolean }>;
+}
+
+/** What the evaluation relied on besides what the host served: its globs and paths that must stay absent. */
+export interface EvaluationFacts {
+  globs: GlobRecord[];
+  absent: string[];
+}
+
+/**
+ * The trusted side of loading: reads the workspace for the evaluator, refusing what it may not
+ * have, and records everything served so the analysis cache can re-check it cheaply.
+ */
+export class LoadingHost implements LoadingAccess {
+  private rules: IgnoreRules = ignoreRules();
+  private readonly files = new Map<string, FileRecord>();
+  private readonly absent = new Set<string>();
+  private readonly dirs = new Map<string, DirRecord>();
+  /** the directories of each loaded package's tree: recorded for the packages that glob */
+  private readonly packageDirs = new Map<string, DirRecord[]>();
+  private readonly discoveries: ListingRecord[] = [];
+  private readonly recordedAtMs = Date.now();
+  private readonly hidden: ReadonlySet<string>;
+
+  constructor(
+    private readonly root: string,
+    /** absolute paths inside the workspace that no listing shows: the output base, hb-out, keys */
+    hidden: readonly string[] = [],
+  ) {
+    this.hidden = new Set(hidden);
+  }
+
+  async bundleConfig(): Promise<BundledFile> {
+    const b = (await bundleBuildFiles(this.root, [CONFIG_FILE])).get(CONFIG_FILE)!;
+    await this.record(b);
+    return b;
+  }
+
+  async setIgnore(ignore: string[]): Promise<void> {
+    if (!Array.isArray(ignore) || !ignore.every((x) => typeof x === "string")) throw new HbError("BAD_CONFIG", "ignore must be a list of directory names or paths");
+    this.rules = ignoreRules(ignore);
+  }
+
+  async loadPackages(pkgs: string[]): Promise<PackageLoad[]> {
+    const out: PackageLoad[] = [];
+    const entries: string[] = [];
+    for (const pkg of pkgs) {
+      this.checkPackagePath(pkg);
+      const buildFile = joinRel(pkg, BUILD_FILE);
+      if (existsSync(join(this.root, buildFile))) entries.push(buildFile);
+      else if (lstatSync(join(this.root, buildFile), { throwIfNoEntry: false })?.isSymbolicLink()) {
+        throw new HbError("SYMLINK_ESCAPE", `${buildFile} is a symlink to ${readlinkSync(join(this.root, buildFile))}, outside the workspace or missing`, {
+          hint: "a BUILD.ts may link only to a file inside the workspace",
+        });
+      } else {
+        this.absent.add(buildFile);
+        out.push({ pkg, missing: true });
+      }
+    }
+    if (entries.length === 0) return out;
+    const bundles = await bundleBuildFiles(this.root, entries);
+    for (const buildFile of entries) {
+      const bundle = bundles.get(buildFile);
+      if (!bundle) throw new HbError("INTERNAL", `esbuild produced no bundle for ${buildFile}`);
+      await this.record(bundle);
+      const pkg = buildFile === BUILD_FILE ? "" : buildFile.slice(0, -BUILD_FILE.length - 1);
+      const { snapshot, dirs } = snapshotPackage(this.root, pkg, this.rules, this.hidden);
+      this.packageDirs.set(pkg, dirs);
+      out.push({ pkg, bundle, snapshot });
+    }
+    return out;
+  }
+
+  async findPackages(base: string): Promise<{ packages: string[]; exists: boolean }> {
+    this.checkPackagePath(base);
+    const found = findPackages(this.root, base, this.rules);
+    this.discoveries.push({ kind: "packages", base, result: found.packages });
+    for (const d of found.dirs) this.dirs.set(d.path, d);
+    return { packages: found.packages, exists: found.packages.length > 0 || statSync(join(this.root, base), { throwIfNoEntry: false }) !== undefined };
+  }
+
+  /** The evaluation's result, with what it depends on: everything served, and what it says it relied on. */
+  response(result: EvaluationResult): AnalysisResponse {
+    if (!result.ok) return result;
+    const { globs, absent, ...rest } = result;
+    return { ...rest, inputs: this.inputs({ globs, absent }) };
+  }
+
+  private inputs(facts: EvaluationFacts): AnalysisInputs {
+    const dirs = new Map(this.dirs);
+    for (const g of facts.globs) for (const d of this.packageDirs.get(g.base) ?? []) dirs.set(d.path, d);
+    return {
+      files: [...this.files.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
+      absent: [...new Set([...this.absent, ...facts.absent])].sort(),
+      dirs: [...dirs.values()].sort((a, b) => (a.path < b.path ? -1 : 1)),
+      listings: [...this.discoveries, ...facts.globs],
+      recordedAtMs: this.recordedAtMs,
+    };
+  }
+
+  /** A package path as a label gives it; anything else (`..`, an ignored or VCS directory) is refused. */
+  private checkPackagePath(pkg: string): void {
+    const ok = typeof pkg === "string" && (pkg === "" || pkg.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0")));
+    if (!ok) throw new HbError("BAD_LABEL", `'${String(pkg)}' is not a package path`);
+    const vcs = vcsDirOf(pkg);
+    if (vcs) throw new HbError("NO_SUCH_PACKAGE", `no package '//${pkg}': ${vcs}/ is version-control metadata, never a package`);
+    if (pkg !== "" && isIgnored(pkg, this.rules)) throw new HbError("NO_SUCH_PACKAGE", `no package '//${pkg}': the directory is ignored (hb.config.ts ignore, or always ignored)`);
+  }
+
+  private async record(b: BundledFile): Promise<void> {
+    await loadFingerprinter();
+    for (const path of b.lookedUp.missing) this.absent.add(path);
+    for (const path of [b.entry, ...b.inputs, ...b.lookedUp.found]) {
+      if (this.files.has(path)) continue;
+      const abs = join(this.root, path);
+      const st = statSync(abs);
+      this.files.set(path, { path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fingerprint: fingerprint(readFileSync(abs)) });
+    }
+  }
+}
