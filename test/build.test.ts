@@ -2,7 +2,7 @@ import { execa, execaSync } from "execa";
 import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../packages/core/src/store/database";
+import { openDatabase } from "../packages/core/src/base/database";
 import { HB, REPO, executedLabels, hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 const G = 'import { genrule, filegroup, glob } from "@hb/core";\n';
@@ -392,7 +392,7 @@ describe("hb build: incremental", () => {
     await hb(ws, ["build", "//..."]);
     await hb(ws, ["clean"]);
     const casDir = join(ws, ".hb/cas");
-    const digest = (await import("../packages/core/src/hash/digest")).sha256Hex("ONE\nc\n");
+    const digest = (await import("../packages/core/src/base/digest")).sha256Hex("ONE\nc\n");
     const blob = join(casDir, digest.slice(0, 2), digest);
     chmodSync(blob, 0o644);
     writeFileSync(blob, "ONE\nX\n");
@@ -527,8 +527,10 @@ const files = (d: string): string[] =>
 
 describe("hb build: interruption and concurrency", () => {
   it("stops on Ctrl-C: exit 130, running sandbox killed, no output and no cache entry left", async () => {
+    const SLEEP = `30.${process.pid}`;
     const ws = makeWorkspace({
-      "p/BUILD.ts": G + 'genrule({ name: "slow", outs: ["slow.txt"], cmd: "echo partial > $@; sleep 30; echo done >> $@" });\n',
+      // a sleep no other process on the machine runs (another test run may be going on)
+      "p/BUILD.ts": G + `genrule({ name: "slow", outs: ["slow.txt"], cmd: "echo partial > $@; sleep ${SLEEP}; echo done >> $@" });\n`,
     });
     const run = startHb(ws, ["build", "//p:slow"], /\[1\/1\] Executing genrule \/\/p:slow/);
     await run.seen;
@@ -545,7 +547,7 @@ describe("hb build: interruption and concurrency", () => {
     expect(files(join(ws, ".hb/sandbox"))).toEqual([]);
     const shm = existsSync("/dev/shm") ? readdirSync("/dev/shm").filter((d) => d.startsWith("hb-sandbox-")) : [];
     for (const d of shm) expect(readFileSync(join("/dev/shm", d, "owner.pid"), "utf8")).not.toBe(String(run.child.pid));
-    const { stdout } = await execa("pgrep", ["-f", "sleep 30"], { reject: false });
+    const { stdout } = await execa("pgrep", ["-f", `sleep ${SLEEP}`], { reject: false });
     expect(stdout.trim()).toBe("");
     const db = openDatabase(join(ws, ".hb/hb.db"));
     expect(db.prepare("SELECT count(*) AS n FROM action_cache").get()).toEqual({ n: 0 });
@@ -662,7 +664,7 @@ describe("hb build: reports and examples", () => {
     const report = JSON.parse(readFileSync(join(ws, "out/report.json"), "utf8"));
     expect(report).toMatchObject({ actions: 4, executed: 4, cached: { local: 0, remote: 0 }, failed: 0 });
     expect(report.durationMs).toBeGreaterThan(0);
-    const { sha256Hex } = await import("../packages/core/src/hash/digest");
+    const { sha256Hex } = await import("../packages/core/src/base/digest");
     expect(report.targets).toEqual([
       { label: "//c:c", outputs: [{ path: "hb-out/c/c.out", sha256: sha256Hex("ONE\nc\n"), size: 6 }] },
       { label: "//d:d", outputs: [{ path: "hb-out/d/d.out", sha256: sha256Hex("dee\n"), size: 4 }] },

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, wr
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openDatabase } from "../packages/core/src/store/database";
+import { openDatabase } from "../packages/core/src/base/database";
 import { hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 // External inputs come only through the fetch step, from a server on 127.0.0.1 (no public network

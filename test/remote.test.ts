@@ -4,8 +4,8 @@ import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer, writeTokens } from "../packages/cache-server/src/testing/server";
-import { loadPrivateKey } from "../packages/core/src/crypto/keys";
-import { signAcEntry } from "../packages/core/src/remote/ac-entry";
+import { loadPrivateKey } from "../packages/core/src/base/keys";
+import { signAcEntry } from "../packages/core/src/caching/remote/ac-entry";
 import { hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 // Two workspaces (two output bases) share one real server on 127.0.0.1. CI uploads signed

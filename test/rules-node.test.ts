@@ -3,7 +3,7 @@ import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "../packages/cache-server/src/testing/server";
-import { sha256Hex } from "../packages/core/src/hash/digest";
+import { sha256Hex } from "../packages/core/src/base/digest";
 import { REPO, hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 /** A workspace holding examples/ts-monorepo and the repository's //tools, using its node_modules. */

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../packages/core/src/hash/digest";
+import { sha256Hex } from "../packages/core/src/base/digest";
 import { hb, makeWorkspace, summary, writeFiles } from "./helpers";
 
 // Every action runs under real bwrap: these tests try to get out, and must not.

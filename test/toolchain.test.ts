@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../packages/core/src/hash/digest";
+import { sha256Hex } from "../packages/core/src/base/digest";
 import { hb, makeWorkspace, summary } from "./helpers";
 
 const TR = "/usr/bin/tr";

@@ -1,10 +1,9 @@
 // The sandboxed BUILD.ts evaluator: gets its request and everything it reads from the workspace
 // from hb over stdin (names and bundled BUILD.ts files, never other files' contents), writes its
 // requests and its result to stdout. It runs BUILD.ts code, so it runs under bwrap.
-import { connectToHost, loadAndAnalyze, registerApiModule } from "@hb/core/analyzer";
-import * as rulesNode from "@hb/rules-node";
+import { type EvaluationResult, connectToHost, loadAndAnalyze } from "@hb/core/analyzer";
+import "@hb/rules-node/register";
 
-registerApiModule("@hb/rules-node", rulesNode as Record<string, unknown>);
-const { request, access, done } = await connectToHost(process.stdin, process.stdout);
+const { request, access, done } = await connectToHost<EvaluationResult>(process.stdin, process.stdout);
 done(await loadAndAnalyze(request, access));
 process.stdin.destroy();

@@ -1,14 +1,15 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { sha256Hex } from "../hash/digest";
-import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
-import { isPackageUnder } from "../label/label";
+import { sha256Hex } from "../base/digest";
+import { fingerprint, loadFingerprinter } from "../base/fingerprint";
+import { isPackageUnder } from "../base/label";
 import { findPackages, hasBuildFile, ignoreRules, isIgnored, joinRel } from "../loading/package-tree";
 import { hostFs } from "../loading/source-fs";
-import type { Database } from "../store/database";
-import { RACY_MARGIN_MS } from "../store/stat-cache";
+import type { Database } from "../base/database";
+import { isRacy } from "../base/racy";
 import type { WorkspaceConfig } from "../workspace/config";
-import type { ActionGraph, AnalysisInputs } from "./graph";
+import type { ActionGraph } from "../base/graph";
+import type { AnalysisInputs } from "../loading/records";
 
 export interface CachedAnalysis {
   config: WorkspaceConfig;
@@ -50,7 +51,7 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
   }
   const checkedAtMs = Date.now();
   let refreshed = false;
-  const racy = (mtimeMs: number) => mtimeMs >= inputs.recordedAtMs - RACY_MARGIN_MS;
+  const racy = (mtimeMs: number) => isRacy(mtimeMs, inputs.recordedAtMs);
 
   for (const f of inputs.files) {
     let st;

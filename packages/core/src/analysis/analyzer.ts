@@ -1,25 +1,19 @@
 import { join } from "node:path";
-import { HbError, type SourceLocation, didYouMean } from "../errors";
-import { formatLabel, parseLabel } from "../label/label";
-import { type AttrSchema, isLabelKind } from "../build-api/attrs";
-import type { File, Providers, TargetRef } from "../build-api/file";
-import type { TargetDecl } from "../build-api/loading-context";
-import { type FetchOptions, type NpmInstallOptions, type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../build-api/rule";
-import { SHA256_HEX } from "../hash/digest";
-import { parseIntegrity, sha256Integrity } from "../fetch/integrity";
+import { HbError, type SourceLocation, didYouMean } from "../base/errors";
+import { formatLabel, parseLabel } from "../base/label";
+import { type AttrSchema, isLabelKind } from "../api/attrs";
+import type { File, Providers, TargetRef } from "../api/file";
+import type { TargetDecl } from "../api/rule";
+import { type FetchOptions, type NpmInstallOptions, type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../api/rule";
+import { SHA256_HEX } from "../base/digest";
+import { parseIntegrity, sha256Integrity } from "../base/integrity";
 import { checkInsideWorkspace, hasBuildFile, joinRel, vcsSourceError } from "../loading/package-tree";
+import type { LoadedPackage } from "../loading/loader";
 import type { SourceFs } from "../loading/source-fs";
-import { RESERVED_ENV } from "../sandbox/determinism";
+import { RESERVED_ENV } from "../base/action-env";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
-import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR, type TargetInfo, type ToolchainRef } from "./graph";
-
-export interface LoadedPackage {
-  readonly pkg: string;
-  readonly buildFile: string;
-  readonly targets: ReadonlyMap<string, TargetDecl>;
-  readonly outputs: ReadonlyMap<string, string>;
-}
+import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR, type TargetInfo, type ToolchainRef } from "../base/graph";
 
 interface Configured {
   readonly ref: TargetRef;

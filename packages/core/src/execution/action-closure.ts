@@ -1,5 +1,5 @@
-import type { ActionGraph, ExecPath } from "../analysis/graph";
-import { HbError } from "../errors";
+import type { ActionGraph, ExecPath } from "../base/graph";
+import { HbError } from "../base/errors";
 
 /** exec path of every output file and output directory -> id of the action that writes it */
 export function producers(graph: ActionGraph): Map<ExecPath, number> {

@@ -1,39 +1,32 @@
 import { type Stats, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, posix } from "node:path";
-import type { ActionResult, OutputFile } from "../action-cache/action-cache";
-import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../action/action-key";
-import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR } from "../analysis/graph";
-import { GENRULE_SHELL, GENRULE_SHELL_SETUP } from "../build-api/shell";
-import type { CacheIncident } from "../cas/local-cas";
-import { HbError } from "../errors";
-import { digestOfFile, sha256Hex } from "../hash/digest";
-import { parseLabel } from "../label/label";
+import type { ActionResult, OutputFile } from "../caching/action-cache";
+import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../keying/action-key";
+import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR } from "../base/graph";
+import { GENRULE_SHELL, GENRULE_SHELL_SETUP } from "../api/shell";
+import type { CacheIncident } from "../caching/local-cas";
+import { HbError } from "../base/errors";
+import { digestOfFile, sha256Hex } from "../base/digest";
+import { parseLabel } from "../base/label";
 import { joinRel } from "../loading/package-tree";
 import { bindPaths, bwrapArgs, findBwrap, strictBinds, systemBinds, writeSandboxEtc } from "../sandbox/bwrap";
-import { AUDIT_DIR, EXECROOT, SANDBOX_HOME } from "../sandbox/determinism";
-import { hostFingerprint } from "../sandbox/host-fingerprint";
-import { spawnProcess } from "../sandbox/spawn";
-import type { OutputBase } from "../store/output-base";
+import { AUDIT_DIR, EXECROOT, SANDBOX_HOME } from "../base/action-env";
+import { hostFingerprint } from "../keying/host-fingerprint";
+import { spawnProcess } from "../base/process";
+import type { OutputBase } from "../caching/output-base";
 import type { NpmConfig, SandboxMode } from "../workspace/config";
 import { FetchStore, runFetchStep } from "../fetch/fetch-step";
 import { installPackages, symlinkEntry } from "../fetch/npm-install";
-import type { RemoteCache } from "../remote/remote-cache";
+import type { RemoteCache } from "../caching/remote/remote-cache";
 import { fetchRequests, lockfilePackages, npmPolicy } from "../fetch/requests";
 import { actionsNeededBy, producers } from "./action-closure";
-import { keyMaterial } from "./key-material";
-import { type InputToStage, SandboxStaging, type StagedSandbox } from "./sandbox-staging";
-import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, treeDigest, undeclaredToolError } from "./toolchains";
-import { alwaysAllowed } from "../audit/allowed";
-import { absoluteTarget, readTraces, straceArgv } from "../audit/strace";
+import { type StampInfo, keyMaterial } from "../keying/key-material";
+import { type InputToStage, SandboxStaging, type StagedSandbox } from "../sandbox/sandbox-staging";
+import { type ResolvedToolchain, findStrace, resolveToolchains, toolchainKey, treeDigest, undeclaredToolError } from "../keying/toolchains";
+import { alwaysAllowed } from "../sandbox/audit/allowed";
+import { absoluteTarget, readTraces, straceArgv } from "../sandbox/audit/strace";
 import { type OutputFacts, Materializer } from "./materialize";
-
-export interface StampInfo {
-  /** commit id of the workspace ("" outside git) */
-  commit: string;
-  /** commit time, seconds since 1970 */
-  time: number;
-}
 
 export type ActionStatus = "executed" | "cached" | "failed" | "skipped" | "interrupted";
 

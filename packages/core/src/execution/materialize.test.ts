@@ -2,8 +2,8 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LocalCas } from "../cas/local-cas";
-import { openDatabase, type Database } from "../store/database";
+import { LocalCas } from "../caching/local-cas";
+import { openDatabase, type Database } from "../base/database";
 import { DIRS_AHEAD_MIN, Materializer } from "./materialize";
 
 let dir: string;

@@ -1,10 +1,10 @@
 import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, copyFileSync, constants, symlinkSync, utimesSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { OutputFile } from "../action-cache/action-cache";
-import { OUT_DIR } from "../analysis/graph";
-import type { BlobFacts, LocalCas } from "../cas/local-cas";
-import { HbError } from "../errors";
-import type { Database } from "../store/database";
+import type { OutputFile } from "../caching/action-cache";
+import { OUT_DIR } from "../base/graph";
+import type { BlobFacts, LocalCas } from "../caching/local-cas";
+import { HbError } from "../base/errors";
+import type { Database } from "../base/database";
 import { DirsAhead } from "./dirs-ahead";
 
 /** fewer directories than this are made as outputs are put in them: a thread takes longer to start */

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
-import { HbError } from "../errors";
-import type { OutputBase } from "../store/output-base";
-import type { Statement } from "../store/database";
-import { type Integrity, checkIntegrity, parseIntegrity } from "./integrity";
+import { HbError } from "../base/errors";
+import type { OutputBase } from "../caching/output-base";
+import type { Statement } from "../base/database";
+import { type Integrity, checkIntegrity, parseIntegrity } from "../base/integrity";
 
 /** Something to fetch: a URL and the integrity it is pinned to ("" for an allow-listed, unpinned one). */
 export interface FetchRequest {

@@ -1,5 +1,5 @@
-import { HbError } from "../errors";
-import { parseIntegrity } from "./integrity";
+import { HbError } from "../base/errors";
+import { parseIntegrity } from "../base/integrity";
 
 /** One package of an npm lockfile (v2/v3 `packages`), as hb installs it. */
 export interface NpmPackage {

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import { gunzipSync } from "node:zlib";
-import type { OutputFile } from "../action-cache/action-cache";
-import { readTar } from "../archive/tar";
-import type { LocalCas } from "../cas/local-cas";
-import { HbError } from "../errors";
-import { sha256Hex } from "../hash/digest";
+import type { OutputFile } from "../caching/action-cache";
+import { readTar } from "../base/tar";
+import type { LocalCas } from "../caching/local-cas";
+import { HbError } from "../base/errors";
+import { sha256Hex } from "../base/digest";
 import type { FetchStore } from "./fetch-step";
 import type { NpmPackage } from "./lockfile";
 

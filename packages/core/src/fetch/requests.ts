@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ActionSpec } from "../analysis/graph";
-import { HbError } from "../errors";
+import type { ActionSpec } from "../base/graph";
+import { HbError } from "../base/errors";
 import { DEFAULT_NPM_REGISTRY, type NpmConfig } from "../workspace/config";
 import type { FetchRequest } from "./fetch-step";
 import { type LockfilePolicy, type NpmPackage, parseLockfile } from "./lockfile";

@@ -1,10 +1,11 @@
 import type { Message, Plugin } from "esbuild";
 import { realpathSync, statSync } from "node:fs";
 import { join, posix, relative, resolve, sep } from "node:path";
-import { HbError } from "../errors";
+import { HbError } from "../base/errors";
 import { vcsDirOf } from "../workspace/config";
 
-export const HB_MODULES = ["@hb/core", "@hb/rules-node"] as const;
+/** hb's API modules (`@hb/core`, rules packages): provided by the evaluator, never bundled */
+const API_SCOPE = "@hb/";
 
 export interface BundledFile {
   /** workspace-relative path of the BUILD.ts (or hb.config.ts) */
@@ -53,10 +54,10 @@ function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === "entry-point" || args.pluginData === "hb-resolving") return undefined;
-        if ((HB_MODULES as readonly string[]).includes(args.path)) return { path: args.path, external: true };
+        if (args.path.startsWith(API_SCOPE)) return { path: args.path, external: true };
         if (!args.path.startsWith(".") && !args.path.startsWith("/")) {
           return {
-            errors: [{ text: `BUILD.ts files may import only relative files, @hb/core and @hb/rules-node, not '${args.path}'` }],
+            errors: [{ text: `BUILD.ts files may import only relative files and hb's API (@hb/core, rules packages such as @hb/rules-node), not '${args.path}'` }],
           };
         }
         const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "hb-resolving" });

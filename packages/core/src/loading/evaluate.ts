@@ -1,8 +1,7 @@
 import { SourceMap } from "node:module";
 import vm from "node:vm";
-import { HbError, type SourceLocation } from "../errors";
+import { HbError, type SourceLocation } from "../base/errors";
 import type { BundledFile } from "./bundle";
-import { HB_MODULES } from "./bundle";
 
 // BUILD.ts evaluation: one node:vm context offering only the hb API. Its intrinsics are frozen,
 // and a file that adds a global is refused, so one package cannot pass state to another (the
@@ -35,7 +34,8 @@ const PRELUDE = `(() => {
   }
 })();`;
 
-export type ApiModules = Record<(typeof HB_MODULES)[number], Record<string, unknown>>;
+/** module name (`@hb/core`, a rules package) -> what BUILD.ts files get when they import it */
+export type ApiModules = ReadonlyMap<string, Record<string, unknown>>;
 
 export interface Evaluator {
   /** runs a bundled file; returns its `module.exports` */
@@ -69,12 +69,12 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
   const context = vm.createContext({ console: consoleApi }, { name: "BUILD.ts", codeGeneration: { strings: false, wasm: false } });
   vm.runInContext(PRELUDE, context);
   const globals = new Set(vm.runInContext("Object.getOwnPropertyNames(globalThis)", context) as string[]);
-  const modules = new Map(Object.entries(api).map(([id, m]) => [id, strictModule(id, m)]));
+  const modules = new Map([...api].map(([id, m]) => [id, strictModule(id, m)]));
   const requireShim = (id: string): unknown => {
     const m = modules.get(id);
     if (m) return m;
     throw new HbError("FORBIDDEN_IN_BUILD_FILE", `require('${id}') is not available in BUILD.ts`, {
-      hint: "BUILD.ts may import only relative files, @hb/core and @hb/rules-node",
+      hint: `BUILD.ts may import only relative files and ${[...modules.keys()].join(", ")}`,
     });
   };
 

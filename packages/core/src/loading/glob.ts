@@ -1,6 +1,6 @@
 import fg from "fast-glob";
 import { join } from "node:path";
-import { HbError } from "../errors";
+import { HbError } from "../base/errors";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
 import { checkInsideWorkspace, type IgnoreRules, isIgnored, joinRel } from "./package-tree";

@@ -1,9 +1,8 @@
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { HbError, type HbErrorData } from "../errors";
-import type { AnalysisRequest } from "../analysis/graph";
+import { HbError, type HbErrorData } from "../base/errors";
 import type { LoadingAccess, LoadingHost } from "./loading-host";
-import type { EvaluationResult } from "./loader";
+import type { AnalysisRequest } from "./records";
 
 // The BUILD.ts evaluator (under bwrap, seeing no workspace file) and the host (hb's own process)
 // talk in JSON lines: the evaluator's stdout carries its requests and, last, its result; its stdin
@@ -21,13 +20,13 @@ type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "id"> 
 
 type Answer = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: HbErrorData };
 
-type Message = Request | { op: "done"; result: EvaluationResult };
+type Message<R> = Request | { op: "done"; result: R };
 
 /**
  * The evaluator's side: the analysis request first, then a LoadingAccess whose calls go to the
  * host, and `done` to send the result.
  */
-export async function connectToHost(input: Readable, output: Writable): Promise<{ request: AnalysisRequest; access: LoadingAccess; done(result: EvaluationResult): void }> {
+export async function connectToHost<R>(input: Readable, output: Writable): Promise<{ request: AnalysisRequest; access: LoadingAccess; done(result: R): void }> {
   const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => {
     const r = await lines.next();
@@ -36,7 +35,7 @@ export async function connectToHost(input: Readable, output: Writable): Promise<
   };
   const request = JSON.parse(await next()) as AnalysisRequest;
   let lastId = 0;
-  const send = (m: Message) => output.write(`${JSON.stringify(m)}\n`);
+  const send = (m: Message<R>) => output.write(`${JSON.stringify(m)}\n`);
   const call = async <T>(req: RequestBody): Promise<T> => {
     const id = ++lastId;
     send({ ...req, id } as Request);
@@ -61,13 +60,13 @@ export async function connectToHost(input: Readable, output: Writable): Promise<
  * The host's side: sends the request, answers the evaluator's requests in order until it sends
  * its result, and returns that; undefined if it ended without one.
  */
-export async function serveEvaluator(host: LoadingHost, request: AnalysisRequest, output: Readable, input: Writable): Promise<EvaluationResult | undefined> {
+export async function serveEvaluator<R>(host: LoadingHost, request: AnalysisRequest, output: Readable, input: Writable): Promise<R | undefined> {
   const send = (line: unknown) => input.write(`${JSON.stringify(line)}\n`);
   send(request);
   for await (const line of createInterface({ input: output, crlfDelay: Infinity })) {
-    let m: Message;
+    let m: Message<R>;
     try {
-      m = JSON.parse(line) as Message;
+      m = JSON.parse(line) as Message<R>;
     } catch {
       throw new HbError("BUILD_FILE_ERROR", `the BUILD.ts evaluator wrote something that is not hb's protocol to its output: ${JSON.stringify(line.slice(0, 200))}`, {
         hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",

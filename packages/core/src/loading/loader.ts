@@ -1,49 +1,55 @@
 import { join } from "node:path";
-import { HbError, didYouMean } from "../errors";
-import { Analysis, type LoadedPackage } from "../analysis/analyzer";
-import type { ActionGraph, AnalysisRequest } from "../analysis/graph";
-import * as buildApi from "../build-api/index";
-import { isLabelKind } from "../build-api/attrs";
-import { type PackageBeingLoaded, type TargetDecl, setLoadingPackage } from "../build-api/loading-context";
-import type { HbErrorData } from "../errors";
-import { formatLabel, parseLabel, parseTargetPattern } from "../label/label";
+import { HbError, type SourceLocation, didYouMean } from "../base/errors";
+import { formatLabel, parseLabel, parseTargetPattern } from "../base/label";
+import * as buildApi from "../api/index";
+import { isLabelKind } from "../api/attrs";
+import { type PackageBeingLoaded, type TargetDecl, setLoadingPackage } from "../api/rule";
 import { type WorkspaceConfig, validateConfig } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import type { BundledFile } from "./bundle";
-import { type ApiModules, type Evaluator, createEvaluator } from "./evaluate";
+import { type Evaluator, createEvaluator } from "./evaluate";
 import { globPackage } from "./glob";
 import type { EvaluationFacts, GlobRecord, LoadingAccess } from "./loading-host";
 import { type IgnoreRules, hasBuildFile, ignoreRules, joinRel } from "./package-tree";
-import { SnapshotFs } from "./source-fs";
+import type { AnalysisRequest } from "./records";
+import { SnapshotFs, type SourceFs } from "./source-fs";
 
-export { connectToHost } from "./host-protocol";
-
-/** The API modules BUILD.ts files import; rules-node registers its own at start-up. */
-const apiModules: ApiModules = { "@hb/core": { ...buildApi }, "@hb/rules-node": {} };
-
-export function registerApiModule(id: keyof ApiModules, exports: Record<string, unknown>): void {
-  apiModules[id] = { ...exports };
+/** A package as its BUILD.ts declared it, before analysis. */
+export interface LoadedPackage {
+  readonly pkg: string;
+  readonly buildFile: string;
+  readonly targets: ReadonlyMap<string, TargetDecl>;
+  readonly outputs: ReadonlyMap<string, string>;
 }
 
-/** What evaluating the BUILD.ts files gives: the graph and what it relied on, or the first error. */
-export type EvaluationResult =
-  | ({ ok: true; config: WorkspaceConfig; graph: ActionGraph; log: string[] } & EvaluationFacts)
-  | { ok: false; error: HbErrorData; log: string[] };
+/**
+ * The modules BUILD.ts files may import, by name: hb's API as `@hb/core`, and each rules package,
+ * which registers itself (its `register` module) in the evaluator.
+ */
+const apiModules = new Map<string, Record<string, unknown>>([["@hb/core", { ...buildApi }]]);
+
+export function registerApiModule(id: string, exports: Record<string, unknown>): void {
+  apiModules.set(id, { ...exports });
+}
+
+/** The loaded workspace: its config, the requested targets' labels and every package they reach. */
+export interface LoadedWorkspace extends EvaluationFacts {
+  config: WorkspaceConfig;
+  requested: string[];
+  packages: ReadonlyMap<string, LoadedPackage>;
+  /** the names in the loaded packages' trees, as the host served them */
+  fs: SourceFs;
+  /** maps an error thrown by user code to where in BUILD.ts sources it happened */
+  locate(e: unknown): SourceLocation | undefined;
+}
 
 /**
- * Loading and analysis, as one pass: evaluate hb.config.ts, expand the patterns, load the
- * packages the requested targets reach (served in waves by `access`: bundled, with the names in
- * their trees), analyze, and say what the result relied on beyond what was served.
+ * Loading: evaluate hb.config.ts, expand the patterns, and load the packages the requested
+ * targets reach through label attributes (served in waves by `access`: bundled, with the names
+ * in their trees). BUILD.ts `console.log` lines go to `log`.
  */
-export async function loadAndAnalyze(req: AnalysisRequest, access: LoadingAccess): Promise<EvaluationResult> {
-  const log: string[] = [];
-  try {
-    return await new Loader(req.workspaceRoot, req.workspaceRealRoot, access, log).run(req);
-  } catch (e) {
-    if (e instanceof HbError) return { ok: false, error: e.toData(), log };
-    const err = e as Error;
-    return { ok: false, error: { code: "INTERNAL", message: `${err?.stack ?? err}` }, log };
-  }
+export async function loadWorkspace(req: AnalysisRequest, access: LoadingAccess, log: string[]): Promise<LoadedWorkspace> {
+  return new Loader(req.workspaceRoot, req.workspaceRealRoot, access, log).run(req);
 }
 
 class Loader {
@@ -67,7 +73,7 @@ class Loader {
     this.fs = new SnapshotFs(root, realRoot);
   }
 
-  async run(req: AnalysisRequest): Promise<EvaluationResult> {
+  async run(req: AnalysisRequest): Promise<LoadedWorkspace> {
     const config = await this.loadConfig();
     this.rules = ignoreRules(config.ignore);
 
@@ -122,9 +128,15 @@ class Loader {
     }
 
     await this.loadClosure(requested);
-    const analysis = new Analysis(this.root, this.packages, (e) => this.evaluator.locate(e), this.absent, this.fs);
-    const graph = analysis.run(requested);
-    return { ok: true, config, graph, globs: this.globs, absent: [...this.absent].sort(), log: this.log };
+    return {
+      config,
+      requested,
+      packages: this.packages,
+      fs: this.fs,
+      globs: this.globs,
+      absent: [...this.absent].sort(),
+      locate: (e) => this.evaluator.locate(e),
+    };
   }
 
   private async loadConfig(): Promise<WorkspaceConfig> {

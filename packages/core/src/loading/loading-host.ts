@@ -1,13 +1,12 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { AnalysisInputs, AnalysisResponse, DirRecord, FileRecord, ListingRecord } from "../analysis/graph";
-import { HbError } from "../errors";
-import { fingerprint, loadFingerprinter } from "../hash/fingerprint";
+import type { AnalysisInputs, DirRecord, FileRecord, ListingRecord } from "./records";
+import { HbError } from "../base/errors";
+import { fingerprint, loadFingerprinter } from "../base/fingerprint";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import { type BundledFile, bundleBuildFiles } from "./bundle";
 import { type IgnoreRules, findPackages, ignoreRules, isIgnored, joinRel, snapshotPackage } from "./package-tree";
-import type { EvaluationResult } from "./loader";
 import type { TreeSnapshot } from "./source-fs";
 
 /** A package as the host serves it: its BUILD.ts bundled, and the names in its tree. */
@@ -109,14 +108,8 @@ export class LoadingHost implements LoadingAccess {
     return { packages: found.packages, exists: found.packages.length > 0 || statSync(join(this.root, base), { throwIfNoEntry: false }) !== undefined };
   }
 
-  /** The evaluation's result, with what it depends on: everything served, and what it says it relied on. */
-  response(result: EvaluationResult): AnalysisResponse {
-    if (!result.ok) return result;
-    const { globs, absent, ...rest } = result;
-    return { ...rest, inputs: this.inputs({ globs, absent }) };
-  }
-
-  private inputs(facts: EvaluationFacts): AnalysisInputs {
+  /** What the analysis depends on: everything served, and what the evaluation says it relied on. */
+  inputs(facts: EvaluationFacts): AnalysisInputs {
     const dirs = new Map(this.dirs);
     for (const g of facts.globs) for (const d of this.packageDirs.get(g.base) ?? []) dirs.set(d.path, d);
     return {

@@ -1,7 +1,7 @@
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
-import { HbError, type SourceLocation } from "../errors";
-import type { DirRecord } from "../analysis/graph";
+import { HbError, type SourceLocation } from "../base/errors";
+import type { DirRecord } from "./records";
 import { ALWAYS_IGNORED, vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
 import { type EntryKind, type SourceFs, type TreeSnapshot, entryKind } from "./source-fs";

@@ -2,7 +2,7 @@
 //   Envelope layer: https://github.com/in-toto/attestation/blob/main/spec/v1/envelope.md
 //   Bundle layer:   https://github.com/in-toto/attestation/blob/main/spec/v1/bundle.md
 import type { KeyObject } from "node:crypto";
-import { type Envelope, serializeEnvelope, signEnvelope } from "./dsse";
+import { type Envelope, serializeEnvelope, signEnvelope } from "../base/dsse";
 import { type ProvenanceStatement, serializeStatement } from "./statement";
 
 /** The payload type of an envelope holding any in-toto Statement. */

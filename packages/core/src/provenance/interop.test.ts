@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateKeyPair, keyId, loadPrivateKey, loadPublicKey, writeKeyPair } from "../crypto/keys";
+import { generateKeyPair, keyId, loadPrivateKey, loadPublicKey, writeKeyPair } from "../base/keys";
 import { attestationBundle } from "./attestation";
-import { type Envelope, serializeEnvelope } from "./dsse";
+import { type Envelope, serializeEnvelope } from "../base/dsse";
 import { buildProvenanceStatement, serializeStatement } from "./statement";
 import { ARTIFACT_SHA256, BUILDER_ID, SOURCE_COMMIT, sampleInput } from "./testing";
 import { verifyAttestation } from "./verify";

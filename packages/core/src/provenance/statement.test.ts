@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HbError } from "../errors";
+import { HbError } from "../base/errors";
 import { HB_BUILD_TYPE, type ResourceDescriptor, buildProvenanceStatement, serializeStatement } from "./statement";
 import { ARTIFACT_SHA256, BUILDER_ID, SOURCE_COMMIT, sampleInput } from "./testing";
 

@@ -4,8 +4,8 @@
 //   DigestSet:          https://github.com/in-toto/attestation/blob/main/spec/v1/digest_set.md
 //   Timestamp, TypeURI: https://github.com/in-toto/attestation/blob/main/spec/v1/field_types.md
 //   SLSA Provenance v1: https://slsa.dev/spec/v1.0/provenance
-import { HbError } from "../errors";
-import { SHA256_HEX } from "../hash/digest";
+import { HbError } from "../base/errors";
+import { SHA256_HEX } from "../base/digest";
 import type { SandboxMode } from "../workspace/config";
 
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";

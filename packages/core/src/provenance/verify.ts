@@ -1,12 +1,12 @@
 // `hb attest verify`: does this attestation, signed by a key we trust, say that this artifact
 // came out of the build we expect? Each check has a name, so a failure says which one broke.
 import type { KeyObject } from "node:crypto";
-import { HbError } from "../errors";
-import { SHA256_HEX, digestOfFile } from "../hash/digest";
+import { HbError } from "../base/errors";
+import { SHA256_HEX, digestOfFile } from "../base/digest";
 import { IN_TOTO_PAYLOAD_TYPE } from "./attestation";
-import { shortId, verifyEnvelope } from "./dsse";
+import { shortId, verifyEnvelope } from "../base/dsse";
 import { type ProvenanceStatement, type ResourceDescriptor, SLSA_PROVENANCE_PREDICATE_TYPE, STATEMENT_TYPE } from "./statement";
-import { isObject, quoteUntrusted } from "./untrusted";
+import { isObject, quoteUntrusted } from "../base/untrusted";
 
 export type AttestationCheck = "format" | "signature" | "payload-type" | "subject" | "builder" | "source-commit";
 

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, writeFileSync } from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
-import { HbError } from "../errors";
-import { EXECROOT, SANDBOX_HOME, SANDBOX_HOSTNAME } from "./determinism";
+import { HbError } from "../base/errors";
+import { EXECROOT, SANDBOX_HOME, SANDBOX_HOSTNAME } from "../base/action-env";
 
 /** The uid/gid actions run as inside the sandbox: not root, so nothing is owned by a privileged user. */
 export const SANDBOX_UID = 65534;

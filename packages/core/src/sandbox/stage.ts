@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, copyFileSync, constants, fstatSync, futimesSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type Digest, digestOfBytes, digestOfFile } from "../hash/digest";
+import { type Digest, digestOfBytes, digestOfFile } from "../base/digest";
 
 export interface StagedFile {
   /** path below the staging directory */

@@ -1,4 +1,4 @@
-import { HbError, didYouMean } from "../errors";
+import { HbError, didYouMean } from "../base/errors";
 
 export type SandboxMode = "default" | "strict" | "none";
 export const SANDBOX_MODES: readonly SandboxMode[] = ["default", "strict", "none"];

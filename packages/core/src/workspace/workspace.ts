@@ -1,7 +1,7 @@
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
-import { HbError } from "../errors";
-import { OUT_DIR } from "../analysis/graph";
+import { HbError } from "../base/errors";
+import { OUT_DIR } from "../base/graph";
 
 export const CONFIG_FILE = "hb.config.ts";
 export const BUILD_FILE = "BUILD.ts";

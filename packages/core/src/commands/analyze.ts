@@ -1,0 +1,54 @@
+import { HbError } from "../base/errors";
+import { analysisRequestKey, loadCachedAnalysis, storeAnalysis, type CachedAnalysis } from "../analysis/analysis-cache";
+import { runAnalyzer } from "../sandbox/run-evaluator";
+import type { OutputBase } from "../caching/output-base";
+import { type Workspace, workspaceRelative } from "../workspace/workspace";
+
+export interface AnalyzeOptions {
+  workspace: Workspace;
+  base: OutputBase;
+  patterns: readonly string[];
+  cwd: string;
+  /** path of dist/analyzer.mjs */
+  analyzerScript: string;
+  /** evaluate BUILD.ts files under bwrap (default true) */
+  sandboxed: boolean;
+  /** files BUILD.ts evaluation must not see besides the output base and hb-out (signing keys) */
+  hide?: readonly string[];
+  signal: AbortSignal;
+  /** lines BUILD.ts files printed with console.log */
+  onLog?: (line: string) => void;
+  /** called when the analysis cache missed and BUILD.ts files are evaluated */
+  onAnalyzing?: () => void;
+}
+
+export interface AnalyzeResult extends CachedAnalysis {
+  /** true when the analysis came from the cache */
+  cached: boolean;
+  /** names this analysis result */
+  fingerprint: string;
+}
+
+/** The action graph for `patterns`: from the analysis cache, or from a sandboxed analyzer run. */
+export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeResult> {
+  const { workspace, base } = opts;
+  const cwdPkg = workspaceRelative(workspace.root, opts.cwd);
+  const request = analysisRequestKey(opts.patterns, cwdPkg);
+  const hit = await loadCachedAnalysis(base.db, request, workspace.root);
+  if (hit) return { ...hit, cached: true };
+  opts.onAnalyzing?.();
+  const response = await runAnalyzer(
+    { workspaceRoot: workspace.root, patterns: [...opts.patterns], cwdPkg },
+    {
+      script: opts.analyzerScript,
+      sandboxed: opts.sandboxed,
+      hide: [workspace.outputBase, workspace.outDir, ...(opts.hide ?? [])],
+      signal: opts.signal,
+    },
+  );
+  for (const line of response.log) opts.onLog?.(line);
+  if (!response.ok) throw HbError.fromData(response.error);
+  const result: CachedAnalysis = { config: response.config, graph: response.graph };
+  const fingerprint = storeAnalysis(base.db, request, response.inputs, result);
+  return { ...result, cached: false, fingerprint };
+}

@@ -1,0 +1,258 @@
+import { availableParallelism } from "node:os";
+import { join, relative, resolve } from "node:path";
+import type { ActionGraph, TargetInfo } from "../base/graph";
+import { ExitCode, HbError } from "../base/errors";
+import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
+import type { OutputFacts } from "../execution/materialize";
+import { findBwrap } from "../sandbox/bwrap";
+import { lockOutputBase } from "../workspace/lock";
+import { OutputBase } from "../caching/output-base";
+import { DEFAULT_SOURCE_DATE_EPOCH, type SandboxMode } from "../workspace/config";
+import { openWorkspace, type Workspace } from "../workspace/workspace";
+import { analyzeWorkspace } from "./analyze";
+import { RACY_MARGIN_MS } from "../base/racy";
+import { readStamp } from "./stamp";
+import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
+import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./sign-provenance";
+import { type RemoteFlags, openRemoteCache } from "./open-remote";
+import type { BuildReport, TargetReport, TestResult } from "./report";
+
+export interface BuildOptions {
+  cwd: string;
+  patterns: readonly string[];
+  outputBase?: string;
+  jobs?: number;
+  keepGoing?: boolean;
+  /** overrides hb.config.ts's `sandbox` */
+  sandbox?: SandboxMode;
+  stamp?: boolean;
+  /** re-run every action under strace (cache bypassed) and report what it reaches outside its declarations */
+  audit?: boolean;
+  /** no fetch step: fail if an external input is not fetched yet */
+  offline?: boolean;
+  /** sign in-toto/SLSA provenance for the requested targets' outputs */
+  provenance?: ProvenanceRequest;
+  /** hb's version, as provenance records it */
+  hbVersion?: string;
+  /** the team cache; overrides hb.config.ts's remoteCache */
+  remote?: RemoteFlags;
+  /** hb test: build and run the test targets among the patterns' targets */
+  tests?: boolean;
+  analyzerScript: string;
+  signal: AbortSignal;
+  events?: BuildEvents & {
+    lockWait?(message: string): void;
+    analyzing?(): void;
+    buildFileLog?(line: string): void;
+  };
+}
+
+export interface BuildResult {
+  report: BuildReport;
+  exitCode: ExitCode;
+  errors: HbError[];
+  workspace: Workspace;
+  graph: ActionGraph;
+  outcomes: ActionOutcome[];
+  /** with `tests`: one per test target */
+  tests?: TestResult[];
+}
+
+/** The log a test target's test action writes (its providers' test.log). */
+function testLog(t: TargetInfo): string | undefined {
+  const log = (t.providers?.test as { log?: unknown } | undefined)?.log;
+  return typeof log === "string" ? log : undefined;
+}
+
+/** `hb build`: analyze the patterns, then execute what their targets need. */
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  const signing = opts.provenance ? await prepareProvenance(workspace.root, opts.provenance, opts.sandbox) : undefined;
+  const lock = await lockOutputBase(workspace.outputBase, (m) => opts.events?.lockWait?.(m), opts.signal);
+  let base: OutputBase | undefined;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const preMode = opts.sandbox;
+    if (preMode !== "none") findBwrap();
+    const analysis = await analyzeWorkspace({
+      workspace,
+      base,
+      patterns: opts.patterns,
+      cwd: opts.cwd,
+      analyzerScript: opts.analyzerScript,
+      sandboxed: preMode !== "none",
+      signal: opts.signal,
+      onLog: (line) => opts.events?.buildFileLog?.(line),
+      onAnalyzing: () => opts.events?.analyzing?.(),
+      hide: [opts.provenance?.signingKey, opts.remote?.signingKey].filter((k): k is string => !!k).map((k) => resolve(opts.cwd, k)),
+    });
+    const { config, graph } = analysis;
+    const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
+    const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+    const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
+    const remote = openRemoteCache(workspace.root, opts.cwd, config.remoteCache, opts.remote, (m) => opts.events?.warning?.(m));
+    const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
+    const testTargets = opts.tests ? graph.requested.filter((l) => byLabelInfo.get(l)?.test && testLog(byLabelInfo.get(l)!)) : [];
+    if (opts.tests && testTargets.length === 0) {
+      throw new HbError("NO_TESTS", `no test targets among ${opts.patterns.join(" ")}`, { hint: "test targets come from node_test, ts_check or other test rules" });
+    }
+    // the no-op fast path: nothing the last clean build of this request read or wrote has changed
+    const fastPath = !opts.audit && !opts.provenance && !opts.remote?.upload;
+    // the workspace too: two checkouts may share an output base (--output-base, HB_OUTPUT_BASE)
+    const snapKey = noopKey({ root: workspace.root, analysis: analysis.fingerprint, mode, stamp: stamp ?? null, tests: opts.tests === true });
+    const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
+    if (snapshot) {
+      opts.events?.planned?.(snapshot.actions);
+      const report: BuildReport = {
+        actions: snapshot.actions,
+        executed: 0,
+        cached: { local: snapshot.actions, remote: 0 },
+        failed: 0,
+        skipped: 0,
+        durationMs: Date.now() - started,
+        sandbox: mode,
+        targets: snapshot.targets,
+        incidents: [],
+        interrupted: false,
+        errors: [],
+        upToDate: true,
+      };
+      const tests = snapshot.tests?.map((t) => ({ ...t, status: "cached" as const, durationMs: 0 }));
+      return { report, exitCode: ExitCode.ok, errors: [], workspace, graph, outcomes: [], tests };
+    }
+    const exec = await executeActions({
+      root: workspace.root,
+      base,
+      graph,
+      targets: opts.tests ? testTargets : graph.requested,
+      extraOutputs: testTargets.map((l) => testLog(byLabelInfo.get(l)!)!),
+      mode,
+      sourceDateEpoch: epoch,
+      stamp,
+      jobs: Math.max(1, opts.jobs ?? availableParallelism()),
+      keepGoing: opts.keepGoing ?? opts.tests === true,
+      signal: opts.signal,
+      events: opts.events,
+      useCache: !opts.audit,
+      audit: opts.audit,
+      network: !opts.offline,
+      npm: config.npm,
+      remote,
+    });
+    warnFutureFiles(base, workspace.root, opts.events);
+
+    const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);
+    const count = (s: ActionOutcome["status"]) => exec.outcomes.filter((o) => o.status === s).length;
+    const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
+    const targets: TargetReport[] = graph.requested.map((label) => {
+      const outputs: TargetReport["outputs"] = [];
+      for (const path of byLabel.get(label)?.files ?? []) {
+        const gen = exec.outputs.get(path);
+        if (gen) outputs.push({ path, sha256: gen.hash, size: gen.size });
+        else if (!path.startsWith("hb-out/")) {
+          try {
+            const d = base!.stats.digest(join(workspace.root, path)).digest;
+            outputs.push({ path, sha256: d.hash, size: d.size });
+          } catch {
+            // a missing source was reported by the action that needed it
+          }
+        }
+      }
+      return { label, outputs };
+    });
+    base.stats.flush();
+    let attestations: string[] | undefined;
+    if (signing && errors.length === 0 && !exec.interrupted) {
+      const subjects = targets.flatMap((t) => t.outputs.filter((o) => o.path.startsWith("hb-out/")).map((o) => ({ path: o.path, sha256: o.sha256 })));
+      if (subjects.length === 0) throw new HbError("USAGE", "--provenance: the requested targets have no outputs to attest");
+      attestations = writeProvenance({
+        root: workspace.root,
+        base,
+        graph,
+        outcomes: exec.outcomes,
+        subjects,
+        patterns: opts.patterns,
+        mode,
+        sourceDateEpoch: epoch,
+        hbVersion: opts.hbVersion ?? "dev",
+        npm: config.npm,
+        key: signing.key,
+        source: signing.source,
+        builderId: opts.provenance!.builderId ?? defaultBuilderId(),
+        startedOn: new Date(started),
+        finishedOn: new Date(),
+      });
+    }
+    const report: BuildReport = {
+      actions: exec.outcomes.length,
+      executed: count("executed"),
+      cached: { local: exec.outcomes.filter((o) => o.status === "cached" && !o.remote).length, remote: exec.outcomes.filter((o) => o.remote).length },
+      failed: count("failed"),
+      skipped: count("skipped") + count("interrupted"),
+      durationMs: Date.now() - started,
+      sandbox: mode,
+      targets,
+      incidents: exec.incidents,
+      interrupted: exec.interrupted,
+      errors: errors.map((e) => e.toData()),
+    };
+    if (attestations) report.attestations = attestations;
+    if (remote) report.remote = { url: remote.display, ...remote.stats };
+    if (opts.audit) {
+      report.audit = exec.outcomes
+        .filter((o) => o.audit && (o.audit.reads.length > 0 || o.audit.connects.length > 0))
+        .map((o) => ({ label: o.action.owner, reads: o.audit!.reads, connects: o.audit!.connects }))
+        .sort((a, b) => (a.label < b.label ? -1 : 1));
+      report.hermeticViolations = report.audit.reduce((n, a) => n + a.reads.length + a.connects.length, 0);
+    }
+    let tests: TestResult[] | undefined;
+    let exitCode: ExitCode = exec.interrupted ? ExitCode.interrupted : errors.length > 0 ? ExitCode.buildFailed : ExitCode.ok;
+    if (opts.tests) {
+      const byOutput = new Map(exec.outcomes.flatMap((o) => o.action.outputs.map((p) => [p, o] as const)));
+      tests = testTargets.map((label) => {
+        const o = byOutput.get(testLog(byLabelInfo.get(label)!)!);
+        const status: TestResult["status"] =
+          o?.status === "executed" ? "passed" : o?.status === "cached" ? "cached" : o?.status === "failed" ? "failed" : "not run";
+        const r: TestResult = { label, status, durationMs: o?.result?.durationMs ?? o?.durationMs ?? 0 };
+        if (o?.error) r.error = o.error.toData();
+        return r;
+      });
+      const testActions = new Set(testTargets.map((l) => byOutput.get(testLog(byLabelInfo.get(l)!)!)?.action.id));
+      const otherFailures = exec.outcomes.some((o) => o.status === "failed" && !testActions.has(o.action.id));
+      if (!exec.interrupted) exitCode = tests.some((t) => t.status === "failed") ? ExitCode.testFailed : otherFailures ? ExitCode.buildFailed : ExitCode.ok;
+    }
+    const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
+    saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes.length, exec.materialized, targets, tests) : undefined);
+    return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes, tests };
+  } finally {
+    base?.close();
+    lock.release();
+  }
+}
+
+/** A file dated in the future is racily clean until then: re-read every build, and no build a no-op. */
+function warnFutureFiles(base: OutputBase, root: string, events: BuildEvents | undefined): void {
+  const soon = Date.now() + RACY_MARGIN_MS;
+  const future = [...base.stats.seen].filter(([, st]) => st.mtimeMs > soon).map(([path]) => relative(root, path));
+  if (future.length === 0) return;
+  const named = future.length > 3 ? `${future.slice(0, 3).join(", ")} and ${future.length - 3} more` : future.join(", ");
+  events?.warning?.(`${named}: modified in the future (a wrong clock, or an archive's dates): hb re-reads them on every build, and none is a no-op, until that time; touch them to fix it`);
+}
+
+/**
+ * The stats of everything a clean build read, as it read them, and of everything it wrote. A file
+ * changed while the build ran no longer matches them, so the next build takes the full path;
+ * they are trusted only for files last changed well before the build began (git's racy rule).
+ */
+function snapshotOf(
+  base: OutputBase,
+  actions: number,
+  materialized: OutputFacts[] | undefined,
+  targets: TargetReport[],
+  tests: TestResult[] | undefined,
+): NoopSnapshot | undefined {
+  if (!materialized || base.stats.changedDuringBuild) return undefined;
+  const files: NoopSnapshot["files"] = [...base.stats.seen].map(([path, st]) => [path, st.size, st.mtimeMs, st.ctimeMs, st.ino]);
+  return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions, targets, tests };
+}

@@ -1,0 +1,45 @@
+import type { HbErrorData } from "../base/errors";
+import type { CacheIncident } from "../caching/local-cas";
+import type { RemoteStats } from "../caching/remote/remote-cache";
+import type { SandboxMode } from "../workspace/config";
+
+// What a command reports: the summary line's facts as data, written whole by `--report FILE`.
+
+export interface TargetReport {
+  label: string;
+  outputs: { path: string; sha256: string; size: number }[];
+}
+
+/** `--report FILE`: the summary line's facts, as JSON. */
+export interface BuildReport {
+  actions: number;
+  executed: number;
+  cached: { local: number; remote: number };
+  failed: number;
+  skipped: number;
+  durationMs: number;
+  sandbox: SandboxMode;
+  targets: TargetReport[];
+  incidents: CacheIncident[];
+  interrupted: boolean;
+  errors: HbErrorData[];
+  /** with --audit: per action, what it read or connected to outside its declarations */
+  audit?: { label: string; reads: string[]; connects: string[] }[];
+  /** with --audit: how many reads and connects the audit found */
+  hermeticViolations?: number;
+  /** with --provenance: the attestation files written */
+  attestations?: string[];
+  /** true when nothing the last clean build read or wrote had changed: no key was computed */
+  upToDate?: boolean;
+  /** with a remote cache: hits, misses, bytes, rejected entries by reason */
+  remote?: RemoteStats & { url: string };
+}
+
+export interface TestResult {
+  label: string;
+  /** passed: ran and passed; cached: passed before, with the same inputs; failed; not run: something it needs failed */
+  status: "passed" | "cached" | "failed" | "not run";
+  durationMs: number;
+  /** the test action's error: command and output */
+  error?: HbErrorData;
+}

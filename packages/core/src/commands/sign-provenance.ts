@@ -1,0 +1,137 @@
+import type { KeyObject } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { FileDigest, LockfilePin } from "../provenance/statement";
+import { buildProvenanceStatement } from "../provenance/statement";
+import { ATTESTATION_SUFFIX, attestationBundle } from "../provenance/attestation";
+import { loadPrivateKey } from "../base/keys";
+import { HbError } from "../base/errors";
+import type { ActionGraph } from "../base/graph";
+import { OUT_DIR } from "../base/graph";
+import type { ActionOutcome } from "../execution/executor";
+import { lockfilePackages, npmPolicy } from "../fetch/requests";
+import type { OutputBase } from "../caching/output-base";
+import type { NpmConfig, SandboxMode } from "../workspace/config";
+import { CONFIG_FILE } from "../workspace/workspace";
+
+export interface ProvenanceRequest {
+  /** PEM file of the Ed25519 private key (PKCS#8) */
+  signingKey: string;
+  /** URI naming the build platform; default urn:hb:builder:local:<hostname> */
+  builderId?: string;
+  /** sign a tree with uncommitted changes (recorded as dirty) or outside git */
+  allowDirty?: boolean;
+}
+
+export interface SourceState {
+  commit?: { sha: string; dirty: boolean };
+}
+
+/** A local build names its own machine: it attests what it did, not that a trusted platform did it. */
+export function defaultBuilderId(): string {
+  return `urn:hb:builder:local:${hostname().toLowerCase().replace(/[^a-z0-9.-]/g, "-")}`;
+}
+
+/**
+ * Before the build: provenance is signed only for a sandboxed build of a clean git tree (or with
+ * --allow-dirty, which the statement then records). The key must load.
+ */
+export async function prepareProvenance(root: string, req: ProvenanceRequest, mode: SandboxMode | undefined): Promise<{ key: KeyObject; source: SourceState }> {
+  if (mode === "none") {
+    throw new HbError("USAGE", "--provenance needs a sandboxed build; it is not signed with --sandbox=none", {
+      hint: "drop --sandbox=none",
+    });
+  }
+  const key = loadPrivateKey(req.signingKey);
+  const { execa } = await import("execa");
+  const head = await execa("git", ["-C", root, "rev-parse", "HEAD"], { reject: false });
+  if (head.exitCode !== 0) {
+    if (!req.allowDirty) {
+      throw new HbError("USAGE", "--provenance attests a source commit, and the workspace is not a git checkout with a commit", {
+        hint: "commit the sources, or pass --allow-dirty to sign without a commit (the statement records none)",
+      });
+    }
+    return { key, source: {} };
+  }
+  const status = await execa("git", ["-C", root, "status", "--porcelain", "--untracked-files=normal", "--", "."], { reject: false });
+  const changed = String(status.stdout).split("\n").filter((l) => l.trim() !== "");
+  if (changed.length > 0 && !req.allowDirty) {
+    throw new HbError("USAGE", `--provenance needs a clean source tree; ${changed.length} file(s) differ from the commit: ${changed.slice(0, 5).map((l) => l.slice(3)).join(", ")}${changed.length > 5 ? ", ..." : ""}`, {
+      hint: "commit (or stash) the changes, or pass --allow-dirty (the statement then records a dirty tree)",
+    });
+  }
+  return { key, source: { commit: { sha: String(head.stdout).trim(), dirty: changed.length > 0 } } };
+}
+
+export interface WriteProvenance {
+  root: string;
+  base: OutputBase;
+  graph: ActionGraph;
+  outcomes: readonly ActionOutcome[];
+  subjects: readonly { path: string; sha256: string }[];
+  patterns: readonly string[];
+  mode: SandboxMode;
+  sourceDateEpoch: number;
+  hbVersion: string;
+  npm?: NpmConfig;
+  key: KeyObject;
+  source: SourceState;
+  builderId: string;
+  startedOn: Date;
+  finishedOn: Date;
+}
+
+/**
+ * Signs one in-toto/SLSA statement for the build, its subjects the requested targets' outputs, and
+ * writes it beside each of them as `<output>.intoto.jsonl`. Returns the files written.
+ */
+export function writeProvenance(w: WriteProvenance): string[] {
+  const unsandboxed = w.outcomes.find((o) => o.material && o.action.kind === "run" && o.material.platform.sandbox === "none");
+  if (unsandboxed) {
+    throw new HbError("USAGE", `not signing provenance: ${unsandboxed.action.owner} ran unsandboxed (tag no-sandbox)`, {
+      hint: "provenance covers sandboxed builds only",
+    });
+  }
+  const sources = new Map<string, FileDigest>();
+  const tools = new Map<string, FileDigest>();
+  const pins: LockfilePin[] = [];
+  for (const o of w.outcomes) {
+    if (!o.material) continue;
+    for (const f of o.material.inputs) if (!f.path.startsWith(OUT_DIR + "/")) sources.set(f.path, { path: f.path, sha256: f.hash });
+    for (const f of [...o.material.tools, ...o.material.toolchains]) if (!f.path.startsWith(OUT_DIR + "/")) tools.set(f.path, { path: f.path, sha256: f.hash });
+    if (o.action.kind === "npm_install") {
+      for (const p of lockfilePackages(o.action, w.root, npmPolicy(w.npm))) pins.push({ name: p.name, version: p.version, integrity: p.integrity || undefined });
+    }
+  }
+  const statement = buildProvenanceStatement({
+    subjects: w.subjects.map((s) => ({ name: s.path, sha256: s.sha256 })),
+    targets: w.patterns,
+    configPath: CONFIG_FILE,
+    hbVersion: w.hbVersion,
+    sandbox: w.mode,
+    sourceDateEpoch: w.sourceDateEpoch,
+    sourceCommit: w.source.commit,
+    sources: [...sources.values()],
+    tools: [...tools.values()],
+    lockfilePins: pins,
+    builderId: w.builderId,
+    invocationId: randomUUID(),
+    startedOn: w.startedOn,
+    finishedOn: w.finishedOn,
+  });
+  const bundle = attestationBundle(statement, w.key);
+  const record = w.base.db.prepare("INSERT OR REPLACE INTO attestations (hash, file, builder_id, created_ms) VALUES (?, ?, ?, ?)");
+  const written: string[] = [];
+  for (const s of w.subjects) {
+    const file = `${s.path}${ATTESTATION_SUFFIX}`;
+    const abs = join(w.root, file);
+    const tmp = `${abs}.tmp-${process.pid}`;
+    writeFileSync(tmp, bundle);
+    renameSync(tmp, abs);
+    record.run(s.sha256, file, w.builderId, Date.now());
+    written.push(file);
+  }
+  return written;
+}
