@@ -465,6 +465,33 @@ describe("hb build: failures", () => {
     const again = await hb(ws, ["build", "//a:g"]);
     expect(again.exitCode).toBe(0);
     expect(readFileSync(join(ws, "hb-out/a/out.txt"), "utf8")).toBe("two\n");
+    // an immutable output file: the same failure, and no temp file left beside it
+    await chattr("+i", join(ws, "hb-out/a/out.txt"));
+    try {
+      writeFileSync(join(ws, "a/in.txt"), "three\n");
+      const file = await hb(ws, ["build", "//a:g"]);
+      expect(file.exitCode).toBe(1);
+      expect(file.stderr).toContain("ERROR: //a:g: hb-out/a/out.txt: could not put it in place (EPERM");
+      expect(readdirSync(join(ws, "hb-out/a"))).toEqual(["out.txt"]);
+    } finally {
+      await chattr("-i", join(ws, "hb-out/a/out.txt"));
+    }
+  });
+
+  it("writes nothing through a symlink in hb-out/, and takes no symlink for hb-out/ itself", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["o"], cmd: "echo built > $@" });\n', "userdir/o": "precious\n" });
+    mkdirSync(join(ws, "hb-out"));
+    symlinkSync("../userdir", join(ws, "hb-out/p"));
+    const r = await hb(ws, ["build", "//p:x"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("hb-out/p/o: hb-out/p leads out of hb-out/ through a symlink");
+    expect(readFileSync(join(ws, "userdir/o"), "utf8")).toBe("precious\n");
+    rmSync(join(ws, "hb-out"), { recursive: true });
+    symlinkSync("userdir", join(ws, "hb-out"));
+    const linked = await hb(ws, ["build", "//p:x"]);
+    expect(linked.exitCode).toBe(2);
+    expect(linked.stderr).toContain(`${join(ws, "hb-out")} is a symlink`);
+    expect(readFileSync(join(ws, "userdir/o"), "utf8")).toBe("precious\n");
   });
 
   it("refuses a user's file named hb-out instead of replacing it, in build and clean", async () => {
@@ -472,7 +499,7 @@ describe("hb build: failures", () => {
     for (const args of [["build", "//a:g"], ["clean"]]) {
       const r = await hb(ws, args);
       expect(r.exitCode).toBe(2);
-      expect(r.stderr).toContain(`ERROR: ${join(ws, "hb-out")} is not a directory: hb puts the outputs it builds there`);
+      expect(r.stderr).toContain(`ERROR: ${join(ws, "hb-out")} is not a directory: hb puts the outputs it builds in a directory of its own there`);
       expect(readFileSync(join(ws, "hb-out"), "utf8")).toBe("my notes\n");
     }
   });

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -199,6 +199,31 @@ async function maliciousServer(entries: Map<string, Buffer>, blobs: Map<string, 
   servers.push({ stop: () => new Promise((r) => srv.close(() => r())) });
   return `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
 }
+
+describe("remote cache: the token", () => {
+  it("goes only to a cache named on the command line, never to the url hb.config.ts (a pull request's, perhaps) names", async () => {
+    const seen: (string | undefined)[] = [];
+    const srv = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    servers.push({ stop: () => new Promise((r) => srv.close(() => r())) });
+    const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    const ws = makeWorkspace({ "a/BUILD.ts": FILES["a/BUILD.ts"], "a/a.txt": FILES["a/a.txt"] }, `export default { remoteCache: { url: "${url}" } };\n`);
+    const fromConfig = await hb(ws, ["build", "//a:a"], { HB_CACHE_TOKEN: "secret-token-0123456789" });
+    expect(fromConfig.exitCode, fromConfig.output).toBe(0);
+    expect(fromConfig.stderr).toContain("HB_CACHE_TOKEN is sent only to a cache named on the command line");
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((h) => h === undefined)).toBe(true);
+    seen.length = 0;
+    rmSync(join(ws, ".hb"), { recursive: true });
+    const fromFlag = await hb(ws, ["build", "//a:a", "--remote-cache", url], { HB_CACHE_TOKEN: "secret-token-0123456789" });
+    expect(fromFlag.exitCode, fromFlag.output).toBe(0);
+    expect(seen).toContain("Bearer secret-token-0123456789");
+  });
+});
 
 describe("remote cache: entries from a compromised server", () => {
   /** The action key of //a:a, learned by uploading it to a recording server. */

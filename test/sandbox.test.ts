@@ -1,5 +1,5 @@
 import { execaSync } from "execa";
-import { existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -205,8 +205,108 @@ describe("secrets in the workspace (.git/config, .env)", () => {
     writeFiles(ws, { "BUILD.ts": 'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "vcs" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat vcs/config > $@" });\n' });
     const linked = await hb(ws, ["build", "//:x"]);
     expect(linked.exitCode).toBe(1);
-    expect(linked.stderr).toContain("leads into .git/");
+    expect(linked.stderr).toContain(`toolchain //:t: ${join(ws, "vcs")} cannot be shown to actions: it resolves to`);
     expect(existsSync(join(ws, "hb-out/o"))).toBe(false);
+  });
+
+  it("are out of reach of BUILD.ts imports: template-literal imports, import attributes, data files, host files", async () => {
+    const ws = secretWorkspace({ "p/secret.json": '{ "token": "sk-live-json" }\n' });
+    const cases: [string, string][] = [
+      ['const n = "config";\nimport(`../.git/${n}`).then((m: any) => console.log(String(m.default)));', "inside .git/: version-control metadata is never read by BUILD.ts files"],
+      ['import env from "../.env" with { type: "text" };\nconsole.log(env);', "import attributes (with { type: ... }) read files as data"],
+      ['import s from "./secret.json";\nconsole.log(s);', "is not code (.ts, .js, .mts, .mjs, .cts, .cjs)"],
+      ['const h = "passwd";\nimport(`../../../../../../../../etc/${h}.js`).then((m: any) => console.log(String(m.default)));', "Module not found in bundle"],
+    ];
+    for (const [code, message] of cases) {
+      writeFiles(ws, { "p/BUILD.ts": G + code + '\ngenrule({ name: "x", outs: ["o"], cmd: "touch $@" });\n' });
+      const r = await hb(ws, ["build", "//p:x"]);
+      expect(r.exitCode, r.output).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.output).not.toMatch(/extraheader|sk-live|root:x:0/);
+    }
+  });
+
+  it("are out of reach of a BUILD.ts forging the evaluator's result, or writing to its protocol", async () => {
+    const ws = secretWorkspace({ "p/dummy.txt": "hi\n" });
+    const escape = 'const proc = (genrule as any).constructor.constructor("return globalThis.process")();\n';
+    // the evaluator's result is rewritten on its way out to name .git/config instead
+    writeFiles(ws, {
+      "p/BUILD.ts":
+        G +
+        escape +
+        "const write = proc.stdout.write.bind(proc.stdout);\n" +
+        'proc.stdout.write = (s: any, ...a: any[]) => write(typeof s === "string" && s.includes(\'"op":"done"\') ? s.split("p/dummy.txt").join(".git/config") : s, ...a);\n' +
+        'genrule({ name: "x", srcs: ["dummy.txt"], outs: ["o"], cmd: "cat $(SRCS) > $@" });\n',
+    });
+    const forged = await hb(ws, ["build", "//p:x"]);
+    expect(forged.exitCode, forged.output).toBe(2);
+    expect(forged.stderr).toContain("the analysis asks //p:x to read .git/config, version-control metadata, which no BUILD.ts can declare: refused");
+    expect(existsSync(join(ws, "hb-out/p/o"))).toBe(false);
+    for (const line of ["null", '{"op":"done","result":{"ok":true}}', '{"op":"done","result":{"ok":false,"error":null,"log":[]}}']) {
+      writeFiles(ws, { "p/BUILD.ts": G + escape + `proc.stdout.write(${JSON.stringify(line + "\n")});\n` });
+      const r = await hb(ws, ["build", "//p:x"]);
+      expect(r.exitCode, r.output).toBe(2);
+      expect(r.stderr).toMatch(/the BUILD.ts evaluator( wrote something that is not hb's protocol|'s result is not of the form hb reads)/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("are out of reach through a symlink swapped after the analysis, or a directory toolchain holding the workspace", async () => {
+    const ws = secretWorkspace({ "p/ok.txt": "ok\n" });
+    symlinkSync("ok.txt", join(ws, "p/k"));
+    writeFiles(ws, { "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["k"], outs: ["o"], cmd: "cat $(SRCS) > $@" });\n' });
+    expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
+    // the analysis stays cached: the link is checked again where the input is staged
+    rmSync(join(ws, "p/k"));
+    symlinkSync("../.git/config", join(ws, "p/k"));
+    const swapped = await hb(ws, ["build", "//p:x"]);
+    expect(swapped.exitCode).toBe(1);
+    expect(swapped.stderr).toContain("input 'p/k' of //p:x cannot be staged: it resolves to");
+    // and what the last build made from the old link no longer stands for this build's inputs
+    expect(existsSync(join(ws, "hb-out/p/o"))).toBe(false);
+    symlinkSync(".", join(ws, "rootlink"));
+    writeFiles(ws, { "BUILD.ts": 'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "rootlink" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat rootlink/.git/config > $@" });\n' });
+    const dir = await hb(ws, ["build", "//:x"]);
+    expect(dir.exitCode).toBe(1);
+    expect(dir.stderr).toContain("toolchain //:t: " + join(ws, "rootlink") + " cannot be shown to actions");
+    expect(existsSync(join(ws, "hb-out/o"))).toBe(false);
+  });
+
+  it("are out of reach of unsandboxed actions unless the command line allows them (tag no-sandbox, sandbox: none)", async () => {
+    const ws = secretWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["o"], tags: ["no-sandbox"], cmd: "echo host > $@" });\n' });
+    const refused = await hb(ws, ["build", "//p:x"]);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("//p:x is tagged no-sandbox: it would run unsandboxed");
+    expect(refused.stderr).toContain("--allow-unsandboxed");
+    expect(existsSync(join(ws, "hb-out/p/o"))).toBe(false);
+    const allowed = await hb(ws, ["build", "//p:x", "--allow-unsandboxed"]);
+    expect(allowed.exitCode, allowed.output).toBe(0);
+    expect(allowed.stderr).toContain("UNSANDBOXED");
+    writeFiles(ws, { "hb.config.ts": 'export default { sandbox: "none" };\n' });
+    const config = await hb(ws, ["build", "//p:x"]);
+    expect(config.exitCode).toBe(2);
+    expect(config.stderr).toContain('"none" only on the command line');
+  });
+
+  it("lets labels name sources through a symlinked directory and in node_modules, and names the package a label crosses into", async () => {
+    const ws = makeWorkspace({
+      "shared/x.txt": "shared\n",
+      "p/node_modules/a/b.js": "module\n",
+      "p/sub/BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "sub" });\n',
+      "p/sub/x.txt": "x\n",
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "v", srcs: ["vendor/x.txt"], outs: ["o1"], cmd: "cat $(SRCS) > $@" });\n' +
+        'genrule({ name: "n", srcs: ["node_modules/a/b.js"], outs: ["o2"], cmd: "cat $(SRCS) > $@" });\n' +
+        'genrule({ name: "s", srcs: ["sub/x.txt"], outs: ["o3"], cmd: "cat $(SRCS) > $@" });\n',
+    });
+    symlinkSync("../shared", join(ws, "p/vendor"));
+    expect((await hb(ws, ["build", "//p:v", "//p:n"])).exitCode).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/o1"), "utf8")).toBe("shared\n");
+    expect(readFileSync(join(ws, "hb-out/p/o2"), "utf8")).toBe("module\n");
+    const s = await hb(ws, ["build", "//p:s"]);
+    expect(s.exitCode).toBe(2);
+    expect(s.stderr).toContain("'//p:sub/x.txt' crosses a package boundary: p/sub/x.txt belongs to //p/sub");
   });
 
   it("cuts long arguments of a failed action's command, in the log and --report", async () => {

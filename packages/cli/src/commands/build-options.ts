@@ -14,6 +14,10 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
     valueName: "MODE",
     description: "default | strict | none (none: no sandbox at all, visibly; results are keyed apart and never uploaded)",
   },
+  "allow-unsandboxed": {
+    type: "boolean",
+    description: "run targets tagged no-sandbox unsandboxed (they see all this machine shows you; never for an untrusted change)",
+  },
   stamp: { type: "boolean", description: "give actions that declare stamp: true the commit time and id" },
   report: { type: "string", valueName: "FILE", description: "write the build summary as JSON to FILE" },
   "output-base": { type: "string", valueName: "DIR", description: "keep hb's state (caches, sandboxes) in DIR instead of <workspace>/.hb" },
@@ -45,6 +49,7 @@ export interface CommonBuildFlags {
   jobs?: number;
   keepGoing: boolean;
   sandbox?: SandboxMode;
+  allowUnsandboxed: boolean;
   stamp: boolean;
   report?: string;
   outputBase?: string;
@@ -55,6 +60,7 @@ export function buildFlags(values: OptionValues): CommonBuildFlags {
     jobs: intOption(values, "jobs", 1),
     keepGoing: values["keep-going"] === true,
     sandbox: choiceOption(values, "sandbox", SANDBOX_MODES),
+    allowUnsandboxed: values["allow-unsandboxed"] === true,
     stamp: values.stamp === true,
     report: stringOption(values, "report"),
     outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
@@ -77,6 +83,7 @@ export function buildRequest(
     jobs: flags.jobs,
     keepGoing: flags.keepGoing,
     sandbox: flags.sandbox,
+    allowUnsandboxed: flags.allowUnsandboxed,
     stamp: flags.stamp,
     analyzerScript: ANALYZER_SCRIPT,
     signal: ctx.signal,

@@ -140,6 +140,18 @@ export class Analysis {
     const rel = joinRel(pkg, name);
     const vcs = vcsDirOf(rel);
     if (vcs) throw vcsSourceError(rel, vcs, referrer.label, { location: referrer.location });
+    // A file below a subpackage belongs to that package, as in Bazel.
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const sub = joinRel(pkg, parts.slice(0, i).join("/"));
+      if (!hasBuildFile(this.fs, this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
+      else {
+        throw new HbError("BAD_ATTRIBUTE", `'${label}' crosses a package boundary: ${rel} belongs to //${sub}`, {
+          location: referrer.location,
+          hint: `write //${sub}:${parts.slice(i).join("/")}`,
+        });
+      }
+    }
     const st = this.fs.statSync(join(this.root, rel), { throwIfNoEntry: false });
     if (!st) {
       const guess = didYouMean(name, [...p.targets.keys(), ...p.outputs.keys()]);
@@ -152,18 +164,6 @@ export class Analysis {
       throw new HbError("BAD_ATTRIBUTE", `'${label}' is a directory; list its files (glob(["${name}/**"])) or use a filegroup (in ${referrer.label})`, {
         location: referrer.location,
       });
-    }
-    // A file below a subpackage belongs to that package, as in Bazel.
-    const parts = name.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const sub = joinRel(pkg, parts.slice(0, i).join("/"));
-      if (!hasBuildFile(this.fs, this.root, sub)) this.absent.add(joinRel(sub, BUILD_FILE));
-      else {
-        throw new HbError("BAD_ATTRIBUTE", `'${label}' crosses a package boundary: ${rel} belongs to //${sub}`, {
-          location: referrer.location,
-          hint: `write //${sub}:${parts.slice(i).join("/")}`,
-        });
-      }
     }
     checkInsideWorkspace(this.fs, this.root, rel, referrer.label);
     const ref: TargetRef = { label, files: [sourceFile(pkg, name)], runfiles: [], providers: {} };

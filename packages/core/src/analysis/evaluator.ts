@@ -40,9 +40,29 @@ export async function loadAndAnalyze(req: AnalysisRequest, access: LoadingAccess
   }
 }
 
-/** The host's record of an evaluation: its result, with what it depends on (what was served and what it relied on). */
+/**
+ * The host's record of an evaluation: its result, with what it depends on (what was served and
+ * what it relied on). The result comes from the sandboxed evaluator: its shape is checked here,
+ * what it asks to run is checked where it runs.
+ */
 export function analysisResponse(host: LoadingHost, result: EvaluationResult): AnalysisResponse {
+  if (!isEvaluationResult(result)) {
+    throw new HbError("BUILD_FILE_ERROR", "the BUILD.ts evaluator's result is not of the form hb reads", {
+      hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",
+    });
+  }
   if (!result.ok) return result;
   const { globs, absent, ...rest } = result;
   return { ...rest, inputs: host.inputs({ globs, absent }) };
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const isStrings = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === "string");
+
+function isEvaluationResult(r: unknown): r is EvaluationResult {
+  if (!isObject(r) || !isStrings(r.log)) return false;
+  if (r.ok === false) return isObject(r.error) && typeof r.error.code === "string" && typeof r.error.message === "string";
+  if (r.ok !== true || !isObject(r.config) || !isObject(r.graph) || !isStrings(r.absent) || !Array.isArray(r.globs)) return false;
+  const g = r.graph;
+  return Array.isArray(g.targets) && Array.isArray(g.actions) && isStrings(g.requested) && r.globs.every((x) => isObject(x) && x.kind === "glob" && typeof x.base === "string" && isStrings(x.include) && isStrings(x.exclude) && isStrings(x.result));
 }

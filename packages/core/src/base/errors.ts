@@ -37,6 +37,8 @@ export type HbErrorCode =
   | "CYCLE"
   | "SYMLINK_ESCAPE"
   | "MISSING_INPUT"
+  | "FORBIDDEN_INPUT"
+  | "SANDBOX_REQUIRED"
   | "BAD_MAKE_VARIABLE"
   | "BWRAP_MISSING"
   | "STRACE_MISSING"
@@ -79,6 +81,8 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   BAD_OUTPUT: ExitCode.buildFailed,
   OUTPUT_NOT_MATERIALIZED: ExitCode.buildFailed,
   MISSING_INPUT: ExitCode.buildFailed,
+  FORBIDDEN_INPUT: ExitCode.buildFailed,
+  SANDBOX_REQUIRED: ExitCode.buildFailed,
   SANDBOX_FAILED: ExitCode.buildFailed,
   RUN_FAILED: ExitCode.buildFailed,
   INPUT_CHANGED: ExitCode.buildFailed,

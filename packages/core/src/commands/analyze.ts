@@ -1,4 +1,5 @@
 import { HbError } from "../base/errors";
+import { checkGraph } from "../analysis/graph-check";
 import { analysisRequestKey, loadCachedAnalysis, storeAnalysis, type CachedAnalysis } from "../analysis/analysis-cache";
 import { runAnalyzer } from "../sandbox/run-evaluator";
 import type { OutputBase } from "../caching/output-base";
@@ -48,6 +49,7 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   );
   for (const line of response.log) opts.onLog?.(line);
   if (!response.ok) throw HbError.fromData(response.error);
+  checkGraph(response.graph);
   const result: CachedAnalysis = { config: response.config, graph: response.graph };
   const fingerprint = storeAnalysis(base.db, request, response.inputs, result);
   return { ...result, cached: false, fingerprint };

@@ -25,6 +25,8 @@ export interface BuildOptions {
   keepGoing?: boolean;
   /** overrides hb.config.ts's `sandbox` */
   sandbox?: SandboxMode;
+  /** run actions tagged no-sandbox unsandboxed */
+  allowUnsandboxed?: boolean;
   stamp?: boolean;
   /** re-run every action under strace (cache bypassed) and report what it reaches outside its declarations */
   audit?: boolean;
@@ -75,6 +77,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     base = new OutputBase(workspace.outputBase);
     const preMode = opts.sandbox;
     if (preMode !== "none") findBwrap();
+    // signing keys: no BUILD.ts may name them, no action may see them
+    const keys = [opts.provenance?.signingKey, opts.remote?.signingKey].filter((k): k is string => !!k).map((k) => resolve(opts.cwd, k));
     const analysis = await analyzeWorkspace({
       workspace,
       base,
@@ -85,7 +89,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       signal: opts.signal,
       onLog: (line) => opts.events?.buildFileLog?.(line),
       onAnalyzing: () => opts.events?.analyzing?.(),
-      hide: [opts.provenance?.signingKey, opts.remote?.signingKey].filter((k): k is string => !!k).map((k) => resolve(opts.cwd, k)),
+      hide: keys,
     });
     const { config, graph } = analysis;
     const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
@@ -139,6 +143,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       network: !opts.offline,
       npm: config.npm,
       remote,
+      hidden: keys,
+      allowUnsandboxed: opts.allowUnsandboxed,
     });
     warnFutureFiles(base, workspace.root, opts.events);
 

@@ -54,10 +54,15 @@ export function openRemoteCache(root: string, cwd: string, config: RemoteCacheCo
   // what this client signed itself, it trusts in the instance it writes
   if (signingKey) trust(instance, createPublicKey(signingKey));
   if (trusted.size === 0) warn("remote cache: no trusted keys (--trusted-key or remoteCache.trustedKeys), so no entry will be accepted");
+  // hb.config.ts comes with every change, a pull request's too: the token goes only where the command line says
+  const token = flags?.url ? flags.token : undefined;
+  if (!flags?.url && flags?.token) {
+    warn(`HB_CACHE_TOKEN is sent only to a cache named on the command line (--remote-cache ${url}): the url in hb.config.ts can be changed by any change to the tree; reading without it`);
+  }
   return new RemoteCache(
     {
       url,
-      token: flags?.token,
+      token,
       instance,
       readInstances,
       upload: flags?.upload === true,

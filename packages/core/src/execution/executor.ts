@@ -1,6 +1,6 @@
-import { type Stats, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { type Stats, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { join, posix } from "node:path";
+import { basename, dirname, join, posix } from "node:path";
 import type { ActionResult, OutputFile } from "../caching/action-cache";
 import { type ActionKeyMaterial, type KeyedFile, actionKey } from "../keying/action-key";
 import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR } from "../base/graph";
@@ -16,6 +16,7 @@ import { hostFingerprint } from "../keying/host-fingerprint";
 import { spawnProcess } from "../base/process";
 import type { OutputBase } from "../caching/output-base";
 import type { NpmConfig, SandboxMode } from "../workspace/config";
+import { type Forbidden, sourceRefusal } from "../workspace/source-policy";
 import { FetchStore, runFetchStep } from "../fetch/fetch-step";
 import { installPackages, symlinkEntry } from "../fetch/npm-install";
 import type { RemoteCache } from "../caching/remote/remote-cache";
@@ -94,6 +95,10 @@ export interface ExecuteOptions {
   npm?: NpmConfig;
   /** the team cache: read on a local miss, written after a sandboxed execution when it allows */
   remote?: RemoteCache;
+  /** files no action may see besides hb's state (signing keys), absolute */
+  hidden?: readonly string[];
+  /** run actions tagged no-sandbox unsandboxed (a command-line decision: BUILD.ts files come with every change) */
+  allowUnsandboxed?: boolean;
 }
 
 export interface ExecutionResult {
@@ -197,7 +202,14 @@ class Executor {
   private toolchains = new Map<string, ResolvedToolchain>();
   private halted = false;
 
+  /** what no action may see, resolved once per build */
+  private readonly forbidden: Forbidden;
+  /** real paths of the source directories staged so far */
+  private readonly realDirs = new Map<string, string>();
+
   constructor(private readonly opts: ExecuteOptions) {
+    const real = (p: string) => (existsSync(p) ? realpathSync.native(p) : p);
+    this.forbidden = { realRoot: real(opts.root), hidden: [real(opts.base.dir), ...(opts.hidden ?? []).map(real)] };
     this.graph = opts.graph;
     this.producer = producers(opts.graph);
     this.staging = new SandboxStaging({ fallback: opts.base.sandboxDir, epoch: opts.sourceDateEpoch, reverse: opts.reverseStaging === true });
@@ -210,8 +222,8 @@ class Executor {
     const ids = actionsNeededBy(this.graph, this.opts.targets, this.producer, this.opts.extraOutputs);
     this.materializer?.prepareDirs(ids.flatMap((id) => this.graph.actions[id]!.outputs));
     const strict = this.opts.mode === "strict";
-    this.toolchains = await resolveToolchains(ids.flatMap((id) => this.graph.actions[id]!.toolchains), this.opts.root, this.opts.base.stats, strict);
-    if (this.opts.audit) this.strace = await findStrace(this.opts.base.stats, strict);
+    this.toolchains = await resolveToolchains(ids.flatMap((id) => this.graph.actions[id]!.toolchains), this.opts.root, this.opts.base.stats, strict, this.forbidden);
+    if (this.opts.audit) this.strace = await findStrace(this.opts.base.stats, strict, this.forbidden);
     await this.fetchStep(ids.map((id) => this.graph.actions[id]!));
     return this.schedule(ids);
   }
@@ -430,10 +442,22 @@ class Executor {
     if (!r.stats.isFile()) {
       throw new HbError("MISSING_INPUT", `input '${path}' of ${action.owner} is not a regular file`);
     }
+    // the analysis that named it ran a pull request's code, and a symlink may have moved since
+    const refused = sourceRefusal(this.realPathOf(abs), this.forbidden);
+    if (refused) throw new HbError("FORBIDDEN_INPUT", `input '${path}' of ${action.owner} cannot be staged: ${refused}`);
     stats.set(abs, r.stats);
     const executable = (r.stats.mode & 0o111) !== 0;
     files.push({ path, source: abs, hash: r.digest.hash, isSource: true, executable });
     return [{ path, hash: r.digest.hash, size: r.digest.size, executable }];
+  }
+
+  /** The real path of a source: its directory's, resolved once per build, and the file's own link. */
+  private realPathOf(abs: string): string {
+    if (lstatSync(abs).isSymbolicLink()) return realpathSync.native(abs);
+    const dir = dirname(abs);
+    let realDir = this.realDirs.get(dir);
+    if (realDir === undefined) this.realDirs.set(dir, (realDir = realpathSync.native(dir)));
+    return join(realDir, basename(abs));
   }
 
   private host(): string {
@@ -445,6 +469,11 @@ class Executor {
     const started = Date.now();
     try {
       const mode: SandboxMode = a.tags.includes("no-sandbox") ? "none" : this.opts.mode;
+      if (mode === "none" && this.opts.mode !== "none" && !this.opts.allowUnsandboxed) {
+        throw new HbError("SANDBOX_REQUIRED", `${a.owner} is tagged no-sandbox: it would run unsandboxed, seeing all this machine shows its user (.git/config, keys, tokens)`, {
+          hint: "allow it for this build with --allow-unsandboxed (never for an untrusted change, such as a pull request's), or drop the tag",
+        });
+      }
       const stageName = sha256Hex(a.outputs[0] ?? a.outputDirs[0] ?? String(a.id)).slice(0, 16);
       const sandboxDir = this.staging.dirFor(stageName, mode === "none");
       const files: Prepared["files"] = [];
@@ -478,7 +507,7 @@ class Executor {
       const cacheable = this.opts.useCache !== false && !this.opts.audit && !a.tags.includes("no-cache");
       if (cacheable) {
         const hit = this.opts.base.ac.get(key);
-        if (hit && this.adopt(hit)) return { action: a, status: "cached", key, material, result: hit, durationMs: Date.now() - started };
+        if (hit && this.adopt(hit, a.owner)) return { action: a, status: "cached", key, material, result: hit, durationMs: Date.now() - started };
       }
       return { action: a, key, material, mode, stageName, files, dirBinds, sourceStats, writableAt: joinRel(OUT_DIR, pkgOf(a.owner)), cacheable };
     } catch (e) {
@@ -490,7 +519,7 @@ class Executor {
   private async fromRemote(p: Prepared): Promise<ActionOutcome | undefined> {
     const started = Date.now();
     const hit = await this.opts.remote!.lookup(p.action, p.key, this.opts.base.cas, this.opts.sourceDateEpoch);
-    if (!hit || !this.adopt(hit.result)) return undefined;
+    if (!hit || !this.adopt(hit.result, p.action.owner)) return undefined;
     this.opts.base.ac.put(p.key, hit.result);
     this.describe(p, hit.result, `remote:${hit.instance || "(no instance)"}:${hit.keyId.slice(0, 16)}`);
     return { action: p.action, status: "cached", key: p.key, material: p.material, result: hit.result, remote: { instance: hit.instance, keyId: hit.keyId }, durationMs: Date.now() - started };
@@ -530,9 +559,16 @@ class Executor {
   }
 
   /** Takes a result's outputs as this build's: their blobs must all be there (and materialized). */
-  private adopt(result: ActionResult): boolean {
+  private adopt(result: ActionResult, owner: string): boolean {
     if (this.materializer) {
-      if (this.materializer.materialize(result) !== undefined) return false;
+      let lost;
+      try {
+        lost = this.materializer.materialize(result);
+      } catch (e) {
+        if (e instanceof HbError) throw new HbError(e.code, `${owner}: ${e.message}`, { hint: e.hint });
+        throw e;
+      }
+      if (lost !== undefined) return false;
     } else if (result.files.some((f) => f.symlink === undefined && !(f.executable ? this.opts.base.cas.getExecutable(f) : this.opts.base.cas.get(f)))) {
       return false;
     }

@@ -34,6 +34,8 @@ export class Materializer {
   private readonly dirty = new Map<string, Row>();
   /** directories made ready this build: true for one it created, so nothing else is in it */
   private readonly dirs = new Map<string, boolean>();
+  /** directories found to be really where they say under hb-out/ (no symlink on the way) */
+  private readonly checkedDirs = new Set<string>();
   private ahead: DirsAhead | undefined;
   private realRoot: string | undefined;
   private counter = 0;
@@ -114,6 +116,11 @@ export class Materializer {
       }
       this.dirs.set(dir, made !== undefined);
     }
+    // a symlink on the way (committed by a pull request, say) would have outputs written elsewhere
+    if (!this.checkedDirs.has(dir)) {
+      if (!this.underHbOut(dir)) throw leadsOut(file.path);
+      this.checkedDirs.add(dir);
+    }
     let fresh: Row | undefined;
     if (blob) {
       // where nothing is in the way (a restore into an empty hb-out/), a hardlink is made whole in
@@ -153,9 +160,10 @@ export class Materializer {
         if ((e as NodeJS.ErrnoException).code !== "EISDIR" && (e as NodeJS.ErrnoException).code !== "ENOTEMPTY") throw e;
         rmSync(abs, { recursive: true, force: true });
         renameSync(tmp, abs);
+      } finally {
+        // a failed rename leaves it, and a rename onto a link of the same inode succeeds without removing it
+        rmSync(tmp, { force: true });
       }
-      // a rename onto a link of the same inode succeeds without removing the temp name
-      rmSync(tmp, { force: true });
       fresh = this.linkedAt(abs, file, blob);
     }
     this.rows!.set(file.path, fresh);
@@ -186,6 +194,8 @@ export class Materializer {
   private prepareTrees(result: { dirs: readonly string[] }): void {
     for (const d of result.dirs) {
       const abs = join(this.root, d);
+      mkdirSync(dirname(abs), { recursive: true });
+      if (!this.underHbOut(dirname(abs))) throw leadsOut(d);
       try {
         if (lstatSync(abs, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(abs, { force: true });
         mkdirSync(abs, { recursive: true });
@@ -235,7 +245,7 @@ export class Materializer {
   /** Whether `dir` is really where it says under the workspace: no symlink on the way leads elsewhere. */
   private underHbOut(dir: string): boolean {
     try {
-      return realpathSync(dir) === join((this.realRoot ??= realpathSync(this.root)), dir.slice(this.root.length));
+      return realpathSync.native(dir) === join((this.realRoot ??= realpathSync.native(this.root)), dir.slice(this.root.length));
     } catch {
       return false;
     }
@@ -289,4 +299,10 @@ function notMaterialized(path: string, e: unknown, what = "could not put it in p
         ? "free space on the disk that holds the workspace, then build again"
         : `remove ${OUT_DIR}/ and build again; the cache restores every output`;
   return new HbError("OUTPUT_NOT_MATERIALIZED", `${path}: ${what} (${reason}); it may still hold an older build's file`, { hint });
+}
+
+function leadsOut(path: string): HbError {
+  return new HbError("OUTPUT_NOT_MATERIALIZED", `${path}: ${dirname(path)} leads out of ${OUT_DIR}/ through a symlink; hb writes only inside ${OUT_DIR}/`, {
+    hint: `remove the symlink (or ${OUT_DIR}/ whole) and build again`,
+  });
 }

@@ -6,7 +6,8 @@ import type { ToolchainRef } from "../base/graph";
 import { HbError } from "../base/errors";
 import { digestOfFile } from "../base/digest";
 import { SYSTEM_PATH } from "../base/action-env";
-import { vcsDirOf } from "../workspace/config";
+import { VCS_DIRS } from "../workspace/config";
+import { type Forbidden, toolchainRefusal } from "../workspace/source-policy";
 import type { StatCache } from "./stat-cache";
 
 export interface ResolvedToolchain {
@@ -41,6 +42,12 @@ export function treeDigest(dir: string, stats: StatCache): { digest: { hash: str
     for (const e of readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       const childAbs = join(abs, e.name);
       const childRel = rel ? `${rel}/${e.name}` : e.name;
+      // bound whole into sandboxes: never with version-control metadata (credentials) inside
+      if (VCS_DIRS.includes(e.name)) {
+        throw new HbError("FORBIDDEN_INPUT", `the directory ${dir} holds ${childRel}/, version-control metadata, which no action may see`, {
+          hint: "pin a directory without it, or the program alone",
+        });
+      }
       if (e.isSymbolicLink()) lines.push(`L ${childRel} ${readlinkSync(childAbs)}`);
       else if (e.isDirectory()) walk(childAbs, childRel);
       else if (e.isFile()) {
@@ -75,7 +82,13 @@ async function sharedLibraries(path: string): Promise<string[]> {
  * Checks every pinned program the actions use, once per build: it must exist and have its pinned
  * digest (an implicit one is pinned by the digest it has now). In strict mode, also what to bind.
  */
-export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: string, stats: StatCache, strict: boolean): Promise<Map<string, ResolvedToolchain>> {
+export async function resolveToolchains(
+  refs: Iterable<ToolchainRef>,
+  root: string,
+  stats: StatCache,
+  strict: boolean,
+  forbidden: Forbidden,
+): Promise<Map<string, ResolvedToolchain>> {
   const out = new Map<string, ResolvedToolchain>();
   const libs = new Map<string, Promise<string[]>>();
   for (const ref of refs) {
@@ -86,17 +99,22 @@ export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: stri
     out.set(key, resolved);
     let r;
     try {
-      // a link into .git/ and its kind is refused as a path there is in BUILD.ts
-      const vcs = vcsDirOf(realpathSync(hostPath));
-      if (vcs) {
-        resolved.error = new HbError("BAD_ATTRIBUTE", `${describe(ref)}: ${hostPath} leads into ${vcs}/ (${realpathSync(hostPath)}), version-control metadata, which no action may see`);
+      const isDirectory = statSync(hostPath).isDirectory();
+      // decided on what it is now, whatever BUILD.ts said: a symlink may lead anywhere
+      const refused = toolchainRefusal(realpathSync.native(hostPath), isDirectory, forbidden);
+      if (refused) {
+        resolved.error = new HbError("FORBIDDEN_INPUT", `${describe(ref)}: ${hostPath} cannot be shown to actions: ${refused}`);
         continue;
       }
-      if (statSync(hostPath).isDirectory()) {
+      if (isDirectory) {
         resolved.isDirectory = true;
         r = treeDigest(hostPath, stats);
       } else r = stats.digest(hostPath);
-    } catch {
+    } catch (e) {
+      if (e instanceof HbError) {
+        resolved.error = new HbError(e.code, `${describe(ref)}: ${e.message}`, { hint: e.hint });
+        continue;
+      }
       resolved.error = new HbError("MISSING_INPUT", `${describe(ref)}: ${hostPath} does not exist on this machine`, {
         hint: ref.label ? "install it, or point the toolchain's path at where it is" : "install it, or use a declared toolchain",
       });
@@ -126,7 +144,7 @@ export async function resolveToolchains(refs: Iterable<ToolchainRef>, root: stri
 }
 
 /** strace for `--audit`: found on the host, and in strict mode bound like a toolchain. */
-export async function findStrace(stats: StatCache, strict: boolean): Promise<ResolvedToolchain> {
+export async function findStrace(stats: StatCache, strict: boolean, forbidden: Forbidden): Promise<ResolvedToolchain> {
   const path = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"].find((p) => existsSync(p));
   if (!path) {
     throw new HbError("STRACE_MISSING", "hb build --audit runs every action under strace, which is not installed", {
@@ -134,7 +152,7 @@ export async function findStrace(stats: StatCache, strict: boolean): Promise<Res
     });
   }
   const ref: ToolchainRef = { label: "", path, sha256: "" };
-  const resolved = (await resolveToolchains([ref], "/", stats, strict)).get(toolchainKey(ref))!;
+  const resolved = (await resolveToolchains([ref], "/", stats, strict, forbidden)).get(toolchainKey(ref))!;
   if (resolved.error) throw resolved.error;
   return resolved;
 }

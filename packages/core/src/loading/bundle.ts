@@ -3,6 +3,7 @@ import { realpathSync, statSync } from "node:fs";
 import { join, posix, relative, resolve, sep } from "node:path";
 import { HbError } from "../base/errors";
 import { vcsDirOf } from "../workspace/config";
+import { type IgnoreRules, isIgnored } from "./package-tree";
 
 /** hb's API modules (`@hb/core`, rules packages): provided by the evaluator, never bundled */
 const API_SCOPE = "@hb/";
@@ -24,17 +25,50 @@ export interface BundledFile {
 }
 
 /** esbuild's order for an import without an extension, as `resolveExtensions` below says. */
-const EXTENSIONS = [".ts", ".js", ".mts", ".mjs", ".json"];
+const EXTENSIONS = [".ts", ".js", ".mts", ".mjs"];
+
+/** what a BUILD.ts may import: code, never data (a key, a token file) read as text or JSON */
+const CODE = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+/** What may not be bundled besides what the guard always refuses: ignored directories, hidden files. */
+export interface BundleLimits {
+  rules: IgnoreRules;
+  /** absolute paths no BUILD.ts may read: the output base, hb-out, signing keys */
+  hidden: ReadonlySet<string>;
+}
 
 const OUT = ".hb-bundle";
 
+/** Why a BUILD.ts may not read `path` (absolute, as esbuild names it), if it may not. */
+function readRefusal(realRoot: string, limits: BundleLimits, path: string, attributes: Record<string, string>): string | undefined {
+  if (Object.keys(attributes).length > 0) return `import attributes (with { type: ... }) read files as data, which BUILD.ts files may not: ${path}`;
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return undefined; // esbuild reports the missing file itself
+  }
+  const r = relative(realRoot, real).split(sep).join("/");
+  if (r.startsWith("../") || r === "..") return `${path} resolves to ${real}, outside the workspace`;
+  const vcs = vcsDirOf(r);
+  if (vcs) return `${path} resolves to ${real}, inside ${vcs}/: version-control metadata is never read by BUILD.ts files`;
+  if (isIgnored(r, limits.rules)) return `${path} resolves to ${real}, in a directory hb never reads (ignored): not the workspace's own sources`;
+  if (limits.hidden.has(real) || [...limits.hidden].some((h) => real.startsWith(h + sep))) return `${path} is hidden from BUILD.ts files (hb's state, outputs or keys)`;
+  if (!CODE.test(real)) return `${path} is not code (.ts, .js, .mts, .mjs, .cts, .cjs): BUILD.ts files import code, never data files`;
+  return undefined;
+}
+
 /**
- * Only relative imports inside the workspace and hb's own API are allowed: a BUILD.ts is data
- * about the build, and what it may reach decides what the analysis cache must watch.
+ * Only relative imports of code inside the workspace and hb's own API are allowed: a BUILD.ts is
+ * data about the build, what it may reach decides what the analysis cache must watch, and this
+ * bundling runs in hb's own process, outside the evaluator's sandbox. Every file esbuild loads is
+ * checked where it loads it (a template-literal import is expanded by esbuild itself, without
+ * asking the resolver).
  */
-function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<string> }): Plugin {
+function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<string> }, limits: BundleLimits): Plugin {
   const realRoot = realpathSync(root);
   const rel = (p: string) => relative(realRoot, p).split(sep).join("/");
+  const refusal = (path: string, attributes: Record<string, string>) => readRefusal(realRoot, limits, path, attributes);
   /** the candidates esbuild tries for a relative import, in its order, up to the one it picks */
   const record = (resolveDir: string, spec: string) => {
     const base = resolve(resolveDir, spec);
@@ -63,13 +97,13 @@ function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<
         const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "hb-resolving" });
         if (r.errors.length > 0) return { errors: r.errors };
         record(args.resolveDir, args.path);
-        const real = realpathSync(r.path);
-        if (!real.startsWith(realRoot + sep) || real.split(sep).includes("node_modules")) {
-          return { errors: [{ text: `'${args.path}' resolves to ${real}, outside the workspace's own sources` }] };
-        }
-        const vcs = vcsDirOf(rel(real));
-        if (vcs) return { errors: [{ text: `'${args.path}' resolves to ${real}, inside ${vcs}/: version-control metadata is never read by BUILD.ts files` }] };
+        const why = refusal(r.path, args.with);
+        if (why) return { errors: [{ text: `'${args.path}': ${why}` }] };
         return { path: r.path };
+      });
+      build.onLoad({ filter: /.*/ }, (args) => {
+        const why = refusal(args.path, args.with);
+        return why ? { errors: [{ text: why }] } : undefined;
       });
     },
   };
@@ -83,7 +117,7 @@ function toHbError(m: Message, root: string): HbError {
 }
 
 /** Bundles BUILD.ts files (and the local files they import) in one esbuild call. */
-export async function bundleBuildFiles(root: string, entries: readonly string[]): Promise<Map<string, BundledFile>> {
+export async function bundleBuildFiles(root: string, entries: readonly string[], limits: BundleLimits): Promise<Map<string, BundledFile>> {
   const esbuild = await import("esbuild");
   const out = new Map<string, BundledFile>();
   if (entries.length === 0) return out;
@@ -121,12 +155,17 @@ export async function bundleBuildFiles(root: string, entries: readonly string[])
       // BUILD.ts is compiled the same whatever tsconfig.json lies around it (in or above the
       // workspace): its result may depend only on files the analysis cache watches
       tsconfigRaw: {},
-      plugins: [importGuard(root, looked)],
+      plugins: [importGuard(root, looked, limits)],
     });
   } catch (e) {
     const errors = (e as { errors?: Message[] }).errors;
     if (errors && errors.length > 0) throw toHbError(errors[0]!, root);
     throw e;
+  }
+  // whatever esbuild read, however it came to read it, passed the guard
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const why = readRefusal(realRoot, limits, resolve(root, input), {});
+    if (why) throw new HbError("FORBIDDEN_IN_BUILD_FILE", why);
   }
   const lookedUp = { missing: [...looked.missing].sort(), found: [...looked.found].sort() };
   const files = new Map(result.outputFiles.map((f) => [relative(root, f.path).split(sep).join("/"), f.text]));

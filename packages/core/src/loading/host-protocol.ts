@@ -13,7 +13,8 @@ type Request =
   | { id: number; op: "bundleConfig" }
   | { id: number; op: "setIgnore"; ignore: string[] }
   | { id: number; op: "loadPackages"; pkgs: string[] }
-  | { id: number; op: "findPackages"; base: string };
+  | { id: number; op: "findPackages"; base: string }
+  | { id: number; op: "statPaths"; paths: string[] };
 
 /** Omit over each member of a union. */
 type RequestBody = Request extends infer R ? (R extends Request ? Omit<R, "id"> : never) : never;
@@ -51,6 +52,7 @@ export async function connectToHost<R>(input: Readable, output: Writable): Promi
       setIgnore: (ignore) => call({ op: "setIgnore", ignore }),
       loadPackages: (pkgs) => call({ op: "loadPackages", pkgs }),
       findPackages: (base) => call({ op: "findPackages", base }),
+      statPaths: (paths) => call({ op: "statPaths", paths }),
     },
     done: (result) => send({ op: "done", result }),
   };
@@ -68,10 +70,9 @@ export async function serveEvaluator<R>(host: LoadingHost, request: AnalysisRequ
     try {
       m = JSON.parse(line) as Message<R>;
     } catch {
-      throw new HbError("BUILD_FILE_ERROR", `the BUILD.ts evaluator wrote something that is not hb's protocol to its output: ${JSON.stringify(line.slice(0, 200))}`, {
-        hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",
-      });
+      throw notProtocol(line);
     }
+    if (typeof m !== "object" || m === null || typeof m.op !== "string" || (m.op !== "done" && typeof m.id !== "number")) throw notProtocol(line);
     if (m.op === "done") return m.result;
     send(await answer(host, m));
   }
@@ -95,6 +96,9 @@ async function answer(host: LoadingHost, m: Request): Promise<Answer> {
       case "findPackages":
         value = await host.findPackages(m.base);
         break;
+      case "statPaths":
+        value = await host.statPaths(m.paths);
+        break;
       default:
         throw new HbError("INTERNAL", `the BUILD.ts evaluator asked for '${String((m as { op?: unknown }).op)}', which hb does not serve`);
     }
@@ -103,4 +107,10 @@ async function answer(host: LoadingHost, m: Request): Promise<Answer> {
     const error = e instanceof HbError ? e.toData() : { code: "INTERNAL" as const, message: String((e as Error)?.stack ?? e) };
     return { id: m.id, ok: false, error };
   }
+}
+
+function notProtocol(line: string): HbError {
+  return new HbError("BUILD_FILE_ERROR", `the BUILD.ts evaluator wrote something that is not hb's protocol to its output: ${JSON.stringify(line.slice(0, 200))}`, {
+    hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",
+  });
 }

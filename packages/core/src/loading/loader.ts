@@ -128,6 +128,7 @@ class Loader {
     }
 
     await this.loadClosure(requested);
+    await this.learnSourcePaths();
     return {
       config,
       requested,
@@ -171,6 +172,31 @@ class Loader {
       }
       frontier = next.filter((l) => !visited.has(l));
     }
+  }
+
+  /**
+   * Source files that labels name where the package snapshots do not reach (below a symlinked or
+   * ignored directory, in a subpackage not loaded): their facts, from the host, in one request.
+   */
+  private async learnSourcePaths(): Promise<void> {
+    const unknown = new Set<string>();
+    for (const p of this.packages.values()) {
+      for (const decl of p.targets.values()) {
+        for (const text of labelsOf(decl)) {
+          let label;
+          try {
+            label = parseLabel(text, p.pkg);
+          } catch {
+            continue;
+          }
+          const q = this.packages.get(label.pkg);
+          if (!q || q.targets.has(label.name) || q.outputs.has(label.name)) continue;
+          const rel = joinRel(label.pkg, label.name);
+          if (!this.fs.knows(rel)) unknown.add(rel);
+        }
+      }
+    }
+    if (unknown.size > 0) this.fs.addFacts(await this.access.statPaths([...unknown].sort()));
   }
 
   private async ensureLoaded(pkgs: readonly string[]): Promise<void> {

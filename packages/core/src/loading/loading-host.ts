@@ -1,13 +1,13 @@
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { join, sep } from "node:path";
 import type { AnalysisInputs, DirRecord, FileRecord, ListingRecord } from "./records";
 import { HbError } from "../base/errors";
 import { fingerprint, loadFingerprinter } from "../base/fingerprint";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
-import { type BundledFile, bundleBuildFiles } from "./bundle";
+import { type BundleLimits, type BundledFile, bundleBuildFiles } from "./bundle";
 import { type IgnoreRules, findPackages, ignoreRules, isIgnored, joinRel, snapshotPackage } from "./package-tree";
-import type { TreeSnapshot } from "./source-fs";
+import { type EntryKind, type PathFacts, type TreeSnapshot, entryKind } from "./source-fs";
 
 /** A package as the host serves it: its BUILD.ts bundled, and the names in its tree. */
 export type PackageLoad = { pkg: string; missing: true } | { pkg: string; bundle: BundledFile; snapshot: TreeSnapshot };
@@ -28,6 +28,8 @@ export interface LoadingAccess {
   loadPackages(pkgs: string[]): Promise<PackageLoad[]>;
   /** packages at or below `base` (`//base/...`), and whether `base` exists at all */
   findPackages(base: string): Promise<{ packages: string[]; exists: boolean }>;
+  /** what is at paths the package snapshots do not show */
+  statPaths(paths: string[]): Promise<PathFacts[]>;
 }
 
 /** What the evaluation relied on besides what the host served: its globs and paths that must stay absent. */
@@ -50,6 +52,9 @@ export class LoadingHost implements LoadingAccess {
   private readonly discoveries: ListingRecord[] = [];
   private readonly recordedAtMs = Date.now();
   private readonly hidden: ReadonlySet<string>;
+  /** the same, as the kernel resolves them */
+  private readonly realHidden: ReadonlySet<string>;
+  private readonly realRoot: string;
 
   constructor(
     private readonly root: string,
@@ -57,12 +62,18 @@ export class LoadingHost implements LoadingAccess {
     hidden: readonly string[] = [],
   ) {
     this.hidden = new Set(hidden);
+    this.realHidden = new Set(hidden.flatMap((h) => (existsSync(h) ? [realpathSync(h)] : [])));
+    this.realRoot = realpathSync(root);
   }
 
   async bundleConfig(): Promise<BundledFile> {
-    const b = (await bundleBuildFiles(this.root, [CONFIG_FILE])).get(CONFIG_FILE)!;
+    const b = (await bundleBuildFiles(this.root, [CONFIG_FILE], this.limits())).get(CONFIG_FILE)!;
     await this.record(b);
     return b;
+  }
+
+  private limits(): BundleLimits {
+    return { rules: this.rules, hidden: this.realHidden };
   }
 
   async setIgnore(ignore: string[]): Promise<void> {
@@ -87,7 +98,7 @@ export class LoadingHost implements LoadingAccess {
       }
     }
     if (entries.length === 0) return out;
-    const bundles = await bundleBuildFiles(this.root, entries);
+    const bundles = await bundleBuildFiles(this.root, entries, this.limits());
     for (const buildFile of entries) {
       const bundle = bundles.get(buildFile);
       if (!bundle) throw new HbError("INTERNAL", `esbuild produced no bundle for ${buildFile}`);
@@ -102,10 +113,48 @@ export class LoadingHost implements LoadingAccess {
 
   async findPackages(base: string): Promise<{ packages: string[]; exists: boolean }> {
     this.checkPackagePath(base);
+    // a symlinked directory is not walked into: //link/... must not list the host's tree
+    const real = existsSync(join(this.root, base)) ? realpathSync(join(this.root, base)) : undefined;
+    if (real !== undefined && real !== this.realRoot && !real.startsWith(this.realRoot + sep)) {
+      throw new HbError("SYMLINK_ESCAPE", `'${base}' is a symlink to ${real}, outside the workspace: no packages are looked for there`);
+    }
     const found = findPackages(this.root, base, this.rules);
     this.discoveries.push({ kind: "packages", base, result: found.packages });
     for (const d of found.dirs) this.dirs.set(d.path, d);
     return { packages: found.packages, exists: found.packages.length > 0 || statSync(join(this.root, base), { throwIfNoEntry: false }) !== undefined };
+  }
+
+  /**
+   * What is at each of `paths` (source files labels name that the package snapshots do not show:
+   * below a symlinked or ignored directory, in a subpackage), and at its directory: kinds and real
+   * paths, never contents. Paths into version-control metadata are not answered.
+   */
+  async statPaths(paths: string[]): Promise<PathFacts[]> {
+    if (!Array.isArray(paths)) throw new HbError("INTERNAL", "statPaths needs a list of paths");
+    const out: PathFacts[] = [];
+    const seen = new Set<string>();
+    const facts = (rel: string) => {
+      if (seen.has(rel)) return;
+      seen.add(rel);
+      const abs = join(this.root, rel);
+      const st = lstatSync(abs, { throwIfNoEntry: false });
+      if (!st || this.hidden.has(abs)) return;
+      let to: EntryKind | "" = "";
+      let real = "";
+      try {
+        to = entryKind(statSync(abs));
+        real = realpathSync(abs);
+      } catch {
+        // dangling, or a loop
+      }
+      out.push([rel, entryKind(st), to, real]);
+    };
+    for (const p of paths) {
+      if (typeof p !== "string" || p === "" || !p.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0")) || vcsDirOf(p)) continue;
+      facts(p);
+      if (p.includes("/")) facts(p.slice(0, p.lastIndexOf("/")));
+    }
+    return out;
   }
 
   /** What the analysis depends on: everything served, and what the evaluation says it relied on. */

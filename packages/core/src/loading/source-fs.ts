@@ -42,6 +42,9 @@ export interface TreeSnapshot {
   links: Record<string, [EntryKind | "", string]>;
 }
 
+/** One path's facts: [workspace-relative path, kind, what a symlink leads to ("" for nothing), real path] */
+export type PathFacts = [string, EntryKind, EntryKind | "", string];
+
 export function entryKind(d: FsStats): EntryKind {
   return d.isSymbolicLink() ? "l" : d.isDirectory() ? "d" : d.isFile() ? "f" : "o";
 }
@@ -87,6 +90,8 @@ export class SnapshotFs implements SourceFs {
   private readonly kinds = new Map<string, EntryKind>([["", "d"]]);
   private readonly dirs = new Map<string, [string, EntryKind][]>();
   private readonly links = new Map<string, [EntryKind | "", string]>();
+  /** real paths of paths below a symlinked directory, where the real path is not the path itself */
+  private readonly reals = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -100,6 +105,20 @@ export class SnapshotFs implements SourceFs {
       for (const [name, kind] of entries) this.kinds.set(dir === "" ? name : `${dir}/${name}`, kind);
     }
     for (const [path, link] of Object.entries(s.links)) this.links.set(path, link);
+  }
+
+  /** Facts of single paths (statPaths): known from now on, as if a snapshot had listed them. */
+  addFacts(facts: readonly PathFacts[]): void {
+    for (const [path, kind, to, real] of facts) {
+      this.kinds.set(path, kind);
+      if (kind === "l") this.links.set(path, [to, real]);
+      else if (real) this.reals.set(path, real);
+    }
+  }
+
+  /** Whether a snapshot or a fact covers `rel`. */
+  knows(rel: string): boolean {
+    return this.kinds.has(rel);
   }
 
   private rel(path: string): string | undefined {
@@ -148,7 +167,7 @@ export class SnapshotFs implements SourceFs {
       if (!link[1]) throw noEntry(path);
       return link[1];
     }
-    return rel === "" ? this.realRoot : `${this.realRoot}/${rel}`;
+    return this.reals.get(rel) ?? (rel === "" ? this.realRoot : `${this.realRoot}/${rel}`);
   }
 
   existsSync(path: string): boolean {

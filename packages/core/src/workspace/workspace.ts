@@ -1,4 +1,4 @@
-import { existsSync, realpathSync, statSync } from "node:fs";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { HbError } from "../base/errors";
 import { OUT_DIR } from "../base/graph";
@@ -51,11 +51,12 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
       hint: "pick a directory of its own, such as <workspace>/.hb (the default) or one outside the workspace",
     });
   }
-  // hb replaces what is inside hb-out/ at will, never hb-out itself: a user's file there stays theirs
-  const out = statSync(outDir, { throwIfNoEntry: false });
+  // hb replaces what is inside hb-out/ at will, never hb-out itself: a user's file there stays
+  // theirs, and a symlink would have outputs written wherever it leads
+  const out = lstatSync(outDir, { throwIfNoEntry: false });
   if (out && !out.isDirectory()) {
-    throw new HbError("BAD_OUT_DIR", `${outDir} is not a directory: hb puts the outputs it builds there`, {
-      hint: `move that file elsewhere (hb never removes it), then run hb again`,
+    throw new HbError("BAD_OUT_DIR", `${outDir} is ${out.isSymbolicLink() ? "a symlink" : "not a directory"}: hb puts the outputs it builds in a directory of its own there`, {
+      hint: out.isSymbolicLink() ? "remove the symlink (hb makes the directory)" : "move that file elsewhere (hb never removes it), then run hb again",
     });
   }
   return { root, outputBase, outDir };

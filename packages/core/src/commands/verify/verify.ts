@@ -26,6 +26,8 @@ export interface VerifyOptions {
   runs: number;
   jobs: number;
   sandbox?: SandboxMode;
+  /** run actions tagged no-sandbox unsandboxed */
+  allowUnsandboxed?: boolean;
   stamp?: boolean;
   /** keep the runs' output bases for inspection */
   keep?: boolean;
@@ -192,6 +194,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           useCache: false,
           materialize: false,
           reverseStaging: varied,
+          allowUnsandboxed: opts.allowUnsandboxed,
         });
         runs.push({ base, outcomes: new Map(exec.outcomes.map((o) => [o.action.id, o])), durationMs: Date.now() - t0 });
         if (exec.interrupted) throw new HbError("INTERRUPTED", "interrupted");
