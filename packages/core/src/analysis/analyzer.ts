@@ -7,13 +7,14 @@ import type { TargetDecl } from "../api/rule";
 import { type FetchOptions, type NpmInstallOptions, type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../api/rule";
 import { SHA256_HEX } from "../base/digest";
 import { parseIntegrity, sha256Integrity } from "../base/integrity";
-import { checkInsideWorkspace, hasBuildFile, joinRel, vcsSourceError } from "../loading/package-tree";
+import { checkInsideWorkspace, hasBuildFile, vcsSourceError } from "../loading/package-tree";
+import { joinRel } from "../base/label";
 import type { LoadedPackage } from "../loading/loader";
 import type { SourceFs } from "../loading/source-fs";
 import { RESERVED_ENV } from "../base/action-env";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
-import { type ActionGraph, type ActionSpec, type ExecPath, OUT_DIR, type TargetInfo, type ToolchainRef } from "../base/graph";
+import { type ActionGraph, type ActionSpec, type ExecPath, type FetchAction, type NpmInstallAction, OUT_DIR, type TargetInfo, type ToolchainRef } from "../base/graph";
 
 interface Configured {
   readonly ref: TargetRef;
@@ -411,8 +412,6 @@ export class Analysis {
       owner: label,
       mnemonic: "Write",
       kind: "write",
-      argv: [],
-      env: {},
       inputs: [],
       tools: [],
       toolchains: [],
@@ -428,9 +427,13 @@ export class Analysis {
     return id;
   }
 
-  private pushAction(partial: Omit<ActionSpec, "id" | "owner" | "argv" | "env" | "tools" | "toolchains" | "stamp" | "tags"> & { inputs: string[] }, label: string, decl: TargetDecl): number {
+  private pushAction(
+    partial: Omit<FetchAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags"> | Omit<NpmInstallAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags">,
+    label: string,
+    decl: TargetDecl,
+  ): number {
     const id = this.actions.length;
-    this.actions.push({ id, owner: label, argv: [], env: {}, tools: [], toolchains: [], stamp: false, tags: [...decl.tags], ...partial });
+    this.actions.push({ id, owner: label, tools: [], toolchains: [], stamp: false, tags: [...decl.tags], ...partial });
     for (const o of [...partial.outputs, ...partial.outputDirs]) this.producedBy.set(o, id);
     return id;
   }
@@ -450,7 +453,7 @@ export class Analysis {
     this.claimOutputs([opts.output], label, declared, decl.location);
     if (opts.output.isDirectory) throw bad("fetches a file, not a directory");
     return this.pushAction(
-      { kind: "fetch", mnemonic: "Fetch", inputs: [], outputs: [opts.output.path], outputDirs: [], fetch: { url: opts.url, integrity }, executable: opts.executable === true, progress: `Fetching ${opts.url}` },
+      { kind: "fetch", mnemonic: "Fetch", inputs: [], outputs: [opts.output.path], outputDirs: [], url: opts.url, integrity, executable: opts.executable === true, progress: `Fetching ${opts.url}` },
       label,
       decl,
     );

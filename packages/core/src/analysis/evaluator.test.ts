@@ -36,6 +36,7 @@ describe("loading and analysis", () => {
     expect(r.graph.requested).toEqual(["//a:g"]);
     expect(r.graph.actions).toHaveLength(1);
     const a = r.graph.actions[0]!;
+    if (a.kind !== "run") throw new Error(`a ${a.kind} action`);
     expect(a.argv).toEqual(["/bin/bash", "-c", "set -e -o pipefail\ncp a/in.txt hb-out/a/out.txt && echo a/in.txt $X"]);
     expect(a.inputs).toEqual(["a/in.txt"]);
     expect(a.outputs).toEqual(["hb-out/a/out.txt"]);

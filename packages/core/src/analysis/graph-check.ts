@@ -44,6 +44,6 @@ export function checkGraph(graph: ActionGraph): void {
       const clean = path.startsWith("/") ? isClean(path.slice(1)) || path === "/" : isClean(path);
       if (!clean || vcsDirOf(path)) refuse(a, `use the toolchain ${JSON.stringify(path)}`);
     }
-    if (!Array.isArray(a.argv) || !a.argv.every((x) => typeof x === "string")) refuse(a, "run a command that is not a list of strings");
+    if (a.kind === "run" && (!Array.isArray(a.argv) || !a.argv.every((x) => typeof x === "string"))) refuse(a, "run a command that is not a list of strings");
   }
 }

@@ -1,3 +1,7 @@
+/** How actions are sandboxed: default (system directories visible), strict (declared toolchains only), none (unsandboxed, visibly). */
+export type SandboxMode = "default" | "strict" | "none";
+export const SANDBOX_MODES: readonly SandboxMode[] = ["default", "strict", "none"];
+
 // The fixed environment every action gets, so that a correct action is reproducible on any
 // machine: same clock, zone, locale, home, paths.
 

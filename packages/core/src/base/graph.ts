@@ -12,23 +12,14 @@ export type ExecPath = string;
 
 export const OUT_DIR = "hb-out";
 
-export interface ActionSpec {
+/** What every kind of action has. */
+interface ActionCommon {
   /** index in `ActionGraph.actions` */
   id: number;
   /** label of the target that declared it */
   owner: string;
   /** what kind of work, for progress and reports: `Genrule`, `Write`, `Esbuild` */
   mnemonic: string;
-  /**
-   * run: a command in the sandbox; write: a file with given content; fetch: an external file,
-   * by URL and pin (fetched by the fetch step, the one place with network); npm_install: a
-   * node_modules tree from a lockfile's fetched tarballs
-   */
-  kind: "run" | "write" | "fetch" | "npm_install";
-  /** for `run`: the command; argv[0] is a tool's exec path or an absolute system path */
-  argv: string[];
-  /** declared env; the determinism env is added at execution */
-  env: Record<string, string>;
   /** sorted exec paths; generated ones are outputs of other actions */
   inputs: ExecPath[];
   /** sorted exec paths of tools: staged like inputs, their directories lead PATH */
@@ -39,12 +30,6 @@ export interface ActionSpec {
   outputs: ExecPath[];
   /** sorted declared output directories (tree artifacts) */
   outputDirs: ExecPath[];
-  /** for `write`: the file's content */
-  content?: string;
-  /** for `write` and `fetch`: mark the output executable */
-  executable?: boolean;
-  /** for `fetch`: where from, and the integrity (SRI) it is pinned to */
-  fetch?: { url: string; integrity: string };
   /** with `--stamp`, this action gets the commit time and commit id */
   stamp: boolean;
   /** tags from the owning target that change execution (`no-sandbox`, `no-cache`, ...) */
@@ -52,6 +37,38 @@ export interface ActionSpec {
   /** one line for progress output */
   progress: string;
 }
+
+/** A command in the sandbox. */
+export interface RunAction extends ActionCommon {
+  kind: "run";
+  /** argv[0] is a tool's exec path or an absolute system path */
+  argv: string[];
+  /** declared env; the determinism env is added at execution */
+  env: Record<string, string>;
+}
+
+/** A file with given content. */
+export interface WriteAction extends ActionCommon {
+  kind: "write";
+  content: string;
+  executable: boolean;
+}
+
+/** An external file, by URL and pin: fetched by the fetch step, the one place with network. */
+export interface FetchAction extends ActionCommon {
+  kind: "fetch";
+  url: string;
+  /** the SRI integrity it is pinned to */
+  integrity: string;
+  executable: boolean;
+}
+
+/** A node_modules tree from a lockfile's fetched tarballs (its one input; its one output directory). */
+export interface NpmInstallAction extends ActionCommon {
+  kind: "npm_install";
+}
+
+export type ActionSpec = RunAction | WriteAction | FetchAction | NpmInstallAction;
 
 /**
  * A program pinned by digest: an absolute host path (visible read-only in the sandbox; in strict

@@ -139,3 +139,8 @@ export function formatTargetPattern(p: TargetPattern): string {
 export function isPackageUnder(pkg: string, root: string): boolean {
   return root === "" || pkg === root || pkg.startsWith(root + "/");
 }
+
+/** Joins workspace-relative paths, "" being the root: joinRel("", "a") is "a". */
+export function joinRel(a: string, b: string): string {
+  return a === "" ? b : b === "" ? a : `${a}/${b}`;
+}

@@ -1,33 +1,10 @@
 import type { KeyedFile } from "../keying/action-key";
-import type { ExecPath } from "../base/graph";
 import type { CacheIncident } from "./local-cas";
-import type { SandboxMode } from "../workspace/config";
+import type { SandboxMode } from "../base/action-env";
+import type { ActionResult, OutputFile } from "../base/action-result";
+
+export type { ActionResult, OutputFile };
 import type { Database, Statement } from "../base/database";
-
-export interface OutputFile {
-  path: ExecPath;
-  /** sha256 of the content; for a symlink, of "symlink\0<target>" */
-  hash: string;
-  size: number;
-  executable: boolean;
-  /** a relative symlink inside a tree output: its target */
-  symlink?: string;
-}
-
-/** What an action produced: the AC's value. Plain JSON. */
-export interface ActionResult {
-  /** every output file, including the files inside output directories, sorted by path */
-  files: OutputFile[];
-  /** declared output directories (tree artifacts), sorted */
-  dirs: ExecPath[];
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  /** when and how it was produced: for `hb explain` and provenance */
-  executedAtMs: number;
-  durationMs: number;
-  sandbox: SandboxMode;
-}
 
 /** How an action was run, kept for `hb explain`: plain JSON beside its result. */
 export interface ActionInfo {

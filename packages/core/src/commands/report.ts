@@ -1,7 +1,7 @@
 import type { HbErrorData } from "../base/errors";
 import type { CacheIncident } from "../caching/local-cas";
 import type { RemoteStats } from "../caching/remote/remote-cache";
-import type { SandboxMode } from "../workspace/config";
+import type { SandboxMode } from "../base/action-env";
 
 // What a command reports: the summary line's facts as data, written whole by `--report FILE`.
 

@@ -13,7 +13,8 @@ import { OUT_DIR } from "../base/graph";
 import type { ActionOutcome } from "../execution/executor";
 import { lockfilePackages, npmPolicy } from "../fetch/requests";
 import type { OutputBase } from "../caching/output-base";
-import type { NpmConfig, SandboxMode } from "../workspace/config";
+import type { NpmConfig } from "../workspace/config";
+import type { SandboxMode } from "../base/action-env";
 import { CONFIG_FILE } from "../workspace/workspace";
 
 export interface ProvenanceRequest {

@@ -26,7 +26,7 @@ export function lockfilePackages(a: ActionSpec, root: string, policy: LockfilePo
 export function fetchRequests(actions: readonly ActionSpec[], root: string, policy: LockfilePolicy): FetchRequest[] {
   const requests: FetchRequest[] = [];
   for (const a of actions) {
-    if (a.kind === "fetch") requests.push({ url: a.fetch!.url, integrity: a.fetch!.integrity, what: a.owner });
+    if (a.kind === "fetch") requests.push({ url: a.url, integrity: a.integrity, what: a.owner });
     if (a.kind === "npm_install") {
       for (const p of lockfilePackages(a, root, policy)) requests.push({ url: p.url, integrity: p.integrity, what: `${a.inputs[0]}: ${p.path}` });
     }

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { ActionSpec } from "../base/graph";
+import type { ActionSpec, RunAction, WriteAction } from "../base/graph";
 import { keyMaterial, type KeySettings } from "./key-material";
 import { ACTION_SEMANTICS_VERSION, type KeyedFile, actionKey, encodeActionKeyMaterial } from "./action-key";
 
 const H = (c: string) => c.repeat(64);
 
-const action: ActionSpec = {
+const action: RunAction = {
   id: 3,
   owner: "//pkg:gen",
   mnemonic: "Genrule",
@@ -32,7 +32,7 @@ const settings: KeySettings = {
   tmpdir: "/tmp",
   hostFingerprint: () => H("c"),
 };
-const key = (a = action, i = inputs, t = tools, s = settings, tc = toolchains) => actionKey(keyMaterial(a, i, t, tc, s));
+const key = (a: ActionSpec = action, i = inputs, t = tools, s = settings, tc = toolchains) => actionKey(keyMaterial(a, i, t, tc, s));
 const base = key();
 
 describe("action key", () => {
@@ -85,7 +85,8 @@ describe("action key", () => {
   });
 
   it("keys a write action by content, executable bit and path", () => {
-    const w: ActionSpec = { ...action, kind: "write", argv: [], content: "hello", executable: false, outputs: ["hb-out/pkg/w.txt"] };
+    const { argv: _argv, env: _env, ...common } = action;
+    const w: WriteAction = { ...common, kind: "write", content: "hello", executable: false, outputs: ["hb-out/pkg/w.txt"] };
     const k = key(w, [], []);
     expect(key({ ...w, content: "hello!" }, [], [])).not.toBe(k);
     expect(key({ ...w, executable: true }, [], [])).not.toBe(k);

@@ -1,5 +1,5 @@
 import { sha256Hex } from "../base/digest";
-import type { SandboxMode } from "../workspace/config";
+import type { SandboxMode } from "../base/action-env";
 
 /**
  * hb's action-semantics version: bump it when the meaning of an action changes (how hb runs

@@ -2,7 +2,7 @@ import type { ActionKeyMaterial, KeyedFile, Platform } from "./action-key";
 import type { ActionSpec } from "../base/graph";
 import { sha256Hex } from "../base/digest";
 import { SYSTEM_PATH, determinismEnv } from "../base/action-env";
-import type { SandboxMode } from "../workspace/config";
+import type { SandboxMode } from "../base/action-env";
 
 /** What `--stamp` gives the actions that declare `stamp: true`. */
 export interface StampInfo {
@@ -37,7 +37,7 @@ export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile
     // no command and no sandbox: what is fetched (URL and pin), or the lockfile and how it resolves
     const argv =
       a.kind === "fetch"
-        ? ["hb:fetch", a.fetch!.url, a.fetch!.integrity, a.executable ? "executable" : "plain"]
+        ? ["hb:fetch", a.url, a.integrity, a.executable ? "executable" : "plain"]
         : ["hb:npm-install", s.npm?.registry ?? "", ...[...(s.npm?.allowUnpinned ?? [])].sort()];
     return {
       argv,
@@ -60,7 +60,7 @@ export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile
       outputs: a.outputs,
       outputDirs: [],
       platform: { os: "", arch: "", sandbox: "default", network: false },
-      content: { hash: sha256Hex(a.content ?? ""), executable: a.executable === true },
+      content: { hash: sha256Hex(a.content), executable: a.executable },
     };
   }
   // PATH: the declared tools' directories, then the toolchains', then the system's

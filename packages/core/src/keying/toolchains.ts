@@ -143,6 +143,26 @@ export async function resolveToolchains(
   return out;
 }
 
+/**
+ * The toolchains whose digest is not the one they were keyed by any more: a toolchain is read
+ * live by the actions that use it (bound from the host or the workspace), so if it changed while
+ * the build ran, their results may come from the new bytes under the old key.
+ */
+export function changedToolchains(toolchains: Iterable<ResolvedToolchain>, stats: StatCache): ResolvedToolchain[] {
+  const changed: ResolvedToolchain[] = [];
+  for (const t of toolchains) {
+    if (t.error) continue;
+    let now: string | undefined;
+    try {
+      now = (t.isDirectory ? treeDigest(t.hostPath, stats) : stats.digest(t.hostPath)).digest.hash;
+    } catch {
+      now = undefined;
+    }
+    if (now !== t.keyed.hash) changed.push(t);
+  }
+  return changed;
+}
+
 /** strace for `--audit`: found on the host, and in strict mode bound like a toolchain. */
 export async function findStrace(stats: StatCache, strict: boolean, forbidden: Forbidden): Promise<ResolvedToolchain> {
   const path = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"].find((p) => existsSync(p));

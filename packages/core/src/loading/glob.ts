@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { HbError } from "../base/errors";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
-import { checkInsideWorkspace, type IgnoreRules, isIgnored, joinRel } from "./package-tree";
+import { checkInsideWorkspace, type IgnoreRules, isIgnored } from "./package-tree";
+import { joinRel } from "../base/label";
 import type { SourceFs } from "./source-fs";
 
 /**

@@ -10,7 +10,8 @@ import type { BundledFile } from "./bundle";
 import { type Evaluator, createEvaluator } from "./evaluate";
 import { globPackage } from "./glob";
 import type { EvaluationFacts, GlobRecord, LoadingAccess } from "./loading-host";
-import { type IgnoreRules, hasBuildFile, ignoreRules, joinRel } from "./package-tree";
+import { type IgnoreRules, hasBuildFile, ignoreRules } from "./package-tree";
+import { joinRel } from "../base/label";
 import type { AnalysisRequest } from "./records";
 import { SnapshotFs, type SourceFs } from "./source-fs";
 

@@ -6,7 +6,8 @@ import { fingerprint, loadFingerprinter } from "../base/fingerprint";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import { type BundleLimits, type BundledFile, bundleBuildFiles } from "./bundle";
-import { type IgnoreRules, findPackages, ignoreRules, isIgnored, joinRel, snapshotPackage } from "./package-tree";
+import { type IgnoreRules, findPackages, ignoreRules, isIgnored, snapshotPackage } from "./package-tree";
+import { joinRel } from "../base/label";
 import { type EntryKind, type PathFacts, type TreeSnapshot, entryKind } from "./source-fs";
 
 /** A package as the host serves it: its BUILD.ts bundled, and the names in its tree. */

@@ -1,6 +1,7 @@
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import { HbError, type SourceLocation } from "../base/errors";
+import { joinRel } from "../base/label";
 import type { DirRecord } from "./records";
 import { ALWAYS_IGNORED, vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
@@ -29,9 +30,6 @@ export function isIgnored(rel: string, rules: IgnoreRules): boolean {
   return false;
 }
 
-export function joinRel(a: string, b: string): string {
-  return a === "" ? b : b === "" ? a : `${a}/${b}`;
-}
 
 export function hasBuildFile(fs: SourceFs, root: string, pkg: string): boolean {
   return fs.existsSync(join(root, pkg, BUILD_FILE));

@@ -6,7 +6,7 @@
 //   SLSA Provenance v1: https://slsa.dev/spec/v1.0/provenance
 import { HbError } from "../base/errors";
 import { SHA256_HEX } from "../base/digest";
-import type { SandboxMode } from "../workspace/config";
+import type { SandboxMode } from "../base/action-env";
 
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
 export const SLSA_PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1";

@@ -2,22 +2,14 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecPath } from "../base/graph";
+import type { ActionInput } from "../keying/action-keyer";
 import { HbError } from "../base/errors";
 import { type StagedFile, copyStamped, stageTree } from "./stage";
 import { spawnProcess } from "../base/process";
 import { tmpfsDir } from "./tmpfs";
 
-/** One input of an action, as staging needs it. */
-export interface InputToStage {
-  path: ExecPath;
-  /** absolute host path of the content: a workspace file or a CAS blob */
-  source: string;
-  hash: string;
-  executable: boolean;
-  isSource: boolean;
-  /** a symlink inside a tree input (node_modules/.bin/x): made, not copied */
-  symlink?: string;
-}
+/** One input of an action, as staging needs it: `source` is a workspace file or a CAS blob. */
+export type InputToStage = ActionInput;
 
 export interface StagedSandbox {
   sandboxDir: string;

@@ -1,7 +1,6 @@
 import { HbError, didYouMean } from "../base/errors";
+import type { SandboxMode } from "../base/action-env";
 
-export type SandboxMode = "default" | "strict" | "none";
-export const SANDBOX_MODES: readonly SandboxMode[] = ["default", "strict", "none"];
 
 /** The default export of `hb.config.ts`. Evaluated in the sandboxed analyzer like a BUILD.ts. */
 export interface WorkspaceConfig {
