@@ -3,7 +3,20 @@
 // (base/). No cycles anywhere. Run by `npm run lint`.
 
 /** packages/core/src folders in pipeline order */
-const STAGES = ["base", "workspace", "api", "loading", "analysis", "keying", "caching", "fetch", "sandbox", "execution", "provenance", "commands"];
+const STAGES = [
+  "base",
+  "workspace",
+  "api",
+  "loading",
+  "analysis",
+  "keying",
+  "caching",
+  "fetch",
+  "sandbox",
+  "execution",
+  "provenance",
+  "commands",
+];
 const CORE = "^packages/core/src/";
 
 const stageRules = STAGES.slice(0, -1).map((stage, i) => ({

@@ -7,7 +7,17 @@
 // Usage (bundled by bench/scenarios.mjs): node bwrap-prefix.mjs --workspace DIR --out DIR --etc DIR
 // Prints a JSON array: bwrap's path, then its arguments up to and including "--".
 
-import { DEFAULT_SOURCE_DATE_EPOCH, EXECROOT, OUT_DIR, SANDBOX_HOME, SYSTEM_PATH, bwrapArgs, determinismEnv, findBwrap, writeSandboxEtc } from "@hb/core";
+import {
+  DEFAULT_SOURCE_DATE_EPOCH,
+  EXECROOT,
+  OUT_DIR,
+  SANDBOX_HOME,
+  SYSTEM_PATH,
+  bwrapArgs,
+  determinismEnv,
+  findBwrap,
+  writeSandboxEtc,
+} from "@hb/core";
 
 function option(argv: string[], name: string): string {
   const i = argv.indexOf(name);

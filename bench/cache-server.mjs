@@ -151,7 +151,19 @@ const timedMBps = async (bytes, fn) => bytes / 1e3 / (await timeAsync(fn));
 export async function cacheServer(ctx) {
   const dir = join(ctx.work, "cache-server");
   rmSync(dir, { recursive: true, force: true });
-  const serve = (sub) => [...ctx.hb, "cache", "serve", "--dir", join(dir, sub), "--port", "0", "--access-log", "/dev/null", "--max-size", "8GiB"];
+  const serve = (sub) => [
+    ...ctx.hb,
+    "cache",
+    "serve",
+    "--dir",
+    join(dir, sub),
+    "--port",
+    "0",
+    "--access-log",
+    "/dev/null",
+    "--max-size",
+    "8GiB",
+  ];
   const connections = 32;
   const res = { connections, getRate: { hb: [], bare: [] }, put: { hb: [], dd: [] }, get: { hb: [], dd: [] }, rssMiB: 0 };
 
@@ -173,7 +185,7 @@ export async function cacheServer(ctx) {
     for (let round = -1; round < ctx.runs; round++) {
       const hb = await getLoad(small.url, paths, { connections, ms: 3000 });
       const floor = await getLoad(bare.url, paths, { connections, ms: 3000 });
-      if (round >= 0) res.getRate.hb.push(hb), res.getRate.bare.push(floor);
+      if (round >= 0) (res.getRate.hb.push(hb), res.getRate.bare.push(floor));
     }
   } finally {
     res.rssMiB = Math.max(res.rssMiB, rss.stop());
@@ -202,7 +214,10 @@ export async function cacheServer(ctx) {
         sync();
         res.put.hb.push(
           await timedMBps(size, async () => {
-            const r = await request(agent, url, "PUT", { body: createReadStream(source, { highWaterMark: MiB }), length: statSync(source).size });
+            const r = await request(agent, url, "PUT", {
+              body: createReadStream(source, { highWaterMark: MiB }),
+              length: statSync(source).size,
+            });
             if (r.status !== 200) throw new Error(`1 GiB PUT answered ${r.status}`);
           }),
         );

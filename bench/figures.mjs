@@ -17,7 +17,10 @@ export function figures(r) {
   if (r.noop) {
     f.push(ratioFigure("no-op rebuild / node -e 0", noop, med(r.noop.nodeE0), 3, "<= 3x"));
     f.push(ratioFigure("no-op rebuild / stat of every file", noop, med(r.noop.statAll), undefined, "info"));
-    f.push({ ...ratioFigure("no-op rebuild, absolute", noop, TURBO_NOOP_MS, 1, `< ${TURBO_NOOP_MS} ms (Turborepo; DESIGN goal)`), pass: noop < TURBO_NOOP_MS });
+    f.push({
+      ...ratioFigure("no-op rebuild, absolute", noop, TURBO_NOOP_MS, 1, `< ${TURBO_NOOP_MS} ms (Turborepo; DESIGN goal)`),
+      pass: noop < TURBO_NOOP_MS,
+    });
   }
   if (r.cold) {
     f.push(ratioFigure("cold build / plain loop (--jobs 2)", cold, med(r.cold.plain), 1.2, "<= 1.2x"));
@@ -25,8 +28,14 @@ export function figures(r) {
       const inBwrap = med(r.cold.plainBwrap);
       const cpu = (k) => fmt(med(r.cold[k], "busyMs"), "ms");
       const busy = `; CPU, all cores busy (median): plain ${cpu("plain")}, in bwrap ${cpu("plainBwrap")}, hb ${cpu("hbCold")}`;
-      f.push({ ...ratioFigure("plain loop in bwrap / plain loop", inBwrap, med(r.cold.plain), undefined, "info"), note: `each command under bwrap as hb runs it, without hb: what the sandbox itself costs${busy}` });
-      f.push({ ...ratioFigure("cold build / plain loop in bwrap", cold, inBwrap, undefined, "info"), note: "what hb's own work costs (analysis, keys, staging, spawning, outputs into the CAS)" });
+      f.push({
+        ...ratioFigure("plain loop in bwrap / plain loop", inBwrap, med(r.cold.plain), undefined, "info"),
+        note: `each command under bwrap as hb runs it, without hb: what the sandbox itself costs${busy}`,
+      });
+      f.push({
+        ...ratioFigure("cold build / plain loop in bwrap", cold, inBwrap, undefined, "info"),
+        note: "what hb's own work costs (analysis, keys, staging, spawning, outputs into the CAS)",
+      });
     }
   }
   if (r.restore && r.cold) {
@@ -36,7 +45,13 @@ export function figures(r) {
     const { hb, floor } = r.sandbox;
     const delta = hb.perActionMedianMs - floor.perActionMedianMs;
     f.push({
-      ...ratioFigure("sandbox overhead per action / bare bwrap", hb.perActionMedianMs, floor.perActionMedianMs, undefined, "<= floor + 1 ms"),
+      ...ratioFigure(
+        "sandbox overhead per action / bare bwrap",
+        hb.perActionMedianMs,
+        floor.perActionMedianMs,
+        undefined,
+        "<= floor + 1 ms",
+      ),
       pass: delta <= 1,
       note: `${delta < 0 ? "" : "+"}${delta.toFixed(2)} ms per action (median of the intervals between action ends); total/M (key computation and the build's start and end included): hb ${hb.totalOverMMedianMs.toFixed(2)} ms, bwrap ${floor.totalOverMMedianMs.toFixed(2)} ms`,
     });
@@ -54,7 +69,13 @@ export function figures(r) {
     const runs = r.verify.runs;
     const coldMs = med(r.verify.cold);
     f.push({
-      ...ratioFigure(`verify --runs ${runs} / ${runs} x cold build (examples/basic)`, med(r.verify.verify), runs * coldMs, 1.1, "<= 1.1x (runs x cold + 10%)"),
+      ...ratioFigure(
+        `verify --runs ${runs} / ${runs} x cold build (examples/basic)`,
+        med(r.verify.verify),
+        runs * coldMs,
+        1.1,
+        "<= 1.1x (runs x cold + 10%)",
+      ),
       note: `cold build ${fmt(coldMs, "ms")} (median)`,
     });
   }
@@ -62,17 +83,34 @@ export function figures(r) {
     const s = r.server;
     const rate = median(s.getRate.hb);
     f.push({
-      ...ratioFigure(`cache server GETs of 4 KiB, ${s.connections} conns / bare node:http`, rate, median(s.getRate.bare), undefined, ">= 3000/s", "/s"),
+      ...ratioFigure(
+        `cache server GETs of 4 KiB, ${s.connections} conns / bare node:http`,
+        rate,
+        median(s.getRate.bare),
+        undefined,
+        ">= 3000/s",
+        "/s",
+      ),
       pass: rate >= 3000,
     });
     const atLeastHalf = (name, hb, floor) => ({ ...ratioFigure(name, hb, floor, undefined, ">= 0.5x", "MB/s"), pass: hb / floor >= 0.5 });
     f.push(atLeastHalf("cache server 1 GiB PUT / dd conv=fsync write", median(s.put.hb), median(s.put.dd)));
     f.push(atLeastHalf("cache server 1 GiB GET / dd read", median(s.get.hb), median(s.get.dd)));
-    f.push({ name: "cache server peak RSS", hb: s.rssMiB, floor: NaN, unit: "MiB", ratio: NaN, requirement: "< 150 MiB", pass: s.rssMiB < 150, note: "" });
+    f.push({
+      name: "cache server peak RSS",
+      hb: s.rssMiB,
+      floor: NaN,
+      unit: "MiB",
+      ratio: NaN,
+      requirement: "< 150 MiB",
+      pass: s.rssMiB < 150,
+      note: "",
+    });
   }
   if (r.noop) {
     const nodeRss = med(r.noop.nodeE0, "rssKb") / 1024;
-    if (r.cold) f.push(ratioFigure("peak RSS, cold build / node -e 0", med(r.cold.hbCold, "rssKb") / 1024, nodeRss, undefined, "info", "MiB"));
+    if (r.cold)
+      f.push(ratioFigure("peak RSS, cold build / node -e 0", med(r.cold.hbCold, "rssKb") / 1024, nodeRss, undefined, "info", "MiB"));
     f.push(ratioFigure("peak RSS, no-op / node -e 0", med(r.noop.hbNoop, "rssKb") / 1024, nodeRss, undefined, "info", "MiB"));
   }
   return f;
@@ -91,7 +129,14 @@ export function table(figs) {
   const rows = [["figure", "hb", "floor", "ratio", "requirement", "result"]];
   for (const x of figs) {
     const verdict = x.pass === null ? "info" : x.pass ? "PASS" : "FAIL";
-    rows.push([x.name, fmt(x.hb, x.unit), fmt(x.floor, x.unit), Number.isFinite(x.ratio) ? `${x.ratio.toFixed(2)}x` : "-", x.requirement, verdict]);
+    rows.push([
+      x.name,
+      fmt(x.hb, x.unit),
+      fmt(x.floor, x.unit),
+      Number.isFinite(x.ratio) ? `${x.ratio.toFixed(2)}x` : "-",
+      x.requirement,
+      verdict,
+    ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r) => r.map((cell, c) => (c === 0 || c === 4 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join("  ");

@@ -24,8 +24,28 @@ import { fileURLToPath } from "node:url";
 const REPO = path.join(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const DEFAULT_ESBUILD = path.join(REPO, "node_modules/@esbuild/linux-x64/bin/esbuild");
 const ESBUILD_FLAGS = "--format=esm --log-level=warning";
-const WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-  "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"];
+const WORDS = [
+  "alpha",
+  "bravo",
+  "charlie",
+  "delta",
+  "echo",
+  "foxtrot",
+  "golf",
+  "hotel",
+  "india",
+  "juliet",
+  "kilo",
+  "lima",
+  "mike",
+  "november",
+  "oscar",
+  "papa",
+  "quebec",
+  "romeo",
+  "sierra",
+  "tango",
+];
 
 // mulberry32: tiny, fast, deterministic
 function prng(seed) {
@@ -53,33 +73,69 @@ function makeDag(n, maxDeps, ri) {
 
 function tsModule(pi, base, lines, ri, pick) {
   const tag = `${pi}_${base}`;
-  const out = [`// generated: package p${pi}, module ${base}`, `export interface Item_${tag} {`,
-    `  id: number;`, `  name: string;`, `  tags: readonly string[];`, `  weight?: number;`, `}`, ``,
-    `export type Mode_${tag} = "fast" | "slow" | "auto";`, ``];
+  const out = [
+    `// generated: package p${pi}, module ${base}`,
+    `export interface Item_${tag} {`,
+    `  id: number;`,
+    `  name: string;`,
+    `  tags: readonly string[];`,
+    `  weight?: number;`,
+    `}`,
+    ``,
+    `export type Mode_${tag} = "fast" | "slow" | "auto";`,
+    ``,
+  ];
   let fn = 0;
   while (out.length < lines - 2) {
-    const w = pick(WORDS), a = ri(1, 97), b = ri(1, 89);
+    const w = pick(WORDS),
+      a = ri(1, 97),
+      b = ri(1, 89);
     const name = `${w}${fn++}_${tag}`;
     switch (ri(0, 3)) {
       case 0:
-        out.push(`export function ${name}(items: Item_${tag}[], mode: Mode_${tag} = "auto"): number {`,
-          `  let acc: number = ${a};`, `  for (const it of items) {`, `    acc += it.id * ${b} + (it.weight ?? 0);`,
-          `    if (mode === "fast" && acc > ${a * 1000}) break;`, `  }`, `  return acc % ${b + 7};`, `}`, ``);
+        out.push(
+          `export function ${name}(items: Item_${tag}[], mode: Mode_${tag} = "auto"): number {`,
+          `  let acc: number = ${a};`,
+          `  for (const it of items) {`,
+          `    acc += it.id * ${b} + (it.weight ?? 0);`,
+          `    if (mode === "fast" && acc > ${a * 1000}) break;`,
+          `  }`,
+          `  return acc % ${b + 7};`,
+          `}`,
+          ``,
+        );
         break;
       case 1:
-        out.push(`export const ${name} = (s: string): string =>`,
-          `  s.split("").map((c: string, i: number) => (i % ${ri(2, 5)} === 0 ? c.toUpperCase() : c)).join("") + "${w}";`, ``);
+        out.push(
+          `export const ${name} = (s: string): string =>`,
+          `  s.split("").map((c: string, i: number) => (i % ${ri(2, 5)} === 0 ? c.toUpperCase() : c)).join("") + "${w}";`,
+          ``,
+        );
         break;
       case 2:
-        out.push(`export class ${name[0].toUpperCase()}${name.slice(1)} {`,
+        out.push(
+          `export class ${name[0].toUpperCase()}${name.slice(1)} {`,
           `  private readonly store = new Map<string, Item_${tag}>();`,
-          `  constructor(private readonly limit: number = ${a}) {}`, `  add(it: Item_${tag}): boolean {`,
-          `    if (this.store.size >= this.limit) return false;`, `    this.store.set(it.name, it);`,
-          `    return true;`, `  }`, `  get size(): number { return this.store.size; }`, `}`, ``);
+          `  constructor(private readonly limit: number = ${a}) {}`,
+          `  add(it: Item_${tag}): boolean {`,
+          `    if (this.store.size >= this.limit) return false;`,
+          `    this.store.set(it.name, it);`,
+          `    return true;`,
+          `  }`,
+          `  get size(): number { return this.store.size; }`,
+          `}`,
+          ``,
+        );
         break;
       default:
-        out.push(`export const ${name}: Record<string, number> = {`,
-          `  ${w}: ${a},`, `  ${pick(WORDS)}x: ${b},`, `  total: ${a + b},`, `};`, ``);
+        out.push(
+          `export const ${name}: Record<string, number> = {`,
+          `  ${w}: ${a},`,
+          `  ${pick(WORDS)}x: ${b},`,
+          `  total: ${a + b},`,
+          `};`,
+          ``,
+        );
     }
   }
   out.push(`export const __rev_${tag} = 0; // bench edit marker`);
@@ -90,11 +146,20 @@ function tsIndex(pi, deps, fileBases, lines, ri) {
   const out = [`// generated: package p${pi}, entry point`];
   for (const d of deps) out.push(`import { summary as dep_p${d} } from "@bench/p${d}";`);
   for (const b of fileBases.slice(0, -1)) out.push(`export * from "./${b}.js";`);
-  out.push(``, `export interface Summary { pkg: string; deps: string[]; score: number; }`, ``,
+  out.push(
+    ``,
+    `export interface Summary { pkg: string; deps: string[]; score: number; }`,
+    ``,
     `export function summary(): Summary {`,
     `  const deps: string[] = [${deps.map((d) => `dep_p${d}().pkg`).join(", ")}];`,
-    `  const score: number = ${deps.map((d) => `dep_p${d}().score`).concat([String(pi)]).join(" + ")};`,
-    `  return { pkg: "@bench/p${pi}", deps, score };`, `}`, ``);
+    `  const score: number = ${deps
+      .map((d) => `dep_p${d}().score`)
+      .concat([String(pi)])
+      .join(" + ")};`,
+    `  return { pkg: "@bench/p${pi}", deps, score };`,
+    `}`,
+    ``,
+  );
   for (let k = 0; out.length < lines - 1; k++) out.push(`export const const_${k}: number = ${ri(0, 1e6)};`);
   out.push(`export const __rev_${pi}_index = 0; // bench edit marker`);
   return out.join("\n") + "\n";
@@ -103,12 +168,17 @@ function tsIndex(pi, deps, fileBases, lines, ri) {
 function buildFile(i, deps, srcFiles, outFiles) {
   const q = (s) => JSON.stringify(s);
   return [
-    `import { genrule } from "@hb/core";`, ``, `genrule({`, `  name: "build",`,
+    `import { genrule } from "@hb/core";`,
+    ``,
+    `genrule({`,
+    `  name: "build",`,
     `  srcs: [${srcFiles.map(q).join(", ")}],`,
     `  deps: [${deps.map((d) => q(`//packages/p${d}:build`)).join(", ")}],`,
     `  outs: [${outFiles.map(q).join(", ")}],`,
     `  cmd: "esbuild $(SRCS) --outdir=$(RULEDIR)/dist ${ESBUILD_FLAGS}",`,
-    `  tools: ["//tools:esbuild"],`, `});`, ``,
+    `  tools: ["//tools:esbuild"],`,
+    `});`,
+    ``,
   ].join("\n");
 }
 
@@ -161,24 +231,54 @@ function describe({ n, f, lines, maxDeps, seed, deps, dependents, fileBases, src
   const transDependents = (i) => {
     const seen = new Set();
     const st = [i];
-    while (st.length) for (const j of dependents[st.pop()]) if (!seen.has(j)) { seen.add(j); st.push(j); }
+    while (st.length)
+      for (const j of dependents[st.pop()])
+        if (!seen.has(j)) {
+          seen.add(j);
+          st.push(j);
+        }
     return seen.size;
   };
   const depth = new Array(n).fill(1);
   for (let i = 0; i < n; i++) for (const d of deps[i]) depth[i] = Math.max(depth[i], depth[d] + 1);
   let leaf = n - 1; // the highest-numbered package nothing depends on
-  for (let i = n - 1; i >= 0; i--) if (dependents[i].length === 0) { leaf = i; break; }
+  for (let i = n - 1; i >= 0; i--)
+    if (dependents[i].length === 0) {
+      leaf = i;
+      break;
+    }
   // mid: the package whose change cascades to the count closest to 10 (lowest index on ties)
-  let mid = 0, midT = transDependents(0);
-  for (let i = 1; i < n; i++) { const t = transDependents(i); if (Math.abs(t - 10) < Math.abs(midT - 10)) { mid = i; midT = t; } }
+  let mid = 0,
+    midT = transDependents(0);
+  for (let i = 1; i < n; i++) {
+    const t = transDependents(i);
+    if (Math.abs(t - 10) < Math.abs(midT - 10)) {
+      mid = i;
+      midT = t;
+    }
+  }
   const spot = (i) => ({
-    package: `//packages/p${i}:build`, dir: `packages/p${i}`, file: `packages/p${i}/src/${fileBases[0]}.ts`,
-    marker: `__rev_${i}_${fileBases[0]}`, index: i, directDependents: dependents[i].length, transitiveDependents: transDependents(i),
+    package: `//packages/p${i}:build`,
+    dir: `packages/p${i}`,
+    file: `packages/p${i}/src/${fileBases[0]}.ts`,
+    marker: `__rev_${i}_${fileBases[0]}`,
+    index: i,
+    directDependents: dependents[i].length,
+    transitiveDependents: transDependents(i),
   });
   return {
-    generator: "bench/gen-monorepo.mjs", seed, n, f, lines, maxDeps,
-    files: n * f, edges: deps.reduce((s, d) => s + d.length, 0), maxDepth: Math.max(...depth),
-    leaf: spot(leaf), mid: spot(mid), root: spot(0),
+    generator: "bench/gen-monorepo.mjs",
+    seed,
+    n,
+    f,
+    lines,
+    maxDeps,
+    files: n * f,
+    edges: deps.reduce((s, d) => s + d.length, 0),
+    maxDepth: Math.max(...depth),
+    leaf: spot(leaf),
+    mid: spot(mid),
+    root: spot(0),
     command: `esbuild $(SRCS) --outdir=$(RULEDIR)/dist ${ESBUILD_FLAGS}`,
     srcFiles, // per package, relative to packages/pI/
     outFiles,
@@ -192,7 +292,10 @@ function parseArgs(argv) {
   const num = { "--n": "n", "--f": "f", "--lines": "lines", "--max-deps": "maxDeps", "--seed": "seed" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const v = () => { if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`); return argv[++i]; };
+    const v = () => {
+      if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`);
+      return argv[++i];
+    };
     if (a in num) o[num[a]] = parseInt(v(), 10);
     else if (a === "--out") o.out = v();
     else if (a === "--esbuild") o.esbuild = v();

@@ -24,10 +24,21 @@ const SCENARIOS = ["cold", "noop", "restore", "incremental", "sandbox", "verify"
 
 function parseArgs(argv) {
   const o = { work: "", n: 200, f: 10, runs: 3, shortRuns: 10, m: 200, sandboxRounds: 5, jobs: 2, json: "", scenarios: SCENARIOS };
-  const num = { "--n": "n", "--f": "f", "--runs": "runs", "--short-runs": "shortRuns", "--m": "m", "--sandbox-rounds": "sandboxRounds", "--jobs": "jobs" };
+  const num = {
+    "--n": "n",
+    "--f": "f",
+    "--runs": "runs",
+    "--short-runs": "shortRuns",
+    "--m": "m",
+    "--sandbox-rounds": "sandboxRounds",
+    "--jobs": "jobs",
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const v = () => { if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`); return argv[++i]; };
+    const v = () => {
+      if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`);
+      return argv[++i];
+    };
     if (a in num) o[num[a]] = parseInt(v(), 10);
     else if (a === "--work") o.work = v();
     else if (a === "--json") o.json = v();
@@ -47,11 +58,21 @@ async function main() {
   const manifest = generate({ out: repo, n: o.n, f: o.f, force: true });
   process.stderr.write(`[bench] ${manifest.n} packages x ${manifest.f} files, ${manifest.edges} edges, in ${repo}\n`);
   const ctx = {
-    ...o, work, repo, manifest, benchDir, repoRoot, failures: [],
+    ...o,
+    work,
+    repo,
+    manifest,
+    benchDir,
+    repoRoot,
+    failures: [],
     hb: [process.execPath, join(repoRoot, "packages/cli/bin/hb.js")],
   };
   const has = (s) => o.scenarios.includes(s);
-  const results = { env: environment(ctx), options: o, manifest: { n: manifest.n, f: manifest.f, edges: manifest.edges, leaf: manifest.leaf, mid: manifest.mid, root: manifest.root } };
+  const results = {
+    env: environment(ctx),
+    options: o,
+    manifest: { n: manifest.n, f: manifest.f, edges: manifest.edges, leaf: manifest.leaf, mid: manifest.mid, root: manifest.root },
+  };
   // order matters: no-op, restore and edits start from the full build the cold scenario leaves
   if (has("cold") || has("noop") || has("restore") || has("incremental")) {
     results.cold = await coldBuild({ ...ctx, runs: has("cold") ? o.runs : 0 });
@@ -66,7 +87,9 @@ async function main() {
   results.failures = ctx.failures;
   results.figures = figures(results);
 
-  console.log(`hb bench: ${manifest.n} packages x ${manifest.f} files, --jobs ${o.jobs}, ${results.env.date}, ${results.env.cpus} cpus, node ${results.env.node}, hb ${results.env.hbCommit}`);
+  console.log(
+    `hb bench: ${manifest.n} packages x ${manifest.f} files, --jobs ${o.jobs}, ${results.env.date}, ${results.env.cpus} cpus, node ${results.env.node}, hb ${results.env.hbCommit}`,
+  );
   console.log(table(results.figures));
   for (const f of ctx.failures) console.log(`hb failure: ${f}`);
   if (o.json) writeFileSync(o.json, JSON.stringify(results, null, 2) + "\n");

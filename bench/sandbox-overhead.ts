@@ -110,7 +110,14 @@ function makeGraph(o: Options): ActionGraph {
       progress: `Touch ${owner}`,
     });
   }
-  const targets = actions.map((a) => ({ label: a.owner, kind: "touch", location: { file: "BUILD.ts" }, deps: [], files: a.outputs, tags: [] }));
+  const targets = actions.map((a) => ({
+    label: a.owner,
+    kind: "touch",
+    location: { file: "BUILD.ts" },
+    deps: [],
+    files: a.outputs,
+    tags: [],
+  }));
   return { targets, actions, requested: targets.map((t) => t.label) };
 }
 
@@ -197,7 +204,10 @@ async function main(): Promise<void> {
     await hbPass(root, base, graph);
     await floorPass(floorDir, { ...o, m: Math.min(o.m, 20) });
     const hashedBefore = base.stats.hashedFiles;
-    const hb: number[] = [], floor: number[] = [], hbTotals: number[] = [], floorTotals: number[] = [];
+    const hb: number[] = [],
+      floor: number[] = [],
+      hbTotals: number[] = [],
+      floorTotals: number[] = [];
     for (let r = 0; r < o.rounds; r++) {
       // alternate the order so that drift on a shared machine hits both sides alike
       const passes = r % 2 === 0 ? (["floor", "hb"] as const) : (["hb", "floor"] as const);

@@ -63,7 +63,9 @@ export async function coldBuild(ctx) {
   return rounds(ctx.runs, {
     plain: () => {
       rmSync(out, { recursive: true, force: true });
-      return withCpu(async () => ({ ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: out, jobs: ctx.jobs })) }));
+      return withCpu(async () => ({
+        ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: out, jobs: ctx.jobs })),
+      }));
     },
     ...(sandbox && {
       plainBwrap: () => {
@@ -71,7 +73,9 @@ export async function coldBuild(ctx) {
         mkdirSync(inBwrap);
         // the mount point, in a workspace bound read-only
         mkdirSync(join(ctx.repo, "hb-out"), { recursive: true });
-        return withCpu(async () => ({ ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: inBwrap, jobs: ctx.jobs, sandbox })) }));
+        return withCpu(async () => ({
+          ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: inBwrap, jobs: ctx.jobs, sandbox })),
+        }));
       },
     }),
     hbCold: () => {
@@ -147,7 +151,9 @@ export async function incremental(ctx) {
     log(`incremental ${where} (${spot.file}, ${packages.length} packages must re-run): ${n} runs (+1 warm-up)`);
     const out = join(ctx.work, "plain-out-incr");
     res[where] = await rounds(n, {
-      plain: async () => ({ ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: out, jobs: ctx.jobs, packages })) }),
+      plain: async () => ({
+        ms: await timeAsync(() => plainBuild({ root: ctx.repo, manifest: ctx.manifest, outDir: out, jobs: ctx.jobs, packages })),
+      }),
       hb: () => {
         edit(ctx, spot);
         return hbBuild(ctx);

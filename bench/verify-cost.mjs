@@ -37,7 +37,7 @@ export async function verifyCost(ctx) {
     clean(); // verify pays for its own analysis, as the cold build did
     const verify = timeCommand([...ctx.hb, "verify", pattern, "--runs", String(runs)], { cwd: ws });
     if (verify.status !== 0) failed("hb verify", verify);
-    if (round >= 0) samples.cold.push({ ms: cold.ms }), samples.verify.push({ ms: verify.ms });
+    if (round >= 0) (samples.cold.push({ ms: cold.ms }), samples.verify.push({ ms: verify.ms }));
   }
   rmSync(ws, { recursive: true, force: true });
   return samples;

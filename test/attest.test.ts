@@ -52,7 +52,17 @@ describe("hb keygen", () => {
 describe("hb attest verify", () => {
   it("passes every check of a genuine attestation", async () => {
     const dir = await attested();
-    const r = await hb(dir, ["attest", "verify", "pkg.tgz", "--key", ".hb-keys/public.pem", "--builder-id", BUILDER, "--source-commit", COMMIT]);
+    const r = await hb(dir, [
+      "attest",
+      "verify",
+      "pkg.tgz",
+      "--key",
+      ".hb-keys/public.pem",
+      "--builder-id",
+      BUILDER,
+      "--source-commit",
+      COMMIT,
+    ]);
     expect(r.exitCode).toBe(0);
     for (const check of ["signature", "payload-type", "format", "subject", "builder", "source-commit"]) {
       expect(r.stdout).toMatch(new RegExp(`PASS  ${check} `));

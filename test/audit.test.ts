@@ -34,12 +34,15 @@ describe("hb build --audit", () => {
   it("counts a failed open of a hidden path, and audits in strict mode too", async () => {
     const ws = makeWorkspace({
       // a shell redirection: bash itself opens the file, in strict mode too (cat would not be there)
-      "p/BUILD.ts": G + 'genrule({ name: "peek", outs: ["o.txt"], cmd: "(read -r key < /root/.ssh/id_rsa) 2>/dev/null || true; echo none > $@" });\n',
+      "p/BUILD.ts":
+        G + 'genrule({ name: "peek", outs: ["o.txt"], cmd: "(read -r key < /root/.ssh/id_rsa) 2>/dev/null || true; echo none > $@" });\n',
     });
     for (const mode of ["default", "strict"]) {
       const r = await hb(ws, ["build", "//p:peek", "--audit", `--sandbox=${mode}`, "--report", "a.json"]);
       expect(r.exitCode, r.output).toBe(0);
-      expect(JSON.parse(readFileSync(join(ws, "a.json"), "utf8")).audit).toEqual([{ label: "//p:peek", reads: ["/root/.ssh/id_rsa"], connects: [] }]);
+      expect(JSON.parse(readFileSync(join(ws, "a.json"), "utf8")).audit).toEqual([
+        { label: "//p:peek", reads: ["/root/.ssh/id_rsa"], connects: [] },
+      ]);
     }
   });
 });

@@ -1,5 +1,20 @@
 import { execa, execaSync } from "execa";
-import { appendFileSync, chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/base/database";
@@ -53,21 +68,22 @@ describe("hb build: incremental", () => {
     expect(summary(await hb(ws, ["build", "//...", "--sandbox=none"])).executed).toBe(4);
   });
 
-  it.each([["default"], ["none"]])(
-    "takes the no-op fast path right after a build that ran actions (--sandbox=%s)",
-    async (sandbox) => {
-      // the snapshot holds the stats the build read, taken as it read them: staging must not move them
-      const ws = makeWorkspace(CHAIN);
-      const old = (Date.now() - 5000) / 1000;
-      for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
-      expect(summary(await hb(ws, ["build", "//...", `--sandbox=${sandbox}`])).executed).toBe(4);
-      await hb(ws, ["build", "//...", `--sandbox=${sandbox}`, "--report", "r.json"]);
-      expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8"))).toMatchObject({ executed: 0, upToDate: true });
-    },
-  );
+  it.each([["default"], ["none"]])("takes the no-op fast path right after a build that ran actions (--sandbox=%s)", async (sandbox) => {
+    // the snapshot holds the stats the build read, taken as it read them: staging must not move them
+    const ws = makeWorkspace(CHAIN);
+    const old = (Date.now() - 5000) / 1000;
+    for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"])
+      utimesSync(join(ws, f), old, old);
+    expect(summary(await hb(ws, ["build", "//...", `--sandbox=${sandbox}`])).executed).toBe(4);
+    await hb(ws, ["build", "//...", `--sandbox=${sandbox}`, "--report", "r.json"]);
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8"))).toMatchObject({ executed: 0, upToDate: true });
+  });
 
   it("rebuilds, not crashes, when a file stands where a directory of the last build was (hb-out/ or sources)", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["d/in.txt"], outs: ["sub/o.txt"], cmd: "cat $< > $@" });\n', "p/d/in.txt": "in\n" });
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["d/in.txt"], outs: ["sub/o.txt"], cmd: "cat $< > $@" });\n',
+      "p/d/in.txt": "in\n",
+    });
     const old = (Date.now() - 60_000) / 1000;
     for (const f of ["p/d/in.txt", "p/BUILD.ts", "hb.config.ts"]) utimesSync(join(ws, f), old, old);
     await hb(ws, ["build", "//p:x"]);
@@ -107,13 +123,15 @@ describe("hb build: incremental", () => {
   it("takes no no-op fast path over a file added to, or a symlink replaced in, a directory toolchain", async () => {
     const ws = makeWorkspace({
       "t/BUILD.ts": 'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "lib", path: "vendor/lib" });\n',
-      "p/BUILD.ts": G + 'genrule({ name: "x", tools: ["//t:lib"], outs: ["x.out"], cmd: "(cd vendor/lib && find . | sort && cat link) > $@" });\n',
+      "p/BUILD.ts":
+        G + 'genrule({ name: "x", tools: ["//t:lib"], outs: ["x.out"], cmd: "(cd vendor/lib && find . | sort && cat link) > $@" });\n',
       "vendor/lib/a.txt": "a\n",
       "vendor/lib/b.txt": "b\n",
     });
     symlinkSync("a.txt", join(ws, "vendor/lib/link"));
     const old = (Date.now() - 60_000) / 1000;
-    for (const f of ["t/BUILD.ts", "p/BUILD.ts", "hb.config.ts", "vendor/lib/a.txt", "vendor/lib/b.txt", "vendor/lib"]) utimesSync(join(ws, f), old, old);
+    for (const f of ["t/BUILD.ts", "p/BUILD.ts", "hb.config.ts", "vendor/lib/a.txt", "vendor/lib/b.txt", "vendor/lib"])
+      utimesSync(join(ws, f), old, old);
     await hb(ws, ["build", "//p:x"]);
     await hb(ws, ["build", "//p:x", "--report", "r.json"]);
     expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).upToDate).toBe(true);
@@ -129,7 +147,8 @@ describe("hb build: incremental", () => {
   it("repairs an output written through its hardlink with its size and mtime kept (cp -p as root), and one chmod'ed", async () => {
     const ws = makeWorkspace(CHAIN);
     const old = (Date.now() - 60_000) / 1000;
-    for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"])
+      utimesSync(join(ws, f), old, old);
     await hb(ws, ["build", "//..."]);
     const out = join(ws, "hb-out/d/d.out");
     const before = statSync(out);
@@ -150,7 +169,9 @@ describe("hb build: incremental", () => {
     const w2 = makeWorkspace(CHAIN);
     const base = join(tempDir(), "shared-base");
     const old = (Date.now() - 60_000) / 1000;
-    for (const ws of [w1, w2]) for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    for (const ws of [w1, w2])
+      for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"])
+        utimesSync(join(ws, f), old, old);
     await hb(w1, ["build", "//...", "--output-base", base]);
     await hb(w2, ["build", "//...", "--output-base", base]);
     await hb(w2, ["build", "//...", "--output-base", base]);
@@ -162,7 +183,8 @@ describe("hb build: incremental", () => {
 
   it("shows a re-run nothing its last run left in its output directory", async () => {
     const ws = makeWorkspace({
-      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "mkdir $(RULEDIR)/work && (ls $(RULEDIR); cat $<) > $@" });\n',
+      "p/BUILD.ts":
+        G + 'genrule({ name: "x", srcs: ["in.txt"], outs: ["o.txt"], cmd: "mkdir $(RULEDIR)/work && (ls $(RULEDIR); cat $<) > $@" });\n',
       "p/in.txt": "one\n",
     });
     expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
@@ -176,7 +198,7 @@ describe("hb build: incremental", () => {
     const ws = makeWorkspace({
       "p/BUILD.ts":
         'import { attr, rule } from "@hb/core";\n' +
-        "const tree = rule({ kind: \"tree\", attrs: { names: attr.stringList() }, impl(ctx) {\n" +
+        'const tree = rule({ kind: "tree", attrs: { names: attr.stringList() }, impl(ctx) {\n' +
         '  const out = ctx.declareDirectory("t_dir");\n' +
         '  const made = ctx.attr.names.map((n) => `echo ${n} > ${out.path}/${n}.txt`).join(" && ");\n' +
         '  ctx.actions.run({ executable: "/bin/bash", arguments: ["-c", `mkdir -p ${out.path} && ${made}`], outputs: [out] });\n' +
@@ -218,7 +240,11 @@ describe("hb build: incremental", () => {
     expect(out()).toBe("v2");
     // a class field's semantics may not depend on a tsconfig.json the analysis does not watch
     writeFileSync(join(ws, "tsconfig.json"), '{ "compilerOptions": { "useDefineForClassFields": false } }\n');
-    writeFileSync(join(ws, "p/BUILD.ts"), G + 'class B { set f(_v: number) {} }\nclass C extends B { f = 1; }\ngenrule({ name: "x", outs: ["o.txt"], cmd: `echo ${Object.keys(new C()).length} > $@` });\n');
+    writeFileSync(
+      join(ws, "p/BUILD.ts"),
+      G +
+        'class B { set f(_v: number) {} }\nclass C extends B { f = 1; }\ngenrule({ name: "x", outs: ["o.txt"], cmd: `echo ${Object.keys(new C()).length} > $@` });\n',
+    );
     expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
     expect(out()).toBe("1");
   });
@@ -267,7 +293,10 @@ describe("hb build: incremental", () => {
   });
 
   it("refuses an output below a subpackage, whichever targets are built, and sees the subpackage appear", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["sub/x.out"], cmd: "echo p > $@" });\n', "p/sub/keep.txt": "\n" });
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["sub/x.out"], cmd: "echo p > $@" });\n',
+      "p/sub/keep.txt": "\n",
+    });
     expect((await hb(ws, ["build", "//p:x"])).exitCode).toBe(0);
     writeFileSync(join(ws, "p/sub/BUILD.ts"), G + 'genrule({ name: "x", outs: ["x.out"], cmd: "echo sub > $@" });\n');
     const r = await hb(ws, ["build", "//p:x"]);
@@ -334,7 +363,9 @@ describe("hb build: incremental", () => {
 
   it("notices a new file matched by a glob, and re-analyzes", async () => {
     const ws = makeWorkspace({
-      "p/BUILD.ts": G + 'filegroup({ name: "txt", srcs: glob(["*.txt"]) });\ngenrule({ name: "cat", srcs: [":txt"], outs: ["all"], cmd: "cat $(SRCS) > $@" });\n',
+      "p/BUILD.ts":
+        G +
+        'filegroup({ name: "txt", srcs: glob(["*.txt"]) });\ngenrule({ name: "cat", srcs: [":txt"], outs: ["all"], cmd: "cat $(SRCS) > $@" });\n',
       "p/1.txt": "1\n",
     });
     await hb(ws, ["build", "//p:cat"]);
@@ -434,52 +465,63 @@ describe("hb build: failures", () => {
     execaSync("chattr", ["-i", d], { reject: false });
     return probe.exitCode === 0;
   })();
-  it.runIf(immutableWorks)("fails, exit 1, when an output cannot be put under hb-out/: the path and the reason in the summary and --report", async () => {
-    const ws = makeWorkspace({ "a/BUILD.ts": G + 'genrule({ name: "g", srcs: ["in.txt"], outs: ["out.txt"], cmd: "cat $(SRCS) > $@" });\n', "a/in.txt": "one\n" });
-    expect((await hb(ws, ["build", "//a:g"])).exitCode).toBe(0);
-    writeFileSync(join(ws, "a/in.txt"), "two\n");
-    await chattr("+i", join(ws, "hb-out/a"));
-    try {
-      // executed: the output is put in place after the action, in the background
-      const r = await hb(ws, ["build", "//a:g", "--report", "r.json"]);
-      expect(r.exitCode).toBe(1);
-      expect(r.stderr).toContain("ERROR: //a:g: hb-out/a/out.txt: could not put it in place (EPERM: operation not permitted); it may still hold an older build's file");
-      expect(r.stderr).toContain("chattr -i");
-      expect(r.stderr).not.toMatch(/\n\s+at /);
-      expect(summary(r)).toMatchObject({ executed: 0, failed: 1 });
-      const report = JSON.parse(readFileSync(join(ws, "r.json"), "utf8"));
-      expect(report.failed).toBe(1);
-      expect(report.errors.map((e: { code: string }) => e.code)).toEqual(["OUTPUT_NOT_MATERIALIZED"]);
-      // the result was cached: a hit whose outputs cannot be put in place fails the same way
-      const hit = await hb(ws, ["build", "//a:g"]);
-      expect(hit.exitCode).toBe(1);
-      expect(summary(hit)).toMatchObject({ cached: 0, failed: 1 });
-      expect(hit.stderr).toContain("hb-out/a/out.txt: could not put it in place (EPERM");
-      // what hb-out/ still holds is the first build's, and known as such: that build is good
-      writeFileSync(join(ws, "a/in.txt"), "one\n");
+  it.runIf(immutableWorks)(
+    "fails, exit 1, when an output cannot be put under hb-out/: the path and the reason in the summary and --report",
+    async () => {
+      const ws = makeWorkspace({
+        "a/BUILD.ts": G + 'genrule({ name: "g", srcs: ["in.txt"], outs: ["out.txt"], cmd: "cat $(SRCS) > $@" });\n',
+        "a/in.txt": "one\n",
+      });
       expect((await hb(ws, ["build", "//a:g"])).exitCode).toBe(0);
       writeFileSync(join(ws, "a/in.txt"), "two\n");
-    } finally {
-      await chattr("-i", join(ws, "hb-out/a"));
-    }
-    const again = await hb(ws, ["build", "//a:g"]);
-    expect(again.exitCode).toBe(0);
-    expect(readFileSync(join(ws, "hb-out/a/out.txt"), "utf8")).toBe("two\n");
-    // an immutable output file: the same failure, and no temp file left beside it
-    await chattr("+i", join(ws, "hb-out/a/out.txt"));
-    try {
-      writeFileSync(join(ws, "a/in.txt"), "three\n");
-      const file = await hb(ws, ["build", "//a:g"]);
-      expect(file.exitCode).toBe(1);
-      expect(file.stderr).toContain("ERROR: //a:g: hb-out/a/out.txt: could not put it in place (EPERM");
-      expect(readdirSync(join(ws, "hb-out/a"))).toEqual(["out.txt"]);
-    } finally {
-      await chattr("-i", join(ws, "hb-out/a/out.txt"));
-    }
-  });
+      await chattr("+i", join(ws, "hb-out/a"));
+      try {
+        // executed: the output is put in place after the action, in the background
+        const r = await hb(ws, ["build", "//a:g", "--report", "r.json"]);
+        expect(r.exitCode).toBe(1);
+        expect(r.stderr).toContain(
+          "ERROR: //a:g: hb-out/a/out.txt: could not put it in place (EPERM: operation not permitted); it may still hold an older build's file",
+        );
+        expect(r.stderr).toContain("chattr -i");
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+        expect(summary(r)).toMatchObject({ executed: 0, failed: 1 });
+        const report = JSON.parse(readFileSync(join(ws, "r.json"), "utf8"));
+        expect(report.failed).toBe(1);
+        expect(report.errors.map((e: { code: string }) => e.code)).toEqual(["OUTPUT_NOT_MATERIALIZED"]);
+        // the result was cached: a hit whose outputs cannot be put in place fails the same way
+        const hit = await hb(ws, ["build", "//a:g"]);
+        expect(hit.exitCode).toBe(1);
+        expect(summary(hit)).toMatchObject({ cached: 0, failed: 1 });
+        expect(hit.stderr).toContain("hb-out/a/out.txt: could not put it in place (EPERM");
+        // what hb-out/ still holds is the first build's, and known as such: that build is good
+        writeFileSync(join(ws, "a/in.txt"), "one\n");
+        expect((await hb(ws, ["build", "//a:g"])).exitCode).toBe(0);
+        writeFileSync(join(ws, "a/in.txt"), "two\n");
+      } finally {
+        await chattr("-i", join(ws, "hb-out/a"));
+      }
+      const again = await hb(ws, ["build", "//a:g"]);
+      expect(again.exitCode).toBe(0);
+      expect(readFileSync(join(ws, "hb-out/a/out.txt"), "utf8")).toBe("two\n");
+      // an immutable output file: the same failure, and no temp file left beside it
+      await chattr("+i", join(ws, "hb-out/a/out.txt"));
+      try {
+        writeFileSync(join(ws, "a/in.txt"), "three\n");
+        const file = await hb(ws, ["build", "//a:g"]);
+        expect(file.exitCode).toBe(1);
+        expect(file.stderr).toContain("ERROR: //a:g: hb-out/a/out.txt: could not put it in place (EPERM");
+        expect(readdirSync(join(ws, "hb-out/a"))).toEqual(["out.txt"]);
+      } finally {
+        await chattr("-i", join(ws, "hb-out/a/out.txt"));
+      }
+    },
+  );
 
   it("writes nothing through a symlink in hb-out/, and takes no symlink for hb-out/ itself", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["o"], cmd: "echo built > $@" });\n', "userdir/o": "precious\n" });
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["o"], cmd: "echo built > $@" });\n',
+      "userdir/o": "precious\n",
+    });
     mkdirSync(join(ws, "hb-out"));
     symlinkSync("../userdir", join(ws, "hb-out/p"));
     const r = await hb(ws, ["build", "//p:x"]);
@@ -495,11 +537,16 @@ describe("hb build: failures", () => {
   });
 
   it("refuses a user's file named hb-out instead of replacing it, in build and clean", async () => {
-    const ws = makeWorkspace({ "a/BUILD.ts": G + 'genrule({ name: "g", outs: ["out.txt"], cmd: "echo hi > $@" });\n', "hb-out": "my notes\n" });
+    const ws = makeWorkspace({
+      "a/BUILD.ts": G + 'genrule({ name: "g", outs: ["out.txt"], cmd: "echo hi > $@" });\n',
+      "hb-out": "my notes\n",
+    });
     for (const args of [["build", "//a:g"], ["clean"]]) {
       const r = await hb(ws, args);
       expect(r.exitCode).toBe(2);
-      expect(r.stderr).toContain(`ERROR: ${join(ws, "hb-out")} is not a directory: hb puts the outputs it builds in a directory of its own there`);
+      expect(r.stderr).toContain(
+        `ERROR: ${join(ws, "hb-out")} is not a directory: hb puts the outputs it builds in a directory of its own there`,
+      );
       expect(readFileSync(join(ws, "hb-out"), "utf8")).toBe("my notes\n");
     }
   });
@@ -513,7 +560,10 @@ describe("hb build: failures", () => {
   });
 
   it("names a missing source file and who needs it", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["gone.txt"], outs: ["o"], cmd: "cp $< $@" });\n', "p/gone.txt": "" });
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["gone.txt"], outs: ["o"], cmd: "cp $< $@" });\n',
+      "p/gone.txt": "",
+    });
     await hb(ws, ["build", "//p:x"]);
     const { rmSync } = await import("node:fs");
     rmSync(join(ws, "p/gone.txt"));
@@ -550,7 +600,9 @@ function startHb(cwd: string, args: string[], ready: RegExp) {
 
 /** Every file below `d` (directories left out), or none when it does not exist. */
 const files = (d: string): string[] =>
-  existsSync(d) ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)])) : [];
+  existsSync(d)
+    ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]))
+    : [];
 
 describe("hb build: interruption and concurrency", () => {
   it("stops on Ctrl-C: exit 130, running sandbox killed, no output and no cache entry left", async () => {
@@ -583,9 +635,12 @@ describe("hb build: interruption and concurrency", () => {
 
   it("leaves no sandbox laid out ahead for queued actions when it stops, on a failure or on Ctrl-C", async () => {
     let build = G + 'genrule({ name: "bad", outs: ["bad.txt"], cmd: "sleep 0.3; exit 3" });\n';
-    for (let i = 0; i < 6; i++) build += `genrule({ name: "g${i}", srcs: ["in.txt"], outs: ["g${i}.txt"], cmd: "sleep 0.5; cat $< > $@" });\n`;
+    for (let i = 0; i < 6; i++)
+      build += `genrule({ name: "g${i}", srcs: ["in.txt"], outs: ["g${i}.txt"], cmd: "sleep 0.5; cat $< > $@" });\n`;
     const ours = (pid: number | undefined) =>
-      (existsSync("/dev/shm") ? readdirSync("/dev/shm") : []).filter((d) => d.startsWith("hb-sandbox-") && readFileSync(join("/dev/shm", d, "owner.pid"), "utf8") === String(pid));
+      (existsSync("/dev/shm") ? readdirSync("/dev/shm") : []).filter(
+        (d) => d.startsWith("hb-sandbox-") && readFileSync(join("/dev/shm", d, "owner.pid"), "utf8") === String(pid),
+      );
     const halted = makeWorkspace({ "p/BUILD.ts": build, "p/in.txt": "x\n" });
     const failing = startHb(halted, ["build", "-j", "1", "//p/..."], /hb: \d+ actions/);
     expect((await failing.child).exitCode).toBe(1);
@@ -675,7 +730,9 @@ describe("hb build: interruption and concurrency", () => {
 
 describe("hb run", () => {
   it("says why a program it built cannot start", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "tool", outs: ["tool"], executable: true, cmd: "echo not a script > $@" });\n' });
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "tool", outs: ["tool"], executable: true, cmd: "echo not a script > $@" });\n',
+    });
     const r = await hb(ws, ["run", "//p:tool"]);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain("could not start hb-out/p/tool");
@@ -708,7 +765,9 @@ describe("hb build: reports and examples", () => {
     expect(bundle).toContain("Hello from hb.");
     expect(bundle).toContain('"version":"1.4.0"');
     const q = await hb(ws, ["query", "deps(//examples/basic/app:bundle)"]);
-    expect(q.stdout.split("\n")).toEqual(expect.arrayContaining(["//examples/basic/greeting:greeting", "//examples/basic/tools:render", "//examples/basic/tools:render.sh"]));
+    expect(q.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["//examples/basic/greeting:greeting", "//examples/basic/tools:render", "//examples/basic/tools:render.sh"]),
+    );
     const rq = await hb(ws, ["query", "rdeps(//examples/basic/..., //examples/basic/version:VERSION)", "--output", "label"]);
     expect(rq.stdout.trim().split("\n")).toEqual([
       "//examples/basic/app:archive",
@@ -718,7 +777,11 @@ describe("hb build: reports and examples", () => {
       "//examples/basic/version:version",
     ]);
     const json = JSON.parse((await hb(ws, ["query", "//examples/basic/app:bundle", "--output=json"])).stdout);
-    expect(json[0]).toMatchObject({ label: "//examples/basic/app:bundle", kind: "genrule", files: ["hb-out/examples/basic/app/bundle.txt"] });
+    expect(json[0]).toMatchObject({
+      label: "//examples/basic/app:bundle",
+      kind: "genrule",
+      files: ["hb-out/examples/basic/app/bundle.txt"],
+    });
     const badPattern = await hb(ws, ["query", "kind([, //examples/basic/...)"]);
     expect(badPattern.exitCode).toBe(2);
     expect(badPattern.stderr).toMatch(/bad query .* at offset 5: kind\(\)'s pattern is not a regular expression/);
@@ -798,7 +861,10 @@ describe("hb CLI", () => {
     const ws = makeWorkspace(CHAIN);
     writeFileSync(join(ws, "a-file"), "x\n");
     for (const [args, message] of [
-      [["build", "//d", "--output-base", "a-file"], `cannot keep hb's state in ${join(ws, "a-file")}: ${join(ws, "a-file")} is not a directory`],
+      [
+        ["build", "//d", "--output-base", "a-file"],
+        `cannot keep hb's state in ${join(ws, "a-file")}: ${join(ws, "a-file")} is not a directory`,
+      ],
       // Node's recursive mkdir never returns for a missing path in /proc
       [["build", "//d", "--output-base", "/proc/hb-state"], "cannot keep hb's state in /proc/hb-state: /proc is not on a disk"],
       [["build", "//d", "--report", "a"], `cannot write the report to ${join(ws, "a")}: it is a directory`],

@@ -47,7 +47,11 @@ const sri = (b: Buffer) => `sha512-${createHash("sha512").update(b).digest("base
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 async function npmFixture() {
-  const leftPad = await tarball({ "package.json": '{"name":"left-pad","version":"1.0.0","bin":{"lp":"bin/lp.js"}}', "index.js": "module.exports = (s) => '  ' + s;\n", "bin/lp.js": "#!/usr/bin/env node\n" });
+  const leftPad = await tarball({
+    "package.json": '{"name":"left-pad","version":"1.0.0","bin":{"lp":"bin/lp.js"}}',
+    "index.js": "module.exports = (s) => '  ' + s;\n",
+    "bin/lp.js": "#!/usr/bin/env node\n",
+  });
   const inner = await tarball({ "package.json": '{"name":"inner","version":"2.0.0"}', "index.js": "module.exports = 2;\n" });
   const url = await serve({ "/left-pad-1.0.0.tgz": leftPad, "/inner-2.0.0.tgz": inner });
   const lock = {
@@ -56,7 +60,12 @@ async function npmFixture() {
     requires: true,
     packages: {
       "": { name: "app", dependencies: { "left-pad": "1.0.0" } },
-      "node_modules/left-pad": { version: "1.0.0", resolved: `${url}/left-pad-1.0.0.tgz`, integrity: sri(leftPad), bin: { lp: "bin/lp.js" } },
+      "node_modules/left-pad": {
+        version: "1.0.0",
+        resolved: `${url}/left-pad-1.0.0.tgz`,
+        integrity: sri(leftPad),
+        bin: { lp: "bin/lp.js" },
+      },
       "node_modules/left-pad/node_modules/inner": { version: "2.0.0", resolved: `${url}/inner-2.0.0.tgz`, integrity: sri(inner) },
     },
   };
@@ -76,12 +85,20 @@ describe("npm_deps", () => {
     const { ws } = await npmFixture();
     const r = await hb(ws, ["build", "//app:use"]);
     expect(r.exitCode, r.output).toBe(0);
-    expect(readFileSync(join(ws, "hb-out/app/seen.txt"), "utf8")).toBe("module.exports = (s) => '  ' + s;\nmodule.exports = 2;\n../left-pad/bin/lp.js\n");
+    expect(readFileSync(join(ws, "hb-out/app/seen.txt"), "utf8")).toBe(
+      "module.exports = (s) => '  ' + s;\nmodule.exports = 2;\n../left-pad/bin/lp.js\n",
+    );
     expect(statSync(join(ws, "hb-out/app/node_modules/left-pad/bin/lp.js")).mode & 0o111).not.toBe(0);
     expect(readlinkSync(join(ws, "hb-out/app/node_modules/.bin/lp"))).toBe("../left-pad/bin/lp.js");
-    const log = readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const log = readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(log.map((l) => [l.url.replace(/.*\//, ""), l.result])).toEqual(
-      expect.arrayContaining([["left-pad-1.0.0.tgz", "fetched"], ["inner-2.0.0.tgz", "fetched"]]),
+      expect.arrayContaining([
+        ["left-pad-1.0.0.tgz", "fetched"],
+        ["inner-2.0.0.tgz", "fetched"],
+      ]),
     );
     expect(log[0]).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: expect.any(Number) });
 
@@ -105,7 +122,9 @@ describe("npm_deps", () => {
     writeFileSync(join(ws, "app/package-lock.json"), JSON.stringify(lock));
     const r = await hb(ws, ["build", "//app:use", "//app:sentinel"]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/left-pad-1\.0\.0\.tgz \(for app\/package-lock\.json: node_modules\/left-pad\) does not match its pinned sha512/);
+    expect(r.stderr).toMatch(
+      /left-pad-1\.0\.0\.tgz \(for app\/package-lock\.json: node_modules\/left-pad\) does not match its pinned sha512/,
+    );
     expect(existsSync(join(ws, "hb-out/app/ran.txt"))).toBe(false);
     expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("refused: integrity mismatch");
   });
@@ -113,7 +132,10 @@ describe("npm_deps", () => {
   it("refuses unpinned and non-registry entries unless allow-listed", async () => {
     const { ws, lock } = await npmFixture();
     delete (lock.packages["node_modules/left-pad"] as { integrity?: string }).integrity;
-    (lock.packages as Record<string, object>)["node_modules/from-git"] = { version: "1.0.0", resolved: "git+ssh://git@example.com/x.git#abc" };
+    (lock.packages as Record<string, object>)["node_modules/from-git"] = {
+      version: "1.0.0",
+      resolved: "git+ssh://git@example.com/x.git#abc",
+    };
     writeFileSync(join(ws, "app/package-lock.json"), JSON.stringify(lock));
     const r = await hb(ws, ["build", "//app:use", "//app:sentinel"]);
     expect(r.exitCode).toBe(2);
@@ -139,7 +161,10 @@ describe("npm_deps install scripts", () => {
     const url = await serve({ "/native-1.0.0.tgz": scripted });
     const lock = JSON.stringify({
       lockfileVersion: 3,
-      packages: { "": {}, "node_modules/native": { version: "1.0.0", resolved: `${url}/native-1.0.0.tgz`, integrity: sri(scripted), hasInstallScript: true } },
+      packages: {
+        "": {},
+        "node_modules/native": { version: "1.0.0", resolved: `${url}/native-1.0.0.tgz`, integrity: sri(scripted), hasInstallScript: true },
+      },
     });
     const ws = makeWorkspace({
       "plain/package-lock.json": lock,
@@ -179,7 +204,9 @@ describe("http_file and hb fetch", () => {
     writeFileSync(join(ws, "p/BUILD.ts"), readFileSync(join(ws, "p/BUILD.ts"), "utf8").replace(url, url2));
     const wrong = await hb(ws, ["build", "//p:use"]);
     expect(wrong.exitCode).toBe(1);
-    expect(wrong.stderr).toContain(`does not match its pinned sha256: expected ${sha256(data)}, got ${sha256(Buffer.from("something else\n"))}`);
+    expect(wrong.stderr).toContain(
+      `does not match its pinned sha256: expected ${sha256(data)}, got ${sha256(Buffer.from("something else\n"))}`,
+    );
     const offline = await hb(ws, ["build", "//p:use", "--offline"]);
     expect(offline.exitCode).toBe(1);
     expect(offline.stderr).toContain("not fetched yet");

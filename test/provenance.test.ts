@@ -31,7 +31,17 @@ describe("hb build --provenance", () => {
     const r = await sign(ws);
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stderr).toContain("hb: provenance: hb-out/x/pkg.txt.intoto.jsonl");
-    const v = await hb(ws, ["attest", "verify", "hb-out/x/pkg.txt", "--key", ".hb-keys/public.pem", "--builder-id", BUILDER, "--source-commit", commit]);
+    const v = await hb(ws, [
+      "attest",
+      "verify",
+      "hb-out/x/pkg.txt",
+      "--key",
+      ".hb-keys/public.pem",
+      "--builder-id",
+      BUILDER,
+      "--source-commit",
+      commit,
+    ]);
     expect(v.exitCode, v.output).toBe(0);
     const envelope = JSON.parse(readFileSync(join(ws, "hb-out/x/pkg.txt.intoto.jsonl"), "utf8"));
     const statement = JSON.parse(Buffer.from(envelope.payload, "base64").toString());
@@ -42,7 +52,15 @@ describe("hb build --provenance", () => {
     expect(statement.predicate.buildDefinition.internalParameters).toMatchObject({ sandbox: "default", sourceDateEpoch: 315532800 });
     // a tampered artifact no longer verifies
     writeFileSync(join(ws, "tampered.txt"), readFileSync(join(ws, "hb-out/x/pkg.txt"), "utf8") + "!");
-    const t = await hb(ws, ["attest", "verify", "tampered.txt", "--attestation", "hb-out/x/pkg.txt.intoto.jsonl", "--key", ".hb-keys/public.pem"]);
+    const t = await hb(ws, [
+      "attest",
+      "verify",
+      "tampered.txt",
+      "--attestation",
+      "hb-out/x/pkg.txt.intoto.jsonl",
+      "--key",
+      ".hb-keys/public.pem",
+    ]);
     expect(t.exitCode).toBe(1);
   });
 
@@ -60,13 +78,23 @@ describe("hb build --provenance", () => {
     const envelope = JSON.parse(readFileSync(join(ws, "hb-out/x/pkg.txt.intoto.jsonl"), "utf8"));
     const deps = JSON.parse(Buffer.from(envelope.payload, "base64").toString()).predicate.buildDefinition.resolvedDependencies;
     expect(deps[0].annotations).toEqual({ hb_kind: "source-commit", hb_dirty: true });
-    const v = await hb(ws, ["attest", "verify", "hb-out/x/pkg.txt", "--key", ".hb-keys/public.pem", "--source-commit", deps[0].digest.gitCommit]);
+    const v = await hb(ws, [
+      "attest",
+      "verify",
+      "hb-out/x/pkg.txt",
+      "--key",
+      ".hb-keys/public.pem",
+      "--source-commit",
+      deps[0].digest.gitCommit,
+    ]);
     expect(v.exitCode).toBe(1);
     expect(v.stdout + v.stderr).toContain("dirty");
     // with no commit expected it is not a failure, but the skipped check still says so
     const unchecked = await hb(ws, ["attest", "verify", "hb-out/x/pkg.txt", "--key", ".hb-keys/public.pem"]);
     expect(unchecked.exitCode).toBe(0);
-    expect(unchecked.stdout).toContain(`source commit "${deps[0].digest.gitCommit}" plus uncommitted changes (dirty working tree) (no expected commit given)`);
+    expect(unchecked.stdout).toContain(
+      `source commit "${deps[0].digest.gitCommit}" plus uncommitted changes (dirty working tree) (no expected commit given)`,
+    );
   });
 
   it("keeps the signing key out of the BUILD.ts analyzer's view", async () => {

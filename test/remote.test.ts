@@ -40,9 +40,28 @@ function report(ws: string) {
 }
 
 const upload = (url: string, ci: string, extra: string[] = []) => [
-  "build", "//...", "--remote-cache", url, "--remote-upload", "--signing-key", join(ci, "private.pem"), "--report", "report.json", ...extra,
+  "build",
+  "//...",
+  "--remote-cache",
+  url,
+  "--remote-upload",
+  "--signing-key",
+  join(ci, "private.pem"),
+  "--report",
+  "report.json",
+  ...extra,
 ];
-const read = (url: string, trusted: string, extra: string[] = []) => ["build", "//...", "--remote-cache", url, "--trusted-key", trusted, "--report", "report.json", ...extra];
+const read = (url: string, trusted: string, extra: string[] = []) => [
+  "build",
+  "//...",
+  "--remote-cache",
+  url,
+  "--trusted-key",
+  trusted,
+  "--report",
+  "report.json",
+  ...extra,
+];
 
 describe("remote cache", () => {
   it("lets a second workspace build everything from the first one's uploads, with identical digests", async () => {
@@ -117,7 +136,11 @@ describe("remote cache", () => {
 
     // a pull request's CI, with its own token and key, tries to write main: refused, build fine
     // (c beside a: two uploads under way at once, both refused, said once)
-    const pr = makeWorkspace({ ...FILES, "a/a.txt": "poison\n", "c/BUILD.ts": G + 'genrule({ name: "c", outs: ["c.out"], cmd: "echo c > $@" });\n' });
+    const pr = makeWorkspace({
+      ...FILES,
+      "a/a.txt": "poison\n",
+      "c/BUILD.ts": G + 'genrule({ name: "c", outs: ["c.out"], cmd: "echo c > $@" });\n',
+    });
     const prKeys = await keys(pr, "keys");
     const poison = await hb(pr, upload(s.url, prKeys, ["--remote-instance", "main"]), { HB_CACHE_TOKEN: "pr-123-token-0123456789" });
     expect(poison.exitCode, poison.output).toBe(0);
@@ -139,7 +162,9 @@ describe("remote cache", () => {
     expect(r.exitCode, r.output).toBe(0);
     expect(summary(r)).toMatchObject({ executed: 0, cached: 2 });
     // Bazel's form, the instance in the URL's path, reads main too
-    const bazelForm = await hb(makeWorkspace(FILES), read(`${s.url}/main`, join(mainKeys, "public.pem")), { HB_CACHE_TOKEN: "developer-read-only-0123" });
+    const bazelForm = await hb(makeWorkspace(FILES), read(`${s.url}/main`, join(mainKeys, "public.pem")), {
+      HB_CACHE_TOKEN: "developer-read-only-0123",
+    });
     expect(bazelForm.exitCode, bazelForm.output).toBe(0);
     expect(summary(bazelForm)).toMatchObject({ executed: 0, cached: 2 });
     expect(bazelForm.stderr).not.toMatch(/refused an entry/);
@@ -149,7 +174,9 @@ describe("remote cache", () => {
 
     // read-only and missing tokens cannot write
     // (new content, so something executes and would be uploaded)
-    const ro = await hb(makeWorkspace({ ...FILES, "a/a.txt": "read only\n" }), upload(s.url, mainKeys, ["--remote-instance", "main"]), { HB_CACHE_TOKEN: "developer-read-only-0123" });
+    const ro = await hb(makeWorkspace({ ...FILES, "a/a.txt": "read only\n" }), upload(s.url, mainKeys, ["--remote-instance", "main"]), {
+      HB_CACHE_TOKEN: "developer-read-only-0123",
+    });
     expect(ro.exitCode).toBe(0);
     expect(ro.stderr).toMatch(/HTTP 403/);
     const none = await hb(makeWorkspace({ ...FILES, "a/a.txt": "no token\n" }), upload(s.url, mainKeys, ["--remote-instance", "main"]));
@@ -176,7 +203,10 @@ describe("remote cache", () => {
     expect(down.exitCode, down.output).toBe(0);
     expect(down.stderr.match(/WARNING: remote cache/g)).toHaveLength(1);
     expect(down.stderr).toMatch(/is unavailable .*; building locally, and uploading nothing/);
-    const s = await server({ anonymousRead: false, tokens: [{ token: "ci-write-token-0123456789", scopes: ["read", "write"], instances: ["*"] }] });
+    const s = await server({
+      anonymousRead: false,
+      tokens: [{ token: "ci-write-token-0123456789", scopes: ["read", "write"], instances: ["*"] }],
+    });
     const wrong = await hb(makeWorkspace({ "m/BUILD.ts": many }), upload(s.url, k), { HB_CACHE_TOKEN: "wrong-token-0123456789" });
     expect(wrong.exitCode, wrong.output).toBe(0);
     expect(wrong.stderr.match(/WARNING: remote cache/g)).toHaveLength(1);
@@ -211,7 +241,10 @@ describe("remote cache: the token", () => {
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
     servers.push({ stop: () => new Promise((r) => srv.close(() => r())) });
     const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
-    const ws = makeWorkspace({ "a/BUILD.ts": FILES["a/BUILD.ts"], "a/a.txt": FILES["a/a.txt"] }, `export default { remoteCache: { url: "${url}" } };\n`);
+    const ws = makeWorkspace(
+      { "a/BUILD.ts": FILES["a/BUILD.ts"], "a/a.txt": FILES["a/a.txt"] },
+      `export default { remoteCache: { url: "${url}" } };\n`,
+    );
     const fromConfig = await hb(ws, ["build", "//a:a"], { HB_CACHE_TOKEN: "secret-token-0123456789" });
     expect(fromConfig.exitCode, fromConfig.output).toBe(0);
     expect(fromConfig.stderr).toContain("HB_CACHE_TOKEN is sent only to a cache named on the command line");
@@ -273,7 +306,16 @@ describe("remote cache: entries from a compromised server", () => {
     }
     const url = await maliciousServer(crafted, blobs);
     const dev = makeWorkspace({ "a/BUILD.ts": FILES["a/BUILD.ts"], "a/a.txt": FILES["a/a.txt"] });
-    const r = await hb(dev, ["build", "//a", "--remote-cache", url, "--trusted-key", join(keysDir, "public.pem"), "--report", "report.json"]);
+    const r = await hb(dev, [
+      "build",
+      "//a",
+      "--remote-cache",
+      url,
+      "--trusted-key",
+      join(keysDir, "public.pem"),
+      "--report",
+      "report.json",
+    ]);
     expect(r.exitCode, `${attack}\n${r.output}`).toBe(0);
     expect(summary(r)).toMatchObject({ executed: 1, cached: 0 });
     expect(report(dev).remote.rejected).toEqual({ [reason]: 1 });

@@ -29,7 +29,10 @@ describe("rules-node on examples/ts-monorepo", () => {
     const run = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--report", "run.json", "--", "--name", "Grace", "--shout"]);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stdout).toBe("HELLO, GRACE! (greet 1.0.0)");
-    expect(JSON.parse(readFileSync(join(ws, "run.json"), "utf8"))).toMatchObject({ failed: 0, targets: [{ label: "//examples/ts-monorepo/cli:greet" }] });
+    expect(JSON.parse(readFileSync(join(ws, "run.json"), "utf8"))).toMatchObject({
+      failed: 0,
+      targets: [{ label: "//examples/ts-monorepo/cli:greet" }],
+    });
     const bad = await hb(ws, ["run", "//examples/ts-monorepo/cli:greet", "--", "--nme", "x"]);
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toContain("unknown argument '--nme'");
@@ -87,7 +90,9 @@ describe("rules-node on examples/ts-monorepo", () => {
     writeFileSync(src, readFileSync(src, "utf8").replace("const clean = name.trim();", "const clean: number = name.trim();"));
     const t = await hb(ws, ["test", "//examples/ts-monorepo/greet:typecheck"]);
     expect(t.exitCode).toBe(3);
-    expect(t.stderr).toContain("examples/ts-monorepo/greet/src/greet.ts(9,9): error TS2322: Type 'string' is not assignable to type 'number'.");
+    expect(t.stderr).toContain(
+      "examples/ts-monorepo/greet/src/greet.ts(9,9): error TS2322: Type 'string' is not assignable to type 'number'.",
+    );
     const none = await hb(ws, ["test", "//examples/ts-monorepo/greet:greet"]);
     expect(none.exitCode).toBe(4);
     expect(none.stderr).toContain("no test targets among");
@@ -111,9 +116,17 @@ describe("rules-node on examples/ts-monorepo", () => {
     ]);
     const app = tempDir();
     writeFileSync(join(app, "package.json"), '{ "name": "app", "version": "0.0.0", "type": "module" }\n');
-    const install = await execa("npm", ["install", "--offline", "--no-audit", "--no-fund", join(a, "hb-out/examples/ts-monorepo/greet/package.tgz")], { cwd: app, reject: false });
+    const install = await execa(
+      "npm",
+      ["install", "--offline", "--no-audit", "--no-fund", join(a, "hb-out/examples/ts-monorepo/greet/package.tgz")],
+      { cwd: app, reject: false },
+    );
     expect(install.exitCode, install.stderr).toBe(0);
-    const use = await execa("node", ["--input-type=module", "-e", 'import { greet } from "@tsm/greet"; console.log(greet({ name: "npm" }));'], { cwd: app });
+    const use = await execa(
+      "node",
+      ["--input-type=module", "-e", 'import { greet } from "@tsm/greet"; console.log(greet({ name: "npm" }));'],
+      { cwd: app },
+    );
     expect(use.stdout).toBe("Hello, npm!");
   });
 });

@@ -14,7 +14,8 @@ const G = 'import { genrule } from "@hb/core";\n';
 describe("the action sandbox", () => {
   it("hides undeclared workspace files: an action reading one fails, naming label, command and stderr", async () => {
     const ws = makeWorkspace({
-      "p/BUILD.ts": G + 'genrule({ name: "peek", srcs: ["declared.txt"], outs: ["o.txt"], cmd: "cat p/declared.txt p/undeclared.txt > $@" });\n',
+      "p/BUILD.ts":
+        G + 'genrule({ name: "peek", srcs: ["declared.txt"], outs: ["o.txt"], cmd: "cat p/declared.txt p/undeclared.txt > $@" });\n',
       "p/declared.txt": "ok\n",
       "p/undeclared.txt": "secret\n",
     });
@@ -82,7 +83,8 @@ describe("the action sandbox", () => {
     try {
       const ws = makeWorkspace({
         "p/BUILD.ts":
-          G + `genrule({ name: "net", outs: ["net.txt"], cmd: "if (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null; then echo connected > $@; else echo refused > $@; fi" });\n`,
+          G +
+          `genrule({ name: "net", outs: ["net.txt"], cmd: "if (exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null; then echo connected > $@; else echo refused > $@; fi" });\n`,
       });
       const r = await hb(ws, ["build", "//p:net"]);
       expect(r.exitCode, r.output).toBe(0);
@@ -107,7 +109,9 @@ describe("the action sandbox", () => {
 
   it("runs actions as an unprivileged user with no capabilities, a fixed hostname and a fresh /tmp", async () => {
     const ws = makeWorkspace({
-      "p/BUILD.ts": G + 'genrule({ name: "who", outs: ["who.txt"], cmd: "(id -u; hostname; grep CapEff /proc/self/status; ls -A /tmp | wc -l) > $@" });\n',
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "who", outs: ["who.txt"], cmd: "(id -u; hostname; grep CapEff /proc/self/status; ls -A /tmp | wc -l) > $@" });\n',
     });
     const r = await hb(ws, ["build", "//p:who"]);
     expect(r.exitCode, r.output).toBe(0);
@@ -188,10 +192,22 @@ describe("secrets in the workspace (.git/config, .env)", () => {
     const ws = secretWorkspace({});
     symlinkSync(".git/config", join(ws, "p-link"));
     const cases: [string, string, string][] = [
-      ["BUILD.ts", 'genrule({ name: "x", srcs: [".git/config"], outs: ["o"], cmd: "cp $< $@" });', ".git/config is inside .git/, version-control metadata, which is never a source"],
-      ["BUILD.ts", 'genrule({ name: "x", srcs: glob([".git/**"]), outs: ["o"], cmd: "cat $(SRCS) > $@" });', "glob pattern '.git/**' reaches into .git/"],
+      [
+        "BUILD.ts",
+        'genrule({ name: "x", srcs: [".git/config"], outs: ["o"], cmd: "cp $< $@" });',
+        ".git/config is inside .git/, version-control metadata, which is never a source",
+      ],
+      [
+        "BUILD.ts",
+        'genrule({ name: "x", srcs: glob([".git/**"]), outs: ["o"], cmd: "cat $(SRCS) > $@" });',
+        "glob pattern '.git/**' reaches into .git/",
+      ],
       ["BUILD.ts", 'genrule({ name: "x", srcs: ["p-link"], outs: ["o"], cmd: "cp $< $@" });', "p-link (a symlink to"],
-      ["BUILD.ts", 'local_toolchain({ name: "t", path: ".git" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "touch $@" });', "toolchain path '.git' of //:t is inside .git/"],
+      [
+        "BUILD.ts",
+        'local_toolchain({ name: "t", path: ".git" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "touch $@" });',
+        "toolchain path '.git' of //:t is inside .git/",
+      ],
     ];
     for (const [file, rule, message] of cases) {
       writeFiles(ws, { [file]: 'import { genrule, glob, local_toolchain } from "@hb/core";\n' + rule + "\n" });
@@ -202,7 +218,10 @@ describe("secrets in the workspace (.git/config, .env)", () => {
     }
     // a toolchain linked into .git/ is refused when it is resolved, before any action sees it
     symlinkSync(".git", join(ws, "vcs"));
-    writeFiles(ws, { "BUILD.ts": 'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "vcs" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat vcs/config > $@" });\n' });
+    writeFiles(ws, {
+      "BUILD.ts":
+        'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "vcs" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat vcs/config > $@" });\n',
+    });
     const linked = await hb(ws, ["build", "//:x"]);
     expect(linked.exitCode).toBe(1);
     expect(linked.stderr).toContain(`toolchain //:t: ${join(ws, "vcs")} cannot be shown to actions: it resolves to`);
@@ -212,10 +231,16 @@ describe("secrets in the workspace (.git/config, .env)", () => {
   it("are out of reach of BUILD.ts imports: template-literal imports, import attributes, data files, host files", async () => {
     const ws = secretWorkspace({ "p/secret.json": '{ "token": "sk-live-json" }\n' });
     const cases: [string, string][] = [
-      ['const n = "config";\nimport(`../.git/${n}`).then((m: any) => console.log(String(m.default)));', "inside .git/: version-control metadata is never read by BUILD.ts files"],
+      [
+        'const n = "config";\nimport(`../.git/${n}`).then((m: any) => console.log(String(m.default)));',
+        "inside .git/: version-control metadata is never read by BUILD.ts files",
+      ],
       ['import env from "../.env" with { type: "text" };\nconsole.log(env);', "import attributes (with { type: ... }) read files as data"],
       ['import s from "./secret.json";\nconsole.log(s);', "is not code (.ts, .js, .mts, .mjs, .cts, .cjs)"],
-      ['const h = "passwd";\nimport(`../../../../../../../../etc/${h}.js`).then((m: any) => console.log(String(m.default)));', "Module not found in bundle"],
+      [
+        'const h = "passwd";\nimport(`../../../../../../../../etc/${h}.js`).then((m: any) => console.log(String(m.default)));',
+        "Module not found in bundle",
+      ],
     ];
     for (const [code, message] of cases) {
       writeFiles(ws, { "p/BUILD.ts": G + code + '\ngenrule({ name: "x", outs: ["o"], cmd: "touch $@" });\n' });
@@ -240,7 +265,9 @@ describe("secrets in the workspace (.git/config, .env)", () => {
     });
     const forged = await hb(ws, ["build", "//p:x"]);
     expect(forged.exitCode, forged.output).toBe(2);
-    expect(forged.stderr).toContain("the analysis asks //p:x to read .git/config, version-control metadata, which no BUILD.ts can declare: refused");
+    expect(forged.stderr).toContain(
+      "the analysis asks //p:x to read .git/config, version-control metadata, which no BUILD.ts can declare: refused",
+    );
     expect(existsSync(join(ws, "hb-out/p/o"))).toBe(false);
     for (const line of ["null", '{"op":"done","result":{"ok":true}}', '{"op":"done","result":{"ok":false,"error":null,"log":[]}}']) {
       writeFiles(ws, { "p/BUILD.ts": G + escape + `proc.stdout.write(${JSON.stringify(line + "\n")});\n` });
@@ -265,7 +292,10 @@ describe("secrets in the workspace (.git/config, .env)", () => {
     // and what the last build made from the old link no longer stands for this build's inputs
     expect(existsSync(join(ws, "hb-out/p/o"))).toBe(false);
     symlinkSync(".", join(ws, "rootlink"));
-    writeFiles(ws, { "BUILD.ts": 'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "rootlink" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat rootlink/.git/config > $@" });\n' });
+    writeFiles(ws, {
+      "BUILD.ts":
+        'import { genrule, local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "t", path: "rootlink" });\ngenrule({ name: "x", tools: [":t"], outs: ["o"], cmd: "cat rootlink/.git/config > $@" });\n',
+    });
     const dir = await hb(ws, ["build", "//:x"]);
     expect(dir.exitCode).toBe(1);
     expect(dir.stderr).toContain("toolchain //:t: " + join(ws, "rootlink") + " cannot be shown to actions");

@@ -13,7 +13,8 @@ describe("toolchains", () => {
     const ws = makeWorkspace({
       "tools/gen.sh+x": GEN,
       "tools/BUILD.ts": `import { toolchain } from "@hb/core";\ntoolchain({ name: "gen", path: "tools/gen.sh", sha256: "${sha256Hex(GEN)}" });\n`,
-      "p/BUILD.ts": 'import { genrule } from "@hb/core";\ngenrule({ name: "g", tools: ["//tools:gen"], outs: ["g.txt"], cmd: "$(location //tools:gen) > $@" });\n',
+      "p/BUILD.ts":
+        'import { genrule } from "@hb/core";\ngenrule({ name: "g", tools: ["//tools:gen"], outs: ["g.txt"], cmd: "$(location //tools:gen) > $@" });\n',
     });
     const ok = await hb(ws, ["build", "//p:g"]);
     expect(ok.exitCode, ok.output).toBe(0);
@@ -22,7 +23,9 @@ describe("toolchains", () => {
     writeFileSync(join(ws, "tools/gen.sh"), changed);
     const r = await hb(ws, ["build", "//p:g"]);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toContain(`toolchain //tools:gen pins tools/gen.sh at sha256 ${sha256Hex(GEN)}, but the file here has sha256 ${sha256Hex(changed)}`);
+    expect(r.stderr).toContain(
+      `toolchain //tools:gen pins tools/gen.sh at sha256 ${sha256Hex(GEN)}, but the file here has sha256 ${sha256Hex(changed)}`,
+    );
   });
 
   it("a host toolchain runs by its absolute path and enters the key by digest", async () => {
@@ -38,7 +41,9 @@ describe("toolchains", () => {
   });
 
   it("refuses a toolchain pinned with a malformed digest, at analysis", async () => {
-    const ws = makeWorkspace({ "p/BUILD.ts": `import { toolchain } from "@hb/core";\ntoolchain({ name: "tr", path: "${TR}", sha256: "abc" });\n` });
+    const ws = makeWorkspace({
+      "p/BUILD.ts": `import { toolchain } from "@hb/core";\ntoolchain({ name: "tr", path: "${TR}", sha256: "abc" });\n`,
+    });
     const r = await hb(ws, ["build", "//p:tr"]);
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toContain("must be 64 lowercase hex digits");
@@ -49,7 +54,8 @@ describe("toolchains", () => {
 describe("--sandbox=strict", () => {
   it("shows only declared toolchains: an undeclared python3 fails with an error naming it and how to declare it", async () => {
     const ws = makeWorkspace({
-      "p/BUILD.ts": 'import { genrule } from "@hb/core";\ngenrule({ name: "py", outs: ["py.txt"], cmd: "python3 -c \'print(1)\' > $@" });\n',
+      "p/BUILD.ts":
+        'import { genrule } from "@hb/core";\ngenrule({ name: "py", outs: ["py.txt"], cmd: "python3 -c \'print(1)\' > $@" });\n',
     });
     const loose = await hb(ws, ["build", "//p:py"]);
     expect(loose.exitCode, loose.output).toBe(0);
@@ -61,7 +67,8 @@ describe("--sandbox=strict", () => {
 
   it("lets the genrule shell in as an implicit toolchain, and nothing else of /usr", async () => {
     const ws = makeWorkspace({
-      "p/BUILD.ts": 'import { genrule } from "@hb/core";\ngenrule({ name: "ls", outs: ["ls.txt"], cmd: "echo /usr/bin/* > $@; echo /etc/* >> $@" });\n',
+      "p/BUILD.ts":
+        'import { genrule } from "@hb/core";\ngenrule({ name: "ls", outs: ["ls.txt"], cmd: "echo /usr/bin/* > $@; echo /etc/* >> $@" });\n',
     });
     const r = await hb(ws, ["build", "//p:ls", "--sandbox=strict"]);
     expect(r.exitCode, r.output).toBe(0);

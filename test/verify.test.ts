@@ -47,7 +47,12 @@ describe("hb verify", () => {
     const { r, report } = await verifyReport(dir, ["//p:det", "//p:host", "//p:where", "//p:zone"]);
     expect(r.exitCode, r.output).toBe(0);
     expect(report.passRate).toBe(1);
-    expect(report.targets.map((t: { status: string }) => t.status)).toEqual(["reproducible", "reproducible", "reproducible", "reproducible"]);
+    expect(report.targets.map((t: { status: string }) => t.status)).toEqual([
+      "reproducible",
+      "reproducible",
+      "reproducible",
+      "reproducible",
+    ]);
     expect(r.stderr).toContain("reproducibility: 4/4 targets (100.0%)");
   });
 
@@ -77,7 +82,11 @@ describe("hb verify", () => {
     expect(report.failures).toEqual([]);
     expect(report.actions).toEqual({ compared: 2, diverged: 1 });
     expect(report.divergences).toHaveLength(1);
-    expect(report.divergences[0]).toMatchObject({ label: "//p:flaky", files: [], failed: { message: expect.stringContaining("exited with code 1") } });
+    expect(report.divergences[0]).toMatchObject({
+      label: "//p:flaky",
+      files: [],
+      failed: { message: expect.stringContaining("exited with code 1") },
+    });
     expect(r.stderr).toMatch(/\/\/p:flaky: Genrule failed in run 2 \(varied: .*\) and succeeded in run 1\n {2}command: test /);
   });
 

@@ -7,7 +7,7 @@ genrule({
   // with `hb build --stamp`, SOURCE_DATE_EPOCH is the commit time and HB_GIT_COMMIT the commit
   stamp: true,
   cmd:
-    "printf '{\"version\":\"%s\",\"sourceDateEpoch\":%s,\"commit\":\"%s\"}\\n' " +
+    'printf \'{"version":"%s","sourceDateEpoch":%s,"commit":"%s"}\\n\' ' +
     '"$$(cat $<)" "$$SOURCE_DATE_EPOCH" "$${HB_GIT_COMMIT:-unstamped}" > $@',
 });
 

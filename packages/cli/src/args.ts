@@ -40,7 +40,10 @@ export function parseCommandArgs(cmd: Command, argv: string[]): { values: Option
     const { values, positionals } = parseArgs({
       args: argv,
       options: Object.fromEntries(
-        Object.entries(options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), multiple: o.multiple === true }]),
+        Object.entries(options).map(([k, o]) => [
+          k,
+          { type: o.type, ...(o.short ? { short: o.short } : {}), multiple: o.multiple === true },
+        ]),
       ),
       allowPositionals: true,
       strict: true,

@@ -13,7 +13,19 @@ import { testCommand } from "./commands/test";
 import { verifyCommand } from "./commands/verify";
 import { HB_VERSION } from "./version";
 
-const COMMANDS: Command[] = [buildCommand, testCommand, runCommand, queryCommand, fetchCommand, verifyCommand, cleanCommand, cacheCommand, keygenCommand, attestCommand, explainCommand];
+const COMMANDS: Command[] = [
+  buildCommand,
+  testCommand,
+  runCommand,
+  queryCommand,
+  fetchCommand,
+  verifyCommand,
+  cleanCommand,
+  cacheCommand,
+  keygenCommand,
+  attestCommand,
+  explainCommand,
+];
 
 function generalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -46,8 +58,13 @@ async function main(cliArgs: string[], signal: AbortSignal): Promise<number> {
   }
   const top = COMMANDS.find((c) => c.name === name);
   if (!top) {
-    const guess = didYouMean(name, COMMANDS.map((c) => c.name));
-    throw new HbError("USAGE", `unknown command '${name}'`, { hint: guess ? `did you mean 'hb ${guess}'?` : "run 'hb --help' for the commands" });
+    const guess = didYouMean(
+      name,
+      COMMANDS.map((c) => c.name),
+    );
+    throw new HbError("USAGE", `unknown command '${name}'`, {
+      hint: guess ? `did you mean 'hb ${guess}'?` : "run 'hb --help' for the commands",
+    });
   }
   const { cmd, argv: args } = selectSubcommand(top, rest);
   const { values, positionals } = parseCommandArgs(cmd, args);

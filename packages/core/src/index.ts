@@ -4,7 +4,15 @@ export * from "./api/index";
 
 export { ExitCode, HbError, formatError, formatLocation, didYouMean, isHbError } from "./base/errors";
 export type { HbErrorCode, HbErrorData, SourceLocation } from "./base/errors";
-export { parseLabel, formatLabel, displayLabel, canonicalLabel, parseTargetPattern, formatTargetPattern, isPackageUnder } from "./base/label";
+export {
+  parseLabel,
+  formatLabel,
+  displayLabel,
+  canonicalLabel,
+  parseTargetPattern,
+  formatTargetPattern,
+  isPackageUnder,
+} from "./base/label";
 export type { Label, TargetPattern } from "./base/label";
 export { type Digest, SHA256_HEX, digestOfBytes, digestOfFile, sha256Hex, formatDigest, parseDigest } from "./base/digest";
 export { type WorkspaceConfig, DEFAULT_SOURCE_DATE_EPOCH, validateConfig } from "./workspace/config";
@@ -25,12 +33,63 @@ export { type Database, type Statement as SqlStatement, sqlite } from "./base/da
 export { lockOutputBase } from "./workspace/lock";
 export { makeWritableDir } from "./base/writable-dir";
 export { parseQuery, evaluateQuery, queryPatterns, type QueryExpr, type QueryNode } from "./commands/query";
-export { verify, type VerifyOptions, type VerifyReport, type TargetVerdict, type Divergence, type FileDifference } from "./commands/verify/verify";
-export { type SigningKeyPair, type KeyFiles, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId, signBytes, verifyBytes, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE } from "./base/keys";
-export { type Envelope, type EnvelopeSignature, type DecodedEnvelope, type DsseFailure, type DsseVerified, pae, signEnvelope, serializeEnvelope, decodeEnvelope, verifyEnvelope } from "./base/dsse";
-export { type ProvenanceStatement, type ProvenanceInput, type SlsaProvenance, type Statement, type ResourceDescriptor, type DigestSet, type FileDigest, type LockfilePin, buildProvenanceStatement, serializeStatement, STATEMENT_TYPE, SLSA_PROVENANCE_PREDICATE_TYPE, HB_BUILD_TYPE } from "./provenance/statement";
+export {
+  verify,
+  type VerifyOptions,
+  type VerifyReport,
+  type TargetVerdict,
+  type Divergence,
+  type FileDifference,
+} from "./commands/verify/verify";
+export {
+  type SigningKeyPair,
+  type KeyFiles,
+  generateKeyPair,
+  writeKeyPair,
+  loadPrivateKey,
+  loadPublicKey,
+  keyId,
+  signBytes,
+  verifyBytes,
+  PRIVATE_KEY_FILE,
+  PUBLIC_KEY_FILE,
+} from "./base/keys";
+export {
+  type Envelope,
+  type EnvelopeSignature,
+  type DecodedEnvelope,
+  type DsseFailure,
+  type DsseVerified,
+  pae,
+  signEnvelope,
+  serializeEnvelope,
+  decodeEnvelope,
+  verifyEnvelope,
+} from "./base/dsse";
+export {
+  type ProvenanceStatement,
+  type ProvenanceInput,
+  type SlsaProvenance,
+  type Statement,
+  type ResourceDescriptor,
+  type DigestSet,
+  type FileDigest,
+  type LockfilePin,
+  buildProvenanceStatement,
+  serializeStatement,
+  STATEMENT_TYPE,
+  SLSA_PROVENANCE_PREDICATE_TYPE,
+  HB_BUILD_TYPE,
+} from "./provenance/statement";
 export { IN_TOTO_PAYLOAD_TYPE, ATTESTATION_SUFFIX, signStatement, attestationBundle } from "./provenance/attestation";
-export { type AttestationCheck, type AttestationVerification, type CheckResult, type VerifyAttestationOptions, ATTESTATION_CHECKS, verifyAttestation } from "./provenance/verify";
+export {
+  type AttestationCheck,
+  type AttestationVerification,
+  type CheckResult,
+  type VerifyAttestationOptions,
+  ATTESTATION_CHECKS,
+  verifyAttestation,
+} from "./provenance/verify";
 export { findBwrap, bwrapArgs, systemBinds, writeSandboxEtc, type BwrapSpec } from "./sandbox/bwrap";
 export { EXECROOT, SANDBOX_HOME, SYSTEM_PATH, determinismEnv } from "./base/action-env";
 export { spawnProcess, type SpawnResult } from "./base/process";

@@ -4,7 +4,16 @@ import { DEFAULT_TOOLS, type JsModule, jsModuleOf, requireToolchain } from "./to
 const TS_OR_JS = /\.(ts|tsx|mts|cts|js|jsx|mjs|cjs)$/;
 
 /** esbuild arguments shared by every rule that bundles. */
-export function bundleArgs(o: { format: string; platform: string; target: string; minify: boolean; sourcemap: boolean; define: Record<string, string>; external: string[]; modules: JsModule[] }): string[] {
+export function bundleArgs(o: {
+  format: string;
+  platform: string;
+  target: string;
+  minify: boolean;
+  sourcemap: boolean;
+  define: Record<string, string>;
+  external: string[];
+  modules: JsModule[];
+}): string[] {
   return [
     `--format=${o.format}`,
     `--platform=${o.platform}`,
@@ -12,7 +21,9 @@ export function bundleArgs(o: { format: string; platform: string; target: string
     "--log-level=warning",
     ...(o.sourcemap ? ["--sourcemap"] : []),
     ...(o.minify ? ["--minify"] : []),
-    ...Object.entries(o.define).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `--define:${k}=${v}`),
+    ...Object.entries(o.define)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `--define:${k}=${v}`),
     ...[...o.external].sort().map((e) => `--external:${e}`),
     // a dependency's package name resolves to its bundle: no node_modules link needed
     ...o.modules.map((m) => `--alias:${m.name}=./${m.entry}`),
@@ -22,7 +33,20 @@ export function bundleArgs(o: { format: string; platform: string; target: string
 /** Runs esbuild (the pinned binary) to bundle `entry` into `out`, with the deps' modules aliased. */
 export function bundle(
   ctx: RuleContext,
-  o: { esbuild: Toolchain; entry: File; out: File; map?: File; srcs: File[]; deps: { files: readonly File[]; module?: JsModule }[]; format: string; platform: string; target: string; minify: boolean; define: Record<string, string>; external: string[] },
+  o: {
+    esbuild: Toolchain;
+    entry: File;
+    out: File;
+    map?: File;
+    srcs: File[];
+    deps: { files: readonly File[]; module?: JsModule }[];
+    format: string;
+    platform: string;
+    target: string;
+    minify: boolean;
+    define: Record<string, string>;
+    external: string[];
+  },
 ): void {
   const modules = o.deps.flatMap((d) => (d.module ? [d.module] : []));
   ctx.actions.run({
@@ -38,7 +62,12 @@ export function bundle(
 export function fileIn(files: readonly File[], shortPath: string, label: string, attribute: string): File {
   const f = files.find((x) => x.shortPath === shortPath || x.path === shortPath);
   if (!f) {
-    throw new HbError("BAD_ATTRIBUTE", `${attribute} '${shortPath}' of ${label} is not one of its srcs`, { hint: `add it to srcs: ${files.map((x) => x.shortPath).slice(0, 5).join(", ")}...` });
+    throw new HbError("BAD_ATTRIBUTE", `${attribute} '${shortPath}' of ${label} is not one of its srcs`, {
+      hint: `add it to srcs: ${files
+        .map((x) => x.shortPath)
+        .slice(0, 5)
+        .join(", ")}...`,
+    });
   }
   return f;
 }
@@ -104,7 +133,12 @@ export const esbuild = rule({
     const base = inputs[0]!.path.slice(0, inputs[0]!.path.length - inputs[0]!.shortPath.length - 1) || ".";
     ctx.actions.run({
       executable: tool,
-      arguments: [...inputs.map((f) => f.path), `--outdir=${ctx.ruleDir}/${ctx.name}`, `--outbase=${base}`, ...bundleArgs({ ...common, sourcemap: false, modules: [] })],
+      arguments: [
+        ...inputs.map((f) => f.path),
+        `--outdir=${ctx.ruleDir}/${ctx.name}`,
+        `--outbase=${base}`,
+        ...bundleArgs({ ...common, sourcemap: false, modules: [] }),
+      ],
       inputs: srcs,
       outputs: outs,
       mnemonic: "Esbuild",

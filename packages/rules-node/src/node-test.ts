@@ -49,12 +49,25 @@ export const node_test = rule({
       });
       return { files: [], test: { log: log.path } };
     }
-    if (ctx.attr.runner !== "node") throw new HbError("BAD_ATTRIBUTE", `runner of ${ctx.label} must be "node" or "vitest", not '${ctx.attr.runner}'`);
+    if (ctx.attr.runner !== "node")
+      throw new HbError("BAD_ATTRIBUTE", `runner of ${ctx.label} must be "node" or "vitest", not '${ctx.attr.runner}'`);
     const esbuild = requireToolchain(ctx.attr.esbuild, "esbuild", ctx.label);
     const deps = ctx.attr.deps.map((d) => ({ files: d.files, module: jsModuleOf(d) }));
     const bundles: File[] = srcs.map((src) => {
       const out = ctx.declareFile(`${ctx.name}/${src.shortPath.replace(/\.[cm]?[jt]sx?$/, "")}.mjs`);
-      bundle(ctx, { esbuild, entry: src, out, srcs: [...srcs, ...data], deps, format: "esm", platform: "node", target: "node20", minify: false, define: {}, external: [] });
+      bundle(ctx, {
+        esbuild,
+        entry: src,
+        out,
+        srcs: [...srcs, ...data],
+        deps,
+        format: "esm",
+        platform: "node",
+        target: "node20",
+        minify: false,
+        define: {},
+        external: [],
+      });
       return out;
     });
     ctx.actions.run({

@@ -13,16 +13,25 @@ export const DEFAULT_TOOLS = {
  * (a workspace file, staged like a tool), or one at `path`.
  */
 export function esbuild_toolchain(args: { name?: string; path?: string; sha256: string; tags?: string[] }): void {
-  toolchain({ name: args.name ?? "esbuild", path: args.path ?? "node_modules/@esbuild/linux-x64/bin/esbuild", sha256: args.sha256, tags: args.tags });
+  toolchain({
+    name: args.name ?? "esbuild",
+    path: args.path ?? "node_modules/@esbuild/linux-x64/bin/esbuild",
+    sha256: args.sha256,
+    tags: args.tags,
+  });
 }
 
 /** The toolchain a label attribute names, or an error saying what it must be. */
 export function requireToolchain(ref: TargetRef | undefined, attribute: string, label: string): Toolchain {
   const t = ref ? toolchainOf(ref) : undefined;
   if (!t) {
-    throw new HbError("BAD_ATTRIBUTE", `attribute '${attribute}' of ${label} must name a toolchain (toolchain or local_toolchain target), not ${ref?.label ?? "nothing"}`, {
-      hint: `define it in tools/BUILD.ts, e.g. local_toolchain({ name: "${attribute}", path: "..." })`,
-    });
+    throw new HbError(
+      "BAD_ATTRIBUTE",
+      `attribute '${attribute}' of ${label} must name a toolchain (toolchain or local_toolchain target), not ${ref?.label ?? "nothing"}`,
+      {
+        hint: `define it in tools/BUILD.ts, e.g. local_toolchain({ name: "${attribute}", path: "..." })`,
+      },
+    );
   }
   return t;
 }

@@ -26,7 +26,8 @@ function findGrant(policy: AccessPolicy, token: string): TokenGrant | undefined 
 export function authenticate(policy: AccessPolicy, authorization: string | undefined): Authentication {
   const presented = presentedCredentials(authorization);
   if (presented.kind === "none") return { ok: true, identity: ANONYMOUS };
-  if (presented.kind === "malformed") return { ok: false, message: "malformed Authorization header (use Bearer <token> or basic auth with the token as password)" };
+  if (presented.kind === "malformed")
+    return { ok: false, message: "malformed Authorization header (use Bearer <token> or basic auth with the token as password)" };
   const grant = findGrant(policy, presented.token);
   return grant ? { ok: true, identity: { kind: "token", grant } } : { ok: false, message: "unknown token" };
 }

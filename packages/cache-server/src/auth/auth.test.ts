@@ -19,7 +19,8 @@ const policy = parseTokens(
   "tokens.json",
 );
 
-const basic = (user: string, pass: string, alphabet: "base64" | "base64url" = "base64") => `Basic ${Buffer.from(`${user}:${pass}`).toString(alphabet)}`;
+const basic = (user: string, pass: string, alphabet: "base64" | "base64url" = "base64") =>
+  `Basic ${Buffer.from(`${user}:${pass}`).toString(alphabet)}`;
 
 describe("presentedCredentials", () => {
   it("takes a bearer token or the basic-auth password with any user", () => {
@@ -88,7 +89,15 @@ describe("parseTokens", () => {
     ["broken JSON", `{"tokens": [{"token": "${CI}"`],
     ["a short token", { tokens: [{ token: "short", scopes: ["read"], instances: ["*"] }] }],
     ["a token with a space", { tokens: [{ token: "has a space in it, long", scopes: ["read"], instances: ["*"] }] }],
-    ["a repeated token", { tokens: [{ token: CI, scopes: ["read"], instances: ["*"] }, { token: CI, scopes: ["write"], instances: ["*"] }] }],
+    [
+      "a repeated token",
+      {
+        tokens: [
+          { token: CI, scopes: ["read"], instances: ["*"] },
+          { token: CI, scopes: ["write"], instances: ["*"] },
+        ],
+      },
+    ],
     ["an unknown scope", { tokens: [{ token: CI, scopes: ["admin"], instances: ["*"] }] }],
     ["no instances", { tokens: [{ token: CI, scopes: ["read"], instances: [] }] }],
     ["a bad instance", { tokens: [{ token: CI, scopes: ["read"], instances: [".."] }] }],

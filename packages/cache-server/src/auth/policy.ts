@@ -55,7 +55,11 @@ function parseGrant(entry: unknown, i: number, source: string, seen: Set<string>
   if (!Array.isArray(e.scopes) || e.scopes.length === 0 || !e.scopes.every((s) => s === "read" || s === "write")) {
     bad(source, `${where}.scopes must be a non-empty list of "read" and "write"`);
   }
-  if (!Array.isArray(e.instances) || e.instances.length === 0 || !e.instances.every((s) => s === "*" || s === "" || (typeof s === "string" && isInstanceName(s)))) {
+  if (
+    !Array.isArray(e.instances) ||
+    e.instances.length === 0 ||
+    !e.instances.every((s) => s === "*" || s === "" || (typeof s === "string" && isInstanceName(s)))
+  ) {
     bad(source, `${where}.instances must be a non-empty list of instance names ("" for the unprefixed one, "*" for all)`);
   }
   const instances = e.instances as string[];

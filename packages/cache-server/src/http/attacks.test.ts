@@ -82,7 +82,9 @@ describe("authorization comes first", () => {
   it("an upload that waits for 100 Continue is refused before its body is invited", async () => {
     const raw = (headers: string) =>
       new Promise<string>((resolve) => {
-        const sock = connect(Number(new URL(s.url).port), "127.0.0.1", () => sock.write(`PUT /cas/${d.hash} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${blob.length}\r\nExpect: 100-continue\r\n\r\n`));
+        const sock = connect(Number(new URL(s.url).port), "127.0.0.1", () =>
+          sock.write(`PUT /cas/${d.hash} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${blob.length}\r\nExpect: 100-continue\r\n\r\n`),
+        );
         let text = "";
         sock.on("data", (c) => {
           text += c;
@@ -104,7 +106,9 @@ describe("uploads that would poison the cache are refused and store nothing", ()
   it("a CAS blob whose bytes do not hash to its name (400)", async () => {
     const d = digestOf("the real bytes");
     await refused(400, () => put(s.url, `/cas/${d.hash}`, "other bytes", CI));
-    await refused(400, () => request(s.url, `/cas/${d.hash}`, { method: "PUT", body: Readable.from([Buffer.from("streamed other bytes")]), token: CI }));
+    await refused(400, () =>
+      request(s.url, `/cas/${d.hash}`, { method: "PUT", body: Readable.from([Buffer.from("streamed other bytes")]), token: CI }),
+    );
     expect((await get(s.url, `/cas/${d.hash}`, CI)).status).toBe(404);
   });
 
@@ -162,7 +166,9 @@ describe("uploads that would poison the cache are refused and store nothing", ()
     const d = digestOf(blob);
     await put(s.url, `/cas/${d.hash}`, blob, CI);
     const key = "1b".repeat(32);
-    await refused(400, () => put(s.url, `/ac/${key}`, encodeActionResult({ files: [{ path: "x", digest: { hash: d.hash, size: d.size + 1 } }] }), CI));
+    await refused(400, () =>
+      put(s.url, `/ac/${key}`, encodeActionResult({ files: [{ path: "x", digest: { hash: d.hash, size: d.size + 1 } }] }), CI),
+    );
   });
 
   it("an AC entry in neither format (400)", async () => {

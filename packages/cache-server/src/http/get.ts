@@ -78,7 +78,7 @@ function readVerified(ctx: ServerContext, key: EntryKey, opened: OpenEntry): Buf
  * return fewer bytes than asked of a file that has them (NFS, FUSE): it goes on from there.
  */
 async function readFull(fd: number, buf: Buffer, length: number, position: number): Promise<boolean> {
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     const { bytesRead } = await read(fd, buf, at, length - at, position + at);
     if (bytesRead === 0) return false;
     at += bytesRead;

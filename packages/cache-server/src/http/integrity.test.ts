@@ -12,7 +12,8 @@ import { removeTempDirs, startTestServer } from "../testing/server";
 
 afterAll(removeTempDirs);
 
-const blobPath = (dir: string, hash: string, instance = "", kind = "cas") => join(dir, "blobs", `@${instance}`, kind, hash.slice(0, 2), hash);
+const blobPath = (dir: string, hash: string, instance = "", kind = "cas") =>
+  join(dir, "blobs", `@${instance}`, kind, hash.slice(0, 2), hash);
 
 /** Overwrites a stored file in place with other bytes of the same size (root ignores 0444). */
 function corruptInPlace(path: string): void {
@@ -156,7 +157,8 @@ describe("a blob corrupted on the server's disk is never served as valid", () =>
     closeSync(fd);
     const answers = [await first, await get(s.url, `/cas/${d.hash}`)];
     await s.stop();
-    for (const r of answers) if (!(r instanceof Error) && r.status === 200 && r.body.length === blob.length) expect(r.body.equals(blob)).toBe(true);
+    for (const r of answers)
+      if (!(r instanceof Error) && r.status === 200 && r.body.length === blob.length) expect(r.body.equals(blob)).toBe(true);
   });
 
   it("downloads of a large blob cut short by their clients leave the server serving, with no internal error", async () => {
@@ -261,7 +263,9 @@ describe("LRU eviction under --max-size", () => {
     expect((await get(s.url, `/ac/${key}`)).status).toBe(404);
     // dropped, so a new result for the action can be stored
     await put(s.url, `/cas/${d.hash}`, out);
-    expect((await put(s.url, `/ac/${key}`, encodeActionResult({ files: [{ path: "o", digest: d }], exitCode: 0, stdout: d }))).status).toBe(200);
+    expect((await put(s.url, `/ac/${key}`, encodeActionResult({ files: [{ path: "o", digest: d }], exitCode: 0, stdout: d }))).status).toBe(
+      200,
+    );
     await s.stop();
   });
 });

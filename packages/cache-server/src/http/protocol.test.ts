@@ -84,7 +84,9 @@ describe("uploads", () => {
     const blob = Buffer.from("sent in chunks");
     const d = digestOf(blob);
     const { Readable } = await import("node:stream");
-    expect((await request(s.url, `/cas/${d.hash}`, { method: "PUT", body: Readable.from([blob.subarray(0, 4), blob.subarray(4)]) })).status).toBe(200);
+    expect(
+      (await request(s.url, `/cas/${d.hash}`, { method: "PUT", body: Readable.from([blob.subarray(0, 4), blob.subarray(4)]) })).status,
+    ).toBe(200);
     expect((await get(s.url, `/cas/${d.hash}`)).body).toEqual(blob);
   });
 
@@ -97,7 +99,10 @@ describe("uploads", () => {
     expect(got.status).toBe(200);
     expect(digestOf(got.body)).toEqual(d);
     await until(() => s.accessLog.some((e) => e.method === "GET" && e.path === `/cas/${d.hash}`));
-    expect(s.accessLog.find((e) => e.method === "GET" && e.path === `/cas/${d.hash}`)).toMatchObject({ status: 200, bytesOut: blob.length });
+    expect(s.accessLog.find((e) => e.method === "GET" && e.path === `/cas/${d.hash}`)).toMatchObject({
+      status: 200,
+      bytesOut: blob.length,
+    });
     expect(s.accessLog.find((e) => e.method === "PUT" && e.path === `/cas/${d.hash}`)).toMatchObject({ status: 200, bytesIn: blob.length });
   });
 });
@@ -125,7 +130,13 @@ describe("operations", () => {
     const before = s.accessLog.length;
     await get(s.url, `/main/cas/${"2".repeat(64)}`);
     const line = s.accessLog[before]!;
-    expect(line).toMatchObject({ method: "GET", path: `/main/cas/${"2".repeat(64)}`, instance: "main", status: 404, tokenName: "anonymous" });
+    expect(line).toMatchObject({
+      method: "GET",
+      path: `/main/cas/${"2".repeat(64)}`,
+      instance: "main",
+      status: 404,
+      tokenName: "anonymous",
+    });
     expect(typeof line.durationMs).toBe("number");
     expect(new Date(line.time).getTime()).toBeGreaterThan(0);
   });

@@ -67,7 +67,8 @@ async function putCas(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<v
   let committed = false;
   try {
     const body = await receive(ctx, x, limit, temp ? { file: temp } : "discard");
-    if (body.sha256 !== key.hash) throw new Refusal(400, "hash_mismatch", `the body's sha256 is ${body.sha256}, not the ${key.hash} it was uploaded as`);
+    if (body.sha256 !== key.hash)
+      throw new Refusal(400, "hash_mismatch", `the body's sha256 is ${body.sha256}, not the ${key.hash} it was uploaded as`);
     if (temp) {
       ctx.store.commit(key, temp, body.sha256, body.size);
       committed = true;

@@ -63,10 +63,22 @@ export function renderMetrics(m: CacheMetrics, store: StoreStats): string {
   family(out, "hb_cache_misses_total", "counter", "GET and HEAD requests for entries the cache does not have.", kinds(m.misses));
   family(out, "hb_cache_received_bytes_total", "counter", "Request body bytes received.", [["", m.bytesIn]]);
   family(out, "hb_cache_sent_bytes_total", "counter", "Entry bytes sent.", [["", m.bytesOut]]);
-  family(out, "hb_cache_sent_hashed_bytes_total", "counter", "Entry bytes sent that were hashed on their way out (every small entry; a large one this process has not hashed since its file last changed).", [["", m.hashedBytesOut]]);
+  family(
+    out,
+    "hb_cache_sent_hashed_bytes_total",
+    "counter",
+    "Entry bytes sent that were hashed on their way out (every small entry; a large one this process has not hashed since its file last changed).",
+    [["", m.hashedBytesOut]],
+  );
   family(out, "hb_cache_refused_uploads_total", "counter", "PUT requests refused, by reason.", reasons(m.refusedUploads));
   family(out, "hb_cache_refused_reads_total", "counter", "Other requests refused, by reason.", reasons(m.refusedReads));
-  family(out, "hb_cache_requests_total", "counter", "Requests by method and status.", [...m.requests].sort(([a], [b]) => a.localeCompare(b)));
+  family(
+    out,
+    "hb_cache_requests_total",
+    "counter",
+    "Requests by method and status.",
+    [...m.requests].sort(([a], [b]) => a.localeCompare(b)),
+  );
   family(out, "hb_cache_evictions_total", "counter", "Entries evicted to stay under the size limit.", [["", m.evictions]]);
   family(out, "hb_cache_evicted_bytes_total", "counter", "Bytes evicted to stay under the size limit.", [["", m.evictedBytes]]);
   family(out, "hb_cache_corrupt_entries_total", "counter", "Stored entries found changed on disk and removed.", [["", m.corruptEntries]]);

@@ -44,10 +44,31 @@ describe("acEntryInfo on hb entries", () => {
     ["a keyid that is not hex", envelope({ format: "hb-ac-entry/1", payload: payloadB64, signatures: [{ keyid: "xyz", sig: "AAAA" }] })],
     ["a payload that is not base64", envelope({ format: "hb-ac-entry/1", payload: "!!!", signatures: [{ keyid: "ab", sig: "AAAA" }] })],
     ["a payload that is not JSON", envelope({ format: "hb-ac-entry/1", payload: "AAAA", signatures: [{ keyid: "ab", sig: "AAAA" }] })],
-    ["a file hash that is not hex", hbEntryFromPayload({ ...good(), result: { ...(good().result as object), files: [{ path: "a", hash: "x", size: 1, executable: false }] } })],
-    ["a negative size", hbEntryFromPayload({ ...good(), result: { ...(good().result as object), files: [{ path: "a", hash: blob.hash, size: -1, executable: false }] } })],
-    ["a path escaping the output tree", hbEntryFromPayload({ ...good(), result: { ...(good().result as object), files: [{ path: "../etc/x", ...blob, executable: false }] } })],
-    ["an absolute path", hbEntryFromPayload({ ...good(), result: { ...(good().result as object), files: [{ path: "/etc/x", ...blob, executable: false }] } })],
+    [
+      "a file hash that is not hex",
+      hbEntryFromPayload({
+        ...good(),
+        result: { ...(good().result as object), files: [{ path: "a", hash: "x", size: 1, executable: false }] },
+      }),
+    ],
+    [
+      "a negative size",
+      hbEntryFromPayload({
+        ...good(),
+        result: { ...(good().result as object), files: [{ path: "a", hash: blob.hash, size: -1, executable: false }] },
+      }),
+    ],
+    [
+      "a path escaping the output tree",
+      hbEntryFromPayload({
+        ...good(),
+        result: { ...(good().result as object), files: [{ path: "../etc/x", ...blob, executable: false }] },
+      }),
+    ],
+    [
+      "an absolute path",
+      hbEntryFromPayload({ ...good(), result: { ...(good().result as object), files: [{ path: "/etc/x", ...blob, executable: false }] } }),
+    ],
     ["no semanticsVersion", hbEntryFromPayload({ ...good(), semanticsVersion: "1" })],
     ["no result", hbEntryFromPayload({ ...good(), result: undefined })],
     ["invalid UTF-8", Buffer.concat([Buffer.from('{"format":"'), Buffer.from([0xff]), Buffer.from('"}')])],

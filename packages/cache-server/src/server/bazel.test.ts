@@ -101,7 +101,10 @@ describe("real Bazel as a client", () => {
     `bazel with a token in the URL (http://user:TOKEN@127.0.0.1:PORT)${BAZEL ? "" : " (SKIPPED: bazel is not installed)"}`,
     async () => {
       const token = "bazel-ci-0123456789abcdef";
-      const tokensFile = writeTokens(tempDir(), { anonymousRead: false, tokens: [{ name: "bazel-ci", token, scopes: ["read", "write"], instances: ["*"] }] });
+      const tokensFile = writeTokens(tempDir(), {
+        anonymousRead: false,
+        tokens: [{ name: "bazel-ci", token, scopes: ["read", "write"], instances: ["*"] }],
+      });
       const s = await startTestServer({ tokensFile });
       servers.push(s);
       const { second, executionLog } = await buildTwice(s.url.replace("http://", `http://bazel:${token}@`));

@@ -167,9 +167,13 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     policy = LOOPBACK_OPEN_POLICY;
     log(`WARNING: no --tokens file: anyone who can reach ${host} may read AND write this cache`);
   } else {
-    throw new HbError("INSECURE_CACHE_SERVER", `refusing to serve on ${host} without a tokens file: anyone on the network could write cache entries`, {
-      hint: "pass --tokens FILE, or --host 127.0.0.1 for a cache only this machine uses",
-    });
+    throw new HbError(
+      "INSECURE_CACHE_SERVER",
+      `refusing to serve on ${host} without a tokens file: anyone on the network could write cache entries`,
+      {
+        hint: "pass --tokens FILE, or --host 127.0.0.1 for a cache only this machine uses",
+      },
+    );
   }
   const metrics = newMetrics();
   const maxSize = opts.maxSize ?? 10 * GiB;
@@ -237,6 +241,8 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     });
   });
   const s = store.stats();
-  log(`serving ${opts.dir} on ${server.url} (${formatSize(s.totalBytes)} of ${formatSize(maxSize)} used, ${s.casEntries} blobs, ${s.acEntries} AC entries)`);
+  log(
+    `serving ${opts.dir} on ${server.url} (${formatSize(s.totalBytes)} of ${formatSize(maxSize)} used, ${s.casEntries} blobs, ${s.acEntries} AC entries)`,
+  );
   return server;
 }

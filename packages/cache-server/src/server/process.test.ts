@@ -184,9 +184,14 @@ describe("hb cache serve as a process", () => {
 
   it("refuses to start off loopback without a tokens file (exit 2, no stack trace)", async () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [cli, "cache", "serve", "--dir", join(tempDir(), "c"), "--host", "0.0.0.0", "--port", "0"], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_PATH: join(REPO, "node_modules") },
-      }, (_e, _out, stderr) => resolve({ code: child.exitCode, stderr }));
+      const child = execFile(
+        process.execPath,
+        [cli, "cache", "serve", "--dir", join(tempDir(), "c"), "--host", "0.0.0.0", "--port", "0"],
+        {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_PATH: join(REPO, "node_modules") },
+        },
+        (_e, _out, stderr) => resolve({ code: child.exitCode, stderr }),
+      );
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^ERROR: refusing to serve on 0\.0\.0\.0 without a tokens file/);
@@ -196,9 +201,14 @@ describe("hb cache serve as a process", () => {
   it("refuses an access log it cannot append to before it serves (exit 2, no stack trace)", async () => {
     const dir = join(tempDir(), "c");
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = execFile(process.execPath, [cli, "cache", "serve", "--dir", dir, "--port", "0", "--access-log", join(tempDir(), "missing/access.log")], {
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_PATH: join(REPO, "node_modules") },
-      }, (_e, _out, stderr) => resolve({ code: child.exitCode, stderr }));
+      const child = execFile(
+        process.execPath,
+        [cli, "cache", "serve", "--dir", dir, "--port", "0", "--access-log", join(tempDir(), "missing/access.log")],
+        {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_PATH: join(REPO, "node_modules") },
+        },
+        (_e, _out, stderr) => resolve({ code: child.exitCode, stderr }),
+      );
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/^ERROR: cannot append the access log to .*missing\/access\.log: ENOENT/);

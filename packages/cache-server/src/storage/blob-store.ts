@@ -1,4 +1,17 @@
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, type Stats, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { HbError, makeWritableDir } from "@hb/core";
 import { type EntryKey, type EntryKind, type EntryRow, entryId } from "./entry";
@@ -62,7 +75,13 @@ function factsOf(row: EntryRow): string {
 
 /** Creates the store's directory, or says in words why it cannot be one. */
 function makeStoreDir(root: string): void {
-  makeWritableDir(root, (why) => new HbError("CACHE_SERVER_FAILED", `cannot keep the cache in ${root}: ${why}`, { hint: "give --dir a writable directory (it is created if missing)" }));
+  makeWritableDir(
+    root,
+    (why) =>
+      new HbError("CACHE_SERVER_FAILED", `cannot keep the cache in ${root}: ${why}`, {
+        hint: "give --dir a writable directory (it is created if missing)",
+      }),
+  );
 }
 
 /** Whether a file's inode facts are still those recorded in `row`. */
@@ -340,7 +359,9 @@ export class BlobStore {
       }
     }
     if (missing.length + orphans > 0) {
-      this.events.log(`recovered from an unclean shutdown: dropped ${missing.length} index rows without files and ${orphans} files without rows`);
+      this.events.log(
+        `recovered from an unclean shutdown: dropped ${missing.length} index rows without files and ${orphans} files without rows`,
+      );
     }
   }
 

@@ -135,7 +135,7 @@ export class DigestThread {
 
   /** Copies `chunk` into slices, sending each full one; false when part of it waits for a slice. */
   private take(s: Stream, chunk: Uint8Array): boolean {
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length;) {
       if (!s.slice) {
         const buffer = this.spare.pop() ?? (this.slices < SLICE_BUDGET ? (this.slices++, new ArrayBuffer(SLICE)) : undefined);
         if (!buffer) {

@@ -40,4 +40,5 @@ export function request(base: string, path: string, opts: RequestOptions = {}): 
 
 export const get = (base: string, path: string, token?: string) => request(base, path, { token });
 export const head = (base: string, path: string, token?: string) => request(base, path, { method: "HEAD", token });
-export const put = (base: string, path: string, body: Buffer | string, token?: string) => request(base, path, { method: "PUT", body, token });
+export const put = (base: string, path: string, body: Buffer | string, token?: string) =>
+  request(base, path, { method: "PUT", body, token });

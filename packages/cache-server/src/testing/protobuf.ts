@@ -49,7 +49,12 @@ export interface TestActionResult {
 export function encodeActionResult(r: TestActionResult): Buffer {
   const parts: Buffer[] = [];
   for (const f of r.files ?? []) {
-    parts.push(lenField(2, Buffer.concat([lenField(1, f.path), lenField(2, encodeDigest(f.digest)), f.executable ? varintField(4, 1) : Buffer.alloc(0)])));
+    parts.push(
+      lenField(
+        2,
+        Buffer.concat([lenField(1, f.path), lenField(2, encodeDigest(f.digest)), f.executable ? varintField(4, 1) : Buffer.alloc(0)]),
+      ),
+    );
   }
   for (const d of r.dirs ?? []) parts.push(lenField(3, Buffer.concat([lenField(1, d.path), lenField(3, encodeDigest(d.tree))])));
   if (r.exitCode) parts.push(varintField(4, r.exitCode));

@@ -25,9 +25,18 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
 
 /** The team cache's flags, the same for hb build and hb test (whose results it also caches). */
 export const REMOTE_OPTIONS: Record<string, OptionSpec> = {
-  "remote-cache": { type: "string", valueName: "URL", description: "team cache (hb cache serve, bazel-remote); token from HB_CACHE_TOKEN or http://user:TOKEN@host" },
+  "remote-cache": {
+    type: "string",
+    valueName: "URL",
+    description: "team cache (hb cache serve, bazel-remote); token from HB_CACHE_TOKEN or http://user:TOKEN@host",
+  },
   "remote-instance": { type: "string", valueName: "NAME", description: "the cache instance uploads go to (e.g. pr-123)" },
-  "remote-read-instance": { type: "string", multiple: true, valueName: "NAME", description: "an instance to read from, in order (e.g. pr-123 then main)" },
+  "remote-read-instance": {
+    type: "string",
+    multiple: true,
+    valueName: "NAME",
+    description: "an instance to read from, in order (e.g. pr-123 then main)",
+  },
   "remote-upload": { type: "boolean", description: "upload sandboxed results, signed with --signing-key (meant for CI)" },
   "trusted-key": { type: "string", multiple: true, valueName: "FILE", description: "a public key (PEM) whose cache entries are accepted" },
 };

@@ -16,10 +16,21 @@ export const buildCommand: Command = {
   ].join("\n"),
   options: {
     ...BUILD_OPTIONS,
-    provenance: { type: "boolean", description: "sign in-toto/SLSA provenance for the targets' outputs: <output>.intoto.jsonl beside each" },
-    "signing-key": { type: "string", valueName: "FILE", description: "Ed25519 private key (PEM, from hb keygen) that signs provenance and uploaded cache entries" },
+    provenance: {
+      type: "boolean",
+      description: "sign in-toto/SLSA provenance for the targets' outputs: <output>.intoto.jsonl beside each",
+    },
+    "signing-key": {
+      type: "string",
+      valueName: "FILE",
+      description: "Ed25519 private key (PEM, from hb keygen) that signs provenance and uploaded cache entries",
+    },
     ...REMOTE_OPTIONS,
-    "builder-id": { type: "string", valueName: "URI", description: "the builder id provenance records (default urn:hb:builder:local:<host>)" },
+    "builder-id": {
+      type: "string",
+      valueName: "URI",
+      description: "the builder id provenance records (default urn:hb:builder:local:<host>)",
+    },
     "allow-dirty": { type: "boolean", description: "sign provenance for a tree with uncommitted changes (recorded as dirty)" },
     offline: { type: "boolean", description: "skip the fetch step: fail if an external input is not fetched yet (run hb fetch first)" },
     audit: {
@@ -36,7 +47,9 @@ export const buildCommand: Command = {
     if (flags.report) checkReportFile(cwd, flags.report);
     const signingKey = stringOption(values, "signing-key");
     if (values.provenance === true && !signingKey) {
-      throw new HbError("USAGE", "--provenance needs --signing-key FILE", { hint: "create a key pair outside the workspace (never committed; the tree stays clean): hb keygen --out ~/.hb-keys" });
+      throw new HbError("USAGE", "--provenance needs --signing-key FILE", {
+        hint: "create a key pair outside the workspace (never committed; the tree stays clean): hb keygen --out ~/.hb-keys",
+      });
     }
     const term = createTerminal();
     const progress = new BuildProgress(term);

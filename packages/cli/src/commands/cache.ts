@@ -21,7 +21,8 @@ function untilAborted(signal: AbortSignal): Promise<void> {
 const serveCommand: Command = {
   name: "cache serve",
   summary: "Serve a team remote cache over the Bazel HTTP cache protocol.",
-  usage: "hb cache serve --dir DIR [--port 9092] [--host 127.0.0.1] [--max-size 10GiB] [--max-upload 4GiB] [--tokens FILE] [--access-log FILE]",
+  usage:
+    "hb cache serve --dir DIR [--port 9092] [--host 127.0.0.1] [--max-size 10GiB] [--max-upload 4GiB] [--tokens FILE] [--access-log FILE]",
   description: [
     "GET, HEAD and PUT on /cas/<sha256> and /ac/<sha256>, optionally under an instance: /<instance>/cas/...",
     "(each instance is a namespace of its own). hb's clients and Bazel (--remote_cache=http://HOST:PORT)",

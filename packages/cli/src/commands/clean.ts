@@ -49,7 +49,9 @@ export const cleanCommand: Command = {
       term.line(`hb: removed ${workspace.outDir} and ${base}`);
     } else {
       kept = kept.sort();
-      term.line(`hb: removed ${workspace.outDir} and hb's state in ${base}; kept what is not hb's there: ${kept.slice(0, 5).join(", ")}${kept.length > 5 ? `, ... (${kept.length})` : ""}`);
+      term.line(
+        `hb: removed ${workspace.outDir} and hb's state in ${base}; kept what is not hb's there: ${kept.slice(0, 5).join(", ")}${kept.length > 5 ? `, ... (${kept.length})` : ""}`,
+      );
     }
     return 0;
   },

@@ -19,7 +19,10 @@ export const keygenCommand: Command = {
   },
   async run({ values, cwd }) {
     const out = stringOption(values, "out");
-    if (out === undefined) throw new HbError("USAGE", "hb keygen needs --out DIR", { hint: "e.g. hb keygen --out ~/.hb-keys (outside the workspace: never committed, and --provenance wants a clean tree)" });
+    if (out === undefined)
+      throw new HbError("USAGE", "hb keygen needs --out DIR", {
+        hint: "e.g. hb keygen --out ~/.hb-keys (outside the workspace: never committed, and --provenance wants a clean tree)",
+      });
     const files = writeKeyPair(resolve(cwd, out), generateKeyPair(), { force: values.force === true });
     const term = createTerminal();
     term.line(`hb: wrote ${files.privateKeyPath} (mode 0600; keep it secret, never commit it)`);

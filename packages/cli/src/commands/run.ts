@@ -10,13 +10,15 @@ export const runCommand: Command = {
   name: "run",
   summary: "Build an executable target (node_binary, an executable genrule) and run it with arguments.",
   usage: "hb run [options] <target> [-- <args>...]",
-  description: "The program runs on this machine, not in the sandbox, in the current directory, with BUILD_WORKSPACE_DIRECTORY set; hb exits with its exit code.",
+  description:
+    "The program runs on this machine, not in the sandbox, in the current directory, with BUILD_WORKSPACE_DIRECTORY set; hb exits with its exit code.",
   options: { ...BUILD_OPTIONS },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
     const [target, ...rest] = positionals;
     if (!target) throw new HbError("USAGE", "hb run needs a target", { hint: "e.g. hb run //app:cli -- --help" });
-    if (rest.length > 0) throw new HbError("USAGE", `hb run builds one target; put the program's arguments after --: hb run ${target} -- ${rest.join(" ")}`);
+    if (rest.length > 0)
+      throw new HbError("USAGE", `hb run builds one target; put the program's arguments after --: hb run ${target} -- ${rest.join(" ")}`);
     const flags = buildFlags(values);
     if (flags.report) checkReportFile(cwd, flags.report);
     const term = createTerminal();
@@ -28,7 +30,9 @@ export const runCommand: Command = {
     const label = result.graph.requested[0];
     const info = result.graph.targets.find((t) => t.label === label);
     if (!info?.executable) {
-      throw new HbError("USAGE", `${label} is not executable (${info?.kind ?? "unknown kind"})`, { hint: "hb run takes a node_binary, or a genrule with executable: true" });
+      throw new HbError("USAGE", `${label} is not executable (${info?.kind ?? "unknown kind"})`, {
+        hint: "hb run takes a node_binary, or a genrule with executable: true",
+      });
     }
     const { execa } = await import("execa");
     const r = await execa(join(result.workspace.root, info.executable), programArgs, {
@@ -40,7 +44,9 @@ export const runCommand: Command = {
     });
     if (r.exitCode === undefined && r.signal === undefined && !r.isCanceled) {
       const why = (r.cause as Error | undefined)?.message ?? r.shortMessage;
-      throw new HbError("RUN_FAILED", `could not start ${info.executable}: ${why}`, { hint: "the command that makes it must mark it executable (chmod +x $@) and start it with a #! line" });
+      throw new HbError("RUN_FAILED", `could not start ${info.executable}: ${why}`, {
+        hint: "the command that makes it must mark it executable (chmod +x $@) and start it with a #! line",
+      });
     }
     return r.exitCode ?? 1;
   },

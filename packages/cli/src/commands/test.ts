@@ -18,7 +18,11 @@ export const testCommand: Command = {
     ...BUILD_OPTIONS,
     "keep-going": { ...BUILD_OPTIONS["keep-going"]!, description: "always on for hb test: every test whose build succeeded runs" },
     ...REMOTE_OPTIONS,
-    "signing-key": { type: "string", valueName: "FILE", description: "Ed25519 private key (PEM, from hb keygen) that signs uploaded cache entries" },
+    "signing-key": {
+      type: "string",
+      valueName: "FILE",
+      description: "Ed25519 private key (PEM, from hb keygen) that signs uploaded cache entries",
+    },
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
@@ -43,7 +47,9 @@ export const testCommand: Command = {
       term.line(`${t.label.padEnd(width)}  ${show[t.status]}${time}`);
     }
     const count = (s: TestResult["status"]) => tests.filter((t) => t.status === s).length;
-    term.line(`hb: ${tests.length} tests: ${count("passed") + count("cached")} passed (${count("cached")} cached), ${count("failed")} failed${count("not run") ? `, ${count("not run")} not run` : ""}`);
+    term.line(
+      `hb: ${tests.length} tests: ${count("passed") + count("cached")} passed (${count("cached")} cached), ${count("failed")} failed${count("not run") ? `, ${count("not run")} not run` : ""}`,
+    );
     if (flags.report) writeJsonFile(cwd, flags.report, { ...result.report, tests });
     return result.exitCode;
   },

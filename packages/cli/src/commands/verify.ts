@@ -30,7 +30,8 @@ export const verifyCommand: Command = {
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
-    if (positionals.length === 0) throw new HbError("USAGE", "hb verify needs at least one target pattern", { hint: "e.g. hb verify //examples/..." });
+    if (positionals.length === 0)
+      throw new HbError("USAGE", "hb verify needs at least one target pattern", { hint: "e.g. hb verify //examples/..." });
     const flags = buildFlags(values);
     if (flags.report) checkReportFile(cwd, flags.report);
     const runs = intOption(values, "runs", 2) ?? 2;
@@ -60,22 +61,37 @@ export const verifyCommand: Command = {
 };
 
 function printReport(term: Terminal, r: VerifyReport): void {
-  const rows = r.targets.map((t) => [t.label, t.status === "reproducible" ? "reproducible" : t.status.toUpperCase(), String(t.runs), t.firstDivergence ?? "-"]);
+  const rows = r.targets.map((t) => [
+    t.label,
+    t.status === "reproducible" ? "reproducible" : t.status.toUpperCase(),
+    String(t.runs),
+    t.firstDivergence ?? "-",
+  ]);
   const head = ["target", "status", "runs", "first divergence"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
   const lines = [fmt(head), ...rows.map(fmt)];
   for (const d of r.divergences) {
     if (d.failed) {
-      lines.push("", `${d.label}: ${d.mnemonic} failed in run ${d.run} (${d.failed.conditions}) and succeeded in run ${d.failed.succeededIn}`, `  command: ${d.command}`);
+      lines.push(
+        "",
+        `${d.label}: ${d.mnemonic} failed in run ${d.run} (${d.failed.conditions}) and succeeded in run ${d.failed.succeededIn}`,
+        `  command: ${d.command}`,
+      );
       for (const l of d.failed.message.split("\n").slice(1)) if (!/^\s*command: /.test(l)) lines.push(`  ${l}`);
       continue;
     }
-    lines.push("", `${d.label}: ${d.mnemonic} wrote different outputs from the same inputs (run 1 vs run ${d.run})`, `  command: ${d.command}`);
+    lines.push(
+      "",
+      `${d.label}: ${d.mnemonic} wrote different outputs from the same inputs (run 1 vs run ${d.run})`,
+      `  command: ${d.command}`,
+    );
     for (const f of d.files) {
       const a = f.run1 ? `${f.run1.sha256.slice(0, 12)}… (${f.run1.size} bytes)` : "missing";
       const b = f.other ? `${f.other.sha256.slice(0, 12)}… (${f.other.size} bytes)` : "missing";
-      lines.push(`  ${f.path}: ${a} vs ${b}${f.firstDifferingByte !== undefined ? `, first difference at byte ${f.firstDifferingByte}` : ""}`);
+      lines.push(
+        `  ${f.path}: ${a} vs ${b}${f.firstDifferingByte !== undefined ? `, first difference at byte ${f.firstDifferingByte}` : ""}`,
+      );
       for (const l of f.archive ?? []) lines.push(`    ${l}`);
       if (f.textDiff) for (const l of f.textDiff.split("\n")) lines.push(`    ${l}`);
       if (f.diffoscope) for (const l of f.diffoscope.split("\n")) lines.push(`    ${l}`);

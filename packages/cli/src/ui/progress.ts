@@ -5,7 +5,9 @@ import type { Terminal } from "./terminal";
  * Build progress: on a terminal one live line `[done/total] running: <labels>`; otherwise a
  * plain line as each action starts. Failures, warnings and action output print as they come.
  */
-export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "actionStarted" | "actionFinished" | "outputsFailed" | "warning">> {
+export class BuildProgress implements Required<
+  Pick<BuildEvents, "planned" | "actionStarted" | "actionFinished" | "outputsFailed" | "warning">
+> {
   private total = 0;
   private done = 0;
   private started = 0;
@@ -81,7 +83,9 @@ export class BuildProgress implements Required<Pick<BuildEvents, "planned" | "ac
     for (const i of report.incidents) this.term.warn(`cache: ${i.detail}`);
     if (report.remote) {
       const r = report.remote;
-      const rejected = Object.entries(r.rejected).map(([why, n]) => `${n} ${why}`).join(", ");
+      const rejected = Object.entries(r.rejected)
+        .map(([why, n]) => `${n} ${why}`)
+        .join(", ");
       this.term.line(
         `hb: remote cache ${r.url}: ${r.hits} hits, ${r.misses} misses, ${r.bytesDownloaded} bytes down, ${r.uploads} uploads (${r.bytesUploaded} bytes up)` +
           (rejected ? `, refused: ${rejected}` : "") +

@@ -3,7 +3,9 @@ import { dirname, resolve } from "node:path";
 import { HbError, makeWritableDir } from "@hb/core";
 
 function cannotWrite(path: string, why: string): HbError {
-  return new HbError("USAGE", `cannot write the report to ${path}: ${why}`, { hint: "give --report a file in a writable directory (it is created if missing)" });
+  return new HbError("USAGE", `cannot write the report to ${path}: ${why}`, {
+    hint: "give --report a file in a writable directory (it is created if missing)",
+  });
 }
 
 /**

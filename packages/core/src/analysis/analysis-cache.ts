@@ -37,10 +37,13 @@ export function analysisRequestKey(patterns: readonly string[], cwdPkg: string):
  * and package listings re-run and compared. Re-validated records are written back so the next
  * check is a stat again.
  */
-export async function loadCachedAnalysis(db: Database, request: string, root: string): Promise<(CachedAnalysis & { fingerprint: string }) | undefined> {
+export async function loadCachedAnalysis(
+  db: Database,
+  request: string,
+  root: string,
+): Promise<(CachedAnalysis & { fingerprint: string }) | undefined> {
   const row = db.prepare("SELECT inputs, result FROM analysis_cache WHERE request = ?").get(request) as
-    | { inputs: string; result: string }
-    | undefined;
+    { inputs: string; result: string } | undefined;
   if (!row) return undefined;
   let inputs: AnalysisInputs;
   let cached: CachedAnalysis;
@@ -131,6 +134,10 @@ export async function loadCachedAnalysis(db: Database, request: string, root: st
 /** Stores an analysis; returns its fingerprint. */
 export function storeAnalysis(db: Database, request: string, inputs: AnalysisInputs, result: CachedAnalysis): string {
   const serialized = JSON.stringify(result);
-  db.prepare("INSERT OR REPLACE INTO analysis_cache (request, inputs, result) VALUES (?, ?, ?)").run(request, JSON.stringify(inputs), serialized);
+  db.prepare("INSERT OR REPLACE INTO analysis_cache (request, inputs, result) VALUES (?, ?, ?)").run(
+    request,
+    JSON.stringify(inputs),
+    serialized,
+  );
   return analysisFingerprint(serialized);
 }

@@ -4,7 +4,14 @@ import { formatLabel, parseLabel } from "../base/label";
 import { type AttrSchema, isLabelKind } from "../api/attrs";
 import type { File, Providers, TargetRef } from "../api/file";
 import type { TargetDecl } from "../api/rule";
-import { type FetchOptions, type NpmInstallOptions, type RuleContext, type RunOptions, type WriteOptions, checkOutputName } from "../api/rule";
+import {
+  type FetchOptions,
+  type NpmInstallOptions,
+  type RuleContext,
+  type RunOptions,
+  type WriteOptions,
+  checkOutputName,
+} from "../api/rule";
 import { SHA256_HEX } from "../base/digest";
 import { parseIntegrity, sha256Integrity } from "../base/integrity";
 import { checkInsideWorkspace, hasBuildFile, vcsSourceError } from "../loading/package-tree";
@@ -14,7 +21,16 @@ import type { SourceFs } from "../loading/source-fs";
 import { RESERVED_ENV } from "../base/action-env";
 import { vcsDirOf } from "../workspace/config";
 import { BUILD_FILE } from "../workspace/workspace";
-import { type ActionGraph, type ActionSpec, type ExecPath, type FetchAction, type NpmInstallAction, OUT_DIR, type TargetInfo, type ToolchainRef } from "../base/graph";
+import {
+  type ActionGraph,
+  type ActionSpec,
+  type ExecPath,
+  type FetchAction,
+  type NpmInstallAction,
+  OUT_DIR,
+  type TargetInfo,
+  type ToolchainRef,
+} from "../base/graph";
 
 interface Configured {
   readonly ref: TargetRef;
@@ -110,16 +126,21 @@ export class Analysis {
     try {
       parsed = parseLabel(text, fromPkg);
     } catch (e) {
-      if (e instanceof HbError) throw new HbError(e.code, `${e.message} (in ${referrer.label})`, { location: referrer.location, hint: e.hint });
+      if (e instanceof HbError)
+        throw new HbError(e.code, `${e.message} (in ${referrer.label})`, { location: referrer.location, hint: e.hint });
       throw e;
     }
     const label = formatLabel(parsed);
     const p = this.packages.get(parsed.pkg);
     if (!p) {
-      throw new HbError("NO_SUCH_PACKAGE", `no package '//${parsed.pkg}' (no BUILD.ts in ${parsed.pkg || "the workspace root"}/), needed by ${referrer.label}`, {
-        location: referrer.location,
-        hint: `create ${joinRel(parsed.pkg, "BUILD.ts")} or fix the label '${text}'`,
-      });
+      throw new HbError(
+        "NO_SUCH_PACKAGE",
+        `no package '//${parsed.pkg}' (no BUILD.ts in ${parsed.pkg || "the workspace root"}/), needed by ${referrer.label}`,
+        {
+          location: referrer.location,
+          hint: `create ${joinRel(parsed.pkg, "BUILD.ts")} or fix the label '${text}'`,
+        },
+      );
     }
     // A target naming itself means the same-named file (filegroup({ name: "esbuild", srcs: ["esbuild"] })):
     // a self-dependency could never be valid.
@@ -158,13 +179,19 @@ export class Analysis {
       const guess = didYouMean(name, [...p.targets.keys(), ...p.outputs.keys()]);
       throw new HbError("NO_SUCH_TARGET", `no target or file '${label}' (needed by ${referrer.label})`, {
         location: referrer.location,
-        hint: guess ? `did you mean '${parseLabel(referrer.label).pkg === pkg ? `:${guess}` : `//${pkg}:${guess}`}'?` : `${rel} does not exist and //${pkg} declares no target '${name}'`,
+        hint: guess
+          ? `did you mean '${parseLabel(referrer.label).pkg === pkg ? `:${guess}` : `//${pkg}:${guess}`}'?`
+          : `${rel} does not exist and //${pkg} declares no target '${name}'`,
       });
     }
     if (st.isDirectory()) {
-      throw new HbError("BAD_ATTRIBUTE", `'${label}' is a directory; list its files (glob(["${name}/**"])) or use a filegroup (in ${referrer.label})`, {
-        location: referrer.location,
-      });
+      throw new HbError(
+        "BAD_ATTRIBUTE",
+        `'${label}' is a directory; list its files (glob(["${name}/**"])) or use a filegroup (in ${referrer.label})`,
+        {
+          location: referrer.location,
+        },
+      );
     }
     checkInsideWorkspace(this.fs, this.root, rel, referrer.label);
     const ref: TargetRef = { label, files: [sourceFile(pkg, name)], runfiles: [], providers: {} };
@@ -214,7 +241,9 @@ export class Analysis {
       files: (attrName: string) => {
         const spec = schema[attrName];
         if (!spec || !isLabelKind(spec.kind)) {
-          throw new HbError("BAD_ATTRIBUTE", `ctx.files('${attrName}'): ${decl.rule.kind} has no label attribute '${attrName}'`, { location: decl.location });
+          throw new HbError("BAD_ATTRIBUTE", `ctx.files('${attrName}'): ${decl.rule.kind} has no label attribute '${attrName}'`, {
+            location: decl.location,
+          });
         }
         const v = attr[attrName] as TargetRef | TargetRef[] | undefined;
         const refs = v === undefined ? [] : Array.isArray(v) ? v : [v];
@@ -239,9 +268,13 @@ export class Analysis {
         throw new HbError(e.code, e.message, { location: decl.location, hint: e.hint });
       }
       const where = this.locateError(e) ?? decl.location;
-      throw new HbError("BUILD_FILE_ERROR", `the ${decl.rule.kind} implementation failed for ${label}: ${(e as Error)?.message ?? String(e)}`, {
-        location: where,
-      });
+      throw new HbError(
+        "BUILD_FILE_ERROR",
+        `the ${decl.rule.kind} implementation failed for ${label}: ${(e as Error)?.message ?? String(e)}`,
+        {
+          location: where,
+        },
+      );
     }
 
     for (const file of declared.values()) {
@@ -277,7 +310,14 @@ export class Analysis {
     return { ref, info, declared };
   }
 
-  private declare(pkg: string, name: string, isDirectory: boolean, label: string, declared: Map<string, File>, location: SourceLocation): File {
+  private declare(
+    pkg: string,
+    name: string,
+    isDirectory: boolean,
+    label: string,
+    declared: Map<string, File>,
+    location: SourceLocation,
+  ): File {
     checkOutputName(name, pkg, label, location);
     // a path below (or at) a subpackage belongs to that package, an output as much as a source (Bazel)
     const parts = name.split("/");
@@ -301,11 +341,16 @@ export class Analysis {
     const file = generatedFile(pkg, name, isDirectory);
     const other = this.declaredBy.get(file.path);
     if (other !== undefined) {
-      throw new HbError("OUTPUT_CONFLICT", `output '${name}' of ${label} is also declared by ${other}`, { location, hint: "each file has one producer" });
+      throw new HbError("OUTPUT_CONFLICT", `output '${name}' of ${label} is also declared by ${other}`, {
+        location,
+        hint: "each file has one producer",
+      });
     }
     // One output inside another (a file 'a' and a file 'a/b') cannot both exist.
     const overlap = (path: string, owner: string) =>
-      new HbError("OUTPUT_CONFLICT", `outputs ${path} (of ${owner}) and ${file.path} (of ${label}) overlap: one is inside the other`, { location });
+      new HbError("OUTPUT_CONFLICT", `outputs ${path} (of ${owner}) and ${file.path} (of ${label}) overlap: one is inside the other`, {
+        location,
+      });
     const inside = this.outputAncestors.get(file.path);
     if (inside !== undefined) throw overlap(`${file.path}/...`, inside);
     const ancestors: string[] = [];
@@ -343,7 +388,8 @@ export class Analysis {
     if (typeof opts !== "object" || opts === null) throw bad("takes an options object");
     const outputs = [...(opts.outputs ?? [])];
     this.claimOutputs(outputs, label, declared, location);
-    const isFile = (f: unknown): f is File => typeof f === "object" && f !== null && typeof (f as File).path === "string" && "isSource" in f;
+    const isFile = (f: unknown): f is File =>
+      typeof f === "object" && f !== null && typeof (f as File).path === "string" && "isSource" in f;
     const isToolchain = (t: unknown): t is ToolchainRef =>
       typeof t === "object" && t !== null && typeof (t as ToolchainRef).path === "string" && typeof (t as ToolchainRef).sha256 === "string";
     const inputs = [...(opts.inputs ?? [])];
@@ -405,7 +451,8 @@ export class Analysis {
       throw new HbError("BAD_ATTRIBUTE", `ctx.actions.write in ${label}: 'content' must be a string`, { location });
     }
     this.claimOutputs([opts.output], label, declared, location);
-    if (opts.output.isDirectory) throw new HbError("BAD_ATTRIBUTE", `ctx.actions.write in ${label}: cannot write a directory`, { location });
+    if (opts.output.isDirectory)
+      throw new HbError("BAD_ATTRIBUTE", `ctx.actions.write in ${label}: cannot write a directory`, { location });
     const id = this.actions.length;
     this.actions.push({
       id,
@@ -428,7 +475,9 @@ export class Analysis {
   }
 
   private pushAction(
-    partial: Omit<FetchAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags"> | Omit<NpmInstallAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags">,
+    partial:
+      | Omit<FetchAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags">
+      | Omit<NpmInstallAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags">,
     label: string,
     decl: TargetDecl,
   ): number {
@@ -453,7 +502,17 @@ export class Analysis {
     this.claimOutputs([opts.output], label, declared, decl.location);
     if (opts.output.isDirectory) throw bad("fetches a file, not a directory");
     return this.pushAction(
-      { kind: "fetch", mnemonic: "Fetch", inputs: [], outputs: [opts.output.path], outputDirs: [], url: opts.url, integrity, executable: opts.executable === true, progress: `Fetching ${opts.url}` },
+      {
+        kind: "fetch",
+        mnemonic: "Fetch",
+        inputs: [],
+        outputs: [opts.output.path],
+        outputDirs: [],
+        url: opts.url,
+        integrity,
+        executable: opts.executable === true,
+        progress: `Fetching ${opts.url}`,
+      },
       label,
       decl,
     );
@@ -465,7 +524,14 @@ export class Analysis {
     if (!opts.output?.isDirectory) throw bad("'output' must be a directory (ctx.declareDirectory)");
     this.claimOutputs([opts.output], label, declared, decl.location);
     return this.pushAction(
-      { kind: "npm_install", mnemonic: "NpmInstall", inputs: [opts.lockfile.path], outputs: [], outputDirs: [opts.output.path], progress: `Installing ${opts.lockfile.path} ${label}` },
+      {
+        kind: "npm_install",
+        mnemonic: "NpmInstall",
+        inputs: [opts.lockfile.path],
+        outputs: [],
+        outputDirs: [opts.output.path],
+        progress: `Installing ${opts.lockfile.path} ${label}`,
+      },
       label,
       decl,
     );

@@ -8,7 +8,10 @@ import { LoadingHost } from "../loading/loading-host";
 /** Loading and analysis in this process, served by a host as the sandboxed evaluator is. */
 async function analyzeAt(root: string, patterns: string[]): Promise<AnalysisResponse> {
   const host = new LoadingHost(root);
-  return analysisResponse(host, await loadAndAnalyze({ workspaceRoot: root, workspaceRealRoot: realpathSync(root), patterns, cwdPkg: "" }, host));
+  return analysisResponse(
+    host,
+    await loadAndAnalyze({ workspaceRoot: root, workspaceRealRoot: realpathSync(root), patterns, cwdPkg: "" }, host),
+  );
 }
 
 async function analyze(files: Record<string, string>, patterns: string[], config?: string): Promise<AnalysisResponse> {
@@ -27,7 +30,8 @@ describe("loading and analysis", () => {
   it("turns a genrule into one action with expanded make variables", async () => {
     const r = await analyze(
       {
-        "a/BUILD.ts": GENRULE + 'genrule({ name: "g", srcs: ["in.txt"], outs: ["out.txt"], cmd: "cp $< $@ && echo $(location in.txt) $$X" });',
+        "a/BUILD.ts":
+          GENRULE + 'genrule({ name: "g", srcs: ["in.txt"], outs: ["out.txt"], cmd: "cp $< $@ && echo $(location in.txt) $$X" });',
         "a/in.txt": "x",
       },
       ["//a:g"],
@@ -53,7 +57,9 @@ describe("loading and analysis", () => {
   });
 
   it("reports a runtime error at its line in the original TypeScript", async () => {
-    const e = await analysisError({ "a/BUILD.ts": GENRULE + "type T = { a: number };\nconst t: T = { a: 1 };\nthrow new Error(`bad ${t.a}`);\n" });
+    const e = await analysisError({
+      "a/BUILD.ts": GENRULE + "type T = { a: number };\nconst t: T = { a: 1 };\nthrow new Error(`bad ${t.a}`);\n",
+    });
     expect(e.code).toBe("BUILD_FILE_ERROR");
     expect(e.message).toContain("Error: bad 1");
     expect(e.location).toMatchObject({ file: "a/BUILD.ts", line: 4 });
@@ -84,7 +90,10 @@ describe("loading and analysis", () => {
     expect(e.code).toBe("FORBIDDEN_IN_BUILD_FILE");
     expect(e.message).toContain("sets the global 'shared'");
     // intrinsics are frozen: a write to one does nothing (BUILD.ts code is sloppy-mode CommonJS)
-    const r = await analyze({ "a/BUILD.ts": GENRULE + '(Array.prototype as any).extra = 1;\nfilegroup({ name: "x" + ([] as any).extra });\n' }, ["//a:all"]);
+    const r = await analyze(
+      { "a/BUILD.ts": GENRULE + '(Array.prototype as any).extra = 1;\nfilegroup({ name: "x" + ([] as any).extra });\n' },
+      ["//a:all"],
+    );
     if (!r.ok) throw new Error(r.error.message);
     expect(r.graph.requested).toEqual(["//a:xundefined"]);
   });
@@ -111,7 +120,8 @@ describe("loading and analysis", () => {
 
   it("refuses two targets declaring the same output", async () => {
     const e = await analysisError({
-      "a/BUILD.ts": GENRULE + 'genrule({ name: "x", outs: ["o.txt"], cmd: "true" });\ngenrule({ name: "y", outs: ["o.txt"], cmd: "true" });\n',
+      "a/BUILD.ts":
+        GENRULE + 'genrule({ name: "x", outs: ["o.txt"], cmd: "true" });\ngenrule({ name: "y", outs: ["o.txt"], cmd: "true" });\n',
     });
     expect(e.code).toBe("OUTPUT_CONFLICT");
     expect(e.message).toContain("//a:x");
@@ -124,11 +134,14 @@ describe("loading and analysis", () => {
   });
 
   it("prints a dependency cycle as a chain of labels", async () => {
-    const e = await analysisError({
-      "a/BUILD.ts": GENRULE + 'filegroup({ name: "x", srcs: ["//b:y"] });\n',
-      "b/BUILD.ts": GENRULE + 'filegroup({ name: "y", srcs: ["//c:z"] });\n',
-      "c/BUILD.ts": GENRULE + 'filegroup({ name: "z", srcs: ["//a:x"] });\n',
-    }, ["//a:x"]);
+    const e = await analysisError(
+      {
+        "a/BUILD.ts": GENRULE + 'filegroup({ name: "x", srcs: ["//b:y"] });\n',
+        "b/BUILD.ts": GENRULE + 'filegroup({ name: "y", srcs: ["//c:z"] });\n',
+        "c/BUILD.ts": GENRULE + 'filegroup({ name: "z", srcs: ["//a:x"] });\n',
+      },
+      ["//a:x"],
+    );
     expect(e.code).toBe("CYCLE");
     expect(e.message).toContain("//a:x -> //b:y -> //c:z -> //a:x");
   });
@@ -144,16 +157,21 @@ describe("loading and analysis", () => {
     expect(dep.hint).toContain("did you mean ':bundle'?");
     expect(dep.location).toMatchObject({ file: "a/BUILD.ts", line: 3 });
     // from another package, the suggestion is a label that works there
-    const other = await analysisError({
-      "a/BUILD.ts": GENRULE + 'filegroup({ name: "bundle" });\n',
-      "b/BUILD.ts": GENRULE + 'filegroup({ name: "user", srcs: ["//a:bundel"] });\n',
-    }, ["//b:user"]);
+    const other = await analysisError(
+      {
+        "a/BUILD.ts": GENRULE + 'filegroup({ name: "bundle" });\n',
+        "b/BUILD.ts": GENRULE + 'filegroup({ name: "user", srcs: ["//a:bundel"] });\n',
+      },
+      ["//b:user"],
+    );
     expect(other.hint).toContain("did you mean '//a:bundle'?");
   });
 
   it("refuses a generated file named like a source file of its package, as Bazel does", async () => {
     const e = await analysisError({
-      "a/BUILD.ts": GENRULE + 'genrule({ name: "gen", outs: ["data.txt"], cmd: "echo g > $@" });\ngenrule({ name: "use", srcs: ["data.txt"], outs: ["use.txt"], cmd: "cat $< > $@" });\n',
+      "a/BUILD.ts":
+        GENRULE +
+        'genrule({ name: "gen", outs: ["data.txt"], cmd: "echo g > $@" });\ngenrule({ name: "use", srcs: ["data.txt"], outs: ["use.txt"], cmd: "cat $< > $@" });\n',
       "a/data.txt": "source\n",
     });
     expect(e.code).toBe("OUTPUT_CONFLICT");
@@ -230,7 +248,11 @@ export function greet(name: string) { greeting({ name, who: name }); }
     );
     if (!r.ok) throw new Error(r.error.message);
     const byLabel = new Map(r.graph.targets.map((t) => [t.label, t]));
-    expect(byLabel.get("//a:world")).toMatchObject({ kind: "greeting", files: ["hb-out/a/world.txt"], providers: { greetingInfo: { who: "world" } } });
+    expect(byLabel.get("//a:world")).toMatchObject({
+      kind: "greeting",
+      files: ["hb-out/a/world.txt"],
+      providers: { greetingInfo: { who: "world" } },
+    });
     expect(byLabel.get("//a:world")!.location).toMatchObject({ file: "a/BUILD.ts", line: 2 });
     expect(byLabel.get("//a:s")!.providers).toEqual({ heard: { who: "world" } });
     expect(r.graph.actions.map((a) => [a.kind, a.mnemonic, a.outputs[0]])).toEqual([
@@ -241,7 +263,9 @@ export function greet(name: string) { greeting({ name, who: name }); }
   });
 
   it("leaves targets tagged manual out of //...", async () => {
-    const r = await analyze({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x" });\nfilegroup({ name: "m", tags: ["manual"] });\n' }, ["//..."]);
+    const r = await analyze({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x" });\nfilegroup({ name: "m", tags: ["manual"] });\n' }, [
+      "//...",
+    ]);
     if (!r.ok) throw new Error(r.error.message);
     expect(r.graph.requested).toEqual(["//a:x"]);
   });
@@ -254,8 +278,14 @@ export function greet(name: string) { greeting({ name, who: name }); }
 
   it("names the key inside remoteCache that is wrong, and what it must be", async () => {
     const config = (remote: string) => `export default { remoteCache: ${remote} };\n`;
-    const keyList = await analysisError({ "a/BUILD.ts": "" }, ["//..."], config("{ url: 'http://127.0.0.1:9092', trustedKeys: ['keys/ci.pem'] }"));
-    expect(keyList.message).toMatch(/setting 'remoteCache\.trustedKeys' in hb\.config\.ts must be an object from instance name .* \{ main: \["keys\/ci\.pem"\] \}/);
+    const keyList = await analysisError(
+      { "a/BUILD.ts": "" },
+      ["//..."],
+      config("{ url: 'http://127.0.0.1:9092', trustedKeys: ['keys/ci.pem'] }"),
+    );
+    expect(keyList.message).toMatch(
+      /setting 'remoteCache\.trustedKeys' in hb\.config\.ts must be an object from instance name .* \{ main: \["keys\/ci\.pem"\] \}/,
+    );
     const typo = await analysisError({ "a/BUILD.ts": "" }, ["//..."], config("{ url: 'http://127.0.0.1:9092', readInstance: ['main'] }"));
     expect(typo.message).toContain("unknown setting 'remoteCache.readInstance'");
     expect(typo.hint).toContain("did you mean 'remoteCache.readInstances'?");

@@ -64,5 +64,18 @@ function isEvaluationResult(r: unknown): r is EvaluationResult {
   if (r.ok === false) return isObject(r.error) && typeof r.error.code === "string" && typeof r.error.message === "string";
   if (r.ok !== true || !isObject(r.config) || !isObject(r.graph) || !isStrings(r.absent) || !Array.isArray(r.globs)) return false;
   const g = r.graph;
-  return Array.isArray(g.targets) && Array.isArray(g.actions) && isStrings(g.requested) && r.globs.every((x) => isObject(x) && x.kind === "glob" && typeof x.base === "string" && isStrings(x.include) && isStrings(x.exclude) && isStrings(x.result));
+  return (
+    Array.isArray(g.targets) &&
+    Array.isArray(g.actions) &&
+    isStrings(g.requested) &&
+    r.globs.every(
+      (x) =>
+        isObject(x) &&
+        x.kind === "glob" &&
+        typeof x.base === "string" &&
+        isStrings(x.include) &&
+        isStrings(x.exclude) &&
+        isStrings(x.result),
+    )
+  );
 }

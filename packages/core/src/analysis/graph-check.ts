@@ -12,7 +12,12 @@ const KINDS = new Set(["run", "write", "fetch", "npm_install"]);
 
 /** a workspace-relative path with no empty, `.` or `..` segment */
 function isClean(p: unknown): p is string {
-  return typeof p === "string" && p !== "" && !p.startsWith("/") && p.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"));
+  return (
+    typeof p === "string" &&
+    p !== "" &&
+    !p.startsWith("/") &&
+    p.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0"))
+  );
 }
 
 function refuse(a: ActionSpec, what: string): never {
@@ -44,6 +49,7 @@ export function checkGraph(graph: ActionGraph): void {
       const clean = path.startsWith("/") ? isClean(path.slice(1)) || path === "/" : isClean(path);
       if (!clean || vcsDirOf(path)) refuse(a, `use the toolchain ${JSON.stringify(path)}`);
     }
-    if (a.kind === "run" && (!Array.isArray(a.argv) || !a.argv.every((x) => typeof x === "string"))) refuse(a, "run a command that is not a list of strings");
+    if (a.kind === "run" && (!Array.isArray(a.argv) || !a.argv.every((x) => typeof x === "string")))
+      refuse(a, "run a command that is not a list of strings");
   }
 }

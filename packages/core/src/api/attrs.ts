@@ -1,15 +1,6 @@
 import type { File, TargetRef } from "./file";
 
-export type AttrKind =
-  | "label"
-  | "label_list"
-  | "output"
-  | "output_list"
-  | "string"
-  | "string_list"
-  | "string_dict"
-  | "bool"
-  | "int";
+export type AttrKind = "label" | "label_list" | "output" | "output_list" | "string" | "string_list" | "string_dict" | "bool" | "int";
 
 export interface AttrSpec<K extends AttrKind = AttrKind> {
   readonly kind: K;
@@ -115,7 +106,9 @@ export function checkAttrValue(kind: AttrKind, value: unknown): string | undefin
     case "string_list":
       return isStrList(value) ? undefined : "an array of strings";
     case "string_dict":
-      return typeof value === "object" && value !== null && !Array.isArray(value) &&
+      return typeof value === "object" &&
+        value !== null &&
+        !Array.isArray(value) &&
         Object.values(value).every((x) => typeof x === "string")
         ? undefined
         : "an object of strings";

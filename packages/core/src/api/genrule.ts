@@ -7,7 +7,6 @@ import { rule } from "./rule";
 import { GENRULE_SHELL, GENRULE_SHELL_SETUP } from "./shell";
 import { type Toolchain, toolchainOf } from "./toolchain";
 
-
 /**
  * Bazel's genrule: a shell command from `srcs` (and `deps`) to `outs`, with `tools` on PATH and
  * make variables ($(SRCS) $(OUTS) $(location x) $(RULEDIR) $@ $< $$) expanded.

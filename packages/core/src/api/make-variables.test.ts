@@ -14,7 +14,9 @@ describe("expandMakeVariables", () => {
   it("expands Bazel's genrule variables", () => {
     expect(expandMakeVariables("cat $(SRCS) > $(OUTS)", ctx)).toBe("cat p/a.txt p/b.txt > hb-out/p/o.txt");
     expect(expandMakeVariables("cp $< $@ && ls $(RULEDIR)", ctx)).toBe("cp p/a.txt hb-out/p/o.txt && ls hb-out/p");
-    expect(expandMakeVariables("x $(location a.txt) $(locations :both) $(execpath //p:a.txt)", ctx)).toBe("x p/a.txt p/a.txt p/b.txt p/a.txt");
+    expect(expandMakeVariables("x $(location a.txt) $(locations :both) $(execpath //p:a.txt)", ctx)).toBe(
+      "x p/a.txt p/a.txt p/b.txt p/a.txt",
+    );
   });
 
   it("turns $$ into $", () => {

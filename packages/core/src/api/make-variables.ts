@@ -67,7 +67,12 @@ export function expandMakeVariables(text: string, ctx: MakeVariableContext): str
       }
       const value = ctx.vars[body];
       if (value === undefined) {
-        throw fail(`unknown make variable $(${body})`, `known: ${Object.keys(ctx.vars).map((v) => `$(${v})`).join(" ")}, $(location x); write $$ for a literal $`);
+        throw fail(
+          `unknown make variable $(${body})`,
+          `known: ${Object.keys(ctx.vars)
+            .map((v) => `$(${v})`)
+            .join(" ")}, $(location x); write $$ for a literal $`,
+        );
       }
       out += value;
     } else {

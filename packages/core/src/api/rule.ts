@@ -1,14 +1,7 @@
 import { HbError, type SourceLocation, didYouMean } from "../base/errors";
 import { parseLabel } from "../base/label";
 import type { ExecPath, ToolchainRef } from "../base/graph";
-import {
-  type AttrSchema,
-  type AttrValues,
-  type RuleArgs,
-  checkAttrValue,
-  emptyValue,
-  isOutputKind,
-} from "./attrs";
+import { type AttrSchema, type AttrValues, type RuleArgs, checkAttrValue, emptyValue, isOutputKind } from "./attrs";
 import type { File, Providers } from "./file";
 
 export interface RunOptions {
@@ -124,8 +117,11 @@ export function rule<A extends AttrSchema>(def: {
 function declareTarget(def: RuleDefinition<AttrSchema>, args: unknown): void {
   const pkg = loadingPackage(`${def.kind}()`);
   const location = pkg.callSite();
-  const fail = (code: "BAD_ATTRIBUTE" | "DUPLICATE_TARGET" | "OUTPUT_CONFLICT" | "OUTPUT_OUTSIDE_PACKAGE", message: string, hint?: string) =>
-    new HbError(code, message, { location, hint });
+  const fail = (
+    code: "BAD_ATTRIBUTE" | "DUPLICATE_TARGET" | "OUTPUT_CONFLICT" | "OUTPUT_OUTSIDE_PACKAGE",
+    message: string,
+    hint?: string,
+  ) => new HbError(code, message, { location, hint });
 
   if (typeof args !== "object" || args === null || Array.isArray(args)) {
     throw fail("BAD_ATTRIBUTE", `${def.kind}() takes one object of attributes, e.g. ${def.kind}({ name: "x", ... })`);
@@ -187,12 +183,20 @@ function declareTarget(def: RuleDefinition<AttrSchema>, args: unknown): void {
       checkOutputName(out, pkg.pkg, label, location);
       const owner = pkg.outputs.get(out);
       if (owner !== undefined || declared.includes(out)) {
-        throw fail("OUTPUT_CONFLICT", `output '${out}' of ${label} is also declared by //${pkg.pkg}:${owner ?? name}`, "each file has one producer");
+        throw fail(
+          "OUTPUT_CONFLICT",
+          `output '${out}' of ${label} is also declared by //${pkg.pkg}:${owner ?? name}`,
+          "each file has one producer",
+        );
       }
       if (pkg.targets.has(out)) throw fail("OUTPUT_CONFLICT", `output '${out}' of ${label} clashes with the target //${pkg.pkg}:${out}`);
       // as in Bazel: a label names the output before the file, so the source could never be used
       if (pkg.isSource(out)) {
-        throw fail("OUTPUT_CONFLICT", `generated file '${out}' of ${label} conflicts with the source file ${pkg.pkg ? `${pkg.pkg}/` : ""}${out}`, "rename the output or the source file");
+        throw fail(
+          "OUTPUT_CONFLICT",
+          `generated file '${out}' of ${label} conflicts with the source file ${pkg.pkg ? `${pkg.pkg}/` : ""}${out}`,
+          "rename the output or the source file",
+        );
       }
       declared.push(out);
     }

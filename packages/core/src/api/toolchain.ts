@@ -18,9 +18,13 @@ function checkToolchainPath(label: string, path: string, what: string): void {
   }
   const vcs = vcsDirOf(path);
   if (vcs) {
-    throw new HbError("BAD_ATTRIBUTE", `toolchain path '${path}' of ${label} is inside ${vcs}/, version-control metadata, which no action may see`, {
-      hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config)`,
-    });
+    throw new HbError(
+      "BAD_ATTRIBUTE",
+      `toolchain path '${path}' of ${label} is inside ${vcs}/, version-control metadata, which no action may see`,
+      {
+        hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config)`,
+      },
+    );
   }
 }
 

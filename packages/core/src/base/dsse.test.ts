@@ -140,7 +140,11 @@ describe("signEnvelope / verifyEnvelope", () => {
   it("rejects an envelope without signatures", () => {
     const envelope = signed();
     envelope.signatures = [];
-    expect(verifyEnvelope(envelope, [signer.publicKey])).toMatchObject({ ok: false, reason: "signature", message: "the envelope carries no signatures" });
+    expect(verifyEnvelope(envelope, [signer.publicKey])).toMatchObject({
+      ok: false,
+      reason: "signature",
+      message: "the envelope carries no signatures",
+    });
   });
 
   it("accepts any one valid signature among several", () => {

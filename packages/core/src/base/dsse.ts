@@ -108,7 +108,8 @@ export function decodeEnvelope(value: unknown): { ok: true; envelope: DecodedEnv
   if (typeof payloadType !== "string") return formatFailure("the envelope has no string 'payloadType'");
   if (typeof payload !== "string") return formatFailure("the envelope has no string 'payload'");
   const body = decodeBase64(payload);
-  if (body === undefined) return formatFailure(`'payload' is not padded base64 (standard or URL-safe alphabet): ${quoteUntrusted(payload)}`);
+  if (body === undefined)
+    return formatFailure(`'payload' is not padded base64 (standard or URL-safe alphabet): ${quoteUntrusted(payload)}`);
   if (!Array.isArray(signatures)) return formatFailure("the envelope has no 'signatures' array");
   const decoded: DecodedEnvelope["signatures"] = [];
   for (const [i, s] of signatures.entries()) {
@@ -116,7 +117,8 @@ export function decodeEnvelope(value: unknown): { ok: true; envelope: DecodedEnv
     if (typeof s.sig !== "string") return formatFailure(`signatures[${i}] has no string 'sig'`);
     if (s.keyid !== undefined && typeof s.keyid !== "string") return formatFailure(`signatures[${i}].keyid is not a string`);
     const sig = decodeBase64(s.sig);
-    if (sig === undefined) return formatFailure(`signatures[${i}].sig is not padded base64 (standard or URL-safe alphabet): ${quoteUntrusted(s.sig)}`);
+    if (sig === undefined)
+      return formatFailure(`signatures[${i}].sig is not padded base64 (standard or URL-safe alphabet): ${quoteUntrusted(s.sig)}`);
     decoded.push({ keyid: s.keyid ?? "", sig });
   }
   return { ok: true, envelope: { payload: body, payloadType, signatures: decoded } };

@@ -43,8 +43,12 @@ export function checkIntegrity(i: Integrity, digestBase64: string, what: string)
   if (digestBase64 !== i.digest) {
     // in the form the pin was written in: http_file's sha256 is hex, a lockfile's integrity SRI
     const show = (b64: string) => (i.algorithm === "sha256" ? Buffer.from(b64, "base64").toString("hex") : `${i.algorithm}-${b64}`);
-    throw new HbError("INTEGRITY_MISMATCH", `${what} does not match its pinned ${i.algorithm}: expected ${show(i.digest)}, got ${show(digestBase64)}`, {
-      hint: "the download is not what the lockfile or BUILD.ts pinned; nothing was stored. If the pin is wrong, fix it; otherwise the source changed",
-    });
+    throw new HbError(
+      "INTEGRITY_MISMATCH",
+      `${what} does not match its pinned ${i.algorithm}: expected ${show(i.digest)}, got ${show(digestBase64)}`,
+      {
+        hint: "the download is not what the lockfile or BUILD.ts pinned; nothing was stored. If the pin is wrong, fix it; otherwise the source changed",
+      },
+    );
   }
 }

@@ -72,7 +72,12 @@ export function writeKeyPair(dir: string, pair: SigningKeyPair, opts: { force?: 
       if (existsSync(path)) throw keyExists(path);
     }
   }
-  makeWritableDir(dir, (why) => new HbError("USAGE", `cannot write keys to ${dir}: ${why}`, { hint: "give --out a writable directory; it is created if missing" }), 0o700);
+  makeWritableDir(
+    dir,
+    (why) =>
+      new HbError("USAGE", `cannot write keys to ${dir}: ${why}`, { hint: "give --out a writable directory; it is created if missing" }),
+    0o700,
+  );
   const privatePem = pair.privateKey.export({ type: "pkcs8", format: "pem" });
   const publicPem = pair.publicKey.export({ type: "spki", format: "pem" });
   // the private key first: a crash in between leaves a key whose public half can be recomputed
@@ -161,7 +166,9 @@ function checkPemLabel(path: string, pem: string, kind: KeyKind): void {
     });
   }
   if (kind === "private" && label === "PUBLIC KEY") {
-    throw new HbError("BAD_KEY", `${path} holds a public key; signing needs the private key`, { hint: `pass the ${PRIVATE_KEY_FILE} beside it` });
+    throw new HbError("BAD_KEY", `${path} holds a public key; signing needs the private key`, {
+      hint: `pass the ${PRIVATE_KEY_FILE} beside it`,
+    });
   }
   if (label === "ENCRYPTED PRIVATE KEY") {
     throw new HbError("BAD_KEY", `${path} is an encrypted private key; hb reads unencrypted PKCS#8 keys only`, {

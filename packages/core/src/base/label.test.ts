@@ -54,7 +54,11 @@ describe("parseTargetPattern", () => {
   });
 
   it("quotes a bad pattern as it was written, and refuses external repositories by name", () => {
-    expect(() => parseTargetPattern("@repo//lib")).toThrow("invalid label '@repo//lib': external repositories (@repo//...) are not supported");
-    expect(() => parseTargetPattern("foo bar", "a")).toThrow("invalid label 'foo bar': package path segment 'foo bar' has a character that is not allowed");
+    expect(() => parseTargetPattern("@repo//lib")).toThrow(
+      "invalid label '@repo//lib': external repositories (@repo//...) are not supported",
+    );
+    expect(() => parseTargetPattern("foo bar", "a")).toThrow(
+      "invalid label 'foo bar': package path segment 'foo bar' has a character that is not allowed",
+    );
   });
 });

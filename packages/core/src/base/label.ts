@@ -27,7 +27,7 @@ function checkPackage(pkg: string, text: string): void {
   if (pkg === "") return;
   if (pkg.startsWith("/") || pkg.endsWith("/")) throw labelError(text, "package path must not start or end with '/'");
   for (const seg of pkg.split("/")) {
-    if (seg === "" ) throw labelError(text, "package path contains '//'");
+    if (seg === "") throw labelError(text, "package path contains '//'");
     if (seg === "." || seg === "..") throw labelError(text, `package path may not contain '${seg}'`);
     if (!PKG_SEGMENT.test(seg)) throw labelError(text, `package path segment '${seg}' has a character that is not allowed`);
   }

@@ -1,4 +1,3 @@
-
 export interface SpawnResult {
   exitCode: number | undefined;
   signal: string | undefined;
@@ -48,6 +47,6 @@ export async function spawnProcess(
     stdout: String(r.stdout ?? ""),
     stderr: String(r.stderr ?? ""),
     canceled: r.isCanceled,
-    spawnError: startFailed ? (r.cause as Error | undefined)?.message ?? r.shortMessage : undefined,
+    spawnError: startFailed ? ((r.cause as Error | undefined)?.message ?? r.shortMessage) : undefined,
   };
 }

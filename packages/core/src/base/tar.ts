@@ -32,7 +32,7 @@ export function readTar(b: Buffer): TarEntry[] {
   const entries: TarEntry[] = [];
   let longName: string | undefined;
   let paxPath: string | undefined;
-  for (let off = 0; off + 512 <= b.length; ) {
+  for (let off = 0; off + 512 <= b.length;) {
     const h = b.subarray(off, off + 512);
     if (h.every((x) => x === 0)) break;
     const size = octal(h, 124, 12);

@@ -41,7 +41,10 @@ describe("ActionCache", () => {
     const incidents: CacheIncident[] = [];
     const ac = new ActionCache(db, incidents);
     db.prepare("INSERT INTO action_cache (key, result, created_ms) VALUES (?, ?, 0)").run("bad", "{not json");
-    db.prepare("INSERT INTO action_cache (key, result, created_ms) VALUES (?, ?, 0)").run("wrong", JSON.stringify({ files: [{ path: 1 }] }));
+    db.prepare("INSERT INTO action_cache (key, result, created_ms) VALUES (?, ?, 0)").run(
+      "wrong",
+      JSON.stringify({ files: [{ path: 1 }] }),
+    );
     expect(ac.get("bad")).toBeUndefined();
     expect(ac.get("wrong")).toBeUndefined();
     expect(incidents.map((i) => i.kind)).toEqual(["corrupt-action-result", "corrupt-action-result"]);

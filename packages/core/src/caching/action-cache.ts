@@ -26,7 +26,10 @@ export interface ActionInfo {
 function isActionResult(v: unknown): v is ActionResult {
   const r = v as ActionResult;
   return (
-    typeof r === "object" && r !== null && Array.isArray(r.files) && Array.isArray(r.dirs) &&
+    typeof r === "object" &&
+    r !== null &&
+    Array.isArray(r.files) &&
+    Array.isArray(r.dirs) &&
     r.files.every((f) => typeof f?.path === "string" && /^[0-9a-f]{64}$/.test(f.hash) && Number.isSafeInteger(f.size)) &&
     typeof r.exitCode === "number"
   );

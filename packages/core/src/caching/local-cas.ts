@@ -1,4 +1,16 @@
-import { type Stats, chmodSync, copyFileSync, constants, mkdirSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  type Stats,
+  chmodSync,
+  copyFileSync,
+  constants,
+  mkdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { type Digest, digestOfBytes, digestOfFile } from "../base/digest";
 import type { Database, Statement } from "../base/database";
@@ -162,7 +174,14 @@ export class LocalCas {
       return undefined;
     }
     const row = this.selectRow.get(name) as BlobRow | undefined;
-    if (row && row.size === st.size && row.mtimeMs === st.mtimeMs && row.ctimeMs === st.ctimeMs && row.ino === st.ino && st.size === digest.size) {
+    if (
+      row &&
+      row.size === st.size &&
+      row.mtimeMs === st.mtimeMs &&
+      row.ctimeMs === st.ctimeMs &&
+      row.ino === st.ino &&
+      st.size === digest.size
+    ) {
       return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
     }
     let actual: Digest | undefined;

@@ -100,12 +100,20 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
     const testTargets = opts.tests ? graph.requested.filter((l) => byLabelInfo.get(l)?.test && testLog(byLabelInfo.get(l)!)) : [];
     if (opts.tests && testTargets.length === 0) {
-      throw new HbError("NO_TESTS", `no test targets among ${opts.patterns.join(" ")}`, { hint: "test targets come from node_test, ts_check or other test rules" });
+      throw new HbError("NO_TESTS", `no test targets among ${opts.patterns.join(" ")}`, {
+        hint: "test targets come from node_test, ts_check or other test rules",
+      });
     }
     // the no-op fast path: nothing the last clean build of this request read or wrote has changed
     const fastPath = !opts.audit && !opts.provenance && !opts.remote?.upload;
     // the workspace too: two checkouts may share an output base (--output-base, HB_OUTPUT_BASE)
-    const snapKey = noopKey({ root: workspace.root, analysis: analysis.fingerprint, mode, stamp: stamp ?? null, tests: opts.tests === true });
+    const snapKey = noopKey({
+      root: workspace.root,
+      analysis: analysis.fingerprint,
+      mode,
+      stamp: stamp ?? null,
+      tests: opts.tests === true,
+    });
     const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
     if (snapshot) {
       opts.events?.planned?.(snapshot.actions);
@@ -171,7 +179,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     base.stats.flush();
     let attestations: string[] | undefined;
     if (signing && errors.length === 0 && !exec.interrupted) {
-      const subjects = targets.flatMap((t) => t.outputs.filter((o) => o.path.startsWith("hb-out/")).map((o) => ({ path: o.path, sha256: o.sha256 })));
+      const subjects = targets.flatMap((t) =>
+        t.outputs.filter((o) => o.path.startsWith("hb-out/")).map((o) => ({ path: o.path, sha256: o.sha256 })),
+      );
       if (subjects.length === 0) throw new HbError("USAGE", "--provenance: the requested targets have no outputs to attest");
       attestations = writeProvenance({
         root: workspace.root,
@@ -194,7 +204,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const report: BuildReport = {
       actions: exec.outcomes.length,
       executed: count("executed"),
-      cached: { local: exec.outcomes.filter((o) => o.status === "cached" && !o.remote).length, remote: exec.outcomes.filter((o) => o.remote).length },
+      cached: {
+        local: exec.outcomes.filter((o) => o.status === "cached" && !o.remote).length,
+        remote: exec.outcomes.filter((o) => o.remote).length,
+      },
       failed: count("failed"),
       skipped: count("skipped") + count("interrupted"),
       durationMs: Date.now() - started,
@@ -227,7 +240,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       });
       const testActions = new Set(testTargets.map((l) => byOutput.get(testLog(byLabelInfo.get(l)!)!)?.action.id));
       const otherFailures = exec.outcomes.some((o) => o.status === "failed" && !testActions.has(o.action.id));
-      if (!exec.interrupted) exitCode = tests.some((t) => t.status === "failed") ? ExitCode.testFailed : otherFailures ? ExitCode.buildFailed : ExitCode.ok;
+      if (!exec.interrupted)
+        exitCode = tests.some((t) => t.status === "failed") ? ExitCode.testFailed : otherFailures ? ExitCode.buildFailed : ExitCode.ok;
     }
     const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
     saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes.length, exec.materialized, targets, tests) : undefined);
@@ -244,7 +258,9 @@ function warnFutureFiles(base: OutputBase, root: string, events: BuildEvents | u
   const future = [...base.stats.seen].filter(([, st]) => st.mtimeMs > soon).map(([path]) => relative(root, path));
   if (future.length === 0) return;
   const named = future.length > 3 ? `${future.slice(0, 3).join(", ")} and ${future.length - 3} more` : future.join(", ");
-  events?.warning?.(`${named}: modified in the future (a wrong clock, or an archive's dates): hb re-reads them on every build, and none is a no-op, until that time; touch them to fix it`);
+  events?.warning?.(
+    `${named}: modified in the future (a wrong clock, or an archive's dates): hb re-reads them on every build, and none is a no-op, until that time; touch them to fix it`,
+  );
 }
 
 /**

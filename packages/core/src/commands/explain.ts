@@ -72,13 +72,16 @@ export async function explain(opts: { cwd: string; what: string; outputBase?: st
   if (SHA256_HEX.test(opts.what)) sha256 = opts.what;
   else {
     const abs = resolve(opts.cwd, opts.what);
-    if (!existsSync(abs)) throw new HbError("USAGE", `no file ${opts.what}`, { hint: "give a path (e.g. hb-out/pkg/out.js) or a sha256 digest" });
+    if (!existsSync(abs))
+      throw new HbError("USAGE", `no file ${opts.what}`, { hint: "give a path (e.g. hb-out/pkg/out.js) or a sha256 digest" });
     let d;
     try {
       d = digestOfFile(abs);
     } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === "EISDIR" ? "it is a directory" : (e as NodeJS.ErrnoException).code ?? String(e);
-      throw new HbError("USAGE", `cannot explain ${opts.what}: ${why}`, { hint: "give a file (e.g. hb-out/pkg/out.js) or a sha256 digest; a directory output's files are explained one by one" });
+      const why = (e as NodeJS.ErrnoException).code === "EISDIR" ? "it is a directory" : ((e as NodeJS.ErrnoException).code ?? String(e));
+      throw new HbError("USAGE", `cannot explain ${opts.what}: ${why}`, {
+        hint: "give a file (e.g. hb-out/pkg/out.js) or a sha256 digest; a directory output's files are explained one by one",
+      });
     }
     sha256 = d.hash;
     size = d.size;
@@ -90,7 +93,10 @@ export async function explain(opts: { cwd: string; what: string; outputBase?: st
   const Db = sqlite();
   const db: Database = new Db(dbPath, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare("SELECT key, path FROM output_index WHERE hash = ? ORDER BY key, path").all(sha256) as { key: string; path: string }[];
+    const rows = db.prepare("SELECT key, path FROM output_index WHERE hash = ? ORDER BY key, path").all(sha256) as {
+      key: string;
+      path: string;
+    }[];
     const infoOf = db.prepare("SELECT info FROM action_info WHERE key = ?");
     const producerOf = db.prepare("SELECT key FROM output_index WHERE hash = ? LIMIT 1");
     const git = await gitState(workspace.root);
@@ -116,7 +122,9 @@ export async function explain(opts: { cwd: string; what: string; outputBase?: st
         if (f.path.startsWith(OUT_DIR + "/")) {
           e.kind = "generated";
           const p = producerOf.get(f.hash) as { key: string } | undefined;
-          const owner = p ? (JSON.parse((infoOf.get(p.key) as { info: string } | undefined)?.info ?? "{}") as Partial<ActionInfo>).owner : undefined;
+          const owner = p
+            ? (JSON.parse((infoOf.get(p.key) as { info: string } | undefined)?.info ?? "{}") as Partial<ActionInfo>).owner
+            : undefined;
           if (owner) e.producedBy = owner;
         } else if (kind === "source") e.git = describeSource(f.path, f.hash);
         inputs.push(e);
@@ -126,11 +134,15 @@ export async function explain(opts: { cwd: string; what: string; outputBase?: st
       for (const f of info.toolchains) add(f, "toolchain");
       producers.push({ key, outputs, info, inputs });
     }
-    const provenance = (db.prepare("SELECT file, builder_id AS builderId, created_ms AS createdMs FROM attestations WHERE hash = ? ORDER BY file").all(sha256) as {
-      file: string;
-      builderId: string;
-      createdMs: number;
-    }[]).map((p) => ({ file: p.file, builderId: p.builderId, createdAt: new Date(p.createdMs).toISOString() }));
+    const provenance = (
+      db
+        .prepare("SELECT file, builder_id AS builderId, created_ms AS createdMs FROM attestations WHERE hash = ? ORDER BY file")
+        .all(sha256) as {
+        file: string;
+        builderId: string;
+        createdMs: number;
+      }[]
+    ).map((p) => ({ file: p.file, builderId: p.builderId, createdAt: new Date(p.createdMs).toISOString() }));
     const out: Explanation = { sha256, producers, provenance };
     if (file !== undefined) out.file = file;
     if (size !== undefined) out.size = size;

@@ -44,7 +44,15 @@ export function loadNoopSnapshot(db: Database, key: string, root: string, stats:
     for (const [path, size, mtimeMs, ctimeMs, ino] of snap.files) {
       const st = statSync(path, { throwIfNoEntry: false });
       if (st) stats.prime(path, st);
-      if (!st || st.size !== size || st.mtimeMs !== mtimeMs || st.ctimeMs !== ctimeMs || st.ino !== ino || isRacy(mtimeMs, snap.recordedAtMs)) return undefined;
+      if (
+        !st ||
+        st.size !== size ||
+        st.mtimeMs !== mtimeMs ||
+        st.ctimeMs !== ctimeMs ||
+        st.ino !== ino ||
+        isRacy(mtimeMs, snap.recordedAtMs)
+      )
+        return undefined;
     }
     for (const [path, ino, size, mtimeMs, ctimeMs] of snap.outputs) {
       const st = lstatSync(join(root, path), { throwIfNoEntry: false });

@@ -24,31 +24,51 @@ export interface RemoteFlags {
  * wins): where it is, which instance it writes and which it reads in order, and which keys are
  * trusted for each. Undefined when there is none.
  */
-export function openRemoteCache(root: string, cwd: string, config: RemoteCacheConfig | undefined, flags: RemoteFlags | undefined, warn: (m: string) => void): RemoteCache | undefined {
+export function openRemoteCache(
+  root: string,
+  cwd: string,
+  config: RemoteCacheConfig | undefined,
+  flags: RemoteFlags | undefined,
+  warn: (m: string) => void,
+): RemoteCache | undefined {
   const given = flags?.url ?? config?.url;
   if (!given) {
-    if (flags?.upload) throw new HbError("USAGE", "--remote-upload needs a remote cache: --remote-cache URL, or remoteCache in hb.config.ts");
+    if (flags?.upload)
+      throw new HbError("USAGE", "--remote-upload needs a remote cache: --remote-cache URL, or remoteCache in hb.config.ts");
     return undefined;
   }
   const { url, urlInstance } = instanceInUrl(given);
-  if (urlInstance !== undefined && (flags?.instance !== undefined || config?.instance !== undefined || flags?.readInstances?.length || config?.readInstances)) {
-    throw new HbError("USAGE", `the remote cache URL names instance '${urlInstance}' (Bazel's form) and instances are given as settings too`, {
-      hint: "name the instance once: in the URL, or with --remote-instance / --remote-read-instance (remoteCache.instance / readInstances)",
-    });
+  if (
+    urlInstance !== undefined &&
+    (flags?.instance !== undefined || config?.instance !== undefined || flags?.readInstances?.length || config?.readInstances)
+  ) {
+    throw new HbError(
+      "USAGE",
+      `the remote cache URL names instance '${urlInstance}' (Bazel's form) and instances are given as settings too`,
+      {
+        hint: "name the instance once: in the URL, or with --remote-instance / --remote-read-instance (remoteCache.instance / readInstances)",
+      },
+    );
   }
   const instance = urlInstance ?? flags?.instance ?? config?.instance ?? "";
   const readInstances = flags?.readInstances?.length ? flags.readInstances : (config?.readInstances ?? [instance]);
   for (const name of [instance, ...readInstances]) {
-    if (!/^[A-Za-z0-9._-]*$/.test(name)) throw new HbError("USAGE", `remote cache instance '${name}' may hold only letters, digits, '.', '_' and '-'`);
+    if (!/^[A-Za-z0-9._-]*$/.test(name))
+      throw new HbError("USAGE", `remote cache instance '${name}' may hold only letters, digits, '.', '_' and '-'`);
   }
   const trusted = new Map<string, KeyObject[]>();
   const trust = (name: string, key: KeyObject) => trusted.set(name, [...(trusted.get(name) ?? []), key]);
-  for (const [name, files] of Object.entries(config?.trustedKeys ?? {})) for (const f of files) trust(name, loadPublicKey(resolve(root, f)));
+  for (const [name, files] of Object.entries(config?.trustedKeys ?? {}))
+    for (const f of files) trust(name, loadPublicKey(resolve(root, f)));
   for (const f of flags?.trustedKeys ?? []) trust("*", loadPublicKey(resolve(cwd, f)));
   if (flags?.upload && !flags.signingKey) {
-    throw new HbError("USAGE", "--remote-upload needs --signing-key FILE: hb signs what it uploads, and clients use only entries signed by keys they trust", {
-      hint: "make a key pair with hb keygen --out DIR; give CI the private key and everyone else the public one (--trusted-key)",
-    });
+    throw new HbError(
+      "USAGE",
+      "--remote-upload needs --signing-key FILE: hb signs what it uploads, and clients use only entries signed by keys they trust",
+      {
+        hint: "make a key pair with hb keygen --out DIR; give CI the private key and everyone else the public one (--trusted-key)",
+      },
+    );
   }
   const signingKey = flags?.signingKey ? loadPrivateKey(resolve(cwd, flags.signingKey)) : undefined;
   // what this client signed itself, it trusts in the instance it writes
@@ -57,7 +77,9 @@ export function openRemoteCache(root: string, cwd: string, config: RemoteCacheCo
   // hb.config.ts comes with every change, a pull request's too: the token goes only where the command line says
   const token = flags?.url ? flags.token : undefined;
   if (!flags?.url && flags?.token) {
-    warn(`HB_CACHE_TOKEN is sent only to a cache named on the command line (--remote-cache ${url}): the url in hb.config.ts can be changed by any change to the tree; reading without it`);
+    warn(
+      `HB_CACHE_TOKEN is sent only to a cache named on the command line (--remote-cache ${url}): the url in hb.config.ts can be changed by any change to the tree; reading without it`,
+    );
   }
   return new RemoteCache(
     {
@@ -86,7 +108,11 @@ function instanceInUrl(given: string): { url: string; urlInstance?: string } {
   }
   const path = u.pathname.replace(/^\/+|\/+$/g, "");
   if (path === "") return { url: given };
-  if (path.includes("/")) throw new HbError("USAGE", `the remote cache URL's path '/${path}' is not an instance name (one segment of letters, digits, '.', '_', '-')`);
+  if (path.includes("/"))
+    throw new HbError(
+      "USAGE",
+      `the remote cache URL's path '/${path}' is not an instance name (one segment of letters, digits, '.', '_', '-')`,
+    );
   u.pathname = "/";
   return { url: u.toString(), urlInstance: decodeURIComponent(path) };
 }

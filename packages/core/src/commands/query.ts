@@ -65,7 +65,11 @@ export function parseQuery(text: string): QueryExpr {
     if (tok.kind !== "word") throw syntax(text, tok.at, `unexpected '${tok.text}'`);
     if (peek()?.text === "(" && !FUNCTIONS.includes(tok.text)) {
       const guess = didYouMean(tok.text, FUNCTIONS);
-      throw syntax(text, tok.at, `unknown function '${tok.text}'${guess ? ` (did you mean ${guess}?)` : ""}; known: ${FUNCTIONS.join(", ")}`);
+      throw syntax(
+        text,
+        tok.at,
+        `unknown function '${tok.text}'${guess ? ` (did you mean ${guess}?)` : ""}; known: ${FUNCTIONS.join(", ")}`,
+      );
     }
     if (peek()?.text === "(") {
       i++;
@@ -105,7 +109,13 @@ export function parseQuery(text: string): QueryExpr {
     for (;;) {
       const t = peek();
       const op =
-        t?.text === "+" || t?.text === "union" ? "union" : t?.text === "-" || t?.text === "except" ? "except" : t?.text === "^" || t?.text === "intersect" ? "intersect" : undefined;
+        t?.text === "+" || t?.text === "union"
+          ? "union"
+          : t?.text === "-" || t?.text === "except"
+            ? "except"
+            : t?.text === "^" || t?.text === "intersect"
+              ? "intersect"
+              : undefined;
       if (!op) return left;
       i++;
       left = { op, left, right: primary() };
@@ -172,7 +182,10 @@ export function evaluateQuery(e: QueryExpr, graph: ActionGraph, expand: (pattern
       case "deps":
         return closure(ev(x.of), (l) => targets.get(l)?.deps ?? [], x.depth);
       case "rdeps": {
-        const universe = closure(x.universe ? ev(x.universe) : new Set(graph.targets.map((t) => t.label)), (l) => targets.get(l)?.deps ?? []);
+        const universe = closure(
+          x.universe ? ev(x.universe) : new Set(graph.targets.map((t) => t.label)),
+          (l) => targets.get(l)?.deps ?? [],
+        );
         const reverse = new Map<string, string[]>();
         for (const l of universe) {
           for (const d of targets.get(l)?.deps ?? []) {

@@ -32,14 +32,20 @@ export interface SourceState {
 
 /** A local build names its own machine: it attests what it did, not that a trusted platform did it. */
 export function defaultBuilderId(): string {
-  return `urn:hb:builder:local:${hostname().toLowerCase().replace(/[^a-z0-9.-]/g, "-")}`;
+  return `urn:hb:builder:local:${hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, "-")}`;
 }
 
 /**
  * Before the build: provenance is signed only for a sandboxed build of a clean git tree (or with
  * --allow-dirty, which the statement then records). The key must load.
  */
-export async function prepareProvenance(root: string, req: ProvenanceRequest, mode: SandboxMode | undefined): Promise<{ key: KeyObject; source: SourceState }> {
+export async function prepareProvenance(
+  root: string,
+  req: ProvenanceRequest,
+  mode: SandboxMode | undefined,
+): Promise<{ key: KeyObject; source: SourceState }> {
   if (mode === "none") {
     throw new HbError("USAGE", "--provenance needs a sandboxed build; it is not signed with --sandbox=none", {
       hint: "drop --sandbox=none",
@@ -57,11 +63,20 @@ export async function prepareProvenance(root: string, req: ProvenanceRequest, mo
     return { key, source: {} };
   }
   const status = await execa("git", ["-C", root, "status", "--porcelain", "--untracked-files=normal", "--", "."], { reject: false });
-  const changed = String(status.stdout).split("\n").filter((l) => l.trim() !== "");
+  const changed = String(status.stdout)
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   if (changed.length > 0 && !req.allowDirty) {
-    throw new HbError("USAGE", `--provenance needs a clean source tree; ${changed.length} file(s) differ from the commit: ${changed.slice(0, 5).map((l) => l.slice(3)).join(", ")}${changed.length > 5 ? ", ..." : ""}`, {
-      hint: "commit (or stash) the changes, or pass --allow-dirty (the statement then records a dirty tree)",
-    });
+    throw new HbError(
+      "USAGE",
+      `--provenance needs a clean source tree; ${changed.length} file(s) differ from the commit: ${changed
+        .slice(0, 5)
+        .map((l) => l.slice(3))
+        .join(", ")}${changed.length > 5 ? ", ..." : ""}`,
+      {
+        hint: "commit (or stash) the changes, or pass --allow-dirty (the statement then records a dirty tree)",
+      },
+    );
   }
   return { key, source: { commit: { sha: String(head.stdout).trim(), dirty: changed.length > 0 } } };
 }
@@ -101,9 +116,11 @@ export function writeProvenance(w: WriteProvenance): string[] {
   for (const o of w.outcomes) {
     if (!o.material) continue;
     for (const f of o.material.inputs) if (!f.path.startsWith(OUT_DIR + "/")) sources.set(f.path, { path: f.path, sha256: f.hash });
-    for (const f of [...o.material.tools, ...o.material.toolchains]) if (!f.path.startsWith(OUT_DIR + "/")) tools.set(f.path, { path: f.path, sha256: f.hash });
+    for (const f of [...o.material.tools, ...o.material.toolchains])
+      if (!f.path.startsWith(OUT_DIR + "/")) tools.set(f.path, { path: f.path, sha256: f.hash });
     if (o.action.kind === "npm_install") {
-      for (const p of lockfilePackages(o.action, w.root, npmPolicy(w.npm))) pins.push({ name: p.name, version: p.version, integrity: p.integrity || undefined });
+      for (const p of lockfilePackages(o.action, w.root, npmPolicy(w.npm)))
+        pins.push({ name: p.name, version: p.version, integrity: p.integrity || undefined });
     }
   }
   const statement = buildProvenanceStatement({

@@ -15,7 +15,12 @@ export function producers(graph: ActionGraph): Map<ExecPath, number> {
  * Ids of the actions needed for the default outputs, runfiles and executables of `labels`,
  * ascending. Ids are assigned in analysis order, dependencies first, so this is a build order.
  */
-export function actionsNeededBy(graph: ActionGraph, labels: readonly string[], producer = producers(graph), extraOutputs: readonly ExecPath[] = []): number[] {
+export function actionsNeededBy(
+  graph: ActionGraph,
+  labels: readonly string[],
+  producer = producers(graph),
+  extraOutputs: readonly ExecPath[] = [],
+): number[] {
   const targets = new Map(graph.targets.map((t) => [t.label, t]));
   const needed = new Set<number>();
   const stack: number[] = [];

@@ -80,7 +80,11 @@ export class BuildOutputs {
   }
 
   private register(result: ActionResult): void {
-    for (const d of result.dirs) this.trees.set(d, result.files.filter((f) => f.path.startsWith(d + "/")));
+    for (const d of result.dirs)
+      this.trees.set(
+        d,
+        result.files.filter((f) => f.path.startsWith(d + "/")),
+      );
     for (const f of result.files) this.files.set(f.path, f);
   }
 }

@@ -11,7 +11,16 @@ import { lockfilePackages } from "../fetch/requests";
 // The actions hb performs itself, without a command: their outputs straight into the CAS.
 
 function resultOf(files: OutputFile[], dirs: readonly string[], started: number, mode: SandboxMode): ActionResult {
-  return { files, dirs: [...dirs], exitCode: 0, stdout: "", stderr: "", executedAtMs: started, durationMs: Date.now() - started, sandbox: mode };
+  return {
+    files,
+    dirs: [...dirs],
+    exitCode: 0,
+    stdout: "",
+    stderr: "",
+    executedAtMs: started,
+    durationMs: Date.now() - started,
+    sandbox: mode,
+  };
 }
 
 /** A file with given content. */
@@ -30,7 +39,14 @@ export function fetchAction(a: FetchAction, base: OutputBase, mode: SandboxMode)
 }
 
 /** A node_modules tree, from the lockfile's tarballs the fetch step fetched. */
-export function npmInstallAction(a: NpmInstallAction, root: string, base: OutputBase, policy: LockfilePolicy, epoch: number, mode: SandboxMode): ActionResult {
+export function npmInstallAction(
+  a: NpmInstallAction,
+  root: string,
+  base: OutputBase,
+  policy: LockfilePolicy,
+  epoch: number,
+  mode: SandboxMode,
+): ActionResult {
   const started = Date.now();
   const packages = lockfilePackages(a, root, policy);
   const files = installPackages(packages, new FetchStore(base), base.cas, a.outputDirs[0]!, epoch);

@@ -25,16 +25,24 @@ export function collectOutputs(a: ActionSpec, outDir: string, writableAt: ExecPa
     try {
       return lstatSync(abs);
     } catch {
-      throw new HbError("MISSING_OUTPUT", `${a.owner}: the command did not create its declared ${what} ${execPath}\n  command: ${describeCommand(a)}`, {
-        hint: "make the command write every declared output (paths relative to the execroot; see $(OUTS) / $(RULEDIR))",
-      });
+      throw new HbError(
+        "MISSING_OUTPUT",
+        `${a.owner}: the command did not create its declared ${what} ${execPath}\n  command: ${describeCommand(a)}`,
+        {
+          hint: "make the command write every declared output (paths relative to the execroot; see $(OUTS) / $(RULEDIR))",
+        },
+      );
     }
   };
   const regular = (execPath: string, st: Stats): Stats => {
     if (st.isSymbolicLink()) {
-      throw new HbError("BAD_OUTPUT", `${a.owner}: output ${execPath} is a symlink; outputs must be regular files or directories inside the execroot`, {
-        hint: "copy the file instead of linking it",
-      });
+      throw new HbError(
+        "BAD_OUTPUT",
+        `${a.owner}: output ${execPath} is a symlink; outputs must be regular files or directories inside the execroot`,
+        {
+          hint: "copy the file instead of linking it",
+        },
+      );
     }
     return st;
   };

@@ -67,7 +67,11 @@ class Executor implements Runner<Job> {
     this.graph = opts.graph;
     const real = (p: string) => (existsSync(p) ? realpathSync.native(p) : p);
     this.forbidden = { realRoot: real(opts.root), hidden: [real(opts.base.dir), ...(opts.hidden ?? []).map(real)] };
-    this.staging = new SandboxStaging({ fallback: opts.base.sandboxDir, epoch: opts.sourceDateEpoch, reverse: opts.reverseStaging === true });
+    this.staging = new SandboxStaging({
+      fallback: opts.base.sandboxDir,
+      epoch: opts.sourceDateEpoch,
+      reverse: opts.reverseStaging === true,
+    });
     const materializer = opts.materialize !== false ? new Materializer(opts.root, opts.base.cas, opts.base.db) : undefined;
     this.outputs = new BuildOutputs(opts.base.cas, materializer, this.background, () => !opts.keepGoing && this.scheduler?.halt());
     this.materializer = materializer;
@@ -82,12 +86,27 @@ class Executor implements Runner<Job> {
     const ids = actionsNeededBy(graph, opts.targets, producer, opts.extraOutputs);
     this.materializer?.prepareDirs(ids.flatMap((id) => graph.actions[id]!.outputs));
     const strict = opts.mode === "strict";
-    this.toolchains = await resolveToolchains(ids.flatMap((id) => graph.actions[id]!.toolchains), opts.root, opts.base.stats, strict, this.forbidden);
+    this.toolchains = await resolveToolchains(
+      ids.flatMap((id) => graph.actions[id]!.toolchains),
+      opts.root,
+      opts.base.stats,
+      strict,
+      this.forbidden,
+    );
     const strace = opts.audit ? await findStrace(opts.base.stats, strict, this.forbidden) : undefined;
     // before any action runs, every external input is fetched (or already is) and every lockfile checked
-    const requests = fetchRequests(ids.map((id) => graph.actions[id]!), opts.root, npmPolicy(opts.npm));
+    const requests = fetchRequests(
+      ids.map((id) => graph.actions[id]!),
+      opts.root,
+      npmPolicy(opts.npm),
+    );
     if (requests.length > 0) {
-      await runFetchStep(requests, opts.base, { network: opts.network !== false, signal: opts.signal, epoch: opts.sourceDateEpoch, onFetch: (url) => opts.events?.fetching?.(url) });
+      await runFetchStep(requests, opts.base, {
+        network: opts.network !== false,
+        signal: opts.signal,
+        epoch: opts.sourceDateEpoch,
+        onFetch: (url) => opts.events?.fetching?.(url),
+      });
     }
     this.keyer = new ActionKeyer({
       root: opts.root,
@@ -114,7 +133,12 @@ class Executor implements Runner<Job> {
       warn: (m) => opts.events?.warning?.(m),
     });
     const deps = (id: number) => [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools].flatMap((p) => producer.get(p) ?? []);
-    this.scheduler = new Scheduler(ids, deps, this, { jobs: opts.jobs, remoteLookups: REMOTE_LOOKUPS, keepGoing: opts.keepGoing, signal: opts.signal });
+    this.scheduler = new Scheduler(ids, deps, this, {
+      jobs: opts.jobs,
+      remoteLookups: REMOTE_LOOKUPS,
+      keepGoing: opts.keepGoing,
+      signal: opts.signal,
+    });
     opts.base.beginWrites();
     // many small writes (cache rows, blob facts, records) committed as one batch every 250 ms
     const committer = setInterval(() => {
@@ -127,7 +151,9 @@ class Executor implements Runner<Job> {
     this.failUnmaterialized();
     this.runs.discardAhead();
     if (this.backgroundError) opts.events?.warning?.(this.backgroundError.message);
-    forgetChangedToolchains(this.outcomes, this.toolchains.values(), this.opts.base.stats, this.results, (m) => this.opts.events?.warning?.(m));
+    forgetChangedToolchains(this.outcomes, this.toolchains.values(), this.opts.base.stats, this.results, (m) =>
+      this.opts.events?.warning?.(m),
+    );
     await Promise.all([this.staging.close(), this.materializer?.stopAhead(), this.results.settled()]);
     clearInterval(committer);
     this.materializer?.flush();
@@ -152,7 +178,14 @@ class Executor implements Runner<Job> {
       const cacheable = this.opts.useCache !== false && !this.opts.audit && !a.tags.includes("no-cache");
       const hit = cacheable ? this.results.local(keyed.key) : undefined;
       if (hit && this.outputs.adopt(hit, a.owner)) {
-        this.known.set(id, { action: a, status: "cached", key: keyed.key, material: keyed.material, result: hit, durationMs: Date.now() - started });
+        this.known.set(id, {
+          action: a,
+          status: "cached",
+          key: keyed.key,
+          material: keyed.material,
+          result: hit,
+          durationMs: Date.now() - started,
+        });
         return { done: "cached" };
       }
       const job: Job = { id, action: a, keyed, stageName, writableAt: joinRel(OUT_DIR, parseLabel(a.owner).pkg), cacheable };
@@ -168,7 +201,15 @@ class Executor implements Runner<Job> {
     const hit = await this.results.fromRemote(job.action, job.keyed, (r) => this.outputs.adopt(r, job.action.owner));
     if (!hit) return false;
     const { key, material } = job.keyed;
-    this.known.set(job.id, { action: job.action, status: "cached", key, material, result: hit.result, remote: { instance: hit.instance, keyId: hit.keyId }, durationMs: Date.now() - started });
+    this.known.set(job.id, {
+      action: job.action,
+      status: "cached",
+      key,
+      material,
+      result: hit.result,
+      remote: { instance: hit.instance, keyId: hit.keyId },
+      durationMs: Date.now() - started,
+    });
     return true;
   }
 
@@ -202,13 +243,27 @@ class Executor implements Runner<Job> {
     }
     this.results.record(a, keyed, result, job.cacheable && cacheable);
     this.outputs.adoptFresh(a, result);
-    this.known.set(job.id, { action: a, status: "executed", key: keyed.key, material: keyed.material, result, audit, durationMs: Date.now() - started });
+    this.known.set(job.id, {
+      action: a,
+      status: "executed",
+      key: keyed.key,
+      material: keyed.material,
+      result,
+      audit,
+      durationMs: Date.now() - started,
+    });
     return "executed";
   }
 
   failed(job: Job, e: unknown): void {
     const durationMs = Date.now() - (this.startedAt.get(job.id) ?? Date.now());
-    this.known.set(job.id, { action: job.action, status: "failed", error: asHbError(e, job.action), audit: this.runs.failedAudits.get(job.id), durationMs });
+    this.known.set(job.id, {
+      action: job.action,
+      status: "failed",
+      error: asHbError(e, job.action),
+      audit: this.runs.failedAudits.get(job.id),
+      durationMs,
+    });
   }
 
   started(job: Job): void {

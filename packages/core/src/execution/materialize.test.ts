@@ -1,4 +1,16 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -94,7 +106,8 @@ describe("Materializer", () => {
     writeFileSync(join(root, files[8]!.path), "stale\n");
     const m = new Materializer(root, cas, db);
     m.prepareDirs(files.map((f) => f.path));
-    for (let waited = 0; !existsSync(join(root, files[n - 1]!.path, "..")) && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    for (let waited = 0; !existsSync(join(root, files[n - 1]!.path, "..")) && waited < 5000; waited += 10)
+      await new Promise((r) => setTimeout(r, 10));
     // made by the worker, before any output was put in place
     expect(existsSync(join(root, files[n - 1]!.path, ".."))).toBe(true);
     for (const f of files) expect(m.ensure(f)).toBe(true);

@@ -1,4 +1,18 @@
-import { type Stats, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, copyFileSync, constants, symlinkSync, utimesSync } from "node:fs";
+import {
+  type Stats,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  copyFileSync,
+  constants,
+  symlinkSync,
+  utimesSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../caching/action-cache";
 import { OUT_DIR } from "../base/graph";
@@ -21,7 +35,13 @@ interface Row {
 /** What hb put at an output path: [exec path, inode, size, mtime, ctime] */
 export type OutputFacts = [string, number, number, number, number];
 
-const rowOf = (file: OutputFile, st: Stats): Row => ({ hash: file.hash, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+const rowOf = (file: OutputFile, st: Stats): Row => ({
+  hash: file.hash,
+  ino: st.ino,
+  size: st.size,
+  mtimeMs: st.mtimeMs,
+  ctimeMs: st.ctimeMs,
+});
 
 /**
  * Puts outputs under `hb-out/` as read-only hardlinks of CAS blobs; a file in the way is replaced
@@ -50,7 +70,9 @@ export class Materializer {
   private load(): Map<string, Row> {
     if (!this.rows) {
       this.rows = new Map();
-      const all = this.db.prepare("SELECT path, hash, ino, size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM materialized").all() as (Row & { path: string })[];
+      const all = this.db
+        .prepare("SELECT path, hash, ino, size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM materialized")
+        .all() as (Row & { path: string })[];
       for (const r of all) this.rows.set(r.path, r);
     }
     return this.rows;
@@ -279,7 +301,9 @@ export class Materializer {
 
   flush(): void {
     if (this.dirty.size === 0) return;
-    const put = this.db.prepare("INSERT OR REPLACE INTO materialized (path, hash, ino, size, mtime_ms, ctime_ms) VALUES (?, ?, ?, ?, ?, ?)");
+    const put = this.db.prepare(
+      "INSERT OR REPLACE INTO materialized (path, hash, ino, size, mtime_ms, ctime_ms) VALUES (?, ?, ?, ?, ?, ?)",
+    );
     this.db.transaction(() => {
       for (const [path, r] of this.dirty) put.run(path, r.hash, r.ino, r.size, r.mtimeMs, r.ctimeMs);
     })();
@@ -302,7 +326,11 @@ function notMaterialized(path: string, e: unknown, what = "could not put it in p
 }
 
 function leadsOut(path: string): HbError {
-  return new HbError("OUTPUT_NOT_MATERIALIZED", `${path}: ${dirname(path)} leads out of ${OUT_DIR}/ through a symlink; hb writes only inside ${OUT_DIR}/`, {
-    hint: `remove the symlink (or ${OUT_DIR}/ whole) and build again`,
-  });
+  return new HbError(
+    "OUTPUT_NOT_MATERIALIZED",
+    `${path}: ${dirname(path)} leads out of ${OUT_DIR}/ through a symlink; hb writes only inside ${OUT_DIR}/`,
+    {
+      hint: `remove the symlink (or ${OUT_DIR}/ whole) and build again`,
+    },
+  );
 }

@@ -137,12 +137,25 @@ export class RunActions {
         const undeclared = mode === "strict" ? undeclaredToolError(a.owner, run.stderr, describeCommand(a)) : undefined;
         if (undeclared) throw undeclared;
         const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
-        const output = [run.stderr.trim() ? `stderr:\n${indent(tail(run.stderr))}` : "", run.stdout.trim() ? `stdout:\n${indent(tail(run.stdout))}` : ""].filter(Boolean).join("\n");
+        const output = [
+          run.stderr.trim() ? `stderr:\n${indent(tail(run.stderr))}` : "",
+          run.stdout.trim() ? `stdout:\n${indent(tail(run.stdout))}` : "",
+        ]
+          .filter(Boolean)
+          .join("\n");
         // the usual first failure in a sandbox: a file of the workspace read but never declared
         const missingFile = mode !== "none" && /No such file or directory/.test(run.stderr);
-        throw new HbError("ACTION_FAILED", `${a.owner}: ${a.mnemonic} ${how}\n  command: ${describeCommand(a)}${output ? `\n${output}` : "\n  (no output)"}`, {
-          ...(missingFile ? { hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency" } : {}),
-        });
+        throw new HbError(
+          "ACTION_FAILED",
+          `${a.owner}: ${a.mnemonic} ${how}\n  command: ${describeCommand(a)}${output ? `\n${output}` : "\n  (no output)"}`,
+          {
+            ...(missingFile
+              ? {
+                  hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
+                }
+              : {}),
+          },
+        );
       }
       const files = collectOutputs(a, staged.outDir, writableAt, this.ctx.cas, this.ctx.epoch);
       const changed = changedSources(keyed.sourceStats);
@@ -174,7 +187,11 @@ export class RunActions {
     const inputs: InputToStage[] = keyed.files.map((f) => {
       if (f.isSource || f.symlink !== undefined) return f;
       const blob = this.ctx.blobOf(f.path, f.executable);
-      if (!blob) throw new HbError("MISSING_INPUT", `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`);
+      if (!blob)
+        throw new HbError(
+          "MISSING_INPUT",
+          `the cached content of ${f.path} (input of ${a.owner}) vanished during the build; run the build again`,
+        );
       return { ...f, source: blob };
     });
     const outDirs = new Set<string>();
@@ -192,7 +209,8 @@ function changedSources(before: ReadonlyMap<string, import("node:fs").Stats>): s
   const changed: string[] = [];
   for (const [abs, was] of before) {
     const now = statSync(abs, { throwIfNoEntry: false });
-    if (!now || now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs || now.ino !== was.ino) changed.push(abs);
+    if (!now || now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs || now.ino !== was.ino)
+      changed.push(abs);
   }
   return changed;
 }

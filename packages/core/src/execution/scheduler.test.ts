@@ -144,7 +144,13 @@ describe("Scheduler", () => {
     await f.release(0, "interrupted");
     await f.release(4, "interrupted");
     await done;
-    expect(Object.fromEntries(f.statuses)).toEqual({ 0: "interrupted", 1: "interrupted", 2: "interrupted", 3: "interrupted", 4: "interrupted" });
+    expect(Object.fromEntries(f.statuses)).toEqual({
+      0: "interrupted",
+      1: "interrupted",
+      2: "interrupted",
+      3: "interrupted",
+      4: "interrupted",
+    });
     expect(f.log.some((l) => l.startsWith("stale"))).toBe(false);
   });
 });

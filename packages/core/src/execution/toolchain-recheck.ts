@@ -15,12 +15,15 @@ export function forgetChangedToolchains(
   results: ResultCache,
   warn: (message: string) => void,
 ): void {
-  const users = (t: ResolvedToolchain) => outcomes.filter((o) => o.status === "executed" && o.key && o.action.toolchains.some((r) => toolchainKey(r) === toolchainKey(t.ref)));
+  const users = (t: ResolvedToolchain) =>
+    outcomes.filter((o) => o.status === "executed" && o.key && o.action.toolchains.some((r) => toolchainKey(r) === toolchainKey(t.ref)));
   const used = [...toolchains].filter((t) => users(t).length > 0);
   for (const t of changedToolchains(used, stats)) {
     const stale = users(t);
     for (const o of stale) results.forget(o.key!);
     const uploaded = results.uploading ? " here (an upload to the remote cache may have gone out already)" : "";
-    warn(`${t.ref.path} changed while the build ran: the results of ${stale.map((o) => o.action.owner).join(", ")} are not cached${uploaded}; the next build keys them by it as it is then`);
+    warn(
+      `${t.ref.path} changed while the build ran: the results of ${stale.map((o) => o.action.owner).join(", ")} are not cached${uploaded}; the next build keys them by it as it is then`,
+    );
   }
 }

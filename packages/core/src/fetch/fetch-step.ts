@@ -55,7 +55,12 @@ export class FetchStore {
 }
 
 /** Streams a body to `file`, hashing as it goes: sha256 (the CAS name) and the pinned algorithm. */
-async function download(url: string, file: string, pin: Integrity | undefined, signal: AbortSignal): Promise<{ sha256: string; size: number; pinned: string }> {
+async function download(
+  url: string,
+  file: string,
+  pin: Integrity | undefined,
+  signal: AbortSignal,
+): Promise<{ sha256: string; size: number; pinned: string }> {
   const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]), redirect: "follow" });
   if (!res.ok || !res.body) {
     const err = new HbError("FETCH_FAILED", `GET ${url}: HTTP ${res.status} ${res.statusText}`);
@@ -90,7 +95,8 @@ export async function runFetchStep(
 ): Promise<FetchSummary> {
   const store = new FetchStore(base);
   const logPath = join(base.dir, "fetch-log.jsonl");
-  const log = (entry: Record<string, unknown>) => appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...entry }) + "\n");
+  const log = (entry: Record<string, unknown>) =>
+    appendFileSync(logPath, JSON.stringify({ time: new Date().toISOString(), ...entry }) + "\n");
   const todo = new Map<string, FetchRequest>();
   let cached = 0;
   for (const r of requests) {
@@ -129,7 +135,13 @@ export async function runFetchStep(
           }
           base.cas.adopt(tmp, { hash: got.sha256, size: got.size }, opts.epoch);
           store.record(r.url, r.integrity, { hash: got.sha256, size: got.size });
-          log({ url: r.url, integrity: r.integrity || null, sha256: got.sha256, bytes: got.size, result: pin ? "fetched" : "fetched, unpinned (allow-listed)" });
+          log({
+            url: r.url,
+            integrity: r.integrity || null,
+            sha256: got.sha256,
+            bytes: got.size,
+            result: pin ? "fetched" : "fetched, unpinned (allow-listed)",
+          });
           fetched++;
           bytes += got.size;
           lastError = undefined;
@@ -146,9 +158,13 @@ export async function runFetchStep(
         failure ??=
           lastError instanceof HbError
             ? lastError
-            : new HbError("FETCH_FAILED", `could not fetch ${r.url} (for ${r.what}) after ${ATTEMPTS} attempts: ${(lastError as Error)?.cause ?? (lastError as Error).message}`, {
-                hint: "check the URL and the network; the build itself never uses the network",
-              });
+            : new HbError(
+                "FETCH_FAILED",
+                `could not fetch ${r.url} (for ${r.what}) after ${ATTEMPTS} attempts: ${(lastError as Error)?.cause ?? (lastError as Error).message}`,
+                {
+                  hint: "check the URL and the network; the build itself never uses the network",
+                },
+              );
       }
     }
   };

@@ -98,13 +98,25 @@ export function parseLockfile(text: string, file: string, policy: LockfilePolicy
       }
     }
     const bin = typeof entry.bin === "string" ? { [name.split("/").pop()!]: entry.bin } : (entry.bin ?? {});
-    packages.push({ path, name, version: entry.version ?? "", url: resolved, integrity: allowed && !parseIntegrity(integrity) ? "" : integrity, bin, hasInstallScript: entry.hasInstallScript === true });
+    packages.push({
+      path,
+      name,
+      version: entry.version ?? "",
+      url: resolved,
+      integrity: allowed && !parseIntegrity(integrity) ? "" : integrity,
+      bin,
+      hasInstallScript: entry.hasInstallScript === true,
+    });
   }
   if (refusals.length > 0) {
-    throw new HbError("UNPINNED_DEPENDENCY", `${file} has ${refusals.length} unpinned entr${refusals.length === 1 ? "y" : "ies"}:\n  ${refusals.join("\n  ")}`, {
-      location: { file },
-      hint: "pin them (npm install from the registry records an integrity), or allow-list the names in hb.config.ts: npm: { allowUnpinned: [...] }",
-    });
+    throw new HbError(
+      "UNPINNED_DEPENDENCY",
+      `${file} has ${refusals.length} unpinned entr${refusals.length === 1 ? "y" : "ies"}:\n  ${refusals.join("\n  ")}`,
+      {
+        location: { file },
+        hint: "pin them (npm install from the registry records an integrity), or allow-list the names in hb.config.ts: npm: { allowUnpinned: [...] }",
+      },
+    );
   }
   return { packages, skipped };
 }

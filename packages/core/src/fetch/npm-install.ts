@@ -20,7 +20,13 @@ export function symlinkEntry(path: string, target: string): OutputFile {
  * component stripped, modes 0644 or 0755, contents into the CAS; then node_modules/.bin links.
  * Deterministic: the same lockfile and tarballs give the same tree.
  */
-export function installPackages(packages: readonly NpmPackage[], store: FetchStore, cas: LocalCas, outDir: string, epoch: number): OutputFile[] {
+export function installPackages(
+  packages: readonly NpmPackage[],
+  store: FetchStore,
+  cas: LocalCas,
+  outDir: string,
+  epoch: number,
+): OutputFile[] {
   const files = new Map<string, OutputFile>();
   const binTargets = new Set<string>();
   const under = (pkgPath: string) => pkgPath.slice("node_modules/".length);

@@ -28,7 +28,8 @@ export function fetchRequests(actions: readonly ActionSpec[], root: string, poli
   for (const a of actions) {
     if (a.kind === "fetch") requests.push({ url: a.url, integrity: a.integrity, what: a.owner });
     if (a.kind === "npm_install") {
-      for (const p of lockfilePackages(a, root, policy)) requests.push({ url: p.url, integrity: p.integrity, what: `${a.inputs[0]}: ${p.path}` });
+      for (const p of lockfilePackages(a, root, policy))
+        requests.push({ url: p.url, integrity: p.integrity, what: `${a.inputs[0]}: ${p.path}` });
     }
   }
   return requests;

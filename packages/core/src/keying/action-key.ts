@@ -52,7 +52,12 @@ export function encodeActionKeyMaterial(m: ActionKeyMaterial): string {
     "hb-action-key",
     ACTION_SEMANTICS_VERSION,
     ["argv", [...m.argv]],
-    ["env", Object.keys(m.env).sort().map((k) => [k, m.env[k]])],
+    [
+      "env",
+      Object.keys(m.env)
+        .sort()
+        .map((k) => [k, m.env[k]]),
+    ],
     ["inputs", files(m.inputs)],
     ["tools", files(m.tools)],
     ["toolchains", files(m.toolchains)],

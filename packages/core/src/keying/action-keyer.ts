@@ -99,7 +99,8 @@ export class ActionKeyer {
       const made = this.opts.generated(path);
       if (!made) throw new HbError("INTERNAL", `no digest for generated input ${path} of ${action.owner}`);
       const each = Array.isArray(made) ? (made as readonly OutputFile[]) : [made as OutputFile];
-      for (const f of each) files.push({ path: f.path, source: "", hash: f.hash, isSource: false, executable: f.executable, symlink: f.symlink });
+      for (const f of each)
+        files.push({ path: f.path, source: "", hash: f.hash, isSource: false, executable: f.executable, symlink: f.symlink });
       return each.map((f) => ({ path: f.path, hash: f.hash, size: f.size, executable: f.executable }));
     }
     const abs = join(this.opts.root, path);

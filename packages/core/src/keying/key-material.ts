@@ -32,7 +32,13 @@ export interface KeySettings {
  * the platform; and, outside strict mode, the host fingerprint. Not its label, mnemonic or
  * progress message, nor where the workspace is.
  */
-export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile[], toolchains: KeyedFile[], s: KeySettings): ActionKeyMaterial {
+export function keyMaterial(
+  a: ActionSpec,
+  inputs: KeyedFile[],
+  tools: KeyedFile[],
+  toolchains: KeyedFile[],
+  s: KeySettings,
+): ActionKeyMaterial {
   if (a.kind === "fetch" || a.kind === "npm_install") {
     // no command and no sandbox: what is fetched (URL and pin), or the lockfile and how it resolves
     const argv =
@@ -67,7 +73,9 @@ export function keyMaterial(a: ActionSpec, inputs: KeyedFile[], tools: KeyedFile
   const dirOf = (p: string) => p.slice(0, Math.max(0, p.lastIndexOf("/")));
   const inExecroot = (d: string) => (d === "" ? s.execroot : `${s.execroot}/${d}`);
   const toolDirs = [...new Set(a.tools.map((t) => inExecroot(dirOf(t))))].sort();
-  const toolchainDirs = [...new Set(a.toolchains.map((t) => (t.path.startsWith("/") ? dirOf(t.path) || "/" : inExecroot(dirOf(t.path)))))].sort();
+  const toolchainDirs = [
+    ...new Set(a.toolchains.map((t) => (t.path.startsWith("/") ? dirOf(t.path) || "/" : inExecroot(dirOf(t.path))))),
+  ].sort();
   const path = [...new Set([...toolDirs, ...toolchainDirs, ...SYSTEM_PATH.split(":")])].join(":");
   const stamped = a.stamp && s.stamp !== undefined;
   const env: Record<string, string> = {

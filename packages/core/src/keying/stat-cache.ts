@@ -66,7 +66,12 @@ export class StatCache {
   saw(path: string, stats: Stats): void {
     const before = this.seen.get(path);
     if (!before) this.seen.set(path, stats);
-    else if (before.size !== stats.size || before.mtimeMs !== stats.mtimeMs || before.ctimeMs !== stats.ctimeMs || before.ino !== stats.ino) {
+    else if (
+      before.size !== stats.size ||
+      before.mtimeMs !== stats.mtimeMs ||
+      before.ctimeMs !== stats.ctimeMs ||
+      before.ino !== stats.ino
+    ) {
       // hb moves no source's ctime (it copies sources into sandboxes): this is an edit or a chmod
       this.changedDuringBuild = true;
     }

@@ -95,7 +95,13 @@ export async function resolveToolchains(
     const key = toolchainKey(ref);
     if (out.has(key)) continue;
     const hostPath = ref.path.startsWith("/") ? ref.path : join(root, ref.path);
-    const resolved: ResolvedToolchain = { ref, hostPath, isDirectory: false, keyed: { path: ref.path, hash: "", size: 0, executable: false }, mounts: [] };
+    const resolved: ResolvedToolchain = {
+      ref,
+      hostPath,
+      isDirectory: false,
+      keyed: { path: ref.path, hash: "", size: 0, executable: false },
+      mounts: [],
+    };
     out.set(key, resolved);
     let r;
     try {
@@ -188,12 +194,20 @@ export function undeclaredToolError(label: string, stderr: string, command: stri
     /^(?:\S+: )?(?:line \d+: )?(\/[^\s:]+): No such file or directory$/m.exec(stderr)?.[1];
   if (!missing) return undefined;
   const name = missing.slice(missing.lastIndexOf("/") + 1);
-  const hostPath = missing.startsWith("/") ? missing : SYSTEM_PATH.split(":").map((d) => `${d}/${missing}`).find((p) => existsSync(p));
+  const hostPath = missing.startsWith("/")
+    ? missing
+    : SYSTEM_PATH.split(":")
+        .map((d) => `${d}/${missing}`)
+        .find((p) => existsSync(p));
   let declare = `install ${name}, then declare it: toolchain({ name: "${name}", path: "/path/to/${name}", sha256: "..." })`;
   if (hostPath && existsSync(hostPath)) {
     declare = `declare it in a BUILD.ts: toolchain({ name: "${name}", path: "${hostPath}", sha256: "${digestOfFile(hostPath).hash}" }), and list it in the genrule's tools`;
   }
-  return new HbError("UNDECLARED_TOOL", `${label}: '${missing}' is not a declared toolchain: in --sandbox=strict only declared toolchains are visible\n  command: ${command}`, {
-    hint: declare,
-  });
+  return new HbError(
+    "UNDECLARED_TOOL",
+    `${label}: '${missing}' is not a declared toolchain: in --sandbox=strict only declared toolchains are visible\n  command: ${command}`,
+    {
+      hint: declare,
+    },
+  );
 }

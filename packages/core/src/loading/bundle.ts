@@ -41,7 +41,8 @@ const OUT = ".hb-bundle";
 
 /** Why a BUILD.ts may not read `path` (absolute, as esbuild names it), if it may not. */
 function readRefusal(realRoot: string, limits: BundleLimits, path: string, attributes: Record<string, string>): string | undefined {
-  if (Object.keys(attributes).length > 0) return `import attributes (with { type: ... }) read files as data, which BUILD.ts files may not: ${path}`;
+  if (Object.keys(attributes).length > 0)
+    return `import attributes (with { type: ... }) read files as data, which BUILD.ts files may not: ${path}`;
   let real: string;
   try {
     real = realpathSync(path);
@@ -52,8 +53,10 @@ function readRefusal(realRoot: string, limits: BundleLimits, path: string, attri
   if (r.startsWith("../") || r === "..") return `${path} resolves to ${real}, outside the workspace`;
   const vcs = vcsDirOf(r);
   if (vcs) return `${path} resolves to ${real}, inside ${vcs}/: version-control metadata is never read by BUILD.ts files`;
-  if (isIgnored(r, limits.rules)) return `${path} resolves to ${real}, in a directory hb never reads (ignored): not the workspace's own sources`;
-  if (limits.hidden.has(real) || [...limits.hidden].some((h) => real.startsWith(h + sep))) return `${path} is hidden from BUILD.ts files (hb's state, outputs or keys)`;
+  if (isIgnored(r, limits.rules))
+    return `${path} resolves to ${real}, in a directory hb never reads (ignored): not the workspace's own sources`;
+  if (limits.hidden.has(real) || [...limits.hidden].some((h) => real.startsWith(h + sep)))
+    return `${path} is hidden from BUILD.ts files (hb's state, outputs or keys)`;
   if (!CODE.test(real)) return `${path} is not code (.ts, .js, .mts, .mjs, .cts, .cjs): BUILD.ts files import code, never data files`;
   return undefined;
 }
@@ -91,7 +94,11 @@ function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<
         if (args.path.startsWith(API_SCOPE)) return { path: args.path, external: true };
         if (!args.path.startsWith(".") && !args.path.startsWith("/")) {
           return {
-            errors: [{ text: `BUILD.ts files may import only relative files and hb's API (@hb/core, rules packages such as @hb/rules-node), not '${args.path}'` }],
+            errors: [
+              {
+                text: `BUILD.ts files may import only relative files and hb's API (@hb/core, rules packages such as @hb/rules-node), not '${args.path}'`,
+              },
+            ],
           };
         }
         const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: "hb-resolving" });
@@ -112,7 +119,9 @@ function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<
 function toHbError(m: Message, root: string): HbError {
   const loc = m.location;
   return new HbError("BUILD_FILE_SYNTAX", m.text, {
-    location: loc ? { file: relative(root, resolve(root, loc.file)).split(sep).join("/"), line: loc.line, column: loc.column + 1 } : undefined,
+    location: loc
+      ? { file: relative(root, resolve(root, loc.file)).split(sep).join("/"), line: loc.line, column: loc.column + 1 }
+      : undefined,
   });
 }
 
@@ -131,7 +140,11 @@ export async function bundleBuildFiles(root: string, entries: readonly string[],
     const real = relative(realRoot, realEntry).split(sep).join("/");
     if (real.startsWith("../")) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink leading outside the workspace, to ${realEntry}`);
     const vcs = vcsDirOf(real);
-    if (vcs) throw new HbError("SYMLINK_ESCAPE", `${e} is a symlink into ${vcs}/ (${realEntry}): version-control metadata is never read by BUILD.ts files`);
+    if (vcs)
+      throw new HbError(
+        "SYMLINK_ESCAPE",
+        `${e} is a symlink into ${vcs}/ (${realEntry}): version-control metadata is never read by BUILD.ts files`,
+      );
     asked.set(real, [...(asked.get(real) ?? []), e]);
   }
   let result;
@@ -175,7 +188,13 @@ export async function bundleBuildFiles(root: string, entries: readonly string[],
     // Make the map's sources workspace-relative, whatever directory the bundle was written for.
     map.sources = (map.sources ?? []).map((s) => posix.normalize(posix.join(posix.dirname(outPath), s)));
     for (const entry of asked.get(meta.entryPoint) ?? [meta.entryPoint]) {
-      out.set(entry, { entry, code: files.get(outPath) ?? "", map: JSON.stringify(map), inputs: Object.keys(meta.inputs).sort(), lookedUp });
+      out.set(entry, {
+        entry,
+        code: files.get(outPath) ?? "",
+        map: JSON.stringify(map),
+        inputs: Object.keys(meta.inputs).sort(),
+        lookedUp,
+      });
     }
   }
   return out;

@@ -63,8 +63,10 @@ function strictModule(id: string, api: Record<string, unknown>): Record<string, 
 
 export function createEvaluator(api: ApiModules, log: (line: string) => void): Evaluator {
   const maps = new Map<string, SourceMap>();
-  const say = (level: string) => (...args: unknown[]) =>
-    log(`${level}${args.map((a) => (typeof a === "string" ? a : safeJson(a))).join(" ")}`);
+  const say =
+    (level: string) =>
+    (...args: unknown[]) =>
+      log(`${level}${args.map((a) => (typeof a === "string" ? a : safeJson(a))).join(" ")}`);
   const consoleApi = Object.freeze({ log: say(""), info: say(""), debug: say(""), warn: say("warning: "), error: say("error: ") });
   const context = vm.createContext({ console: consoleApi }, { name: "BUILD.ts", codeGeneration: { strings: false, wasm: false } });
   vm.runInContext(PRELUDE, context);
@@ -96,10 +98,14 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
     const message = (e as Error)?.message;
     if (typeof message !== "string" || !message.startsWith(FORBIDDEN)) return undefined;
     const what = message.slice(FORBIDDEN.length);
-    return new HbError("FORBIDDEN_IN_BUILD_FILE", `${what} is not available in BUILD.ts: analysis must not depend on the clock or on randomness`, {
-      location: locateStack(String((e as Error).stack ?? "")),
-      hint: "compute values from attributes and files, or do the work in an action",
-    });
+    return new HbError(
+      "FORBIDDEN_IN_BUILD_FILE",
+      `${what} is not available in BUILD.ts: analysis must not depend on the clock or on randomness`,
+      {
+        location: locateStack(String((e as Error).stack ?? "")),
+        hint: "compute values from attributes and files, or do the work in an action",
+      },
+    );
   };
 
   return {
@@ -112,10 +118,14 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
         fn(requireShim, module, module.exports);
         const added = (vm.runInContext("Object.getOwnPropertyNames(globalThis)", context) as string[]).filter((g) => !globals.has(g));
         if (added.length > 0) {
-          throw new HbError("FORBIDDEN_IN_BUILD_FILE", `${file.entry} sets the global '${added[0]}': BUILD.ts files may not share state through globals`, {
-            location: { file: file.entry },
-            hint: "declare it with const/let (or export it from a helper file and import it)",
-          });
+          throw new HbError(
+            "FORBIDDEN_IN_BUILD_FILE",
+            `${file.entry} sets the global '${added[0]}': BUILD.ts files may not share state through globals`,
+            {
+              location: { file: file.entry },
+              hint: "declare it with const/let (or export it from a helper file and import it)",
+            },
+          );
         }
       } catch (e) {
         const forbidden = forbiddenError(e);

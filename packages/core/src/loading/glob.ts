@@ -45,7 +45,11 @@ export function globPackage(
     followSymbolicLinks: false,
     unique: true,
     // fast-glob copies the adapter's own properties: methods of a class instance must be given as such
-    fs: { lstatSync: fs.lstatSync.bind(fs), statSync: fs.statSync.bind(fs), readdirSync: fs.readdirSync.bind(fs) } as unknown as Partial<fg.FileSystemAdapter>,
+    fs: {
+      lstatSync: fs.lstatSync.bind(fs),
+      statSync: fs.statSync.bind(fs),
+      readdirSync: fs.readdirSync.bind(fs),
+    } as unknown as Partial<fg.FileSystemAdapter>,
   });
   const matches: string[] = [];
   for (const e of entries) {

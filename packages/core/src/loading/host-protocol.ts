@@ -27,7 +27,10 @@ type Message<R> = Request | { op: "done"; result: R };
  * The evaluator's side: the analysis request first, then a LoadingAccess whose calls go to the
  * host, and `done` to send the result.
  */
-export async function connectToHost<R>(input: Readable, output: Writable): Promise<{ request: AnalysisRequest; access: LoadingAccess; done(result: R): void }> {
+export async function connectToHost<R>(
+  input: Readable,
+  output: Writable,
+): Promise<{ request: AnalysisRequest; access: LoadingAccess; done(result: R): void }> {
   const lines = createInterface({ input, crlfDelay: Infinity })[Symbol.asyncIterator]();
   const next = async (): Promise<string> => {
     const r = await lines.next();
@@ -62,7 +65,12 @@ export async function connectToHost<R>(input: Readable, output: Writable): Promi
  * The host's side: sends the request, answers the evaluator's requests in order until it sends
  * its result, and returns that; undefined if it ended without one.
  */
-export async function serveEvaluator<R>(host: LoadingHost, request: AnalysisRequest, output: Readable, input: Writable): Promise<R | undefined> {
+export async function serveEvaluator<R>(
+  host: LoadingHost,
+  request: AnalysisRequest,
+  output: Readable,
+  input: Writable,
+): Promise<R | undefined> {
   const send = (line: unknown) => input.write(`${JSON.stringify(line)}\n`);
   send(request);
   for await (const line of createInterface({ input: output, crlfDelay: Infinity })) {
@@ -72,7 +80,8 @@ export async function serveEvaluator<R>(host: LoadingHost, request: AnalysisRequ
     } catch {
       throw notProtocol(line);
     }
-    if (typeof m !== "object" || m === null || typeof m.op !== "string" || (m.op !== "done" && typeof m.id !== "number")) throw notProtocol(line);
+    if (typeof m !== "object" || m === null || typeof m.op !== "string" || (m.op !== "done" && typeof m.id !== "number"))
+      throw notProtocol(line);
     if (m.op === "done") return m.result;
     send(await answer(host, m));
   }
@@ -110,7 +119,11 @@ async function answer(host: LoadingHost, m: Request): Promise<Answer> {
 }
 
 function notProtocol(line: string): HbError {
-  return new HbError("BUILD_FILE_ERROR", `the BUILD.ts evaluator wrote something that is not hb's protocol to its output: ${JSON.stringify(line.slice(0, 200))}`, {
-    hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",
-  });
+  return new HbError(
+    "BUILD_FILE_ERROR",
+    `the BUILD.ts evaluator wrote something that is not hb's protocol to its output: ${JSON.stringify(line.slice(0, 200))}`,
+    {
+      hint: "a BUILD.ts escaping its sandbox's API (process.stdout) would do this; BUILD.ts files talk to hb only through the hb API",
+    },
+  );
 }

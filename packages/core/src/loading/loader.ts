@@ -92,9 +92,13 @@ class Loader {
         await this.ensureLoaded([pattern.label.pkg]);
         const p = this.packages.get(pattern.label.pkg);
         if (!p) {
-          throw new HbError("NO_SUCH_PACKAGE", `no package '//${pattern.label.pkg}': ${joinRel(pattern.label.pkg, BUILD_FILE)} does not exist`, {
-            hint: "run `hb query //...` to list the targets",
-          });
+          throw new HbError(
+            "NO_SUCH_PACKAGE",
+            `no package '//${pattern.label.pkg}': ${joinRel(pattern.label.pkg, BUILD_FILE)} does not exist`,
+            {
+              hint: "run `hb query //...` to list the targets",
+            },
+          );
         }
         const name = pattern.label.name;
         if (!p.targets.has(name)) {

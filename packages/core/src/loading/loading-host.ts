@@ -78,7 +78,8 @@ export class LoadingHost implements LoadingAccess {
   }
 
   async setIgnore(ignore: string[]): Promise<void> {
-    if (!Array.isArray(ignore) || !ignore.every((x) => typeof x === "string")) throw new HbError("BAD_CONFIG", "ignore must be a list of directory names or paths");
+    if (!Array.isArray(ignore) || !ignore.every((x) => typeof x === "string"))
+      throw new HbError("BAD_CONFIG", "ignore must be a list of directory names or paths");
     this.rules = ignoreRules(ignore);
   }
 
@@ -90,9 +91,13 @@ export class LoadingHost implements LoadingAccess {
       const buildFile = joinRel(pkg, BUILD_FILE);
       if (existsSync(join(this.root, buildFile))) entries.push(buildFile);
       else if (lstatSync(join(this.root, buildFile), { throwIfNoEntry: false })?.isSymbolicLink()) {
-        throw new HbError("SYMLINK_ESCAPE", `${buildFile} is a symlink to ${readlinkSync(join(this.root, buildFile))}, outside the workspace or missing`, {
-          hint: "a BUILD.ts may link only to a file inside the workspace",
-        });
+        throw new HbError(
+          "SYMLINK_ESCAPE",
+          `${buildFile} is a symlink to ${readlinkSync(join(this.root, buildFile))}, outside the workspace or missing`,
+          {
+            hint: "a BUILD.ts may link only to a file inside the workspace",
+          },
+        );
       } else {
         this.absent.add(buildFile);
         out.push({ pkg, missing: true });
@@ -122,7 +127,10 @@ export class LoadingHost implements LoadingAccess {
     const found = findPackages(this.root, base, this.rules);
     this.discoveries.push({ kind: "packages", base, result: found.packages });
     for (const d of found.dirs) this.dirs.set(d.path, d);
-    return { packages: found.packages, exists: found.packages.length > 0 || statSync(join(this.root, base), { throwIfNoEntry: false }) !== undefined };
+    return {
+      packages: found.packages,
+      exists: found.packages.length > 0 || statSync(join(this.root, base), { throwIfNoEntry: false }) !== undefined,
+    };
   }
 
   /**
@@ -151,7 +159,13 @@ export class LoadingHost implements LoadingAccess {
       out.push([rel, entryKind(st), to, real]);
     };
     for (const p of paths) {
-      if (typeof p !== "string" || p === "" || !p.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0")) || vcsDirOf(p)) continue;
+      if (
+        typeof p !== "string" ||
+        p === "" ||
+        !p.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0")) ||
+        vcsDirOf(p)
+      )
+        continue;
       facts(p);
       if (p.includes("/")) facts(p.slice(0, p.lastIndexOf("/")));
     }
@@ -173,11 +187,13 @@ export class LoadingHost implements LoadingAccess {
 
   /** A package path as a label gives it; anything else (`..`, an ignored or VCS directory) is refused. */
   private checkPackagePath(pkg: string): void {
-    const ok = typeof pkg === "string" && (pkg === "" || pkg.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0")));
+    const ok =
+      typeof pkg === "string" && (pkg === "" || pkg.split("/").every((s) => s !== "" && s !== "." && s !== ".." && !s.includes("\0")));
     if (!ok) throw new HbError("BAD_LABEL", `'${String(pkg)}' is not a package path`);
     const vcs = vcsDirOf(pkg);
     if (vcs) throw new HbError("NO_SUCH_PACKAGE", `no package '//${pkg}': ${vcs}/ is version-control metadata, never a package`);
-    if (pkg !== "" && isIgnored(pkg, this.rules)) throw new HbError("NO_SUCH_PACKAGE", `no package '//${pkg}': the directory is ignored (hb.config.ts ignore, or always ignored)`);
+    if (pkg !== "" && isIgnored(pkg, this.rules))
+      throw new HbError("NO_SUCH_PACKAGE", `no package '//${pkg}': the directory is ignored (hb.config.ts ignore, or always ignored)`);
   }
 
   private async record(b: BundledFile): Promise<void> {
@@ -187,7 +203,14 @@ export class LoadingHost implements LoadingAccess {
       if (this.files.has(path)) continue;
       const abs = join(this.root, path);
       const st = statSync(abs);
-      this.files.set(path, { path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fingerprint: fingerprint(readFileSync(abs)) });
+      this.files.set(path, {
+        path,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        ctimeMs: st.ctimeMs,
+        ino: st.ino,
+        fingerprint: fingerprint(readFileSync(abs)),
+      });
     }
   }
 }

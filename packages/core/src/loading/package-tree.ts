@@ -30,7 +30,6 @@ export function isIgnored(rel: string, rules: IgnoreRules): boolean {
   return false;
 }
 
-
 export function hasBuildFile(fs: SourceFs, root: string, pkg: string): boolean {
   return fs.existsSync(join(root, pkg, BUILD_FILE));
 }
@@ -116,12 +115,21 @@ export function checkInsideWorkspace(fs: SourceFs, root: string, rel: string, re
 }
 
 /** `.git/` and its kind are never sources: a CI checkout keeps its token there. */
-export function vcsSourceError(rel: string, vcs: string, referencedBy: string, opts: { real?: string; location?: SourceLocation } = {}): HbError {
+export function vcsSourceError(
+  rel: string,
+  vcs: string,
+  referencedBy: string,
+  opts: { real?: string; location?: SourceLocation } = {},
+): HbError {
   const via = opts.real ? ` (a symlink to ${opts.real})` : "";
-  return new HbError("BAD_ATTRIBUTE", `${rel}${via} is inside ${vcs}/, version-control metadata, which is never a source (used by ${referencedBy})`, {
-    location: opts.location,
-    hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config): take what you need from declared files, or the commit id with --stamp`,
-  });
+  return new HbError(
+    "BAD_ATTRIBUTE",
+    `${rel}${via} is inside ${vcs}/, version-control metadata, which is never a source (used by ${referencedBy})`,
+    {
+      location: opts.location,
+      hint: `${vcs}/ holds credentials (a CI checkout keeps its token in .git/config): take what you need from declared files, or the commit id with --stamp`,
+    },
+  );
 }
 
 /**
@@ -130,7 +138,12 @@ export function vcsSourceError(rel: string, vcs: string, referencedBy: string, o
  * directories listed as empty, `hidden` files left out, and where each symlink leads. With the
  * directories' times, for the analysis cache.
  */
-export function snapshotPackage(root: string, pkg: string, rules: IgnoreRules, hidden: ReadonlySet<string>): { snapshot: TreeSnapshot; dirs: DirRecord[] } {
+export function snapshotPackage(
+  root: string,
+  pkg: string,
+  rules: IgnoreRules,
+  hidden: ReadonlySet<string>,
+): { snapshot: TreeSnapshot; dirs: DirRecord[] } {
   const snapshot: TreeSnapshot = { dirs: {}, links: {} };
   const dirs: DirRecord[] = [];
   const visit = (rel: string): void => {

@@ -10,11 +10,29 @@ function snapshotFs(): SnapshotFs {
   const fs = new SnapshotFs(ROOT, `/real${ROOT}`);
   fs.add({
     dirs: {
-      a: [["BUILD.ts", "f"], ["dir", "d"], ["link.txt", "l"], ["loop", "l"], ["m", "d"], ["node_modules", "d"], ["out.txt", "l"], ["sub", "d"], ["two.txt", "f"]],
-      "a/m": [["one.txt", "f"], [".hidden.txt", "f"]],
+      a: [
+        ["BUILD.ts", "f"],
+        ["dir", "d"],
+        ["link.txt", "l"],
+        ["loop", "l"],
+        ["m", "d"],
+        ["node_modules", "d"],
+        ["out.txt", "l"],
+        ["sub", "d"],
+        ["two.txt", "f"],
+      ],
+      "a/m": [
+        ["one.txt", "f"],
+        [".hidden.txt", "f"],
+      ],
       "a/sub": [["BUILD.ts", "f"]],
     },
-    links: { "a/link.txt": ["f", `/real${ROOT}/a/two.txt`], "a/loop": ["", ""], "a/out.txt": ["f", "/etc/passwd"], "a/dir": ["d", `/real${ROOT}/a/m`] },
+    links: {
+      "a/link.txt": ["f", `/real${ROOT}/a/two.txt`],
+      "a/loop": ["", ""],
+      "a/out.txt": ["f", "/etc/passwd"],
+      "a/dir": ["d", `/real${ROOT}/a/m`],
+    },
   });
   return fs;
 }

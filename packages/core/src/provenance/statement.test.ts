@@ -17,7 +17,11 @@ describe("buildProvenanceStatement", () => {
     const { buildDefinition, runDetails } = s.predicate;
     expect(buildDefinition.buildType).toBe(HB_BUILD_TYPE);
     expect(buildDefinition.externalParameters).toEqual({ targets: ["//x:pkg"], config: "hb.config.ts" });
-    expect(buildDefinition.internalParameters).toEqual({ hbVersion: "0.1.0+0123456789abcdef", sandbox: "strict", sourceDateEpoch: 315532800 });
+    expect(buildDefinition.internalParameters).toEqual({
+      hbVersion: "0.1.0+0123456789abcdef",
+      sandbox: "strict",
+      sourceDateEpoch: 315532800,
+    });
     expect(runDetails).toEqual({
       builder: { id: BUILDER_ID },
       metadata: { invocationId: "build-42", startedOn: "2024-05-01T10:00:00.000Z", finishedOn: "2024-05-01T10:01:30.250Z" },
@@ -37,8 +41,16 @@ describe("buildProvenanceStatement", () => {
     expect(deps.map(kind)).toEqual(["source-commit", "source", "source", "tool", "lockfile", "lockfile"]);
     expect(deps[0]).toEqual({ digest: { gitCommit: SOURCE_COMMIT }, annotations: { hb_kind: "source-commit", hb_dirty: false } });
     expect(deps.slice(1, 3).map((d) => d.name)).toEqual(["x/BUILD.ts", "x/src/index.ts"]);
-    expect(deps[3]).toEqual({ name: "node_modules/esbuild/bin/esbuild", digest: { sha256: "e".repeat(64) }, annotations: { hb_kind: "tool" } });
-    expect(deps[4]).toEqual({ uri: "pkg:npm/%40scope/lib@1.2.3", digest: { sha512: "01".repeat(64) }, annotations: { hb_kind: "lockfile" } });
+    expect(deps[3]).toEqual({
+      name: "node_modules/esbuild/bin/esbuild",
+      digest: { sha256: "e".repeat(64) },
+      annotations: { hb_kind: "tool" },
+    });
+    expect(deps[4]).toEqual({
+      uri: "pkg:npm/%40scope/lib@1.2.3",
+      digest: { sha512: "01".repeat(64) },
+      annotations: { hb_kind: "lockfile" },
+    });
     expect(deps[5]).toEqual({ uri: "pkg:npm/left-pad@1.3.0", digest: { sha1: "02".repeat(20) }, annotations: { hb_kind: "lockfile" } });
   });
 
@@ -52,8 +64,8 @@ describe("buildProvenanceStatement", () => {
   });
 
   it("keeps a pin without integrity as a bare purl, and an empty pin list as none", () => {
-    const deps = buildProvenanceStatement(sampleInput({ lockfilePins: [{ name: "linked", version: "file:../linked" }] })).predicate.buildDefinition
-      .resolvedDependencies!;
+    const deps = buildProvenanceStatement(sampleInput({ lockfilePins: [{ name: "linked", version: "file:../linked" }] })).predicate
+      .buildDefinition.resolvedDependencies!;
     expect(deps.at(-1)).toEqual({ uri: "pkg:npm/linked@file%3A..%2Flinked", annotations: { hb_kind: "lockfile" } });
     const none = buildProvenanceStatement(sampleInput({ lockfilePins: [] })).predicate.buildDefinition.resolvedDependencies!;
     expect(none.filter((d) => kind(d) === "lockfile")).toEqual([]);
@@ -71,10 +83,12 @@ describe("buildProvenanceStatement", () => {
 
   it("drops exact repeats but refuses one name with two digests", () => {
     const a = sampleInput();
-    expect(buildProvenanceStatement(sampleInput({ sources: [...a.sources, a.sources[0]!] })).predicate.buildDefinition.resolvedDependencies).toHaveLength(6);
-    expect(() => buildProvenanceStatement(sampleInput({ sources: [...a.sources, { path: "x/BUILD.ts", sha256: "f".repeat(64) }] }))).toThrow(
-      /source 'x\/BUILD.ts' is listed twice with different digests/,
-    );
+    expect(
+      buildProvenanceStatement(sampleInput({ sources: [...a.sources, a.sources[0]!] })).predicate.buildDefinition.resolvedDependencies,
+    ).toHaveLength(6);
+    expect(() =>
+      buildProvenanceStatement(sampleInput({ sources: [...a.sources, { path: "x/BUILD.ts", sha256: "f".repeat(64) }] })),
+    ).toThrow(/source 'x\/BUILD.ts' is listed twice with different digests/);
   });
 
   it.each([

@@ -136,7 +136,8 @@ function integrityDigest(pin: LockfilePin, integrity: string): DigestSet {
 /** Package URL of an npm package: the `@scope` is the namespace, percent-encoded. */
 function npmPurl(name: string, version: string): string {
   const slash = name.startsWith("@") ? name.indexOf("/") : -1;
-  const path = slash > 0 ? `${encodeURIComponent(name.slice(0, slash))}/${encodeURIComponent(name.slice(slash + 1))}` : encodeURIComponent(name);
+  const path =
+    slash > 0 ? `${encodeURIComponent(name.slice(0, slash))}/${encodeURIComponent(name.slice(slash + 1))}` : encodeURIComponent(name);
   return `pkg:npm/${path}@${encodeURIComponent(version)}`;
 }
 
@@ -195,7 +196,12 @@ export function buildProvenanceStatement(input: ProvenanceInput): ProvenanceStat
     throw bad(`builder id '${input.builderId}' is not a URI with a lowercase scheme (e.g. https://ci.example.com/hb-builder/v1)`);
   }
   if (input.subjects.length === 0) throw bad("a provenance statement needs at least one subject");
-  const subjects = sortedUnique(input.subjects, (s) => s.name, (a, b) => a.sha256 === b.sha256, "subject");
+  const subjects = sortedUnique(
+    input.subjects,
+    (s) => s.name,
+    (a, b) => a.sha256 === b.sha256,
+    "subject",
+  );
   return {
     _type: STATEMENT_TYPE,
     subject: subjects.map((s) => ({ name: s.name, digest: sha256Of(`subject ${s.name}`, s.sha256) })),

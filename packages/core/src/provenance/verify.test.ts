@@ -19,7 +19,12 @@ const dir = mkdtempSync(join(tmpdir(), "hb-attest-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function verify(overrides: Partial<VerifyAttestationOptions> = {}) {
-  return verifyAttestation({ artifactDigest: ARTIFACT_SHA256, envelopeText: bundle, publicKeys: [signer.publicKey], ...overrides } as VerifyAttestationOptions);
+  return verifyAttestation({
+    artifactDigest: ARTIFACT_SHA256,
+    envelopeText: bundle,
+    publicKeys: [signer.publicKey],
+    ...overrides,
+  } as VerifyAttestationOptions);
 }
 
 /** The bundle's envelope with `edit` applied to it. */
@@ -90,7 +95,9 @@ describe("verifyAttestation", () => {
   });
 
   it("fails the payload-type check for a signed envelope that holds something else", () => {
-    const r = verify({ envelopeText: signedPayload(serializeStatement(buildProvenanceStatement(sampleInput())).toString(), "application/json") });
+    const r = verify({
+      envelopeText: signedPayload(serializeStatement(buildProvenanceStatement(sampleInput())).toString(), "application/json"),
+    });
     expect(r).toMatchObject({ ok: false, check: "payload-type" });
     if (!r.ok) expect(r.message).toContain('payload type is "application/json"');
   });
@@ -99,8 +106,16 @@ describe("verifyAttestation", () => {
     ["a line that is not JSON", "{not json", /not a JSON envelope/],
     ["an envelope missing its payload", '{"payloadType":"x","signatures":[]}', /no string 'payload'/],
     ["a signed payload that is not JSON", signedPayload("hello"), /not UTF-8 JSON/],
-    ["a signed payload with another predicate", signedPayload('{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://spdx.dev/Document","subject":[]}'), /predicateType is "https:\/\/spdx.dev\/Document"/],
-    ["a signed statement without subjects", signedPayload('{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1","subject":[]}'), /no subject list/],
+    [
+      "a signed payload with another predicate",
+      signedPayload('{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://spdx.dev/Document","subject":[]}'),
+      /predicateType is "https:\/\/spdx.dev\/Document"/,
+    ],
+    [
+      "a signed statement without subjects",
+      signedPayload('{"_type":"https://in-toto.io/Statement/v1","predicateType":"https://slsa.dev/provenance/v1","subject":[]}'),
+      /no subject list/,
+    ],
     ["an empty file", "\n\n", /holds no envelope/],
   ])("fails the format check for %s", (_, text, message) => {
     const r = verify({ envelopeText: text });
@@ -120,7 +135,10 @@ describe("verifyAttestation", () => {
     expect(wrong).toMatchObject({ ok: false, check: "source-commit" });
     if (!wrong.ok) expect(wrong.message).toBe(`built from commit "${SOURCE_COMMIT}", expected ${other}`);
 
-    const dirty = attestationBundle(buildProvenanceStatement(sampleInput({ sourceCommit: { sha: SOURCE_COMMIT, dirty: true } })), signer.privateKey);
+    const dirty = attestationBundle(
+      buildProvenanceStatement(sampleInput({ sourceCommit: { sha: SOURCE_COMMIT, dirty: true } })),
+      signer.privateKey,
+    );
     const r = verify({ envelopeText: dirty, expectedSourceCommit: SOURCE_COMMIT });
     expect(r).toMatchObject({ ok: false, check: "source-commit" });
     if (!r.ok) expect(r.message).toContain("plus uncommitted changes");
@@ -130,13 +148,19 @@ describe("verifyAttestation", () => {
   });
 
   it("accepts a bundle where any one line verifies", () => {
-    const otherArtifact = attestationBundle(buildProvenanceStatement(sampleInput({ subjects: [{ name: "o", sha256: "9".repeat(64) }] })), signer.privateKey);
+    const otherArtifact = attestationBundle(
+      buildProvenanceStatement(sampleInput({ subjects: [{ name: "o", sha256: "9".repeat(64) }] })),
+      signer.privateKey,
+    );
     const text = `garbage\n${otherArtifact}\r\n${bundle}`;
     expect(verify({ envelopeText: text }).ok).toBe(true);
   });
 
   it("when no line verifies, reports the line that got furthest", () => {
-    const otherArtifact = attestationBundle(buildProvenanceStatement(sampleInput({ subjects: [{ name: "o", sha256: "9".repeat(64) }] })), signer.privateKey);
+    const otherArtifact = attestationBundle(
+      buildProvenanceStatement(sampleInput({ subjects: [{ name: "o", sha256: "9".repeat(64) }] })),
+      signer.privateKey,
+    );
     const r = verify({ envelopeText: `garbage\n${otherArtifact}` });
     expect(r).toMatchObject({ ok: false, check: "subject" });
     if (!r.ok) expect(r.message).toMatch(/^line 2: /);
@@ -145,7 +169,9 @@ describe("verifyAttestation", () => {
   it("refuses an abbreviated expected commit, an unreadable artifact and no keys as usage errors", () => {
     expect(() => verify({ expectedSourceCommit: "0123456" })).toThrow(HbError);
     expect(() => verify({ expectedSourceCommit: "0123456" })).toThrow(/not a full commit id/);
-    expect(() => verify({ artifactDigest: undefined, artifactPath: join(dir, "missing.tgz") })).toThrow(/cannot read artifact .*missing.tgz: ENOENT/);
+    expect(() => verify({ artifactDigest: undefined, artifactPath: join(dir, "missing.tgz") })).toThrow(
+      /cannot read artifact .*missing.tgz: ENOENT/,
+    );
     expect(() => verify({ publicKeys: [] })).toThrow(/no trusted public key/);
   });
 });

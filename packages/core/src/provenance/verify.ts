@@ -15,7 +15,14 @@ export type AttestationCheck = "format" | "signature" | "payload-type" | "subjec
  * parse the payload; a malformed envelope fails "format" before "signature"), then what the
  * statement claims. Nothing unsigned is ever interpreted.
  */
-export const ATTESTATION_CHECKS: readonly AttestationCheck[] = ["signature", "payload-type", "format", "subject", "builder", "source-commit"];
+export const ATTESTATION_CHECKS: readonly AttestationCheck[] = [
+  "signature",
+  "payload-type",
+  "format",
+  "subject",
+  "builder",
+  "source-commit",
+];
 
 export interface CheckResult {
   check: AttestationCheck;
@@ -28,7 +35,9 @@ export type AttestationVerification =
   | { ok: true; statement: ProvenanceStatement; keyId: string; checks: CheckResult[] }
   | { ok: false; check: AttestationCheck; message: string; checks: CheckResult[] };
 
-export type VerifyAttestationOptions = ({ artifactPath: string; artifactDigest?: never } | { artifactDigest: string; artifactPath?: never }) & {
+export type VerifyAttestationOptions = (
+  { artifactPath: string; artifactDigest?: never } | { artifactDigest: string; artifactPath?: never }
+) & {
   /** the `.intoto.jsonl` content: one envelope per line; any line may be the one that verifies */
   envelopeText: string;
   /** trusted keys; a signature by any of them is accepted */
@@ -79,15 +88,20 @@ export function verifyAttestation(opts: VerifyAttestationOptions): AttestationVe
 
 function artifactSha256(opts: VerifyAttestationOptions): string {
   if (opts.artifactDigest !== undefined) {
-    if (!SHA256_HEX.test(opts.artifactDigest)) throw new HbError("USAGE", `artifact digest '${opts.artifactDigest}' is not a lowercase sha256 hex digest`);
+    if (!SHA256_HEX.test(opts.artifactDigest))
+      throw new HbError("USAGE", `artifact digest '${opts.artifactDigest}' is not a lowercase sha256 hex digest`);
     return opts.artifactDigest;
   }
   try {
     return digestOfFile(opts.artifactPath).hash;
   } catch (e) {
-    throw new HbError("UNREADABLE_FILE", `cannot read artifact ${opts.artifactPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      hint: "name the artifact file the attestation is about",
-    });
+    throw new HbError(
+      "UNREADABLE_FILE",
+      `cannot read artifact ${opts.artifactPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      {
+        hint: "name the artifact file the attestation is about",
+      },
+    );
   }
 }
 
@@ -96,7 +110,9 @@ function expectedCommit(commit: string | undefined): string | undefined {
   const sha = commit.toLowerCase();
   // an abbreviated id would let a different commit with the same prefix pass
   if (!/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(sha)) {
-    throw new HbError("USAGE", `expected source commit '${commit}' is not a full commit id (40 or 64 hex digits)`, { hint: "get it with: git rev-parse <rev>" });
+    throw new HbError("USAGE", `expected source commit '${commit}' is not a full commit id (40 or 64 hex digits)`, {
+      hint: "get it with: git rev-parse <rev>",
+    });
   }
   return sha;
 }
@@ -118,7 +134,10 @@ function verifyLine(line: string, expect: Expectations): AttestationVerification
   pass("signature", `signed by trusted key ${shortId(envelope.keyId)}`);
 
   if (!STATEMENT_PAYLOAD_TYPES.includes(envelope.payloadType)) {
-    return fail("payload-type", `payload type is ${quoteUntrusted(envelope.payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}: the envelope holds something other than an in-toto statement`);
+    return fail(
+      "payload-type",
+      `payload type is ${quoteUntrusted(envelope.payloadType)}, not ${IN_TOTO_PAYLOAD_TYPE}: the envelope holds something other than an in-toto statement`,
+    );
   }
   pass("payload-type", envelope.payloadType);
 
@@ -128,7 +147,9 @@ function verifyLine(line: string, expect: Expectations): AttestationVerification
 
   const subject = statement.subject.find((s) => s.digest?.sha256 === expect.sha256);
   if (subject === undefined) {
-    const listed = statement.subject.slice(0, 5).map((s) => `${quoteUntrusted(s.name ?? "_")} sha256 ${quoteUntrusted(s.digest?.sha256 ?? "-", 16)}`);
+    const listed = statement.subject
+      .slice(0, 5)
+      .map((s) => `${quoteUntrusted(s.name ?? "_")} sha256 ${quoteUntrusted(s.digest?.sha256 ?? "-", 16)}`);
     if (statement.subject.length > 5) listed.push(`${statement.subject.length - 5} more`);
     return fail(
       "subject",
@@ -149,17 +170,22 @@ function verifyLine(line: string, expect: Expectations): AttestationVerification
   const commits = (statement.predicate.buildDefinition.resolvedDependencies ?? []).filter((d) => typeof d.digest?.gitCommit === "string");
   if (expect.sourceCommit === undefined) {
     const dirty = commits[0]?.annotations?.hb_dirty === true ? " plus uncommitted changes (dirty working tree)" : "";
-    const recorded = commits.length === 0 ? "no source commit recorded" : `source commit ${quoteUntrusted(commits[0]!.digest!.gitCommit, 64)}${dirty}`;
+    const recorded =
+      commits.length === 0 ? "no source commit recorded" : `source commit ${quoteUntrusted(commits[0]!.digest!.gitCommit, 64)}${dirty}`;
     skip("source-commit", `${recorded} (no expected commit given)`);
   } else {
-    if (commits.length === 0) return fail("source-commit", "the attestation records no source commit: the build ran outside a git checkout");
+    if (commits.length === 0)
+      return fail("source-commit", "the attestation records no source commit: the build ran outside a git checkout");
     const source = commits.find((d) => d.digest!.gitCommit === expect.sourceCommit);
     if (source === undefined) {
       const recorded = commits.map((d) => quoteUntrusted(d.digest!.gitCommit, 64)).join(", ");
       return fail("source-commit", `built from commit ${recorded}, expected ${expect.sourceCommit}`);
     }
     if (source.annotations?.hb_dirty === true) {
-      return fail("source-commit", `built from commit ${expect.sourceCommit} plus uncommitted changes (dirty working tree): the commit alone is not what was built`);
+      return fail(
+        "source-commit",
+        `built from commit ${expect.sourceCommit} plus uncommitted changes (dirty working tree): the commit alone is not what was built`,
+      );
     }
     pass("source-commit", `built from commit ${expect.sourceCommit}`);
   }
@@ -194,7 +220,8 @@ function parseStatement(payload: Buffer): ProvenanceStatement | string {
     return "predicate.buildDefinition needs a string buildType and an externalParameters object";
   }
   if (!optional(buildDefinition, "internalParameters", isObject)) return "predicate.buildDefinition.internalParameters is not an object";
-  if (!optional(buildDefinition, "resolvedDependencies", Array.isArray)) return "predicate.buildDefinition.resolvedDependencies is not an array";
+  if (!optional(buildDefinition, "resolvedDependencies", Array.isArray))
+    return "predicate.buildDefinition.resolvedDependencies is not an array";
   for (const [i, d] of ((buildDefinition.resolvedDependencies ?? []) as unknown[]).entries()) {
     const problem = descriptorProblem(d);
     if (problem) return `resolvedDependencies[${i}] ${problem}`;
@@ -227,7 +254,8 @@ function descriptorProblem(value: unknown): string | undefined {
   for (const field of ["name", "uri"] satisfies (keyof ResourceDescriptor)[]) {
     if (!optional(value, field, isString)) return `has a ${field} that is not a string`;
   }
-  if (!optional(value, "digest", (d) => isObject(d) && Object.values(d).every(isString))) return "has a digest that is not a map of strings";
+  if (!optional(value, "digest", (d) => isObject(d) && Object.values(d).every(isString)))
+    return "has a digest that is not a map of strings";
   if (!optional(value, "annotations", isObject)) return "has annotations that are not an object";
   return undefined;
 }

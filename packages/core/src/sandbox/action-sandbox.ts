@@ -15,9 +15,13 @@ import type { StagedSandbox } from "./sandbox-staging";
 export function actionSandboxMode(a: ActionSpec, buildMode: SandboxMode, allowUnsandboxed: boolean): SandboxMode {
   if (!a.tags.includes("no-sandbox") || buildMode === "none") return buildMode;
   if (!allowUnsandboxed) {
-    throw new HbError("SANDBOX_REQUIRED", `${a.owner} is tagged no-sandbox: it would run unsandboxed, seeing all this machine shows its user (.git/config, keys, tokens)`, {
-      hint: "allow it for this build with --allow-unsandboxed (never for an untrusted change, such as a pull request's), or drop the tag",
-    });
+    throw new HbError(
+      "SANDBOX_REQUIRED",
+      `${a.owner} is tagged no-sandbox: it would run unsandboxed, seeing all this machine shows its user (.git/config, keys, tokens)`,
+      {
+        hint: "allow it for this build with --allow-unsandboxed (never for an untrusted change, such as a pull request's), or drop the tag",
+      },
+    );
   }
   return "none";
 }
@@ -67,7 +71,15 @@ export class ActionSandbox {
     }
     const mounts = [...r.mounts, ...(r.audit && r.mode === "strict" ? r.audit.mounts : [])];
     const systemMounts = r.mode === "strict" ? strictBinds(mounts) : [...systemBinds(), ...bindPaths(mounts)];
-    const args = bwrapArgs({ execroot: r.staged.rootDir, outDir: r.staged.outDir, writableAt: r.writableAt, env: r.env, etcDir: this.etcDir, network: false, systemMounts });
+    const args = bwrapArgs({
+      execroot: r.staged.rootDir,
+      outDir: r.staged.outDir,
+      writableAt: r.writableAt,
+      env: r.env,
+      etcDir: this.etcDir,
+      network: false,
+      systemMounts,
+    });
     for (const d of r.dirBinds) args.push("--ro-bind", d.source, `${EXECROOT}/${d.path}`);
     if (r.audit) args.push("--bind", r.audit.traceDir, AUDIT_DIR);
     return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: r.signal, diesWithParent: true });

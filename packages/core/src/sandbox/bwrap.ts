@@ -47,7 +47,13 @@ function topLevel(): string[] {
 }
 
 /** Files every dynamically linked program reads: the loader's cache and the C.UTF-8 locale. */
-const LOADER_AND_LOCALE = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/usr/lib/locale/C.utf8", "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache"];
+const LOADER_AND_LOCALE = [
+  "/etc/ld.so.cache",
+  "/etc/ld.so.conf",
+  "/etc/ld.so.conf.d",
+  "/usr/lib/locale/C.utf8",
+  "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
+];
 
 let systemBindArgs: string[] | undefined;
 
@@ -137,24 +143,41 @@ export function bwrapArgs(spec: BwrapSpec): string[] {
     ...(spec.network ? ["--share-net"] : []),
     "--die-with-parent",
     "--new-session",
-    "--cap-drop", "ALL",
-    "--uid", String(SANDBOX_UID),
-    "--gid", String(SANDBOX_UID),
-    "--hostname", SANDBOX_HOSTNAME,
+    "--cap-drop",
+    "ALL",
+    "--uid",
+    String(SANDBOX_UID),
+    "--gid",
+    String(SANDBOX_UID),
+    "--hostname",
+    SANDBOX_HOSTNAME,
     "--clearenv",
   ];
   for (const [k, v] of Object.entries(spec.env)) args.push("--setenv", k, v);
   args.push(...(spec.systemMounts ?? systemBinds()));
   args.push(
-    "--ro-bind", join(spec.etcDir, "passwd"), "/etc/passwd",
-    "--ro-bind", join(spec.etcDir, "group"), "/etc/group",
-    "--proc", "/proc",
-    "--dev", "/dev",
-    "--tmpfs", "/tmp",
-    "--dir", SANDBOX_HOME,
-    "--ro-bind", spec.execroot, EXECROOT,
-    "--bind", spec.outDir, `${EXECROOT}/${spec.writableAt}`,
-    "--chdir", EXECROOT,
+    "--ro-bind",
+    join(spec.etcDir, "passwd"),
+    "/etc/passwd",
+    "--ro-bind",
+    join(spec.etcDir, "group"),
+    "/etc/group",
+    "--proc",
+    "/proc",
+    "--dev",
+    "/dev",
+    "--tmpfs",
+    "/tmp",
+    "--dir",
+    SANDBOX_HOME,
+    "--ro-bind",
+    spec.execroot,
+    EXECROOT,
+    "--bind",
+    spec.outDir,
+    `${EXECROOT}/${spec.writableAt}`,
+    "--chdir",
+    EXECROOT,
   );
   return args;
 }

@@ -42,19 +42,32 @@ export async function runAnalyzer(req: Omit<AnalysisRequest, "workspaceRealRoot"
       "--unshare-all",
       "--die-with-parent",
       "--new-session",
-      "--cap-drop", "ALL",
-      "--uid", String(SANDBOX_UID),
-      "--gid", String(SANDBOX_UID),
+      "--cap-drop",
+      "ALL",
+      "--uid",
+      String(SANDBOX_UID),
+      "--gid",
+      String(SANDBOX_UID),
       "--clearenv",
-      "--setenv", "PATH", "/usr/bin:/bin",
-      "--setenv", "HOME", "/tmp",
+      "--setenv",
+      "PATH",
+      "/usr/bin:/bin",
+      "--setenv",
+      "HOME",
+      "/tmp",
       ...systemBinds(),
-      "--proc", "/proc",
-      "--dev", "/dev",
-      "--tmpfs", "/tmp",
+      "--proc",
+      "/proc",
+      "--dev",
+      "/dev",
+      "--tmpfs",
+      "/tmp",
       ...runtimeMounts(opts.script),
-      "--chdir", "/tmp",
-      "--", node, opts.script,
+      "--chdir",
+      "/tmp",
+      "--",
+      node,
+      opts.script,
     ];
   } else {
     file = node;
@@ -89,7 +102,10 @@ export async function runAnalyzer(req: Omit<AnalysisRequest, "workspaceRealRoot"
   if (r.isCanceled || opts.signal.aborted) throw new HbError("INTERRUPTED", "interrupted during analysis");
   if (!served) {
     const why = r.exitCode !== undefined ? `exit ${r.exitCode}` : (r.signal ?? "no exit code");
-    throw new HbError("INTERNAL", `the BUILD.ts analyzer failed (${why}):\n${String(r.stderr ?? "").trim() || (r.cause as Error | undefined)?.message || "(no output)"}`);
+    throw new HbError(
+      "INTERNAL",
+      `the BUILD.ts analyzer failed (${why}):\n${String(r.stderr ?? "").trim() || (r.cause as Error | undefined)?.message || "(no output)"}`,
+    );
   }
   return analysisResponse(host, served);
 }

@@ -17,7 +17,13 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const inputs = (): InputToStage[] =>
-  ["x", "y"].map((n) => ({ path: `a/src/${n}.ts`, source: join(dir, `ws/a/src/${n}.ts`), hash: sha256Hex(`${n}\n`), executable: false, isSource: true }));
+  ["x", "y"].map((n) => ({
+    path: `a/src/${n}.ts`,
+    source: join(dir, `ws/a/src/${n}.ts`),
+    hash: sha256Hex(`${n}\n`),
+    executable: false,
+    isSource: true,
+  }));
 
 describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
   it("stages inputs as dated read-only copies and removes the sandbox by the names it staged", async () => {
@@ -74,7 +80,12 @@ describe.runIf(tmpfsDir() !== undefined)("SandboxStaging on a tmpfs", () => {
     const first = staging.stage("one", inputs(), "hb-out/a", ["dist"], false);
     writeFileSync(join(first.outDir, "secret"), "secret\n");
     // deeper than a path can name: Node's recursive rm and readdir fail on it
-    execFileSync("bash", ["-c", 'n=$(printf "a%.0s" $(seq 1 250)); cd "$1" && for i in $(seq 1 20); do mkdir $n && cd $n; done && echo bottom > f', "-", first.outDir]);
+    execFileSync("bash", [
+      "-c",
+      'n=$(printf "a%.0s" $(seq 1 250)); cd "$1" && for i in $(seq 1 20); do mkdir $n && cd $n; done && echo bottom > f',
+      "-",
+      first.outDir,
+    ]);
     chmodSync(join(first.outDir, "dist"), 0o555);
     staging.discard(first);
     const second = staging.stage("two", inputs(), "hb-out/b", ["dist"], false);

@@ -1,4 +1,16 @@
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ExecPath } from "../base/graph";
@@ -141,7 +153,8 @@ export class SandboxStaging {
       }
     };
     for (const n of entries(this.fallback)) if (/(^|\.)trash-\d/.test(n)) this.cleanups.push(removeTree(join(this.fallback, n)));
-    for (const n of entries(join(this.fallback, "out"))) if (!/^\d+$/.test(n)) this.cleanups.push(removeTree(join(this.fallback, "out", n)));
+    for (const n of entries(join(this.fallback, "out")))
+      if (!/^\d+$/.test(n)) this.cleanups.push(removeTree(join(this.fallback, "out", n)));
   }
 
   /** A read-only copy of `input` in the tmpfs input cache, made on first use. */
@@ -158,9 +171,13 @@ export class SandboxStaging {
       // must not stand for it (another action keyed by the same bytes would use the copy)
       if (copyStamped(input.source, path, this.epoch, mode).hash !== input.hash) {
         rmSync(path, { force: true });
-        throw new HbError("INPUT_CHANGED", `${input.path} changed during the build: its bytes no longer match the digest the action was keyed by`, {
-          hint: "run the build again once the file stays put",
-        });
+        throw new HbError(
+          "INPUT_CHANGED",
+          `${input.path} changed during the build: its bytes no longer match the digest the action was keyed by`,
+          {
+            hint: "run the build again once the file stays put",
+          },
+        );
       }
       this.inputs.set(key, path);
     }
@@ -201,7 +218,11 @@ export class SandboxStaging {
       // an edit with its old mtime put back shows; and without a sandbox the action could write to it
       else rootFiles.push({ path: f.path, source, copy: !useCache });
     }
-    const outDir = unsandboxed ? join(rootDir, writableAt) : this.onTmpfs ? this.takeOutDir(dirsOf(outFiles, outDirs)) : join(sandboxDir, "out");
+    const outDir = unsandboxed
+      ? join(rootDir, writableAt)
+      : this.onTmpfs
+        ? this.takeOutDir(dirsOf(outFiles, outDirs))
+        : join(sandboxDir, "out");
     // directories bound whole: a mount point in the sandbox, a link to them without one
     for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });
     if (this.reverse) {

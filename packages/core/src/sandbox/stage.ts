@@ -1,4 +1,20 @@
-import { chmodSync, closeSync, copyFileSync, constants, fstatSync, futimesSync, linkSync, mkdirSync, openSync, readSync, rmSync, statSync, symlinkSync, utimesSync, writeSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  constants,
+  fstatSync,
+  futimesSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { type Digest, digestOfBytes, digestOfFile } from "../base/digest";
 
@@ -73,7 +89,7 @@ export function copyStamped(source: string, dest: string, mtime: number, mode: n
     if (size <= SMALL_COPY) {
       data = Buffer.allocUnsafe(size);
       let n = 0;
-      for (let r; n < size && (r = readSync(src, data, n, size - n, null)) > 0; ) n += r;
+      for (let r; n < size && (r = readSync(src, data, n, size - n, null)) > 0;) n += r;
       data = data.subarray(0, n);
     }
   } finally {
@@ -91,7 +107,7 @@ export function copyStamped(source: string, dest: string, mtime: number, mode: n
   const out = openSync(dest, "wx", mode);
   try {
     removedOnError(dest, () => {
-      for (let n = 0; n < data.length; ) n += writeSync(out, data, n);
+      for (let n = 0; n < data.length;) n += writeSync(out, data, n);
       futimesSync(out, mtime, mtime);
     });
   } finally {

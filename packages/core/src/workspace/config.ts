@@ -1,7 +1,6 @@
 import { HbError, didYouMean } from "../base/errors";
 import type { SandboxMode } from "../base/action-env";
 
-
 /** The default export of `hb.config.ts`. Evaluated in the sandboxed analyzer like a BUILD.ts. */
 export interface WorkspaceConfig {
   /** directory names or workspace-relative paths hb never reads for packages or globs (added to the defaults) */
@@ -68,7 +67,9 @@ const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
 };
 
 /** What each key of an object-valued setting must be, for errors that name the key itself. */
-const NESTED: Partial<Record<keyof WorkspaceConfig, { keys: Record<string, (v: unknown) => boolean>; expected: Record<string, string>; required: string[] }>> = {
+const NESTED: Partial<
+  Record<keyof WorkspaceConfig, { keys: Record<string, (v: unknown) => boolean>; expected: Record<string, string>; required: string[] }>
+> = {
   npm: {
     keys: NPM_KEYS,
     expected: { registry: "'http(s)://...'", allowUnpinned: "an array of package names" },
@@ -80,7 +81,7 @@ const NESTED: Partial<Record<keyof WorkspaceConfig, { keys: Record<string, (v: u
       url: "'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN)",
       instance: "an instance name (letters, digits, '.', '_', '-')",
       readInstances: "an array of instance names, read in order",
-      trustedKeys: "an object from instance name (or \"*\" for every instance) to public key files, e.g. { main: [\"keys/ci.pem\"] }",
+      trustedKeys: 'an object from instance name (or "*" for every instance) to public key files, e.g. { main: ["keys/ci.pem"] }',
     },
     required: ["url"],
   },
@@ -92,10 +93,15 @@ const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
   // "none" only on the command line: hb.config.ts comes with every change, a pull request's too
   sandbox: (v) => v === "default" || v === "strict",
   npm: (v) =>
-    typeof v === "object" && v !== null && !Array.isArray(v) &&
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
     Object.entries(v).every(([k, x]) => k in NPM_KEYS && (x === undefined || NPM_KEYS[k as keyof NpmConfig](x))),
   remoteCache: (v) =>
-    typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as RemoteCacheConfig).url === "string" &&
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    typeof (v as RemoteCacheConfig).url === "string" &&
     Object.entries(v).every(([k, x]) => k in REMOTE_KEYS && (x === undefined || REMOTE_KEYS[k as keyof RemoteCacheConfig](x))),
 };
 
@@ -104,7 +110,8 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   sourceDateEpoch: "a non-negative integer (seconds since 1970)",
   sandbox: `"default" or "strict" ("none" only on the command line, --sandbox=none: hb.config.ts comes with every change, a pull request's too)`,
   npm: "an object { registry?: 'https://...', allowUnpinned?: [names] }",
-  remoteCache: "an object { url: 'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN), instance?, readInstances?: [names], trustedKeys?: { instance: [pem files] } }",
+  remoteCache:
+    "an object { url: 'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN), instance?, readInstances?: [names], trustedKeys?: { instance: [pem files] } }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */
@@ -126,7 +133,8 @@ export function validateConfig(raw: unknown, file: string): WorkspaceConfig {
     if (value === undefined) continue;
     if (!KEYS[k](value)) {
       const nested = NESTED[k];
-      if (nested && typeof value === "object" && value !== null && !Array.isArray(value)) checkNested(key, value as Record<string, unknown>, nested, file);
+      if (nested && typeof value === "object" && value !== null && !Array.isArray(value))
+        checkNested(key, value as Record<string, unknown>, nested, file);
       throw new HbError("BAD_CONFIG", `setting '${key}' in hb.config.ts must be ${EXPECTED[k]}`, { location: { file } });
     }
     out[key] = value;
@@ -135,7 +143,12 @@ export function validateConfig(raw: unknown, file: string): WorkspaceConfig {
 }
 
 /** Throws for the first key of an object-valued setting that is unknown, missing or of the wrong shape. */
-function checkNested(key: string, value: Record<string, unknown>, nested: NonNullable<(typeof NESTED)[keyof WorkspaceConfig]>, file: string): void {
+function checkNested(
+  key: string,
+  value: Record<string, unknown>,
+  nested: NonNullable<(typeof NESTED)[keyof WorkspaceConfig]>,
+  file: string,
+): void {
   for (const [k, v] of Object.entries(value)) {
     if (!(k in nested.keys)) {
       const guess = didYouMean(k, Object.keys(nested.keys));
@@ -144,10 +157,12 @@ function checkNested(key: string, value: Record<string, unknown>, nested: NonNul
         hint: guess ? `did you mean '${key}.${guess}'?` : `known: ${Object.keys(nested.keys).join(", ")}`,
       });
     }
-    if (v !== undefined && !nested.keys[k]!(v)) throw new HbError("BAD_CONFIG", `setting '${key}.${k}' in hb.config.ts must be ${nested.expected[k]}`, { location: { file } });
+    if (v !== undefined && !nested.keys[k]!(v))
+      throw new HbError("BAD_CONFIG", `setting '${key}.${k}' in hb.config.ts must be ${nested.expected[k]}`, { location: { file } });
   }
   for (const k of nested.required) {
-    if (value[k] === undefined) throw new HbError("BAD_CONFIG", `setting '${key}.${k}' in hb.config.ts is required: ${nested.expected[k]}`, { location: { file } });
+    if (value[k] === undefined)
+      throw new HbError("BAD_CONFIG", `setting '${key}.${k}' in hb.config.ts is required: ${nested.expected[k]}`, { location: { file } });
   }
 }
 

@@ -16,9 +16,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * stale lock behind. A second hb waits, and says so once.
  */
 export async function lockOutputBase(outputBase: string, onWait: (message: string) => void, signal?: AbortSignal): Promise<OutputBaseLock> {
-  makeWritableDir(outputBase, (why) => new HbError("USAGE", `cannot keep hb's state in ${outputBase}: ${why}`, {
-    hint: "give --output-base (or HB_OUTPUT_BASE) a writable directory; it is created if missing",
-  }));
+  makeWritableDir(
+    outputBase,
+    (why) =>
+      new HbError("USAGE", `cannot keep hb's state in ${outputBase}: ${why}`, {
+        hint: "give --output-base (or HB_OUTPUT_BASE) a writable directory; it is created if missing",
+      }),
+  );
   const Db = sqlite();
   const db: Database = new Db(join(outputBase, "lock.db"));
   db.pragma("busy_timeout = 0");

@@ -7,7 +7,19 @@ import { vcsDirOf } from "./config";
 // in docs/ARCHITECTURE.md, Trust boundaries.
 
 /** Where credentials live under $HOME: no toolchain may be, hold or lie in one of them. */
-const CREDENTIAL_STORES = [".ssh", ".gnupg", ".aws", ".azure", ".config/gcloud", ".docker", ".kube", ".netrc", ".git-credentials", ".npmrc", ".pypirc"];
+const CREDENTIAL_STORES = [
+  ".ssh",
+  ".gnupg",
+  ".aws",
+  ".azure",
+  ".config/gcloud",
+  ".docker",
+  ".kube",
+  ".netrc",
+  ".git-credentials",
+  ".npmrc",
+  ".pypirc",
+];
 
 /** Real paths an action never sees, whatever names them. */
 export interface Forbidden {
@@ -23,7 +35,8 @@ const within = (path: string, dir: string) => path === dir || path.startsWith(di
 export function sourceRefusal(real: string, f: Forbidden): string | undefined {
   if (!within(real, f.realRoot)) return `it resolves to ${real}, outside the workspace`;
   const vcs = vcsDirOf(real.slice(f.realRoot.length + 1));
-  if (vcs) return `it resolves to ${real}, inside ${vcs}/: version-control metadata is never a source (it holds credentials, such as a CI checkout's token)`;
+  if (vcs)
+    return `it resolves to ${real}, inside ${vcs}/: version-control metadata is never a source (it holds credentials, such as a CI checkout's token)`;
   const hidden = f.hidden.find((h) => within(real, h));
   if (hidden) return `it resolves to ${real}, in ${hidden}: hb's own state and keys are never sources`;
   return undefined;
@@ -36,7 +49,9 @@ export function toolchainRefusal(real: string, isDirectory: boolean, f: Forbidde
   const home = homedir();
   const store = CREDENTIAL_STORES.map((c) => `${home}/${c}`).find((c) => within(real, c) || (isDirectory && within(c, real)));
   if (store) return `it ${within(real, store) ? "lies in" : "holds"} ${store}, where credentials are kept`;
-  for (const h of f.hidden) if (within(real, h) || (isDirectory && within(h, real))) return `it ${within(real, h) ? "lies in" : "holds"} ${h}: hb's own state and keys`;
+  for (const h of f.hidden)
+    if (within(real, h) || (isDirectory && within(h, real)))
+      return `it ${within(real, h) ? "lies in" : "holds"} ${h}: hb's own state and keys`;
   if (isDirectory && (within(f.realRoot, real) || within(home, real))) {
     return `it is ${real}, which holds ${within(f.realRoot, real) ? "the workspace (and its .git/)" : "the home directory"}: pin the program, or the directory it needs, instead`;
   }

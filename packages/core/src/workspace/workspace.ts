@@ -45,7 +45,13 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
   const [base, realRoot, realOut] = [real(outputBase), real(root), real(outDir)];
   const within = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith(sep) ? dir : dir + sep);
   // (BUILD.ts evaluation does not see the output base: a package there would vanish)
-  const why = within(realRoot, base) ? `holds the workspace ${root}` : within(base, realOut) ? `is in ${outDir}` : existsSync(join(base, BUILD_FILE)) ? `is a package (it has a ${BUILD_FILE})` : undefined;
+  const why = within(realRoot, base)
+    ? `holds the workspace ${root}`
+    : within(base, realOut)
+      ? `is in ${outDir}`
+      : existsSync(join(base, BUILD_FILE))
+        ? `is a package (it has a ${BUILD_FILE})`
+        : undefined;
   if (why) {
     throw new HbError("USAGE", `the output base cannot be ${outputBase}: it ${why}`, {
       hint: "pick a directory of its own, such as <workspace>/.hb (the default) or one outside the workspace",
@@ -55,9 +61,15 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
   // theirs, and a symlink would have outputs written wherever it leads
   const out = lstatSync(outDir, { throwIfNoEntry: false });
   if (out && !out.isDirectory()) {
-    throw new HbError("BAD_OUT_DIR", `${outDir} is ${out.isSymbolicLink() ? "a symlink" : "not a directory"}: hb puts the outputs it builds in a directory of its own there`, {
-      hint: out.isSymbolicLink() ? "remove the symlink (hb makes the directory)" : "move that file elsewhere (hb never removes it), then run hb again",
-    });
+    throw new HbError(
+      "BAD_OUT_DIR",
+      `${outDir} is ${out.isSymbolicLink() ? "a symlink" : "not a directory"}: hb puts the outputs it builds in a directory of its own there`,
+      {
+        hint: out.isSymbolicLink()
+          ? "remove the symlink (hb makes the directory)"
+          : "move that file elsewhere (hb never removes it), then run hb again",
+      },
+    );
   }
   return { root, outputBase, outDir };
 }

@@ -22,7 +22,16 @@ export interface AcEntryPayload {
   result: ActionResult;
 }
 
-export type RejectReason = "unsigned" | "untrusted" | "bad-signature" | "replayed" | "stale-version" | "malformed" | "unsafe-paths" | "corrupt-blob" | "missing-blob";
+export type RejectReason =
+  | "unsigned"
+  | "untrusted"
+  | "bad-signature"
+  | "replayed"
+  | "stale-version"
+  | "malformed"
+  | "unsafe-paths"
+  | "corrupt-blob"
+  | "missing-blob";
 
 export type EntryVerdict = { ok: true; result: ActionResult; keyId: string } | { ok: false; reason: RejectReason; message: string };
 
@@ -41,7 +50,8 @@ export function unsafePaths(result: ActionResult, action: ActionSpec): string | 
   const dirs = action.outputDirs;
   if (result.dirs.length !== dirs.length || result.dirs.some((d, i) => d !== dirs[i])) return "its output directories are not the action's";
   for (const f of result.files) {
-    if (typeof f.path !== "string" || posix.normalize(f.path) !== f.path || f.path.includes("\0")) return `path ${JSON.stringify(f.path)} is not normal`;
+    if (typeof f.path !== "string" || posix.normalize(f.path) !== f.path || f.path.includes("\0"))
+      return `path ${JSON.stringify(f.path)} is not normal`;
     const inDir = dirs.find((d) => f.path.startsWith(d + "/"));
     if (!files.has(f.path) && !inDir) return `${f.path} is not an output of the action`;
     if (f.symlink !== undefined) {
@@ -57,14 +67,19 @@ export function unsafePaths(result: ActionResult, action: ActionSpec): string | 
 }
 
 /** Checks a received entry before anything of it is used; a rejection is a miss, never a partial use. */
-export function openAcEntry(bytes: Buffer, expected: { actionKey: string; instance: string; action: ActionSpec }, trusted: readonly KeyObject[]): EntryVerdict {
+export function openAcEntry(
+  bytes: Buffer,
+  expected: { actionKey: string; instance: string; action: ActionSpec },
+  trusted: readonly KeyObject[],
+): EntryVerdict {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString("utf8"));
   } catch {
     return { ok: false, reason: "malformed", message: "not JSON (not an hb entry)" };
   }
-  if ((json as { format?: unknown })?.format !== AC_ENTRY_FORMAT) return { ok: false, reason: "malformed", message: "not an hb-ac-entry/1" };
+  if ((json as { format?: unknown })?.format !== AC_ENTRY_FORMAT)
+    return { ok: false, reason: "malformed", message: "not an hb-ac-entry/1" };
   const decoded = decodeEnvelope(json);
   if (!decoded.ok) return { ok: false, reason: "malformed", message: decoded.message };
   if (decoded.envelope.signatures.length === 0) return { ok: false, reason: "unsigned", message: "the entry carries no signature" };
@@ -74,7 +89,8 @@ export function openAcEntry(bytes: Buffer, expected: { actionKey: string; instan
     const claimsTrusted = decoded.envelope.signatures.some((s) => trustedIds.has(s.keyid));
     return { ok: false, reason: claimsTrusted ? "bad-signature" : "untrusted", message: verified.message };
   }
-  if (verified.payloadType !== AC_ENTRY_PAYLOAD_TYPE) return { ok: false, reason: "malformed", message: `payload type ${verified.payloadType}` };
+  if (verified.payloadType !== AC_ENTRY_PAYLOAD_TYPE)
+    return { ok: false, reason: "malformed", message: `payload type ${verified.payloadType}` };
   let payload: AcEntryPayload;
   try {
     payload = JSON.parse(verified.payload.toString("utf8")) as AcEntryPayload;
@@ -82,13 +98,22 @@ export function openAcEntry(bytes: Buffer, expected: { actionKey: string; instan
     return { ok: false, reason: "malformed", message: "the signed payload is not JSON" };
   }
   if (payload.actionKey !== expected.actionKey || payload.instance !== expected.instance) {
-    return { ok: false, reason: "replayed", message: `signed for action ${String(payload.actionKey).slice(0, 12)} in instance '${payload.instance}', read as ${expected.actionKey.slice(0, 12)} in '${expected.instance}'` };
+    return {
+      ok: false,
+      reason: "replayed",
+      message: `signed for action ${String(payload.actionKey).slice(0, 12)} in instance '${payload.instance}', read as ${expected.actionKey.slice(0, 12)} in '${expected.instance}'`,
+    };
   }
   if (payload.semanticsVersion !== ACTION_SEMANTICS_VERSION) {
-    return { ok: false, reason: "stale-version", message: `made by an hb with action semantics ${payload.semanticsVersion}, this one has ${ACTION_SEMANTICS_VERSION}` };
+    return {
+      ok: false,
+      reason: "stale-version",
+      message: `made by an hb with action semantics ${payload.semanticsVersion}, this one has ${ACTION_SEMANTICS_VERSION}`,
+    };
   }
   const r = payload.result;
-  if (!r || !Array.isArray(r.files) || !Array.isArray(r.dirs) || r.exitCode !== 0) return { ok: false, reason: "malformed", message: "no successful result in the payload" };
+  if (!r || !Array.isArray(r.files) || !Array.isArray(r.dirs) || r.exitCode !== 0)
+    return { ok: false, reason: "malformed", message: "no successful result in the payload" };
   const unsafe = unsafePaths(r, expected.action);
   if (unsafe) return { ok: false, reason: "unsafe-paths", message: unsafe };
   return { ok: true, result: r, keyId: verified.keyId };

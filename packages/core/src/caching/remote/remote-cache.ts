@@ -107,7 +107,12 @@ export class RemoteCache {
    * The verified result of `key`, with every blob in the local CAS; undefined for a miss (or a
    * refused entry, counted and reported).
    */
-  async lookup(action: ActionSpec, key: string, cas: LocalCas, epoch: number): Promise<{ result: ActionResult; instance: string; keyId: string } | undefined> {
+  async lookup(
+    action: ActionSpec,
+    key: string,
+    cas: LocalCas,
+    epoch: number,
+  ): Promise<{ result: ActionResult; instance: string; keyId: string } | undefined> {
     for (const instance of this.opts.readInstances) {
       const res = await this.request("GET", this.path(instance, "ac", key));
       if (!res) return undefined;
@@ -159,7 +164,10 @@ export class RemoteCache {
       try {
         const got = await saveBody(res.body, tmp);
         if (got.hash !== f.hash || got.size !== f.size) {
-          this.reject("corrupt-blob", `${action.owner}: ${f.path} arrived with sha256 ${got.hash.slice(0, 12)} (${got.size} bytes), not ${f.hash.slice(0, 12)} (${f.size} bytes)`);
+          this.reject(
+            "corrupt-blob",
+            `${action.owner}: ${f.path} arrived with sha256 ${got.hash.slice(0, 12)} (${got.size} bytes), not ${f.hash.slice(0, 12)} (${f.size} bytes)`,
+          );
           return false;
         }
         cas.adopt(tmp, { hash: f.hash, size: f.size }, epoch);
@@ -198,10 +206,15 @@ export class RemoteCache {
     if (res.status >= 200 && res.status < 300) return true;
     if (res.status === 401 || res.status === 403) {
       // said once, though uploads under way at the same time are refused too
-      if (!this.uploadRefused) this.warn(`remote cache ${this.display} refused uploads to instance '${this.opts.instance}' (HTTP ${res.status}${text ? `: ${text}` : ""}); not uploading more`);
+      if (!this.uploadRefused)
+        this.warn(
+          `remote cache ${this.display} refused uploads to instance '${this.opts.instance}' (HTTP ${res.status}${text ? `: ${text}` : ""}); not uploading more`,
+        );
       this.uploadRefused = true;
     } else {
-      this.warn(`remote cache: upload of ${action.owner}'s ${path.includes("/ac/") ? "entry" : "output"} refused (HTTP ${res.status}${text ? `: ${text}` : ""})`);
+      this.warn(
+        `remote cache: upload of ${action.owner}'s ${path.includes("/ac/") ? "entry" : "output"} refused (HTTP ${res.status}${text ? `: ${text}` : ""})`,
+      );
     }
     return false;
   }

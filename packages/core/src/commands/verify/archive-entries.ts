@@ -86,7 +86,6 @@ export function listArchive(bytes: Buffer): ArchiveListing | undefined {
   return undefined;
 }
 
-
 /** What differs between two listings, one line per fact. */
 export function diffArchives(a: ArchiveListing, b: ArchiveListing, max = 20): string[] {
   const out: string[] = [];

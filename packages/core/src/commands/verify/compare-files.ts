@@ -9,7 +9,7 @@ export function firstDifferingByte(pathA: string, pathB: string): number | undef
   const a = Buffer.allocUnsafe(CHUNK);
   const b = Buffer.allocUnsafe(CHUNK);
   try {
-    for (let offset = 0; ; ) {
+    for (let offset = 0; ;) {
       const na = readSync(fa, a, 0, CHUNK, offset);
       const nb = readSync(fb, b, 0, CHUNK, offset);
       const n = Math.min(na, nb);

@@ -101,7 +101,6 @@ interface Conditions {
   varied: boolean;
 }
 
-
 interface RunResult {
   base: OutputBase;
   outcomes: Map<number, ActionOutcome>;
@@ -109,7 +108,8 @@ interface RunResult {
 }
 
 const keyedEqual = (a: readonly KeyedFile[], b: readonly KeyedFile[]) =>
-  a.length === b.length && a.every((x, i) => x.path === b[i]!.path && x.hash === b[i]!.hash && x.size === b[i]!.size && x.executable === b[i]!.executable);
+  a.length === b.length &&
+  a.every((x, i) => x.path === b[i]!.path && x.hash === b[i]!.hash && x.size === b[i]!.size && x.executable === b[i]!.executable);
 
 const filesEqual = (a: readonly OutputFile[], b: readonly OutputFile[]) =>
   a.length === b.length && a.every((x, i) => x.path === b[i]!.path && x.hash === b[i]!.hash && x.executable === b[i]!.executable);
@@ -175,7 +175,12 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       const saved = { TZ: process.env.TZ, LANG: process.env.LANG, LC_ALL: process.env.LC_ALL, TMPDIR: process.env.TMPDIR };
       const savedUmask = process.umask();
       if (varied) {
-        Object.assign(process.env, { TZ: "Pacific/Kiritimati", LANG: "tr_TR.UTF-8", LC_ALL: "tr_TR.UTF-8", TMPDIR: join(scratch, "other-tmp") });
+        Object.assign(process.env, {
+          TZ: "Pacific/Kiritimati",
+          LANG: "tr_TR.UTF-8",
+          LC_ALL: "tr_TR.UTF-8",
+          TMPDIR: join(scratch, "other-tmp"),
+        });
         process.umask(0o077);
       }
       const base = new OutputBase(dir);
@@ -297,7 +302,13 @@ async function compareRuns(
   };
 }
 
-async function describeDifferences(a: OutputFile[], b: OutputFile[], baseA: OutputBase, baseB: OutputBase, diffoscope: boolean): Promise<FileDifference[]> {
+async function describeDifferences(
+  a: OutputFile[],
+  b: OutputFile[],
+  baseA: OutputBase,
+  baseB: OutputBase,
+  diffoscope: boolean,
+): Promise<FileDifference[]> {
   const byPath = new Map(b.map((f) => [f.path, f]));
   const out: FileDifference[] = [];
   const paths = [...new Set([...a.map((f) => f.path), ...b.map((f) => f.path)])].sort();
@@ -323,8 +334,13 @@ async function describeDifferences(a: OutputFile[], b: OutputFile[], baseA: Outp
         else if (looksLikeText(ba) && looksLikeText(bb)) d.textDiff = shortTextDiff(ba.toString("utf8"), bb.toString("utf8"));
       }
       if (diffoscope) {
-        const r = await spawnProcess("diffoscope", ["--text", "-", pa, pb], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, signal: new AbortController().signal });
-        d.diffoscope = r.spawnError ? `diffoscope is not installed (apt-get install diffoscope): ${r.spawnError}` : r.stdout.split("\n").slice(0, 200).join("\n");
+        const r = await spawnProcess("diffoscope", ["--text", "-", pa, pb], {
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+          signal: new AbortController().signal,
+        });
+        d.diffoscope = r.spawnError
+          ? `diffoscope is not installed (apt-get install diffoscope): ${r.spawnError}`
+          : r.stdout.split("\n").slice(0, 200).join("\n");
       }
     } else if (fa && fb) {
       d.textDiff = `executable bit: ${fa.executable} vs ${fb.executable}`;

@@ -25,7 +25,9 @@ const INET6 = /^connect\(\d+, \{sa_family=AF_INET6, sin6_port=htons\((\d+)\),.*i
 export function readTraces(traceDir: string): TraceAccess[] {
   let files: string[];
   try {
-    files = readdirSync(traceDir).filter((f) => f.startsWith("trace")).sort();
+    files = readdirSync(traceDir)
+      .filter((f) => f.startsWith("trace"))
+      .sort();
   } catch {
     return [];
   }
