@@ -17,7 +17,7 @@ import {
   determinismEnv,
   findBwrap,
   writeSandboxEtc,
-} from "@hb/core";
+} from "@hb/core/engine";
 
 function option(argv: string[], name: string): string {
   const i = argv.indexOf(name);

@@ -31,7 +31,7 @@ import {
   findBwrap,
   spawnProcess,
   writeSandboxEtc,
-} from "@hb/core";
+} from "@hb/core/engine";
 
 interface Options {
   dir: string;

@@ -1,7 +1,7 @@
 // hb keygen and hb attest verify, end to end through the built CLI.
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { attestationBundle, buildProvenanceStatement, generateKeyPair, loadPrivateKey, sha256Hex, writeKeyPair } from "@hb/core";
+import { attestationBundle, buildProvenanceStatement, generateKeyPair, loadPrivateKey, sha256Hex, writeKeyPair } from "@hb/core/engine";
 import { describe, expect, it } from "vitest";
 import { hb, tempDir } from "./helpers";
 

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { HbError, didYouMean } from "@hb/core";
+import { HbError, didYouMean } from "@hb/core/engine";
 
 export interface OptionSpec {
   type: "string" | "boolean";

@@ -1,4 +1,4 @@
-import { ExitCode, HbError, didYouMean, formatError } from "@hb/core";
+import { ExitCode, HbError, didYouMean, formatError } from "@hb/core/engine";
 import { type Command, commandHelp, parseCommandArgs, selectSubcommand } from "./args";
 import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";

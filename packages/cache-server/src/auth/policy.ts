@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { HbError } from "@hb/core";
+import { HbError } from "@hb/core/engine";
 import { isInstanceName } from "../protocol/instance";
 
 export type Scope = "read" | "write";

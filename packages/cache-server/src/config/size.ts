@@ -1,4 +1,4 @@
-import { HbError } from "@hb/core";
+import { HbError } from "@hb/core/engine";
 
 const UNITS: Record<string, number> = {
   "": 1,

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { close as closeCb, closeSync, fstatSync, read as readCb, readSync } from "node:fs";
 import { promisify } from "node:util";
-import type { Digest } from "@hb/core";
+import type { Digest } from "@hb/core/engine";
 import { acEntryInfo } from "../protocol/ac-entry";
 import { InvalidAcEntry } from "../protocol/invalid-entry";
 import type { EntryKey } from "../storage/entry";

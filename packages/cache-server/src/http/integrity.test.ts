@@ -3,7 +3,7 @@ import { chmodSync, closeSync, openSync, statSync, writeFileSync, writeSync } fr
 import { request } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { sqlite } from "@hb/core";
+import { sqlite } from "@hb/core/engine";
 import { afterAll, describe, expect, it } from "vitest";
 import { hbEntry } from "../testing/hb-entry";
 import { get, head, put } from "../testing/http-client";

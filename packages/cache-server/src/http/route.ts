@@ -1,4 +1,4 @@
-import { SHA256_HEX } from "@hb/core";
+import { SHA256_HEX } from "@hb/core/engine";
 import { isInstanceName } from "../protocol/instance";
 import type { EntryKey, EntryKind } from "../storage/entry";
 

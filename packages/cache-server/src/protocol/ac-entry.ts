@@ -1,4 +1,4 @@
-import type { Digest } from "@hb/core";
+import type { Digest } from "@hb/core/engine";
 import { actionResultReferences } from "./action-result";
 import { isEmptyBlob } from "./empty-blob";
 import { type EntryAddress, hbEntryReferences } from "./hb-entry";

@@ -1,4 +1,4 @@
-import { type Digest, SHA256_HEX } from "@hb/core";
+import { type Digest, SHA256_HEX } from "@hb/core/engine";
 import { InvalidAcEntry } from "./invalid-entry";
 import { type WireField, WireFormatError, readFields } from "./protobuf-wire";
 

@@ -1,4 +1,4 @@
-import { type Digest, SHA256_HEX } from "@hb/core";
+import { type Digest, SHA256_HEX } from "@hb/core/engine";
 import { InvalidAcEntry } from "./invalid-entry";
 
 /** The AC entry format hb's clients write: a signed envelope around a JSON payload. */

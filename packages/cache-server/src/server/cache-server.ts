@@ -1,6 +1,6 @@
 import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { HbError } from "@hb/core";
+import { HbError } from "@hb/core/engine";
 import { type AccessPolicy, LOOPBACK_OPEN_POLICY, loadTokensFile } from "../auth/policy";
 import { formatSize } from "../config/size";
 import type { ServerContext } from "../http/context";

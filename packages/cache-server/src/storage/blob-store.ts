@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { HbError, makeWritableDir } from "@hb/core";
+import { HbError, makeWritableDir } from "@hb/core/engine";
 import { type EntryKey, type EntryKind, type EntryRow, entryId } from "./entry";
 import { EntryIndex } from "./entry-index";
 import { hashOpenFile } from "./hash-fd";

@@ -1,4 +1,4 @@
-import { type Database, HbError, type SqlStatement as Statement, sqlite } from "@hb/core";
+import { type Database, HbError, type SqlStatement as Statement, sqlite } from "@hb/core/engine";
 import type { EntryKey, EntryKind, EntryRow } from "./entry";
 
 const SCHEMA_VERSION = 1;

@@ -9,7 +9,7 @@ import {
   didYouMean,
   loadPublicKey,
   verifyAttestation,
-} from "@hb/core";
+} from "@hb/core/engine";
 import type { Command } from "../args";
 import { stringOption } from "../args";
 

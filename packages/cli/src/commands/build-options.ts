@@ -1,4 +1,4 @@
-import { type BuildOptions, SANDBOX_MODES, type SandboxMode } from "@hb/core";
+import { type BuildOptions, SANDBOX_MODES, type SandboxMode } from "@hb/core/engine";
 import { type OptionSpec, type OptionValues, choiceOption, intOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import type { BuildProgress } from "../ui/progress";

@@ -1,4 +1,4 @@
-import { HbError, build } from "@hb/core";
+import { HbError, build } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";

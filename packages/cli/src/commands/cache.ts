@@ -1,6 +1,6 @@
 import { createWriteStream, openSync } from "node:fs";
 import { resolve } from "node:path";
-import { HbError } from "@hb/core";
+import { HbError } from "@hb/core/engine";
 import { formatSize, jsonLines, parseSize, startCacheServer } from "@hb/cache-server";
 import type { Command, OptionValues } from "../args";
 import { intOption, stringOption } from "../args";

@@ -1,4 +1,4 @@
-import { type Explanation, HbError, explain } from "@hb/core";
+import { type Explanation, HbError, explain } from "@hb/core/engine";
 import { type Command, choiceOption, stringOption } from "../args";
 
 export const explainCommand: Command = {

@@ -1,4 +1,4 @@
-import { fetchExternal } from "@hb/core";
+import { fetchExternal } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import { createTerminal } from "../ui/terminal";

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { HbError, generateKeyPair, writeKeyPair } from "@hb/core";
+import { HbError, generateKeyPair, writeKeyPair } from "@hb/core/engine";
 import type { Command } from "../args";
 import { stringOption } from "../args";
 import { createTerminal } from "../ui/terminal";

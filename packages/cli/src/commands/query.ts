@@ -1,17 +1,4 @@
-import {
-  HbError,
-  OutputBase,
-  analyzeWorkspace,
-  evaluateQuery,
-  formatLabel,
-  isPackageUnder,
-  lockOutputBase,
-  openWorkspace,
-  parseQuery,
-  parseTargetPattern,
-  queryPatterns,
-  workspaceRelative,
-} from "@hb/core";
+import { HbError, query } from "@hb/core/engine";
 import type { Command } from "../args";
 import { choiceOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
@@ -39,48 +26,26 @@ export const queryCommand: Command = {
       throw new HbError("USAGE", "hb query takes one expression (quote it)", { hint: "e.g. hb query 'deps(//app:bundle)'" });
     }
     const output = choiceOption(values, "output", ["label", "json"] as const) ?? "label";
-    const expr = parseQuery(positionals[0]!);
-    const workspace = openWorkspace({ cwd, outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE });
     const term = createTerminal();
-    const lock = await lockOutputBase(workspace.outputBase, (m) => term.line(`hb: ${m}`), signal);
-    const base = new OutputBase(workspace.outputBase);
-    try {
-      const patterns = [...new Set(queryPatterns(expr))];
-      const { graph } = await analyzeWorkspace({
-        workspace,
-        base,
-        patterns,
-        cwd,
-        analyzerScript: ANALYZER_SCRIPT,
-        sandboxed: true,
-        signal,
-        onLog: (l) => term.line(`DEBUG: ${l}`),
-      });
-      const cwdPkg = workspaceRelative(workspace.root, cwd);
-      const expand = (text: string): string[] => {
-        const p = parseTargetPattern(text, cwdPkg);
-        if (p.kind === "target") return [formatLabel(p.label)];
-        const pkgOf = (label: string) => label.slice(2, label.indexOf(":"));
-        return graph.targets
-          .filter((t) => !t.tags.includes("manual") || graph.requested.includes(t.label))
-          .filter((t) => (p.kind === "package" ? pkgOf(t.label) === p.pkg : isPackageUnder(pkgOf(t.label), p.pkg)))
-          .map((t) => t.label);
-      };
-      const nodes = evaluateQuery(expr, graph, expand);
-      if (output === "json") {
-        const json = nodes.map((n) =>
-          n.target
-            ? { label: n.label, kind: n.kind, location: n.target.location, deps: n.target.deps, files: n.target.files, tags: n.target.tags }
-            : { label: n.label, kind: n.kind },
-        );
-        process.stdout.write(JSON.stringify(json, null, 2) + "\n");
-      } else {
-        process.stdout.write(nodes.map((n) => n.label).join("\n") + (nodes.length > 0 ? "\n" : ""));
-      }
-      return 0;
-    } finally {
-      base.close();
-      lock.release();
+    const nodes = await query({
+      cwd,
+      expression: positionals[0]!,
+      outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+      onLockWait: (m) => term.line(`hb: ${m}`),
+      onLog: (l) => term.line(`DEBUG: ${l}`),
+    });
+    if (output === "json") {
+      const json = nodes.map((n) =>
+        n.target
+          ? { label: n.label, kind: n.kind, location: n.target.location, deps: n.target.deps, files: n.target.files, tags: n.target.tags }
+          : { label: n.label, kind: n.kind },
+      );
+      process.stdout.write(JSON.stringify(json, null, 2) + "\n");
+    } else {
+      process.stdout.write(nodes.map((n) => n.label).join("\n") + (nodes.length > 0 ? "\n" : ""));
     }
+    return 0;
   },
 };

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { HbError, build } from "@hb/core";
+import { HbError, build } from "@hb/core/engine";
 import type { Command } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";

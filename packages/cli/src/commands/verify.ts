@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { HbError, verify, type VerifyReport } from "@hb/core";
+import { HbError, verify, type VerifyReport } from "@hb/core/engine";
 import { type Command, intOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";

@@ -1,4 +1,4 @@
-import type { ActionOutcome, ActionSpec, BuildEvents, BuildReport } from "@hb/core";
+import type { ActionOutcome, ActionSpec, BuildEvents, BuildReport } from "@hb/core/engine";
 import type { Terminal } from "./terminal";
 
 /**

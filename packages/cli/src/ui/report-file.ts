@@ -1,6 +1,6 @@
 import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { HbError, makeWritableDir } from "@hb/core";
+import { HbError, makeWritableDir } from "@hb/core/engine";
 
 function cannotWrite(path: string, why: string): HbError {
   return new HbError("USAGE", `cannot write the report to ${path}: ${why}`, {

@@ -1,4 +1,4 @@
-import { formatError, type HbError } from "@hb/core";
+import { formatError, type HbError } from "@hb/core/engine";
 
 /** Where messages go: stderr for everything but a command's answer (query output, ...). */
 export interface Terminal {

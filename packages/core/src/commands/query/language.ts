@@ -1,5 +1,5 @@
-import { HbError, didYouMean } from "../base/errors";
-import type { ActionGraph, TargetInfo } from "../base/graph";
+import { HbError, didYouMean } from "../../base/errors";
+import type { ActionGraph, TargetInfo } from "../../base/graph";
 
 // A small subset of Bazel's query language over the target graph:
 //   deps(x [, depth])  rdeps(universe, x [, depth])  rdeps(x)  kind(regex, x)
