@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 
-/** DESIGN.md's digest: sha256 hex of the content plus its size, as Bazel's Digest message. */
+/** A digest: sha256 hex of the content plus its size, as Bazel's Digest message. */
 export interface Digest {
   readonly hash: string;
   readonly size: number;

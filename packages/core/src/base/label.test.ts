@@ -3,7 +3,7 @@ import { HbError } from "./errors";
 import { canonicalLabel, displayLabel, formatTargetPattern, parseLabel, parseTargetPattern } from "./label";
 
 describe("parseLabel", () => {
-  it("reads every form DESIGN.md names", () => {
+  it("reads every form a label takes", () => {
     expect(parseLabel("//pkg/sub:name")).toEqual({ pkg: "pkg/sub", name: "name" });
     expect(parseLabel("//pkg/sub")).toEqual({ pkg: "pkg/sub", name: "sub" });
     expect(parseLabel("//:root")).toEqual({ pkg: "", name: "root" });

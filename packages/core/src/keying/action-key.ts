@@ -23,7 +23,7 @@ export interface Platform {
 }
 
 /**
- * Everything that can change an action's result, and nothing else (DESIGN.md, Action key).
+ * Everything that can change an action's result, and nothing else (docs/ARCHITECTURE.md, The action key).
  * Inputs enter by content digest, never by an upstream action's key: early cutoff.
  */
 export interface ActionKeyMaterial {

@@ -44,7 +44,7 @@ export interface SandboxedRun {
 }
 
 /**
- * Runs an action's command under bwrap, as DESIGN's sandbox says (docs/ARCHITECTURE.md,
+ * Runs an action's command under bwrap (docs/ARCHITECTURE.md,
  * Sandbox): the staged inputs read-only at the fixed execroot, its outputs directory writable
  * inside it, system directories (default) or only its toolchains (strict), no network, no host
  * env, no capabilities. With `mode: "none"`, the command runs in the staged tree on this machine.
