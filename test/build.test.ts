@@ -326,9 +326,10 @@ describe("hb build: incremental", () => {
     const ws = makeWorkspace(CHAIN);
     const tomorrow = (Date.now() + 86_400_000) / 1000;
     utimesSync(join(ws, "d/d.txt"), tomorrow, tomorrow);
-    const r = await hb(ws, ["build", "//d"]);
+    const r = await hb(ws, ["build", "//d", "--report", "r.json"]);
     expect(r.exitCode).toBe(0);
     expect(r.stderr).toContain("d/d.txt: modified in the future");
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).warnings).toEqual([{ code: "FUTURE_MTIME", paths: ["d/d.txt"] }]);
   });
 
   it("re-runs exactly the dependent chain after a one-file change", async () => {
@@ -444,8 +445,22 @@ describe("hb build: failures", () => {
         'genrule({ name: "after", srcs: [":bad"], outs: ["after.txt"], cmd: "cp $< $@" });\n' +
         'genrule({ name: "fine", outs: ["fine.txt"], cmd: "sleep 0.2; echo ok > $@" });\n',
     });
-    const r = await hb(ws, ["build", "//p:after", "//p:fine", "--jobs", "1"]);
+    const r = await hb(ws, ["build", "//p:after", "//p:fine", "--jobs", "1", "--report", "r.json"]);
     expect(r.exitCode).toBe(1);
+    // the failure as data, for CI and dashboards: no text to scrape
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).failures).toEqual([
+      {
+        code: "ACTION_FAILED",
+        label: "//p:bad",
+        mnemonic: "Genrule",
+        command: "echo about to fail >&2; exit 3",
+        exitCode: 3,
+        signal: null,
+        stderrTail: "about to fail\n",
+        stdoutTail: "",
+        message: "//p:bad: Genrule exited with code 3",
+      },
+    ]);
     expect(r.stderr).toContain("ERROR: //p:bad: Genrule exited with code 3");
     expect(r.stderr).toContain("command: echo about to fail >&2; exit 3");
     expect(r.stderr).toContain("| about to fail");

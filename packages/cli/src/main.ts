@@ -1,4 +1,5 @@
-import { ExitCode, HbError, didYouMean, formatError } from "@hb/core/engine";
+import { ExitCode, HbError, didYouMean } from "@hb/core/engine";
+import { errorText } from "./ui/messages";
 import { type Command, commandHelp, parseCommandArgs, selectSubcommand } from "./args";
 import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";
@@ -97,7 +98,7 @@ main(process.argv.slice(2), controller.signal).then(
   },
   (e: unknown) => {
     if (e instanceof HbError) {
-      process.stderr.write(formatError(e) + "\n");
+      process.stderr.write(errorText(e.toData()) + "\n");
       process.exitCode = e.exitCode;
     } else if (controller.signal.aborted) {
       process.exitCode = ExitCode.interrupted;

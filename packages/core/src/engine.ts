@@ -1,8 +1,8 @@
 // @hb/core/engine: hb's engine, for the CLI, tests and tools. BUILD.ts files and hb.config.ts
 // see `@hb/core` only (index.ts): the rules, glob, defineConfig and their types.
 
-export { ExitCode, HbError, formatError, formatLocation, didYouMean, isHbError } from "./base/errors";
-export type { HbErrorCode, HbErrorData, SourceLocation } from "./base/errors";
+export { ExitCode, HbError, didYouMean, isHbError } from "./base/errors";
+export type { Failure, FailureCode, FailureFacts, HbErrorCode, HbErrorData, SourceLocation, Warning, WarningFacts } from "./base/errors";
 export {
   parseLabel,
   formatLabel,

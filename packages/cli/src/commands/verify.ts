@@ -3,6 +3,7 @@ import { HbError, verify, type VerifyReport } from "@hb/core/engine";
 import { type Command, intOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { errorText, failureDetails, warningText } from "../ui/messages";
 import { createTerminal, type Terminal } from "../ui/terminal";
 import { BUILD_OPTIONS, buildFlags } from "./build-options";
 
@@ -51,7 +52,7 @@ export const verifyCommand: Command = {
       signal,
       events: {
         runStarted: (run, of, conditions) => term.line(`hb verify: run ${run}/${of} (${conditions})`),
-        warning: (m) => term.warn(m),
+        warning: (w) => term.warn(warningText(w)),
       },
     });
     printReport(term, report);
@@ -78,7 +79,7 @@ function printReport(term: Terminal, r: VerifyReport): void {
         `${d.label}: ${d.mnemonic} failed in run ${d.run} (${d.failed.conditions}) and succeeded in run ${d.failed.succeededIn}`,
         `  command: ${d.command}`,
       );
-      for (const l of d.failed.message.split("\n").slice(1)) if (!/^\s*command: /.test(l)) lines.push(`  ${l}`);
+      for (const l of failureDetails(d.failed.error).join("\n").split("\n")) if (!/^\s*command: /.test(l)) lines.push(`  ${l}`);
       continue;
     }
     lines.push(
@@ -97,7 +98,7 @@ function printReport(term: Terminal, r: VerifyReport): void {
       if (f.diffoscope) for (const l of f.diffoscope.split("\n")) lines.push(`    ${l}`);
     }
   }
-  for (const e of r.failures) lines.push("", `ERROR: ${e.message}`);
+  for (const e of r.failures) lines.push("", errorText(e));
   const pct = (r.passRate * 100).toFixed(1);
   lines.push(
     "",

@@ -1,4 +1,5 @@
-import type { ActionOutcome, ActionSpec, BuildEvents, BuildReport } from "@hb/core/engine";
+import type { ActionOutcome, ActionSpec, BuildEvents, BuildReport, Warning } from "@hb/core/engine";
+import { warningText } from "./messages";
 import type { Terminal } from "./terminal";
 
 /**
@@ -63,8 +64,8 @@ export class BuildProgress implements Required<
     this.term.line(`hb: fetching ${url}`);
   }
 
-  warning(message: string): void {
-    this.term.warn(message);
+  warning(w: Warning): void {
+    this.term.warn(warningText(w));
   }
 
   private render(): void {

@@ -1,4 +1,5 @@
-import { formatError, type HbError } from "@hb/core/engine";
+import type { HbError } from "@hb/core/engine";
+import { errorText } from "./messages";
 
 /** Where messages go: stderr for everything but a command's answer (query output, ...). */
 export interface Terminal {
@@ -35,7 +36,7 @@ export function createTerminal(stream: NodeJS.WriteStream = process.stderr): Ter
     },
     clearStatus: clear,
     error(e) {
-      this.line(formatError(e));
+      this.line(errorText(e.toData()));
     },
     warn(text) {
       this.line(`WARNING: ${text}`);

@@ -91,25 +91,73 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   INTERNAL: ExitCode.internal,
 };
 
+/**
+ * The facts a failure of each of these kinds carries, as data: `--report` writes them whole, and
+ * the CLI's ui/ turns them into text (the message is one line; command and output are facts).
+ */
+export interface FailureFacts {
+  ACTION_FAILED: {
+    label: string;
+    mnemonic: string;
+    /** the command as the user wrote it, long arguments cut */
+    command: string;
+    exitCode: number | null;
+    signal: string | null;
+    stderrTail: string;
+    stdoutTail: string;
+  };
+  UNDECLARED_TOOL: { label: string; program: string; command: string };
+  MISSING_OUTPUT: { label: string; path: string; command: string };
+  OUTPUT_NOT_MATERIALIZED: { label: string; path: string; reason: string };
+  FORBIDDEN_INPUT: { label: string; path: string; reason: string };
+  SANDBOX_REQUIRED: { label: string };
+}
+
+export type FailureCode = keyof FailureFacts;
+
 export interface HbErrorData {
   code: HbErrorCode;
   message: string;
   location?: SourceLocation;
   /** what to do about it */
   hint?: string;
+  /** for the codes of FailureFacts: the facts of the failure */
+  facts?: FailureFacts[FailureCode];
 }
+
+/** A failure as `--report` writes it: `{ code, label?, ...facts, message, hint? }`. */
+export type Failure =
+  | { [C in FailureCode]: { code: C; message: string; hint?: string } & FailureFacts[C] }[FailureCode]
+  | { code: Exclude<HbErrorCode, FailureCode>; label?: string; message: string; hint?: string; location?: SourceLocation };
 
 export class HbError extends Error {
   readonly code: HbErrorCode;
   readonly location?: SourceLocation;
   readonly hint?: string;
+  readonly facts?: FailureFacts[FailureCode];
 
-  constructor(code: HbErrorCode, message: string, opts: { location?: SourceLocation; hint?: string } = {}) {
+  constructor(
+    code: HbErrorCode,
+    message: string,
+    opts: { location?: SourceLocation; hint?: string; facts?: FailureFacts[FailureCode] } = {},
+  ) {
     super(message);
     this.name = "HbError";
     this.code = code;
     this.location = opts.location;
     this.hint = opts.hint;
+    this.facts = opts.facts;
+  }
+
+  /** A failure of a kind with facts: the message one line, the facts as data. */
+  static of<C extends FailureCode>(code: C, message: string, facts: FailureFacts[C], opts: { hint?: string } = {}): HbError {
+    return new HbError(code, message, { ...opts, facts });
+  }
+
+  /** The same failure as a target's: its message led by the label, which its facts name too. */
+  ofTarget(label: string): HbError {
+    const facts = this.facts ? { ...this.facts, label } : undefined;
+    return new HbError(this.code, `${label}: ${this.message}`, { location: this.location, hint: this.hint, facts });
   }
 
   get exitCode(): ExitCode {
@@ -120,31 +168,41 @@ export class HbError extends Error {
     const data: HbErrorData = { code: this.code, message: this.message };
     if (this.location) data.location = this.location;
     if (this.hint) data.hint = this.hint;
+    if (this.facts) data.facts = this.facts;
     return data;
   }
 
+  /** As `--report`'s `failures` lists it, naming the label it concerns where known. */
+  toFailure(label?: string): Failure {
+    const { facts, ...rest } = this.toData();
+    return { ...(label !== undefined ? { label } : {}), ...rest, ...facts } as Failure;
+  }
+
   static fromData(data: HbErrorData): HbError {
-    return new HbError(data.code, data.message, { location: data.location, hint: data.hint });
+    return new HbError(data.code, data.message, { location: data.location, hint: data.hint, facts: data.facts });
   }
 }
 
+/** The facts a warning of each kind carries: the build's result stands, and this is what to know. */
+export interface WarningFacts {
+  /** a source was edited while its action ran: the result is not cached */
+  SOURCE_CHANGED: { label: string; paths: string[] };
+  /** a toolchain changed while the build ran: its users' results are not cached */
+  TOOLCHAIN_CHANGED: { path: string; labels: string[]; uploaded: boolean };
+  /** files dated in the future: re-read on every build until then */
+  FUTURE_MTIME: { paths: string[] };
+  /** what an earlier run of a failed action left in hb-out/ could not be removed */
+  STALE_OUTPUT_KEPT: { label: string; reason: string };
+  /** the team cache, in its own words: unavailable, refusing, an entry refused */
+  REMOTE_CACHE: { message: string };
+  /** work hb does for the build on the side (removing a used sandbox) failed */
+  BACKGROUND: { message: string };
+}
+
+export type Warning = { [C in keyof WarningFacts]: { code: C } & WarningFacts[C] }[keyof WarningFacts];
+
 export function isHbError(e: unknown): e is HbError {
   return e instanceof HbError;
-}
-
-export function formatLocation(loc: SourceLocation): string {
-  let s = loc.file;
-  if (loc.line !== undefined) s += `:${loc.line}`;
-  if (loc.line !== undefined && loc.column !== undefined) s += `:${loc.column}`;
-  return s;
-}
-
-/** One line per fact: `ERROR: file:line:col: message` then the hint, as compilers print. */
-export function formatError(e: HbError): string {
-  const where = e.location ? `${formatLocation(e.location)}: ` : "";
-  let s = `ERROR: ${where}${e.message}`;
-  if (e.hint) s += `\n  hint: ${e.hint}`;
-  return s;
 }
 
 /** Levenshtein distance, for "did you mean" suggestions. */

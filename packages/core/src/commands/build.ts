@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
 import type { ActionGraph, TargetInfo } from "../base/graph";
-import { ExitCode, HbError } from "../base/errors";
+import { ExitCode, HbError, type Warning } from "../base/errors";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
 import type { OutputFacts } from "../execution/materialize";
 import { findBwrap } from "../sandbox/bwrap";
@@ -68,8 +68,11 @@ function testLog(t: TargetInfo): string | undefined {
 }
 
 /** `hb build`: analyze the patterns, then execute what their targets need. */
-export async function build(opts: BuildOptions): Promise<BuildResult> {
+export async function build(request: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
+  // every warning is said as it comes and kept for the report
+  const warnings: Warning[] = [];
+  const opts: BuildOptions = { ...request, events: collectingWarnings(request.events, warnings) };
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
   const signing = opts.provenance ? await prepareProvenance(workspace.root, opts.provenance, opts.sandbox) : undefined;
   const lock = await lockOutputBase(workspace.outputBase, (m) => opts.events?.lockWait?.(m), opts.signal);
@@ -96,7 +99,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
     const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
     const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
-    const remote = openRemoteCache(workspace.root, opts.cwd, config.remoteCache, opts.remote, (m) => opts.events?.warning?.(m));
+    const remote = openRemoteCache(workspace.root, opts.cwd, config.remoteCache, opts.remote, (message) =>
+      opts.events?.warning?.({ code: "REMOTE_CACHE", message }),
+    );
     const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
     const testTargets = opts.tests ? graph.requested.filter((l) => byLabelInfo.get(l)?.test && testLog(byLabelInfo.get(l)!)) : [];
     if (opts.tests && testTargets.length === 0) {
@@ -129,6 +134,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
         incidents: [],
         interrupted: false,
         errors: [],
+        failures: [],
+        warnings,
         upToDate: true,
       };
       const tests = snapshot.tests?.map((t) => ({ ...t, status: "cached" as const, durationMs: 0 }));
@@ -157,7 +164,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     });
     warnFutureFiles(base, workspace.root, opts.events);
 
-    const errors = exec.outcomes.filter((o) => o.status === "failed" && o.error).map((o) => o.error!);
+    const failedOutcomes = exec.outcomes.filter((o) => o.status === "failed" && o.error);
+    const errors = failedOutcomes.map((o) => o.error!);
     const count = (s: ActionOutcome["status"]) => exec.outcomes.filter((o) => o.status === s).length;
     const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
     const targets: TargetReport[] = graph.requested.map((label) => {
@@ -216,6 +224,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       incidents: exec.incidents,
       interrupted: exec.interrupted,
       errors: errors.map((e) => e.toData()),
+      failures: failedOutcomes.map((o) => o.error!.toFailure(o.action.owner)),
+      warnings,
     };
     if (attestations) report.attestations = attestations;
     if (remote) report.remote = { url: remote.display, ...remote.stats };
@@ -252,15 +262,30 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
 }
 
+/** The events, forwarded as they are, with every warning also kept in `sink`. */
+function collectingWarnings(events: BuildOptions["events"], sink: Warning[]): NonNullable<BuildOptions["events"]> {
+  return {
+    planned: (n) => events?.planned?.(n),
+    actionStarted: (a) => events?.actionStarted?.(a),
+    fetching: (url) => events?.fetching?.(url),
+    actionFinished: (o) => events?.actionFinished?.(o),
+    outputsFailed: (o) => events?.outputsFailed?.(o),
+    warning: (w) => {
+      sink.push(w);
+      events?.warning?.(w);
+    },
+    lockWait: (m) => events?.lockWait?.(m),
+    analyzing: () => events?.analyzing?.(),
+    buildFileLog: (l) => events?.buildFileLog?.(l),
+  };
+}
+
 /** A file dated in the future is racily clean until then: re-read every build, and no build a no-op. */
 function warnFutureFiles(base: OutputBase, root: string, events: BuildEvents | undefined): void {
   const soon = Date.now() + RACY_MARGIN_MS;
   const future = [...base.stats.seen].filter(([, st]) => st.mtimeMs > soon).map(([path]) => relative(root, path));
   if (future.length === 0) return;
-  const named = future.length > 3 ? `${future.slice(0, 3).join(", ")} and ${future.length - 3} more` : future.join(", ");
-  events?.warning?.(
-    `${named}: modified in the future (a wrong clock, or an archive's dates): hb re-reads them on every build, and none is a no-op, until that time; touch them to fix it`,
-  );
+  events?.warning?.({ code: "FUTURE_MTIME", paths: future });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { HbErrorData } from "../base/errors";
+import type { Failure, HbErrorData, Warning } from "../base/errors";
 import type { CacheIncident } from "../caching/local-cas";
 import type { RemoteStats } from "../caching/remote/remote-cache";
 import type { SandboxMode } from "../base/action-env";
@@ -23,6 +23,10 @@ export interface BuildReport {
   incidents: CacheIncident[];
   interrupted: boolean;
   errors: HbErrorData[];
+  /** the failures, as data: `{ code, label?, ...facts, message, hint? }` (an action failed: its exit code, signal, output) */
+  failures: Failure[];
+  /** what the build said besides, as data: `{ code, ...facts }` */
+  warnings: Warning[];
   /** with --audit: per action, what it read or connected to outside its declarations */
   audit?: { label: string; reads: string[]; connects: string[] }[];
   /** with --audit: how many reads and connects the audit found */

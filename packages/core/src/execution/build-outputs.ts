@@ -41,7 +41,7 @@ export class BuildOutputs {
       try {
         lost = this.materializer.materialize(result);
       } catch (e) {
-        if (e instanceof HbError) throw new HbError(e.code, `${owner}: ${e.message}`, { hint: e.hint });
+        if (e instanceof HbError) throw e.ofTarget(owner);
         throw e;
       }
       if (lost !== undefined) return false;
@@ -68,7 +68,7 @@ export class BuildOutputs {
       } catch (e) {
         // the action ran and its result is cached, but hb-out/ does not show it: the build failed
         const error = e instanceof HbError ? e : new HbError("INTERNAL", String((e as Error)?.stack ?? e));
-        this.notMaterialized.set(action.id, new HbError(error.code, `${action.owner}: ${error.message}`, { hint: error.hint }));
+        this.notMaterialized.set(action.id, error.ofTarget(action.owner));
         this.onFailure();
       }
     });

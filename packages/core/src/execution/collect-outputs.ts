@@ -25,12 +25,11 @@ export function collectOutputs(a: ActionSpec, outDir: string, writableAt: ExecPa
     try {
       return lstatSync(abs);
     } catch {
-      throw new HbError(
+      throw HbError.of(
         "MISSING_OUTPUT",
-        `${a.owner}: the command did not create its declared ${what} ${execPath}\n  command: ${describeCommand(a)}`,
-        {
-          hint: "make the command write every declared output (paths relative to the execroot; see $(OUTS) / $(RULEDIR))",
-        },
+        `${a.owner}: the command did not create its declared ${what} ${execPath}`,
+        { label: a.owner, path: execPath, command: describeCommand(a) },
+        { hint: "make the command write every declared output (paths relative to the execroot; see $(OUTS) / $(RULEDIR))" },
       );
     }
   };

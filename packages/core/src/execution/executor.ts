@@ -150,7 +150,7 @@ class Executor implements Runner<Job> {
     this.background.finish();
     this.failUnmaterialized();
     this.runs.discardAhead();
-    if (this.backgroundError) opts.events?.warning?.(this.backgroundError.message);
+    if (this.backgroundError) opts.events?.warning?.({ code: "BACKGROUND", message: this.backgroundError.message });
     forgetChangedToolchains(this.outcomes, this.toolchains.values(), this.opts.base.stats, this.results, (m) =>
       this.opts.events?.warning?.(m),
     );
@@ -288,7 +288,7 @@ class Executor implements Runner<Job> {
       this.outputs.removeStale(a);
     } catch (e) {
       // the build fails already; what stays in hb-out/ is named so it is not taken for this build's
-      this.opts.events?.warning?.(asHbError(e, a).message);
+      this.opts.events?.warning?.({ code: "STALE_OUTPUT_KEPT", label: a.owner, reason: asHbError(e, a).message });
     }
   }
 

@@ -322,15 +322,19 @@ function notMaterialized(path: string, e: unknown, what = "could not put it in p
       : err.code === "ENOSPC" || err.code === "EDQUOT"
         ? "free space on the disk that holds the workspace, then build again"
         : `remove ${OUT_DIR}/ and build again; the cache restores every output`;
-  return new HbError("OUTPUT_NOT_MATERIALIZED", `${path}: ${what} (${reason}); it may still hold an older build's file`, { hint });
+  return HbError.of(
+    "OUTPUT_NOT_MATERIALIZED",
+    `${path}: ${what} (${reason}); it may still hold an older build's file`,
+    { label: "", path, reason },
+    { hint },
+  );
 }
 
 function leadsOut(path: string): HbError {
-  return new HbError(
+  return HbError.of(
     "OUTPUT_NOT_MATERIALIZED",
     `${path}: ${dirname(path)} leads out of ${OUT_DIR}/ through a symlink; hb writes only inside ${OUT_DIR}/`,
-    {
-      hint: `remove the symlink (or ${OUT_DIR}/ whole) and build again`,
-    },
+    { label: "", path, reason: "a symlink on the way" },
+    { hint: `remove the symlink (or ${OUT_DIR}/ whole) and build again` },
   );
 }

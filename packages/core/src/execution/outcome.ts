@@ -1,4 +1,4 @@
-import type { HbError } from "../base/errors";
+import type { HbError, Warning } from "../base/errors";
 import type { ActionSpec, ExecPath } from "../base/graph";
 import type { ActionResult, OutputFile } from "../caching/action-cache";
 import type { CacheIncident } from "../caching/local-cas";
@@ -34,7 +34,7 @@ export interface BuildEvents {
   actionFinished?(outcome: ActionOutcome): void;
   /** an executed action whose outputs could not be put under hb-out/: its outcome is now failed */
   outputsFailed?(outcome: ActionOutcome): void;
-  warning?(message: string): void;
+  warning?(w: Warning): void;
 }
 
 export interface ExecutionResult {

@@ -1,7 +1,7 @@
 import { statSync } from "node:fs";
 import { EXECROOT } from "../base/action-env";
 import type { ActionResult } from "../base/action-result";
-import { HbError } from "../base/errors";
+import { HbError, type Warning } from "../base/errors";
 import type { RunAction } from "../base/graph";
 import { describeCommand } from "../api/shell";
 import type { LocalCas } from "../caching/local-cas";
@@ -20,14 +20,6 @@ function tail(text: string): string {
   return text.length > OUTPUT_PREVIEW ? `...(${text.length - OUTPUT_PREVIEW} bytes cut)\n${text.slice(-OUTPUT_PREVIEW)}` : text;
 }
 
-function indent(text: string): string {
-  return text
-    .replace(/\n$/, "")
-    .split("\n")
-    .map((l) => `  | ${l}`)
-    .join("\n");
-}
-
 export interface RunContext {
   root: string;
   cas: LocalCas;
@@ -43,7 +35,7 @@ export interface RunContext {
   stopping(): boolean;
   /** the CAS blob of a generated input, for staging */
   blobOf(path: string, executable: boolean): string | undefined;
-  warn(message: string): void;
+  warn(w: Warning): void;
 }
 
 /** What running a command gave: its result, whether it may be cached, what the audit saw. */
@@ -137,32 +129,31 @@ export class RunActions {
         const undeclared = mode === "strict" ? undeclaredToolError(a.owner, run.stderr, describeCommand(a)) : undefined;
         if (undeclared) throw undeclared;
         const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
-        const output = [
-          run.stderr.trim() ? `stderr:\n${indent(tail(run.stderr))}` : "",
-          run.stdout.trim() ? `stdout:\n${indent(tail(run.stdout))}` : "",
-        ]
-          .filter(Boolean)
-          .join("\n");
         // the usual first failure in a sandbox: a file of the workspace read but never declared
         const missingFile = mode !== "none" && /No such file or directory/.test(run.stderr);
-        throw new HbError(
+        throw HbError.of(
           "ACTION_FAILED",
-          `${a.owner}: ${a.mnemonic} ${how}\n  command: ${describeCommand(a)}${output ? `\n${output}` : "\n  (no output)"}`,
+          `${a.owner}: ${a.mnemonic} ${how}`,
           {
-            ...(missingFile
-              ? {
-                  hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
-                }
-              : {}),
+            label: a.owner,
+            mnemonic: a.mnemonic,
+            command: describeCommand(a),
+            exitCode: run.exitCode ?? null,
+            signal: run.signal ?? null,
+            stderrTail: tail(run.stderr),
+            stdoutTail: tail(run.stdout),
           },
+          missingFile
+            ? {
+                hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
+              }
+            : {},
         );
       }
       const files = collectOutputs(a, staged.outDir, writableAt, this.ctx.cas, this.ctx.epoch);
       const changed = changedSources(keyed.sourceStats);
       if (changed.length > 0) {
-        this.ctx.warn(
-          `${changed.map((c) => c.slice(this.ctx.root.length + 1)).join(", ")} changed while ${a.owner} was running: its result is not cached; the next build keys it by the file as it is then`,
-        );
+        this.ctx.warn({ code: "SOURCE_CHANGED", label: a.owner, paths: changed.map((c) => c.slice(this.ctx.root.length + 1)) });
       }
       const result: ActionResult = {
         files,

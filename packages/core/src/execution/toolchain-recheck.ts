@@ -1,3 +1,4 @@
+import type { Warning } from "../base/errors";
 import type { ResultCache } from "../caching/result-cache";
 import { type ResolvedToolchain, changedToolchains, toolchainKey } from "../keying/toolchains";
 import type { StatCache } from "../keying/stat-cache";
@@ -13,7 +14,7 @@ export function forgetChangedToolchains(
   toolchains: Iterable<ResolvedToolchain>,
   stats: StatCache,
   results: ResultCache,
-  warn: (message: string) => void,
+  warn: (w: Warning) => void,
 ): void {
   const users = (t: ResolvedToolchain) =>
     outcomes.filter((o) => o.status === "executed" && o.key && o.action.toolchains.some((r) => toolchainKey(r) === toolchainKey(t.ref)));
@@ -21,9 +22,6 @@ export function forgetChangedToolchains(
   for (const t of changedToolchains(used, stats)) {
     const stale = users(t);
     for (const o of stale) results.forget(o.key!);
-    const uploaded = results.uploading ? " here (an upload to the remote cache may have gone out already)" : "";
-    warn(
-      `${t.ref.path} changed while the build ran: the results of ${stale.map((o) => o.action.owner).join(", ")} are not cached${uploaded}; the next build keys them by it as it is then`,
-    );
+    warn({ code: "TOOLCHAIN_CHANGED", path: t.ref.path, labels: stale.map((o) => o.action.owner), uploaded: results.uploading });
   }
 }

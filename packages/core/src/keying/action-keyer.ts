@@ -117,7 +117,13 @@ export class ActionKeyer {
     }
     // the analysis that named it ran a pull request's code, and a symlink may have moved since
     const refused = sourceRefusal(this.realPathOf(abs), this.opts.forbidden);
-    if (refused) throw new HbError("FORBIDDEN_INPUT", `input '${path}' of ${action.owner} cannot be staged: ${refused}`);
+    if (refused) {
+      throw HbError.of("FORBIDDEN_INPUT", `input '${path}' of ${action.owner} cannot be staged: ${refused}`, {
+        label: action.owner,
+        path,
+        reason: refused,
+      });
+    }
     stats.set(abs, r.stats);
     const executable = (r.stats.mode & 0o111) !== 0;
     files.push({ path, source: abs, hash: r.digest.hash, isSource: true, executable });

@@ -203,11 +203,10 @@ export function undeclaredToolError(label: string, stderr: string, command: stri
   if (hostPath && existsSync(hostPath)) {
     declare = `declare it in a BUILD.ts: toolchain({ name: "${name}", path: "${hostPath}", sha256: "${digestOfFile(hostPath).hash}" }), and list it in the genrule's tools`;
   }
-  return new HbError(
+  return HbError.of(
     "UNDECLARED_TOOL",
-    `${label}: '${missing}' is not a declared toolchain: in --sandbox=strict only declared toolchains are visible\n  command: ${command}`,
-    {
-      hint: declare,
-    },
+    `${label}: '${missing}' is not a declared toolchain: in --sandbox=strict only declared toolchains are visible`,
+    { label, program: missing, command },
+    { hint: declare },
   );
 }

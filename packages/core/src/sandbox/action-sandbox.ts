@@ -15,9 +15,10 @@ import type { StagedSandbox } from "./sandbox-staging";
 export function actionSandboxMode(a: ActionSpec, buildMode: SandboxMode, allowUnsandboxed: boolean): SandboxMode {
   if (!a.tags.includes("no-sandbox") || buildMode === "none") return buildMode;
   if (!allowUnsandboxed) {
-    throw new HbError(
+    throw HbError.of(
       "SANDBOX_REQUIRED",
       `${a.owner} is tagged no-sandbox: it would run unsandboxed, seeing all this machine shows its user (.git/config, keys, tokens)`,
+      { label: a.owner },
       {
         hint: "allow it for this build with --allow-unsandboxed (never for an untrusted change, such as a pull request's), or drop the tag",
       },

@@ -59,7 +59,7 @@ export interface Divergence {
   run: number;
   files: FileDifference[];
   /** the action failed in `run` and succeeded in another: why it failed there */
-  failed?: { conditions: string; succeededIn: number; message: string };
+  failed?: { conditions: string; succeededIn: number; message: string; error: HbErrorData };
 }
 
 export type TargetStatus = "reproducible" | "not reproducible" | "failed";
@@ -257,7 +257,12 @@ async function compareRuns(
         command: describeCommand(o.action),
         run: failedIn + 1,
         files: [],
-        failed: { conditions: conditions[failedIn]!.name, succeededIn: succeededIn + 1, message: o.error?.message ?? "failed" },
+        failed: {
+          conditions: conditions[failedIn]!.name,
+          succeededIn: succeededIn + 1,
+          message: o.error?.message ?? "failed",
+          error: o.error?.toData() ?? { code: "INTERNAL", message: "failed" },
+        },
       });
       continue;
     }
