@@ -43,6 +43,19 @@ export class OutputBase {
     if (this.db.inTransaction) this.db.exec("COMMIT");
   }
 
+  /** Batches writes for a build, committing every 250 ms; the function returned commits and stops. */
+  batchWrites(): () => void {
+    this.beginWrites();
+    const committer = setInterval(() => {
+      this.commitWrites();
+      this.beginWrites();
+    }, 250);
+    return () => {
+      clearInterval(committer);
+      this.commitWrites();
+    };
+  }
+
   close(): void {
     this.stats.flush();
     this.commitWrites();

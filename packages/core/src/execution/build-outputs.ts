@@ -3,7 +3,8 @@ import { HbError } from "../base/errors";
 import type { ActionSpec, ExecPath } from "../base/graph";
 import type { LocalCas } from "../caching/local-cas";
 import type { Background } from "./background";
-import type { Materializer } from "./materialize";
+import type { Materializer, OutputFacts } from "./materialize";
+import type { ActionOutcome } from "./outcome";
 
 /**
  * The generated files of one build: their digests (what later actions are keyed and staged by,
@@ -13,7 +14,7 @@ export class BuildOutputs {
   readonly files = new Map<ExecPath, OutputFile>();
   private readonly trees = new Map<ExecPath, OutputFile[]>();
   /** executed actions whose outputs could not be put under hb-out/, by action id */
-  readonly notMaterialized = new Map<number, HbError>();
+  private readonly notMaterialized = new Map<number, HbError>();
 
   constructor(
     private readonly cas: LocalCas,
@@ -72,6 +73,35 @@ export class BuildOutputs {
         this.onFailure();
       }
     });
+  }
+
+  /** The directories of `files` (exec paths about to be materialized) are made ahead, on a thread. */
+  prepareDirs(files: Iterable<ExecPath>): void {
+    this.materializer?.prepareDirs(files);
+  }
+
+  /** Ends the build's materializing: no directory made ahead any more, its records written. */
+  async close(): Promise<void> {
+    await this.materializer?.stopAhead();
+    this.materializer?.flush();
+  }
+
+  /** What was materialized for every output of this build; undefined if one is unknown (or nothing is materialized). */
+  recorded(): OutputFacts[] | undefined {
+    return this.materializer?.recorded(this.files.keys());
+  }
+
+  /** Executed actions whose outputs could not be put under hb-out/ become failures: those outcomes, changed. */
+  failUnmaterialized(outcomes: readonly ActionOutcome[]): ActionOutcome[] {
+    const failed: ActionOutcome[] = [];
+    for (const o of outcomes) {
+      const error = this.notMaterialized.get(o.action.id);
+      if (!error || o.status === "failed") continue;
+      o.status = "failed";
+      o.error = error;
+      failed.push(o);
+    }
+    return failed;
   }
 
   /** What an action that failed (or was skipped for a failure) left in hb-out/ from an earlier run no longer stands for its inputs. */

@@ -23,15 +23,30 @@ function resultOf(files: OutputFile[], dirs: readonly string[], started: number,
   };
 }
 
+/** An action hb performs itself: write, fetch or npm_install. */
+export function builtinAction(
+  a: WriteAction | FetchAction | NpmInstallAction,
+  ctx: { root: string; base: OutputBase; policy: LockfilePolicy; epoch: number; mode: SandboxMode },
+): ActionResult {
+  switch (a.kind) {
+    case "write":
+      return writeAction(a, ctx.base, ctx.epoch, ctx.mode);
+    case "fetch":
+      return fetchAction(a, ctx.base, ctx.mode);
+    case "npm_install":
+      return npmInstallAction(a, ctx.root, ctx.base, ctx.policy, ctx.epoch, ctx.mode);
+  }
+}
+
 /** A file with given content. */
-export function writeAction(a: WriteAction, base: OutputBase, epoch: number, mode: SandboxMode): ActionResult {
+function writeAction(a: WriteAction, base: OutputBase, epoch: number, mode: SandboxMode): ActionResult {
   const started = Date.now();
   const digest = base.cas.putBytes(a.content, epoch);
   return resultOf([{ path: a.outputs[0]!, hash: digest.hash, size: digest.size, executable: a.executable }], [], started, mode);
 }
 
 /** An external file, as the fetch step fetched and checked it. */
-export function fetchAction(a: FetchAction, base: OutputBase, mode: SandboxMode): ActionResult {
+function fetchAction(a: FetchAction, base: OutputBase, mode: SandboxMode): ActionResult {
   const started = Date.now();
   const blob = new FetchStore(base).lookup(a.url, a.integrity);
   if (!blob) throw new HbError("NOT_FETCHED", `${a.owner}: ${a.url} is not fetched`, { hint: "run `hb fetch`" });
@@ -39,7 +54,7 @@ export function fetchAction(a: FetchAction, base: OutputBase, mode: SandboxMode)
 }
 
 /** A node_modules tree, from the lockfile's tarballs the fetch step fetched. */
-export function npmInstallAction(
+function npmInstallAction(
   a: NpmInstallAction,
   root: string,
   base: OutputBase,

@@ -1,22 +1,21 @@
-import { existsSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import type { ActionResult } from "../base/action-result";
-import { HbError } from "../base/errors";
-import { type ActionGraph, type ActionSpec, OUT_DIR, type RunAction } from "../base/graph";
+import { HbError, type Warning } from "../base/errors";
+import { type ActionGraph, OUT_DIR, type RunAction } from "../base/graph";
 import { joinRel, parseLabel } from "../base/label";
 import { ResultCache } from "../caching/result-cache";
-import { runFetchStep } from "../fetch/fetch-step";
-import { fetchRequests, npmPolicy } from "../fetch/requests";
+import { fetchStep } from "../fetch/fetch-step";
+import { npmPolicy } from "../fetch/requests";
 import { ActionKeyer } from "../keying/action-keyer";
 import { sha256Hex } from "../base/digest";
 import { type ResolvedToolchain, findStrace, resolveToolchains } from "../keying/toolchains";
 import { ActionSandbox, actionSandboxMode } from "../sandbox/action-sandbox";
 import { SandboxStaging } from "../sandbox/sandbox-staging";
-import type { Forbidden } from "../workspace/source-policy";
+import { type Forbidden, forbiddenPaths } from "../workspace/source-policy";
 import { actionsNeededBy, producers } from "./action-closure";
 import { Background } from "./background";
 import { BuildOutputs } from "./build-outputs";
-import { fetchAction, npmInstallAction, writeAction } from "./builtin-actions";
+import { builtinAction } from "./builtin-actions";
 import type { Job } from "./job";
 import { Materializer } from "./materialize";
 import type { ExecuteOptions } from "./options";
@@ -40,9 +39,8 @@ export async function executeActions(opts: ExecuteOptions): Promise<ExecutionRes
   return new Executor(opts).run();
 }
 
-function asHbError(e: unknown, a: ActionSpec): HbError {
-  if (e instanceof HbError) return e;
-  return new HbError("INTERNAL", `${a.owner}: ${(e as Error)?.stack ?? String(e)}`);
+function asHbError(e: unknown, owner: string): HbError {
+  return e instanceof HbError ? e : new HbError("INTERNAL", `${owner}: ${(e as Error)?.stack ?? String(e)}`);
 }
 
 class Executor implements Runner<Job> {
@@ -52,7 +50,7 @@ class Executor implements Runner<Job> {
   private readonly known = new Map<number, ActionOutcome>();
   private readonly startedAt = new Map<number, number>();
   private readonly staging: SandboxStaging;
-  private readonly background = new Background((e) => (this.backgroundError ??= asHbError(e, { owner: "hb" } as ActionSpec)));
+  private readonly background = new Background((e) => (this.backgroundError ??= asHbError(e, "hb")));
   private backgroundError: HbError | undefined;
   private readonly outputs: BuildOutputs;
   private readonly results: ResultCache;
@@ -61,12 +59,10 @@ class Executor implements Runner<Job> {
   private keyer!: ActionKeyer;
   private runs!: RunActions;
   private scheduler: Scheduler<Job> | undefined;
-  private readonly materializer: Materializer | undefined;
 
   constructor(private readonly opts: ExecuteOptions) {
     this.graph = opts.graph;
-    const real = (p: string) => (existsSync(p) ? realpathSync.native(p) : p);
-    this.forbidden = { realRoot: real(opts.root), hidden: [real(opts.base.dir), ...(opts.hidden ?? []).map(real)] };
+    this.forbidden = forbiddenPaths(opts.root, [opts.base.dir, ...(opts.hidden ?? [])]);
     this.staging = new SandboxStaging({
       fallback: opts.base.sandboxDir,
       epoch: opts.sourceDateEpoch,
@@ -74,7 +70,6 @@ class Executor implements Runner<Job> {
     });
     const materializer = opts.materialize !== false ? new Materializer(opts.root, opts.base.cas, opts.base.db) : undefined;
     this.outputs = new BuildOutputs(opts.base.cas, materializer, this.background, () => !opts.keepGoing && this.scheduler?.halt());
-    this.materializer = materializer;
     this.results = new ResultCache(opts.base, opts.remote, opts.sourceDateEpoch);
   }
 
@@ -84,30 +79,20 @@ class Executor implements Runner<Job> {
     const { opts, graph } = this;
     const producer = producers(graph);
     const ids = actionsNeededBy(graph, opts.targets, producer, opts.extraOutputs);
-    this.materializer?.prepareDirs(ids.flatMap((id) => graph.actions[id]!.outputs));
+    this.outputs.prepareDirs(ids.flatMap((id) => graph.actions[id]!.outputs));
     const strict = opts.mode === "strict";
+    const { stats } = opts.base;
+    const actions = ids.map((id) => graph.actions[id]!);
     this.toolchains = await resolveToolchains(
-      ids.flatMap((id) => graph.actions[id]!.toolchains),
+      actions.flatMap((a) => a.toolchains),
       opts.root,
-      opts.base.stats,
+      stats,
       strict,
       this.forbidden,
     );
-    const strace = opts.audit ? await findStrace(opts.base.stats, strict, this.forbidden) : undefined;
-    // before any action runs, every external input is fetched (or already is) and every lockfile checked
-    const requests = fetchRequests(
-      ids.map((id) => graph.actions[id]!),
-      opts.root,
-      npmPolicy(opts.npm),
-    );
-    if (requests.length > 0) {
-      await runFetchStep(requests, opts.base, {
-        network: opts.network !== false,
-        signal: opts.signal,
-        epoch: opts.sourceDateEpoch,
-        onFetch: (url) => opts.events?.fetching?.(url),
-      });
-    }
+    const strace = opts.audit ? await findStrace(stats, strict, this.forbidden) : undefined;
+    const fetching = { network: opts.network !== false, signal: opts.signal, epoch: opts.sourceDateEpoch, onFetch: opts.events?.fetching };
+    await fetchStep(actions, opts.root, npmPolicy(opts.npm), opts.base, fetching);
     this.keyer = new ActionKeyer({
       root: opts.root,
       stats: opts.base.stats,
@@ -130,41 +115,29 @@ class Executor implements Runner<Job> {
       signal: opts.signal,
       stopping: () => opts.signal.aborted || (this.scheduler?.isHalted ?? false),
       blobOf: (p, x) => this.outputs.blobOf(p, x),
-      warn: (m) => opts.events?.warning?.(m),
+      warn: (w) => opts.events?.warning?.(w),
     });
     const deps = (id: number) => [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools].flatMap((p) => producer.get(p) ?? []);
-    this.scheduler = new Scheduler(ids, deps, this, {
-      jobs: opts.jobs,
-      remoteLookups: REMOTE_LOOKUPS,
-      keepGoing: opts.keepGoing,
-      signal: opts.signal,
-    });
-    opts.base.beginWrites();
-    // many small writes (cache rows, blob facts, records) committed as one batch every 250 ms
-    const committer = setInterval(() => {
-      opts.base.commitWrites();
-      opts.base.beginWrites();
-    }, 250);
+    const { jobs, keepGoing, signal } = opts;
+    this.scheduler = new Scheduler(ids, deps, this, { jobs, remoteLookups: REMOTE_LOOKUPS, keepGoing, signal });
+    const stopBatching = opts.base.batchWrites();
     opts.events?.planned?.(ids.length);
     await this.scheduler.run();
     this.background.finish();
-    this.failUnmaterialized();
+    for (const o of this.outputs.failUnmaterialized(this.outcomes)) opts.events?.outputsFailed?.(o);
     this.runs.discardAhead();
     if (this.backgroundError) opts.events?.warning?.({ code: "BACKGROUND", message: this.backgroundError.message });
-    forgetChangedToolchains(this.outcomes, this.toolchains.values(), this.opts.base.stats, this.results, (m) =>
-      this.opts.events?.warning?.(m),
-    );
-    await Promise.all([this.staging.close(), this.materializer?.stopAhead(), this.results.settled()]);
-    clearInterval(committer);
-    this.materializer?.flush();
-    opts.base.stats.flush();
-    opts.base.commitWrites();
+    const warn = (w: Warning) => opts.events?.warning?.(w);
+    forgetChangedToolchains(this.outcomes, this.toolchains.values(), stats, this.results, warn);
+    await Promise.all([this.staging.close(), this.outputs.close(), this.results.settled()]);
+    stats.flush();
+    stopBatching();
     return {
       outcomes: this.outcomes,
       outputs: this.outputs.files,
       interrupted: opts.signal.aborted,
       incidents: opts.base.cas.incidents,
-      materialized: this.materializer?.recorded(this.outputs.files.keys()),
+      materialized: this.outputs.recorded(),
     };
   }
 
@@ -191,7 +164,7 @@ class Executor implements Runner<Job> {
       const job: Job = { id, action: a, keyed, stageName, writableAt: joinRel(OUT_DIR, parseLabel(a.owner).pkg), cacheable };
       return cacheable && this.results.asksRemote(a) ? { remote: job } : { execute: job };
     } catch (e) {
-      this.known.set(id, { action: a, status: "failed", error: asHbError(e, a), durationMs: Date.now() - started });
+      this.known.set(id, { action: a, status: "failed", error: asHbError(e, a.owner), durationMs: Date.now() - started });
       return { done: "failed" };
     }
   }
@@ -216,42 +189,25 @@ class Executor implements Runner<Job> {
   async execute(job: Job): Promise<ActionStatus> {
     const { action: a, keyed } = job;
     const started = Date.now();
-    const e = this.opts;
     let result: ActionResult;
     let cacheable = true;
     let audit;
-    switch (a.kind) {
-      case "write":
-        result = writeAction(a, e.base, e.sourceDateEpoch, keyed.mode);
-        break;
-      case "fetch":
-        result = fetchAction(a, e.base, keyed.mode);
-        break;
-      case "npm_install":
-        result = npmInstallAction(a, e.root, e.base, npmPolicy(e.npm), e.sourceDateEpoch, keyed.mode);
-        break;
-      case "run": {
-        const run = await this.runs.run(job as Job<RunAction>);
-        if (run.interrupted || !run.result) {
-          this.known.set(job.id, { action: a, status: "interrupted", key: keyed.key, durationMs: Date.now() - started });
-          return "interrupted";
-        }
-        result = run.result;
-        cacheable = run.cacheable;
-        audit = run.audit;
+    if (a.kind === "run") {
+      const run = await this.runs.run(job as Job<RunAction>);
+      if (run.interrupted || !run.result) {
+        this.known.set(job.id, { action: a, status: "interrupted", key: keyed.key, durationMs: Date.now() - started });
+        return "interrupted";
       }
+      ({ cacheable, audit } = run);
+      result = run.result;
+    } else {
+      const { root, base, npm, sourceDateEpoch: epoch } = this.opts;
+      result = builtinAction(a, { root, base, policy: npmPolicy(npm), epoch, mode: keyed.mode });
     }
     this.results.record(a, keyed, result, job.cacheable && cacheable);
     this.outputs.adoptFresh(a, result);
-    this.known.set(job.id, {
-      action: a,
-      status: "executed",
-      key: keyed.key,
-      material: keyed.material,
-      result,
-      audit,
-      durationMs: Date.now() - started,
-    });
+    const { key, material } = keyed;
+    this.known.set(job.id, { action: a, status: "executed", key, material, result, audit, durationMs: Date.now() - started });
     return "executed";
   }
 
@@ -260,7 +216,7 @@ class Executor implements Runner<Job> {
     this.known.set(job.id, {
       action: job.action,
       status: "failed",
-      error: asHbError(e, job.action),
+      error: asHbError(e, job.action.owner),
       audit: this.runs.failedAudits.get(job.id),
       durationMs,
     });
@@ -288,18 +244,7 @@ class Executor implements Runner<Job> {
       this.outputs.removeStale(a);
     } catch (e) {
       // the build fails already; what stays in hb-out/ is named so it is not taken for this build's
-      this.opts.events?.warning?.({ code: "STALE_OUTPUT_KEPT", label: a.owner, reason: asHbError(e, a).message });
-    }
-  }
-
-  /** Executed actions whose outputs could not be put under hb-out/ become failures, said as such. */
-  private failUnmaterialized(): void {
-    for (const o of this.outcomes) {
-      const error = this.outputs.notMaterialized.get(o.action.id);
-      if (!error || o.status === "failed") continue;
-      o.status = "failed";
-      o.error = error;
-      this.opts.events?.outputsFailed?.(o);
+      this.opts.events?.warning?.({ code: "STALE_OUTPUT_KEPT", label: a.owner, reason: asHbError(e, a.owner).message });
     }
   }
 }

@@ -5,18 +5,14 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { HbError } from "../base/errors";
+import type { ActionSpec } from "../base/graph";
 import type { OutputBase } from "../caching/output-base";
+import type { LockfilePolicy } from "./lockfile";
+import { type FetchRequest, fetchRequests } from "./requests";
 import type { Statement } from "../base/database";
 import { type Integrity, checkIntegrity, parseIntegrity } from "../base/integrity";
 
 /** Something to fetch: a URL and the integrity it is pinned to ("" for an allow-listed, unpinned one). */
-export interface FetchRequest {
-  url: string;
-  integrity: string;
-  /** who needs it, for messages: a label, or a lockfile entry */
-  what: string;
-}
-
 export interface FetchedBlob {
   hash: string;
   size: number;
@@ -88,6 +84,21 @@ async function download(
  * is stored, and logged to `fetch-log.jsonl` in the output base. With `network: false` a missing
  * one is an error saying to run `hb fetch`.
  */
+/**
+ * Before any action runs: every external input `actions` need is fetched (or already is), and
+ * every lockfile is checked; an unpinned or tampered entry stops the build here.
+ */
+export async function fetchStep(
+  actions: readonly ActionSpec[],
+  root: string,
+  policy: LockfilePolicy,
+  base: OutputBase,
+  opts: { network: boolean; signal: AbortSignal; epoch: number; onFetch?: (url: string) => void },
+): Promise<void> {
+  const requests = fetchRequests(actions, root, policy);
+  if (requests.length > 0) await runFetchStep(requests, base, opts);
+}
+
 export async function runFetchStep(
   requests: readonly FetchRequest[],
   base: OutputBase,

@@ -3,8 +3,15 @@ import { join } from "node:path";
 import type { ActionSpec } from "../base/graph";
 import { HbError } from "../base/errors";
 import { DEFAULT_NPM_REGISTRY, type NpmConfig } from "../workspace/config";
-import type { FetchRequest } from "./fetch-step";
 import { type LockfilePolicy, type NpmPackage, parseLockfile } from "./lockfile";
+
+/** One download the fetch step must make (or find made), pinned. */
+export interface FetchRequest {
+  url: string;
+  integrity: string;
+  /** who needs it, for messages: a label, or a lockfile entry */
+  what: string;
+}
 
 export function npmPolicy(npm: NpmConfig | undefined): LockfilePolicy {
   return { registry: npm?.registry ?? DEFAULT_NPM_REGISTRY, allowUnpinned: npm?.allowUnpinned ?? [] };

@@ -1,3 +1,4 @@
+import { existsSync, realpathSync } from "node:fs";
 import { homedir } from "node:os";
 import { sep } from "node:path";
 import { vcsDirOf } from "./config";
@@ -27,6 +28,12 @@ export interface Forbidden {
   realRoot: string;
   /** hb's state and anything else hidden (signing keys), resolved */
   hidden: readonly string[];
+}
+
+/** What no action sees in a build in `root`: `hidden` (hb's state, signing keys) as the kernel resolves them. */
+export function forbiddenPaths(root: string, hidden: readonly string[]): Forbidden {
+  const real = (p: string) => (existsSync(p) ? realpathSync.native(p) : p);
+  return { realRoot: real(root), hidden: hidden.map(real) };
 }
 
 const within = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);

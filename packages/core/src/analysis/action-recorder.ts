@@ -1,0 +1,197 @@
+import { RESERVED_ENV } from "../base/action-env";
+import { SHA256_HEX } from "../base/digest";
+import { HbError, type SourceLocation } from "../base/errors";
+import type { ActionSpec, ExecPath, FetchAction, NpmInstallAction, ToolchainRef } from "../base/graph";
+import { parseIntegrity, sha256Integrity } from "../base/integrity";
+import type { File } from "../api/file";
+import type { FetchOptions, NpmInstallOptions, RunOptions, TargetDecl, WriteOptions } from "../api/rule";
+
+export function sortedUnique(xs: Iterable<string>): string[] {
+  return [...new Set(xs)].sort();
+}
+
+/**
+ * What `ctx.actions` records: each action a rule implementation declares, checked as it is
+ * declared (it writes only outputs its target declared, one producer per file), with ids in
+ * declaration order.
+ */
+export class ActionRecorder {
+  readonly actions: ActionSpec[] = [];
+  /** exec path -> id of the action that writes it */
+  private readonly producedBy = new Map<ExecPath, number>();
+
+  produces(path: ExecPath): boolean {
+    return this.producedBy.has(path);
+  }
+
+  private claimOutputs(outputs: readonly File[], label: string, declared: ReadonlyMap<string, File>, location: SourceLocation): void {
+    if (outputs.length === 0) throw new HbError("BAD_ATTRIBUTE", `an action of ${label} declares no outputs`, { location });
+    for (const f of outputs) {
+      if (declared.get(f?.shortPath)?.path !== f?.path) {
+        throw new HbError("BAD_ATTRIBUTE", `an action of ${label} writes '${f?.path}', which ${label} did not declare`, {
+          location,
+          hint: "outputs come from ctx.declareFile / ctx.declareDirectory / output attributes of the same target",
+        });
+      }
+      const other = this.producedBy.get(f.path);
+      if (other !== undefined) {
+        throw new HbError("OUTPUT_CONFLICT", `two actions of ${label} write ${f.path}`, { location });
+      }
+    }
+  }
+
+  run(opts: RunOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
+    const location = decl.location;
+    const bad = (message: string) => new HbError("BAD_ATTRIBUTE", `ctx.actions.run in ${label}: ${message}`, { location });
+    if (typeof opts !== "object" || opts === null) throw bad("takes an options object");
+    const outputs = [...(opts.outputs ?? [])];
+    this.claimOutputs(outputs, label, declared, location);
+    const isFile = (f: unknown): f is File =>
+      typeof f === "object" && f !== null && typeof (f as File).path === "string" && "isSource" in f;
+    const isToolchain = (t: unknown): t is ToolchainRef =>
+      typeof t === "object" && t !== null && typeof (t as ToolchainRef).path === "string" && typeof (t as ToolchainRef).sha256 === "string";
+    const inputs = [...(opts.inputs ?? [])];
+    const tools = [...(opts.tools ?? [])];
+    for (const f of [...inputs, ...tools]) if (!isFile(f)) throw bad("inputs and tools must be Files (from ctx.files or ctx.attr)");
+    const toolchains = new Map<string, ToolchainRef>();
+    for (const t of opts.toolchains ?? []) {
+      if (!isToolchain(t)) throw bad("toolchains must come from toolchain targets (toolchainOf(ctx.attr.x))");
+      toolchains.set(t.path, { label: t.label, path: t.path, sha256: t.sha256 });
+    }
+    const relative = (path: string) => (path.includes("/") ? path : `./${path}`);
+    let program: string;
+    if (isFile(opts.executable)) {
+      tools.push(opts.executable);
+      program = relative(opts.executable.path);
+    } else if (isToolchain(opts.executable)) {
+      if (!toolchains.has(opts.executable.path)) toolchains.set(opts.executable.path, { ...opts.executable });
+      program = opts.executable.path.startsWith("/") ? opts.executable.path : relative(opts.executable.path);
+    } else if (typeof opts.executable === "string" && opts.executable.startsWith("/")) {
+      program = opts.executable;
+      // an absolute executable is an implicit toolchain: pinned by its digest at build time
+      if (!toolchains.has(program)) toolchains.set(program, { label: "", path: program, sha256: "" });
+    } else {
+      throw bad("'executable' must be a File, a toolchain, or an absolute path such as /bin/bash");
+    }
+    const args = [...(opts.arguments ?? [])];
+    if (!args.every((a) => typeof a === "string")) throw bad("'arguments' must be strings");
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(opts.env ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (typeof v !== "string") throw bad(`env ${k} must be a string`);
+      if (RESERVED_ENV.has(k)) throw bad(`env ${k} is set by hb for every action (determinism)`);
+      env[k] = v;
+    }
+    const id = this.actions.length;
+    const mnemonic = opts.mnemonic ?? "Action";
+    this.actions.push({
+      id,
+      owner: label,
+      mnemonic,
+      kind: "run",
+      argv: [program, ...args],
+      env,
+      inputs: sortedUnique(inputs.map((f) => f.path)),
+      tools: sortedUnique(tools.map((f) => f.path)),
+      toolchains: [...toolchains.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+      outputs: sortedUnique(outputs.filter((f) => !f.isDirectory).map((f) => f.path)),
+      outputDirs: sortedUnique(outputs.filter((f) => f.isDirectory).map((f) => f.path)),
+      stamp: opts.stamp === true,
+      tags: [...decl.tags],
+      progress: opts.progressMessage ?? `${mnemonic} ${label}`,
+    });
+    for (const f of outputs) this.producedBy.set(f.path, id);
+    return id;
+  }
+
+  write(opts: WriteOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
+    const location = decl.location;
+    if (typeof opts?.content !== "string") {
+      throw new HbError("BAD_ATTRIBUTE", `ctx.actions.write in ${label}: 'content' must be a string`, { location });
+    }
+    this.claimOutputs([opts.output], label, declared, location);
+    if (opts.output.isDirectory)
+      throw new HbError("BAD_ATTRIBUTE", `ctx.actions.write in ${label}: cannot write a directory`, { location });
+    const id = this.actions.length;
+    this.actions.push({
+      id,
+      owner: label,
+      mnemonic: "Write",
+      kind: "write",
+      inputs: [],
+      tools: [],
+      toolchains: [],
+      outputs: [opts.output.path],
+      outputDirs: [],
+      content: opts.content,
+      executable: opts.executable === true,
+      stamp: false,
+      tags: [...decl.tags],
+      progress: `Writing ${opts.output.path}`,
+    });
+    this.producedBy.set(opts.output.path, id);
+    return id;
+  }
+
+  private pushAction(
+    partial:
+      | Omit<FetchAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags">
+      | Omit<NpmInstallAction, "id" | "owner" | "tools" | "toolchains" | "stamp" | "tags">,
+    label: string,
+    decl: TargetDecl,
+  ): number {
+    const id = this.actions.length;
+    this.actions.push({ id, owner: label, tools: [], toolchains: [], stamp: false, tags: [...decl.tags], ...partial });
+    for (const o of [...partial.outputs, ...partial.outputDirs]) this.producedBy.set(o, id);
+    return id;
+  }
+
+  fetch(opts: FetchOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
+    const bad = (m: string) => new HbError("BAD_ATTRIBUTE", `ctx.actions.fetch in ${label}: ${m}`, { location: decl.location });
+    if (typeof opts?.url !== "string" || !/^https?:\/\/[^\s]+$/.test(opts.url)) throw bad("'url' must be an http(s) URL");
+    let integrity: string;
+    if (opts.sha256 !== undefined) {
+      if (!SHA256_HEX.test(opts.sha256)) throw bad(`sha256 must be 64 lowercase hex digits, not '${opts.sha256}'`);
+      integrity = sha256Integrity(opts.sha256);
+    } else if (opts.integrity !== undefined && parseIntegrity(opts.integrity)) {
+      integrity = opts.integrity;
+    } else {
+      throw bad("pin the file: give its sha256 (or an SRI integrity of sha256/384/512)");
+    }
+    this.claimOutputs([opts.output], label, declared, decl.location);
+    if (opts.output.isDirectory) throw bad("fetches a file, not a directory");
+    return this.pushAction(
+      {
+        kind: "fetch",
+        mnemonic: "Fetch",
+        inputs: [],
+        outputs: [opts.output.path],
+        outputDirs: [],
+        url: opts.url,
+        integrity,
+        executable: opts.executable === true,
+        progress: `Fetching ${opts.url}`,
+      },
+      label,
+      decl,
+    );
+  }
+
+  npmInstall(opts: NpmInstallOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
+    const bad = (m: string) => new HbError("BAD_ATTRIBUTE", `ctx.actions.npmInstall in ${label}: ${m}`, { location: decl.location });
+    if (!opts?.lockfile || typeof opts.lockfile.path !== "string") throw bad("'lockfile' must be a File");
+    if (!opts.output?.isDirectory) throw bad("'output' must be a directory (ctx.declareDirectory)");
+    this.claimOutputs([opts.output], label, declared, decl.location);
+    return this.pushAction(
+      {
+        kind: "npm_install",
+        mnemonic: "NpmInstall",
+        inputs: [opts.lockfile.path],
+        outputs: [],
+        outputDirs: [opts.output.path],
+        progress: `Installing ${opts.lockfile.path} ${label}`,
+      },
+      label,
+      decl,
+    );
+  }
+}
