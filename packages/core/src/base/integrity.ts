@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { HbError } from "./errors";
 
 /** Subresource Integrity, as npm lockfiles record it: `sha512-<base64>`. */
@@ -26,17 +25,9 @@ export function parseIntegrity(sri: string): Integrity | undefined {
   return best;
 }
 
-export function formatIntegrity(i: Integrity): string {
-  return `${i.algorithm}-${i.digest}`;
-}
-
 /** sha256 hex (http_file's pin) as SRI. */
 export function sha256Integrity(hex: string): string {
   return `sha256-${Buffer.from(hex, "hex").toString("base64")}`;
-}
-
-export function integrityHasher(i: Integrity) {
-  return createHash(i.algorithm);
 }
 
 export function checkIntegrity(i: Integrity, digestBase64: string, what: string): void {

@@ -24,7 +24,7 @@ import { RunActions } from "./run-action";
 import { forgetChangedToolchains } from "./toolchain-recheck";
 import { type Runner, Scheduler, type Step } from "./scheduler";
 
-export type { ActionOutcome, ActionStatus, BuildEvents, ExecutionResult } from "./outcome";
+export type { ActionOutcome, BuildEvents, ExecutionResult } from "./outcome";
 export type { ExecuteOptions } from "./options";
 
 /** remote cache lookups under way at once */
