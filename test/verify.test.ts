@@ -104,7 +104,16 @@ describe("hb verify", () => {
     const dir = ws();
     const { r, report } = await verifyReport(dir, ["//p:step2"]);
     expect(r.exitCode).toBe(1);
-    expect(report.targets).toEqual([{ label: "//p:step2", status: "not reproducible", runs: 2, firstDivergence: "//p:step1" }]);
+    expect(report.targets).toEqual([
+      {
+        label: "//p:step2",
+        status: "not reproducible",
+        runs: 2,
+        firstDivergence: "//p:step1",
+        // the artifact the verdict is about, as the first run made it
+        outputs: [{ path: "hb-out/p/step2.txt", sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }],
+      },
+    ]);
     expect(report.divergences.map((d: { label: string }) => d.label)).toEqual(["//p:step1"]);
   });
 

@@ -50,7 +50,7 @@ export const testCommand: Command = {
     term.line(
       `hb: ${tests.length} tests: ${count("passed") + count("cached")} passed (${count("cached")} cached), ${count("failed")} failed${count("not run") ? `, ${count("not run")} not run` : ""}`,
     );
-    if (flags.report) writeJsonFile(cwd, flags.report, { ...result.report, tests });
+    if (flags.report) writeJsonFile(cwd, flags.report, result.report);
     return result.exitCode;
   },
 };

@@ -9,7 +9,7 @@ import { StatCache } from "../keying/stat-cache";
  * mistake (a package, $HOME) keeps whatever else is there.
  */
 export function isOutputBaseEntry(name: string): boolean {
-  return /^(hb|lock)\.db(-wal|-shm|-journal)?$|^(lock\.pid|cas|sandbox|sandbox-etc|fetch-log\.jsonl)$/.test(name);
+  return /^(hb|lock)\.db(-wal|-shm|-journal)?$|^(lock\.pid|cas|sandbox|sandbox-etc|fetch-log\.jsonl|records\.jsonl)$/.test(name);
 }
 
 /** The local state under an output base: database, stat cache, CAS, action cache. */

@@ -17,6 +17,7 @@ import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./sign-provenance";
 import { type RemoteFlags, openRemoteCache } from "./open-remote";
 import type { BuildReport, TargetReport, TestResult } from "./report";
+import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
 export interface BuildOptions {
   cwd: string;
@@ -70,6 +71,7 @@ function testLog(t: TargetInfo): string | undefined {
 /** `hb build`: analyze the patterns, then execute what their targets need. */
 export async function build(request: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
+  const command = request.tests ? "test" : "build";
   // every warning is said as it comes and kept for the report
   const warnings: Warning[] = [];
   const opts: BuildOptions = { ...request, events: collectingWarnings(request.events, warnings) };
@@ -122,7 +124,9 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
     if (snapshot) {
       opts.events?.planned?.(snapshot.actions);
+      const tests = snapshot.tests?.map((t) => ({ ...t, status: "cached" as const, durationMs: 0 }));
       const report: BuildReport = {
+        ...recordHeader(command, workspace.root, started, { builderId: opts.provenance?.builderId }),
         actions: snapshot.actions,
         executed: 0,
         cached: { local: snapshot.actions, remote: 0 },
@@ -137,8 +141,10 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
         failures: [],
         warnings,
         upToDate: true,
+        actionList: [],
+        ...(tests ? { tests } : {}),
       };
-      const tests = snapshot.tests?.map((t) => ({ ...t, status: "cached" as const, durationMs: 0 }));
+      appendRunRecord(base.dir, report, recordLimits(config));
       return { report, exitCode: ExitCode.ok, errors: [], workspace, graph, outcomes: [], tests };
     }
     const exec = await executeActions({
@@ -210,6 +216,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       });
     }
     const report: BuildReport = {
+      ...recordHeader(command, workspace.root, started, { builderId: opts.provenance?.builderId, dirty: signing?.source.commit?.dirty }),
       actions: exec.outcomes.length,
       executed: count("executed"),
       cached: {
@@ -226,6 +233,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       errors: errors.map((e) => e.toData()),
       failures: failedOutcomes.map((o) => o.error!.toFailure(o.action.owner)),
       warnings,
+      actionList: actionEntries(exec.outcomes),
     };
     if (attestations) report.attestations = attestations;
     if (remote) report.remote = { url: remote.display, ...remote.stats };
@@ -253,8 +261,11 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       if (!exec.interrupted)
         exitCode = tests.some((t) => t.status === "failed") ? ExitCode.testFailed : otherFailures ? ExitCode.buildFailed : ExitCode.ok;
     }
+    if (tests) report.tests = tests;
     const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
     saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes.length, exec.materialized, targets, tests) : undefined);
+    report.durationMs = Date.now() - started;
+    appendRunRecord(base.dir, report, recordLimits(config));
     return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes, tests };
   } finally {
     base?.close();

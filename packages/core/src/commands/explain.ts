@@ -6,7 +6,8 @@ import { OUT_DIR } from "../base/graph";
 import { HbError } from "../base/errors";
 import { SHA256_HEX, digestOfFile } from "../base/digest";
 import { type Database, sqlite } from "../base/database";
-import { openWorkspace } from "../workspace/workspace";
+import { type Workspace, openWorkspace } from "../workspace/workspace";
+import { type RecordHeader, appendRunRecord, recordHeader } from "./run-record";
 
 export interface ExplainedInput {
   path: string;
@@ -38,6 +39,18 @@ export interface Explanation {
   provenance: { file: string; builderId: string; createdAt: string }[];
 }
 
+/** What `hb explain` records: what it was asked, and whether it could answer in full. */
+export interface ExplainRecord extends RecordHeader {
+  file?: string;
+  sha256: string;
+  /** actions known to have produced the content */
+  producers: number;
+  /** provenance statements covering it */
+  provenance: number;
+  /** answered in full: how it was made, and signed provenance for it */
+  complete: boolean;
+}
+
 async function gitState(root: string): Promise<{ commit?: string; changed: Set<string>; tracked: Map<string, string> }> {
   const changed = new Set<string>();
   const tracked = new Map<string, string>();
@@ -65,7 +78,23 @@ const gitBlobId = (bytes: Buffer) => createHash("sha1").update(`blob ${bytes.len
  * statements that cover it.
  */
 export async function explain(opts: { cwd: string; what: string; outputBase?: string }): Promise<Explanation> {
+  const started = Date.now();
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  const explanation = await explainIn(workspace, opts);
+  // how long a file took to explain, and whether fully (an action, and provenance covering it): an SLI
+  const record: ExplainRecord = {
+    ...recordHeader("explain", workspace.root, started),
+    sha256: explanation.sha256,
+    producers: explanation.producers.length,
+    provenance: explanation.provenance.length,
+    complete: explanation.producers.length > 0 && explanation.provenance.length > 0,
+  };
+  if (explanation.file !== undefined) record.file = explanation.file;
+  appendRunRecord(workspace.outputBase, record);
+  return explanation;
+}
+
+async function explainIn(workspace: Workspace, opts: { cwd: string; what: string }): Promise<Explanation> {
   let sha256: string;
   let file: string | undefined;
   let size: number | undefined;

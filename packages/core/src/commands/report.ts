@@ -2,6 +2,7 @@ import type { Failure, HbErrorData, Warning } from "../base/errors";
 import type { CacheIncident } from "../caching/local-cas";
 import type { RemoteStats } from "../caching/remote/remote-cache";
 import type { SandboxMode } from "../base/action-env";
+import type { ActionEntry, RecordHeader } from "./run-record";
 
 // What a command reports: the summary line's facts as data, written whole by `--report FILE`.
 
@@ -10,8 +11,11 @@ export interface TargetReport {
   outputs: { path: string; sha256: string; size: number }[];
 }
 
-/** `--report FILE`: the summary line's facts, as JSON. */
-export interface BuildReport {
+/**
+ * What `hb build` (or `hb test`) records, and `--report FILE` writes: the run record's header, the
+ * summary line's facts, and each action's end.
+ */
+export interface BuildReport extends RecordHeader {
   actions: number;
   executed: number;
   cached: { local: number; remote: number };
@@ -37,6 +41,10 @@ export interface BuildReport {
   upToDate?: boolean;
   /** with a remote cache: hits, misses, bytes, rejected entries by reason */
   remote?: RemoteStats & { url: string };
+  /** every action the targets needed, as it ended (none for a no-op build: nothing was looked at) */
+  actionList: ActionEntry[];
+  /** hb test: one per test target */
+  tests?: TestResult[];
 }
 
 export interface TestResult {

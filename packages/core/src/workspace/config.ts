@@ -13,6 +13,13 @@ export interface WorkspaceConfig {
   npm?: NpmConfig;
   /** the team cache (hb cache serve, bazel-remote, any Bazel HTTP cache) */
   remoteCache?: RemoteCacheConfig;
+  /** how long run records are kept in the output base (defaults: 180 days, 64 MiB) */
+  records?: RecordsConfig;
+}
+
+export interface RecordsConfig {
+  maxAgeDays?: number;
+  maxSizeMiB?: number;
 }
 
 export interface RemoteCacheConfig {
@@ -66,6 +73,9 @@ const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
   trustedKeys: (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(stringList),
 };
 
+const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
+const RECORDS_KEYS: Record<keyof RecordsConfig, (v: unknown) => boolean> = { maxAgeDays: positive, maxSizeMiB: positive };
+
 /** What each key of an object-valued setting must be, for errors that name the key itself. */
 const NESTED: Partial<
   Record<keyof WorkspaceConfig, { keys: Record<string, (v: unknown) => boolean>; expected: Record<string, string>; required: string[] }>
@@ -85,6 +95,11 @@ const NESTED: Partial<
     },
     required: ["url"],
   },
+  records: {
+    keys: RECORDS_KEYS,
+    expected: { maxAgeDays: "a number of days, more than 0", maxSizeMiB: "a size in MiB, more than 0" },
+    required: [],
+  },
 };
 
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
@@ -103,6 +118,11 @@ const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
     !Array.isArray(v) &&
     typeof (v as RemoteCacheConfig).url === "string" &&
     Object.entries(v).every(([k, x]) => k in REMOTE_KEYS && (x === undefined || REMOTE_KEYS[k as keyof RemoteCacheConfig](x))),
+  records: (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    Object.entries(v).every(([k, x]) => k in RECORDS_KEYS && (x === undefined || RECORDS_KEYS[k as keyof RecordsConfig](x))),
 };
 
 const EXPECTED: Record<keyof WorkspaceConfig, string> = {
@@ -112,6 +132,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   npm: "an object { registry?: 'https://...', allowUnpinned?: [names] }",
   remoteCache:
     "an object { url: 'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN), instance?, readInstances?: [names], trustedKeys?: { instance: [pem files] } }",
+  records: "an object { maxAgeDays?: number, maxSizeMiB?: number }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */

@@ -9,6 +9,7 @@ import { readStamp } from "../stamp";
 import { HbError, type HbErrorData } from "../../base/errors";
 import { actionsNeededBy } from "../../execution/action-closure";
 import { describeCommand } from "../../api/shell";
+import { type RecordHeader, type RecordLimits, appendRunRecord, recordHeader, recordLimits } from "../run-record";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../../execution/executor";
 import { findBwrap } from "../../sandbox/bwrap";
 import { tmpfsDir } from "../../sandbox/tmpfs";
@@ -70,9 +71,11 @@ export interface TargetVerdict {
   runs: number;
   /** label of the earliest diverging action among the target's actions */
   firstDivergence?: string;
+  /** its outputs as the first run made them (the artifacts the verdict is about) */
+  outputs: { path: string; sha256: string }[];
 }
 
-export interface VerifyReport {
+export interface VerifyReport extends RecordHeader {
   runs: number;
   targets: TargetVerdict[];
   reproducible: number;
@@ -133,6 +136,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   let graph: ActionGraph;
   let mode: SandboxMode;
   let epoch: number;
+  let limits: RecordLimits;
   {
     const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
     const base = new OutputBase(workspace.outputBase);
@@ -149,6 +153,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       graph = analysis.graph;
       mode = opts.sandbox ?? analysis.config.sandbox ?? "default";
       epoch = analysis.config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+      limits = recordLimits(analysis.config);
     } finally {
       base.close();
       lock.release();
@@ -215,9 +220,10 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     }
 
     const t0 = Date.now();
-    const report = await compareRuns(graph, runs, conditions, opts);
-    return {
-      ...report,
+    const compared = await compareRuns(graph, runs, conditions, opts);
+    const report: VerifyReport = {
+      ...recordHeader("verify", workspace.root, started),
+      ...compared,
       runs: opts.runs,
       conditions: conditions.map((c) => c.name),
       outputBases: opts.keep ? outputBases : [],
@@ -225,6 +231,9 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       compareMs: Date.now() - t0,
       durationMs: Date.now() - started,
     };
+    // recorded in the workspace's own output base, though it built in others
+    appendRunRecord(workspace.outputBase, report, limits);
+    return report;
   } finally {
     for (const r of runs) r.base.close();
     if (!opts.keep) rmSync(scratch, { recursive: true, force: true });
@@ -236,7 +245,7 @@ async function compareRuns(
   runs: RunResult[],
   conditions: Conditions[],
   opts: VerifyOptions,
-): Promise<Omit<VerifyReport, "runs" | "conditions" | "outputBases" | "runDurationsMs" | "compareMs" | "durationMs">> {
+): Promise<Omit<VerifyReport, keyof RecordHeader | "runs" | "conditions" | "outputBases" | "runDurationsMs" | "compareMs">> {
   const first = runs[0]!;
   const diverged = new Map<number, Divergence>();
   const failed = new Set<number>();
@@ -291,7 +300,10 @@ async function compareRuns(
     const ids = actionsNeededBy(graph, [label]);
     const firstDiv = ids.find((id) => diverged.has(id));
     const status: TargetStatus = ids.some((id) => failed.has(id)) ? "failed" : firstDiv !== undefined ? "not reproducible" : "reproducible";
-    const verdict: TargetVerdict = { label, status, runs: runs.length };
+    const made = new Map([...first.outcomes.values()].flatMap((o) => (o.result?.files ?? []).map((f) => [f.path, f.hash] as const)));
+    const files = graph.targets.find((t) => t.label === label)?.files ?? [];
+    const outputs = files.flatMap((path) => (made.has(path) ? [{ path, sha256: made.get(path)! }] : []));
+    const verdict: TargetVerdict = { label, status, runs: runs.length, outputs };
     if (firstDiv !== undefined) verdict.firstDivergence = diverged.get(firstDiv)!.label;
     return verdict;
   });

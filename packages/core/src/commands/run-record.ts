@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { ActionOutcome } from "../execution/outcome";
+import type { RecordsConfig } from "../workspace/config";
+import { readGitHead } from "../workspace/git-head";
+import { defaultBuilderId } from "./sign-provenance";
+
+// Run records: every command appends one versioned JSON record to the output base; `--report`
+// writes the same record. They are the single source of the SLIs, the dashboard and `hb doctor`
+// (docs/ARCHITECTURE.md, Run records). Records from many machines merge by their ids.
+
+export const RECORD_SCHEMA_VERSION = 1;
+export const RECORDS_FILE = "records.jsonl";
+
+export type RecordedCommand = "build" | "test" | "verify" | "gate" | "attest verify" | "explain";
+
+/** What every record has, whatever the command. */
+export interface RecordHeader {
+  schemaVersion: typeof RECORD_SCHEMA_VERSION;
+  /** unique: records from many machines merge by it */
+  id: string;
+  command: RecordedCommand;
+  /** ISO 8601 */
+  startedAt: string;
+  durationMs: number;
+  /** the checkout: its commit (null outside git), and whether the tree was dirty where the command knew */
+  workspace: { commit: string | null; dirty: boolean | null };
+  builderId: string;
+}
+
+/** How an action ended in a build, for the record: which cache tier served it, or that it ran. */
+export interface ActionEntry {
+  label: string;
+  mnemonic: string;
+  key?: string;
+  status: "executed" | "local" | "remote" | "failed" | "skipped" | "interrupted";
+  durationMs: number;
+  outputs: { path: string; sha256: string }[];
+}
+
+/** A record: the header and the command's report, whole (its other fields are the command's). */
+export type RunRecord = RecordHeader & object;
+
+/** How much of the record file is kept: records older than `maxAgeDays`, and the oldest past `maxBytes`, rotate out. */
+export interface RecordLimits {
+  maxAgeDays: number;
+  maxBytes: number;
+}
+
+export const DEFAULT_RECORD_LIMITS: RecordLimits = { maxAgeDays: 180, maxBytes: 64 * 1024 * 1024 };
+
+/** The record limits hb.config.ts sets, over the defaults. */
+export function recordLimits(config: { records?: RecordsConfig }): RecordLimits {
+  return {
+    maxAgeDays: config.records?.maxAgeDays ?? DEFAULT_RECORD_LIMITS.maxAgeDays,
+    maxBytes: config.records?.maxSizeMiB !== undefined ? config.records.maxSizeMiB * 1024 * 1024 : DEFAULT_RECORD_LIMITS.maxBytes,
+  };
+}
+
+/** How each action ended, for the record. */
+export function actionEntries(outcomes: readonly ActionOutcome[]): ActionEntry[] {
+  return outcomes.map((o) => ({
+    label: o.action.owner,
+    mnemonic: o.action.mnemonic,
+    ...(o.key ? { key: o.key } : {}),
+    status: o.status === "cached" ? (o.remote ? "remote" : "local") : o.status,
+    durationMs: o.durationMs,
+    outputs: (o.result?.files ?? []).map((f) => ({ path: f.path, sha256: f.hash })),
+  }));
+}
+
+export function recordHeader(
+  command: RecordedCommand,
+  root: string,
+  startedMs: number,
+  opts: { builderId?: string; dirty?: boolean } = {},
+): RecordHeader {
+  return {
+    schemaVersion: RECORD_SCHEMA_VERSION,
+    id: randomUUID(),
+    command,
+    startedAt: new Date(startedMs).toISOString(),
+    durationMs: Date.now() - startedMs,
+    workspace: { commit: readGitHead(root), dirty: opts.dirty ?? null },
+    builderId: opts.builderId ?? defaultBuilderId(),
+  };
+}
+
+/** Appends `record` to the output base's records, rotating old ones out when the file grew past its limit. */
+export function appendRunRecord(outputBase: string, record: RunRecord, limits: RecordLimits = DEFAULT_RECORD_LIMITS): void {
+  const file = join(outputBase, RECORDS_FILE);
+  appendFileSync(file, `${JSON.stringify(record)}\n`);
+  if (statSync(file).size > limits.maxBytes || firstStartedAt(file) < Date.now() - limits.maxAgeDays * 86_400_000)
+    rotateRecords(file, limits);
+}
+
+/** When the file's first (oldest) record started, from its first line alone. */
+function firstStartedAt(file: string): number {
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(4096);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const at = /"startedAt":"([^"]+)"/.exec(buf.subarray(0, n).toString("utf8"))?.[1];
+    return at ? Date.parse(at) : Date.now();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Keeps the newest records within the limits, written whole through a rename (a reader never sees half a file). */
+export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.now()): void {
+  const oldest = nowMs - limits.maxAgeDays * 86_400_000;
+  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
+  const kept: string[] = [];
+  let bytes = 0;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    let startedAt: number;
+    try {
+      startedAt = Date.parse((JSON.parse(line) as RecordHeader).startedAt);
+    } catch {
+      continue;
+    }
+    if (!(startedAt >= oldest) || bytes + line.length + 1 > limits.maxBytes / 2) break;
+    bytes += line.length + 1;
+    kept.push(line);
+  }
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(
+    tmp,
+    kept
+      .reverse()
+      .map((l) => `${l}\n`)
+      .join(""),
+  );
+  renameSync(tmp, file);
+}
+
+/**
+ * The records in `sources` (record files, or directories holding `*.jsonl` record files, such as
+ * CI artifacts), each once: the same record read from two places is one. Lines that are not
+ * records of a known schema are skipped.
+ */
+export function readRunRecords(sources: readonly string[]): RunRecord[] {
+  const byId = new Map<string, RunRecord>();
+  const files: string[] = [];
+  for (const s of sources) {
+    if (!existsSync(s)) continue;
+    if (!statSync(s).isDirectory()) {
+      files.push(s);
+      continue;
+    }
+    for (const e of readdirSync(s).sort()) if (e.endsWith(".jsonl")) files.push(join(s, e));
+  }
+  for (const f of files) {
+    for (const line of readFileSync(f, "utf8").split("\n")) {
+      if (!line) continue;
+      let r: unknown;
+      try {
+        r = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const rec = r as Partial<RecordHeader>;
+      if (rec?.schemaVersion === RECORD_SCHEMA_VERSION && typeof rec.id === "string" && typeof rec.startedAt === "string")
+        byId.set(rec.id, r as RunRecord);
+    }
+  }
+  return [...byId.values()].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
+}
