@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hb needs, when missing: bubblewrap (every action runs in a bwrap
 # sandbox) and strace (hb build --audit). With --test, also what the tests use besides:
-# bazel-bootstrap (Bazel 4.2, offline), a real client of hb's cache server.
+# bazel-bootstrap (Bazel 4.2, offline), a real client of hb's cache server, and
+# bazel-bootstrap-source, whose reference REAPI .proto files check the field numbers hb writes.
 # Root installs with apt-get; anyone else gets the command to run.
 set -euo pipefail
 
 want=(bubblewrap:bwrap strace:strace)
-[ "${1:-}" = "--test" ] && want+=(bazel-bootstrap:bazel)
+[ "${1:-}" = "--test" ] && want+=(bazel-bootstrap:bazel bazel-bootstrap-source:/usr/src/bazel-bootstrap/third_party/remoteapis)
 
 missing=()
 for pair in "${want[@]}"; do
-  command -v "${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
+  what="${pair#*:}"
+  # a program is looked up on PATH, a data package by a path it installs
+  if [[ "$what" == /* ]]; then [ -e "$what" ]; else command -v "$what" >/dev/null 2>&1; fi || missing+=("${pair%%:*}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
