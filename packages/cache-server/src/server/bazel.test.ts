@@ -1,43 +1,15 @@
 // Real Bazel (Debian's bazel-bootstrap, 4.2) as a client: it must use this server as it uses
 // bazel-remote, anonymously on loopback and with a token in the URL's user info.
-import { execFile } from "node:child_process";
-import { accessSync, constants, readFileSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { BAZEL, type BazelRun as Run, bazel } from "../testing/bazel";
 import { get } from "../testing/http-client";
 import { type TestServer, removeTempDirs, startTestServer, tempDir, writeTokens } from "../testing/server";
 
-function findBazel(): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    try {
-      accessSync(join(dir, "bazel"), constants.X_OK);
-      return join(dir, "bazel");
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
-const BAZEL = findBazel();
 const servers: TestServer[] = [];
 /** each Bazel server is keyed by output root and workspace: `bazel shutdown` needs both */
 const bazelServers: { root: string; ws: string }[] = [];
-
-interface Run {
-  code: number;
-  stderr: string;
-}
-
-function bazel(outputRoot: string, cwd: string, args: string[]): Promise<Run> {
-  // the system rc stays: Debian's points Bazel at its install base (/etc/bazel/bazelrc)
-  const startup = [`--output_user_root=${outputRoot}`, "--nohome_rc", "--noworkspace_rc", "--max_idle_secs=300"];
-  return new Promise((resolve) => {
-    execFile(BAZEL!, [...startup, ...args], { cwd, maxBuffer: 64 << 20, env: { ...process.env, TZ: "UTC" } }, (error, _stdout, stderr) => {
-      resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr });
-    });
-  });
-}
 
 afterAll(async () => {
   for (const { root, ws } of bazelServers) await bazel(root, ws, ["shutdown"]);

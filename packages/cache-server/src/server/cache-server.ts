@@ -10,6 +10,7 @@ import { type CacheMetrics, newMetrics, renderMetrics } from "../metrics/metrics
 import { BlobStore, type StoreStats } from "../storage/blob-store";
 import { DigestThread } from "../storage/digest-thread";
 import { isLoopbackHost } from "./loopback";
+import { type GrpcServer, startGrpcServer } from "../grpc/grpc-server";
 
 export interface CacheServerOptions {
   /** where blobs and the index live; created if missing */
@@ -34,6 +35,12 @@ export interface CacheServerOptions {
   accessFlushMs?: number;
   /** how long shutdown waits for requests in flight before cutting them; default 30 s */
   shutdownTimeoutMs?: number;
+  /** REAPI v2 over gRPC on this port too (0: any free one); default: none */
+  grpcPort?: number;
+  /** actions the gRPC Execution service runs at once; default 0: a cache only */
+  workers?: number;
+  /** PEM certificate and key: gRPC over TLS */
+  grpcTls?: { cert: string; key: string };
 }
 
 export interface CacheStatus {
@@ -51,6 +58,8 @@ export interface CacheServer {
   /** http://host:port */
   readonly url: string;
   readonly port: number;
+  /** grpc(s)://host:port, when REAPI is served */
+  readonly grpcUrl?: string;
   status(): CacheStatus;
   /** the Prometheus text of GET /metrics */
   metrics(): string;
@@ -65,6 +74,7 @@ const GiB = 2 ** 30;
 class HttpCacheServer implements CacheServer {
   readonly url: string;
   readonly port: number;
+  grpc: GrpcServer | undefined;
   private policyNow: AccessPolicy;
   private closing: Promise<void> | undefined;
   private readonly started = Date.now();
@@ -83,6 +93,10 @@ class HttpCacheServer implements CacheServer {
     const address = http.address() as AddressInfo;
     this.port = address.port;
     this.url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
+  }
+
+  get grpcUrl(): string | undefined {
+    return this.grpc?.url;
   }
 
   get policy(): AccessPolicy {
@@ -130,6 +144,7 @@ class HttpCacheServer implements CacheServer {
     this.closing ??= (async () => {
       // the listening socket is closed first: once this is logged, a new connection is refused
       const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      const grpcClosed = this.grpc?.close();
       this.http.closeIdleConnections();
       const inFlight = this.counters.uploadsInFlight;
       this.log(`shutting down${inFlight > 0 ? `: finishing ${inFlight} uploads in flight` : ""}`);
@@ -148,6 +163,7 @@ class HttpCacheServer implements CacheServer {
       ]);
       clearTimeout(giveUp);
       if (!waited) this.log(`WARNING: ${this.handling.size} requests did not finish by the shutdown timeout; stopping anyway`);
+      await grpcClosed;
       this.store.close();
       await this.digests.close();
       this.log("stopped");
@@ -240,6 +256,23 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       if (server?.isClosing) setImmediate(() => http.closeIdleConnections());
     });
   });
+  if (opts.grpcPort !== undefined) {
+    try {
+      server.grpc = await startGrpcServer({
+        store,
+        policy: () => server!.policy,
+        host,
+        port: opts.grpcPort,
+        workers: opts.workers ?? 0,
+        tls: opts.grpcTls,
+        onCorrupt: () => metrics.corruptEntries++,
+      });
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+    log(`serving REAPI v2 on ${server.grpc.url}${opts.workers ? ` with ${opts.workers} workers` : " (cache only)"}`);
+  }
   const s = store.stats();
   log(
     `serving ${opts.dir} on ${server.url} (${formatSize(s.totalBytes)} of ${formatSize(maxSize)} used, ${s.casEntries} blobs, ${s.acEntries} AC entries)`,

@@ -22,13 +22,16 @@ const serveCommand: Command = {
   name: "cache serve",
   summary: "Serve a team remote cache over the Bazel HTTP cache protocol.",
   usage:
-    "hb cache serve --dir DIR [--port 9092] [--host 127.0.0.1] [--max-size 10GiB] [--max-upload 4GiB] [--tokens FILE] [--access-log FILE]",
+    "hb cache serve --dir DIR [--port 9092] [--host 127.0.0.1] [--max-size 10GiB] [--max-upload 4GiB] [--tokens FILE] [--access-log FILE] [--grpc-port N [--workers N] [--grpc-cert PEM --grpc-key PEM]]",
   description: [
     "GET, HEAD and PUT on /cas/<sha256> and /ac/<sha256>, optionally under an instance: /<instance>/cas/...",
     "(each instance is a namespace of its own). hb's clients and Bazel (--remote_cache=http://HOST:PORT)",
     "both use it. Uploads are checked: a CAS blob must hash to its name; an AC entry (hb's signed",
     "entry or Bazel's ActionResult) must name only blobs already in the CAS and is write-once.",
     "GET /status (no token needed) and GET /metrics (Prometheus) tell how it is doing.",
+    "With --grpc-port it also speaks REAPI v2 over gRPC on the same store (Bazel's --remote_cache=grpc://,",
+    "hb's --remote-cache grpc://): Capabilities, the CAS, ByteStream, the action cache and, with --workers,",
+    "Execute, running each action in hb's bwrap sandbox (--remote_executor=grpc://, hb's --remote-executor).",
     "",
     "tokens file (re-read on SIGHUP; a bad file keeps the previous tokens):",
     '  { "anonymousRead": false,',
@@ -48,6 +51,10 @@ const serveCommand: Command = {
     "max-upload": { type: "string", valueName: "SIZE", description: "refuse larger request bodies with 413 (default 4GiB)" },
     tokens: { type: "string", valueName: "FILE", description: "tokens that may read and write, per instance (see above)" },
     "access-log": { type: "string", valueName: "FILE", description: "append the access log to FILE instead of stderr" },
+    "grpc-port": { type: "string", valueName: "N", description: "also serve REAPI v2 over gRPC on this port (0 picks a free one)" },
+    workers: { type: "string", valueName: "N", description: "with --grpc-port: run actions (REAPI Execute) in hb's sandbox, N at once" },
+    "grpc-cert": { type: "string", valueName: "PEM", description: "with --grpc-key: serve gRPC over TLS (grpcs://)" },
+    "grpc-key": { type: "string", valueName: "PEM", description: "the TLS certificate's private key" },
   },
   async run({ values, cwd, signal }) {
     const dir = stringOption(values, "dir");
@@ -60,6 +67,7 @@ const serveCommand: Command = {
     const accessLogFile = stringOption(values, "access-log");
     const accessLogStream = accessLogFile ? openAccessLog(resolve(cwd, accessLogFile)) : undefined;
     const say = (m: string) => process.stderr.write(`hb cache: ${m}\n`);
+    const grpc = grpcOptions(values, cwd);
     try {
       const server = await startCacheServer({
         dir: resolve(cwd, dir),
@@ -70,6 +78,7 @@ const serveCommand: Command = {
         tokensFile: tokens === undefined ? undefined : resolve(cwd, tokens),
         accessLog: jsonLines((line) => (accessLogStream ?? process.stderr).write(line)),
         log: say,
+        ...grpc,
       });
       if (maxUpload > maxSize) say(`note: uploads over --max-size (${formatSize(maxSize)}) are refused whatever --max-upload says`);
       const reload = () => server.reloadTokens();
@@ -86,6 +95,22 @@ const serveCommand: Command = {
     return 0;
   },
 };
+
+function grpcOptions(values: OptionValues, cwd: string) {
+  const grpcPort = intOption(values, "grpc-port", 0);
+  const workers = intOption(values, "workers", 0);
+  const cert = stringOption(values, "grpc-cert");
+  const key = stringOption(values, "grpc-key");
+  if (grpcPort === undefined && (workers !== undefined || cert || key))
+    throw new HbError("USAGE", "--workers, --grpc-cert and --grpc-key need --grpc-port N: they are about the REAPI (gRPC) server");
+  if (grpcPort !== undefined && grpcPort > 65535) throw new HbError("USAGE", `--grpc-port must be at most 65535, got ${grpcPort}`);
+  if ((cert === undefined) !== (key === undefined)) throw new HbError("USAGE", "--grpc-cert and --grpc-key go together");
+  return {
+    grpcPort,
+    workers,
+    grpcTls: cert && key ? { cert: resolve(cwd, cert), key: resolve(cwd, key) } : undefined,
+  };
+}
 
 /** Opened before the server listens: a path it cannot append to is a usage error, not a crash after "serving". */
 function openAccessLog(path: string) {

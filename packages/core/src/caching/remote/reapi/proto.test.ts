@@ -12,7 +12,10 @@ function referenceRoot(): protobuf.Root {
   // the HTTP annotations are not needed to read field numbers, and need descriptor.proto
   root.resolvePath = (_origin, target) =>
     target.startsWith("google/api/") ? null : (dirs.map((d) => `${d}/${target}`).find((p) => existsSync(p)) ?? target);
-  root.loadSync(["build/bazel/remote/execution/v2/remote_execution.proto", "google/bytestream/bytestream.proto"], { keepCase: true });
+  root.loadSync(
+    ["build/bazel/remote/execution/v2/remote_execution.proto", "google/bytestream/bytestream.proto", "google/rpc/error_details.proto"],
+    { keepCase: true },
+  );
   root.resolveAll();
   return root;
 }

@@ -18,6 +18,10 @@ const RPC = `
 syntax = "proto3";
 package google.rpc;
 message Status { int32 code = 1; string message = 2; repeated google.protobuf.Any details = 3; }
+message PreconditionFailure {
+  message Violation { string type = 1; string subject = 2; string description = 3; }
+  repeated Violation violations = 1;
+}
 `;
 
 const LONGRUNNING = `
@@ -165,9 +169,17 @@ message CacheCapabilities {
 message ExecutionCapabilities { int32 digest_function = 1; bool exec_enabled = 2; }
 `;
 
-const root = new protobuf.Root();
-for (const text of [SCHEMA, RPC, LONGRUNNING, BYTESTREAM, SEMVER, REAPI]) protobuf.parse(text, root, { keepCase: true });
-root.resolveAll();
+let parsed: protobuf.Root | undefined;
+
+/** Parsed on first use: a build without a gRPC cache never pays for it. */
+function schema(): protobuf.Root {
+  if (!parsed) {
+    parsed = new protobuf.Root();
+    for (const text of [SCHEMA, RPC, LONGRUNNING, BYTESTREAM, SEMVER, REAPI]) protobuf.parse(text, parsed, { keepCase: true });
+    parsed.resolveAll();
+  }
+  return parsed;
+}
 
 /** The spec's enums that hb reads or writes (REAPI declares them as enums; int32 on the wire alike). */
 export const DIGEST_FUNCTION_SHA256 = 1;
@@ -185,6 +197,9 @@ export interface Status {
   code: number;
   message: string;
   details: Any[];
+}
+export interface PreconditionFailure {
+  violations: { type: string; subject: string; description: string }[];
 }
 export interface Timestamp {
   seconds: number;
@@ -391,6 +406,7 @@ export interface ServerCapabilities {
 export interface Messages {
   "google.protobuf.Any": Any;
   "google.rpc.Status": Status;
+  "google.rpc.PreconditionFailure": PreconditionFailure;
   "google.longrunning.Operation": Operation;
   "google.bytestream.ReadRequest": ReadRequest;
   "google.bytestream.ReadResponse": ReadResponse;
@@ -425,7 +441,7 @@ export type MessageName = keyof Messages;
 export type Input<T> = { [K in keyof T]?: T[K] extends (infer E)[] ? Input<E>[] : T[K] extends Buffer ? T[K] : Input<T[K]> };
 
 function type(name: MessageName): protobuf.Type {
-  return root.lookupType(name);
+  return schema().lookupType(name);
 }
 
 /**
@@ -456,5 +472,5 @@ export function unpack<N extends MessageName>(name: N, any: Any | null): Message
 
 /** The schema itself, for the test that checks it against the reference .proto files. */
 export function schemaRoot(): protobuf.Root {
-  return root;
+  return schema();
 }
