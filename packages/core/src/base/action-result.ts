@@ -1,4 +1,5 @@
 import type { SandboxMode } from "./action-env";
+import { sha256Hex } from "./digest";
 import type { ExecPath } from "./graph";
 
 // What an action produced: the action cache's value, as plain JSON.
@@ -26,4 +27,9 @@ export interface ActionResult {
   executedAtMs: number;
   durationMs: number;
   sandbox: SandboxMode;
+}
+
+/** A symlink as a tree entry: named by the digest of its target, so equal links compare equal. */
+export function symlinkEntry(path: string, target: string): OutputFile {
+  return { path, hash: sha256Hex(`symlink\0${target}`), size: Buffer.byteLength(target), executable: false, symlink: target };
 }

@@ -68,10 +68,14 @@ export type HbErrorCode =
   | "CACHE_SERVER_FAILED"
   | "RUN_FAILED"
   | "INPUT_CHANGED"
+  | "REMOTE_UNSUPPORTED"
+  | "REMOTE_EXECUTION_FAILED"
   | "INTERNAL";
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   ACTION_FAILED: ExitCode.buildFailed,
+  REMOTE_EXECUTION_FAILED: ExitCode.buildFailed,
+  REMOTE_UNSUPPORTED: ExitCode.buildFailed,
   TOOLCHAIN_MISMATCH: ExitCode.buildFailed,
   INTEGRITY_MISMATCH: ExitCode.buildFailed,
   FETCH_FAILED: ExitCode.buildFailed,

@@ -3,14 +3,7 @@ import type { ActionResult } from "../base/action-result";
 import type { ActionSpec } from "../base/graph";
 import type { KeyedAction } from "../keying/action-keyer";
 import type { OutputBase } from "./output-base";
-import type { RemoteCache } from "./remote/remote-cache";
-
-/** A hit from the team cache, verified and its blobs in the local CAS. */
-export interface RemoteHit {
-  result: ActionResult;
-  instance: string;
-  keyId: string;
-}
+import type { TeamCache, TeamCacheHit } from "./remote/team-cache";
 
 /**
  * The action cache as a build sees it, behind one lookup: the local AC first, then the team
@@ -22,7 +15,7 @@ export class ResultCache {
 
   constructor(
     private readonly base: OutputBase,
-    private readonly remote: RemoteCache | undefined,
+    private readonly remote: TeamCache | undefined,
     private readonly epoch: number,
   ) {}
 
@@ -36,8 +29,8 @@ export class ResultCache {
   }
 
   /** The team cache's entry for a local miss; kept locally when `accept` takes its outputs. */
-  async fromRemote(a: ActionSpec, k: KeyedAction, accept: (result: ActionResult) => boolean): Promise<RemoteHit | undefined> {
-    const hit = await this.remote!.lookup(a, k.key, this.base.cas, this.epoch);
+  async fromRemote(a: ActionSpec, k: KeyedAction, accept: (result: ActionResult) => boolean): Promise<TeamCacheHit | undefined> {
+    const hit = await this.remote!.lookup(a, k, this.base.cas, this.epoch);
     if (!hit || !accept(hit.result)) return undefined;
     this.base.ac.put(k.key, hit.result);
     this.describe(a, k, hit.result, `remote:${hit.instance || "(no instance)"}:${hit.keyId.slice(0, 16)}`);
@@ -48,7 +41,7 @@ export class ResultCache {
   record(a: ActionSpec, k: KeyedAction, result: ActionResult, cache: boolean): void {
     if (cache) {
       this.base.ac.put(k.key, result);
-      if (this.remote && a.kind === "run" && k.mode !== "none") this.uploads.push(this.remote.upload(a, k.key, result, this.base.cas));
+      if (this.remote && a.kind === "run" && k.mode !== "none") this.uploads.push(this.remote.upload(a, k, result, this.base.cas));
     }
     this.describe(a, k, result, `local:${hostname()}`);
   }

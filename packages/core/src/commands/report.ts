@@ -1,6 +1,6 @@
 import type { Failure, HbErrorData, Warning } from "../base/errors";
 import type { CacheIncident } from "../caching/local-cas";
-import type { RemoteStats } from "../caching/remote/remote-cache";
+import type { RemoteStats } from "../caching/remote/team-cache";
 import type { SandboxMode } from "../base/action-env";
 import type { ActionEntry, RecordHeader } from "./run-record";
 

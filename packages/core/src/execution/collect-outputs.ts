@@ -6,7 +6,7 @@ import { HbError } from "../base/errors";
 import type { ActionSpec, ExecPath } from "../base/graph";
 import { describeCommand } from "../api/shell";
 import type { LocalCas } from "../caching/local-cas";
-import { symlinkEntry } from "../fetch/npm-install";
+import { symlinkEntry } from "../base/action-result";
 
 /**
  * Takes an action's declared outputs from its outputs directory into the CAS: each must exist

@@ -1,7 +1,7 @@
 import type { SandboxMode } from "../base/action-env";
 import type { ActionGraph, ExecPath } from "../base/graph";
 import type { OutputBase } from "../caching/output-base";
-import type { RemoteCache } from "../caching/remote/remote-cache";
+import type { TeamCache } from "../caching/remote/team-cache";
 import type { StampInfo } from "../keying/key-material";
 import type { NpmConfig } from "../workspace/config";
 import type { BuildEvents } from "./outcome";
@@ -35,7 +35,7 @@ export interface ExecuteOptions {
   /** how npm_install actions resolve lockfiles */
   npm?: NpmConfig;
   /** the team cache: read on a local miss, written after a sandboxed execution when it allows */
-  remote?: RemoteCache;
+  remote?: TeamCache;
   /** files no action may see besides hb's state (signing keys), absolute */
   hidden?: readonly string[];
   /** run actions tagged no-sandbox unsandboxed (a command-line decision: BUILD.ts files come with every change) */

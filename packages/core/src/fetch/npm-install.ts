@@ -5,14 +5,9 @@ import type { OutputFile } from "../caching/action-cache";
 import { readTar } from "../base/tar";
 import type { LocalCas } from "../caching/local-cas";
 import { HbError } from "../base/errors";
-import { sha256Hex } from "../base/digest";
+import { symlinkEntry } from "../base/action-result";
 import type { FetchStore } from "./fetch-step";
 import type { NpmPackage } from "./lockfile";
-
-/** A symlink as a tree entry: named by the digest of its target, so equal links compare equal. */
-export function symlinkEntry(path: string, target: string): OutputFile {
-  return { path, hash: sha256Hex(`symlink\0${target}`), size: Buffer.byteLength(target), executable: false, symlink: target };
-}
 
 /**
  * Extracts every package of a lockfile, from its fetched tarball, into `outDir` (the exec path of

@@ -4,7 +4,9 @@ import type { ActionResult } from "../action-cache";
 import { ACTION_SEMANTICS_VERSION } from "../../keying/action-key";
 import type { ActionSpec } from "../../base/graph";
 import type { LocalCas } from "../local-cas";
-import { type EntryVerdict, type RejectReason, openAcEntry, signAcEntry } from "./ac-entry";
+import type { KeyedAction } from "../../keying/action-keyer";
+import { type TeamCache, TeamCacheBase, type TeamCacheHit } from "./team-cache";
+import { type EntryVerdict, openAcEntry, signAcEntry } from "./ac-entry";
 import { type CacheEndpoint, drain, parseCacheUrl, readBody, redact, saveBody, send } from "./http-client";
 
 export interface RemoteCacheOptions {
@@ -23,18 +25,6 @@ export interface RemoteCacheOptions {
   trustedKeys: ReadonlyMap<string, readonly KeyObject[]>;
 }
 
-export interface RemoteStats {
-  hits: number;
-  misses: number;
-  bytesDownloaded: number;
-  bytesUploaded: number;
-  uploads: number;
-  /** entries or blobs refused, by reason: counted, reported, never used */
-  rejected: Partial<Record<RejectReason, number>>;
-  /** why the cache stopped being used, if it did */
-  unavailable?: string;
-}
-
 const ATTEMPTS = 3;
 
 /**
@@ -43,15 +33,15 @@ const ATTEMPTS = 3;
  * and every blob re-hashed as it arrives. A problem makes it a miss, never a partial restore. The
  * build never fails because of the cache: after retries it builds locally and says so once.
  */
-export class RemoteCache {
-  readonly stats: RemoteStats = { hits: 0, misses: 0, bytesDownloaded: 0, bytesUploaded: 0, uploads: 0, rejected: {} };
+export class RemoteCache extends TeamCacheBase implements TeamCache {
   private readonly endpoint: CacheEndpoint;
   private uploadRefused = false;
 
   constructor(
     private readonly opts: RemoteCacheOptions,
-    private readonly warn: (message: string) => void,
+    warn: (message: string) => void,
   ) {
+    super(opts.trustedKeys, opts.upload, warn);
     this.endpoint = parseCacheUrl(opts.url, opts.token);
   }
 
@@ -84,35 +74,11 @@ export class RemoteCache {
   }
 
   /**
-   * Stops using the cache for the rest of the build, saying so once (lookups run several at a
-   * time, so more than one can fail at once), and that nothing is uploaded when that was asked.
-   */
-  private giveUp(why: string, message: string): void {
-    if (this.stats.unavailable) return;
-    this.stats.unavailable = why;
-    this.warn(`${message}; building locally${this.opts.upload ? ", and uploading nothing" : ""}`);
-  }
-
-  private reject(reason: RejectReason, message: string): undefined {
-    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
-    this.warn(`remote cache: refused an entry (${reason}): ${message}`);
-    return undefined;
-  }
-
-  private trustedFor(instance: string): KeyObject[] {
-    return [...(this.opts.trustedKeys.get(instance) ?? []), ...(this.opts.trustedKeys.get("*") ?? [])];
-  }
-
-  /**
    * The verified result of `key`, with every blob in the local CAS; undefined for a miss (or a
    * refused entry, counted and reported).
    */
-  async lookup(
-    action: ActionSpec,
-    key: string,
-    cas: LocalCas,
-    epoch: number,
-  ): Promise<{ result: ActionResult; instance: string; keyId: string } | undefined> {
+  async lookup(action: ActionSpec, keyed: KeyedAction, cas: LocalCas, epoch: number): Promise<TeamCacheHit | undefined> {
+    const key = keyed.key;
     for (const instance of this.opts.readInstances) {
       const res = await this.request("GET", this.path(instance, "ac", key));
       if (!res) return undefined;
@@ -183,7 +149,8 @@ export class RemoteCache {
   }
 
   /** Uploads a result: missing blobs first, then the signed entry. Failures are reported once, never fatal. */
-  async upload(action: ActionSpec, key: string, result: ActionResult, cas: LocalCas): Promise<void> {
+  async upload(action: ActionSpec, keyed: KeyedAction, result: ActionResult, cas: LocalCas): Promise<void> {
+    const key = keyed.key;
     if (!this.opts.upload || !this.opts.signingKey || this.uploadRefused || this.stats.unavailable) return;
     const instance = this.opts.instance;
     for (const f of result.files) {
