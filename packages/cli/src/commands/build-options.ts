@@ -28,8 +28,14 @@ export const REMOTE_OPTIONS: Record<string, OptionSpec> = {
   "remote-cache": {
     type: "string",
     valueName: "URL",
-    description: "team cache (hb cache serve, bazel-remote); token from HB_CACHE_TOKEN or http://user:TOKEN@host",
+    description: "team cache: http(s):// (Bazel's HTTP protocol) or grpc(s):// (REAPI); token from HB_CACHE_TOKEN",
   },
+  "remote-executor": {
+    type: "string",
+    valueName: "URL",
+    description: "run actions on a REAPI executor, grpc(s)://HOST:PORT (also the cache when --remote-cache is not given)",
+  },
+  "remote-ca": { type: "string", valueName: "PEM", description: "the CA that signed a grpcs:// server's certificate" },
   "remote-instance": { type: "string", valueName: "NAME", description: "the cache instance uploads go to (e.g. pr-123)" },
   "remote-read-instance": {
     type: "string",
@@ -51,6 +57,8 @@ export function remoteRequest(values: OptionValues, signingKey: string | undefin
     signingKey,
     trustedKeys: values["trusted-key"] as string[] | undefined,
     token: process.env.HB_CACHE_TOKEN,
+    executor: stringOption(values, "remote-executor"),
+    caFile: stringOption(values, "remote-ca"),
   };
 }
 

@@ -55,6 +55,7 @@ export function warningText(w: Warning): string {
     case "STALE_OUTPUT_KEPT":
       return w.reason;
     case "REMOTE_CACHE":
+    case "REMOTE_EXECUTION":
     case "BACKGROUND":
       return w.message;
   }

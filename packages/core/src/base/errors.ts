@@ -199,6 +199,8 @@ export interface WarningFacts {
   STALE_OUTPUT_KEPT: { label: string; reason: string };
   /** the team cache, in its own words: unavailable, refusing, an entry refused */
   REMOTE_CACHE: { message: string };
+  /** the remote executor, in its own words: gone, answering wrongly (the action runs locally) */
+  REMOTE_EXECUTION: { message: string };
   /** work hb does for the build on the side (removing a used sandbox) failed */
   BACKGROUND: { message: string };
 }

@@ -15,7 +15,7 @@ import { RACY_MARGIN_MS } from "../base/racy";
 import { readStamp } from "./stamp";
 import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./sign-provenance";
-import { type RemoteFlags, openRemoteCache } from "./open-remote";
+import { type RemoteFlags, openRemote } from "./open-remote";
 import type { BuildReport, TargetReport, TestResult } from "./report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
@@ -101,7 +101,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
     const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
     const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
-    const remote = openRemoteCache(workspace.root, opts.cwd, config.remoteCache, opts.remote, (message) =>
+    const { cache: remote, execution: remoteExecution } = openRemote(workspace.root, opts.cwd, config.remoteCache, opts.remote, (message) =>
       opts.events?.warning?.({ code: "REMOTE_CACHE", message }),
     );
     const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
@@ -165,6 +165,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       network: !opts.offline,
       npm: config.npm,
       remote,
+      remoteExecution,
       hidden: keys,
       allowUnsandboxed: opts.allowUnsandboxed,
     });
@@ -237,6 +238,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     };
     if (attestations) report.attestations = attestations;
     if (remote) report.remote = { url: remote.display, ...remote.stats };
+    else if (remoteExecution) report.remote = { url: remoteExecution.channel.display, ...remoteExecution.stats };
     if (opts.audit) {
       report.audit = exec.outcomes
         .filter((o) => o.audit && (o.audit.reads.length > 0 || o.audit.connects.length > 0))

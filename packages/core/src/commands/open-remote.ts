@@ -3,6 +3,9 @@ import { resolve } from "node:path";
 import { loadPrivateKey, loadPublicKey } from "../base/keys";
 import { HbError } from "../base/errors";
 import { RemoteCache } from "../caching/remote/remote-cache";
+import { ReapiChannel } from "../caching/remote/reapi/channel";
+import { GrpcRemoteCache } from "../caching/remote/reapi/grpc-cache";
+import type { RemoteStats, TeamCache } from "../caching/remote/team-cache";
 import type { RemoteCacheConfig } from "../workspace/config";
 
 /** The team cache as the command line gives it; overrides hb.config.ts's remoteCache. */
@@ -17,6 +20,10 @@ export interface RemoteFlags {
   trustedKeys?: string[];
   /** HB_CACHE_TOKEN */
   token?: string;
+  /** grpc(s)://: run actions there (REAPI Execute); also the cache when no url is given */
+  executor?: string;
+  /** PEM of the CA that signed a grpcs:// server's certificate */
+  caFile?: string;
 }
 
 /**
@@ -24,20 +31,61 @@ export interface RemoteFlags {
  * wins): where it is, which instance it writes and which it reads in order, and which keys are
  * trusted for each. Undefined when there is none.
  */
-export function openRemoteCache(
+/** The team cache and, with --remote-executor, where actions run. */
+export interface RemoteSetup {
+  cache?: TeamCache;
+  execution?: RemoteExecutionSetup;
+}
+
+/** What a RemoteRuns needs besides the build's CAS. */
+export interface RemoteExecutionSetup {
+  channel: ReapiChannel;
+  instance: string;
+  trustEngine: boolean;
+  platform: Readonly<Record<string, string>>;
+  stats: RemoteStats;
+}
+
+export function openRemote(
   root: string,
   cwd: string,
   config: RemoteCacheConfig | undefined,
   flags: RemoteFlags | undefined,
   warn: (m: string) => void,
-): RemoteCache | undefined {
-  const given = flags?.url ?? config?.url;
+): RemoteSetup {
+  const cache = openRemoteCache(root, cwd, config, flags, warn);
+  if (!flags?.executor) return { cache };
+  const trustEngine = new Set(Object.entries(config?.trustEngine ?? {}).flatMap(([name, on]) => (on ? [name] : [])));
+  const shared = cache instanceof GrpcRemoteCache && cache.opts.channel.display === flags.executor ? cache : undefined;
+  const channel =
+    shared?.opts.channel ??
+    new ReapiChannel({ url: flags.executor, token: flags.token, caFile: flags.caFile && resolve(cwd, flags.caFile) }, "--remote-executor");
+  const instance = flags.instance ?? config?.instance ?? "";
+  return {
+    cache,
+    execution: { channel, instance, trustEngine: trustEngine.has(instance), platform: {}, stats: cache?.stats ?? emptyStats() },
+  };
+}
+
+function emptyStats(): RemoteStats {
+  return { hits: 0, misses: 0, bytesDownloaded: 0, bytesUploaded: 0, uploads: 0, rejected: {} };
+}
+
+function openRemoteCache(
+  root: string,
+  cwd: string,
+  config: RemoteCacheConfig | undefined,
+  flags: RemoteFlags | undefined,
+  warn: (m: string) => void,
+): TeamCache | undefined {
+  const given = flags?.url ?? flags?.executor ?? config?.url;
   if (!given) {
     if (flags?.upload)
       throw new HbError("USAGE", "--remote-upload needs a remote cache: --remote-cache URL, or remoteCache in hb.config.ts");
     return undefined;
   }
-  const { url, urlInstance } = instanceInUrl(given);
+  const grpc = /^grpcs?:\/\//.test(given);
+  const { url, urlInstance } = grpc ? { url: given, urlInstance: undefined } : instanceInUrl(given);
   if (
     urlInstance !== undefined &&
     (flags?.instance !== undefined || config?.instance !== undefined || flags?.readInstances?.length || config?.readInstances)
@@ -75,12 +123,33 @@ export function openRemoteCache(
   if (signingKey) trust(instance, createPublicKey(signingKey));
   if (trusted.size === 0) warn("remote cache: no trusted keys (--trusted-key or remoteCache.trustedKeys), so no entry will be accepted");
   // hb.config.ts comes with every change, a pull request's too: the token goes only where the command line says
-  const token = flags?.url ? flags.token : undefined;
-  if (!flags?.url && flags?.token) {
+  const named = flags?.url ?? flags?.executor;
+  const token = named ? flags?.token : undefined;
+  if (!named && flags?.token) {
     warn(
       `HB_CACHE_TOKEN is sent only to a cache named on the command line (--remote-cache ${url}): the url in hb.config.ts can be changed by any change to the tree; reading without it`,
     );
   }
+  if (grpc) {
+    const trustEngine = new Set(Object.entries(config?.trustEngine ?? {}).flatMap(([name, on]) => (on ? [name] : [])));
+    return new GrpcRemoteCache(
+      {
+        channel: new ReapiChannel(
+          { url, token, caFile: flags?.caFile && resolve(cwd, flags.caFile) },
+          flags?.url ? "--remote-cache" : "--remote-executor",
+        ),
+        instance,
+        readInstances,
+        upload: flags?.upload === true,
+        signingKey,
+        trustedKeys: trusted,
+        trustEngine,
+        platform: {},
+      },
+      warn,
+    );
+  }
+  if (flags?.caFile) throw new HbError("USAGE", "--remote-ca is for a grpcs:// remote cache or executor");
   return new RemoteCache(
     {
       url,

@@ -21,6 +21,7 @@ import { Materializer } from "./materialize";
 import type { ExecuteOptions } from "./options";
 import type { ActionOutcome, ActionStatus, ExecutionResult } from "./outcome";
 import { RunActions } from "./run-action";
+import { RemoteRuns } from "./remote-run";
 import { forgetChangedToolchains } from "./toolchain-recheck";
 import { type Runner, Scheduler, type Step } from "./scheduler";
 
@@ -58,6 +59,7 @@ class Executor implements Runner<Job> {
   private toolchains = new Map<string, ResolvedToolchain>();
   private keyer!: ActionKeyer;
   private runs!: RunActions;
+  private readonly remoteRuns: RemoteRuns | undefined;
   private scheduler: Scheduler<Job> | undefined;
 
   constructor(private readonly opts: ExecuteOptions) {
@@ -71,6 +73,15 @@ class Executor implements Runner<Job> {
     const materializer = opts.materialize !== false ? new Materializer(opts.root, opts.base.cas, opts.base.db) : undefined;
     this.outputs = new BuildOutputs(opts.base.cas, materializer, this.background, () => !opts.keepGoing && this.scheduler?.halt());
     this.results = new ResultCache(opts.base, opts.remote, opts.sourceDateEpoch);
+    const remote = opts.remoteExecution;
+    this.remoteRuns =
+      remote &&
+      new RemoteRuns({
+        ...remote,
+        cas: opts.base.cas,
+        epoch: opts.sourceDateEpoch,
+        warn: (message) => opts.events?.warning?.({ code: "REMOTE_EXECUTION", message }),
+      });
   }
 
   async run(): Promise<ExecutionResult> {
@@ -193,7 +204,8 @@ class Executor implements Runner<Job> {
     let cacheable = true;
     let audit;
     if (a.kind === "run") {
-      const run = await this.runs.run(job as Job<RunAction>);
+      const runJob = job as Job<RunAction>;
+      const run = (this.remoteRuns?.accepts(runJob) ? await this.remoteRuns.run(runJob) : undefined) ?? (await this.runs.run(runJob));
       if (run.interrupted || !run.result) {
         this.known.set(job.id, { action: a, status: "interrupted", key: keyed.key, durationMs: Date.now() - started });
         return "interrupted";

@@ -23,7 +23,7 @@ export interface RecordsConfig {
 }
 
 export interface RemoteCacheConfig {
-  /** http(s)://host:port; the token comes from HB_CACHE_TOKEN, never from here */
+  /** http(s)://host:port, or grpc(s)://host:port for REAPI; the token comes from HB_CACHE_TOKEN, never from here */
   url: string;
   /** the instance uploads go to (a pull request's, say); default none */
   instance?: string;
@@ -31,6 +31,8 @@ export interface RemoteCacheConfig {
   readInstances?: string[];
   /** public keys (workspace-relative PEM files) whose entries are accepted, per instance; "*" for every instance */
   trustedKeys?: Record<string, string[]>;
+  /** REAPI: instances whose results made by the engine itself (signed by no trusted key) are used; default none */
+  trustEngine?: Record<string, boolean>;
 }
 
 export interface NpmConfig {
@@ -67,10 +69,11 @@ const NPM_KEYS: Record<keyof NpmConfig, (v: unknown) => boolean> = {
 
 const INSTANCE = /^[A-Za-z0-9._-]*$/;
 const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
-  url: (v) => typeof v === "string" && /^https?:\/\/[^@\s]+$/.test(v),
+  url: (v) => typeof v === "string" && /^(https?|grpcs?):\/\/[^@\s]+$/.test(v),
   instance: (v) => typeof v === "string" && INSTANCE.test(v),
   readInstances: (v) => Array.isArray(v) && v.every((x) => typeof x === "string" && INSTANCE.test(x)),
   trustedKeys: (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(stringList),
+  trustEngine: (v) => typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "boolean"),
 };
 
 const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
@@ -88,10 +91,11 @@ const NESTED: Partial<
   remoteCache: {
     keys: REMOTE_KEYS,
     expected: {
-      url: "'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN)",
+      url: "'http(s)://host:port' or 'grpc(s)://host:port' (no credentials: use HB_CACHE_TOKEN)",
       instance: "an instance name (letters, digits, '.', '_', '-')",
       readInstances: "an array of instance names, read in order",
       trustedKeys: 'an object from instance name (or "*" for every instance) to public key files, e.g. { main: ["keys/ci.pem"] }',
+      trustEngine: "an object from instance name to true or false, e.g. { main: true } (never a pull request's instance)",
     },
     required: ["url"],
   },

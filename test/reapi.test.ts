@@ -1,0 +1,119 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
+import { hb, makeWorkspace, summary } from "./helpers";
+
+// hb's REAPI client against hb's own server (REAPI v2 over gRPC on 127.0.0.1): the cache half
+// with signed entries, and remote execution in the server's sandbox.
+
+const G = 'import { genrule } from "@hb/core";\n';
+const FILES = {
+  "a/BUILD.ts": G + 'genrule({ name: "a", srcs: ["a.txt"], outs: ["a.out"], cmd: "tr a-z A-Z < $< > $@" });\n',
+  "a/a.txt": "remote\n",
+  "b/BUILD.ts":
+    G +
+    // 5 MiB of output: over the 4 MiB batch limit, so it goes through ByteStream both ways
+    'genrule({ name: "b", srcs: ["//a"], outs: ["b.out", "big.bin"], cmd: "(cat $<; echo b) > $(location b.out); head -c 5242880 /dev/zero | tr \\"\\\\\\\\0\\" x > $(location big.bin)" });\n',
+};
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function server(workers = 0): Promise<TestServer> {
+  const s = await startTestServer({ grpcPort: 0, workers });
+  servers.push(s);
+  return s;
+}
+
+function report(ws: string) {
+  return JSON.parse(readFileSync(join(ws, "report.json"), "utf8"));
+}
+
+describe("REAPI (gRPC)", () => {
+  it("a second workspace builds from the first one's signed uploads; an untrusted key's entries are refused", async () => {
+    const s = await server();
+    const url = s.server.grpcUrl!;
+    const ci = makeWorkspace(FILES);
+    expect((await hb(ci, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const up = await hb(ci, [
+      "build",
+      "//...",
+      "--remote-cache",
+      url,
+      "--remote-upload",
+      "--signing-key",
+      "keys/private.pem",
+      "--report",
+      "report.json",
+    ]);
+    expect(up.exitCode, up.output).toBe(0);
+    expect(report(ci).remote).toMatchObject({ uploads: 2, misses: 2 });
+    expect(report(ci).remote.bytesUploaded).toBeGreaterThan(5 * 2 ** 20);
+
+    const dev = makeWorkspace(FILES);
+    const read = await hb(dev, [
+      "build",
+      "//...",
+      "--remote-cache",
+      url,
+      "--trusted-key",
+      join(ci, "keys/public.pem"),
+      "--report",
+      "report.json",
+    ]);
+    expect(read.exitCode, read.output).toBe(0);
+    expect(summary(read)).toEqual({ actions: 2, executed: 0, cached: 2, failed: 0 });
+    expect(report(dev).remote).toMatchObject({ hits: 2, rejected: {} });
+    expect(report(dev).targets).toEqual(report(ci).targets);
+    expect(readFileSync(join(dev, "hb-out/b/b.out"), "utf8")).toBe("REMOTE\nb\n");
+    expect(readFileSync(join(dev, "hb-out/b/big.bin")).length).toBe(5 * 2 ** 20);
+
+    const other = makeWorkspace(FILES);
+    expect((await hb(other, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const refused = await hb(other, [
+      "build",
+      "//...",
+      "--remote-cache",
+      url,
+      "--trusted-key",
+      "keys/public.pem",
+      "--report",
+      "report.json",
+    ]);
+    expect(refused.exitCode, refused.output).toBe(0);
+    expect(summary(refused)).toMatchObject({ executed: 2, cached: 0 });
+    expect(report(other).remote.rejected).toEqual({ untrusted: 2 });
+  });
+
+  it("runs actions on the server's executor, byte for byte as locally, and an engine-made result is not used where the engine is not trusted", async () => {
+    const s = await server(2);
+    const url = s.server.grpcUrl!;
+    const local = makeWorkspace(FILES);
+    const here = await hb(local, ["build", "//...", "--report", "report.json"]);
+    expect(here.exitCode, here.output).toBe(0);
+
+    const remote = makeWorkspace(FILES);
+    const there = await hb(remote, ["build", "//...", "--remote-executor", url, "-j", "8", "--report", "report.json"]);
+    expect(there.exitCode, there.output).toBe(0);
+    expect(there.stderr).not.toMatch(/running .*locally/);
+    expect(report(remote).remote).toMatchObject({ executed: 2 });
+    expect(report(remote).targets).toEqual(report(local).targets);
+
+    // the server's action cache now holds the engine's results, signed by no one: a fresh
+    // workspace reading it without trustEngine must not use them
+    const fresh = makeWorkspace(FILES);
+    const again = await hb(fresh, ["build", "//...", "--remote-cache", url, "--report", "report.json"]);
+    expect(again.exitCode, again.output).toBe(0);
+    expect(summary(again)).toMatchObject({ executed: 2, cached: 0 });
+    expect(report(fresh).remote.rejected).toEqual({ unsigned: 2 });
+
+    const failing = makeWorkspace({ "f/BUILD.ts": G + 'genrule({ name: "f", outs: ["f.out"], cmd: "echo remote-boom >&2; exit 7" });\n' });
+    const failed = await hb(failing, ["build", "//...", "--remote-executor", url]);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toMatch(/exited with code 7 on the remote executor/);
+    expect(failed.stderr).toContain("remote-boom");
+  });
+});
