@@ -101,8 +101,12 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
     const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
     const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
-    const { cache: remote, execution: remoteExecution } = openRemote(workspace.root, opts.cwd, config.remoteCache, opts.remote, (message) =>
-      opts.events?.warning?.({ code: "REMOTE_CACHE", message }),
+    const { cache: remote, execution: remoteExecution } = await openRemote(
+      workspace.root,
+      opts.cwd,
+      config.remoteCache,
+      opts.remote,
+      (message) => opts.events?.warning?.({ code: "REMOTE_CACHE", message }),
     );
     const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
     const testTargets = opts.tests ? graph.requested.filter((l) => byLabelInfo.get(l)?.test && testLog(byLabelInfo.get(l)!)) : [];
@@ -165,7 +169,14 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       network: !opts.offline,
       npm: config.npm,
       remote,
-      remoteExecution,
+      remoteRuns:
+        remoteExecution &&
+        new (await import("../execution/remote-run")).RemoteRuns({
+          ...remoteExecution,
+          cas: base.cas,
+          epoch,
+          warn: (message) => opts.events?.warning?.({ code: "REMOTE_EXECUTION", message }),
+        }),
       hidden: keys,
       allowUnsandboxed: opts.allowUnsandboxed,
     });

@@ -3,8 +3,8 @@ import { resolve } from "node:path";
 import { loadPrivateKey, loadPublicKey } from "../base/keys";
 import { HbError } from "../base/errors";
 import { RemoteCache } from "../caching/remote/remote-cache";
-import { ReapiChannel } from "../caching/remote/reapi/channel";
-import { GrpcRemoteCache } from "../caching/remote/reapi/grpc-cache";
+import type { ReapiChannel } from "../caching/remote/reapi/channel";
+import type { GrpcRemoteCache } from "../caching/remote/reapi/grpc-cache";
 import type { RemoteStats, TeamCache } from "../caching/remote/team-cache";
 import type { RemoteCacheConfig } from "../workspace/config";
 
@@ -46,14 +46,20 @@ export interface RemoteExecutionSetup {
   stats: RemoteStats;
 }
 
-export function openRemote(
+export async function openRemote(
   root: string,
   cwd: string,
   config: RemoteCacheConfig | undefined,
   flags: RemoteFlags | undefined,
   warn: (m: string) => void,
-): RemoteSetup {
-  const cache = openRemoteCache(root, cwd, config, flags, warn);
+): Promise<RemoteSetup> {
+  // gRPC is loaded only for a grpc(s):// cache or executor: a no-op build does not pay for it
+  const grpc = [flags?.url, flags?.executor, config?.url].some((u) => u && /^grpcs?:\/\//.test(u))
+    ? { ...(await import("../caching/remote/reapi/channel")), ...(await import("../caching/remote/reapi/grpc-cache")) }
+    : undefined;
+  const cache = openRemoteCache(root, cwd, config, flags, warn, grpc);
+  if (!flags?.executor || !grpc) return { cache };
+  const { ReapiChannel, GrpcRemoteCache } = grpc;
   if (!flags?.executor) return { cache };
   const trustEngine = new Set(Object.entries(config?.trustEngine ?? {}).flatMap(([name, on]) => (on ? [name] : [])));
   const shared = cache instanceof GrpcRemoteCache && cache.opts.channel.display === flags.executor ? cache : undefined;
@@ -77,6 +83,7 @@ function openRemoteCache(
   config: RemoteCacheConfig | undefined,
   flags: RemoteFlags | undefined,
   warn: (m: string) => void,
+  grpcModules: { ReapiChannel: typeof ReapiChannel; GrpcRemoteCache: typeof GrpcRemoteCache } | undefined,
 ): TeamCache | undefined {
   const given = flags?.url ?? flags?.executor ?? config?.url;
   if (!given) {
@@ -130,7 +137,8 @@ function openRemoteCache(
       `HB_CACHE_TOKEN is sent only to a cache named on the command line (--remote-cache ${url}): the url in hb.config.ts can be changed by any change to the tree; reading without it`,
     );
   }
-  if (grpc) {
+  if (grpc && grpcModules) {
+    const { ReapiChannel, GrpcRemoteCache } = grpcModules;
     const trustEngine = new Set(Object.entries(config?.trustEngine ?? {}).flatMap(([name, on]) => (on ? [name] : [])));
     return new GrpcRemoteCache(
       {

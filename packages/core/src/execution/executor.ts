@@ -21,7 +21,7 @@ import { Materializer } from "./materialize";
 import type { ExecuteOptions } from "./options";
 import type { ActionOutcome, ActionStatus, ExecutionResult } from "./outcome";
 import { RunActions } from "./run-action";
-import { RemoteRuns } from "./remote-run";
+import type { RemoteRuns } from "./remote-run";
 import { forgetChangedToolchains } from "./toolchain-recheck";
 import { type Runner, Scheduler, type Step } from "./scheduler";
 
@@ -73,15 +73,7 @@ class Executor implements Runner<Job> {
     const materializer = opts.materialize !== false ? new Materializer(opts.root, opts.base.cas, opts.base.db) : undefined;
     this.outputs = new BuildOutputs(opts.base.cas, materializer, this.background, () => !opts.keepGoing && this.scheduler?.halt());
     this.results = new ResultCache(opts.base, opts.remote, opts.sourceDateEpoch);
-    const remote = opts.remoteExecution;
-    this.remoteRuns =
-      remote &&
-      new RemoteRuns({
-        ...remote,
-        cas: opts.base.cas,
-        epoch: opts.sourceDateEpoch,
-        warn: (message) => opts.events?.warning?.({ code: "REMOTE_EXECUTION", message }),
-      });
+    this.remoteRuns = opts.remoteRuns;
   }
 
   async run(): Promise<ExecutionResult> {

@@ -2,7 +2,7 @@ import type { SandboxMode } from "../base/action-env";
 import type { ActionGraph, ExecPath } from "../base/graph";
 import type { OutputBase } from "../caching/output-base";
 import type { TeamCache } from "../caching/remote/team-cache";
-import type { RemoteRunOptions } from "./remote-run";
+import type { RemoteRuns } from "./remote-run";
 import type { StampInfo } from "../keying/key-material";
 import type { NpmConfig } from "../workspace/config";
 import type { BuildEvents } from "./outcome";
@@ -37,8 +37,8 @@ export interface ExecuteOptions {
   npm?: NpmConfig;
   /** the team cache: read on a local miss, written after a sandboxed execution when it allows */
   remote?: TeamCache;
-  /** a REAPI executor: run actions there (RemoteRuns) */
-  remoteExecution?: Omit<RemoteRunOptions, "cas" | "epoch" | "warn">;
+  /** a REAPI executor: runs the actions it accepts */
+  remoteRuns?: RemoteRuns;
   /** files no action may see besides hb's state (signing keys), absolute */
   hidden?: readonly string[];
   /** run actions tagged no-sandbox unsandboxed (a command-line decision: BUILD.ts files come with every change) */
