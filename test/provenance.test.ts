@@ -1,4 +1,5 @@
 import { execa } from "execa";
+import { createHash } from "node:crypto";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -95,6 +96,36 @@ describe("hb build --provenance", () => {
     expect(unchecked.stdout).toContain(
       `source commit "${deps[0].digest.gitCommit}" plus uncommitted changes (dirty working tree) (no expected commit given)`,
     );
+  });
+
+  it("records every action of the closure with its key and output digests, and an action run unsandboxed as such", async () => {
+    const { ws } = await repo();
+    writeFileSync(
+      join(ws, "x/BUILD.ts"),
+      G +
+        'genrule({ name: "up", srcs: ["in.txt"], outs: ["up.txt"], cmd: "tr a-z A-Z < $< > $@" });\n' +
+        'genrule({ name: "pkg", srcs: [":up"], outs: ["pkg.txt"], tags: ["no-sandbox"], cmd: "cp $< $@" });\n',
+    );
+    await execa("git", ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qam", "two actions"], { cwd: ws });
+    const r = await sign(ws, ["--allow-unsandboxed"]);
+    expect(r.exitCode, r.output).toBe(0);
+    const statement = JSON.parse(
+      Buffer.from(JSON.parse(readFileSync(join(ws, "hb-out/x/pkg.txt.intoto.jsonl"), "utf8")).payload, "base64").toString(),
+    );
+    const digest = (p: string) =>
+      createHash("sha256")
+        .update(readFileSync(join(ws, p)))
+        .digest("hex");
+    const byproducts = statement.predicate.runDetails.byproducts;
+    expect(byproducts.map((b: { name: string }) => b.name)).toEqual(["//x:up", "//x:pkg"]);
+    expect(byproducts[0].annotations).toEqual({
+      hb_kind: "action",
+      hb_mnemonic: "Genrule",
+      hb_action_key: expect.stringMatching(/^[0-9a-f]{64}$/),
+      hb_sandbox: "default",
+      hb_outputs: { "hb-out/x/up.txt": digest("hb-out/x/up.txt") },
+    });
+    expect(byproducts[1].annotations).toMatchObject({ hb_sandbox: "none", hb_outputs: { "hb-out/x/pkg.txt": digest("hb-out/x/pkg.txt") } });
   });
 
   it("keeps the signing key out of the BUILD.ts analyzer's view", async () => {

@@ -5,6 +5,7 @@ import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileDigest, LockfilePin } from "../provenance/statement";
 import { buildProvenanceStatement } from "../provenance/statement";
+import { type ActionOutputs, actionOutputs } from "../provenance/byproducts";
 import { ATTESTATION_SUFFIX, attestationBundle } from "../provenance/attestation";
 import { loadPrivateKey } from "../base/keys";
 import { HbError } from "../base/errors";
@@ -99,30 +100,55 @@ export interface WriteProvenance {
   finishedOn: Date;
 }
 
-/**
- * Signs one in-toto/SLSA statement for the build, its subjects the requested targets' outputs, and
- * writes it beside each of them as `<output>.intoto.jsonl`. Returns the files written.
- */
-export function writeProvenance(w: WriteProvenance): string[] {
-  const unsandboxed = w.outcomes.find((o) => o.material && o.action.kind === "run" && o.material.platform.sandbox === "none");
-  if (unsandboxed) {
-    throw new HbError("USAGE", `not signing provenance: ${unsandboxed.action.owner} ran unsandboxed (tag no-sandbox)`, {
-      hint: "provenance covers sandboxed builds only",
-    });
-  }
+/** What a statement records of the actions a build ran or took from the cache. */
+interface ClosureFacts {
+  sources: FileDigest[];
+  tools: FileDigest[];
+  pins: LockfilePin[];
+  actions: ActionOutputs[];
+}
+
+/** The sources, tools, lockfile pins and per-action outputs of a build's outcomes. */
+function closureFacts(root: string, outcomes: readonly ActionOutcome[], npm: NpmConfig | undefined): ClosureFacts {
   const sources = new Map<string, FileDigest>();
   const tools = new Map<string, FileDigest>();
   const pins: LockfilePin[] = [];
-  for (const o of w.outcomes) {
+  const actions: { id: number; record: ActionOutputs }[] = [];
+  for (const o of outcomes) {
     if (!o.material) continue;
     for (const f of o.material.inputs) if (!f.path.startsWith(OUT_DIR + "/")) sources.set(f.path, { path: f.path, sha256: f.hash });
     for (const f of [...o.material.tools, ...o.material.toolchains])
       if (!f.path.startsWith(OUT_DIR + "/")) tools.set(f.path, { path: f.path, sha256: f.hash });
     if (o.action.kind === "npm_install") {
-      for (const p of lockfilePackages(o.action, w.root, npmPolicy(w.npm)))
+      for (const p of lockfilePackages(o.action, root, npmPolicy(npm)))
         pins.push({ name: p.name, version: p.version, integrity: p.integrity || undefined });
     }
+    if (o.key && o.result) {
+      const files = o.result.files.map((f) => ({ path: f.path, sha256: f.hash, executable: f.executable }));
+      const sandbox = o.action.kind === "run" ? o.material.platform.sandbox : undefined;
+      actions.push({ id: o.action.id, record: actionOutputs(o.action, o.key, files, sandbox) });
+    }
   }
+  // ids are assigned dependencies first: id order is a build order
+  actions.sort((a, b) => a.id - b.id);
+  return { sources: [...sources.values()], tools: [...tools.values()], pins, actions: actions.map((a) => a.record) };
+}
+
+/** Writes through a temp file and a rename, so a reader never sees half an attestation. */
+function writeWhole(abs: string, text: string): void {
+  const tmp = `${abs}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, abs);
+}
+
+/**
+ * Signs one in-toto/SLSA statement for the build, its subjects the requested targets' outputs, and
+ * writes it beside each of them as `<output>.intoto.jsonl`. An action tagged no-sandbox that ran
+ * unsandboxed (--allow-unsandboxed) is recorded as such in the byproducts, as a dirty tree is on
+ * the commit: a release policy decides what it accepts. Returns the files written.
+ */
+export function writeProvenance(w: WriteProvenance): string[] {
+  const facts = closureFacts(w.root, w.outcomes, w.npm);
   const statement = buildProvenanceStatement({
     subjects: w.subjects.map((s) => ({ name: s.path, sha256: s.sha256 })),
     targets: w.patterns,
@@ -131,23 +157,21 @@ export function writeProvenance(w: WriteProvenance): string[] {
     sandbox: w.mode,
     sourceDateEpoch: w.sourceDateEpoch,
     sourceCommit: w.source.commit,
-    sources: [...sources.values()],
-    tools: [...tools.values()],
-    lockfilePins: pins,
+    sources: facts.sources,
+    tools: facts.tools,
+    lockfilePins: facts.pins,
     builderId: w.builderId,
     invocationId: randomUUID(),
     startedOn: w.startedOn,
     finishedOn: w.finishedOn,
+    actions: facts.actions,
   });
   const bundle = attestationBundle(statement, w.key);
   const record = w.base.db.prepare("INSERT OR REPLACE INTO attestations (hash, file, builder_id, created_ms) VALUES (?, ?, ?, ?)");
   const written: string[] = [];
   for (const s of w.subjects) {
     const file = `${s.path}${ATTESTATION_SUFFIX}`;
-    const abs = join(w.root, file);
-    const tmp = `${abs}.tmp-${process.pid}`;
-    writeFileSync(tmp, bundle);
-    renameSync(tmp, abs);
+    writeWhole(join(w.root, file), bundle);
     record.run(s.sha256, file, w.builderId, Date.now());
     written.push(file);
   }

@@ -7,6 +7,7 @@
 import { HbError } from "../base/errors";
 import { SHA256_HEX } from "../base/digest";
 import type { SandboxMode } from "../base/action-env";
+import { type ActionOutputs, byproductDescriptors } from "./byproducts";
 
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
 export const SLSA_PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1";
@@ -24,8 +25,23 @@ export const SLSA_PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1";
  *   - `tool`: `name` is a tool's path as declared, `digest.sha256` its content;
  *   - `lockfile`: `uri` is the package's purl (`pkg:npm/...`), `digest` its lockfile integrity.
  * Subjects are outputs: `name` is the output path, `digest.sha256` its content.
+ * runDetails.byproducts, when present: one descriptor per action of the build, in dependency
+ * order: `name` the target's label, `digest.sha256` the `outputsDigest` of every file it wrote, and
+ * `annotations` `hb_kind: "action"`, `hb_mnemonic`, `hb_action_key`, `hb_sandbox` (commands only:
+ * default | strict | none, where none is an action tagged no-sandbox run with --allow-unsandboxed)
+ * and `hb_outputs` (declared output path → sha256; an output directory's path ends in "/" and its
+ * digest is the `outputsDigest` of the files under it).
  */
 export const HB_BUILD_TYPE = "https://hb.dev/buildtypes/hb-build/v1";
+
+/**
+ * hb's SLSA buildType for an independent rebuild (`hb verify --attest`): as HB_BUILD_TYPE, by a
+ * builder that built `externalParameters.targets` from scratch `internalParameters.runs` times
+ * under varied conditions, with every cache off, and got the same outputs every time
+ * (`internalParameters.runsAgreed`, always true: a rebuilder whose runs disagree signs nothing).
+ * Its subject is one output, and its byproducts are those of its first run.
+ */
+export const HB_REBUILD_TYPE = "https://hb.dev/buildtypes/hb-rebuild/v1";
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
@@ -99,6 +115,10 @@ export interface ProvenanceInput {
   invocationId: string;
   startedOn: Date;
   finishedOn: Date;
+  /** every action of the build with its outputs, in dependency order: the statement's byproducts */
+  actions?: readonly ActionOutputs[];
+  /** an independent rebuild (HB_REBUILD_TYPE) that built it `runs` times, all agreeing */
+  rebuild?: { runs: number };
 }
 
 const GIT_COMMIT = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
@@ -208,9 +228,14 @@ export function buildProvenanceStatement(input: ProvenanceInput): ProvenanceStat
     predicateType: SLSA_PROVENANCE_PREDICATE_TYPE,
     predicate: {
       buildDefinition: {
-        buildType: HB_BUILD_TYPE,
+        buildType: input.rebuild ? HB_REBUILD_TYPE : HB_BUILD_TYPE,
         externalParameters: { targets: [...input.targets], config: input.configPath },
-        internalParameters: { hbVersion: input.hbVersion, sandbox: input.sandbox, sourceDateEpoch: input.sourceDateEpoch },
+        internalParameters: {
+          hbVersion: input.hbVersion,
+          sandbox: input.sandbox,
+          sourceDateEpoch: input.sourceDateEpoch,
+          ...(input.rebuild ? { runs: input.rebuild.runs, runsAgreed: true } : {}),
+        },
         resolvedDependencies: resolvedDependencies(input),
       },
       runDetails: {
@@ -220,6 +245,7 @@ export function buildProvenanceStatement(input: ProvenanceInput): ProvenanceStat
           startedOn: timestamp("startedOn", input.startedOn),
           finishedOn: timestamp("finishedOn", input.finishedOn),
         },
+        ...(input.actions ? { byproducts: byproductDescriptors(input.actions) } : {}),
       },
     },
   };
