@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages hb needs, when missing: bubblewrap (every action runs in a bwrap
 # sandbox) and strace (hb build --audit). With --test, also what the tests use besides:
-# bazel-bootstrap (Bazel 4.2, offline), a real client of hb's cache server, and
-# bazel-bootstrap-source, whose reference REAPI .proto files check the field numbers hb writes.
+# bazel-bootstrap (Bazel 4.2, offline), a real client of hb's cache server; bazel-bootstrap-source,
+# whose reference REAPI .proto files check the field numbers hb writes; Python's cryptography,
+# the DSSE/in-toto verifier that is not hb's own code; and Python's yaml, which reads the CI
+# template in examples/ci/.
 # Root installs with apt-get; anyone else gets the command to run.
 set -euo pipefail
 
@@ -15,6 +17,11 @@ for pair in "${want[@]}"; do
   # a program is looked up on PATH, a data package by a path it installs
   if [[ "$what" == /* ]]; then [ -e "$what" ]; else command -v "$what" >/dev/null 2>&1; fi || missing+=("${pair%%:*}")
 done
+if [ "${1:-}" = "--test" ]; then
+  for pair in python3-cryptography:cryptography python3-yaml:yaml; do
+    python3 -c "import ${pair#*:}" >/dev/null 2>&1 || missing+=("${pair%%:*}")
+  done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,10 +1,12 @@
 import { availableParallelism } from "node:os";
+import { relative, resolve } from "node:path";
 import { HbError, verify, type VerifyReport } from "@hb/core/engine";
-import { type Command, intOption } from "../args";
+import { type Command, intOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { errorText, failureDetails, warningText } from "../ui/messages";
 import { createTerminal, type Terminal } from "../ui/terminal";
+import { HB_VERSION } from "../version";
 import { BUILD_OPTIONS, buildFlags } from "./build-options";
 
 export const verifyCommand: Command = {
@@ -16,6 +18,12 @@ export const verifyCommand: Command = {
     "The varied run moves the output base, stages sandboxes on a tmpfs in reverse order (another",
     "directory listing order) and changes the caller's TZ, locale, TMPDIR and umask. For each",
     "difference it names the earliest action whose inputs matched but whose outputs differed.",
+    "",
+    "With --attest, an independent rebuilder signs what it got: when every run agreed, an in-toto",
+    "statement (SLSA provenance, hb's rebuild buildType) for each output of the targets, as",
+    "<output basename>.rebuild.<key id prefix>.intoto.jsonl in --attest-dir (default: beside the",
+    "output, under hb-out/). When its own runs disagree it signs nothing. Check them with",
+    "hb attest verify <artifact> --attestation DIR --key ... --threshold 2, or hb gate.",
     "exit codes: 0 reproducible, 1 something is not reproducible or failed, 2 bad input",
   ].join("\n"),
   options: {
@@ -28,6 +36,15 @@ export const verifyCommand: Command = {
     stamp: BUILD_OPTIONS.stamp!,
     report: { type: "string", valueName: "FILE", description: "write the verification as JSON to FILE" },
     "output-base": BUILD_OPTIONS["output-base"]!,
+    attest: { type: "boolean", description: "sign a rebuild attestation for each output when every run agreed (with --signing-key)" },
+    "signing-key": { type: "string", valueName: "FILE", description: "Ed25519 private key (PEM, from hb keygen) that signs with --attest" },
+    "builder-id": {
+      type: "string",
+      valueName: "URI",
+      description: "this rebuilder's id, as the attestations record it (default urn:hb:builder:local:<host>)",
+    },
+    "attest-dir": { type: "string", valueName: "DIR", description: "write the rebuild attestations in DIR (default: beside each output)" },
+    "allow-dirty": { type: "boolean", description: "attest a tree with uncommitted changes (recorded as dirty)" },
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
@@ -36,6 +53,16 @@ export const verifyCommand: Command = {
     const flags = buildFlags(values);
     if (flags.report) checkReportFile(cwd, flags.report);
     const runs = intOption(values, "runs", 2) ?? 2;
+    const signingKey = stringOption(values, "signing-key");
+    if (values.attest === true && !signingKey) {
+      throw new HbError("USAGE", "--attest needs --signing-key FILE: the rebuilder's own key", {
+        hint: "create a key pair outside the workspace: hb keygen --out ~/.hb-keys",
+      });
+    }
+    for (const flag of ["signing-key", "builder-id", "attest-dir", "allow-dirty"]) {
+      if (values[flag] !== undefined && values.attest !== true) throw new HbError("USAGE", `--${flag} is for --attest`);
+    }
+    const attestDir = stringOption(values, "attest-dir");
     const term = createTerminal();
     const report = await verify({
       cwd,
@@ -48,6 +75,16 @@ export const verifyCommand: Command = {
       keep: values.keep === true,
       diffoscope: values.diffoscope === true,
       outputBase: flags.outputBase,
+      attest:
+        values.attest === true
+          ? {
+              signingKey: resolve(cwd, signingKey!),
+              builderId: stringOption(values, "builder-id"),
+              allowDirty: values["allow-dirty"] === true,
+              attestDir: attestDir === undefined ? undefined : resolve(cwd, attestDir),
+              hbVersion: HB_VERSION,
+            }
+          : undefined,
       analyzerScript: ANALYZER_SCRIPT,
       signal,
       events: {
@@ -56,6 +93,10 @@ export const verifyCommand: Command = {
       },
     });
     printReport(term, report);
+    if (report.attestations) {
+      for (const a of report.attestations) term.line(`hb: rebuild attestation: ${relative(cwd, a)}`);
+      if (report.attestations.length === 0) term.line("hb verify: not signing: this builder's own runs did not agree (or failed)");
+    }
     if (flags.report) writeJsonFile(cwd, flags.report, report);
     return report.reproducible === report.total && report.failures.length === 0 ? 0 : 1;
   },

@@ -1,13 +1,14 @@
 import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { FileDigest, LockfilePin } from "../provenance/statement";
 import { buildProvenanceStatement } from "../provenance/statement";
 import { type ActionOutputs, actionOutputs } from "../provenance/byproducts";
 import { ATTESTATION_SUFFIX, attestationBundle } from "../provenance/attestation";
-import { loadPrivateKey } from "../base/keys";
+import { keyId, loadPrivateKey } from "../base/keys";
+import { shortId } from "../base/dsse";
 import { HbError } from "../base/errors";
 import type { ActionGraph } from "../base/graph";
 import { OUT_DIR } from "../base/graph";
@@ -46,9 +47,10 @@ export async function prepareProvenance(
   root: string,
   req: ProvenanceRequest,
   mode: SandboxMode | undefined,
+  flag: "--provenance" | "--attest" = "--provenance",
 ): Promise<{ key: KeyObject; source: SourceState }> {
   if (mode === "none") {
-    throw new HbError("USAGE", "--provenance needs a sandboxed build; it is not signed with --sandbox=none", {
+    throw new HbError("USAGE", `${flag} needs a sandboxed build; it is not signed with --sandbox=none`, {
       hint: "drop --sandbox=none",
     });
   }
@@ -57,7 +59,7 @@ export async function prepareProvenance(
   const head = await execa("git", ["-C", root, "rev-parse", "HEAD"], { reject: false });
   if (head.exitCode !== 0) {
     if (!req.allowDirty) {
-      throw new HbError("USAGE", "--provenance attests a source commit, and the workspace is not a git checkout with a commit", {
+      throw new HbError("USAGE", `${flag} attests a source commit, and the workspace is not a git checkout with a commit`, {
         hint: "commit the sources, or pass --allow-dirty to sign without a commit (the statement records none)",
       });
     }
@@ -70,7 +72,7 @@ export async function prepareProvenance(
   if (changed.length > 0 && !req.allowDirty) {
     throw new HbError(
       "USAGE",
-      `--provenance needs a clean source tree; ${changed.length} file(s) differ from the commit: ${changed
+      `${flag} needs a clean source tree; ${changed.length} file(s) differ from the commit: ${changed
         .slice(0, 5)
         .map((l) => l.slice(3))
         .join(", ")}${changed.length > 5 ? ", ..." : ""}`,
@@ -176,4 +178,59 @@ export function writeProvenance(w: WriteProvenance): string[] {
     written.push(file);
   }
   return written;
+}
+
+export interface WriteRebuildAttestations extends Omit<WriteProvenance, "base" | "graph"> {
+  /** how many from-scratch runs agreed */
+  runs: number;
+  /** absolute directory for the files; default: beside each output (under the workspace's hb-out/) */
+  attestDir?: string;
+}
+
+/**
+ * Signs, for each subject, a rebuild statement (HB_REBUILD_TYPE) of that one output, and writes it
+ * as `<output basename>.rebuild.<key id prefix>.intoto.jsonl`: one file per builder and output, as
+ * in-toto lays out several signers' attestations. Returns the files written.
+ */
+export function writeRebuildAttestations(w: WriteRebuildAttestations): string[] {
+  const facts = closureFacts(w.root, w.outcomes, w.npm);
+  const suffix = `.rebuild.${shortId(keyId(w.key))}${ATTESTATION_SUFFIX}`;
+  const files = w.subjects.map((s) => ({
+    subject: s,
+    file: w.attestDir ? join(w.attestDir, `${basename(s.path)}${suffix}`) : join(w.root, `${s.path}${suffix}`),
+  }));
+  const seen = new Map<string, string>();
+  for (const { subject, file } of files) {
+    const other = seen.get(file);
+    if (other !== undefined) {
+      throw new HbError("USAGE", `--attest-dir: ${other} and ${subject.path} would both be attested as ${file}`, {
+        hint: "attest them into separate directories (one hb verify --attest per target), or leave out --attest-dir to write beside each output",
+      });
+    }
+    seen.set(file, subject.path);
+  }
+  const invocationId = randomUUID();
+  for (const { subject, file } of files) {
+    const statement = buildProvenanceStatement({
+      subjects: [{ name: subject.path, sha256: subject.sha256 }],
+      targets: w.patterns,
+      configPath: CONFIG_FILE,
+      hbVersion: w.hbVersion,
+      sandbox: w.mode,
+      sourceDateEpoch: w.sourceDateEpoch,
+      sourceCommit: w.source.commit,
+      sources: facts.sources,
+      tools: facts.tools,
+      lockfilePins: facts.pins,
+      builderId: w.builderId,
+      invocationId,
+      startedOn: w.startedOn,
+      finishedOn: w.finishedOn,
+      actions: facts.actions,
+      rebuild: { runs: w.runs },
+    });
+    mkdirSync(dirname(file), { recursive: true });
+    writeWhole(file, attestationBundle(statement, w.key));
+  }
+  return files.map((f) => f.file);
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { OutputFile } from "../../caching/action-cache";
 import type { KeyedFile } from "../../keying/action-key";
 import type { ActionGraph } from "../../base/graph";
@@ -21,6 +21,8 @@ import { type SandboxMode } from "../../base/action-env";
 import { openWorkspace } from "../../workspace/workspace";
 import { diffArchives, listArchive } from "./archive-entries";
 import { firstDifferingByte, looksLikeText, shortTextDiff } from "./compare-files";
+import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeRebuildAttestations } from "../sign-provenance";
+import type { NpmConfig } from "../../workspace/config";
 
 export interface VerifyOptions {
   cwd: string;
@@ -37,9 +39,18 @@ export interface VerifyOptions {
   /** hand differing files to diffoscope when it is installed */
   diffoscope?: boolean;
   outputBase?: string;
+  /** sign a rebuild attestation for each output of the targets when every run agreed */
+  attest?: RebuildAttestRequest;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & { runStarted?(run: number, of: number, conditions: string, outputBase: string): void };
+}
+
+export interface RebuildAttestRequest extends ProvenanceRequest {
+  /** hb's version, as the statements record it */
+  hbVersion: string;
+  /** absolute directory for the attestations; default beside each output, under hb-out/ */
+  attestDir?: string;
 }
 
 export interface FileDifference {
@@ -90,6 +101,8 @@ export interface VerifyReport extends RecordHeader {
   runDurationsMs: number[];
   compareMs: number;
   durationMs: number;
+  /** with `attest`: the rebuild attestations written (absolute paths); none unless every run agreed */
+  attestations?: string[];
 }
 
 /**
@@ -130,6 +143,9 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
   if (opts.runs < 2) throw new HbError("USAGE", "--runs must be at least 2: verifying compares rebuilds");
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  // before any work: the key must load, the tree be clean, the build sandboxed
+  const signing = opts.attest ? await prepareProvenance(workspace.root, opts.attest, opts.sandbox, "--attest") : undefined;
+  const hidden = opts.attest ? [resolve(opts.cwd, opts.attest.signingKey)] : [];
   if (opts.sandbox !== "none") findBwrap();
 
   // Analysis is not what is being verified: take it from the workspace's own output base.
@@ -137,6 +153,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   let mode: SandboxMode;
   let epoch: number;
   let limits: RecordLimits;
+  let npm: NpmConfig | undefined;
   {
     const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
     const base = new OutputBase(workspace.outputBase);
@@ -149,8 +166,10 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         analyzerScript: opts.analyzerScript,
         sandboxed: opts.sandbox !== "none",
         signal: opts.signal,
+        hide: hidden,
       });
       graph = analysis.graph;
+      npm = analysis.config.npm;
       mode = opts.sandbox ?? analysis.config.sandbox ?? "default";
       epoch = analysis.config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
       limits = recordLimits(analysis.config);
@@ -207,6 +226,8 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           materialize: false,
           reverseStaging: varied,
           allowUnsandboxed: opts.allowUnsandboxed,
+          npm,
+          hidden,
         });
         runs.push({ base, outcomes: new Map(exec.outcomes.map((o) => [o.action.id, o])), durationMs: Date.now() - t0 });
         if (exec.interrupted) throw new HbError("INTERRUPTED", "interrupted");
@@ -221,9 +242,31 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
 
     const t0 = Date.now();
     const compared = await compareRuns(graph, runs, conditions, opts);
+    const agreed = compared.reproducible === compared.total && compared.failures.length === 0 && compared.divergences.length === 0;
+    const attestations =
+      signing && agreed
+        ? writeRebuildAttestations({
+            root: workspace.root,
+            outcomes: [...runs[0]!.outcomes.values()],
+            subjects: requestedOutputs(graph, runs[0]!),
+            patterns: opts.patterns,
+            mode,
+            sourceDateEpoch: epoch,
+            hbVersion: opts.attest!.hbVersion,
+            npm,
+            key: signing.key,
+            source: signing.source,
+            builderId: opts.attest!.builderId ?? defaultBuilderId(),
+            startedOn: new Date(started),
+            finishedOn: new Date(),
+            runs: runs.length,
+            attestDir: opts.attest!.attestDir,
+          })
+        : undefined;
     const report: VerifyReport = {
-      ...recordHeader("verify", workspace.root, started),
+      ...recordHeader("verify", workspace.root, started, { builderId: opts.attest?.builderId, dirty: signing?.source.commit?.dirty }),
       ...compared,
+      ...(signing ? { attestations: attestations ?? [] } : {}),
       runs: opts.runs,
       conditions: conditions.map((c) => c.name),
       outputBases: opts.keep ? outputBases : [],
@@ -238,6 +281,15 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
     for (const r of runs) r.base.close();
     if (!opts.keep) rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** The generated outputs of the requested targets, with the digests the first run gave them. */
+function requestedOutputs(graph: ActionGraph, run: RunResult): { path: string; sha256: string }[] {
+  const files = new Map([...run.outcomes.values()].flatMap((o) => (o.result?.files ?? []).map((f) => [f.path, f] as const)));
+  const wanted = new Set(graph.targets.filter((t) => graph.requested.includes(t.label)).flatMap((t) => t.files));
+  const subjects = [...wanted].flatMap((path) => (files.has(path) ? [{ path, sha256: files.get(path)!.hash }] : []));
+  if (subjects.length === 0) throw new HbError("USAGE", "--attest: the requested targets have no generated outputs to attest");
+  return subjects.sort((a, b) => (a.path < b.path ? -1 : 1));
 }
 
 async function compareRuns(
