@@ -3,7 +3,7 @@
 // output base, sharing nothing but the commit.
 import { execa } from "execa";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HB, type HbRun, makeWorkspace, tempDir } from "./helpers";
@@ -158,5 +158,92 @@ describe("hb verify --attest (an independent rebuilder)", () => {
     const keyless = await on(b, ["verify", "//x:pkg", "--attest"]);
     expect(keyless.exitCode).toBe(2);
     expect(keyless.stderr).toContain("--attest needs --signing-key FILE");
+  });
+});
+
+describe("hb attest verify --threshold (do k independent builders agree on this file?)", () => {
+  const verifyOn = (m: Machine, artifact: string, extra: string[]) => on(m, ["attest", "verify", artifact, ...extra]);
+
+  it("passes with both builders' keys: A's provenance beside the file and B's rebuild in --attestation", async () => {
+    const r = await verifyOn(a, "hb-out/x/pkg.txt", ["--attestation", att, "--key", a.publicKey, "--key", b.publicKey, "--threshold", "2"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stdout).toContain(
+      `hb: CORROBORATED: 2 independent builders agree on hb-out/x/pkg.txt from commit ${commit}: "urn:hb:ci:main" (key `,
+    );
+    expect(r.stdout).toContain('"urn:hb:rebuilder:b" (key ');
+  });
+
+  it("fails with one key trusted only, saying how many agreed", async () => {
+    const r = await verifyOn(a, "hb-out/x/pkg.txt", ["--attestation", att, "--key", a.publicKey, "--threshold", "2"]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(r.stdout).toContain("hb: NOT CORROBORATED: 1 of the 2 independent builders required agree on hb-out/x/pkg.txt");
+    expect(r.stdout).toMatch(
+      /FAIL {2}.*pkg\.txt\.rebuild\.[0-9a-f]{16}\.intoto\.jsonl:1 {2}signature: signed by key [0-9a-f]{16}, which is not trusted/,
+    );
+  });
+
+  it("counts the same key under two builder ids once", async () => {
+    // builder A's key signs a rebuild under another builder id: still one independent party
+    const dir = join(tempDir(), "att");
+    const again = await on(b, [
+      "verify",
+      "//x:pkg",
+      "--attest",
+      "--signing-key",
+      a.key,
+      "--builder-id",
+      "urn:hb:rebuilder:c",
+      "--attest-dir",
+      dir,
+    ]);
+    expect(again.exitCode, again.output).toBe(0);
+    const r = await verifyOn(a, "hb-out/x/pkg.txt", ["--attestation", dir, "--key", a.publicKey, "--key", b.publicKey, "--threshold", "2"]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(r.stdout).toMatch(/SAME {2}.*builder "urn:hb:(ci:main|rebuilder:c)", key [0-9a-f]{16}: counts once/);
+    expect(r.stdout).toContain("hb: NOT CORROBORATED: 1 of the 2 independent builders required agree");
+  });
+
+  it("fails a tampered artifact, naming it", async () => {
+    const copy = join(tempDir(), "pkg.txt");
+    writeFileSync(copy, readFileSync(join(a.checkout, "hb-out/x/pkg.txt"), "utf8") + "tampered\n");
+    const r = await verifyOn(a, copy, [
+      "--attestation",
+      "hb-out/x/pkg.txt.intoto.jsonl",
+      "--attestation",
+      att,
+      "--key",
+      a.publicKey,
+      "--key",
+      b.publicKey,
+      "--threshold",
+      "2",
+    ]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(r.stdout).toContain(`hb: NOT CORROBORATED: 0 of the 2 independent builders required agree on ${copy}`);
+    expect(r.stdout).toMatch(
+      /DISAGREES: builder "urn:hb:ci:main" \(key [0-9a-f]{16}\) attests sha256 [0-9a-f]{12}… for hb-out\/x\/pkg\.txt, not this file's/,
+    );
+    expect(r.stdout).toMatch(/DISAGREES: builder "urn:hb:rebuilder:b" .* for hb-out\/x\/pkg\.txt, not this file's/);
+  });
+
+  it("names the action whose output differs between the builders but not within one (an undeclared host file)", async () => {
+    const r = await verifyOn(a, "hb-out/x/hostpkg.txt", [
+      "--attestation",
+      att,
+      "--key",
+      a.publicKey,
+      "--key",
+      b.publicKey,
+      "--threshold",
+      "2",
+    ]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(r.stdout).toContain("hb: NOT CORROBORATED: 1 of the 2 independent builders required agree on hb-out/x/hostpkg.txt");
+    expect(r.stdout).toMatch(
+      /DISAGREES: builder "urn:hb:rebuilder:b" .* for hb-out\/x\/hostpkg\.txt, not this file's [0-9a-f]{12}…: the first action whose outputs differ from builder "urn:hb:ci:main"'s is \/\/x:host \(Genrule\): hb-out\/x\/host\.txt [0-9a-f]{12}… vs [0-9a-f]{12}…; same action key/,
+    );
+    expect(r.stdout).toContain("next: hb explain hb-out/x/host.txt on each builder, and hb verify //x:host");
+    // B's attestation of pkg.txt is about another artifact, not a disagreement about this one
+    expect(r.stdout).not.toContain("for hb-out/x/pkg.txt");
   });
 });

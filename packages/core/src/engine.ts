@@ -28,3 +28,17 @@ export { EXECROOT, SANDBOX_HOME, SYSTEM_PATH, determinismEnv } from "./base/acti
 export { spawnProcess } from "./base/process";
 export { fetchExternal } from "./commands/fetch";
 export { explain, type Explanation } from "./commands/explain";
+export { type AttestationFile, VSA_SUFFIX, findAttestationFiles } from "./provenance/attestation-files";
+export { type ActionDifference, type ActionOutputs } from "./provenance/byproducts";
+export {
+  type Corroboration,
+  type CorroborateOptions,
+  type Disagreement,
+  type EnvelopeResult,
+  type Witness,
+  corroborate,
+  describeDisagreement,
+} from "./provenance/corroborate";
+export { shortId } from "./base/dsse";
+export { HB_REBUILD_TYPE } from "./provenance/statement";
+export { artifactSha256OfFile } from "./provenance/verify";

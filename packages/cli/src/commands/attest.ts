@@ -1,37 +1,58 @@
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import {
   ATTESTATION_CHECKS,
   ATTESTATION_SUFFIX,
   type AttestationCheck,
-  type AttestationVerification,
+  type Corroboration,
+  type EnvelopeResult,
   HbError,
+  artifactSha256OfFile,
+  corroborate,
+  describeDisagreement,
   didYouMean,
+  findAttestationFiles,
   loadPublicKey,
-  verifyAttestation,
+  shortId,
 } from "@hb/core/engine";
 import type { Command } from "../args";
-import { stringOption } from "../args";
+import { intOption, stringOption } from "../args";
 
-const USAGE = "hb attest verify <artifact> --key PEM [--attestation FILE] [--builder-id ID] [--source-commit SHA]";
+const USAGE =
+  "hb attest verify <artifact> --key PEM... [--attestation FILE|DIR...] [--threshold K] [--builder-id ID] [--source-commit SHA]";
 
 export const attestCommand: Command = {
   name: "attest",
-  summary: "Verify an artifact's signed provenance (hb attest verify).",
+  summary: "Verify an artifact's signed provenance, and whether k independent builders corroborate it (hb attest verify).",
   usage: USAGE,
   description: [
-    "verify checks, in order, that the attestation (a DSSE envelope per line of <artifact>.intoto.jsonl):",
+    "verify reads the attestations named with --attestation (files, or directories: their *.intoto.jsonl)",
+    `and those beside the artifact (<artifact>${ATTESTATION_SUFFIX}, <artifact>.rebuild.*${ATTESTATION_SUFFIX}),`,
+    "a DSSE envelope per line, and checks each, in order:",
     "  signature      is signed by a trusted --key (an Ed25519 public.pem from hb keygen)",
     "  payload-type   holds an in-toto statement (application/vnd.in-toto+json)",
     "  format         is an in-toto Statement v1 with a SLSA Provenance v1 predicate",
     "  subject        lists the artifact's sha256 among its subjects",
     "  builder        names the --builder-id as its builder (skipped without --builder-id)",
     "  source-commit  was built from the --source-commit, with a clean tree (skipped without it)",
+    "With --threshold K it passes when at least K attestations of this digest verify with K distinct",
+    "keys and K distinct builder ids, from the same clean commit: a key, or a builder id, counts once.",
+    "When a trusted builder attests another digest for the artifact, it names the first action, in",
+    "dependency order, whose outputs differ between the two builds.",
     "exit codes: 0 verified, 1 a check failed (it is named), 2 bad command line, key or file",
   ].join("\n"),
   options: {
     key: { type: "string", multiple: true, valueName: "PEM", description: "a trusted Ed25519 public key (SPKI PEM)" },
-    attestation: { type: "string", valueName: "FILE", description: `the attestation bundle (default: <artifact>${ATTESTATION_SUFFIX})` },
+    attestation: {
+      type: "string",
+      multiple: true,
+      valueName: "PATH",
+      description: "an attestation file, or a directory of *.intoto.jsonl (besides those beside the artifact)",
+    },
+    threshold: {
+      type: "string",
+      valueName: "K",
+      description: "require K independent builders (distinct keys and builder ids) to agree (default 1)",
+    },
     "builder-id": { type: "string", valueName: "ID", description: "require this builder id (runDetails.builder.id)" },
     "source-commit": { type: "string", valueName: "SHA", description: "require a build of this full git commit id from a clean tree" },
   },
@@ -52,43 +73,92 @@ export const attestCommand: Command = {
         hint: "the signer's public.pem, as written by hb keygen",
       });
     }
+    const threshold = intOption(values, "threshold", 1) ?? 1;
+    const builderId = stringOption(values, "builder-id");
+    if (builderId !== undefined && threshold > 1) {
+      throw new HbError("USAGE", `--builder-id names one builder, and --threshold ${threshold} needs ${threshold} distinct ones`, {
+        hint: "drop --builder-id: the threshold counts distinct builder ids and keys",
+      });
+    }
     const publicKeys = keys.map((k) => loadPublicKey(resolve(cwd, k)));
-    const attestation = stringOption(values, "attestation") ?? `${artifact}${ATTESTATION_SUFFIX}`;
-    const result = verifyAttestation({
-      artifactPath: resolve(cwd, artifact),
-      envelopeText: readAttestation(resolve(cwd, attestation)),
-      publicKeys,
-      expectedBuilderId: stringOption(values, "builder-id"),
+    const path = resolve(cwd, artifact);
+    const given = Array.isArray(values.attestation) ? values.attestation.map((a) => resolve(cwd, a)) : [];
+    const sha256 = artifactSha256OfFile(path);
+    const files = findAttestationFiles(path, given);
+    if (files.length === 0) {
+      const what =
+        given.length > 0 ? `no attestation in ${given.join(", ")}` : `cannot read attestation ${artifact}${ATTESTATION_SUFFIX}: ENOENT`;
+      throw new HbError("UNREADABLE_FILE", what, {
+        hint: `name it with --attestation FILE|DIR (by default it is the artifact's path plus ${ATTESTATION_SUFFIX})`,
+      });
+    }
+    const result = corroborate({
+      artifactSha256: sha256,
+      artifactPath: path,
+      files,
+      keys: publicKeys,
+      threshold,
+      expectedBuilderId: builderId,
       expectedSourceCommit: stringOption(values, "source-commit"),
     });
-    process.stdout.write(`${report(artifact, attestation, result)}\n`);
+    const show = (file: string, line: number) => `${relative(cwd, file)}${result.envelopes.length > 1 ? `:${line}` : ""}`;
+    const text = threshold === 1 ? checksReport(artifact, result, show) : corroborationReport(artifact, result, show);
+    const disagreements = result.disagreements.map((d) => `hb: DISAGREES: ${describeDisagreement(d, sha256)}`);
+    process.stdout.write([text, ...disagreements].join("\n") + "\n");
     return result.ok ? 0 : 1;
   },
 };
 
-function readAttestation(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new HbError("UNREADABLE_FILE", `cannot read attestation ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
-      hint: `name it with --attestation FILE (by default it is the artifact's path plus ${ATTESTATION_SUFFIX})`,
-    });
-  }
-}
+type Show = (file: string, line: number) => string;
 
-/** One line per check, in the order they run: passed, skipped, the one that failed, and those not reached. */
-function report(artifact: string, attestation: string, result: AttestationVerification): string {
+/** One attestation's checks, one line each, in the order they run: its passing one, or the one that got furthest. */
+function checksReport(artifact: string, result: Corroboration, show: Show): string {
   const width = Math.max(...ATTESTATION_CHECKS.map((c) => c.length));
   const row = (mark: string, check: AttestationCheck, text: string) => `  ${mark.padEnd(4)}  ${check.padEnd(width)}  ${text}`;
-  const lines = [`hb attest verify ${artifact} (attestation ${attestation})`];
-  for (const c of result.checks) lines.push(row(c.outcome === "passed" ? "PASS" : "SKIP", c.check, c.detail));
-  if (result.ok) {
-    lines.push(`hb: VERIFIED: ${artifact} is attested by trusted key ${result.keyId}`);
+  const witness = result.agreeing[0];
+  const shown: EnvelopeResult =
+    result.envelopes.find((e) => witness && e.file === witness.file && e.line === witness.line) ??
+    result.envelopes.reduce((best, e) => (e.verification.checks.length > best.verification.checks.length ? e : best));
+  const v = shown.verification;
+  const lines = [`hb attest verify ${artifact} (attestation ${show(shown.file, shown.line)})`];
+  for (const c of v.checks) lines.push(row(c.outcome === "passed" ? "PASS" : "SKIP", c.check, c.detail));
+  if (v.ok) {
+    lines.push(`hb: VERIFIED: ${artifact} is attested by trusted key ${v.keyId}`);
   } else {
-    lines.push(row("FAIL", result.check, result.message));
-    const reached = new Set<AttestationCheck>([...result.checks.map((c) => c.check), result.check]);
+    lines.push(row("FAIL", v.check, v.message));
+    const reached = new Set<AttestationCheck>([...v.checks.map((c) => c.check), v.check]);
     for (const check of ATTESTATION_CHECKS) if (!reached.has(check)) lines.push(row("----", check, "not checked"));
-    lines.push(`hb: NOT VERIFIED: the ${result.check} check failed`);
+    lines.push(`hb: NOT VERIFIED: the ${v.check} check failed`);
   }
+  return lines.join("\n");
+}
+
+/** Every attestation about this artifact, one line each, then how many independent builders agree. */
+function corroborationReport(artifact: string, result: Corroboration, show: Show): string {
+  const agreeing = new Set(result.agreeing.map((w) => `${w.file}:${w.line}`));
+  const lines = [`hb attest verify ${artifact} --threshold ${result.threshold}`];
+  let unrelated = 0;
+  for (const e of result.envelopes) {
+    const v = e.verification;
+    const at = show(e.file, e.line);
+    if (v.ok) {
+      const who = `builder ${JSON.stringify(v.statement.predicate.runDetails.builder.id)}, key ${shortId(v.keyId)}`;
+      if (e.excluded) lines.push(`  ----  ${at}  ${who}: does not count: ${e.excluded}`);
+      else if (agreeing.has(`${e.file}:${e.line}`)) lines.push(`  PASS  ${at}  ${who}`);
+      else lines.push(`  SAME  ${at}  ${who}: counts once (its key or builder id is already counted, or it is of another commit)`);
+    } else if (v.check === "subject" && !result.disagreements.some((d) => d.file === e.file && d.line === e.line)) {
+      unrelated++;
+    } else {
+      lines.push(`  FAIL  ${at}  ${v.check}: ${v.message}`);
+    }
+  }
+  if (unrelated > 0) lines.push(`  (${unrelated} trusted attestation(s) about other artifacts)`);
+  const who = result.agreeing.map((w) => `${JSON.stringify(w.builderId)} (key ${shortId(w.keyId)})`).join(", ");
+  const from = result.commit ? ` from commit ${result.commit}` : "";
+  lines.push(
+    result.ok
+      ? `hb: CORROBORATED: ${result.agreeing.length} independent builders agree on ${artifact}${from}: ${who}`
+      : `hb: NOT CORROBORATED: ${result.agreeing.length} of the ${result.threshold} independent builders required agree on ${artifact}${from}${who ? `: ${who}` : ""}`,
+  );
   return lines.join("\n");
 }

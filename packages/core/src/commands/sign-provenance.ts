@@ -7,6 +7,7 @@ import type { FileDigest, LockfilePin } from "../provenance/statement";
 import { buildProvenanceStatement } from "../provenance/statement";
 import { type ActionOutputs, actionOutputs } from "../provenance/byproducts";
 import { ATTESTATION_SUFFIX, attestationBundle } from "../provenance/attestation";
+import { rebuildAttestationName } from "../provenance/attestation-files";
 import { keyId, loadPrivateKey } from "../base/keys";
 import { shortId } from "../base/dsse";
 import { HbError } from "../base/errors";
@@ -194,10 +195,10 @@ export interface WriteRebuildAttestations extends Omit<WriteProvenance, "base" |
  */
 export function writeRebuildAttestations(w: WriteRebuildAttestations): string[] {
   const facts = closureFacts(w.root, w.outcomes, w.npm);
-  const suffix = `.rebuild.${shortId(keyId(w.key))}${ATTESTATION_SUFFIX}`;
+  const name = (path: string) => rebuildAttestationName(basename(path), shortId(keyId(w.key)));
   const files = w.subjects.map((s) => ({
     subject: s,
-    file: w.attestDir ? join(w.attestDir, `${basename(s.path)}${suffix}`) : join(w.root, `${s.path}${suffix}`),
+    file: join(w.attestDir ?? join(w.root, dirname(s.path)), name(s.path)),
   }));
   const seen = new Map<string, string>();
   for (const { subject, file } of files) {

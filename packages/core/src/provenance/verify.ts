@@ -33,7 +33,14 @@ export interface CheckResult {
 
 export type AttestationVerification =
   | { ok: true; statement: ProvenanceStatement; keyId: string; checks: CheckResult[] }
-  | { ok: false; check: AttestationCheck; message: string; checks: CheckResult[] };
+  | {
+      ok: false;
+      check: AttestationCheck;
+      message: string;
+      checks: CheckResult[];
+      /** when the failed check comes after the format check: the statement a trusted key signed */
+      signed?: { statement: ProvenanceStatement; keyId: string };
+    };
 
 export type VerifyAttestationOptions = (
   { artifactPath: string; artifactDigest?: never } | { artifactDigest: string; artifactPath?: never }
@@ -50,11 +57,16 @@ export type VerifyAttestationOptions = (
 /** The media types in-toto allows for an envelope holding a Statement (envelope spec, payloadType). */
 const STATEMENT_PAYLOAD_TYPES = [IN_TOTO_PAYLOAD_TYPE, "application/vnd.in-toto.provenance+json"];
 
-interface Expectations {
+/** What one envelope is checked against. */
+export interface Expectations {
+  /** the artifact's sha256 */
   sha256: string;
   publicKeys: readonly KeyObject[];
   builderId?: string;
+  /** a full, lowercase git commit id */
   sourceCommit?: string;
+  /** a build of `sourceCommit` plus uncommitted changes passes (the check's detail says so) */
+  allowDirty?: boolean;
 }
 
 /**
@@ -77,7 +89,7 @@ export function verifyAttestation(opts: VerifyAttestationOptions): AttestationVe
   if (lines.length === 0) return { ok: false, check: "format", message: "the attestation holds no envelope (it is empty)", checks: [] };
   let best: Extract<AttestationVerification, { ok: false }> | undefined;
   for (const line of lines) {
-    const result = verifyLine(line.text, expect);
+    const result = verifyEnvelopeLine(line.text, expect);
     if (result.ok) return result;
     if (best === undefined || result.checks.length > best.checks.length) {
       best = lines.length > 1 ? { ...result, message: `line ${line.number}: ${result.message}` } : result;
@@ -92,20 +104,22 @@ function artifactSha256(opts: VerifyAttestationOptions): string {
       throw new HbError("USAGE", `artifact digest '${opts.artifactDigest}' is not a lowercase sha256 hex digest`);
     return opts.artifactDigest;
   }
+  return artifactSha256OfFile(opts.artifactPath);
+}
+
+/** The sha256 of an artifact file; one that cannot be read cannot be verified (exit 2). */
+export function artifactSha256OfFile(path: string): string {
   try {
-    return digestOfFile(opts.artifactPath).hash;
+    return digestOfFile(path).hash;
   } catch (e) {
-    throw new HbError(
-      "UNREADABLE_FILE",
-      `cannot read artifact ${opts.artifactPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      {
-        hint: "name the artifact file the attestation is about",
-      },
-    );
+    throw new HbError("UNREADABLE_FILE", `cannot read artifact ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      hint: "name the artifact file the attestation is about",
+    });
   }
 }
 
-function expectedCommit(commit: string | undefined): string | undefined {
+/** A `--source-commit` as given: a full commit id in any case, lowercased; an abbreviation is refused. */
+export function expectedCommit(commit: string | undefined): string | undefined {
   if (commit === undefined) return undefined;
   const sha = commit.toLowerCase();
   // an abbreviated id would let a different commit with the same prefix pass
@@ -117,9 +131,17 @@ function expectedCommit(commit: string | undefined): string | undefined {
   return sha;
 }
 
-function verifyLine(line: string, expect: Expectations): AttestationVerification {
+/** Verifies one envelope (one line of a bundle): DSSE first, then what its statement claims. */
+export function verifyEnvelopeLine(line: string, expect: Expectations): AttestationVerification {
   const checks: CheckResult[] = [];
-  const fail = (check: AttestationCheck, message: string): AttestationVerification => ({ ok: false, check, message, checks });
+  let signed: { statement: ProvenanceStatement; keyId: string } | undefined;
+  const fail = (check: AttestationCheck, message: string): AttestationVerification => ({
+    ok: false,
+    check,
+    message,
+    checks,
+    ...(signed ? { signed } : {}),
+  });
   const pass = (check: AttestationCheck, detail: string) => checks.push({ check, outcome: "passed", detail });
   const skip = (check: AttestationCheck, detail: string) => checks.push({ check, outcome: "skipped", detail });
 
@@ -144,6 +166,7 @@ function verifyLine(line: string, expect: Expectations): AttestationVerification
   const statement = parseStatement(envelope.payload);
   if (typeof statement === "string") return fail("format", statement);
   pass("format", `in-toto Statement v1 with a SLSA Provenance v1 predicate, ${statement.subject.length} subject(s)`);
+  signed = { statement, keyId: envelope.keyId };
 
   const subject = statement.subject.find((s) => s.digest?.sha256 === expect.sha256);
   if (subject === undefined) {
@@ -181,13 +204,14 @@ function verifyLine(line: string, expect: Expectations): AttestationVerification
       const recorded = commits.map((d) => quoteUntrusted(d.digest!.gitCommit, 64)).join(", ");
       return fail("source-commit", `built from commit ${recorded}, expected ${expect.sourceCommit}`);
     }
-    if (source.annotations?.hb_dirty === true) {
+    if (source.annotations?.hb_dirty === true && !expect.allowDirty) {
       return fail(
         "source-commit",
         `built from commit ${expect.sourceCommit} plus uncommitted changes (dirty working tree): the commit alone is not what was built`,
       );
     }
-    pass("source-commit", `built from commit ${expect.sourceCommit}`);
+    const dirty = source.annotations?.hb_dirty === true ? " plus uncommitted changes (dirty working tree)" : "";
+    pass("source-commit", `built from commit ${expect.sourceCommit}${dirty}`);
   }
   return { ok: true, statement, keyId: envelope.keyId, checks };
 }
