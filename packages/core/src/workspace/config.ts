@@ -1,5 +1,6 @@
 import { HbError, didYouMean } from "../base/errors";
 import type { SandboxMode } from "../base/action-env";
+import { type ReleaseConfig, validateRelease } from "./release-config";
 
 /** The default export of `hb.config.ts`. Evaluated in the sandboxed analyzer like a BUILD.ts. */
 export interface WorkspaceConfig {
@@ -15,6 +16,8 @@ export interface WorkspaceConfig {
   remoteCache?: RemoteCacheConfig;
   /** how long run records are kept in the output base (defaults: 180 days, 64 MiB) */
   records?: RecordsConfig;
+  /** the release artifacts (targets' outputs) and the policy `hb gate` promotes them by */
+  release?: ReleaseConfig;
 }
 
 export interface RecordsConfig {
@@ -127,6 +130,8 @@ const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
     v !== null &&
     !Array.isArray(v) &&
     Object.entries(v).every(([k, x]) => k in RECORDS_KEYS && (x === undefined || RECORDS_KEYS[k as keyof RecordsConfig](x))),
+  // checked key by key by validateRelease, whose errors name the nested setting
+  release: (v) => typeof v === "object" && v !== null,
 };
 
 const EXPECTED: Record<keyof WorkspaceConfig, string> = {
@@ -137,6 +142,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   remoteCache:
     "an object { url: 'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN), instance?, readInstances?: [names], trustedKeys?: { instance: [pem files] } }",
   records: "an object { maxAgeDays?: number, maxSizeMiB?: number }",
+  release: "an object { targets: ['//app:package'], policy?: { builders: { id: [pem files] }, corroboration?, ... } }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */
@@ -156,6 +162,10 @@ export function validateConfig(raw: unknown, file: string): WorkspaceConfig {
     }
     const k = key as keyof WorkspaceConfig;
     if (value === undefined) continue;
+    if (k === "release") {
+      out.release = validateRelease(value, file);
+      continue;
+    }
     if (!KEYS[k](value)) {
       const nested = NESTED[k];
       if (nested && typeof value === "object" && value !== null && !Array.isArray(value))
