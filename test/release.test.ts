@@ -2,11 +2,13 @@
 // its own clone of the workspace at its own path, with its own key, builder id, TZ, umask and
 // output base, sharing nothing but the commit.
 import { execa } from "execa";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HB, type HbRun, makeWorkspace, tempDir } from "./helpers";
+import { HB, type HbRun, hb, makeWorkspace, tempDir } from "./helpers";
 import { verifyIndependently } from "./independent-verifier";
 
 // an undeclared host file: /usr is visible to every sandboxed action outside strict mode, so an
@@ -22,8 +24,15 @@ const BUILD = [
   `genrule({ name: "host", outs: ["host.txt"], cmd: "cat ${HOST_FILE} > $@" });`,
   'genrule({ name: "hostpkg", srcs: [":gen", ":host"], outs: ["hostpkg.txt"], cmd: "cat $(SRCS) > $@" });',
   'genrule({ name: "clock", outs: ["clock.txt"], cmd: "date +%N > $@" });',
+  'genrule({ name: "loose", srcs: ["in.txt"], outs: ["loose.txt"], tags: ["no-sandbox"], cmd: "cp $< $@" });',
   "",
 ].join("\n");
+
+/** Both builders, each trusted with its own key. */
+const TRUSTED = { "urn:hb:ci:main": ["keys/a.pem"], "urn:hb:rebuilder:b": ["keys/b.pem"] };
+
+/** hb.config.ts with a release of //x:pkg under `policy`. */
+const releaseConfig = (policy: object) => `export default { release: { targets: ["//x:pkg"], policy: ${JSON.stringify(policy)} } };\n`;
 
 interface Machine {
   checkout: string;
@@ -57,12 +66,19 @@ async function keyPair(): Promise<{ key: string; publicKey: string }> {
   return { key: join(dir, "private.pem"), publicKey: join(dir, "public.pem") };
 }
 
-async function machine(origin: string, builderId: string, tz: string, umask: string, depth: string): Promise<Machine> {
+async function machine(
+  origin: string,
+  keys: { key: string; publicKey: string },
+  builderId: string,
+  tz: string,
+  umask: string,
+  depth: string,
+): Promise<Machine> {
   const home = tempDir();
   const checkout = join(home, depth, "checkout");
   mkdirSync(join(checkout, ".."), { recursive: true });
   await git(home, "clone", "-q", origin, checkout);
-  return { checkout, base: join(home, "output-base"), ...(await keyPair()), builderId, tz, umask };
+  return { checkout, base: join(home, "output-base"), ...keys, builderId, tz, umask };
 }
 
 /** The parts of an hb statement these tests read. */
@@ -76,18 +92,33 @@ interface HbStatement {
 
 let a: Machine;
 let b: Machine;
+let origin: string;
 let commit: string;
+/** the release job's key, which signs verification summaries */
+let gateKey: { key: string; publicKey: string };
 /** builder B's rebuild attestations of //x:pkg and //x:hostpkg */
 let att: string;
 
 beforeAll(async () => {
-  const origin = makeWorkspace({ ".gitignore": ".hb/\nhb-out/\n", "x/BUILD.ts": BUILD, "x/in.txt": "release me\n" });
+  const [ka, kb] = [await keyPair(), await keyPair()];
+  gateKey = await keyPair();
+  // the release policy is committed, with the builders' public keys: the release job gates by it
+  origin = makeWorkspace(
+    {
+      ".gitignore": ".hb/\nhb-out/\n",
+      "x/BUILD.ts": BUILD,
+      "x/in.txt": "release me\n",
+      "keys/a.pem": readFileSync(ka.publicKey, "utf8"),
+      "keys/b.pem": readFileSync(kb.publicKey, "utf8"),
+    },
+    releaseConfig({ builders: TRUSTED, corroboration: 2 }),
+  );
   await git(origin, "init", "-q");
   await git(origin, "add", "-A");
   await git(origin, "commit", "-qm", "release");
   commit = (await git(origin, "rev-parse", "HEAD")).stdout.trim();
-  a = await machine(origin, "urn:hb:ci:main", "America/New_York", "002", "a");
-  b = await machine(origin, "urn:hb:rebuilder:b", "Asia/Tokyo", "027", "b/a/much/deeper/path");
+  a = await machine(origin, ka, "urn:hb:ci:main", "America/New_York", "002", "a");
+  b = await machine(origin, kb, "urn:hb:rebuilder:b", "Asia/Tokyo", "027", "b/a/much/deeper/path");
   mkdirSync(HOST_DIR, { recursive: true });
 
   writeFileSync(HOST_FILE, "machine A\n");
@@ -245,5 +276,354 @@ describe("hb attest verify --threshold (do k independent builders agree on this 
     expect(r.stdout).toContain("next: hb explain hb-out/x/host.txt on each builder, and hb verify //x:host");
     // B's attestation of pkg.txt is about another artifact, not a disagreement about this one
     expect(r.stdout).not.toContain("for hb-out/x/pkg.txt");
+  });
+});
+
+/** The parts of a verification summary these tests read. */
+interface VsaStatement {
+  subject: { name: string; digest: { sha256: string } }[];
+  predicateType: string;
+  predicate: {
+    verifier: { id: string };
+    timeVerified: string;
+    resourceUri: string;
+    policy: { uri: string; digest: { sha256: string } };
+    inputAttestations: { name: string; digest: { sha256: string } }[];
+    verificationResult: string;
+    verifiedLevels: string[];
+    "https://hb.dev/gate/v1": { sourceCommit: string; checks: { check: string; status: string }[]; bypass?: object };
+  };
+}
+
+/** A release job's checkout elsewhere, gating by `policy` the artifacts it is given. */
+function gateWorkspace(policy: object): string {
+  return makeWorkspace(
+    { "keys/a.pem": readFileSync(a.publicKey, "utf8"), "keys/b.pem": readFileSync(b.publicKey, "utf8") },
+    releaseConfig(policy),
+  );
+}
+
+/** `check: status` for each check of a gate's text output. */
+function statuses(run: HbRun): Record<string, string> {
+  return Object.fromEntries([...run.stdout.matchAll(/^ {2}(PASS|FAIL|SKIP) {2}([a-z-]+) /gm)].map((m) => [m[2]!, m[1]!]));
+}
+
+const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+const ALL_PASS = { provenance: "PASS", "source-commit": "PASS", "clean-tree": "PASS", "pinned-inputs": "PASS", sandboxed: "PASS" };
+
+describe("hb gate (the release job)", () => {
+  const pkg = () => join(a.checkout, "hb-out/x/pkg.txt");
+
+  it("passes a good release and signs a verification summary that a verifier not hb's own accepts", async () => {
+    const ws = gateWorkspace({ builders: TRUSTED, corroboration: 2 });
+    const r = await hb(ws, [
+      "gate",
+      pkg(),
+      "--attestation",
+      att,
+      "--source-commit",
+      commit,
+      "--signing-key",
+      gateKey.key,
+      "--verifier-id",
+      "urn:hb:gate:release",
+    ]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(statuses(r)).toEqual({ ...ALL_PASS, strict: "SKIP", "hermetic-violations": "SKIP", corroboration: "PASS" });
+    expect(r.stdout).toContain("hb: gate PASSED: 1 artifact(s) may be promoted");
+    const [vsa] = verifyIndependently<VsaStatement>(gateKey.publicKey, `${pkg()}.vsa.intoto.jsonl`, pkg());
+    expect(vsa!.predicateType).toBe("https://slsa.dev/verification_summary/v1");
+    expect(vsa!.subject).toEqual([{ name: "hb-out/x/pkg.txt", digest: { sha256: sha256(pkg()) } }]);
+    const p = vsa!.predicate;
+    expect(p.verifier.id).toBe("urn:hb:gate:release");
+    expect(p.timeVerified).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(p.resourceUri).toBe(`pkg:generic/pkg.txt?checksum=sha256:${sha256(pkg())}`);
+    expect(p.policy).toEqual({
+      uri: `urn:hb:release-policy:sha256:${p.policy.digest.sha256}`,
+      digest: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
+    const rebuild = readdirSync(att).find((f) => f.startsWith("pkg.txt.rebuild."))!;
+    expect(p.inputAttestations.map((i) => i.digest.sha256).sort()).toEqual(
+      [sha256(`${pkg()}.intoto.jsonl`), sha256(join(att, rebuild))].sort(),
+    );
+    expect(p.verificationResult).toBe("PASSED");
+    expect(p.verifiedLevels).toEqual(["SLSA_BUILD_LEVEL_1"]);
+    expect(p["https://hb.dev/gate/v1"].sourceCommit).toBe(commit);
+    // --output json is the same answer as data
+    const json = await hb(ws, ["gate", pkg(), "--attestation", att, "--source-commit", commit, "--output", "json"]);
+    expect(json.exitCode).toBe(0);
+    const result = JSON.parse(json.stdout);
+    expect(result).toMatchObject({
+      version: 1,
+      result: "passed",
+      sourceCommit: commit,
+      policyDigest: p.policy.digest.sha256,
+      openBypasses: [],
+    });
+    expect(result.artifacts[0].checks.map((c: { check: string }) => c.check)).toEqual([
+      "provenance",
+      "source-commit",
+      "clean-tree",
+      "pinned-inputs",
+      "sandboxed",
+      "strict",
+      "hermetic-violations",
+      "corroboration",
+    ]);
+  });
+
+  it("fails provenance: the build's (key, builder id) pair is not one the policy trusts", async () => {
+    // key a is trusted, but for another builder: a key vouches only for the builder it is listed under
+    const ws = gateWorkspace({ builders: { "urn:hb:rebuilder:b": ["keys/b.pem"], "urn:hb:other": ["keys/a.pem"] } });
+    const r = await hb(ws, ["gate", pkg(), "--attestation", att, "--source-commit", commit]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toMatchObject({ provenance: "FAIL", corroboration: "PASS" });
+    expect(r.stdout).toContain(
+      `the provenance of ${pkg()} does not count: builder "urn:hb:ci:main" is not a trusted builder of the release policy`,
+    );
+    const untrusted = await hb(gateWorkspace({ builders: { "urn:hb:rebuilder:b": ["keys/b.pem"] } }), [
+      "gate",
+      pkg(),
+      "--source-commit",
+      commit,
+    ]);
+    expect(untrusted.exitCode).toBe(1);
+    expect(untrusted.stdout).toContain("1 attestation(s) read, 1 signed by no key the policy lists");
+  });
+
+  it("fails source-commit: the artifact is of another commit than the release's", async () => {
+    const ws = gateWorkspace({ builders: TRUSTED });
+    const other = "f".repeat(40);
+    const r = await hb(ws, ["gate", pkg(), "--attestation", att, "--source-commit", other]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toMatchObject({ provenance: "PASS", "source-commit": "FAIL" });
+    expect(r.stdout).toContain(`${pkg()} was built from commit ${commit}, not ${other}; to fix: promote the artifact built from ${other}`);
+  });
+
+  it("fails clean-tree: the provenance records uncommitted changes", async () => {
+    const c = await machine(origin, { key: a.key, publicKey: a.publicKey }, a.builderId, "UTC", "022", "c");
+    writeFileSync(join(c.checkout, "NOTES.txt"), "not committed\n");
+    const built = await on(c, ["build", "//x:pkg", "--provenance", "--signing-key", c.key, "--builder-id", c.builderId, "--allow-dirty"]);
+    expect(built.exitCode, built.output).toBe(0);
+    const r = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(c.checkout, "hb-out/x/pkg.txt"), "--source-commit", commit]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toMatchObject({ provenance: "PASS", "source-commit": "PASS", "clean-tree": "FAIL", corroboration: "PASS" });
+    expect(r.stdout).toContain(
+      `was built from commit ${commit} plus uncommitted changes: its provenance records a dirty tree (--allow-dirty)`,
+    );
+  });
+
+  it("fails pinned-inputs: a package let through unpinned by npm.allowUnpinned is in the closure", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "package"));
+    writeFileSync(join(dir, "package/package.json"), '{"name":"left-pad","version":"1.0.0"}');
+    writeFileSync(join(dir, "package/index.js"), "module.exports = 1;\n");
+    await execa("tar", ["-czf", "left-pad.tgz", "package"], { cwd: dir });
+    const tarball = readFileSync(join(dir, "left-pad.tgz"));
+    const server = createServer((_, res) => res.writeHead(200, { "content-length": tarball.length }).end(tarball));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/left-pad-1.0.0.tgz`;
+      const lock = {
+        name: "app",
+        lockfileVersion: 3,
+        packages: { "": { name: "app" }, "node_modules/left-pad": { version: "1.0.0", resolved: url } },
+      };
+      const ws = makeWorkspace(
+        {
+          ".gitignore": ".hb/\nhb-out/\n",
+          "app/package-lock.json": JSON.stringify(lock),
+          "app/BUILD.ts":
+            'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n' +
+            'npm_deps({ name: "deps" });\n' +
+            'genrule({ name: "use", srcs: [":deps"], outs: ["use.txt"], cmd: "cat hb-out/app/node_modules/left-pad/index.js > $@" });\n',
+        },
+        'export default { npm: { allowUnpinned: ["left-pad"] } };\n',
+      );
+      await git(ws, "init", "-q");
+      await git(ws, "add", "-A");
+      await git(ws, "commit", "-qm", "unpinned");
+      const head = (await git(ws, "rev-parse", "HEAD")).stdout.trim();
+      const built = await hb(ws, ["build", "//app:use", "--provenance", "--signing-key", a.key, "--builder-id", a.builderId]);
+      expect(built.exitCode, built.output).toBe(0);
+      const r = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(ws, "hb-out/app/use.txt"), "--source-commit", head]);
+      expect(r.exitCode, r.output).toBe(1);
+      expect(statuses(r)).toMatchObject({ provenance: "PASS", "source-commit": "PASS", "pinned-inputs": "FAIL", corroboration: "PASS" });
+      expect(r.stdout).toContain("was built with 1 unpinned package(s), let through by npm.allowUnpinned: pkg:npm/left-pad@1.0.0");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("fails sandboxed: an action of the closure ran unsandboxed (tag no-sandbox, --allow-unsandboxed)", async () => {
+    const built = await on(a, [
+      "build",
+      "//x:loose",
+      "--provenance",
+      "--allow-unsandboxed",
+      "--signing-key",
+      a.key,
+      "--builder-id",
+      a.builderId,
+    ]);
+    expect(built.exitCode, built.output).toBe(0);
+    const r = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(a.checkout, "hb-out/x/loose.txt"), "--source-commit", commit]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toMatchObject({ provenance: "PASS", sandboxed: "FAIL", corroboration: "PASS" });
+    expect(r.stdout).toContain("was built with unsandboxed actions: //x:loose (tag no-sandbox, --allow-unsandboxed)");
+  });
+
+  it("fails strict: the policy requires --sandbox=strict and the release was built in the default sandbox", async () => {
+    const r = await hb(gateWorkspace({ builders: TRUSTED, corroboration: 2, strict: true }), [
+      "gate",
+      pkg(),
+      "--attestation",
+      att,
+      "--source-commit",
+      commit,
+    ]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toEqual({ ...ALL_PASS, strict: "FAIL", "hermetic-violations": "SKIP", corroboration: "PASS" });
+    expect(r.stdout).toContain("was built with --sandbox=default; the policy requires strict");
+  });
+
+  it("fails hermetic-violations: the audited build of this digest read an undeclared file (or no audit was given)", async () => {
+    writeFileSync(HOST_FILE, "machine A\n");
+    const audited = await on(a, ["build", "//x:hostpkg", "--audit", "--report", "audit.json"]);
+    expect(audited.exitCode, audited.output).toBe(0);
+    const ws = gateWorkspace({ builders: TRUSTED, maxHermeticViolations: 0 });
+    const hostpkg = join(a.checkout, "hb-out/x/hostpkg.txt");
+    const r = await hb(ws, ["gate", hostpkg, "--source-commit", commit, "--audit-report", join(a.checkout, "audit.json")]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toMatchObject({ provenance: "PASS", "hermetic-violations": "FAIL", corroboration: "PASS" });
+    expect(r.stdout).toMatch(new RegExp(`has [1-9]\\d* hermeticity violation\\(s\\), the policy allows 0: //x:host read ${HOST_FILE}`));
+    const none = await hb(ws, ["gate", hostpkg, "--source-commit", commit]);
+    expect(none.exitCode).toBe(1);
+    expect(none.stdout).toContain("the policy allows at most 0 hermeticity violation(s) in the build of");
+    expect(none.stdout).toContain("and no --audit-report was given");
+  });
+
+  it("fails corroboration: the policy wants two builders and only the build attests it", async () => {
+    const r = await hb(gateWorkspace({ builders: TRUSTED, corroboration: 2 }), ["gate", pkg(), "--source-commit", commit]);
+    expect(r.exitCode, r.output).toBe(1);
+    expect(statuses(r)).toMatchObject({ ...ALL_PASS, corroboration: "FAIL" });
+    expect(r.stdout).toContain(`1 of the 2 independent trusted builders required attest ${pkg()}`);
+    expect(r.stdout).toContain("to fix: rebuild independently on another runner with another key: hb verify //x:pkg --attest");
+  });
+
+  it("fails a tampered artifact on every check, each naming it", async () => {
+    const copy = join(tempDir(), "pkg.txt");
+    writeFileSync(copy, readFileSync(pkg(), "utf8") + "tampered\n");
+    const ws = gateWorkspace({ builders: TRUSTED, corroboration: 2, strict: true, maxHermeticViolations: 0 });
+    const r = await hb(ws, ["gate", copy, "--attestation", `${pkg()}.intoto.jsonl`, "--attestation", att, "--source-commit", commit]);
+    expect(r.exitCode, r.output).toBe(1);
+    const lines = r.stdout.split("\n").filter((l) => /^ {2}(PASS|FAIL|SKIP) /.test(l));
+    expect(lines).toHaveLength(8);
+    for (const line of lines) {
+      expect(line).toMatch(/^ {2}FAIL /);
+      expect(line).toContain(copy);
+    }
+    expect(r.stdout).toContain(`${copy} (sha256 ${sha256(copy).slice(0, 12)}…) is not what was attested: builder "urn:hb:ci:main"`);
+  });
+
+  it("cannot evaluate (exit 2) without a policy, an artifact or a policy key", async () => {
+    const noPolicy = await hb(makeWorkspace(), ["gate", pkg(), "--source-commit", commit]);
+    expect(noPolicy.exitCode).toBe(2);
+    expect(noPolicy.stderr).toContain("no release policy in hb.config.ts");
+    const ws = gateWorkspace({ builders: TRUSTED });
+    const noArtifact = await hb(ws, ["gate", "nope.tgz", "--source-commit", commit]);
+    expect(noArtifact.exitCode).toBe(2);
+    expect(noArtifact.stderr).toContain("cannot read artifact");
+    const noKey = await hb(gateWorkspace({ builders: { "urn:hb:ci:main": ["keys/gone.pem"] } }), [
+      "gate",
+      pkg(),
+      "--source-commit",
+      commit,
+    ]);
+    expect(noKey.exitCode).toBe(2);
+    expect(noKey.stderr).toContain("cannot read public key");
+    const usage = await hb(ws, ["gate", pkg()]);
+    expect(usage.exitCode).toBe(2);
+    expect(usage.stderr).toContain("hb gate needs --source-commit SHA");
+  });
+});
+
+describe("hb gate --bypass (an emergency)", () => {
+  it("passes a failing release, loudly recorded, and keeps the bypass open until it is closed with a postmortem", async () => {
+    const pkg = join(a.checkout, "hb-out/x/pkg.txt");
+    const report = join(tempDir(), "gate.json");
+    // in A's checkout, by the committed policy (corroboration: 2) and the outputs of release.targets
+    const r = await on(a, [
+      "gate",
+      "--source-commit",
+      commit,
+      "--bypass",
+      "INC-1234",
+      "--reason",
+      "CVE hotfix",
+      "--signing-key",
+      gateKey.key,
+      "--report",
+      report,
+    ]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(statuses(r)).toMatchObject({ provenance: "PASS", corroboration: "FAIL" });
+    expect(r.stdout).toContain('hb: gate PASSED BY BYPASS INC-1234 ("CVE hotfix"): failed checks of hb-out/x/pkg.txt: corroboration');
+    expect(r.stderr).toContain('WARNING: bypass INC-1234 ("CVE hotfix", ');
+
+    // the summary says so, to anyone who checks that one file
+    const [vsa] = verifyIndependently<VsaStatement>(gateKey.publicKey, `${pkg}.vsa.intoto.jsonl`, pkg);
+    expect(vsa!.predicate.verificationResult).toBe("PASSED");
+    expect(vsa!.predicate.verifiedLevels).toEqual(["HB_BYPASSED"]);
+    expect(vsa!.predicate["https://hb.dev/gate/v1"].bypass).toEqual({
+      id: "INC-1234",
+      reason: "CVE hotfix",
+      failedChecks: ["corroboration"],
+    });
+    // so do --report and the log in the output base
+    expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({
+      result: "bypassed",
+      bypass: { id: "INC-1234", reason: "CVE hotfix", artifacts: [{ artifact: "hb-out/x/pkg.txt", failedChecks: ["corroboration"] }] },
+    });
+    const log = readFileSync(join(a.base, "bypasses.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(log).toEqual([
+      expect.objectContaining({ version: 1, type: "bypass", id: "INC-1234", reason: "CVE hotfix", sourceCommit: commit }),
+    ]);
+
+    // it stays open: a later gate, passing without it, still says so (and records no needless bypass)
+    const later = await on(a, [
+      "gate",
+      "--source-commit",
+      commit,
+      "--attestation",
+      att,
+      "--output",
+      "json",
+      "--bypass",
+      "INC-9",
+      "--reason",
+      "x",
+    ]);
+    expect(later.exitCode, later.output).toBe(0);
+    expect(JSON.parse(later.stdout)).toMatchObject({ result: "passed", openBypasses: [{ id: "INC-1234" }] });
+    expect(JSON.parse(later.stdout).openBypasses).toHaveLength(1);
+    expect(later.stderr).toContain("--bypass INC-9 was not needed: every check passed, and nothing was recorded");
+    expect(later.stderr).toContain("bypass INC-1234");
+
+    // closed only with a postmortem
+    const bare = await on(a, ["gate", "--close-bypass", "INC-1234"]);
+    expect(bare.exitCode).toBe(2);
+    expect(bare.stderr).toContain("--close-bypass INC-1234 needs --postmortem URL");
+    const closed = await on(a, ["gate", "--close-bypass", "INC-1234", "--postmortem", "https://wiki.example.com/pm/1234"]);
+    expect(closed.exitCode, closed.output).toBe(0);
+    const after = await on(a, ["gate", "--source-commit", commit, "--attestation", att, "--output", "json"]);
+    expect(JSON.parse(after.stdout).openBypasses).toEqual([]);
+    expect(after.stderr).not.toContain("INC-1234");
+    const again = await on(a, ["gate", "--close-bypass", "INC-1234", "--postmortem", "https://wiki.example.com/pm/1234"]);
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toContain("no open bypass 'INC-1234'");
   });
 });

@@ -7,6 +7,7 @@ import { cacheCommand } from "./commands/cache";
 import { cleanCommand } from "./commands/clean";
 import { explainCommand } from "./commands/explain";
 import { fetchCommand } from "./commands/fetch";
+import { gateCommand } from "./commands/gate";
 import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
 import { runCommand } from "./commands/run";
@@ -25,6 +26,7 @@ const COMMANDS: Command[] = [
   cacheCommand,
   keygenCommand,
   attestCommand,
+  gateCommand,
   explainCommand,
 ];
 

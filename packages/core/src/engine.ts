@@ -42,3 +42,15 @@ export {
 export { shortId } from "./base/dsse";
 export { HB_REBUILD_TYPE } from "./provenance/statement";
 export { artifactSha256OfFile } from "./provenance/verify";
+export {
+  type GateOptions,
+  type GateResult,
+  type GateVerdict,
+  type ArtifactVerdict,
+  closeGateBypass,
+  defaultVerifierId,
+  gate,
+} from "./commands/gate/gate";
+export { type BypassRecord, type BypassClosure, BYPASS_LOG } from "./commands/gate/bypass-log";
+export { type GateCheck, type GateCheckName, GATE_CHECKS } from "./provenance/release-checks";
+export { type VsaStatement, type VsaPredicate, SLSA_VSA_PREDICATE_TYPE, HB_GATE_EXTENSION } from "./provenance/vsa";

@@ -143,7 +143,7 @@ function corroborationReport(artifact: string, result: Corroboration, show: Show
     const at = show(e.file, e.line);
     if (v.ok) {
       const who = `builder ${JSON.stringify(v.statement.predicate.runDetails.builder.id)}, key ${shortId(v.keyId)}`;
-      if (e.excluded) lines.push(`  ----  ${at}  ${who}: does not count: ${e.excluded}`);
+      if (e.excluded) lines.push(`  ----  ${at}  ${who}: does not count: ${e.excluded.message}`);
       else if (agreeing.has(`${e.file}:${e.line}`)) lines.push(`  PASS  ${at}  ${who}`);
       else lines.push(`  SAME  ${at}  ${who}: counts once (its key or builder id is already counted, or it is of another commit)`);
     } else if (v.check === "subject" && !result.disagreements.some((d) => d.file === e.file && d.line === e.line)) {

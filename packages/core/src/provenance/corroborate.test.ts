@@ -67,11 +67,11 @@ describe("corroborate", () => {
     expect(run([a, file("b", k2, "urn:hb:b", { sourceCommit: { sha: OTHER_COMMIT, dirty: false } })], 2).agreeing).toHaveLength(1);
     const dirty = run([a, file("b", k2, "urn:hb:b", { sourceCommit: { sha: SOURCE_COMMIT, dirty: true } })], 2);
     expect(dirty.ok).toBe(false);
-    expect(dirty.envelopes[1]!.excluded).toBe("it was built from a dirty tree, so it corroborates nothing");
+    expect(dirty.envelopes[1]!.excluded?.message).toBe("it was built from a dirty tree, so it corroborates nothing");
     expect(run([a, file("b", k2, "urn:hb:b", { sourceCommit: { sha: SOURCE_COMMIT, dirty: true } })], 2, { allowDirty: true }).ok).toBe(
       true,
     );
-    expect(run([a, file("b", k2, "urn:hb:b", { sourceCommit: undefined })], 2).envelopes[1]!.excluded).toMatch(/no source commit/);
+    expect(run([a, file("b", k2, "urn:hb:b", { sourceCommit: undefined })], 2).envelopes[1]!.excluded?.message).toMatch(/no source commit/);
   });
 
   it("with a policy's builders, counts a builder only under the keys listed for it", () => {
@@ -81,8 +81,8 @@ describe("corroborate", () => {
     ]);
     const r = run([file("a", k1, "urn:hb:ci:main"), file("b", k3, "urn:hb:rebuilder:b"), file("c", k2, "urn:hb:other")], 2, { builders });
     expect(r.agreeing).toHaveLength(1);
-    expect(r.envelopes[1]!.excluded).toMatch(/^the policy does not trust key [0-9a-f]{16} for builder "urn:hb:rebuilder:b"$/);
-    expect(r.envelopes[2]!.excluded).toBe('builder "urn:hb:other" is not a trusted builder of the release policy');
+    expect(r.envelopes[1]!.excluded?.message).toMatch(/^the policy does not trust key [0-9a-f]{16} for builder "urn:hb:rebuilder:b"$/);
+    expect(r.envelopes[2]!.excluded?.message).toBe('builder "urn:hb:other" is not a trusted builder of the release policy');
   });
 
   it("names the first action whose outputs differ when a trusted builder attests another digest for the artifact", () => {

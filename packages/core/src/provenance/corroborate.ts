@@ -29,6 +29,17 @@ export interface CorroborateOptions {
   expectedSourceCommit?: string;
   /** count builds of the commit plus uncommitted changes (a policy that does not require a clean tree) */
   allowDirty?: boolean;
+  /**
+   * count only attestations of this full commit id; unlike `expectedSourceCommit`, an attestation
+   * of another commit still verifies (and says which commit it is of), it just does not count
+   */
+  agreeOn?: string;
+}
+
+/** Why an attestation that verified does not count. */
+export interface Exclusion {
+  reason: "untrusted-builder" | "untrusted-key" | "no-commit" | "dirty" | "other-commit";
+  message: string;
 }
 
 /** An attestation that verified: signed by a trusted key, about this digest. */
@@ -50,7 +61,7 @@ export interface EnvelopeResult {
   line: number;
   verification: AttestationVerification;
   /** a verified envelope that does not count, and why */
-  excluded?: string;
+  excluded?: Exclusion;
 }
 
 /** A trusted builder that attests another digest for the same artifact. */
@@ -142,15 +153,24 @@ function exclusion(
   keyId: string,
   commit: string | undefined,
   dirty: boolean,
-): string | undefined {
+): Exclusion | undefined {
+  const builder = JSON.stringify(builderId);
   if (opts.builders) {
     const keys = opts.builders.get(builderId);
-    if (keys === undefined) return `builder ${JSON.stringify(builderId)} is not a trusted builder of the release policy`;
-    if (!keys.includes(keyId)) return `the policy does not trust key ${keyId.slice(0, 16)} for builder ${JSON.stringify(builderId)}`;
+    if (keys === undefined)
+      return { reason: "untrusted-builder", message: `builder ${builder} is not a trusted builder of the release policy` };
+    if (!keys.includes(keyId)) {
+      return { reason: "untrusted-key", message: `the policy does not trust key ${keyId.slice(0, 16)} for builder ${builder}` };
+    }
+  }
+  if (opts.agreeOn !== undefined && commit !== opts.agreeOn) {
+    return { reason: "other-commit", message: `built from ${commit ? `commit ${commit}` : "no recorded commit"}, not ${opts.agreeOn}` };
   }
   // agreeing on a digest means something only for the same sources: a commit, unmodified
-  if (opts.threshold > 1 && commit === undefined) return "it records no source commit, so it corroborates nothing";
-  if (opts.threshold > 1 && dirty && !opts.allowDirty) return "it was built from a dirty tree, so it corroborates nothing";
+  if (opts.threshold > 1 && commit === undefined)
+    return { reason: "no-commit", message: "it records no source commit, so it corroborates nothing" };
+  if (opts.threshold > 1 && dirty && !opts.allowDirty)
+    return { reason: "dirty", message: "it was built from a dirty tree, so it corroborates nothing" };
   return undefined;
 }
 

@@ -252,6 +252,6 @@ export function buildProvenanceStatement(input: ProvenanceInput): ProvenanceStat
 }
 
 /** The statement's bytes, as signed: compact UTF-8 JSON. */
-export function serializeStatement(statement: ProvenanceStatement): Buffer {
+export function serializeStatement<Predicate>(statement: Statement<Predicate>): Buffer {
   return Buffer.from(JSON.stringify(statement), "utf8");
 }
