@@ -23,6 +23,12 @@ async function repo(): Promise<{ ws: string; commit: string }> {
   return { ws, commit: (await git("rev-parse", "HEAD")).stdout.trim() };
 }
 
+/** Replaces x/BUILD.ts and commits it, so the tree is clean for --provenance. */
+async function commitBuild(ws: string, body: string): Promise<void> {
+  writeFileSync(join(ws, "x/BUILD.ts"), G + body);
+  await execa("git", ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qam", "BUILD.ts"], { cwd: ws });
+}
+
 const sign = (ws: string, extra: string[] = []) =>
   hb(ws, ["build", "//x:pkg", "--provenance", "--signing-key", ".hb-keys/private.pem", "--builder-id", BUILDER, ...extra]);
 
@@ -100,13 +106,11 @@ describe("hb build --provenance", () => {
 
   it("records every action of the closure with its key and output digests, and an action run unsandboxed as such", async () => {
     const { ws } = await repo();
-    writeFileSync(
-      join(ws, "x/BUILD.ts"),
-      G +
-        'genrule({ name: "up", srcs: ["in.txt"], outs: ["up.txt"], cmd: "tr a-z A-Z < $< > $@" });\n' +
+    await commitBuild(
+      ws,
+      'genrule({ name: "up", srcs: ["in.txt"], outs: ["up.txt"], cmd: "tr a-z A-Z < $< > $@" });\n' +
         'genrule({ name: "pkg", srcs: [":up"], outs: ["pkg.txt"], tags: ["no-sandbox"], cmd: "cp $< $@" });\n',
     );
-    await execa("git", ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qam", "two actions"], { cwd: ws });
     const r = await sign(ws, ["--allow-unsandboxed"]);
     expect(r.exitCode, r.output).toBe(0);
     const statement = JSON.parse(
@@ -130,15 +134,13 @@ describe("hb build --provenance", () => {
 
   it("keeps the signing key out of the BUILD.ts analyzer's view", async () => {
     const { ws } = await repo();
-    writeFileSync(
-      join(ws, "x/BUILD.ts"),
-      G +
-        'const p = (genrule as any).constructor("return process")();\n' +
+    await commitBuild(
+      ws,
+      'const p = (genrule as any).constructor("return process")();\n' +
         "let seen = 'nokey';\n" +
         "try { if (p.getBuiltinModule('fs').readFileSync(p.cwd() + '/.hb-keys/private.pem', 'utf8').includes('PRIVATE')) seen = 'key'; } catch {}\n" +
         'genrule({ name: "pkg", srcs: ["in.txt"], outs: [seen + ".txt"], cmd: "cp $< $@" });\n',
     );
-    await execa("git", ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qam", "probe"], { cwd: ws });
     const r = await sign(ws);
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stderr).toContain("hb-out/x/nokey.txt.intoto.jsonl");

@@ -8,6 +8,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GATE_CHECKS } from "@hb/core/engine";
 import { HB, type HbRun, hb, makeWorkspace, tempDir } from "./helpers";
 import { verifyIndependently } from "./independent-verifier";
 
@@ -194,9 +195,20 @@ describe("hb verify --attest (an independent rebuilder)", () => {
 
 describe("hb attest verify --threshold (do k independent builders agree on this file?)", () => {
   const verifyOn = (m: Machine, artifact: string, extra: string[]) => on(m, ["attest", "verify", artifact, ...extra]);
+  /** k = 2 of the two builders' keys, over these attestations besides the artifact's own */
+  const twoOfTwo = (artifact: string, ...attestations: string[]) =>
+    verifyOn(a, artifact, [
+      ...attestations.flatMap((x) => ["--attestation", x]),
+      "--key",
+      a.publicKey,
+      "--key",
+      b.publicKey,
+      "--threshold",
+      "2",
+    ]);
 
   it("passes with both builders' keys: A's provenance beside the file and B's rebuild in --attestation", async () => {
-    const r = await verifyOn(a, "hb-out/x/pkg.txt", ["--attestation", att, "--key", a.publicKey, "--key", b.publicKey, "--threshold", "2"]);
+    const r = await twoOfTwo("hb-out/x/pkg.txt", att);
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stdout).toContain(
       `hb: CORROBORATED: 2 independent builders agree on hb-out/x/pkg.txt from commit ${commit}: "urn:hb:ci:main" (key `,
@@ -228,7 +240,7 @@ describe("hb attest verify --threshold (do k independent builders agree on this 
       dir,
     ]);
     expect(again.exitCode, again.output).toBe(0);
-    const r = await verifyOn(a, "hb-out/x/pkg.txt", ["--attestation", dir, "--key", a.publicKey, "--key", b.publicKey, "--threshold", "2"]);
+    const r = await twoOfTwo("hb-out/x/pkg.txt", dir);
     expect(r.exitCode, r.output).toBe(1);
     expect(r.stdout).toMatch(/SAME {2}.*builder "urn:hb:(ci:main|rebuilder:c)", key [0-9a-f]{16}: counts once/);
     expect(r.stdout).toContain("hb: NOT CORROBORATED: 1 of the 2 independent builders required agree");
@@ -237,18 +249,7 @@ describe("hb attest verify --threshold (do k independent builders agree on this 
   it("fails a tampered artifact, naming it", async () => {
     const copy = join(tempDir(), "pkg.txt");
     writeFileSync(copy, readFileSync(join(a.checkout, "hb-out/x/pkg.txt"), "utf8") + "tampered\n");
-    const r = await verifyOn(a, copy, [
-      "--attestation",
-      "hb-out/x/pkg.txt.intoto.jsonl",
-      "--attestation",
-      att,
-      "--key",
-      a.publicKey,
-      "--key",
-      b.publicKey,
-      "--threshold",
-      "2",
-    ]);
+    const r = await twoOfTwo(copy, "hb-out/x/pkg.txt.intoto.jsonl", att);
     expect(r.exitCode, r.output).toBe(1);
     expect(r.stdout).toContain(`hb: NOT CORROBORATED: 0 of the 2 independent builders required agree on ${copy}`);
     expect(r.stdout).toMatch(
@@ -258,16 +259,7 @@ describe("hb attest verify --threshold (do k independent builders agree on this 
   });
 
   it("names the action whose output differs between the builders but not within one (an undeclared host file)", async () => {
-    const r = await verifyOn(a, "hb-out/x/hostpkg.txt", [
-      "--attestation",
-      att,
-      "--key",
-      a.publicKey,
-      "--key",
-      b.publicKey,
-      "--threshold",
-      "2",
-    ]);
+    const r = await twoOfTwo("hb-out/x/hostpkg.txt", att);
     expect(r.exitCode, r.output).toBe(1);
     expect(r.stdout).toContain("hb: NOT CORROBORATED: 1 of the 2 independent builders required agree on hb-out/x/hostpkg.txt");
     expect(r.stdout).toMatch(
@@ -302,6 +294,10 @@ function gateWorkspace(policy: object): string {
     releaseConfig(policy),
   );
 }
+
+/** hb gate of `artifact` for the release's commit, by `policy`, in a release job's checkout. */
+const gateBy = (policy: object, artifact: string, ...extra: string[]) =>
+  hb(gateWorkspace(policy), ["gate", artifact, "--source-commit", commit, ...extra]);
 
 /** `check: status` for each check of a gate's text output. */
 function statuses(run: HbRun): Record<string, string> {
@@ -360,33 +356,23 @@ describe("hb gate (the release job)", () => {
       policyDigest: p.policy.digest.sha256,
       openBypasses: [],
     });
-    expect(result.artifacts[0].checks.map((c: { check: string }) => c.check)).toEqual([
-      "provenance",
-      "source-commit",
-      "clean-tree",
-      "pinned-inputs",
-      "sandboxed",
-      "strict",
-      "hermetic-violations",
-      "corroboration",
-    ]);
+    expect(result.artifacts[0].checks.map((c: { check: string }) => c.check)).toEqual(GATE_CHECKS);
   });
 
   it("fails provenance: the build's (key, builder id) pair is not one the policy trusts", async () => {
     // key a is trusted, but for another builder: a key vouches only for the builder it is listed under
-    const ws = gateWorkspace({ builders: { "urn:hb:rebuilder:b": ["keys/b.pem"], "urn:hb:other": ["keys/a.pem"] } });
-    const r = await hb(ws, ["gate", pkg(), "--attestation", att, "--source-commit", commit]);
+    const r = await gateBy(
+      { builders: { "urn:hb:rebuilder:b": ["keys/b.pem"], "urn:hb:other": ["keys/a.pem"] } },
+      pkg(),
+      "--attestation",
+      att,
+    );
     expect(r.exitCode, r.output).toBe(1);
     expect(statuses(r)).toMatchObject({ provenance: "FAIL", corroboration: "PASS" });
     expect(r.stdout).toContain(
       `the provenance of ${pkg()} does not count: builder "urn:hb:ci:main" is not a trusted builder of the release policy`,
     );
-    const untrusted = await hb(gateWorkspace({ builders: { "urn:hb:rebuilder:b": ["keys/b.pem"] } }), [
-      "gate",
-      pkg(),
-      "--source-commit",
-      commit,
-    ]);
+    const untrusted = await gateBy({ builders: { "urn:hb:rebuilder:b": ["keys/b.pem"] } }, pkg());
     expect(untrusted.exitCode).toBe(1);
     expect(untrusted.stdout).toContain("1 attestation(s) read, 1 signed by no key the policy lists");
   });
@@ -405,7 +391,7 @@ describe("hb gate (the release job)", () => {
     writeFileSync(join(c.checkout, "NOTES.txt"), "not committed\n");
     const built = await on(c, ["build", "//x:pkg", "--provenance", "--signing-key", c.key, "--builder-id", c.builderId, "--allow-dirty"]);
     expect(built.exitCode, built.output).toBe(0);
-    const r = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(c.checkout, "hb-out/x/pkg.txt"), "--source-commit", commit]);
+    const r = await gateBy({ builders: TRUSTED }, join(c.checkout, "hb-out/x/pkg.txt"));
     expect(r.exitCode, r.output).toBe(1);
     expect(statuses(r)).toMatchObject({ provenance: "PASS", "source-commit": "PASS", "clean-tree": "FAIL", corroboration: "PASS" });
     expect(r.stdout).toContain(
@@ -467,21 +453,14 @@ describe("hb gate (the release job)", () => {
       a.builderId,
     ]);
     expect(built.exitCode, built.output).toBe(0);
-    const r = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(a.checkout, "hb-out/x/loose.txt"), "--source-commit", commit]);
+    const r = await gateBy({ builders: TRUSTED }, join(a.checkout, "hb-out/x/loose.txt"));
     expect(r.exitCode, r.output).toBe(1);
     expect(statuses(r)).toMatchObject({ provenance: "PASS", sandboxed: "FAIL", corroboration: "PASS" });
     expect(r.stdout).toContain("was built with unsandboxed actions: //x:loose (tag no-sandbox, --allow-unsandboxed)");
   });
 
   it("fails strict: the policy requires --sandbox=strict and the release was built in the default sandbox", async () => {
-    const r = await hb(gateWorkspace({ builders: TRUSTED, corroboration: 2, strict: true }), [
-      "gate",
-      pkg(),
-      "--attestation",
-      att,
-      "--source-commit",
-      commit,
-    ]);
+    const r = await gateBy({ builders: TRUSTED, corroboration: 2, strict: true }, pkg(), "--attestation", att);
     expect(r.exitCode, r.output).toBe(1);
     expect(statuses(r)).toEqual({ ...ALL_PASS, strict: "FAIL", "hermetic-violations": "SKIP", corroboration: "PASS" });
     expect(r.stdout).toContain("was built with --sandbox=default; the policy requires strict");
@@ -504,7 +483,7 @@ describe("hb gate (the release job)", () => {
   });
 
   it("fails corroboration: the policy wants two builders and only the build attests it", async () => {
-    const r = await hb(gateWorkspace({ builders: TRUSTED, corroboration: 2 }), ["gate", pkg(), "--source-commit", commit]);
+    const r = await gateBy({ builders: TRUSTED, corroboration: 2 }, pkg());
     expect(r.exitCode, r.output).toBe(1);
     expect(statuses(r)).toMatchObject({ ...ALL_PASS, corroboration: "FAIL" });
     expect(r.stdout).toContain(`1 of the 2 independent trusted builders required attest ${pkg()}`);
@@ -534,12 +513,7 @@ describe("hb gate (the release job)", () => {
     const noArtifact = await hb(ws, ["gate", "nope.tgz", "--source-commit", commit]);
     expect(noArtifact.exitCode).toBe(2);
     expect(noArtifact.stderr).toContain("cannot read artifact");
-    const noKey = await hb(gateWorkspace({ builders: { "urn:hb:ci:main": ["keys/gone.pem"] } }), [
-      "gate",
-      pkg(),
-      "--source-commit",
-      commit,
-    ]);
+    const noKey = await gateBy({ builders: { "urn:hb:ci:main": ["keys/gone.pem"] } }, pkg());
     expect(noKey.exitCode).toBe(2);
     expect(noKey.stderr).toContain("cannot read public key");
     const usage = await hb(ws, ["gate", pkg()]);

@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import type { FileDigest, LockfilePin } from "../provenance/statement";
+import type { FileDigest, LockfilePin, ProvenanceInput } from "../provenance/statement";
 import { buildProvenanceStatement } from "../provenance/statement";
 import { type ActionOutputs, actionOutputs } from "../provenance/byproducts";
 import { ATTESTATION_SUFFIX, attestationBundle } from "../provenance/attestation";
@@ -137,6 +137,32 @@ function closureFacts(root: string, outcomes: readonly ActionOutcome[], npm: Npm
   return { sources: [...sources.values()], tools: [...tools.values()], pins, actions: actions.map((a) => a.record) };
 }
 
+/** What a statement of this build says, for `subjects`. */
+function provenanceInput(
+  w: Omit<WriteProvenance, "base" | "graph">,
+  facts: ClosureFacts,
+  subjects: readonly { path: string; sha256: string }[],
+  invocationId: string,
+): ProvenanceInput {
+  return {
+    subjects: subjects.map((s) => ({ name: s.path, sha256: s.sha256 })),
+    targets: w.patterns,
+    configPath: CONFIG_FILE,
+    hbVersion: w.hbVersion,
+    sandbox: w.mode,
+    sourceDateEpoch: w.sourceDateEpoch,
+    sourceCommit: w.source.commit,
+    sources: facts.sources,
+    tools: facts.tools,
+    lockfilePins: facts.pins,
+    builderId: w.builderId,
+    invocationId,
+    startedOn: w.startedOn,
+    finishedOn: w.finishedOn,
+    actions: facts.actions,
+  };
+}
+
 /** Writes through a temp file and a rename, so a reader never sees half an attestation. */
 function writeWhole(abs: string, text: string): void {
   const tmp = `${abs}.tmp-${process.pid}`;
@@ -151,24 +177,7 @@ function writeWhole(abs: string, text: string): void {
  * the commit: a release policy decides what it accepts. Returns the files written.
  */
 export function writeProvenance(w: WriteProvenance): string[] {
-  const facts = closureFacts(w.root, w.outcomes, w.npm);
-  const statement = buildProvenanceStatement({
-    subjects: w.subjects.map((s) => ({ name: s.path, sha256: s.sha256 })),
-    targets: w.patterns,
-    configPath: CONFIG_FILE,
-    hbVersion: w.hbVersion,
-    sandbox: w.mode,
-    sourceDateEpoch: w.sourceDateEpoch,
-    sourceCommit: w.source.commit,
-    sources: facts.sources,
-    tools: facts.tools,
-    lockfilePins: facts.pins,
-    builderId: w.builderId,
-    invocationId: randomUUID(),
-    startedOn: w.startedOn,
-    finishedOn: w.finishedOn,
-    actions: facts.actions,
-  });
+  const statement = buildProvenanceStatement(provenanceInput(w, closureFacts(w.root, w.outcomes, w.npm), w.subjects, randomUUID()));
   const bundle = attestationBundle(statement, w.key);
   const record = w.base.db.prepare("INSERT OR REPLACE INTO attestations (hash, file, builder_id, created_ms) VALUES (?, ?, ?, ?)");
   const written: string[] = [];
@@ -212,24 +221,7 @@ export function writeRebuildAttestations(w: WriteRebuildAttestations): string[] 
   }
   const invocationId = randomUUID();
   for (const { subject, file } of files) {
-    const statement = buildProvenanceStatement({
-      subjects: [{ name: subject.path, sha256: subject.sha256 }],
-      targets: w.patterns,
-      configPath: CONFIG_FILE,
-      hbVersion: w.hbVersion,
-      sandbox: w.mode,
-      sourceDateEpoch: w.sourceDateEpoch,
-      sourceCommit: w.source.commit,
-      sources: facts.sources,
-      tools: facts.tools,
-      lockfilePins: facts.pins,
-      builderId: w.builderId,
-      invocationId,
-      startedOn: w.startedOn,
-      finishedOn: w.finishedOn,
-      actions: facts.actions,
-      rebuild: { runs: w.runs },
-    });
+    const statement = buildProvenanceStatement({ ...provenanceInput(w, facts, [subject], invocationId), rebuild: { runs: w.runs } });
     mkdirSync(dirname(file), { recursive: true });
     writeWhole(file, attestationBundle(statement, w.key));
   }
