@@ -223,6 +223,10 @@ describe("hb attest verify --threshold (do k independent builders agree on this 
     expect(r.stdout).toMatch(
       /FAIL {2}.*pkg\.txt\.rebuild\.[0-9a-f]{16}\.intoto\.jsonl:1 {2}signature: signed by key [0-9a-f]{16}, which is not trusted/,
     );
+    // one expected builder id cannot make two independent builders
+    const one = await verifyOn(a, "hb-out/x/pkg.txt", ["--key", a.publicKey, "--threshold", "2", "--builder-id", a.builderId]);
+    expect(one.exitCode).toBe(2);
+    expect(one.stderr).toContain("--builder-id names one builder, and --threshold 2 needs 2 distinct ones");
   });
 
   it("counts the same key under two builder ids once", async () => {
@@ -503,6 +507,12 @@ describe("hb gate (the release job)", () => {
       expect(line).toContain(copy);
     }
     expect(r.stdout).toContain(`${copy} (sha256 ${sha256(copy).slice(0, 12)}…) is not what was attested: builder "urn:hb:ci:main"`);
+    // and a file no attestation covers at all fails the same way, wherever it lies
+    const bare = await gateBy({ builders: TRUSTED }, copy);
+    expect(bare.exitCode, bare.output).toBe(1);
+    expect(bare.stdout).toContain(
+      `FAIL  provenance           no attestation covers ${copy}: none beside it and none given with --attestation`,
+    );
   });
 
   it("cannot evaluate (exit 2) without a policy, an artifact or a policy key", async () => {
