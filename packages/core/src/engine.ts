@@ -22,35 +22,17 @@ export { verify, type VerifyReport } from "./commands/verify/verify";
 export { generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId } from "./base/keys";
 export { type Statement, buildProvenanceStatement } from "./provenance/statement";
 export { ATTESTATION_SUFFIX, attestationBundle } from "./provenance/attestation";
-export { type AttestationCheck, type AttestationVerification, ATTESTATION_CHECKS, verifyAttestation } from "./provenance/verify";
+export { type AttestationCheck, ATTESTATION_CHECKS } from "./provenance/verify";
 export { findBwrap, bwrapArgs, writeSandboxEtc } from "./sandbox/bwrap";
 export { EXECROOT, SANDBOX_HOME, SYSTEM_PATH, determinismEnv } from "./base/action-env";
 export { spawnProcess } from "./base/process";
 export { fetchExternal } from "./commands/fetch";
 export { explain, type Explanation } from "./commands/explain";
-export { type AttestationFile, VSA_SUFFIX, findAttestationFiles } from "./provenance/attestation-files";
-export { type ActionDifference, type ActionOutputs } from "./provenance/byproducts";
-export {
-  type Corroboration,
-  type CorroborateOptions,
-  type Disagreement,
-  type EnvelopeResult,
-  type Witness,
-  corroborate,
-  describeDisagreement,
-} from "./provenance/corroborate";
+export { findAttestationFiles } from "./provenance/attestation-files";
+export { type Corroboration, type EnvelopeResult, corroborate, describeDisagreement } from "./provenance/corroborate";
 export { shortId } from "./base/dsse";
-export { HB_REBUILD_TYPE } from "./provenance/statement";
 export { artifactSha256OfFile } from "./provenance/verify";
-export {
-  type GateOptions,
-  type GateResult,
-  type GateVerdict,
-  type ArtifactVerdict,
-  closeGateBypass,
-  defaultVerifierId,
-  gate,
-} from "./commands/gate/gate";
-export { type BypassRecord, type BypassClosure, BYPASS_LOG } from "./commands/gate/bypass-log";
-export { type GateCheck, type GateCheckName, GATE_CHECKS } from "./provenance/release-checks";
-export { type VsaStatement, type VsaPredicate, SLSA_VSA_PREDICATE_TYPE, HB_GATE_EXTENSION } from "./provenance/vsa";
+export { type GateResult, closeGateBypass, gate } from "./commands/gate/gate";
+export { BYPASS_LOG } from "./commands/gate/bypass-log";
+export { GATE_CHECKS } from "./provenance/release-checks";
+export { type VsaStatement } from "./provenance/vsa";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { closeSync, createReadStream, readFileSync, writeFileSync } from "node:fs";
-import { type Digest, sha256Hex } from "@hb/core/engine";
+import { sha256Hex } from "@hb/core/engine";
 import type { BlobStore } from "../storage/blob-store";
 import type { EntryKey } from "../storage/entry";
 import { EMPTY_SHA256 } from "../protocol/empty-blob";
@@ -17,10 +17,6 @@ export function casKey(instance: string, hash: string): EntryKey {
 
 export function isEmpty(d: BlobDigest): boolean {
   return d.size_bytes === 0 && d.hash === EMPTY_SHA256;
-}
-
-export function asDigest(d: BlobDigest): Digest {
-  return { hash: d.hash, size: d.size_bytes };
 }
 
 /**
