@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hb, makeWorkspace } from "./helpers";
+import { REPO, hb, makeWorkspace } from "./helpers";
 
 const G = 'import { genrule } from "@hb/core";\n';
 
@@ -44,5 +44,22 @@ describe("hb build --audit", () => {
         { label: "//p:peek", reads: ["/root/.ssh/id_rsa"], connects: [] },
       ]);
     }
+  });
+
+  it("counts nothing every program does on the examples (tar -C, cd, esbuild listing /, node's package.json walk), yet finds a read after a cd", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "cd", outs: ["o.txt"], cmd: "cd /etc && cat passwd > /dev/null; cd - > /dev/null; echo ok > $@" });\n',
+    });
+    for (const d of ["examples/basic", "examples/ts-monorepo", "tools"]) cpSync(join(REPO, d), join(ws, d), { recursive: true });
+    symlinkSync(join(REPO, "node_modules"), join(ws, "node_modules"));
+    const r = await hb(ws, ["build", "//examples/...", "--audit", "--report", "audit.json"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(ws, "audit.json"), "utf8"))).toMatchObject({ audit: [], hermeticViolations: 0 });
+    // the path a relative open names is read against where the process was then
+    const cd = await hb(ws, ["build", "//p:cd", "--audit", "--report", "cd.json"]);
+    expect(cd.exitCode, cd.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(ws, "cd.json"), "utf8")).audit).toEqual([{ label: "//p:cd", reads: ["/etc/passwd"], connects: [] }]);
   });
 });

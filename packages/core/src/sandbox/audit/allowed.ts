@@ -14,6 +14,8 @@ export const ALWAYS_ALLOWED: readonly RegExp[] = [
   /^\/usr\/share\/locale(\/|$)/,
   /^\/usr\/share\/i18n(\/|$)/,
   /^\/usr\/lib\/[^/]+\/gconv(\/|$)/,
+  // OpenSSL's configuration, read at start by every program linked to it (node among them)
+  /^\/(etc|usr\/lib)\/ssl\/openssl\.cnf$/,
   // the zone every action runs in (TZ=UTC)
   /^\/usr\/share\/zoneinfo\/(Etc\/)?(UTC|UTC0|UCT|Universal|Zulu)$/,
   // devices

@@ -20,6 +20,23 @@ export interface AuditedAction {
   scratch: readonly string[];
 }
 
+/**
+ * What every program does to find its way, which reads nothing undeclared: opening a directory
+ * the execroot lies in (esbuild lists / and /hb), looking for a file that is not there inside the
+ * execroot (the sandbox holds nothing undeclared, so the answer is the same on every machine), and
+ * node's walk up the tree for package.json and node_modules that finds nothing.
+ */
+function findingItsWay(path: string, failed: boolean, execroot: string): boolean {
+  const isAncestor = path === "/" || execroot.startsWith(path.endsWith("/") ? path : path + "/");
+  if (isAncestor) return true;
+  if (!failed) return false;
+  if (path === execroot || path.startsWith(execroot + "/")) return true;
+  const dir = path.slice(0, path.lastIndexOf("/")) || "/";
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  const inAncestor = dir === "/" || execroot.startsWith(dir + "/");
+  return inAncestor && (name === "package.json" || name === "node_modules");
+}
+
 /** Classifies what strace saw in `traceDir`: opens and connects outside the action's declarations. */
 export function classifyTraces(a: AuditedAction, traceDir: string): ActionAudit {
   const files = new Set<string>(a.toolchainFiles);
@@ -36,9 +53,10 @@ export function classifyTraces(a: AuditedAction, traceDir: string): ActionAudit 
       connects.add(access.target);
       continue;
     }
-    const path = absoluteTarget(access.target, a.execroot);
+    const path = absoluteTarget(access, a.execroot);
     if (files.has(path) || dirs.has(path) || alwaysAllowed(path)) continue;
     if (a.scratch.some((d) => path === d || path.startsWith(d + "/"))) continue;
+    if (findingItsWay(path, access.failed, a.execroot)) continue;
     reads.add(path);
   }
   return { reads: [...reads].sort(), connects: [...connects].sort() };
