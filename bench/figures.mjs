@@ -107,6 +107,28 @@ export function figures(r) {
       note: "",
     });
   }
+  if (r.trust?.record) {
+    const t = r.trust;
+    f.push({
+      ...ratioFigure("recording a no-op build / bare append", median(t.record.hb), median(t.record.floor), undefined, "< 2 ms added"),
+      pass: median(t.record.hb) < 2,
+    });
+  }
+  if (r.trust?.report) {
+    const t = r.trust;
+    const hb = med(t.report.hb);
+    f.push({
+      ...ratioFigure(`hb report over ${t.reportActions} actions / JSON.parse of them`, hb, med(t.report.parse), undefined, "< 2 s"),
+      pass: hb < 2000,
+    });
+  }
+  if (r.trust?.explain) {
+    const hb = med(r.trust.explain.hb);
+    f.push({
+      ...ratioFigure("hb explain of a release artifact / node -e 0", hb, med(r.trust.explain.node), undefined, "< 300 ms"),
+      pass: hb < 300,
+    });
+  }
   if (r.noop) {
     const nodeRss = med(r.noop.nodeE0, "rssKb") / 1024;
     if (r.cold)

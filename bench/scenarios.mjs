@@ -165,7 +165,7 @@ export async function incremental(ctx) {
 }
 
 /** Bundles bench/NAME.ts against core's sources; returns the bundle's path. */
-async function bundleAgainstCore(ctx, name) {
+export async function bundleAgainstCore(ctx, name) {
   const esbuild = await import("esbuild");
   // inside the repo's node_modules, so the bundle resolves better-sqlite3 like hb does
   const bundle = join(ctx.repoRoot, `node_modules/.cache/hb-bench/${name}.mjs`);

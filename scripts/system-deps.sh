@@ -4,12 +4,12 @@
 # bazel-bootstrap (Bazel 4.2, offline), a real client of hb's cache server; bazel-bootstrap-source,
 # whose reference REAPI .proto files check the field numbers hb writes; Python's cryptography,
 # the DSSE/in-toto verifier that is not hb's own code; and Python's yaml, which reads the CI
-# template in examples/ci/.
+# template in examples/ci/; and Chromium, headless, which renders hb report's dashboard in a test.
 # Root installs with apt-get; anyone else gets the command to run.
 set -euo pipefail
 
 want=(bubblewrap:bwrap strace:strace)
-[ "${1:-}" = "--test" ] && want+=(bazel-bootstrap:bazel bazel-bootstrap-source:/usr/src/bazel-bootstrap/third_party/remoteapis)
+[ "${1:-}" = "--test" ] && want+=(bazel-bootstrap:bazel bazel-bootstrap-source:/usr/src/bazel-bootstrap/third_party/remoteapis chromium:chromium)
 
 missing=()
 for pair in "${want[@]}"; do

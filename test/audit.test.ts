@@ -49,8 +49,7 @@ describe("hb build --audit", () => {
   it("counts nothing every program does on the examples (tar -C, cd, esbuild listing /, node's package.json walk), yet finds a read after a cd", async () => {
     const ws = makeWorkspace({
       "p/BUILD.ts":
-        G +
-        'genrule({ name: "cd", outs: ["o.txt"], cmd: "cd /etc && cat passwd > /dev/null; cd - > /dev/null; echo ok > $@" });\n',
+        G + 'genrule({ name: "cd", outs: ["o.txt"], cmd: "cd /etc && cat passwd > /dev/null; cd - > /dev/null; echo ok > $@" });\n',
     });
     for (const d of ["examples/basic", "examples/ts-monorepo", "tools"]) cpSync(join(REPO, d), join(ws, d), { recursive: true });
     symlinkSync(join(REPO, "node_modules"), join(ws, "node_modules"));
@@ -60,6 +59,27 @@ describe("hb build --audit", () => {
     // the path a relative open names is read against where the process was then
     const cd = await hb(ws, ["build", "//p:cd", "--audit", "--report", "cd.json"]);
     expect(cd.exitCode, cd.output).toBe(0);
-    expect(JSON.parse(readFileSync(join(ws, "cd.json"), "utf8")).audit).toEqual([{ label: "//p:cd", reads: ["/etc/passwd"], connects: [] }]);
+    expect(JSON.parse(readFileSync(join(ws, "cd.json"), "utf8")).audit).toEqual([
+      { label: "//p:cd", reads: ["/etc/passwd"], connects: [] },
+    ]);
+  });
+
+  it("audits tests too: hb test --audit finds nothing in the examples' tests, and finds a test that reads /etc/passwd", async () => {
+    const ws = makeWorkspace({
+      "t/BUILD.ts": 'import { node_test } from "@hb/rules-node";\nnode_test({ name: "peek", srcs: ["peek.test.js"] });\n',
+      "t/peek.test.js":
+        'import { readFileSync } from "node:fs";\nimport { test } from "node:test";\ntest("peek", () => { readFileSync("/etc/passwd"); });\n',
+    });
+    for (const d of ["examples/ts-monorepo", "tools"]) cpSync(join(REPO, d), join(ws, d), { recursive: true });
+    symlinkSync(join(REPO, "node_modules"), join(ws, "node_modules"));
+    const clean = await hb(ws, ["test", "//examples/ts-monorepo/...", "--audit", "--report", "clean.json"]);
+    expect(clean.exitCode, clean.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(ws, "clean.json"), "utf8"))).toMatchObject({ audit: [], hermeticViolations: 0 });
+    const peek = await hb(ws, ["test", "//t:peek", "--audit", "--report", "peek.json"]);
+    expect(peek.exitCode, peek.output).toBe(0);
+    expect(peek.stderr).toContain("AUDIT: //t:peek read /etc/passwd");
+    expect(JSON.parse(readFileSync(join(ws, "peek.json"), "utf8")).audit).toEqual([
+      { label: "//t:peek", reads: ["/etc/passwd"], connects: [] },
+    ]);
   });
 });

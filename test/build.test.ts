@@ -458,6 +458,7 @@ describe("hb build: failures", () => {
         signal: null,
         stderrTail: "about to fail\n",
         stdoutTail: "",
+        sandboxMissingFile: false,
         message: "//p:bad: Genrule exited with code 3",
       },
     ]);

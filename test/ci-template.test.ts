@@ -62,7 +62,12 @@ describe("examples/ci/release.yml", () => {
     const rebuildUses = jobs.rebuild!.steps.map((s) => s.uses ?? "");
     expect(rebuildUses.some((u) => u.startsWith("actions/cache") || u.startsWith("actions/download-artifact"))).toBe(false);
     const commands = hbCommands(jobs).map((c) => `${c.job}: hb ${c.words.slice(0, 2).join(" ")}`);
-    expect(commands).toEqual(["build: hb build $TARGETS", "rebuild: hb verify $TARGETS", 'gate: hb gate "$ARTIFACT"']);
+    expect(commands).toEqual([
+      "build: hb build $TARGETS",
+      "rebuild: hb verify $TARGETS",
+      'gate: hb gate "$ARTIFACT"',
+      "report: hb report --runs",
+    ]);
   });
 
   it("takes keys only from the platform's secrets, each through an env variable, one per role", () => {

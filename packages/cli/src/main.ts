@@ -5,11 +5,13 @@ import { attestCommand } from "./commands/attest";
 import { buildCommand } from "./commands/build";
 import { cacheCommand } from "./commands/cache";
 import { cleanCommand } from "./commands/clean";
+import { doctorCommand } from "./commands/doctor";
 import { explainCommand } from "./commands/explain";
 import { fetchCommand } from "./commands/fetch";
 import { gateCommand } from "./commands/gate";
 import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
+import { reportCommand } from "./commands/report";
 import { runCommand } from "./commands/run";
 import { testCommand } from "./commands/test";
 import { verifyCommand } from "./commands/verify";
@@ -22,6 +24,8 @@ const COMMANDS: Command[] = [
   queryCommand,
   fetchCommand,
   verifyCommand,
+  reportCommand,
+  doctorCommand,
   cleanCommand,
   cacheCommand,
   keygenCommand,

@@ -36,3 +36,7 @@ export { type GateResult, closeGateBypass, gate } from "./commands/gate/gate";
 export { BYPASS_LOG } from "./commands/gate/bypass-log";
 export { GATE_CHECKS } from "./provenance/release-checks";
 export { type VsaStatement } from "./provenance/vsa";
+export { attestVerify } from "./commands/attest-verify";
+export { appendRunRecord, recordHeader } from "./commands/run-record";
+export { type TrustReport, trustReport } from "./commands/trust-report/trust-report";
+export { type DoctorReport, doctor } from "./commands/doctor/doctor";

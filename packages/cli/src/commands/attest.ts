@@ -1,4 +1,4 @@
-import { relative, resolve } from "node:path";
+import { relative } from "node:path";
 import {
   ATTESTATION_CHECKS,
   ATTESTATION_SUFFIX,
@@ -6,12 +6,9 @@ import {
   type Corroboration,
   type EnvelopeResult,
   HbError,
-  artifactSha256OfFile,
-  corroborate,
+  attestVerify,
   describeDisagreement,
   didYouMean,
-  findAttestationFiles,
-  loadPublicKey,
   shortId,
 } from "@hb/core/engine";
 import type { Command } from "../args";
@@ -80,26 +77,14 @@ export const attestCommand: Command = {
         hint: "drop --builder-id: the threshold counts distinct builder ids and keys",
       });
     }
-    const publicKeys = keys.map((k) => loadPublicKey(resolve(cwd, k)));
-    const path = resolve(cwd, artifact);
-    const given = Array.isArray(values.attestation) ? values.attestation.map((a) => resolve(cwd, a)) : [];
-    const sha256 = artifactSha256OfFile(path);
-    const files = findAttestationFiles(path, given);
-    if (files.length === 0) {
-      const what =
-        given.length > 0 ? `no attestation in ${given.join(", ")}` : `cannot read attestation ${artifact}${ATTESTATION_SUFFIX}: ENOENT`;
-      throw new HbError("UNREADABLE_FILE", what, {
-        hint: `name it with --attestation FILE|DIR (by default it is the artifact's path plus ${ATTESTATION_SUFFIX})`,
-      });
-    }
-    const result = corroborate({
-      artifactSha256: sha256,
-      artifactPath: path,
-      files,
-      keys: publicKeys,
+    const { result, sha256 } = attestVerify({
+      cwd,
+      artifact,
+      keys,
+      attestations: Array.isArray(values.attestation) ? values.attestation : [],
       threshold,
-      expectedBuilderId: builderId,
-      expectedSourceCommit: stringOption(values, "source-commit"),
+      builderId,
+      sourceCommit: stringOption(values, "source-commit"),
     });
     const show = (file: string, line: number) => `${relative(cwd, file)}${result.envelopes.length > 1 ? `:${line}` : ""}`;
     const text = threshold === 1 ? checksReport(artifact, result, show) : corroborationReport(artifact, result, show);

@@ -1,4 +1,4 @@
-import { type BuildOptions, SANDBOX_MODES, type SandboxMode } from "@hb/core/engine";
+import { type BuildOptions, type BuildReport, SANDBOX_MODES, type SandboxMode } from "@hb/core/engine";
 import { type OptionSpec, type OptionValues, choiceOption, intOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import type { BuildProgress } from "../ui/progress";
@@ -22,6 +22,24 @@ export const BUILD_OPTIONS: Record<string, OptionSpec> = {
   report: { type: "string", valueName: "FILE", description: "write the build summary as JSON to FILE" },
   "output-base": { type: "string", valueName: "DIR", description: "keep hb's state (caches, sandboxes) in DIR instead of <workspace>/.hb" },
 };
+
+/** The audit, for hb build and hb test: what their actions reach beyond what they declare. */
+export const AUDIT_OPTION: Record<string, OptionSpec> = {
+  audit: {
+    type: "boolean",
+    description: "re-run every action under strace (cache bypassed) and report files and network it reaches outside its declarations",
+  },
+};
+
+/** The audit's findings, one line each, and their count. */
+export function printAudit(term: Terminal, report: BuildReport): void {
+  if (!report.audit) return;
+  for (const a of report.audit) {
+    for (const r of a.reads) term.line(`AUDIT: ${a.label} read ${r}`);
+    for (const c of a.connects) term.line(`AUDIT: ${a.label} connected to ${c}`);
+  }
+  term.line(`hb: audit: ${report.hermeticViolations} hermeticity violations in ${report.audit.length} actions`);
+}
 
 /** The team cache's flags, the same for hb build and hb test (whose results it also caches). */
 export const REMOTE_OPTIONS: Record<string, OptionSpec> = {

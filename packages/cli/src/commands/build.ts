@@ -3,7 +3,7 @@ import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, remoteRequest } from "./build-options";
+import { AUDIT_OPTION, BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, printAudit, remoteRequest } from "./build-options";
 
 export const buildCommand: Command = {
   name: "build",
@@ -33,10 +33,7 @@ export const buildCommand: Command = {
     },
     "allow-dirty": { type: "boolean", description: "sign provenance for a tree with uncommitted changes (recorded as dirty)" },
     offline: { type: "boolean", description: "skip the fetch step: fail if an external input is not fetched yet (run hb fetch first)" },
-    audit: {
-      type: "boolean",
-      description: "re-run every action under strace (cache bypassed) and report files and network it reaches outside its declarations",
-    },
+    ...AUDIT_OPTION,
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
@@ -64,13 +61,7 @@ export const buildCommand: Command = {
       remote: remoteRequest(values, signingKey),
     });
     progress.finish(result.report);
-    if (result.report.audit) {
-      for (const a of result.report.audit) {
-        for (const r of a.reads) term.line(`AUDIT: ${a.label} read ${r}`);
-        for (const c of a.connects) term.line(`AUDIT: ${a.label} connected to ${c}`);
-      }
-      term.line(`hb: audit: ${result.report.hermeticViolations} hermeticity violations in ${result.report.audit.length} actions`);
-    }
+    printAudit(term, result.report);
     for (const a of result.report.attestations ?? []) term.line(`hb: provenance: ${a}`);
     if (flags.report) writeJsonFile(cwd, flags.report, result.report);
     return result.exitCode;

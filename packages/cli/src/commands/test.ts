@@ -3,7 +3,7 @@ import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
-import { BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, remoteRequest } from "./build-options";
+import { AUDIT_OPTION, BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, printAudit, remoteRequest } from "./build-options";
 
 export const testCommand: Command = {
   name: "test",
@@ -17,6 +17,7 @@ export const testCommand: Command = {
   options: {
     ...BUILD_OPTIONS,
     "keep-going": { ...BUILD_OPTIONS["keep-going"]!, description: "always on for hb test: every test whose build succeeded runs" },
+    ...AUDIT_OPTION,
     ...REMOTE_OPTIONS,
     "signing-key": {
       type: "string",
@@ -36,6 +37,7 @@ export const testCommand: Command = {
       // every test that can run, runs, whatever failed beside it (as -k would ask anyway)
       keepGoing: true,
       tests: true,
+      audit: values.audit === true,
       remote: remoteRequest(values, stringOption(values, "signing-key")),
     });
     progress.finish(result.report);
@@ -50,6 +52,7 @@ export const testCommand: Command = {
     term.line(
       `hb: ${tests.length} tests: ${count("passed") + count("cached")} passed (${count("cached")} cached), ${count("failed")} failed${count("not run") ? `, ${count("not run")} not run` : ""}`,
     );
+    printAudit(term, result.report);
     if (flags.report) writeJsonFile(cwd, flags.report, result.report);
     return result.exitCode;
   },

@@ -27,10 +27,15 @@ export function checkReportFile(cwd: string, file: string): string {
 
 /** Writes JSON through a temp file and a rename: a reader never sees half a report. */
 export function writeJsonFile(cwd: string, file: string, data: unknown): void {
+  writeTextFile(cwd, file, JSON.stringify(data, null, 2) + "\n");
+}
+
+/** Writes a report through a temp file and a rename: a reader never sees half of it. */
+export function writeTextFile(cwd: string, file: string, text: string): void {
   const path = checkReportFile(cwd, file);
   const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, JSON.stringify(data, null, 2) + "\n");
+    writeFileSync(tmp, text);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -109,6 +109,8 @@ export interface FailureFacts {
     signal: string | null;
     stderrTail: string;
     stdoutTail: string;
+    /** it failed on a file missing from its sandbox: most likely an input it did not declare */
+    sandboxMissingFile: boolean;
   };
   UNDECLARED_TOOL: { label: string; program: string; command: string };
   MISSING_OUTPUT: { label: string; path: string; command: string };

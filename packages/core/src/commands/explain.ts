@@ -94,7 +94,7 @@ export async function explain(opts: { cwd: string; what: string; outputBase?: st
   return explanation;
 }
 
-async function explainIn(workspace: Workspace, opts: { cwd: string; what: string }): Promise<Explanation> {
+export async function explainIn(workspace: Workspace, opts: { cwd: string; what: string }): Promise<Explanation> {
   let sha256: string;
   let file: string | undefined;
   let size: number | undefined;

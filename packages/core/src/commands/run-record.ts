@@ -3,6 +3,7 @@ import {
   appendFileSync,
   closeSync,
   existsSync,
+  mkdirSync,
   openSync,
   readFileSync,
   readSync,
@@ -12,6 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import type { SandboxMode } from "../base/action-env";
 import type { ActionOutcome } from "../execution/outcome";
 import type { RecordsConfig } from "../workspace/config";
 import { readGitHead } from "../workspace/git-head";
@@ -46,6 +48,8 @@ export interface ActionEntry {
   mnemonic: string;
   key?: string;
   status: "executed" | "local" | "remote" | "failed" | "skipped" | "interrupted";
+  /** how it ran (or would have): default, strict, or none (unsandboxed) */
+  sandbox?: SandboxMode;
   durationMs: number;
   outputs: { path: string; sha256: string }[];
 }
@@ -76,6 +80,7 @@ export function actionEntries(outcomes: readonly ActionOutcome[]): ActionEntry[]
     mnemonic: o.action.mnemonic,
     ...(o.key ? { key: o.key } : {}),
     status: o.status === "cached" ? (o.remote ? "remote" : "local") : o.status,
+    ...(o.result ? { sandbox: o.result.sandbox } : {}),
     durationMs: o.durationMs,
     outputs: (o.result?.files ?? []).map((f) => ({ path: f.path, sha256: f.hash })),
   }));
@@ -101,6 +106,8 @@ export function recordHeader(
 /** Appends `record` to the output base's records, rotating old ones out when the file grew past its limit. */
 export function appendRunRecord(outputBase: string, record: RunRecord, limits: RecordLimits = DEFAULT_RECORD_LIMITS): void {
   const file = join(outputBase, RECORDS_FILE);
+  // a command that reads, such as hb attest verify in a fresh checkout, may be the first to write there
+  mkdirSync(outputBase, { recursive: true });
   appendFileSync(file, `${JSON.stringify(record)}\n`);
   if (statSync(file).size > limits.maxBytes || firstStartedAt(file) < Date.now() - limits.maxAgeDays * 86_400_000)
     rotateRecords(file, limits);
@@ -149,8 +156,8 @@ export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.n
 }
 
 /**
- * The records in `sources` (record files, or directories holding `*.jsonl` record files, such as
- * CI artifacts), each once: the same record read from two places is one. Lines that are not
+ * The records in `sources` (record files, `--report` files, or directories holding them, such as
+ * CI artifacts: `*.jsonl` and `*.json`), each once: the same record read from two places is one. Lines that are not
  * records of a known schema are skipped.
  */
 export function readRunRecords(sources: readonly string[]): RunRecord[] {
@@ -162,10 +169,12 @@ export function readRunRecords(sources: readonly string[]): RunRecord[] {
       files.push(s);
       continue;
     }
-    for (const e of readdirSync(s).sort()) if (e.endsWith(".jsonl")) files.push(join(s, e));
+    for (const e of readdirSync(s).sort()) if (e.endsWith(".jsonl") || e.endsWith(".json")) files.push(join(s, e));
   }
   for (const f of files) {
-    for (const line of readFileSync(f, "utf8").split("\n")) {
+    const text = readFileSync(f, "utf8");
+    // a --report file holds one record, pretty-printed; a records file one per line
+    for (const line of f.endsWith(".json") ? [text] : text.split("\n")) {
       if (!line) continue;
       let r: unknown;
       try {

@@ -117,6 +117,10 @@ export class RunActions {
               execroot,
               files: keyed.files,
               toolchainFiles: toolchains.flatMap((t) => [t.hostPath, ...t.mounts]),
+              declaredDirs: [
+                ...keyed.dirBinds.map((d) => `${execroot}/${d.path}`),
+                ...toolchains.filter((t) => t.isDirectory).map((t) => t.hostPath),
+              ],
               scratch: [`${execroot}/${writableAt}`, material.env.TMPDIR!, material.env.HOME!],
             },
             traceDir,
@@ -142,6 +146,7 @@ export class RunActions {
             signal: run.signal ?? null,
             stderrTail: tail(run.stderr),
             stdoutTail: tail(run.stdout),
+            sandboxMissingFile: missingFile,
           },
           missingFile
             ? {

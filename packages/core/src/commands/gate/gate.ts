@@ -21,6 +21,7 @@ import { lockOutputBase } from "../../workspace/lock";
 import { type EffectivePolicy, effectivePolicy, validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
+import { type RecordHeader, appendRunRecord, recordHeader } from "../run-record";
 import { type BypassClosure, type BypassRecord, checkBypassId, closeBypass, openBypasses, recordBypass } from "./bypass-log";
 
 export interface GateOptions {
@@ -142,7 +143,11 @@ function writeWhole(path: string, text: string): void {
 }
 
 /** `hb gate`: checks each artifact against release.policy; never throws for a check that fails. */
-export async function gate(opts: GateOptions): Promise<GateResult> {
+/** What `hb gate` records: its result whole. */
+export interface GateRecord extends RecordHeader, GateResult {}
+
+export async function gate(opts: GateOptions): Promise<GateRecord> {
+  const started = Date.now();
   const sourceCommit = expectedCommit(opts.sourceCommit)!;
   if (opts.bypass) {
     checkBypassId(opts.bypass.id);
@@ -274,7 +279,7 @@ export async function gate(opts: GateOptions): Promise<GateResult> {
       : verdicts.some((v) => v.result === "bypassed")
         ? "bypassed"
         : "passed";
-    return {
+    const gateResult: GateResult = {
       version: 1,
       sourceCommit,
       policyDigest: digest,
@@ -283,6 +288,12 @@ export async function gate(opts: GateOptions): Promise<GateResult> {
       ...(bypass ? { bypass } : {}),
       openBypasses: openBypasses(workspace.outputBase),
     };
+    const record: GateRecord = {
+      ...recordHeader("gate", workspace.root, started, { builderId: opts.verifierId ?? defaultVerifierId() }),
+      ...gateResult,
+    };
+    appendRunRecord(workspace.outputBase, record);
+    return record;
   } finally {
     base?.close();
     lock.release();

@@ -16,6 +16,8 @@ export interface AuditedAction {
   files: readonly ActionInput[];
   /** host paths of its toolchains and what they load */
   toolchainFiles: readonly string[];
+  /** directories declared whole (a pinned node_modules, a JDK): everything below them is declared */
+  declaredDirs: readonly string[];
   /** where it may write and scratch: its outputs directory, TMPDIR, HOME */
   scratch: readonly string[];
 }
@@ -56,6 +58,7 @@ export function classifyTraces(a: AuditedAction, traceDir: string): ActionAudit 
     const path = absoluteTarget(access, a.execroot);
     if (files.has(path) || dirs.has(path) || alwaysAllowed(path)) continue;
     if (a.scratch.some((d) => path === d || path.startsWith(d + "/"))) continue;
+    if (a.declaredDirs.some((d) => path === d || path.startsWith(d + "/"))) continue;
     if (findingItsWay(path, access.failed, a.execroot)) continue;
     reads.add(path);
   }

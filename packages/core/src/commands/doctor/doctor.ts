@@ -1,0 +1,315 @@
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { ActionGraph } from "../../base/graph";
+import { OutputBase } from "../../caching/output-base";
+import { lockfilePackages, npmPolicy } from "../../fetch/requests";
+import type { WorkspaceConfig } from "../../workspace/config";
+import { lockOutputBase } from "../../workspace/lock";
+import { validateRelease } from "../../workspace/release-config";
+import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
+import { analyzeWorkspace } from "../analyze";
+import { isBuildRecord, isVerifyRecord } from "../record-kinds";
+import { RECORDS_FILE, type RunRecord, readRunRecords } from "../run-record";
+
+// `hb doctor`: the playbook's readiness checklist, twelve points, each judged from this
+// workspace (its graph, hb.config.ts, its CI configuration) and its run records, with the
+// evidence used and, when not passing, the one thing to do.
+
+export type CheckStatus = "pass" | "warn" | "fail";
+
+export interface DoctorCheck {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  evidence: string;
+  /** when not passing: the one thing to do */
+  fix?: string;
+}
+
+export interface DoctorReport {
+  checks: DoctorCheck[];
+}
+
+export interface DoctorOptions {
+  cwd: string;
+  outputBase?: string;
+  analyzerScript: string;
+  signal: AbortSignal;
+}
+
+/** The CI configuration of the workspace: GitHub Actions workflows and GitLab CI, as text. */
+function ciConfig(root: string): { files: string[]; text: string } {
+  const files: string[] = [];
+  const workflows = join(root, ".github/workflows");
+  if (existsSync(workflows)) for (const f of readdirSync(workflows).sort()) if (/\.ya?ml$/.test(f)) files.push(`.github/workflows/${f}`);
+  if (existsSync(join(root, ".gitlab-ci.yml"))) files.push(".gitlab-ci.yml");
+  return { files, text: files.map((f) => readFileSync(join(root, f), "utf8")).join("\n") };
+}
+
+/** Whether the CI configuration runs `hb <command>` (directly, through npx, or through a script). */
+const runsInCi = (ci: string, command: RegExp) =>
+  new RegExp(`(?:^|[\\s"'(])(?:npx |node_modules/\\.bin/)?hb ${command.source}`, "m").test(ci);
+
+const ARCHIVE = /\.(tar|tgz|tar\.gz|tar\.xz|zip|jar|whl)$/;
+
+interface Facts {
+  config: WorkspaceConfig;
+  graph: ActionGraph;
+  records: RunRecord[];
+  ci: { files: string[]; text: string };
+  root: string;
+}
+
+type Judge = (f: Facts) => Omit<DoctorCheck, "id" | "title">;
+
+const pass = (evidence: string) => ({ status: "pass" as const, evidence });
+const warn = (evidence: string, fix: string) => ({ status: "warn" as const, evidence, fix });
+const fail = (evidence: string, fix: string) => ({ status: "fail" as const, evidence, fix });
+
+function releaseOf(f: Facts) {
+  return f.config.release === undefined ? undefined : validateRelease(f.config.release, CONFIG_FILE);
+}
+
+/** Labels of the release targets and everything they depend on. */
+function releaseClosure(f: Facts): Set<string> {
+  const targets = new Map(f.graph.targets.map((t) => [t.label, t]));
+  const seen = new Set<string>();
+  const stack = [...(releaseOf(f)?.targets ?? [])];
+  while (stack.length > 0) {
+    const l = stack.pop()!;
+    if (seen.has(l)) continue;
+    seen.add(l);
+    stack.push(...(targets.get(l)?.deps ?? []));
+  }
+  return seen;
+}
+
+const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
+  {
+    id: "toolchains-pinned",
+    title: "Toolchains pinned by digest",
+    judge: (f) => {
+      const run = f.graph.actions.filter((a) => a.kind === "run");
+      const evidence = `${run.length} commands; ${new Set(run.flatMap((a) => a.toolchains.map((t) => t.path))).size} pinned programs; sandbox ${f.config.sandbox ?? "default"}`;
+      return f.config.sandbox === "strict"
+        ? pass(`${evidence}: only declared toolchains are visible to actions`)
+        : warn(
+            `${evidence}: actions can run any program of the system directories, unpinned`,
+            `set sandbox: "strict" in ${CONFIG_FILE}, and declare every program actions run as a toolchain`,
+          );
+    },
+  },
+  {
+    id: "dependencies-locked",
+    title: "Dependency lock and checksums enforced",
+    judge: (f) => {
+      const installs = f.graph.actions.filter((a) => a.kind === "npm_install");
+      const allowed = f.config.npm?.allowUnpinned ?? [];
+      const problems: string[] = [];
+      for (const a of installs) {
+        try {
+          lockfilePackages(a, f.root, npmPolicy(f.config.npm));
+        } catch (e) {
+          problems.push((e as Error).message);
+        }
+      }
+      if (problems.length > 0)
+        return fail(
+          `${installs.length} lockfiles; ${problems[0]}`,
+          "pin every entry of the lockfile (an integrity for each package), or fix what it names",
+        );
+      const lockless =
+        existsSync(join(f.root, "package.json")) &&
+        !["package-lock.json", "pnpm-lock.yaml", "yarn.lock"].some((l) => existsSync(join(f.root, l)));
+      if (lockless)
+        return fail(
+          "package.json has no lockfile beside it",
+          "commit a lockfile (npm install writes package-lock.json) and build node_modules with npm_deps",
+        );
+      if (allowed.length > 0)
+        return warn(
+          `${installs.length} lockfiles checked; npm.allowUnpinned lets ${allowed.join(", ")} through without a checksum`,
+          "pin them and empty npm.allowUnpinned",
+        );
+      return pass(`${installs.length} lockfiles, every entry pinned by integrity and checked by the fetch step`);
+    },
+  },
+  {
+    id: "actions-sandboxed",
+    title: "Actions sandboxed",
+    judge: (f) => {
+      const closure = releaseClosure(f);
+      const unsandboxed = f.graph.targets.filter((t) => t.tags.includes("no-sandbox"));
+      const inRelease = unsandboxed.filter((t) => closure.has(t.label));
+      if (inRelease.length > 0)
+        return fail(
+          `${inRelease.map((t) => t.label).join(", ")} tagged no-sandbox in a release closure`,
+          "drop the no-sandbox tag of every target a release artifact depends on",
+        );
+      if (unsandboxed.length > 0)
+        return warn(
+          `${unsandboxed.map((t) => t.label).join(", ")} tagged no-sandbox (outside release closures)`,
+          "drop no-sandbox tags where a sandbox will do; they run only with --allow-unsandboxed",
+        );
+      return pass(`${f.graph.actions.length} actions, every one in the bwrap sandbox`);
+    },
+  },
+  {
+    id: "network-isolation",
+    title: "Network isolation",
+    judge: (f) => {
+      const pins = f.graph.actions.filter((a) => a.kind === "fetch" || a.kind === "npm_install").length;
+      return pass(`actions run with no network (bwrap --unshare-all); the fetch step is the one download, of ${pins} pinned inputs`);
+    },
+  },
+  {
+    id: "source-date-epoch",
+    title: "SOURCE_DATE_EPOCH in release builds",
+    judge: (f) =>
+      pass(
+        `every action gets SOURCE_DATE_EPOCH=${f.config.sourceDateEpoch ?? 315532800} (commit time only for actions declaring stamp under --stamp)`,
+      ),
+  },
+  {
+    id: "archive-normalization",
+    title: "Archive timestamp normalization",
+    judge: (f) => {
+      const verified = new Set(
+        f.records.filter(isVerifyRecord).flatMap((r) => r.targets.filter((t) => t.status === "reproducible").map((t) => t.label)),
+      );
+      const made = f.graph.actions.filter((a) => a.kind === "run" && a.mnemonic === "Genrule" && a.outputs.some((o) => ARCHIVE.test(o)));
+      const unverified = made.filter((a) => !verified.has(a.owner));
+      if (unverified.length > 0) {
+        return warn(
+          `${unverified.map((a) => a.owner).join(", ")} ${unverified.length === 1 ? "makes an archive" : "make archives"} outside hb's rules and were never verified reproducible`,
+          `run hb verify ${unverified[0]!.owner}, or make the archive with an hb rule (npm_package) that fixes mtimes, owners and order`,
+        );
+      }
+      return pass(
+        `${made.length} archives made outside hb's rules, all verified reproducible; hb's own rules sort entries and fix mtime, uid, gid and modes`,
+      );
+    },
+  },
+  {
+    id: "stable-environment",
+    title: "Stable locale, time zone and file order",
+    judge: () =>
+      pass(
+        "hb fixes TZ=UTC, LC_ALL=LANG=C.UTF-8, HOME, hostname, umask 022 and the staged inputs' order and dates for every action (docs/ARCHITECTURE.md, Determinism)",
+      ),
+  },
+  {
+    id: "rebuild-in-ci",
+    title: "Rebuild-and-compare in CI",
+    judge: (f) => {
+      if (runsInCi(f.ci.text, /verify/)) return pass(`${f.ci.files.join(", ")} runs hb verify`);
+      if (f.records.some((r) => r.command === "verify"))
+        return warn(
+          "hb verify has run here, but no CI configuration runs it",
+          "add hb verify of the release targets to CI (examples/ci/release.yml)",
+        );
+      return fail(
+        f.ci.files.length
+          ? `${f.ci.files.join(", ")} never runs hb verify`
+          : "no CI configuration found (.github/workflows, .gitlab-ci.yml)",
+        "run hb verify of the release targets in CI (examples/ci/release.yml)",
+      );
+    },
+  },
+  {
+    id: "signed-provenance",
+    title: "Signed provenance for release artifacts",
+    judge: (f) => {
+      const release = releaseOf(f);
+      if (!release)
+        return fail(
+          `no release setting in ${CONFIG_FILE}: nothing says which outputs are release artifacts`,
+          `name them: release: { targets: ["//app:package"] } in ${CONFIG_FILE}`,
+        );
+      if (runsInCi(f.ci.text, /build[^\n]*--provenance/)) return pass(`${f.ci.files.join(", ")} builds with --provenance`);
+      const signed = f.records.some((r) => isBuildRecord(r) && (r.attestations ?? []).length > 0);
+      if (signed)
+        return warn(
+          "release artifacts were signed here, but no CI configuration signs them",
+          "build the release targets with --provenance in CI (examples/ci/release.yml)",
+        );
+      return fail(
+        "no build signs provenance for the release targets",
+        `build ${release.targets.join(" ")} with --provenance --signing-key in CI`,
+      );
+    },
+  },
+  {
+    id: "independent-rebuild",
+    title: "Independent rebuild verification",
+    judge: (f) => {
+      const policy = releaseOf(f)?.policy;
+      const attested = runsInCi(f.ci.text, /verify[^\n]*--attest/);
+      if (attested && (policy?.corroboration ?? 1) >= 2)
+        return pass(`an independent rebuilder signs in CI, and release.policy.corroboration is ${policy!.corroboration}`);
+      if (attested)
+        return warn("a rebuilder signs in CI, but the policy does not require its agreement", "set release.policy.corroboration to 2");
+      return fail(
+        "no independent rebuilder signs what it rebuilt",
+        "run hb verify --attest on another runner with another key (examples/ci/release.yml), and set release.policy.corroboration to 2",
+      );
+    },
+  },
+  {
+    id: "slis-dashboard",
+    title: "SLIs on a dashboard",
+    judge: (f) => {
+      if (runsInCi(f.ci.text, /report/)) return pass(`${f.ci.files.join(", ")} runs hb report`);
+      if (f.records.length > 0)
+        return warn(
+          `${f.records.length} run records here, but no CI configuration publishes the SLIs`,
+          "run hb report --runs <the CI's report artifacts> --output html in CI and publish the page",
+        );
+      return fail("no run records and no hb report in CI", "keep CI's --report files as artifacts and run hb report --runs on them in CI");
+    },
+  },
+  {
+    id: "release-gate",
+    title: "Release gate wired",
+    judge: (f) => {
+      const policy = releaseOf(f)?.policy;
+      if (!policy) return fail(`no release.policy in ${CONFIG_FILE}`, `write release.policy (builders and their keys) in ${CONFIG_FILE}`);
+      if (runsInCi(f.ci.text, /gate/)) return pass(`${f.ci.files.join(", ")} runs hb gate against release.policy`);
+      return fail(
+        "release.policy is written, but no CI configuration runs hb gate",
+        "run hb gate on the release artifacts in the release job (examples/ci/release.yml)",
+      );
+    },
+  },
+];
+
+/** `hb doctor`: the twelve points, in the playbook's order. */
+export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
+  const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
+  let base: OutputBase | undefined;
+  let facts: Facts;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const { config, graph } = await analyzeWorkspace({
+      workspace,
+      base,
+      patterns: ["//..."],
+      cwd: workspace.root,
+      analyzerScript: opts.analyzerScript,
+      sandboxed: true,
+      signal: opts.signal,
+    });
+    facts = {
+      config,
+      graph,
+      records: readRunRecords([join(workspace.outputBase, RECORDS_FILE)]),
+      ci: ciConfig(workspace.root),
+      root: workspace.root,
+    };
+  } finally {
+    base?.close();
+    lock.release();
+  }
+  return { checks: CHECKS.map((c) => ({ id: c.id, title: c.title, ...c.judge(facts) })) };
+}

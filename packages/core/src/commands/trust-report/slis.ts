@@ -1,0 +1,253 @@
+import { isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
+import type { RunRecord } from "../run-record";
+import { isoWeek } from "./weeks";
+
+// The five SLIs of the playbook, per ISO week, computed from run records alone: a figure shows
+// its counts, not only its ratio (docs/ARCHITECTURE.md, Run records).
+
+/** One week of an SLI: its value (null without data) and the counts behind it. */
+export type Week<C> = { week: string; value: number | null } & C;
+
+export interface Sli<C> {
+  /** over the whole period */
+  value: number | null;
+  weeks: Week<C>[];
+}
+
+export interface ReproducibilityCounts {
+  /** distinct artifacts verified (a rebuild compared) */
+  verified: number;
+  reproducible: number;
+  /** of them, release artifacts (release.targets' outputs) */
+  releaseVerified: number;
+  releaseReproducible: number;
+}
+
+export interface HermeticCounts {
+  /** undeclared reads and connects `--audit` found */
+  auditFindings: number;
+  /** actions that ran an undeclared program in strict mode */
+  undeclaredTools: number;
+  /** actions that failed on a file missing from their sandbox */
+  missingInputs: number;
+  /** actions run unsandboxed in builds of release targets */
+  unsandboxedInRelease: number;
+}
+
+export interface CacheIncidentCounts {
+  /** remote entries refused, by reason (bad signature, digest mismatch, malformed, replayed, ...) */
+  refused: Record<string, number>;
+  /** local CAS or action cache corruption found and repaired */
+  localCorruption: number;
+  /** what the team cache server refused, from its /metrics (the current week) */
+  serverRefused: number;
+}
+
+export interface ExplainCounts {
+  explained: number;
+  /** could not answer in full: no action, or no provenance */
+  incomplete: number;
+}
+
+export interface CoverageCounts {
+  /** release artifacts built */
+  built: number;
+  /** of them, built with provenance by a builder the release policy trusts */
+  covered: number;
+}
+
+export interface Slis {
+  reproducibility: Sli<ReproducibilityCounts>;
+  hermeticViolations: Sli<HermeticCounts>;
+  cacheIncidents: Sli<CacheIncidentCounts>;
+  meanTimeToExplainMs: Sli<ExplainCounts>;
+  provenanceCoverage: Sli<CoverageCounts>;
+}
+
+export interface SliInputs {
+  records: readonly RunRecord[];
+  /** the weeks shown, oldest first */
+  weeks: readonly string[];
+  /** release.targets of hb.config.ts */
+  releaseTargets: readonly string[];
+  /** builder ids release.policy trusts */
+  trustedBuilders: readonly string[];
+  /** explain runs made at report time, for each release artifact: they count in the current week */
+  explainedNow: readonly { durationMs: number; complete: boolean }[];
+  /** refusals the server's /metrics counts, when asked (--server) */
+  serverRefused?: number;
+}
+
+/** Counts per week; a week (or the period) with nothing counted has the value null, its counts zero. */
+function byWeek<C>(
+  weeks: readonly string[],
+  zero: () => C,
+  value: (c: C) => number | null,
+): { add(week: string, f: (c: C) => void): void; sli(total: C): Sli<C> } {
+  const counts = new Map(weeks.map((w) => [w, zero()]));
+  const seen = new Set<string>();
+  return {
+    add(week, f) {
+      const c = counts.get(week);
+      if (!c) return;
+      seen.add(week);
+      f(c);
+    },
+    sli(total) {
+      return {
+        value: seen.size === 0 ? null : value(total),
+        weeks: weeks.map((w) => ({ week: w, value: seen.has(w) ? value(counts.get(w)!) : null, ...counts.get(w)! })),
+      };
+    },
+  };
+}
+
+const ratio = (n: number, d: number) => (d === 0 ? null : n / d);
+
+export function computeSlis(input: SliInputs): Slis {
+  const { weeks, records } = input;
+  const current = weeks[weeks.length - 1]!;
+  const inPeriod = records.filter((r) => weeks.includes(isoWeek(Date.parse(r.startedAt))));
+  const weekOf = (r: RunRecord) => isoWeek(Date.parse(r.startedAt));
+  const release = new Set(input.releaseTargets);
+
+  // 1. reproducibility: an artifact's last verdict in a week
+  const repro = byWeek<ReproducibilityCounts>(
+    weeks,
+    () => ({ verified: 0, reproducible: 0, releaseVerified: 0, releaseReproducible: 0 }),
+    (c) => (release.size > 0 ? ratio(c.releaseReproducible, c.releaseVerified) : ratio(c.reproducible, c.verified)),
+  );
+  const verdicts = new Map<string, Map<string, { ok: boolean; release: boolean }>>();
+  for (const r of inPeriod.filter(isVerifyRecord)) {
+    const w = weekOf(r);
+    const m = verdicts.get(w) ?? new Map<string, { ok: boolean; release: boolean }>();
+    verdicts.set(w, m);
+    for (const t of r.targets) {
+      for (const o of t.outputs ?? []) m.set(`${o.path}\0${o.sha256}`, { ok: t.status === "reproducible", release: release.has(t.label) });
+    }
+  }
+  // independent rebuilders: the gate's corroboration of a release artifact, an attest verify asking for k > 1
+  const verdict = (r: RunRecord, key: string, ok: boolean, isRelease: boolean) => {
+    const w = weekOf(r);
+    const m = verdicts.get(w) ?? new Map<string, { ok: boolean; release: boolean }>();
+    verdicts.set(w, m);
+    m.set(key, { ok, release: isRelease });
+  };
+  for (const r of inPeriod) {
+    if (isGateRecord(r)) {
+      for (const a of r.artifacts) {
+        const c = a.checks.find((x) => x.check === "corroboration");
+        if (c && c.status !== "skip") verdict(r, `${a.subject ?? a.artifact}\0${a.sha256}`, c.status === "pass", true);
+      }
+    } else if (isAttestVerifyRecord(r) && r.threshold > 1) verdict(r, `${r.artifact}\0${r.sha256}`, r.ok, false);
+  }
+  const reproTotal: ReproducibilityCounts = { verified: 0, reproducible: 0, releaseVerified: 0, releaseReproducible: 0 };
+  for (const [w, m] of verdicts) {
+    for (const v of m.values()) {
+      const tally = (c: ReproducibilityCounts) => {
+        c.verified++;
+        if (v.ok) c.reproducible++;
+        if (v.release) c.releaseVerified++;
+        if (v.release && v.ok) c.releaseReproducible++;
+      };
+      repro.add(w, tally);
+      tally(reproTotal);
+    }
+  }
+
+  // 2. hermetic violations
+  const herm = byWeek<HermeticCounts>(
+    weeks,
+    () => ({ auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 }),
+    (c) => c.auditFindings + c.undeclaredTools + c.missingInputs + c.unsandboxedInRelease,
+  );
+  const hermTotal: HermeticCounts = { auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 };
+  for (const r of inPeriod.filter(isBuildRecord)) {
+    const releaseBuild = r.targets.some((t) => release.has(t.label));
+    const tally = (c: HermeticCounts) => {
+      c.auditFindings += r.hermeticViolations ?? 0;
+      c.undeclaredTools += r.failures.filter((f) => f.code === "UNDECLARED_TOOL").length;
+      c.missingInputs += r.failures.filter((f) => f.code === "ACTION_FAILED" && f.sandboxMissingFile).length;
+      if (releaseBuild) c.unsandboxedInRelease += r.actionList.filter((a) => a.sandbox === "none" && a.status === "executed").length;
+    };
+    herm.add(weekOf(r), tally);
+    tally(hermTotal);
+  }
+
+  // 3. remote cache correctness incidents
+  const cache = byWeek<CacheIncidentCounts>(
+    weeks,
+    () => ({ refused: {}, localCorruption: 0, serverRefused: 0 }),
+    (c) => Object.values(c.refused).reduce((a, b) => a + b, 0) + c.localCorruption + c.serverRefused,
+  );
+  const cacheTotal: CacheIncidentCounts = { refused: {}, localCorruption: 0, serverRefused: 0 };
+  for (const r of inPeriod.filter(isBuildRecord)) {
+    const tally = (c: CacheIncidentCounts) => {
+      for (const [why, n] of Object.entries(r.remote?.rejected ?? {})) c.refused[why] = (c.refused[why] ?? 0) + n;
+      c.localCorruption += r.incidents.length;
+    };
+    cache.add(weekOf(r), tally);
+    tally(cacheTotal);
+  }
+  if (input.serverRefused) {
+    cache.add(current, (c) => (c.serverRefused += input.serverRefused!));
+    cacheTotal.serverRefused += input.serverRefused;
+  }
+
+  // 4. mean time to explain a release
+  const explainDurations = new Map<string, number[]>();
+  const expl = byWeek<ExplainCounts>(
+    weeks,
+    () => ({ explained: 0, incomplete: 0 }),
+    () => null,
+  );
+  const explTotal: ExplainCounts = { explained: 0, incomplete: 0 };
+  const explained = [
+    ...inPeriod.filter(isExplainRecord).map((r) => ({ week: weekOf(r), durationMs: r.durationMs, complete: r.complete })),
+    ...input.explainedNow.map((e) => ({ week: current, ...e })),
+  ];
+  for (const e of explained) {
+    const tally = (c: ExplainCounts) => {
+      c.explained++;
+      if (!e.complete) c.incomplete++;
+    };
+    expl.add(e.week, tally);
+    tally(explTotal);
+    explainDurations.set(e.week, [...(explainDurations.get(e.week) ?? []), e.durationMs]);
+  }
+  const mean = (xs: readonly number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length);
+  const explainSli = expl.sli(explTotal);
+  for (const w of explainSli.weeks) w.value = mean(explainDurations.get(w.week) ?? []);
+  explainSli.value = mean(explained.map((e) => e.durationMs));
+
+  // 5. provenance coverage of release artifacts
+  const trusted = new Set(input.trustedBuilders);
+  const cov = byWeek<CoverageCounts>(
+    weeks,
+    () => ({ built: 0, covered: 0 }),
+    (c) => ratio(c.covered, c.built),
+  );
+  const covTotal: CoverageCounts = { built: 0, covered: 0 };
+  for (const r of inPeriod.filter(isBuildRecord)) {
+    const artifacts = r.targets.filter((t) => release.has(t.label)).flatMap((t) => t.outputs);
+    if (artifacts.length === 0) continue;
+    const attested = new Set((r.attestations ?? []).map((a) => a.replace(/\.intoto\.jsonl$/, "")));
+    const byTrusted = trusted.has(r.builderId);
+    const tally = (c: CoverageCounts) => {
+      for (const a of artifacts) {
+        c.built++;
+        if (byTrusted && attested.has(a.path)) c.covered++;
+      }
+    };
+    cov.add(weekOf(r), tally);
+    tally(covTotal);
+  }
+
+  return {
+    reproducibility: repro.sli(reproTotal),
+    hermeticViolations: herm.sli(hermTotal),
+    cacheIncidents: cache.sli(cacheTotal),
+    meanTimeToExplainMs: explainSli,
+    provenanceCoverage: cov.sli(covTotal),
+  };
+}

@@ -1,0 +1,164 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { HbError } from "../../base/errors";
+import { type ActionInfo } from "../../caching/action-cache";
+import { OutputBase } from "../../caching/output-base";
+import { lockOutputBase } from "../../workspace/lock";
+import { validateRelease } from "../../workspace/release-config";
+import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
+import { analyzeWorkspace } from "../analyze";
+import { explainIn } from "../explain";
+import { type BypassRecord, openBypasses } from "../gate/bypass-log";
+import { RECORDS_FILE, readRunRecords } from "../run-record";
+import { type CacheTiers, type FlakyTest, type SlowAction, cacheTiers, flakyTests, lastBuildMisses, slowestActions } from "./details";
+import { type Slis, computeSlis } from "./slis";
+import { parseSince, weeksBetween } from "./weeks";
+
+export interface TrustReportOptions {
+  cwd: string;
+  outputBase?: string;
+  /** `8w`, `30d` or a date (default 8w) */
+  since?: string;
+  /** more record files or directories (CI artifacts) */
+  runs: readonly string[];
+  /** the team cache server whose /metrics counts its refusals; HB_CACHE_TOKEN for read access */
+  server?: { url: string; token?: string };
+  analyzerScript: string;
+  signal: AbortSignal;
+  /** the moment the report is made at (tests) */
+  nowMs?: number;
+}
+
+/** What `hb report` answers: the SLIs, and what explains them. */
+export interface TrustReport {
+  schemaVersion: 1;
+  generatedAt: string;
+  weeks: string[];
+  /** run records read, from every source, each once */
+  records: number;
+  release: { targets: string[] };
+  slis: Slis;
+  cache: CacheTiers;
+  slowest: SlowAction[];
+  lastBuildMisses: { label: string; mnemonic: string; why: string }[];
+  flaky: FlakyTest[];
+  openBypasses: BypassRecord[];
+}
+
+/** Server refusals that say something was wrong with what a client sent: poisoning attempts, not auth. */
+const CORRECTNESS_REFUSALS = /^(hash_mismatch|bad_ac_entry|ac_key_mismatch|missing_blob|ac_conflict|untrusted_signature|bad_signature)$/;
+
+async function serverRefusals(server: { url: string; token?: string }): Promise<number> {
+  let text: string;
+  try {
+    const res = await fetch(new URL("/metrics", server.url), { headers: server.token ? { authorization: `Bearer ${server.token}` } : {} });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    text = await res.text();
+  } catch (e) {
+    throw new HbError("USAGE", `cannot read ${server.url}/metrics: ${(e as Error).message}`, {
+      hint: "give the team cache's URL; /metrics needs a token with read access (HB_CACHE_TOKEN)",
+    });
+  }
+  let n = 0;
+  for (const line of text.split("\n")) {
+    const m = /^hb_cache_(?:refused_uploads_total\{reason="([^"]+)"\}|corrupt_entries_total(?:\{\})?) (\d+)/.exec(line);
+    if (m && (m[1] === undefined || CORRECTNESS_REFUSALS.test(m[1]))) n += Number(m[2]);
+  }
+  return n;
+}
+
+/** Why an action ran again: the first input whose digest differs from the last time, read from the action cache's records. */
+function whyRan(base: OutputBase, key: string, previousKey: string | undefined): string {
+  if (!previousKey) return "not recorded before in these records";
+  const info = (k: string) => {
+    const row = base.db.prepare("SELECT info FROM action_info WHERE key = ?").get(k) as { info: string } | undefined;
+    return row ? (JSON.parse(row.info) as ActionInfo) : undefined;
+  };
+  const [now, before] = [info(key), info(previousKey)];
+  if (!now || !before) return `its key changed (${previousKey.slice(0, 12)} -> ${key.slice(0, 12)})`;
+  const files = (i: ActionInfo) => new Map([...i.inputs, ...i.tools, ...i.toolchains].map((f) => [f.path, f.hash]));
+  const [a, b] = [files(now), files(before)];
+  for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    if (a.get(path) === b.get(path)) continue;
+    if (!b.has(path)) return `${path} is a new input`;
+    if (!a.has(path)) return `${path} is no longer an input`;
+    return `${path} changed (${b.get(path)!.slice(0, 12)} -> ${a.get(path)!.slice(0, 12)})`;
+  }
+  if (JSON.stringify(now.argv) !== JSON.stringify(before.argv)) return "its command changed";
+  if (JSON.stringify(now.env) !== JSON.stringify(before.env)) return "its environment changed";
+  return "its platform or host changed";
+}
+
+/**
+ * `hb report`: the five SLIs week by week from the run records (the output base's, and any given
+ * with `--runs`), the release artifacts explained now (mean time to explain), the server's own
+ * refusals when asked, and the tables below them.
+ */
+export async function trustReport(opts: TrustReportOptions): Promise<TrustReport> {
+  const now = opts.nowMs ?? Date.now();
+  const since = parseSince(opts.since ?? "8w", now);
+  if (since === undefined || since > now) {
+    throw new HbError("USAGE", `--since ${opts.since}: give a period (8w, 30d) or a date (2026-10-01) before now`);
+  }
+  const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
+  let base: OutputBase | undefined;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const analyze = (patterns: readonly string[]) =>
+      analyzeWorkspace({
+        workspace,
+        base: base!,
+        patterns,
+        cwd: opts.cwd,
+        analyzerScript: opts.analyzerScript,
+        sandboxed: true,
+        signal: opts.signal,
+      });
+    const { config } = await analyze([]);
+    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
+    const records = readRunRecords([join(workspace.outputBase, RECORDS_FILE), ...opts.runs]);
+    const weeks = weeksBetween(since, now);
+    const inPeriod = records.filter((r) => Date.parse(r.startedAt) >= since);
+    // mean time to explain: each release artifact there is, explained now, in full or not
+    const explainedNow: { durationMs: number; complete: boolean }[] = [];
+    if (release && release.targets.length > 0) {
+      const { graph } = await analyze(release.targets);
+      const wanted = new Set(graph.requested);
+      for (const f of graph.targets.filter((t) => wanted.has(t.label)).flatMap((t) => t.files.filter((p) => p.startsWith("hb-out/")))) {
+        if (!existsSync(join(workspace.root, f))) continue;
+        const t0 = performance.now();
+        const e = await explainIn(workspace, { cwd: workspace.root, what: f });
+        explainedNow.push({ durationMs: performance.now() - t0, complete: e.producers.length > 0 && e.provenance.length > 0 });
+      }
+    }
+    const slis = computeSlis({
+      records: inPeriod,
+      weeks,
+      releaseTargets: release?.targets ?? [],
+      trustedBuilders: Object.keys(release?.policy?.builders ?? {}),
+      explainedNow,
+      serverRefused: opts.server ? await serverRefusals(opts.server) : undefined,
+    });
+    return {
+      schemaVersion: 1,
+      generatedAt: new Date(now).toISOString(),
+      weeks,
+      records: inPeriod.length,
+      release: { targets: release?.targets ?? [] },
+      slis,
+      cache: cacheTiers(inPeriod),
+      slowest: slowestActions(inPeriod),
+      lastBuildMisses: lastBuildMisses(inPeriod).map((m) => ({
+        label: m.label,
+        mnemonic: m.mnemonic,
+        why: whyRan(base!, m.key, m.previousKey),
+      })),
+      flaky: flakyTests(inPeriod),
+      openBypasses: openBypasses(workspace.outputBase),
+    };
+  } finally {
+    base?.close();
+    lock.release();
+  }
+}

@@ -1,0 +1,262 @@
+import { copyFileSync, cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { afterEach, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../packages/cache-server/src/testing/server";
+import { REPO, hb, makeWorkspace, tempDir, writeFiles } from "./helpers";
+
+// The trust loop's figures from real runs: every SLI computed from the run records that real
+// builds, verifies, audits and remote reads wrote, the dashboard rendered by a real browser, and
+// hb doctor's checklist on a bare workspace turning from FAIL to PASS as its fixes are made.
+
+const G = 'import { genrule } from "@hb/core";\n';
+
+let servers: TestServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+const json = (text: string) => JSON.parse(text);
+
+/** A release workspace: //app:pkg is the release target, CI's key the one trusted builder. */
+async function releaseWorkspace(): Promise<{ ws: string; ciKey: string }> {
+  const keysDir = tempDir();
+  const ws = makeWorkspace(
+    {
+      "app/BUILD.ts": G + 'genrule({ name: "pkg", srcs: ["src.txt"], outs: ["pkg.txt"], cmd: "cat $< > $@" });\n',
+      "app/src.txt": "release\n",
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "clock", outs: ["clock.txt"], cmd: "date +%s%N > $@" });\n' +
+        'genrule({ name: "peek", outs: ["peek.txt"], cmd: "head -c 0 /etc/passwd > $@" });\n',
+    },
+    'export default { release: { targets: ["//app:pkg"], policy: { builders: { "urn:hb:ci": ["keys/ci.pem"] } } } };\n',
+  );
+  expect((await hb(keysDir, ["keygen", "--out", "ci"])).exitCode).toBe(0);
+  mkdirSync(join(ws, "keys"));
+  copyFileSync(join(keysDir, "ci/public.pem"), join(ws, "keys/ci.pem"));
+  return { ws, ciKey: join(keysDir, "ci/private.pem") };
+}
+
+describe("hb report", () => {
+  it("computes each SLI for this week from the records real runs wrote, counts and all", async () => {
+    const { ws, ciKey } = await releaseWorkspace();
+    // provenance coverage: the release artifact built once with trusted provenance, once without
+    const signed = await hb(ws, [
+      "build",
+      "//app:pkg",
+      "--provenance",
+      "--signing-key",
+      ciKey,
+      "--builder-id",
+      "urn:hb:ci",
+      "--allow-dirty",
+    ]);
+    expect(signed.exitCode, signed.output).toBe(0);
+    writeFileSync(join(ws, "app/src.txt"), "release 2\n");
+    expect((await hb(ws, ["build", "//app:pkg"])).exitCode).toBe(0);
+    // reproducibility: one artifact reproduces, one (a clock) does not
+    expect((await hb(ws, ["verify", "//app:pkg"])).exitCode).toBe(0);
+    expect((await hb(ws, ["verify", "//p:clock"])).exitCode).toBe(1);
+    // hermeticity: an audit finds one undeclared read
+    expect((await hb(ws, ["build", "//p:peek", "--audit"])).exitCode).toBe(0);
+    // cache incidents: entries a server holds, signed by a key this workspace does not trust
+    const s = await startTestServer({});
+    servers.push(s);
+    const other = makeWorkspace({ "app/BUILD.ts": readFileSync(join(ws, "app/BUILD.ts"), "utf8"), "app/src.txt": "release 3\n" });
+    const otherKeys = tempDir();
+    expect((await hb(otherKeys, ["keygen", "--out", "k"])).exitCode).toBe(0);
+    expect(
+      (
+        await hb(other, [
+          "build",
+          "//app:pkg",
+          "--remote-cache",
+          s.url,
+          "--remote-upload",
+          "--signing-key",
+          join(otherKeys, "k/private.pem"),
+        ])
+      ).exitCode,
+    ).toBe(0);
+    // content this workspace has not built yet, so the build asks the server and refuses what it offers
+    writeFileSync(join(ws, "app/src.txt"), "release 3\n");
+    const refused = await hb(ws, ["build", "//app:pkg", "--remote-cache", s.url, "--trusted-key", join(ws, "keys/ci.pem")]);
+    expect(refused.exitCode, refused.output).toBe(0);
+
+    const r = await hb(ws, ["report", "--output", "json", "--since", "1w"]);
+    expect(r.exitCode, r.output).toBe(0);
+    const report = json(r.stdout);
+    const thisWeek = (sli: string) => report.slis[sli].weeks[report.slis[sli].weeks.length - 1];
+    expect(Object.keys(report.slis)).toEqual([
+      "reproducibility",
+      "hermeticViolations",
+      "cacheIncidents",
+      "meanTimeToExplainMs",
+      "provenanceCoverage",
+    ]);
+    expect(thisWeek("reproducibility")).toMatchObject({
+      value: 1,
+      verified: 2,
+      reproducible: 1,
+      releaseVerified: 1,
+      releaseReproducible: 1,
+    });
+    expect(thisWeek("hermeticViolations")).toMatchObject({ value: 1, auditFindings: 1, undeclaredTools: 0 });
+    expect(thisWeek("cacheIncidents").value).toBeGreaterThanOrEqual(1);
+    expect(thisWeek("cacheIncidents").refused).toEqual({ untrusted: expect.any(Number) });
+    // the release artifact is explained at report time: how it was made, but no provenance covers this content
+    expect(thisWeek("meanTimeToExplainMs")).toMatchObject({ explained: 1, incomplete: 1 });
+    expect(thisWeek("meanTimeToExplainMs").value).toBeGreaterThan(0);
+    expect(thisWeek("provenanceCoverage")).toMatchObject({ built: 3, covered: 1 });
+    expect(report.slowest.length).toBeGreaterThan(0);
+    // the last build missed the caches because its source changed, and the report says so
+    expect(report.lastBuildMisses).toEqual([
+      { label: "//app:pkg", mnemonic: "Genrule", why: expect.stringMatching(/^app\/src\.txt changed/) },
+    ]);
+    // a week with no data says so: null, and zero counts
+    expect(report.slis.reproducibility.weeks[0]).toMatchObject({ value: null, verified: 0 });
+  });
+
+  it("merges records from many machines by id, each once", async () => {
+    const { ws } = await releaseWorkspace();
+    expect((await hb(ws, ["build", "//app:pkg"])).exitCode).toBe(0);
+    const ci = makeWorkspace({ "app/BUILD.ts": G + 'genrule({ name: "pkg", outs: ["pkg.txt"], cmd: "echo ci > $@" });\n' });
+    expect((await hb(ci, ["build", "//app:pkg", "--report", "ci-report.json"])).exitCode).toBe(0);
+    const artifacts = tempDir();
+    // the CI's report file, and a copy of this machine's own records: the copy counts once
+    copyFileSync(join(ci, "ci-report.json"), join(artifacts, "build-report.json"));
+    copyFileSync(join(ws, ".hb/records.jsonl"), join(artifacts, "laptop.jsonl"));
+    const alone = json((await hb(ws, ["report", "--output", "json"])).stdout);
+    const merged = json((await hb(ws, ["report", "--output", "json", "--runs", artifacts])).stdout);
+    expect(merged.records).toBe(alone.records + 1);
+  });
+
+  it("writes a self-contained HTML dashboard that a headless browser renders with five charts and no error", async () => {
+    const { ws } = await releaseWorkspace();
+    expect((await hb(ws, ["build", "//app:pkg"])).exitCode).toBe(0);
+    expect((await hb(ws, ["verify", "//app:pkg"])).exitCode).toBe(0);
+    const r = await hb(ws, ["report", "--output", "html", "--out", "trust.html"]);
+    expect(r.exitCode, r.output).toBe(0);
+    const html = readFileSync(join(ws, "trust.html"), "utf8");
+    expect(html).not.toMatch(/<script|<link|@import|https?:\/\//);
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const problems: string[] = [];
+      page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+      page.on("pageerror", (e) => problems.push(e.message));
+      page.on("request", (q) => !q.url().startsWith("file:") && problems.push(`fetched ${q.url()}`));
+      await page.goto(`file://${join(ws, "trust.html")}`);
+      expect(await page.locator("svg.chart").count()).toBe(5);
+      expect(await page.locator("section.sli h2").allTextContents()).toEqual([
+        "Reproducibility pass rate",
+        "Hermetic violations",
+        "Remote cache correctness incidents",
+        "Mean time to explain a release",
+        "Provenance coverage of release artifacts",
+      ]);
+      expect(await page.locator("#reproducibility .value").textContent()).toBe("100.0%");
+      // it fits a laptop's width: nothing wider than the page
+      expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe("hb doctor", () => {
+  const statuses = async (ws: string) => {
+    const r = await hb(ws, ["doctor", "--output", "json"]);
+    return {
+      exitCode: r.exitCode,
+      checks: Object.fromEntries(json(r.stdout).checks.map((c: { id: string; status: string }) => [c.id, c.status])),
+    };
+  };
+
+  it("judges a bare workspace point by point, and each FAIL passes once the fix it names is made", async () => {
+    const ws = makeWorkspace({ "app/BUILD.ts": G + 'genrule({ name: "pkg", outs: ["pkg.txt"], cmd: "echo 1 > $@" });\n' });
+    const bare = await statuses(ws);
+    expect(bare.exitCode).toBe(1);
+    expect(bare.checks).toEqual({
+      "toolchains-pinned": "warn",
+      "dependencies-locked": "pass",
+      "actions-sandboxed": "pass",
+      "network-isolation": "pass",
+      "source-date-epoch": "pass",
+      "archive-normalization": "pass",
+      "stable-environment": "pass",
+      "rebuild-in-ci": "fail",
+      "signed-provenance": "fail",
+      "independent-rebuild": "fail",
+      "slis-dashboard": "fail",
+      "release-gate": "fail",
+    });
+    const fix = json((await hb(ws, ["doctor", "--output", "json"])).stdout).checks.find(
+      (c: { id: string }) => c.id === "signed-provenance",
+    ).fix;
+    expect(fix).toContain("release: {");
+    // the fixes: strict sandbox, a release setting with a corroborating policy, the CI template
+    writeFiles(ws, {
+      "hb.config.ts":
+        'export default { sandbox: "strict", release: { targets: ["//app:pkg"], policy: { builders: { "urn:hb:ci:main": ["keys/build.pem"], "urn:hb:rebuilder:b": ["keys/rebuild.pem"] }, corroboration: 2 } } };\n',
+    });
+    mkdirSync(join(ws, ".github/workflows"), { recursive: true });
+    cpSync(join(REPO, "examples/ci/release.yml"), join(ws, ".github/workflows/release.yml"));
+    const fixed = await statuses(ws);
+    expect(fixed.exitCode).toBe(0);
+    expect(Object.values(fixed.checks).every((s) => s === "pass")).toBe(true);
+  });
+
+  it("judges hb's examples point by point, and the archive they never verified passes once verified", async () => {
+    const ws = makeWorkspace({});
+    for (const d of ["examples/basic", "examples/ts-monorepo", "tools"]) cpSync(join(REPO, d), join(ws, d), { recursive: true });
+    symlinkSync(join(REPO, "node_modules"), join(ws, "node_modules"));
+    const examples = await statuses(ws);
+    expect(examples.exitCode).toBe(1);
+    expect(examples.checks).toEqual({
+      "toolchains-pinned": "warn",
+      "dependencies-locked": "pass",
+      "actions-sandboxed": "pass",
+      "network-isolation": "pass",
+      "source-date-epoch": "pass",
+      "archive-normalization": "warn",
+      "stable-environment": "pass",
+      "rebuild-in-ci": "fail",
+      "signed-provenance": "fail",
+      "independent-rebuild": "fail",
+      "slis-dashboard": "fail",
+      "release-gate": "fail",
+    });
+    const archive = json((await hb(ws, ["doctor", "--output", "json"])).stdout).checks.find(
+      (c: { id: string }) => c.id === "archive-normalization",
+    );
+    expect(archive.fix).toBe(
+      "run hb verify //examples/basic/app:archive, or make the archive with an hb rule (npm_package) that fixes mtimes, owners and order",
+    );
+    const verified = await hb(ws, ["verify", "//examples/basic/app:archive"]);
+    expect(verified.exitCode, verified.output).toBe(0);
+    const after = await statuses(ws);
+    expect(after.checks["archive-normalization"]).toBe("pass");
+    // the verify's record is evidence of a dashboard's data, not yet of one
+    expect(after.checks["slis-dashboard"]).toBe("warn");
+  });
+
+  it("fails an unsandboxed target in a release closure, and says which", async () => {
+    const ws = makeWorkspace(
+      {
+        "app/BUILD.ts":
+          G +
+          'genrule({ name: "pkg", srcs: [":gen"], outs: ["pkg.txt"], cmd: "cat $< > $@" });\ngenrule({ name: "gen", outs: ["g.txt"], tags: ["no-sandbox"], cmd: "echo > $@" });\n',
+      },
+      'export default { release: { targets: ["//app:pkg"] } };\n',
+    );
+    const r = await hb(ws, ["doctor", "--output", "json"]);
+    const check = json(r.stdout).checks.find((c: { id: string }) => c.id === "actions-sandboxed");
+    expect(check).toMatchObject({ status: "fail", evidence: expect.stringContaining("//app:gen tagged no-sandbox in a release closure") });
+  });
+});
