@@ -1,21 +1,19 @@
-import { availableParallelism } from "node:os";
-import { join, relative, resolve } from "node:path";
-import type { ActionGraph, TargetInfo } from "../base/graph";
+import { relative } from "node:path";
+import type { ActionGraph } from "../base/graph";
 import { ExitCode, HbError, type Warning } from "../base/errors";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
 import type { OutputFacts } from "../execution/materialize";
 import { findBwrap } from "../sandbox/bwrap";
 import { lockOutputBase } from "../workspace/lock";
 import { OutputBase } from "../caching/output-base";
-import { DEFAULT_SOURCE_DATE_EPOCH } from "../workspace/config";
 import { type SandboxMode } from "../base/action-env";
 import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { RACY_MARGIN_MS } from "../base/racy";
-import { readStamp } from "./stamp";
 import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./sign-provenance";
-import { type RemoteFlags, openRemote } from "./open-remote";
+import type { RemoteFlags } from "./open-remote";
+import { executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
@@ -62,12 +60,6 @@ export interface BuildResult {
   tests?: TestResult[];
 }
 
-/** The log a test target's test action writes (its providers' test.log). */
-function testLog(t: TargetInfo): string | undefined {
-  const log = (t.providers?.test as { log?: unknown } | undefined)?.log;
-  return typeof log === "string" ? log : undefined;
-}
-
 /** `hb build`: analyze the patterns, then execute what their targets need. */
 export async function build(request: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
@@ -83,8 +75,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     base = new OutputBase(workspace.outputBase);
     const preMode = opts.sandbox;
     if (preMode !== "none") findBwrap();
-    // signing keys: no BUILD.ts may name them, no action may see them
-    const keys = [opts.provenance?.signingKey, opts.remote?.signingKey].filter((k): k is string => !!k).map((k) => resolve(opts.cwd, k));
+    const keys = hiddenKeys(opts);
     const analysis = await analyzeWorkspace({
       workspace,
       base,
@@ -98,23 +89,8 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       hide: keys,
     });
     const { config, graph } = analysis;
-    const mode: SandboxMode = opts.sandbox ?? config.sandbox ?? "default";
-    const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
-    const stamp = opts.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
-    const { cache: remote, execution: remoteExecution } = await openRemote(
-      workspace.root,
-      opts.cwd,
-      config.remoteCache,
-      opts.remote,
-      (message) => opts.events?.warning?.({ code: "REMOTE_CACHE", message }),
-    );
-    const byLabelInfo = new Map(graph.targets.map((t) => [t.label, t]));
-    const testTargets = opts.tests ? graph.requested.filter((l) => byLabelInfo.get(l)?.test && testLog(byLabelInfo.get(l)!)) : [];
-    if (opts.tests && testTargets.length === 0) {
-      throw new HbError("NO_TESTS", `no test targets among ${opts.patterns.join(" ")}`, {
-        hint: "test targets come from node_test, ts_check or other test rules",
-      });
-    }
+    const plan = await planBuild(opts, workspace, config, graph, opts.events);
+    const { mode, epoch, stamp, remote } = plan;
     // the no-op fast path: nothing the last clean build of this request read or wrote has changed
     const fastPath = !opts.audit && !opts.provenance && !opts.remote?.upload;
     // the workspace too: two checkouts may share an output base (--output-base, HB_OUTPUT_BASE)
@@ -151,57 +127,13 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       appendRunRecord(base.dir, report, recordLimits(config));
       return { report, exitCode: ExitCode.ok, errors: [], workspace, graph, outcomes: [], tests };
     }
-    const exec = await executeActions({
-      root: workspace.root,
-      base,
-      graph,
-      targets: opts.tests ? testTargets : graph.requested,
-      extraOutputs: testTargets.map((l) => testLog(byLabelInfo.get(l)!)!),
-      mode,
-      sourceDateEpoch: epoch,
-      stamp,
-      jobs: Math.max(1, opts.jobs ?? availableParallelism()),
-      keepGoing: opts.keepGoing ?? opts.tests === true,
-      signal: opts.signal,
-      events: opts.events,
-      useCache: !opts.audit,
-      audit: opts.audit,
-      network: !opts.offline,
-      npm: config.npm,
-      remote,
-      remoteRuns:
-        remoteExecution &&
-        new (await import("../execution/remote-run")).RemoteRuns({
-          ...remoteExecution,
-          cas: base.cas,
-          epoch,
-          warn: (message) => opts.events?.warning?.({ code: "REMOTE_EXECUTION", message }),
-        }),
-      hidden: keys,
-      allowUnsandboxed: opts.allowUnsandboxed,
-    });
+    const exec = await executeActions(executeOptions(opts, workspace, base, config, graph, plan, opts.events));
     warnFutureFiles(base, workspace.root, opts.events);
 
     const failedOutcomes = exec.outcomes.filter((o) => o.status === "failed" && o.error);
     const errors = failedOutcomes.map((o) => o.error!);
     const count = (s: ActionOutcome["status"]) => exec.outcomes.filter((o) => o.status === s).length;
-    const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
-    const targets: TargetReport[] = graph.requested.map((label) => {
-      const outputs: TargetReport["outputs"] = [];
-      for (const path of byLabel.get(label)?.files ?? []) {
-        const gen = exec.outputs.get(path);
-        if (gen) outputs.push({ path, sha256: gen.hash, size: gen.size });
-        else if (!path.startsWith("hb-out/")) {
-          try {
-            const d = base!.stats.digest(join(workspace.root, path)).digest;
-            outputs.push({ path, sha256: d.hash, size: d.size });
-          } catch {
-            // a missing source was reported by the action that needed it
-          }
-        }
-      }
-      return { label, outputs };
-    });
+    const targets = targetReports(graph, exec.outputs, base, workspace.root);
     base.stats.flush();
     let attestations: string[] | undefined;
     if (signing && errors.length === 0 && !exec.interrupted) {
@@ -249,7 +181,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     };
     if (attestations) report.attestations = attestations;
     if (remote) report.remote = { url: remote.display, ...remote.stats };
-    else if (remoteExecution) report.remote = { url: remoteExecution.channel.display, ...remoteExecution.stats };
+    else if (plan.execution) report.remote = { url: plan.execution.channel.display, ...plan.execution.stats };
     if (opts.audit) {
       report.audit = exec.outcomes
         .filter((o) => o.audit && (o.audit.reads.length > 0 || o.audit.connects.length > 0))
@@ -260,19 +192,13 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     let tests: TestResult[] | undefined;
     let exitCode: ExitCode = exec.interrupted ? ExitCode.interrupted : errors.length > 0 ? ExitCode.buildFailed : ExitCode.ok;
     if (opts.tests) {
-      const byOutput = new Map(exec.outcomes.flatMap((o) => o.action.outputs.map((p) => [p, o] as const)));
-      tests = testTargets.map((label) => {
-        const o = byOutput.get(testLog(byLabelInfo.get(label)!)!);
-        const status: TestResult["status"] =
-          o?.status === "executed" ? "passed" : o?.status === "cached" ? "cached" : o?.status === "failed" ? "failed" : "not run";
-        const r: TestResult = { label, status, durationMs: o?.result?.durationMs ?? o?.durationMs ?? 0 };
-        if (o?.error) r.error = o.error.toData();
-        return r;
-      });
-      const testActions = new Set(testTargets.map((l) => byOutput.get(testLog(byLabelInfo.get(l)!)!)?.action.id));
-      const otherFailures = exec.outcomes.some((o) => o.status === "failed" && !testActions.has(o.action.id));
+      tests = testResults(plan, exec.outcomes);
       if (!exec.interrupted)
-        exitCode = tests.some((t) => t.status === "failed") ? ExitCode.testFailed : otherFailures ? ExitCode.buildFailed : ExitCode.ok;
+        exitCode = tests.some((t) => t.status === "failed")
+          ? ExitCode.testFailed
+          : nonTestFailure(plan, exec.outcomes)
+            ? ExitCode.buildFailed
+            : ExitCode.ok;
     }
     if (tests) report.tests = tests;
     const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
@@ -287,7 +213,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
 }
 
 /** The events, forwarded as they are, with every warning also kept in `sink`. */
-function collectingWarnings(events: BuildOptions["events"], sink: Warning[]): NonNullable<BuildOptions["events"]> {
+export function collectingWarnings(events: BuildOptions["events"], sink: Warning[]): NonNullable<BuildOptions["events"]> {
   return {
     planned: (n) => events?.planned?.(n),
     actionStarted: (a) => events?.actionStarted?.(a),

@@ -26,11 +26,6 @@ export interface RemoteFlags {
   caFile?: string;
 }
 
-/**
- * The team cache for this build, from hb.config.ts's remoteCache and the command line (which
- * wins): where it is, which instance it writes and which it reads in order, and which keys are
- * trusted for each. Undefined when there is none.
- */
 /** The team cache and, with --remote-executor, where actions run. */
 export interface RemoteSetup {
   cache?: TeamCache;
@@ -77,6 +72,11 @@ function emptyStats(): RemoteStats {
   return { hits: 0, misses: 0, bytesDownloaded: 0, bytesUploaded: 0, uploads: 0, rejected: {} };
 }
 
+/**
+ * The team cache for this build, from hb.config.ts's remoteCache and the command line (which
+ * wins): where it is, which instance it writes and which it reads in order, and which keys are
+ * trusted for each. Undefined when there is none.
+ */
 function openRemoteCache(
   root: string,
   cwd: string,
