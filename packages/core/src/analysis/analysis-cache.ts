@@ -41,7 +41,7 @@ export async function loadCachedAnalysis(
   db: Database,
   request: string,
   root: string,
-): Promise<(CachedAnalysis & { fingerprint: string }) | undefined> {
+): Promise<(CachedAnalysis & { fingerprint: string; inputs: AnalysisInputs }) | undefined> {
   const row = db.prepare("SELECT inputs, result FROM analysis_cache WHERE request = ?").get(request) as
     { inputs: string; result: string } | undefined;
   if (!row) return undefined;
@@ -128,7 +128,7 @@ export async function loadCachedAnalysis(
     inputs.recordedAtMs = checkedAtMs;
     db.prepare("UPDATE analysis_cache SET inputs = ? WHERE request = ?").run(JSON.stringify(inputs), request);
   }
-  return { ...cached, fingerprint: analysisFingerprint(row.result) };
+  return { ...cached, fingerprint: analysisFingerprint(row.result), inputs };
 }
 
 /** Stores an analysis; returns its fingerprint. */

@@ -3,6 +3,7 @@ import { checkGraph } from "../analysis/graph-check";
 import { analysisRequestKey, loadCachedAnalysis, storeAnalysis, type CachedAnalysis } from "../analysis/analysis-cache";
 import { runAnalyzer } from "../sandbox/run-evaluator";
 import type { OutputBase } from "../caching/output-base";
+import type { AnalysisInputs } from "../loading/records";
 import { type Workspace, workspaceRelative } from "../workspace/workspace";
 
 export interface AnalyzeOptions {
@@ -28,6 +29,8 @@ export interface AnalyzeResult extends CachedAnalysis {
   cached: boolean;
   /** names this analysis result */
   fingerprint: string;
+  /** every file, directory and listing it read: what a watch looks at */
+  inputs: AnalysisInputs;
 }
 
 /** The action graph for `patterns`: from the analysis cache, or from a sandboxed analyzer run. */
@@ -52,5 +55,5 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   checkGraph(response.graph);
   const result: CachedAnalysis = { config: response.config, graph: response.graph };
   const fingerprint = storeAnalysis(base.db, request, response.inputs, result);
-  return { ...result, cached: false, fingerprint };
+  return { ...result, cached: false, fingerprint, inputs: response.inputs };
 }

@@ -53,6 +53,11 @@ export class BuildOutputs {
     return true;
   }
 
+  /** Takes the outputs of a result an earlier build of this process put under hb-out/, as they are. */
+  take(result: ActionResult): void {
+    this.register(result);
+  }
+
   /**
    * Takes a fresh result's outputs as this build's. Its blobs were just written, so putting them
    * under hb-out/ cannot miss: that is background work, and the actions waiting for these

@@ -81,7 +81,9 @@ class Executor implements Runner<Job> {
     process.umask(0o022);
     const { opts, graph } = this;
     const producer = producers(graph);
-    const ids = actionsNeededBy(graph, opts.targets, producer, opts.extraOutputs);
+    const settled = opts.settled ?? new Map<number, ActionResult>();
+    for (const result of settled.values()) this.outputs.take(result);
+    const ids = actionsNeededBy(graph, opts.targets, producer, opts.extraOutputs).filter((id) => !settled.has(id));
     this.outputs.prepareDirs(ids.flatMap((id) => graph.actions[id]!.outputs));
     const strict = opts.mode === "strict";
     const { stats } = opts.base;
@@ -120,7 +122,8 @@ class Executor implements Runner<Job> {
       blobOf: (p, x) => this.outputs.blobOf(p, x),
       warn: (w) => opts.events?.warning?.(w),
     });
-    const deps = (id: number) => [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools].flatMap((p) => producer.get(p) ?? []);
+    const deps = (id: number) =>
+      [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools].flatMap((p) => producer.get(p) ?? []).filter((d) => !settled.has(d));
     const { jobs, keepGoing, signal } = opts;
     this.scheduler = new Scheduler(ids, deps, this, { jobs, remoteLookups: REMOTE_LOOKUPS, keepGoing, signal });
     const stopBatching = opts.base.batchWrites();
@@ -164,7 +167,8 @@ class Executor implements Runner<Job> {
         });
         return { done: "cached" };
       }
-      const job: Job = { id, action: a, keyed, stageName, writableAt: joinRel(OUT_DIR, parseLabel(a.owner).pkg), cacheable };
+      const signal = this.opts.actionSignal?.(a) ?? this.opts.signal;
+      const job: Job = { id, action: a, keyed, stageName, writableAt: joinRel(OUT_DIR, parseLabel(a.owner).pkg), cacheable, signal };
       return cacheable && this.results.asksRemote(a) ? { remote: job } : { execute: job };
     } catch (e) {
       this.known.set(id, { action: a, status: "failed", error: asHbError(e, a.owner), durationMs: Date.now() - started });

@@ -13,4 +13,6 @@ export interface Job<A extends ActionSpec = ActionSpec> {
   readonly writableAt: ExecPath;
   /** its result may be cached (not audited, not tagged no-cache, cache on) */
   readonly cacheable: boolean;
+  /** stops this action's run: the build's signal, or one of its own */
+  readonly signal: AbortSignal;
 }

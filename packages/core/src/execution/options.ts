@@ -1,5 +1,6 @@
 import type { SandboxMode } from "../base/action-env";
-import type { ActionGraph, ExecPath } from "../base/graph";
+import type { ActionResult } from "../base/action-result";
+import type { ActionGraph, ActionSpec, ExecPath } from "../base/graph";
 import type { OutputBase } from "../caching/output-base";
 import type { TeamCache } from "../caching/remote/team-cache";
 import type { RemoteRuns } from "./remote-run";
@@ -43,4 +44,11 @@ export interface ExecuteOptions {
   hidden?: readonly string[];
   /** run actions tagged no-sandbox unsandboxed (a command-line decision: BUILD.ts files come with every change) */
   allowUnsandboxed?: boolean;
+  /**
+   * Actions this process finished before with inputs that have not changed since (hb watch), by
+   * id, with their results: their outputs are taken as they are, and they are neither keyed nor run.
+   */
+  settled?: ReadonlyMap<number, ActionResult>;
+  /** what stops one action on its own (hb watch: its inputs changed while it waited or ran); `signal` stops them all */
+  actionSignal?(action: ActionSpec): AbortSignal | undefined;
 }

@@ -108,7 +108,7 @@ export class RunActions {
         mounts: toolchains.flatMap((t) => t.mounts),
         dirBinds: keyed.dirBinds,
         audit: traceDir && this.ctx.strace ? { strace: this.ctx.strace.hostPath, mounts: this.ctx.strace.mounts, traceDir } : undefined,
-        signal: this.ctx.signal,
+        signal: job.signal,
       });
       const execroot = mode === "none" ? staged.rootDir : EXECROOT;
       const audit = traceDir
@@ -126,7 +126,7 @@ export class RunActions {
             traceDir,
           )
         : undefined;
-      if (run.canceled || this.ctx.signal.aborted) return { cacheable: false, interrupted: true };
+      if (run.canceled || job.signal.aborted || this.ctx.signal.aborted) return { cacheable: false, interrupted: true };
       if (run.spawnError !== undefined) throw new HbError("SANDBOX_FAILED", `${a.owner}: could not start ${a.argv[0]}: ${run.spawnError}`);
       if (run.exitCode !== 0) {
         if (audit) this.failedAudits.set(job.id, audit);
