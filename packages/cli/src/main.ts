@@ -15,10 +15,12 @@ import { reportCommand } from "./commands/report";
 import { runCommand } from "./commands/run";
 import { testCommand } from "./commands/test";
 import { verifyCommand } from "./commands/verify";
+import { watchCommand } from "./commands/watch";
 import { HB_VERSION } from "./version";
 
 const COMMANDS: Command[] = [
   buildCommand,
+  watchCommand,
   testCommand,
   runCommand,
   queryCommand,

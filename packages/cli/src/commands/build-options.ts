@@ -1,7 +1,6 @@
 import { type BuildOptions, type BuildReport, SANDBOX_MODES, type SandboxMode } from "@hb/core/engine";
 import { type OptionSpec, type OptionValues, choiceOption, intOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
-import type { BuildProgress } from "../ui/progress";
 import type { Terminal } from "../ui/terminal";
 import { HB_VERSION } from "../version";
 
@@ -108,7 +107,7 @@ export function buildFlags(values: OptionValues): CommonBuildFlags {
  */
 export function buildRequest(
   flags: CommonBuildFlags,
-  ctx: { cwd: string; patterns: string[]; signal: AbortSignal; term: Terminal; progress: BuildProgress },
+  ctx: { cwd: string; patterns: string[]; signal: AbortSignal; term: Terminal; progress: BuildOptions["events"] },
 ): BuildOptions {
   if (flags.sandbox === "none") ctx.term.warn("--sandbox=none: actions run unsandboxed; their results are keyed apart and never uploaded");
   return {

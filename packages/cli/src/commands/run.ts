@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { HbError, build } from "@hb/core/engine";
 import type { Command } from "../args";
+import { RESTART_POLICIES, runWatching } from "./run-watch";
+import { WATCH_DESCRIPTION } from "./watch";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
@@ -9,14 +11,35 @@ import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 export const runCommand: Command = {
   name: "run",
   summary: "Build an executable target (node_binary, an executable genrule) and run it with arguments.",
-  usage: "hb run [options] <target> [-- <args>...]",
-  description:
+  usage: "hb run [options] <target> [-- <args>...]   |   hb run --watch [--restart POLICY] <target>... [-- <args>...]",
+  description: [
     "The program runs on this machine, not in the sandbox, in the current directory, with BUILD_WORKSPACE_DIRECTORY set; hb exits with its exit code.",
-  options: { ...BUILD_OPTIONS },
+    "",
+    "--watch: builds the targets, runs each program in a process group of its own, and rebuilds what each change",
+    "reaches. --restart says what a program gets then: after-build (the default) restarts it after a successful",
+    "build that changed its outputs; on-change stops it as soon as a change is seen and starts it after the build;",
+    "notify keeps it running and writes one line of JSON per finished build to its standard input",
+    '({"build":"ok"|"failed","number":N,"changed":[...],"outputsChanged":true|false}). A failed build keeps the',
+    "last good program running. Stopping the watch stops every program's process group.",
+    WATCH_DESCRIPTION,
+  ].join("\n"),
+  options: {
+    ...BUILD_OPTIONS,
+    watch: { type: "boolean", description: "rebuild on each change and restart (or notify) the programs, until Ctrl-C (see above)" },
+    restart: {
+      type: "string",
+      multiple: true,
+      valueName: "POLICY",
+      description: `with --watch: ${RESTART_POLICIES.join(" | ")} for every target, or LABEL=POLICY for one`,
+    },
+  },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
     const [target, ...rest] = positionals;
     if (!target) throw new HbError("USAGE", "hb run needs a target", { hint: "e.g. hb run //app:cli -- --help" });
+    if (values.watch === true)
+      return runWatching({ values, positionals, cwd, signal }, positionals, programArgs, (values.restart as string[]) ?? []);
+    if (values.restart !== undefined) throw new HbError("USAGE", "--restart goes with --watch", { hint: `hb run --watch ${target}` });
     if (rest.length > 0)
       throw new HbError("USAGE", `hb run builds one target; put the program's arguments after --: hb run ${target} -- ${rest.join(" ")}`);
     const flags = buildFlags(values);

@@ -1,9 +1,11 @@
-import { HbError, build, type TestResult } from "@hb/core/engine";
+import { HbError, build } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
+import { testLines } from "../ui/watch-progress";
 import { AUDIT_OPTION, BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, printAudit, remoteRequest } from "./build-options";
+import { WATCH_DESCRIPTION, runWatch } from "./watch";
 
 export const testCommand: Command = {
   name: "test",
@@ -13,6 +15,9 @@ export const testCommand: Command = {
     "Tests run in parallel, each in its own sandbox. A test that passed with the same inputs before is",
     "not run again: it is reported CACHED, as Bazel does. Targets tagged no-sandbox run unsandboxed.",
     "exit codes: 0 all passed, 3 a test failed, 4 no test matched, 1 a build step failed, 2 bad input",
+    "",
+    "--watch: runs the tests, then re-runs those a change reaches (the others stay CACHED).",
+    WATCH_DESCRIPTION,
   ].join("\n"),
   options: {
     ...BUILD_OPTIONS,
@@ -24,10 +29,15 @@ export const testCommand: Command = {
       valueName: "FILE",
       description: "Ed25519 private key (PEM, from hb keygen) that signs uploaded cache entries",
     },
+    watch: { type: "boolean", description: "after the tests, re-run those each change reaches, until Ctrl-C (see above)" },
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
     if (positionals.length === 0) throw new HbError("USAGE", "hb test needs at least one target pattern", { hint: "e.g. hb test //..." });
+    if (values.watch === true && values.audit === true) {
+      throw new HbError("USAGE", "--audit cannot be combined with --watch", { hint: "audit once: hb test --audit <pattern>..." });
+    }
+    if (values.watch === true) return runWatch({ values, positionals, cwd, signal }, positionals, { tests: true });
     const flags = buildFlags(values);
     if (flags.report) checkReportFile(cwd, flags.report);
     const term = createTerminal();
@@ -42,18 +52,9 @@ export const testCommand: Command = {
     });
     progress.finish(result.report);
     const tests = result.tests ?? [];
-    const width = Math.max(...tests.map((t) => t.label.length));
-    const show: Record<TestResult["status"], string> = { passed: "PASSED", cached: "CACHED", failed: "FAILED", "not run": "NOT RUN" };
-    for (const t of tests) {
-      const time = t.status === "passed" || t.status === "failed" ? ` in ${(t.durationMs / 1000).toFixed(2)} s` : "";
-      term.line(`${t.label.padEnd(width)}  ${show[t.status]}${time}`);
-    }
-    const count = (s: TestResult["status"]) => tests.filter((t) => t.status === s).length;
-    term.line(
-      `hb: ${tests.length} tests: ${count("passed") + count("cached")} passed (${count("cached")} cached), ${count("failed")} failed${count("not run") ? `, ${count("not run")} not run` : ""}`,
-    );
+    for (const l of testLines(tests)) term.line(l);
     printAudit(term, result.report);
-    if (flags.report) writeJsonFile(cwd, flags.report, result.report);
+    if (flags.report) writeJsonFile(cwd, flags.report, { ...result.report, tests });
     return result.exitCode;
   },
 };

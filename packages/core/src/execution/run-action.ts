@@ -97,6 +97,8 @@ export class RunActions {
     this.stagedAhead.delete(job.id);
     try {
       staged ??= this.stage(job);
+      // stopped while its sandbox was laid out: a process spawned now would not see the signal
+      if (job.signal.aborted) return { cacheable: false, interrupted: true };
       const traceDir = this.ctx.strace ? ActionSandbox.traceDir(staged) : undefined;
       const toolchains = a.toolchains.map((t) => this.ctx.toolchains.get(toolchainKey(t))!);
       const run = await this.ctx.sandbox.run({

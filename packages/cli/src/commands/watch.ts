@@ -1,0 +1,80 @@
+import { type ExitCode, HbError, type Rebuild, watch } from "@hb/core/engine";
+import { type Command, type CommandContext, intOption } from "../args";
+import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { type Terminal, createTerminal } from "../ui/terminal";
+import { WatchProgress } from "../ui/watch-progress";
+import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
+
+/** For tests (the sysctl is machine-wide): act as if the system refused a watch beyond this many directories. */
+const WATCH_LIMIT_ENV = "HB_WATCH_LIMIT";
+
+/** What every --watch says in its help. */
+export const WATCH_DESCRIPTION = [
+  "Watches the directories holding the targets' sources, their packages' BUILD.ts (and what they import),",
+  "hb.config.ts and lockfiles; never hb-out/, the output base or ignored directories. A change is a change",
+  "of content: a touch or a save of the same bytes runs nothing; a burst of changes is one rebuild; a change",
+  "while a build runs stops the actions it made stale and starts over. A failure is said once and stands",
+  "until its inputs change; everything it does not stop is built. The watch holds the output base (another",
+  "hb waits until it stops). Ctrl-C stops it; it exits with the last build's code.",
+].join("\n");
+
+/** The options every watch takes: the build's, with keep-going always on and a report per build. */
+export const WATCH_OPTIONS = {
+  ...BUILD_OPTIONS,
+  "keep-going": { ...BUILD_OPTIONS["keep-going"]!, description: "always on for a watch: everything a failure does not stop is built" },
+  report: {
+    ...BUILD_OPTIONS.report!,
+    description: "after each build, write its summary as JSON to FILE (with watch: build number, what changed, timing)",
+  },
+};
+
+/**
+ * Builds `patterns`, then rebuilds what each change reaches until Ctrl-C: the shared build flags,
+ * a block of output per build, the report rewritten after each. `hooks` hear a change as soon as
+ * it is seen and each finished build once it is said (hb run --watch restarts programs there).
+ */
+export async function runWatch(
+  ctx: CommandContext,
+  patterns: string[],
+  hooks: { tests?: boolean; term?: Terminal; changed?(paths: string[]): void; rebuilt?(r: Rebuild): void } = {},
+): Promise<ExitCode> {
+  const { values, cwd, signal } = ctx;
+  const flags = buildFlags(values);
+  const report = flags.report ? checkReportFile(cwd, flags.report) : undefined;
+  const term = hooks.term ?? createTerminal();
+  const progress = new WatchProgress(term, {
+    showTests: hooks.tests,
+    changed: hooks.changed,
+    finished: (r) => {
+      if (!flags.report) return;
+      const { report, tests, changed, exitCode, standing, timing } = r;
+      const watching = { build: r.number, changed, exitCode, standing, timing };
+      writeJsonFile(cwd, flags.report, { ...report, ...(tests ? { tests } : {}), watch: watching });
+    },
+    rebuilt: hooks.rebuilt,
+  });
+  const limit = process.env[WATCH_LIMIT_ENV];
+  return watch({
+    ...buildRequest(flags, { cwd, patterns, signal, term, progress }),
+    keepGoing: true,
+    tests: hooks.tests,
+    ownFiles: report ? [report] : [],
+    watchLimit: limit === undefined ? undefined : intOption({ [WATCH_LIMIT_ENV]: limit }, WATCH_LIMIT_ENV, 0),
+    events: progress,
+  });
+}
+
+export const watchCommand: Command = {
+  name: "watch",
+  summary: "Build targets, then rebuild what each change to a source, BUILD.ts or hb.config.ts reaches, until Ctrl-C.",
+  usage: "hb watch [options] <pattern>...",
+  description: WATCH_DESCRIPTION,
+  options: WATCH_OPTIONS,
+  positionals: true,
+  async run(ctx) {
+    if (ctx.positionals.length === 0) {
+      throw new HbError("USAGE", "hb watch needs at least one target pattern", { hint: "e.g. hb watch //...  or  hb watch //app:bundle" });
+    }
+    return runWatch(ctx, ctx.positionals);
+  },
+};

@@ -1,0 +1,293 @@
+import { execa } from "execa";
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { hb, makeWorkspace, summary } from "./helpers";
+import { BUILT, Watch } from "./watch-helpers";
+
+const G = 'import { genrule, glob } from "@hb/core";\n';
+
+const started: Watch[] = [];
+function watch(cwd: string, args: string[], env: Record<string, string> = {}): Watch {
+  const w = new Watch(cwd, args, env);
+  started.push(w);
+  return w;
+}
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((w) => w.stop("SIGKILL")));
+});
+
+/** a -> b (b reads a's output), c apart */
+const TWO = {
+  "a/BUILD.ts": G + 'genrule({ name: "a", srcs: ["a.txt"], outs: ["a.out"], cmd: "cat $< > $@" });\n',
+  "a/a.txt": "one\n",
+  "b/BUILD.ts": G + 'genrule({ name: "b", srcs: ["//a"], outs: ["b.out"], cmd: "tr a-z A-Z < $< > $@" });\n',
+  "c/BUILD.ts": G + 'genrule({ name: "c", srcs: ["c.txt"], outs: ["c.out"], cmd: "cat $< > $@" });\n',
+  "c/c.txt": "see\n",
+};
+
+const read = (ws: string, p: string) => readFileSync(join(ws, p), "utf8");
+
+/** Once a process whose command line matches `pattern` runs. */
+async function running(pattern: string): Promise<void> {
+  while ((await execa("pgrep", ["-f", pattern], { reject: false })).stdout.trim() === "") await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Every file below `d` (directories left out), or none when it does not exist. */
+const files = (d: string): string[] =>
+  existsSync(d)
+    ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]))
+    : [];
+
+/** The summary of the build whose block starts at the first `hb: changed:` line from `from`. */
+async function nextBuild(w: Watch, from: number): Promise<{ changed: string; summary: string; end: number }> {
+  const start = await w.waitFor(/^hb: changed: /, from);
+  const end = await w.waitFor(BUILT, start);
+  return { changed: w.lines[start]!, summary: w.lines[end]!, end: end + 1 };
+}
+
+describe("hb watch", () => {
+  it("rebuilds what a change of content reaches; a touch, a same-bytes save and an editor's atomic save of the same bytes run nothing", async () => {
+    const ws = makeWorkspace(TWO);
+    const w = watch(ws, ["watch", "//...", "--report", "r.json"]);
+    const first = await w.waitFor(/^hb: watching \d+ directories for changes/);
+    expect(first).toBe(0);
+    let at = (await w.waitFor(BUILT)) + 1;
+    expect(w.lines[at - 1]).toMatch(/^hb: 3 actions: 3 executed/);
+    expect(read(ws, "hb-out/b/b.out")).toBe("ONE\n");
+
+    writeFileSync(join(ws, "a/a.txt"), "two\n");
+    let b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: a/a.txt");
+    expect(b.summary).toMatch(/^hb: 2 actions: 2 executed, 0 cached, 0 failed/);
+    expect(read(ws, "hb-out/b/b.out")).toBe("TWO\n");
+    at = b.end;
+
+    // none of these changes a byte: then a real edit elsewhere, whose build must stand alone
+    const future = Date.now() / 1000 + 10;
+    utimesSync(join(ws, "a/a.txt"), future, future);
+    writeFileSync(join(ws, "a/a.txt"), "two\n");
+    writeFileSync(join(ws, "a/.a.txt.swp"), "two\n");
+    renameSync(join(ws, "a/.a.txt.swp"), join(ws, "a/a.txt"));
+    writeFileSync(join(ws, "c/c.txt"), "sea\n");
+    b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: c/c.txt");
+    expect(b.summary).toMatch(/^hb: 1 actions: 1 executed, 0 cached, 0 failed/);
+    expect(w.count(/^hb: changed: /, at)).toBe(1);
+    expect(JSON.parse(read(ws, "r.json"))).toMatchObject({ executed: 1, watch: { build: 3, changed: ["c/c.txt"], exitCode: 0 } });
+    at = b.end;
+
+    // an atomic save with other bytes is a change
+    writeFileSync(join(ws, "a/.a.txt.swp"), "three\n");
+    renameSync(join(ws, "a/.a.txt.swp"), join(ws, "a/a.txt"));
+    b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: a/a.txt");
+    expect(b.summary).toMatch(/^hb: 2 actions: 2 executed, 0 cached, 0 failed/);
+    expect(read(ws, "hb-out/b/b.out")).toBe("THREE\n");
+    expect(await w.stop()).toBe(0);
+  });
+
+  it("makes one rebuild of a burst of 200 file writes", async () => {
+    const files = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`p/f${i}.txt`, `${i}\n`]));
+    const ws = makeWorkspace({
+      ...files,
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "all", srcs: glob(["*.txt"]), outs: ["all.txt"], cmd: "sleep 1; cat $(SRCS) | wc -l > $@; cat $(SRCS) | md5sum >> $@" });\n',
+    });
+    const w = watch(ws, ["watch", "//p:all"]);
+    const at = (await w.waitFor(BUILT)) + 1;
+    for (let i = 0; i < 200; i++) writeFileSync(join(ws, `p/f${i}.txt`), `${i} changed\n`);
+    const b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: p/f0.txt, p/f1.txt, p/f10.txt and 197 more");
+    expect(b.summary).toMatch(/^hb: 1 actions: 1 executed/);
+    const { stdout } = await execa("bash", ["-c", "cat $(ls p/*.txt | sort) | md5sum"], { cwd: ws });
+    expect(read(ws, "hb-out/p/all.txt")).toBe(`200\n${stdout}\n`);
+    // and no second build after it: a further edit's build is the next one
+    writeFileSync(join(ws, "p/f0.txt"), "again\n");
+    const again = await nextBuild(w, b.end);
+    expect(again.changed).toBe("hb: changed: p/f0.txt");
+    expect(w.count(BUILT, at)).toBe(2);
+  });
+
+  it("stops an action whose input changes while it runs, runs it again with the new input, and caches nothing stale", async () => {
+    const SLEEP = `30.${process.pid}`;
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        `genrule({ name: "s", srcs: ["in.txt"], outs: ["out.txt"], cmd: "if grep -q slow $<; then sleep ${SLEEP}; fi; cat $< > $@" });\n`,
+      "p/in.txt": "fast 1\n",
+      "q/BUILD.ts": G + 'genrule({ name: "q", srcs: ["q.txt"], outs: ["q.out"], cmd: "cat $< > $@" });\n',
+      "q/q.txt": "q\n",
+    });
+    const w = watch(ws, ["watch", "//..."]);
+    let at = (await w.waitFor(BUILT)) + 1;
+    writeFileSync(join(ws, "p/in.txt"), "slow 2\n");
+    await w.waitFor(/^\[1\/1\] Executing genrule \/\/p:s$/, at);
+    // the command runs (its sandbox laid out, its input staged): then its input changes
+    await running(`sleep ${SLEEP}`);
+    writeFileSync(join(ws, "p/in.txt"), "fast 3\n");
+    const stopped = await w.waitFor(/^hb: p\/in.txt changed during the build: 1 stale action stopped, starting over$/, at);
+    const b = await nextBuild(w, stopped);
+    expect(b.summary).toMatch(/^hb: 1 actions: 1 executed, 0 cached, 0 failed/);
+    expect(read(ws, "hb-out/p/out.txt")).toBe("fast 3\n");
+    const { stdout } = await execa("pgrep", ["-f", `sleep ${SLEEP}`], { reject: false });
+    expect(stdout.trim()).toBe("");
+    // no sandbox left of the stopped action (the empty outputs directories kept for the next stay)
+    expect(files(join(ws, ".hb/sandbox"))).toEqual([]);
+    at = b.end;
+    expect(await w.stop()).toBe(0);
+    // the stopped run's input again: nothing was cached for it, so a build runs it (and is stopped)
+    writeFileSync(join(ws, "p/in.txt"), "slow 2\n");
+    const again = watch(ws, ["watch", "//p:s"]);
+    await again.waitFor(/^\[1\/1\] Executing genrule \/\/p:s$/);
+    await running(`sleep ${SLEEP}`);
+    expect(await again.stop()).toBe(130);
+  });
+
+  it("picks up a new file a glob matches and a target a BUILD.ts edit adds; a deleted source is a failure said once, and the watch goes on", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "cat", srcs: glob(["*.txt"]), outs: ["all"], cmd: "cat $(SRCS) > $@" });\n',
+      "p/1.txt": "1\n",
+      "q/BUILD.ts": G + 'genrule({ name: "q", srcs: ["q.txt"], outs: ["q.out"], cmd: "cat $< > $@" });\n',
+      "q/q.txt": "q\n",
+      "r/BUILD.ts": G + 'genrule({ name: "r", srcs: ["r.txt"], outs: ["r.out"], cmd: "cat $< > $@" });\n',
+      "r/r.txt": "r\n",
+    });
+    const w = watch(ws, ["watch", "//..."]);
+    let at = (await w.waitFor(BUILT)) + 1;
+    writeFileSync(join(ws, "p/2.txt"), "2\n");
+    let b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: p/2.txt");
+    expect(read(ws, "hb-out/p/all")).toBe("1\n2\n");
+    at = b.end;
+
+    writeFileSync(
+      join(ws, "q/BUILD.ts"),
+      read(ws, "q/BUILD.ts") + 'genrule({ name: "q2", srcs: ["q.txt"], outs: ["q2.out"], cmd: "rev $< > $@" });\n',
+    );
+    b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: q/BUILD.ts");
+    // only the new target's action runs: the others are as analysis described them before
+    expect(b.summary).toMatch(/^hb: 1 actions: 1 executed, 0 cached, 0 failed/);
+    expect(read(ws, "hb-out/q/q2.out")).toBe("q\n");
+    at = b.end;
+
+    rmSync(join(ws, "r/r.txt"));
+    b = await nextBuild(w, at);
+    expect(b.summary).toMatch(/^hb: 1 actions: 0 executed, 0 cached, 1 failed/);
+    expect(w.count(/missing input file 'r\/r.txt', needed by \/\/r:r/, at)).toBe(1);
+    at = b.end;
+    // another change: built, and the failure stands without being said again
+    writeFileSync(join(ws, "q/q.txt"), "qq\n");
+    b = await nextBuild(w, at);
+    expect(b.summary).toMatch(/^hb: 2 actions: 2 executed, 0 cached, 0 failed/);
+    await w.waitFor(/^hb: 1 earlier failure stands: not run again until its inputs change$/, b.end);
+    expect(w.count(/missing input file/, at)).toBe(0);
+    at = b.end;
+    writeFileSync(join(ws, "r/r.txt"), "back\n");
+    b = await nextBuild(w, at);
+    expect(b.summary).toMatch(/^hb: 1 actions: 1 executed, 0 cached, 0 failed/);
+    expect(read(ws, "hb-out/r/r.out")).toBe("back\n");
+    // a broken BUILD.ts: said once, then fixed
+    const good = read(ws, "q/BUILD.ts");
+    writeFileSync(join(ws, "q/BUILD.ts"), good + "genrule({ name: 'broken' });\n");
+    const err = await w.waitFor(/^ERROR: q\/BUILD.ts:\d+:\d+: /, b.end);
+    await w.waitFor(/^hb: waiting for a change to the files analysis read/, err);
+    writeFileSync(join(ws, "q/q.txt"), "qqq\n");
+    writeFileSync(join(ws, "q/BUILD.ts"), good);
+    b = await nextBuild(w, err);
+    expect(read(ws, "hb-out/q/q2.out")).toBe("qqq\n");
+    expect(w.count(/^ERROR: /, err)).toBe(1);
+    expect(await w.stop()).toBe(0);
+  });
+
+  it("falls back to polling when the system refuses more watches, says which sysctl to raise, and still rebuilds", async () => {
+    const ws = makeWorkspace(TWO);
+    const w = watch(ws, ["watch", "//..."], { HB_WATCH_LIMIT: "2" });
+    await w.waitFor(
+      /^hb: watching \d+ directories by polling every \d+ ms \(slower\): the system refuses more file watches \(ENOSPC\)\. Raise the limit: sudo sysctl -w fs\.inotify\.max_user_watches=\d+/,
+    );
+    expect(w.lines[0]).toMatch(/^hb: watching/);
+    const at = (await w.waitFor(BUILT)) + 1;
+    writeFileSync(join(ws, "c/c.txt"), "polled\n");
+    const b = await nextBuild(w, at);
+    expect(b.changed).toBe("hb: changed: c/c.txt");
+    expect(read(ws, "hb-out/c/c.out")).toBe("polled\n");
+    // a touch is still no change
+    const future = Date.now() / 1000 + 10;
+    utimesSync(join(ws, "a/a.txt"), future, future);
+    writeFileSync(join(ws, "c/c.txt"), "polled again\n");
+    const next = await nextBuild(w, b.end);
+    expect(next.changed).toBe("hb: changed: c/c.txt");
+    expect(await w.stop("SIGTERM")).toBe(0);
+  });
+
+  it("exits with the last build's code on Ctrl-C, and says --help", async () => {
+    const ws = makeWorkspace({ "p/BUILD.ts": G + 'genrule({ name: "x", srcs: ["x.txt"], outs: ["o"], cmd: "exit 1" });\n', "p/x.txt": "" });
+    const w = watch(ws, ["watch", "//p:x"]);
+    await w.waitFor(BUILT);
+    expect(await w.stop()).toBe(1);
+    const help = await hb(ws, ["watch", "--help"]);
+    expect(help.stdout).toContain("usage: hb watch [options] <pattern>...");
+    expect(help.stdout).toContain("a touch or a save of the same bytes runs nothing");
+    for (const cmd of ["test", "run"]) expect((await hb(ws, [cmd, "--help"])).stdout).toMatch(/--watch/);
+  });
+});
+
+describe("hb watch: outputs equal a clean build's after any sequence of edits", () => {
+  it("through a randomized sequence of edits, touches, new and deleted files and BUILD.ts changes", async () => {
+    let seed = 17;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const build = (p: string, dep?: string) =>
+      G +
+      `genrule({ name: "${p}", srcs: glob(["*.txt"])${dep ? `.concat(["//${dep}"])` : ""}, outs: ["${p}.out"], cmd: "cat $(SRCS) | sort > $@" });\n`;
+    const pkgs = ["a", "b", "c", "d"];
+    const files: Record<string, string> = {
+      "s/BUILD.ts": G + 'genrule({ name: "s", srcs: ["s.txt"], outs: ["s.out"], cmd: "cat $< > $@" });\n',
+      "s/s.txt": "0\n",
+    };
+    pkgs.forEach((p, i) => {
+      files[`${p}/BUILD.ts`] = build(p, i > 0 ? pkgs[i - 1] : undefined);
+      files[`${p}/x.txt`] = `${p} x\n`;
+    });
+    const ws = makeWorkspace(files);
+    const w = watch(ws, ["watch", "//..."]);
+    let at = (await w.waitFor(BUILT)) + 1;
+    for (let round = 1; round <= 6; round++) {
+      for (let k = 0; k < 3; k++) {
+        const p = pkgs[random(pkgs.length)]!;
+        const name = `${p}/f${random(3)}.txt`;
+        const kind = random(5);
+        if (kind === 0) writeFileSync(join(ws, name), `${name} ${round} ${k}\n`);
+        else if (kind === 1 && existsSync(join(ws, name))) rmSync(join(ws, name));
+        else if (kind === 2) writeFileSync(join(ws, `${p}/x.txt`), readFileSync(join(ws, `${p}/x.txt`)));
+        else if (kind === 3) writeFileSync(join(ws, `${p}/x.txt`), `${p} x ${round}\n`);
+        else
+          writeFileSync(
+            join(ws, `${p}/BUILD.ts`),
+            read(ws, `${p}/BUILD.ts`).replace(/\| sort( -r)? >/, (m) => (m.includes("-r") ? "| sort >" : "| sort -r >")),
+          );
+      }
+      // a sentinel edit: the build that says it has seen everything written before it
+      writeFileSync(join(ws, "s/s.txt"), `${round}\n`);
+      for (;;) {
+        const b = await nextBuild(w, at);
+        at = b.end;
+        if (read(ws, "hb-out/s/s.out") === `${round}\n`) break;
+      }
+    }
+    expect(await w.stop()).toBe(0);
+    const clean = makeWorkspace();
+    await execa("cp", ["-a", `${ws}/.`, clean]);
+    rmSync(join(clean, ".hb"), { recursive: true, force: true });
+    rmSync(join(clean, "hb-out"), { recursive: true, force: true });
+    const r = await hb(clean, ["build", "//..."]);
+    expect(summary(r).failed).toBe(0);
+    const outputs = (dir: string) => Object.fromEntries([...pkgs, "s"].map((p) => [p, read(dir, `hb-out/${p}/${p}.out`)]));
+    expect(outputs(ws)).toEqual(outputs(clean));
+  });
+});
