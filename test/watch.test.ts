@@ -2,7 +2,7 @@ import { execa } from "execa";
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { hb, makeWorkspace, summary } from "./helpers";
+import { hb, makeWorkspace, summary, tempDir } from "./helpers";
 import { BUILT, Watch } from "./watch-helpers";
 
 const G = 'import { genrule, glob } from "@hb/core";\n';
@@ -289,5 +289,139 @@ describe("hb watch: outputs equal a clean build's after any sequence of edits", 
     expect(summary(r).failed).toBe(0);
     const outputs = (dir: string) => Object.fromEntries([...pkgs, "s"].map((p) => [p, read(dir, `hb-out/${p}/${p}.out`)]));
     expect(outputs(ws)).toEqual(outputs(clean));
+  });
+});
+
+describe("hb test --watch", () => {
+  it("re-runs the tests a change reaches; the others stay CACHED; a failing test exits 3", async () => {
+    const ws = makeWorkspace({
+      "t/BUILD.ts": [
+        'import { attr, rule } from "@hb/core";',
+        "const check = rule({",
+        '  kind: "check_test",',
+        "  test: true,",
+        "  attrs: { src: attr.label({ mandatory: true }) },",
+        "  impl(ctx) {",
+        "    const log = ctx.declareFile(`${ctx.name}.test.log`);",
+        '    const [src] = ctx.files("src");',
+        "    ctx.actions.run({",
+        '      executable: "/bin/bash",',
+        '      arguments: ["-c", `grep -q ok ${src!.path} && echo pass > ${log.path}`],',
+        "      inputs: [src!],",
+        "      outputs: [log],",
+        '      mnemonic: "Test",',
+        "    });",
+        "    return { files: [], test: { log: log.path } };",
+        "  },",
+        "});",
+        'check({ name: "t1", src: "a.txt" });',
+        'check({ name: "t2", src: "b.txt" });',
+        "",
+      ].join("\n"),
+      "t/a.txt": "ok\n",
+      "t/b.txt": "ok\n",
+    });
+    const w = watch(ws, ["test", "--watch", "//t/..."]);
+    let at = (await w.waitFor(/^hb: 2 tests: 2 passed \(0 cached\), 0 failed$/)) + 1;
+    writeFileSync(join(ws, "t/a.txt"), "ok again\n");
+    await w.waitFor(/^hb: changed: t\/a.txt$/, at);
+    const passed = await w.waitFor(/^\/\/t:t1\s+PASSED in \d+\.\d+ s$/, at);
+    expect(await w.waitFor(/^\/\/t:t2\s+CACHED$/, at)).toBe(passed + 1);
+    at = (await w.waitFor(/^hb: 2 tests: 2 passed \(1 cached\), 0 failed$/, at)) + 1;
+    writeFileSync(join(ws, "t/b.txt"), "bad\n");
+    await w.waitFor(/^\/\/t:t2\s+FAILED in /, at);
+    at = (await w.waitFor(/^hb: 2 tests: 1 passed \(1 cached\), 1 failed$/, at)) + 1;
+    expect(await w.stop()).toBe(3);
+  });
+});
+
+/** A program that logs its start and a child it leaves running, and with MODE=notify every line it reads. */
+const PROGRAM = {
+  "p/dev.sh.in": [
+    "#!/bin/sh",
+    'echo "start $$ @MSG@" >> "$LOG"',
+    "sleep 1000 &",
+    'echo "child $! @MSG@" >> "$LOG"',
+    'if [ "$MODE" = notify ]; then while read -r line; do echo "notified $line" >> "$LOG"; done; fi',
+    "wait",
+    "",
+  ].join("\n"),
+  "p/msg.txt": "one\n",
+  "p/BUILD.ts":
+    G +
+    'genrule({ name: "dev", srcs: ["msg.txt", "dev.sh.in"], outs: ["dev.sh"], executable: true, cmd: "if grep -q bad $(location msg.txt); then exit 1; fi; sed \\"s|@MSG@|$$(cat $(location msg.txt))|\\" $(location dev.sh.in) > $@; chmod +x $@" });\n' +
+    'genrule({ name: "other", srcs: ["msg.txt", "dev.sh.in"], outs: ["other.sh"], executable: true, cmd: "sed \\"s|@MSG@|other $$(cat $(location msg.txt))|\\" $(location dev.sh.in) > $@; chmod +x $@" });\n',
+};
+
+/** Whether `pid` runs: a zombie, killed and waiting for its parent to collect it, does not. */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+
+/** Those of `pids` still running once a kill has had its moment to land (a dying process is briefly still there). */
+async function survivors(pids: number[]): Promise<number[]> {
+  for (let i = 0; i < 50 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
+  return pids.filter(alive);
+}
+
+/** The pids a program's log says its starts and children had, once it says `want` of them. */
+async function logged(log: string, re: RegExp, want: number): Promise<number[]> {
+  for (;;) {
+    const pids = existsSync(log) ? [...readFileSync(log, "utf8").matchAll(new RegExp(re, "gm"))].map((m) => Number(m[1])) : [];
+    if (pids.length >= want) return pids;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("hb run --watch", () => {
+  it("restarts the program after a build that changed it, keeps it through a failed build, and leaves no process behind", async () => {
+    const ws = makeWorkspace(PROGRAM);
+    const log = join(tempDir(), "log");
+    const w = watch(ws, ["run", "--watch", "//p:dev"], { LOG: log });
+    let at = (await w.waitFor(/^hb: started \/\/p:dev \(pid \d+\)$/)) + 1;
+    const [first] = await logged(log, /^start (\d+) one$/, 1);
+    const [firstChild] = await logged(log, /^child (\d+) one$/, 1);
+    writeFileSync(join(ws, "p/msg.txt"), "two\n");
+    at = (await w.waitFor(/^hb: started \/\/p:dev/, at)) + 1;
+    const [second] = await logged(log, /^start (\d+) two$/, 1);
+    expect(second).not.toBe(first);
+    // the old program and what it started are gone
+    expect(await survivors([first!, firstChild!])).toEqual([]);
+    // a save of the same bytes: no build, no restart; a build that fails keeps the program
+    writeFileSync(join(ws, "p/msg.txt"), "two\n");
+    writeFileSync(join(ws, "p/msg.txt"), "bad\n");
+    await w.waitFor(/^hb: the build failed: \/\/p:dev keeps running its last good build$/, at);
+    expect(alive(second!)).toBe(true);
+    expect(w.count(/^hb: started /, at), w.output).toBe(0);
+    const [secondChild] = await logged(log, /^child (\d+) two$/, 1);
+    expect(await w.stop()).toBe(1);
+    expect(await survivors([second!, secondChild!])).toEqual([]);
+  });
+
+  it("gives each target its own policy: notify writes a JSON line per build to the program's stdin; on-change stops it at the change", async () => {
+    const ws = makeWorkspace(PROGRAM);
+    const log = join(tempDir(), "log");
+    const w = watch(ws, ["run", "--watch", "//p:dev", "//p:other", "--restart", "on-change", "--restart", "//p:dev=notify"], {
+      LOG: log,
+      MODE: "notify",
+    });
+    const at = Math.max(await w.waitFor(/^hb: started \/\/p:other/), await w.waitFor(/^hb: started \/\/p:dev/)) + 1;
+    const [dev] = await logged(log, /^start (\d+) one$/, 1);
+    const [other] = await logged(log, /^start (\d+) other one$/, 1);
+    writeFileSync(join(ws, "p/msg.txt"), "two\n");
+    await logged(log, /^start (\d+) other two$/, 1);
+    expect(await survivors([other!])).toEqual([]);
+    const lines = readFileSync(log, "utf8");
+    await logged(log, /^notified ()\{"build":"ok","number":2,"changed":\["p\/msg.txt"\],"outputsChanged":true\}$/, 1);
+    expect(lines).not.toMatch(/^start \d+ two$/m);
+    expect(alive(dev!)).toBe(true);
+    expect(w.count(/^hb: started \/\/p:dev/, at)).toBe(0);
+    expect(await w.stop("SIGTERM"), w.output).toBe(0);
+    const pids = await logged(log, /^(?:start|child) (\d+)/, 4);
+    expect(await survivors(pids)).toEqual([]);
   });
 });
