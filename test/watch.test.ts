@@ -39,10 +39,13 @@ const files = (d: string): string[] =>
     ? readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(d, e.name)) : [join(d, e.name)]))
     : [];
 
-/** The summary of the build whose block starts at the first `hb: changed:` line from `from`. */
+/**
+ * The next build that finishes after `from`: its summary, and what it says changed (the last
+ * `hb: changed:` line before it: a build stopped to start over said one too).
+ */
 async function nextBuild(w: Watch, from: number): Promise<{ changed: string; summary: string; end: number }> {
-  const start = await w.waitFor(/^hb: changed: /, from);
-  const end = await w.waitFor(BUILT, start);
+  const end = await w.waitFor(BUILT, await w.waitFor(/^hb: changed: /, from));
+  const start = w.lines.slice(0, end).findLastIndex((l) => /^hb: changed: /.test(l));
   return { changed: w.lines[start]!, summary: w.lines[end]!, end: end + 1 };
 }
 
