@@ -65,6 +65,7 @@ export function figures(r) {
       note: `hb executed ${executed} actions (median); ${s.mustRerun} must re-run (edited package + direct dependents)`,
     });
   }
+  if (r.watch) f.push(...watchFigures(r.watch, r.manifest.n));
   if (r.verify) {
     const runs = r.verify.runs;
     const coldMs = med(r.verify.cold);
@@ -165,4 +166,52 @@ export function table(figs) {
   const out = [line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
   for (const x of figs) if (x.note) out.push(`  ${x.name}: ${x.note}`);
   return out.join("\n");
+}
+
+/** hb watch: edit-to-output against Bazel's warm server, the CPU of a change that is none, memory over 100 edits. */
+function watchFigures(w, n) {
+  const f = [];
+  const bazel = med(w.bazel);
+  const executed = median(w.watchOwn.map((x) => x.executed));
+  const vsBazel = (name, hb, note) =>
+    Number.isFinite(bazel)
+      ? { ...ratioFigure(name, hb, bazel, 0.5, "<= 0.5x"), note }
+      : { ...ratioFigure(name, hb, NaN, undefined, "<= 0.5x (bazel not installed)"), note };
+  f.push(
+    vsBazel(
+      "watch edit-to-output, leaf (its report) / bazel 4.2 warm incremental",
+      med(w.watchOwn),
+      `from the edit's write to the watch's build done; ${executed} actions executed (median); from the first event seen: ${fmt(med(w.watchDetected), "ms")}`,
+    ),
+  );
+  f.push(
+    vsBazel(
+      "watch edit-to-output, leaf (observer polling hb-out/) / bazel",
+      med(w.watchObserved),
+      "from the write to the new output read in hb-out/",
+    ),
+  );
+  f.push(ratioFigure("hb build after the same edit / bazel warm incremental", med(w.hbBuild), bazel, undefined, "info"));
+  f.push(
+    ratioFigure("watch edit-to-output (observer) / hb build after the same edit", med(w.watchObserved), med(w.hbBuild), undefined, "info"),
+  );
+  const cpu = (name, samples) => ({
+    ...ratioFigure(name, med(samples), med(w.idleCpu), undefined, "< 20 ms CPU, 0 actions"),
+    pass: med(samples) < 20 && w.touchBuilds === 0,
+    note: `the watch's CPU (all threads, schedstat) over 400 ms after it, against 400 ms of nothing; builds started: ${w.touchBuilds}`,
+  });
+  f.push(cpu("watch: a touch", w.touchCpu));
+  f.push(cpu("watch: a save of the same bytes", w.sameBytesCpu));
+  const at = (k) => w.rss.find((s) => s.edits === k)?.rssMiB ?? NaN;
+  f.push({
+    name: `watch RSS after 100 edits (${n} packages)`,
+    hb: at(100),
+    floor: NaN,
+    unit: "MiB",
+    ratio: NaN,
+    requirement: "<= 200 MiB, flat 50 -> 100",
+    pass: at(100) <= 200 && at(100) - at(50) <= 5,
+    note: `after 10, 50, 100 edits: ${[10, 50, 100].map((k) => fmt(at(k), "MiB")).join(", ")} (the issue's figure is for --n 600 --f 5)`,
+  });
+  return f;
 }

@@ -182,6 +182,38 @@ function buildFile(i, deps, srcFiles, outFiles) {
   ].join("\n");
 }
 
+/**
+ * Makes `dir` (a copy of a generated monorepo) a Bazel workspace of the same build, as
+ * shared/peers/ does: per package a filegroup of its sources and one genrule running the same
+ * esbuild command, its dependencies' outputs as inputs (so Bazel orders and invalidates as hb does).
+ */
+export function writeBazelFiles(dir, manifest) {
+  const q = (s) => JSON.stringify(s);
+  const write = (rel, text) => fs.writeFileSync(path.join(dir, rel), text);
+  write("WORKSPACE", `workspace(name = "bench")\n`);
+  write(".bazelignore", ["node_modules", ".hb", "hb-out", ""].join("\n"));
+  write(".bazelrc", ["build --show_progress_rate_limit=5", "build --color=no --curses=no", ""].join("\n"));
+  write("tools/BUILD", `exports_files(["bin/esbuild"], visibility = ["//visibility:public"])\n`);
+  for (let i = 0; i < manifest.n; i++) {
+    const deps = manifest.deps[i].map((d) => `, "//packages/p${d}:build"`).join("");
+    write(
+      `packages/p${i}/BUILD`,
+      [
+        `filegroup(name = "srcs", srcs = [${manifest.srcFiles.map(q).join(", ")}])`,
+        `genrule(`,
+        `    name = "build",`,
+        `    srcs = [":srcs"${deps}],`,
+        `    outs = [${manifest.outFiles.map(q).join(", ")}],`,
+        `    cmd = "$(execpath //tools:bin/esbuild) $(locations :srcs) --outdir=$(RULEDIR)/dist ${ESBUILD_FLAGS}",`,
+        `    tools = ["//tools:bin/esbuild"],`,
+        `    visibility = ["//visibility:public"],`,
+        `)`,
+        ``,
+      ].join("\n"),
+    );
+  }
+}
+
 /** Writes the monorepo into `out` (which must be empty unless `force`); returns the manifest. */
 export function generate({ out, n = 200, f = 10, lines = 50, maxDeps = 3, seed = 1, esbuild = DEFAULT_ESBUILD, force = false }) {
   if (!(n >= 1 && f >= 1 && lines >= 10)) throw new Error("need n >= 1, f >= 1, lines >= 10");

@@ -5,7 +5,7 @@
 //
 // Usage: node bench/run.mjs [--work DIR] [--n 200] [--f 10] [--runs 3] [--short-runs 10]
 //                           [--m 200] [--sandbox-rounds 5] [--jobs 2] [--json FILE]
-//                           [--scenarios cold,noop,restore,incremental,sandbox,verify,server,trust]
+//                           [--scenarios cold,noop,restore,incremental,watch,sandbox,verify,server,trust]
 //   --runs        timed runs of the long scenarios (cold, plain loop, restore, mid/root edits)
 //   --short-runs  timed runs of the short ones (no-op and its floors, leaf edit)
 //   --m           actions in the sandbox-overhead graph
@@ -20,8 +20,9 @@ import { cacheServer } from "./cache-server.mjs";
 import { coldBuild, environment, incremental, noop, restore, sandboxOverhead } from "./scenarios.mjs";
 import { trustCost } from "./trust-cost.mjs";
 import { verifyCost } from "./verify-cost.mjs";
+import { watchScenario } from "./watch.mjs";
 
-const SCENARIOS = ["cold", "noop", "restore", "incremental", "sandbox", "verify", "server", "trust"];
+const SCENARIOS = ["cold", "noop", "restore", "incremental", "watch", "sandbox", "verify", "server", "trust"];
 
 function parseArgs(argv) {
   const o = { work: "", n: 200, f: 10, runs: 3, shortRuns: 10, m: 200, sandboxRounds: 5, jobs: 2, json: "", scenarios: SCENARIOS };
@@ -75,13 +76,14 @@ async function main() {
     manifest: { n: manifest.n, f: manifest.f, edges: manifest.edges, leaf: manifest.leaf, mid: manifest.mid, root: manifest.root },
   };
   // order matters: no-op, restore and edits start from the full build the cold scenario leaves
-  if (has("cold") || has("noop") || has("restore") || has("incremental") || has("trust")) {
+  if (has("cold") || has("noop") || has("restore") || has("incremental") || has("watch") || has("trust")) {
     results.cold = await coldBuild({ ...ctx, runs: has("cold") ? o.runs : 0 });
     if (!has("cold")) delete results.cold;
   }
   if (has("noop")) results.noop = await noop(ctx);
   if (has("restore")) results.restore = await restore(ctx);
   if (has("incremental")) results.incremental = await incremental(ctx);
+  if (has("watch")) results.watch = await watchScenario(ctx);
   if (has("sandbox")) results.sandbox = await sandboxOverhead(ctx);
   if (has("verify")) results.verify = await verifyCost(ctx);
   if (has("server")) results.server = await cacheServer(ctx);
