@@ -25,15 +25,21 @@ export interface BuildRequest {
   patterns: readonly string[];
   jobs?: number;
   keepGoing?: boolean;
+  /** overrides hb.config.ts's `sandbox` */
   sandbox?: SandboxMode;
+  /** run actions tagged no-sandbox unsandboxed */
   allowUnsandboxed?: boolean;
   stamp?: boolean;
+  /** re-run every action under strace (cache bypassed) and report what it reaches outside its declarations */
   audit?: boolean;
+  /** no fetch step: fail if an external input is not fetched yet */
   offline?: boolean;
+  /** the team cache; overrides hb.config.ts's remoteCache */
   remote?: RemoteFlags;
+  /** hb test: build and run the test targets among the patterns' targets */
   tests?: boolean;
   signal: AbortSignal;
-  /** signing keys: no BUILD.ts may name them, no action may see them */
+  /** with provenance: its signing key, which no BUILD.ts may name and no action may see */
   provenance?: { signingKey: string };
 }
 

@@ -6,42 +6,22 @@ import type { OutputFacts } from "../execution/materialize";
 import { findBwrap } from "../sandbox/bwrap";
 import { lockOutputBase } from "../workspace/lock";
 import { OutputBase } from "../caching/output-base";
-import { type SandboxMode } from "../base/action-env";
 import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { RACY_MARGIN_MS } from "../base/racy";
 import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./sign-provenance";
-import type { RemoteFlags } from "./open-remote";
-import { executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
+import { type BuildRequest, executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
-export interface BuildOptions {
-  cwd: string;
-  patterns: readonly string[];
+export interface BuildOptions extends BuildRequest {
   outputBase?: string;
-  jobs?: number;
-  keepGoing?: boolean;
-  /** overrides hb.config.ts's `sandbox` */
-  sandbox?: SandboxMode;
-  /** run actions tagged no-sandbox unsandboxed */
-  allowUnsandboxed?: boolean;
-  stamp?: boolean;
-  /** re-run every action under strace (cache bypassed) and report what it reaches outside its declarations */
-  audit?: boolean;
-  /** no fetch step: fail if an external input is not fetched yet */
-  offline?: boolean;
   /** sign in-toto/SLSA provenance for the requested targets' outputs */
   provenance?: ProvenanceRequest;
   /** hb's version, as provenance records it */
   hbVersion?: string;
-  /** the team cache; overrides hb.config.ts's remoteCache */
-  remote?: RemoteFlags;
-  /** hb test: build and run the test targets among the patterns' targets */
-  tests?: boolean;
   analyzerScript: string;
-  signal: AbortSignal;
   events?: BuildEvents & {
     lockWait?(message: string): void;
     analyzing?(): void;
