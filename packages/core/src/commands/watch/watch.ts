@@ -328,9 +328,11 @@ class WatchSession {
         extraOutputs: scope.flatMap((id) => [...graph.actions[id]!.outputs, ...graph.actions[id]!.outputDirs]),
         settled: this.settled,
         actionSignal: (a) => {
+          // stopped with the build, or alone
           const c = new AbortController();
+          stop.signal.addEventListener("abort", () => c.abort(), { once: true });
           actions.set(a.id, c);
-          return AbortSignal.any([stop.signal, c.signal]);
+          return c.signal;
         },
       });
       outcomes = exec.outcomes;
