@@ -88,6 +88,17 @@ describe("hb watch", () => {
     expect(b.summary).toMatch(/^hb: 2 actions: 2 executed, 0 cached, 0 failed/);
     expect(read(ws, "hb-out/b/b.out")).toBe("THREE\n");
     expect(await w.stop()).toBe(0);
+    // each build of the watch is recorded as a build, with what it ran
+    const records = read(ws, ".hb/records.jsonl")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(records.map((r) => [r.command, r.executed, r.actionList.length])).toEqual([
+      ["build", 3, 3],
+      ["build", 2, 2],
+      ["build", 1, 1],
+      ["build", 2, 2],
+    ]);
   });
 
   it("makes one rebuild of a burst of 200 file writes", async () => {

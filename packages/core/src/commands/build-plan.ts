@@ -85,7 +85,8 @@ export async function planBuild(
   const Runs = execution && (await import("../execution/remote-run")).RemoteRuns;
   const remoteRuns =
     execution && Runs
-      ? (cas: LocalCas) => new Runs({ ...execution, cas, epoch, warn: (message) => events?.warning?.({ code: "REMOTE_EXECUTION", message }) })
+      ? (cas: LocalCas) =>
+          new Runs({ ...execution, cas, epoch, warn: (message) => events?.warning?.({ code: "REMOTE_EXECUTION", message }) })
       : undefined;
   const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
   const tests = new Map<string, ExecPath>();

@@ -13,6 +13,7 @@ import { type AnalyzeResult, analyzeWorkspace } from "../analyze";
 import { collectingWarnings } from "../build";
 import { type BuildPlan, type BuildRequest, executeOptions, hiddenKeys, planBuild, targetReports, testResults } from "../build-plan";
 import type { BuildReport, TestResult } from "../report";
+import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "../run-record";
 import { ContentTracker } from "./content-tracker";
 import { FileWatcher, type WatchMode } from "./file-watcher";
 import { GraphIndex } from "./graph-index";
@@ -366,6 +367,7 @@ class WatchSession {
     const standing = this.failed.size - failures.length;
     const count = (s: ActionOutcome["status"]) => outcomes.filter((o) => o.status === s).length;
     const report: BuildReport = {
+      ...recordHeader(this.opts.tests ? "test" : "build", workspace.root, startedAtMs),
       actions: outcomes.length,
       executed: count("executed"),
       cached: { local: outcomes.filter((o) => o.status === "cached" && !o.remote).length, remote: outcomes.filter((o) => o.remote).length },
@@ -379,6 +381,7 @@ class WatchSession {
       errors: failures.map((o) => o.error!.toData()),
       failures: failures.map((o) => o.error!.toFailure(o.action.owner)),
       warnings: [...this.warnings],
+      actionList: actionEntries(outcomes),
     };
     let tests: TestResult[] | undefined;
     let exitCode: ExitCode = this.failed.size > 0 ? ExitCode.buildFailed : ExitCode.ok;
@@ -389,6 +392,9 @@ class WatchSession {
       const other = [...this.failed.keys()].some((id) => !graph.actions[id]!.outputs.some((p) => logs.has(p)));
       exitCode = testFailed ? ExitCode.testFailed : other ? ExitCode.buildFailed : ExitCode.ok;
     }
+    if (tests) report.tests = tests;
+    // a rebuild is a build: it is recorded as one
+    appendRunRecord(base.dir, report, recordLimits(this.analysis.config));
     this.exitCode = exitCode;
     const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
     this.events.rebuilt?.({
