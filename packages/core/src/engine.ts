@@ -9,7 +9,7 @@ export { type SandboxMode, SANDBOX_MODES } from "./base/action-env";
 export type { ActionGraph, ActionSpec } from "./base/graph";
 export { OUT_DIR } from "./base/graph";
 export { build, type BuildOptions } from "./commands/build";
-export { type Rebuild, type WatchEvents, type WatchOptions, watch } from "./commands/watch/watch";
+export { type Rebuild, type WatchEvents, watch } from "./commands/watch/watch";
 export { MAX_WATCHES_SYSCTL, type WatchMode } from "./commands/watch/file-watcher";
 export type { BuildReport, TestResult } from "./commands/report";
 export { type ActionOutcome, type BuildEvents, executeActions } from "./execution/executor";

@@ -22,16 +22,38 @@ const ABSENT = "";
 export class ContentTracker {
   /** tracked file -> fingerprint of its content, ABSENT when it is not there */
   private readonly known = new Map<string, string>();
+  /** tracked file -> its fingerprint when the last build started: what a build's changes are measured from */
+  private readonly built = new Map<string, string>();
   /** untracked files seen in watched directories: their coming and going is what changes a listing */
   private readonly others = new Set<string>();
 
   /** Starts tracking `files` not tracked yet, as they are now; stops tracking the others. */
   track(files: ReadonlySet<string>): void {
-    for (const f of this.known.keys()) if (!files.has(f)) this.known.delete(f);
+    for (const f of this.known.keys()) if (!files.has(f)) (this.known.delete(f), this.built.delete(f));
     for (const f of files) {
       this.others.delete(f);
-      if (!this.known.has(f)) this.known.set(f, contentOf(f));
+      if (!this.known.has(f)) {
+        const now = contentOf(f);
+        this.known.set(f, now);
+        this.built.set(f, now);
+      }
     }
+  }
+
+  /**
+   * Of `files` seen changing since the last build, those whose content differs from what that
+   * build started with; the next build starts from their content now. A file written in two
+   * steps (truncated, then written) is seen changing twice, and back where it was: no change.
+   */
+  sinceBuild(files: Iterable<string>): string[] {
+    const net: string[] = [];
+    for (const f of files) {
+      const now = this.known.get(f);
+      if (now === undefined || now === this.built.get(f)) continue;
+      this.built.set(f, now);
+      net.push(f);
+    }
+    return net.sort();
   }
 
   /**

@@ -295,7 +295,9 @@ class WatchSession {
     const changes = this.pending;
     this.pending = { changed: new Set(), structural: false, said: new Set() };
     const startedAtMs = Date.now();
-    const changed = [...changes.changed];
+    const changed = this.tracker.sinceBuild(changes.changed);
+    // a file seen changing and back (a save in two writes) is not said, nor rebuilt for
+    for (const p of changes.changed) if (!changed.includes(p)) changes.said.delete(p);
     // before and after a new analysis: what read a changed file is stale, in either graph
     this.invalidate(changed);
     if (changes.structural || this.broken || changed.some((p) => this.index.analysisFiles.has(p))) {
