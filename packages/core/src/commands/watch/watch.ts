@@ -314,6 +314,8 @@ class WatchSession {
     const onAbort = () => stop.abort();
     this.opts.signal.addEventListener("abort", onAbort, { once: true });
     const actions = new Map<number, AbortController>();
+    // a listener per action would be hundreds on one signal (and Node's leak warning on the terminal)
+    stop.signal.addEventListener("abort", () => actions.forEach((c) => c.abort()), { once: true });
     this.running = { stop, actions };
     this.warnings.length = 0;
     const { workspace, base, plan, index } = this;
@@ -331,9 +333,9 @@ class WatchSession {
         extraOutputs: scope.flatMap((id) => [...graph.actions[id]!.outputs, ...graph.actions[id]!.outputDirs]),
         settled: this.settled,
         actionSignal: (a) => {
-          // stopped with the build, or alone
+          // stopped with the build (one listener for all of them, below), or alone
           const c = new AbortController();
-          stop.signal.addEventListener("abort", () => c.abort(), { once: true });
+          if (stop.signal.aborted) c.abort();
           actions.set(a.id, c);
           return c.signal;
         },
