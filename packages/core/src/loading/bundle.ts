@@ -2,11 +2,9 @@ import type { Message, Plugin } from "esbuild";
 import { realpathSync, statSync } from "node:fs";
 import { join, posix, relative, resolve, sep } from "node:path";
 import { HbError } from "../base/errors";
+import { HB_PACKAGE, isApiImport } from "../base/package-name";
 import { vcsDirOf } from "../workspace/config";
 import { type IgnoreRules, isIgnored } from "./package-tree";
-
-/** hb's API modules (`@hb/core`, rules packages): provided by the evaluator, never bundled */
-const API_SCOPE = "@hb/";
 
 export interface BundledFile {
   /** workspace-relative path of the BUILD.ts (or hb.config.ts) */
@@ -91,12 +89,12 @@ function importGuard(root: string, lookedUp: { missing: Set<string>; found: Set<
     setup(build) {
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.kind === "entry-point" || args.pluginData === "hb-resolving") return undefined;
-        if (args.path.startsWith(API_SCOPE)) return { path: args.path, external: true };
+        if (isApiImport(args.path)) return { path: args.path, external: true };
         if (!args.path.startsWith(".") && !args.path.startsWith("/")) {
           return {
             errors: [
               {
-                text: `BUILD.ts files may import only relative files and hb's API (@hb/core, rules packages such as @hb/rules-node), not '${args.path}'`,
+                text: `BUILD.ts files may import only relative files and hb's API (${HB_PACKAGE}, ${HB_PACKAGE}/rules-node), not '${args.path}'`,
               },
             ],
           };

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import { HbError, type SourceLocation, didYouMean } from "../base/errors";
+import { HB_PACKAGE, apiModuleNames } from "../base/package-name";
 import { formatLabel, parseLabel, parseTargetPattern } from "../base/label";
 import * as buildApi from "../api/index";
 import { isLabelKind } from "../api/attrs";
@@ -24,14 +25,15 @@ export interface LoadedPackage {
 }
 
 /**
- * The modules BUILD.ts files may import, by name: hb's API as `@hb/core`, and each rules package,
+ * The modules BUILD.ts files may import, by name: hb's API as `hbuild` (or `@hb/core`), and each rules package,
  * which registers itself (its `register` module) in the evaluator.
  */
-const apiModules = new Map<string, Record<string, unknown>>([["@hb/core", { ...buildApi }]]);
+const apiModules = new Map<string, Record<string, unknown>>();
 
 export function registerApiModule(id: string, exports: Record<string, unknown>): void {
-  apiModules.set(id, { ...exports });
+  for (const name of apiModuleNames(id)) apiModules.set(name, { ...exports });
 }
+registerApiModule(HB_PACKAGE, buildApi);
 
 /** The loaded workspace: its config, the requested targets' labels and every package they reach. */
 export interface LoadedWorkspace extends EvaluationFacts {
