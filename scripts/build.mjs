@@ -42,6 +42,8 @@ const result = await esbuild.build({
   target: "node20",
   sourcemap: "linked",
   external: ["better-sqlite3", "esbuild", "fsevents"],
+  // jsonc-parser's main is a UMD build whose requires esbuild cannot follow; its ESM build bundles
+  alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   banner: { js: "import { createRequire as __hbRequire } from 'node:module'; const require = __hbRequire(import.meta.url);" },
   define: { __HB_BUILD_ID__: JSON.stringify(buildId), __HB_VERSION__: JSON.stringify(`${version}+${buildId}`) },
   legalComments: "none",

@@ -9,6 +9,7 @@ import { doctorCommand } from "./commands/doctor";
 import { explainCommand } from "./commands/explain";
 import { fetchCommand } from "./commands/fetch";
 import { gateCommand } from "./commands/gate";
+import { initCommand } from "./commands/init";
 import { keygenCommand } from "./commands/keygen";
 import { queryCommand } from "./commands/query";
 import { reportCommand } from "./commands/report";
@@ -19,6 +20,7 @@ import { watchCommand } from "./commands/watch";
 import { HB_VERSION } from "./version";
 
 const COMMANDS: Command[] = [
+  initCommand,
   buildCommand,
   watchCommand,
   testCommand,

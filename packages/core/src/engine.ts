@@ -20,6 +20,7 @@ export { type Database, type Statement as SqlStatement, sqlite } from "./base/da
 export { makeWritableDir } from "./base/writable-dir";
 export { query } from "./commands/query/query";
 export { clean } from "./commands/clean";
+export { type InitFile, type InitResult, initWorkspace } from "./commands/init/init";
 export { verify, type VerifyReport } from "./commands/verify/verify";
 export { generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId } from "./base/keys";
 export { type Statement, buildProvenanceStatement } from "./provenance/statement";

@@ -23,6 +23,7 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 export type HbErrorCode =
   | "USAGE"
   | "NO_WORKSPACE"
+  | "BAD_WORKSPACE"
   | "BAD_CONFIG"
   | "BAD_LABEL"
   | "NO_SUCH_PACKAGE"

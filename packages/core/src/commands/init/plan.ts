@@ -1,0 +1,206 @@
+import { posix } from "node:path";
+import { HB_PACKAGE } from "../../base/package-name";
+import type { ScannedPackage, WorkspaceScan } from "./scan";
+
+/** What `hb init` writes into one file: its imports and the lines of its generated block. */
+export interface GeneratedBlock {
+  /** module -> names imported from it */
+  imports: Map<string, Set<string>>;
+  lines: string[];
+}
+
+/** The files `hb init` owns a block of, by workspace-relative path, and notes for the user. */
+export interface InitPlan {
+  blocks: Map<string, GeneratedBlock>;
+  /** hb.config.ts, written only when there is none */
+  config: string;
+  notes: string[];
+}
+
+const RULES = `${HB_PACKAGE}/rules-node`;
+const TOOLS_DIR = "tools";
+
+function blockFor(plan: InitPlan, dir: string): GeneratedBlock {
+  const path = dir === "" ? "BUILD.ts" : `${dir}/BUILD.ts`;
+  let b = plan.blocks.get(path);
+  if (!b) plan.blocks.set(path, (b = { imports: new Map(), lines: [] }));
+  return b;
+}
+
+function use(b: GeneratedBlock, module: string, ...names: string[]): void {
+  const set = b.imports.get(module) ?? new Set<string>();
+  for (const n of names) set.add(n);
+  b.imports.set(module, set);
+}
+
+/** A TypeScript expression written as is in a rule call (a variable, a spread), not data. */
+class Expr {
+  constructor(readonly text: string) {}
+}
+const expr = (text: string) => new Expr(text);
+
+/** A TypeScript literal of plain data, one line, spaced as prettier would. */
+function lit(v: unknown): string {
+  if (v instanceof Expr) return v.text;
+  if (Array.isArray(v)) return `[${v.map(lit).join(", ")}]`;
+  return JSON.stringify(v);
+}
+
+/** Targets are named like Bazel's: a package's main target is its directory's name (`//libs/util` is `//libs/util:util`). */
+function mainName(p: ScannedPackage): string {
+  const base = p.dir === "" ? (p.name ?? "main").replace(/^@[^/]+\//, "") : posix.basename(p.dir);
+  return base.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
+function labelOf(dir: string, name: string): string {
+  return dir === "" ? `//:${name}` : posix.basename(dir) === name ? `//${dir}` : `//${dir}:${name}`;
+}
+
+/**
+ * Globs for `files` (package-relative): per top directory, each extension (and test files by their
+ * suffix or their __tests__ directory); top-level files by name. New files of the same kinds are
+ * picked up without running hb init again.
+ */
+function globsFor(files: string[]): string[] {
+  const out = new Set<string>();
+  for (const f of files) {
+    const slash = f.indexOf("/");
+    if (slash < 0) {
+      out.add(f);
+      continue;
+    }
+    const top = f.slice(0, slash);
+    const suffix = /\.(test|spec)\.[cm]?[jt]sx?$/.exec(f)?.[0];
+    if (suffix) out.add(`${top}/**/*${suffix}`);
+    else if (/(^|\/)__tests__\//.test(f)) out.add(`${top}/**/__tests__/**/*${posix.extname(f)}`);
+    else out.add(`${top}/**/*${posix.extname(f)}`);
+  }
+  return [...out].sort();
+}
+
+const TEST_EXCLUDES = ["**/*.test.*", "**/*.spec.*", "**/__tests__/**", "**/*.d.ts"];
+
+/** What `hb init` generates for a scanned workspace: per package, the targets its manifest and files imply. */
+export function planInit(scan: WorkspaceScan): InitPlan {
+  const plan: InitPlan = {
+    blocks: new Map(),
+    config: `import { defineConfig } from "${HB_PACKAGE}";\n\nexport default defineConfig({});\n`,
+    notes: [],
+  };
+  const byName = new Map(scan.packages.filter((p) => p.name !== undefined).map((p) => [p.name!, p]));
+  const compiled = new Set(scan.packages.filter((p) => p.entries.length > 0).map((p) => p.name));
+  const tools = scan.tools;
+
+  const rootTsconfigs = scan.rootTsconfigs.filter((f) => scan.packages.some((p) => p.tsconfigExtends.includes(f)));
+  if (rootTsconfigs.length > 0 && !scan.packages.some((p) => p.dir === "")) {
+    const root = blockFor(plan, "");
+    use(root, HB_PACKAGE, "filegroup");
+    root.lines.push("// the shared tsconfig files packages extend", `filegroup({ name: "tsconfig", srcs: ${lit(rootTsconfigs)} });`);
+  }
+
+  for (const p of scan.packages) {
+    const b = blockFor(plan, p.dir);
+    const main = mainName(p);
+    const depLabels = p.workspaceDeps.filter((n) => compiled.has(n)).map((n) => labelOf(byName.get(n)!.dir, mainName(byName.get(n)!)));
+    if (p.sources.length > 0) {
+      use(b, HB_PACKAGE, "glob", "filegroup");
+      b.lines.push(`const srcs = glob(${lit(globsFor(p.sources))}, { exclude: ${lit(TEST_EXCLUDES)} });`);
+      b.lines.push(`filegroup({ name: "srcs", srcs });`);
+    }
+    if (p.tests.length > 0) {
+      use(b, HB_PACKAGE, "glob");
+      b.lines.push(`const tests = glob(${lit(globsFor(p.tests))});`);
+    }
+
+    const used = new Set(["srcs", "test", "typecheck", "package"]);
+    const unique = (name: string) => {
+      let n = name;
+      for (let i = 2; used.has(n); i++) n = `${name}_${i}`;
+      used.add(n);
+      return n;
+    };
+    const entryNames = p.entries.map((e, i) => unique(i === 0 ? main : posix.basename(e.source).replace(/\.[^.]+$/, "")));
+    p.entries.forEach((e, i) => {
+      use(b, RULES, "esbuild");
+      const format = /\.cjs$/.test(e.output) || (!/\.mjs$/.test(e.output) && p.type === "commonjs") ? "cjs" : "esm";
+      const args: Record<string, unknown> = { name: entryNames[i], srcs: expr("srcs"), entry: e.source, format };
+      if (i === 0 && p.name) args.module_name = p.name;
+      if (depLabels.length > 0) args.deps = depLabels;
+      // a library's bundle leaves its npm dependencies to the installer, as npm publishes it
+      if (p.runtimeDeps.length > 0) args.external = p.runtimeDeps;
+      b.lines.push(`// ${e.output}, as package.json ships it`, `esbuild(${args_(args)});`);
+    });
+
+    for (const bin of p.bins) {
+      use(b, RULES, "node_binary");
+      const name = unique(entryNames.includes(bin.name) ? `${bin.name}_bin` : bin.name);
+      const args: Record<string, unknown> = { name, entry: bin.source, srcs: expr("srcs") };
+      if (depLabels.length > 0) args.deps = depLabels;
+      b.lines.push(`node_binary(${args_(args)});`);
+    }
+
+    if (p.tests.length > 0) {
+      if (p.testRunner === "jest") {
+        b.lines.push(
+          `// ${p.tests.length} jest test files: hb has no jest runner yet; \`hb init\` will generate their target when it does`,
+        );
+      } else {
+        use(b, RULES, "node_test");
+        const testDeps = [...(p.entries.length > 0 ? [`:${main}`] : []), ...depLabels];
+        const args: Record<string, unknown> = { name: "test", srcs: expr("tests"), data: p.sources.length > 0 ? expr("srcs") : [] };
+        if (testDeps.length > 0) args.deps = testDeps;
+        if (p.testRunner === "vitest") args.runner = "vitest";
+        b.lines.push(`node_test(${args_(args)});`);
+      }
+    }
+
+    if (p.hasTsconfig && tools.typescript) {
+      use(b, RULES, "ts_check");
+      const depSources = p.workspaceDeps.map((n) => byName.get(n)!).filter((d) => d.sources.length > 0);
+      const deps = [...(p.tsconfigExtends.length > 0 ? ["//:tsconfig"] : []), ...depSources.map((d) => labelOf(d.dir, "srcs"))];
+      const srcsExpr = [p.sources.length > 0 ? "...srcs" : "", p.tests.length > 0 ? "...tests" : ""].filter(Boolean).join(", ");
+      const args: Record<string, unknown> = { name: "typecheck", srcs: expr(`[${srcsExpr}]`), tsconfig: "tsconfig.json" };
+      if (deps.length > 0) args.deps = deps;
+      const types = [...(tools.typesNode ? ["//tools:types_node"] : []), ...(tools.nodeModules ? ["//tools:node_modules"] : [])];
+      if (types.length > 0) args.types = types;
+      b.lines.push(`ts_check(${args_(args)});`);
+    }
+
+    if (!p.private && p.entries.length > 0) {
+      use(b, RULES, "npm_package");
+      b.lines.push(`npm_package(${args_({ name: "package", package_json: "package.json", deps: entryNames.map((n) => `:${n}`) })});`);
+    }
+    if (p.unmappedEntries.length > 0) {
+      const list = p.unmappedEntries.join(", ");
+      b.lines.push(`// package.json ships ${list}; no source file was found for ${p.unmappedEntries.length === 1 ? "it" : "them"}`);
+      plan.notes.push(`${p.dir || "."}: no source found for ${list} (package.json); add its target by hand below the generated block`);
+    }
+    if (p.otherScripts.length > 0) {
+      b.lines.push(`// package.json scripts hb init does not turn into targets: ${p.otherScripts.join(", ")}`);
+    }
+    if (b.lines.length === 0) b.lines.push("// no sources, tests or entry points found");
+  }
+
+  const t = blockFor(plan, TOOLS_DIR);
+  use(t, HB_PACKAGE, "local_toolchain");
+  t.lines.push("// The tools rules-node runs (//tools:...), pinned by digest: a changed tool changes every key that uses it.");
+  if (tools.esbuild) {
+    use(t, RULES, "esbuild_toolchain");
+    t.lines.push(`esbuild_toolchain(${args_({ name: "esbuild", path: tools.esbuild.path, sha256: tools.esbuild.sha256 })});`);
+  } else {
+    plan.notes.push(
+      "esbuild is not installed in this workspace: install it (npm i -D esbuild) and run hb init again to pin //tools:esbuild",
+    );
+  }
+  t.lines.push(`local_toolchain(${args_({ name: "node", path: tools.node })});`);
+  if (tools.typescript) t.lines.push(`local_toolchain(${args_({ name: "typescript", path: tools.typescript })});`);
+  if (tools.typesNode) t.lines.push(`local_toolchain(${args_({ name: "types_node", path: tools.typesNode })});`);
+  if (tools.nodeModules) t.lines.push(`local_toolchain(${args_({ name: "node_modules", path: "node_modules" })});`);
+  return plan;
+}
+
+/** A rule call's argument object, one line (`{ srcs }` where the value is the variable of that name). */
+function args_(o: Record<string, unknown>): string {
+  const parts = Object.entries(o).map(([k, v]) => (v instanceof Expr && v.text === k ? k : `${k}: ${lit(v)}`));
+  return `{ ${parts.join(", ")} }`;
+}

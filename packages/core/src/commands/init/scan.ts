@@ -1,0 +1,343 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, posix, relative } from "node:path";
+import type FastGlob from "fast-glob";
+import type { ParseError } from "jsonc-parser";
+import { HbError } from "../../base/errors";
+
+/** What `hb init` reads of a workspace, as plain data: the input of `planInit`. */
+export interface WorkspaceScan {
+  packageManager: "npm" | "pnpm" | "yarn";
+  /** workspace-relative, or undefined when the workspace has none yet */
+  lockfile: string | undefined;
+  packages: ScannedPackage[];
+  tools: ScannedTools;
+  /** root-level tsconfig files others extend (workspace-relative) */
+  rootTsconfigs: string[];
+}
+
+export interface ScannedPackage {
+  /** workspace-relative directory, "" for the root */
+  dir: string;
+  name: string | undefined;
+  private: boolean;
+  /** package.json `type` */
+  type: "module" | "commonjs";
+  /** source files (package-relative), tests excluded */
+  sources: string[];
+  tests: string[];
+  testRunner: "vitest" | "node" | "jest" | undefined;
+  /** entry points: what package.json ships (main/module/exports), mapped back to a source file */
+  entries: { output: string; source: string }[];
+  /** shipped paths whose source init could not find */
+  unmappedEntries: string[];
+  bins: { name: string; source: string }[];
+  /** package.json dependencies (all kinds) that are packages of this workspace */
+  workspaceDeps: string[];
+  /** names in dependencies and peerDependencies (left to the runtime by a library's bundle) */
+  runtimeDeps: string[];
+  hasTsconfig: boolean;
+  /** workspace-relative tsconfig files this package's tsconfig extends, outside the package */
+  tsconfigExtends: string[];
+  /** package.json scripts init does not turn into targets */
+  otherScripts: string[];
+}
+
+export interface ScannedTools {
+  /** the esbuild native binary: path (workspace-relative when inside it) and sha256 */
+  esbuild: { path: string; sha256: string } | undefined;
+  node: string;
+  typescript: string | undefined;
+  typesNode: string | undefined;
+  nodeModules: boolean;
+}
+
+/**
+ * The parsers init needs, loaded when it runs: no other command pays for them. (yaml is CommonJS:
+ * bundled, a dynamic import of it has its exports under `default` only.)
+ */
+interface Parsers {
+  fg: typeof FastGlob;
+  parseJsonc: typeof import("jsonc-parser").parse;
+  parseYaml: typeof import("yaml").parse;
+}
+let parsers: Parsers;
+
+const CODE_EXTENSIONS = ["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
+const TEST_FILE = /(\.|\/|^)(test|spec)\.[cm]?[jt]sx?$|(^|\/)__tests__\//;
+/** directories that hold what a build makes or installs, never sources */
+const NOT_SOURCES = [
+  "**/BUILD.ts",
+  "hb.config.ts",
+  "**/node_modules/**",
+  "**/dist/**",
+  "**/build/**",
+  "**/lib/**",
+  "**/coverage/**",
+  "**/.*/**",
+  "**/*.d.ts",
+  "**/*.d.mts",
+  "**/*.d.cts",
+];
+/** scripts init turns into targets (build, test and type check are what it generates) */
+const KNOWN_SCRIPTS = new Set([
+  "build",
+  "compile",
+  "test",
+  "typecheck",
+  "type-check",
+  "tsc",
+  "prepublishOnly",
+  "prepack",
+  "prepare",
+  "clean",
+  "lint",
+  "watch",
+  "dev",
+  "format",
+]);
+
+function readJson(root: string, file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(readFileSync(join(root, file), "utf8")) as Record<string, unknown>;
+  } catch (e) {
+    throw new HbError("BAD_WORKSPACE", `${file} is not valid JSON: ${(e as Error).message}`, { hint: "fix it, then run hb init again" });
+  }
+}
+
+function readJsonc(root: string, file: string): Record<string, unknown> {
+  const errors: ParseError[] = [];
+  const value = parsers.parseJsonc(readFileSync(join(root, file), "utf8"), errors, { allowTrailingComma: true }) as unknown;
+  if (errors.length > 0 || typeof value !== "object" || value === null) {
+    throw new HbError("BAD_WORKSPACE", `${file} is not valid JSON (with comments)`, { hint: "fix it, then run hb init again" });
+  }
+  return value as Record<string, unknown>;
+}
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+const record = (v: unknown): Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+
+/** The package directories the workspace declares (npm and yarn `workspaces`, pnpm-workspace.yaml). */
+function workspacePatterns(root: string, rootJson: Record<string, unknown>): string[] {
+  if (existsSync(join(root, "pnpm-workspace.yaml"))) {
+    const yaml = record(parsers.parseYaml(readFileSync(join(root, "pnpm-workspace.yaml"), "utf8")));
+    return strings(yaml.packages);
+  }
+  const ws = rootJson.workspaces;
+  return Array.isArray(ws) ? strings(ws) : strings(record(ws).packages);
+}
+
+function packageDirs(root: string, patterns: string[]): string[] {
+  const include = patterns.filter((p) => !p.startsWith("!")).map((p) => posix.join(p.replace(/\/$/, ""), "package.json"));
+  const ignore = ["**/node_modules/**", ...patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1))];
+  const found = parsers.fg.sync(include, { cwd: root, ignore, onlyFiles: true, dot: false }).map((f) => posix.dirname(f));
+  return [...new Set(found)].filter((d) => d !== ".").sort();
+}
+
+/** Reads the workspace at `root` for `hb init`: packages, their manifests and files, the tools installed. */
+export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
+  parsers ??= {
+    fg: (await import("fast-glob")).default,
+    parseJsonc: (await import("jsonc-parser")).parse,
+    parseYaml: await import("yaml").then((m) => m.parse ?? (m as unknown as { default: typeof m }).default.parse),
+  };
+  if (!existsSync(join(root, "package.json"))) {
+    throw new HbError("BAD_WORKSPACE", `no package.json in ${root}`, {
+      hint: "run hb init at the root of a JavaScript or TypeScript workspace (where its package.json is)",
+    });
+  }
+  const rootJson = readJson(root, "package.json");
+  const lockfile = ["pnpm-lock.yaml", "package-lock.json", "yarn.lock"].find((f) => existsSync(join(root, f)));
+  const packageManager =
+    existsSync(join(root, "pnpm-workspace.yaml")) || lockfile === "pnpm-lock.yaml" ? "pnpm" : lockfile === "yarn.lock" ? "yarn" : "npm";
+  const dirs = packageDirs(root, workspacePatterns(root, rootJson));
+  const manifests = new Map<string, Record<string, unknown>>(dirs.map((d) => [d, readJson(root, `${d}/package.json`)]));
+  // a single-package repository is its own only package; a workspace root is not a package
+  if (dirs.length === 0) manifests.set("", rootJson);
+  const names = new Map<string, string>();
+  for (const [dir, json] of manifests) if (typeof json.name === "string") names.set(json.name, dir);
+  const testRunnerOf = runnerDetector(root, rootJson);
+  const packages = [...manifests].map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf));
+  const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
+  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs };
+}
+
+function runnerDetector(root: string, rootJson: Record<string, unknown>) {
+  const depsOf = (json: Record<string, unknown>) =>
+    new Set(["dependencies", "devDependencies"].flatMap((k) => Object.keys(record(json[k]))));
+  const rootDeps = depsOf(rootJson);
+  return (dir: string, json: Record<string, unknown>, tests: string[], readTest: (f: string) => string): ScannedPackage["testRunner"] => {
+    if (tests.length === 0) return undefined;
+    const deps = new Set([...rootDeps, ...depsOf(json)]);
+    const script = `${String(record(json.scripts).test ?? "")} ${String(record(rootJson.scripts).test ?? "")}`;
+    const texts = tests.slice(0, 20).map(readTest).join("\n");
+    if (
+      /from ["']vitest["']/.test(texts) ||
+      (deps.has("vitest") && /vitest/.test(script)) ||
+      existsSync(join(root, dir, "vitest.config.ts"))
+    )
+      return "vitest";
+    if (deps.has("jest") || /\bjest\b/.test(script)) return "jest";
+    if (/from ["']node:test["']/.test(texts) || /node --test/.test(script)) return "node";
+    return deps.has("vitest") ? "vitest" : "node";
+  };
+}
+
+/** The source file a shipped path (`./dist/index.js`, `lib/cli.mjs`) was built from, if init finds it. */
+function sourceOf(output: string, sources: string[], outDir: string | undefined): string | undefined {
+  const clean = posix.normalize(output.replace(/^\.\//, ""));
+  const stem = clean.replace(/\.d\.[cm]?ts$/, "").replace(/\.[cm]?jsx?$/, "");
+  const dirs = [outDir, "dist", "lib", "build", "out"].filter((d): d is string => d !== undefined);
+  const candidates = [
+    stem,
+    ...dirs.flatMap((d) => (stem.startsWith(`${d}/`) ? [`src/${stem.slice(d.length + 1)}`, stem.slice(d.length + 1)] : [])),
+  ];
+  for (const c of candidates) {
+    const hit = CODE_EXTENSIONS.map((e) => `${c}.${e}`).find((f) => sources.includes(f));
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/** Every path package.json says the package ships as code: exports (all conditions), module, main. */
+function shippedPaths(json: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) for (const [k, x] of Object.entries(v)) if (k !== "types" && k !== "typings") walk(x);
+  };
+  walk(json.exports);
+  for (const k of ["module", "main"]) if (typeof json[k] === "string") out.push(json[k] as string);
+  return [...new Set(out.filter((p) => /\.[cm]?jsx?$/.test(p) && !p.includes("*")))];
+}
+
+function scanPackage(
+  root: string,
+  dir: string,
+  json: Record<string, unknown>,
+  names: Map<string, string>,
+  testRunnerOf: ReturnType<typeof runnerDetector>,
+): ScannedPackage {
+  const abs = join(root, dir);
+  const nested = [...names.values()]
+    .filter((d) => d !== dir && (dir === "" || d.startsWith(`${dir}/`)))
+    .map((d) => `${dir === "" ? d : d.slice(dir.length + 1)}/**`);
+  const files = parsers.fg
+    .sync(
+      CODE_EXTENSIONS.map((e) => `**/*.${e}`),
+      { cwd: abs, ignore: [...NOT_SOURCES, ...nested], onlyFiles: true, dot: false },
+    )
+    .filter(
+      (f) =>
+        !/(^|\/)(vitest|jest|vite|tsup|tsdown|rollup|webpack|babel|eslint|prettier)\.config\.[cm]?[jt]s$/.test(f) &&
+        !/^[^/]*\.config\.[cm]?[jt]s$/.test(f),
+    )
+    .sort();
+  const tests = files.filter((f) => TEST_FILE.test(f));
+  const sources = files.filter((f) => !TEST_FILE.test(f) && !/(^|\/)(__fixtures__|fixtures|__mocks__|test-utils|scripts)\//.test(f));
+
+  const hasTsconfig = existsSync(join(abs, "tsconfig.json"));
+  let outDir: string | undefined;
+  const tsconfigExtends: string[] = [];
+  if (hasTsconfig) {
+    let file = posix.join(dir, "tsconfig.json");
+    for (let depth = 0; depth < 8; depth++) {
+      const ts = readJsonc(root, file);
+      const o = record(ts.compilerOptions).outDir;
+      if (outDir === undefined && typeof o === "string")
+        outDir = posix.normalize(posix.join(posix.dirname(file), o)).slice(dir === "" ? 0 : dir.length + 1);
+      const ext = ts.extends;
+      if (typeof ext !== "string" || !ext.startsWith(".")) break;
+      file = posix.normalize(posix.join(posix.dirname(file), ext.endsWith(".json") ? ext : `${ext}.json`));
+      if (!existsSync(join(root, file))) break;
+      if (dir === "" || !file.startsWith(`${dir}/`)) tsconfigExtends.push(file);
+    }
+  }
+
+  const entries: ScannedPackage["entries"] = [];
+  const unmappedEntries: string[] = [];
+  for (const output of shippedPaths(json)) {
+    const source = sourceOf(output, sources, outDir);
+    if (!source) unmappedEntries.push(output);
+    else if (!entries.some((e) => e.source === source)) entries.push({ output, source });
+  }
+  const binField = json.bin;
+  const binMap: Record<string, unknown> =
+    typeof binField === "string" ? { [String(json.name ?? posix.basename(dir)).replace(/^@[^/]+\//, "")]: binField } : record(binField);
+  const bins: ScannedPackage["bins"] = [];
+  for (const [name, path] of Object.entries(binMap)) {
+    const source = typeof path === "string" ? sourceOf(path, sources, outDir) : undefined;
+    if (source) bins.push({ name, source });
+    else if (typeof path === "string") unmappedEntries.push(path);
+  }
+
+  const depKinds = ["dependencies", "devDependencies", "peerDependencies", "optionalDependencies"];
+  const allDeps = new Set(depKinds.flatMap((k) => Object.keys(record(json[k]))));
+  const workspaceDeps = [...allDeps].filter((n) => names.has(n) && n !== json.name).sort();
+  const runtimeDeps = [
+    ...new Set(["dependencies", "peerDependencies", "optionalDependencies"].flatMap((k) => Object.keys(record(json[k])))),
+  ].sort();
+  const otherScripts = Object.keys(record(json.scripts))
+    .filter((s) => !KNOWN_SCRIPTS.has(s) && !/^(pre|post)/.test(s))
+    .sort();
+  return {
+    dir,
+    name: typeof json.name === "string" ? json.name : undefined,
+    private: json.private === true,
+    type: json.type === "module" ? "module" : "commonjs",
+    sources,
+    tests,
+    testRunner: testRunnerOf(dir, json, tests, (f) => readFileSync(join(abs, f), "utf8")),
+    entries,
+    unmappedEntries,
+    bins,
+    workspaceDeps,
+    runtimeDeps,
+    hasTsconfig,
+    tsconfigExtends,
+    otherScripts,
+  };
+}
+
+function sha256File(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** The tools installed in the workspace (or, for node, on PATH), as //tools will pin them. */
+function scanTools(root: string): ScannedTools {
+  const req = createRequire(join(root, "package.json"));
+  const inWorkspace = (p: string) => {
+    const r = relative(realpathSync(root), realpathSync(p)).split("\\").join("/");
+    return r.startsWith("..") ? realpathSync(p) : r;
+  };
+  const resolveDir = (name: string, from = req) => {
+    try {
+      return dirname(from.resolve(`${name}/package.json`));
+    } catch {
+      return undefined;
+    }
+  };
+  let esbuild: ScannedTools["esbuild"];
+  const esbuildDir = resolveDir("esbuild");
+  if (esbuildDir) {
+    const platformDir = resolveDir(`@esbuild/${process.platform}-${process.arch}`, createRequire(join(esbuildDir, "package.json")));
+    const binary = platformDir && join(platformDir, "bin/esbuild");
+    if (binary && existsSync(binary)) esbuild = { path: inWorkspace(binary), sha256: sha256File(binary) };
+  }
+  const nodeOnPath = (process.env.PATH ?? "")
+    .split(":")
+    .map((d) => join(d, "node"))
+    .find((p) => existsSync(p) && statSync(p).isFile());
+  const typescript = resolveDir("typescript");
+  const typesNode = existsSync(join(root, "node_modules/@types/node/package.json")) ? "node_modules/@types/node" : undefined;
+  return {
+    esbuild,
+    node: realpathSync(nodeOnPath ?? process.execPath),
+    typescript: typescript && inWorkspace(typescript),
+    typesNode,
+    nodeModules: existsSync(join(root, "node_modules")),
+  };
+}

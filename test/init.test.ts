@@ -1,0 +1,142 @@
+// hb init (issue 19): an existing npm or pnpm workspace, read as it is, gets hb.config.ts, //tools
+// pinned by digest, a marked BUILD.ts block per package and .gitignore lines; hb build and hb test
+// then pass with no hand edits; init again changes nothing, keeps hand edits outside the marks,
+// and --check fails on drift.
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { REPO, hb, tempDir, writeFiles } from "./helpers";
+
+/** the tools a workspace would have installed, copied from this repository's node_modules */
+function installTools(dir: string): void {
+  for (const p of ["esbuild", "@esbuild/linux-x64", "typescript", "@types/node", "undici-types"]) {
+    mkdirSync(join(dir, "node_modules", p, ".."), { recursive: true });
+    cpSync(join(REPO, "node_modules", p), join(dir, "node_modules", p), { recursive: true });
+  }
+}
+
+const MONOREPO = {
+  "package.json": JSON.stringify({ name: "mono", private: true, type: "module", workspaces: ["packages/*"] }),
+  "tsconfig.base.json": JSON.stringify({
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      types: ["node"],
+      skipLibCheck: true,
+    },
+  }),
+  "packages/greet/package.json": JSON.stringify({
+    name: "@mono/greet",
+    version: "1.0.0",
+    type: "module",
+    exports: { ".": { types: "./dist/index.d.ts", default: "./dist/index.js" } },
+    scripts: { build: "tsc", test: "node --test", release: "changeset publish" },
+  }),
+  "packages/greet/tsconfig.json":
+    '{\n  // tsconfig files have comments\n  "extends": "../../tsconfig.base.json",\n  "compilerOptions": { "outDir": "dist", "rootDir": "src" },\n  "include": ["src"],\n}\n',
+  "packages/greet/src/index.ts": "export function greet(name: string): string {\n  return `hello, ${name}`;\n}\n",
+  "packages/greet/src/index.test.ts":
+    'import { test } from "node:test";\nimport assert from "node:assert";\nimport { greet } from "./index.js";\ntest("greets", () => assert.equal(greet("a"), "hello, a"));\n',
+  "packages/cli/package.json": JSON.stringify({
+    name: "@mono/cli",
+    version: "1.0.0",
+    private: true,
+    type: "module",
+    bin: { greet: "./dist/main.js" },
+    dependencies: { "@mono/greet": "*" },
+  }),
+  "packages/cli/src/main.ts": 'import { greet } from "@mono/greet";\nconsole.log(greet(process.argv[2] ?? "world"));\n',
+};
+
+function workspace(files: Record<string, string>): string {
+  const dir = tempDir();
+  writeFiles(dir, files);
+  installTools(dir);
+  return dir;
+}
+
+describe("hb init", () => {
+  it("sets up an npm workspace that hb build and hb test then pass, and is stable", async () => {
+    const dir = workspace(MONOREPO);
+    const first = await hb(dir, ["init"]);
+    expect(first.exitCode, first.output).toBe(0);
+    expect(first.stdout).toContain("2 packages (npm)");
+    for (const f of ["hb.config.ts", "BUILD.ts", "tools/BUILD.ts", "packages/greet/BUILD.ts", "packages/cli/BUILD.ts", ".gitignore"])
+      expect(first.stdout).toMatch(new RegExp(`created +${f.replace(".", "\\.")}`));
+    expect(readFileSync(join(dir, ".gitignore"), "utf8")).toBe(".hb/\nhb-out/\n");
+    const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
+    expect(greet).toContain('esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet" });');
+    expect(greet).toContain('npm_package({ name: "package"');
+    const cli = readFileSync(join(dir, "packages/cli/BUILD.ts"), "utf8");
+    expect(cli).toContain('node_binary({ name: "greet", entry: "src/main.ts", srcs, deps: ["//packages/greet"] });');
+    expect(readFileSync(join(dir, "tools/BUILD.ts"), "utf8")).toMatch(
+      /esbuild_toolchain\(\{ name: "esbuild", path: "[^"]+", sha256: "[0-9a-f]{64}" \}\)/,
+    );
+    expect(greet).toContain("scripts hb init does not turn into targets: release");
+
+    const build = await hb(dir, ["build", "//..."]);
+    expect(build.exitCode, build.output).toBe(0);
+    const run = await hb(dir, ["run", "//packages/cli:greet", "--", "Ada"]);
+    expect(run.stdout).toContain("hello, Ada");
+    const test = await hb(dir, ["test", "//..."]);
+    expect(test.exitCode, test.output).toBe(0);
+    expect(test.output).toMatch(/\/\/packages\/greet:test +PASSED/);
+    expect(test.output).toMatch(/\/\/packages\/greet:typecheck +PASSED/);
+
+    const again = await hb(dir, ["init"]);
+    expect(again.stdout).not.toMatch(/created|updated/);
+    expect((await hb(dir, ["init", "--check"])).exitCode).toBe(0);
+  }, 180_000);
+
+  it("keeps hand edits outside the marks, leaves an unmarked BUILD.ts alone, and --check fails on drift", async () => {
+    const dir = workspace(MONOREPO);
+    expect((await hb(dir, ["init"])).exitCode).toBe(0);
+    const path = join(dir, "packages/greet/BUILD.ts");
+    const generated = readFileSync(path, "utf8");
+    writeFileSync(path, `// ours, above\n${generated}genrule({ name: "extra", outs: ["x"], cmd: "echo > $@" });\n`);
+    writeFileSync(
+      join(dir, "packages/cli/BUILD.ts"),
+      'import { genrule } from "hbuild";\ngenrule({ name: "mine", outs: ["m"], cmd: "echo > $@" });\n',
+    );
+
+    const check = await hb(dir, ["init", "--check"]);
+    expect(check.exitCode).toBe(0);
+    expect(check.stdout).toMatch(/kept +packages\/cli\/BUILD\.ts \(no hb init marks/);
+
+    writeFileSync(path, readFileSync(path, "utf8").replace('format: "esm"', 'format: "cjs"'));
+    const drift = await hb(dir, ["init", "--check"]);
+    expect(drift.exitCode).toBe(1);
+    expect(drift.stdout).toMatch(/would update +packages\/greet\/BUILD\.ts/);
+    expect(readFileSync(path, "utf8")).toContain('format: "cjs"');
+
+    expect((await hb(dir, ["init"])).exitCode).toBe(0);
+    const after = readFileSync(path, "utf8");
+    expect(after.startsWith("// ours, above\n")).toBe(true);
+    expect(after).toContain('format: "esm"');
+    expect(after.endsWith('genrule({ name: "extra", outs: ["x"], cmd: "echo > $@" });\n')).toBe(true);
+  }, 120_000);
+
+  it("reads pnpm's workspace file and refuses a directory that is no workspace", async () => {
+    const dir = workspace({
+      "package.json": JSON.stringify({ name: "p", private: true }),
+      "pnpm-workspace.yaml": "packages:\n  - 'libs/*'\n  - '!libs/skip'\n",
+      "pnpm-lock.yaml": "lockfileVersion: '9.0'\n",
+      "libs/a/package.json": JSON.stringify({ name: "a", version: "1.0.0", main: "lib/index.js" }),
+      "libs/a/src/index.ts": "export const a = 1;\n",
+      "libs/skip/package.json": JSON.stringify({ name: "skip" }),
+    });
+    const r = await hb(dir, ["init"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stdout).toContain("1 package (pnpm)");
+    expect(readFileSync(join(dir, "libs/a/BUILD.ts"), "utf8")).toContain(
+      'esbuild({ name: "a", srcs, entry: "src/index.ts", format: "cjs", module_name: "a" });',
+    );
+
+    const empty = await hb(tempDir(), ["init"]);
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toContain("no package.json");
+    expect(empty.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
