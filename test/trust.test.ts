@@ -132,6 +132,36 @@ describe("hb report", () => {
     expect(merged.records).toBe(alone.records + 1);
   });
 
+  it("leaves out a record whose fields are missing or mistyped, and says how many it left out", async () => {
+    const { ws } = await releaseWorkspace();
+    expect((await hb(ws, ["build", "//app:pkg"])).exitCode).toBe(0);
+    const good = readFileSync(join(ws, ".hb/records.jsonl"), "utf8").trim();
+    const record = json(good);
+    // the right header, but a build without its action list, and an explain whose duration is text
+    const broken = [
+      { ...record, id: "no-action-list", actionList: undefined },
+      {
+        ...record,
+        id: "explain-as-text",
+        command: "explain",
+        sha256: "a".repeat(64),
+        producers: 1,
+        provenance: 0,
+        complete: false,
+        durationMs: "slow",
+      },
+    ];
+    writeFileSync(join(ws, ".hb/records.jsonl"), [good, ...broken.map((b) => JSON.stringify(b))].join("\n") + "\n");
+    const r = await hb(ws, ["report", "--output", "json"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(json(r.stdout)).toMatchObject({ records: 1, skipped: 2 });
+    const text = await hb(ws, ["report"]);
+    expect(text.stdout).toContain("1 run records (2 skipped: not valid records of schema 1)");
+    const html = await hb(ws, ["report", "--output", "html"]);
+    expect(html.exitCode, html.output).toBe(0);
+    expect(html.stdout).not.toContain("NaN");
+  });
+
   it("writes a self-contained HTML dashboard that a headless browser renders with five charts and no error", async () => {
     const { ws } = await releaseWorkspace();
     expect((await hb(ws, ["build", "//app:pkg"])).exitCode).toBe(0);

@@ -71,8 +71,13 @@ function trend(s: SliView, report: TrustReport): { now: string; last: string; di
   return { now: show(now), last: show(last), direction: now === last ? "same" : up === (s.better === "up") ? "better" : "worse" };
 }
 
+/** Records left out because they could not be read as records: said, so a short count is not mistaken for the whole. */
+const skippedNote = (report: TrustReport) => (report.skipped === 0 ? "" : ` (${report.skipped} skipped: not valid records of schema 1)`);
+
 export function trustReportText(report: TrustReport): string {
-  const lines = [`hb report: ${report.records} run records, ${report.weeks[0]} to ${report.weeks[report.weeks.length - 1]}`];
+  const lines = [
+    `hb report: ${report.records} run records${skippedNote(report)}, ${report.weeks[0]} to ${report.weeks[report.weeks.length - 1]}`,
+  ];
   for (const s of SLIS) {
     const sli = report.slis[s.id];
     const t = trend(s, report);
@@ -192,7 +197,7 @@ table{border-collapse:collapse;width:100%;font-size:12px;margin-top:6px}th,td{te
 @media print{body{max-width:none}.sli,.tables section{border-color:#999}}
 </style></head><body>
 <h1>hb trust report</h1>
-<p class="meta">${report.records} run records · ${esc(report.weeks[0] ?? "")} to ${esc(report.weeks[report.weeks.length - 1] ?? "")} · generated ${esc(report.generatedAt)}${report.release.targets.length ? ` · release targets: ${esc(report.release.targets.join(", "))}` : ""}</p>
+<p class="meta">${report.records} run records${esc(skippedNote(report))} · ${esc(report.weeks[0] ?? "")} to ${esc(report.weeks[report.weeks.length - 1] ?? "")} · generated ${esc(report.generatedAt)}${report.release.targets.length ? ` · release targets: ${esc(report.release.targets.join(", "))}` : ""}</p>
 <div class="grid">
 ${cards}
 </div>

@@ -1,17 +1,5 @@
 import { randomUUID } from "node:crypto";
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readdirSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SandboxMode } from "../base/action-env";
 import type { ActionOutcome } from "../execution/outcome";
@@ -153,39 +141,4 @@ export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.n
       .join(""),
   );
   renameSync(tmp, file);
-}
-
-/**
- * The records in `sources` (record files, `--report` files, or directories holding them, such as
- * CI artifacts: `*.jsonl` and `*.json`), each once: the same record read from two places is one. Lines that are not
- * records of a known schema are skipped.
- */
-export function readRunRecords(sources: readonly string[]): RunRecord[] {
-  const byId = new Map<string, RunRecord>();
-  const files: string[] = [];
-  for (const s of sources) {
-    if (!existsSync(s)) continue;
-    if (!statSync(s).isDirectory()) {
-      files.push(s);
-      continue;
-    }
-    for (const e of readdirSync(s).sort()) if (e.endsWith(".jsonl") || e.endsWith(".json")) files.push(join(s, e));
-  }
-  for (const f of files) {
-    const text = readFileSync(f, "utf8");
-    // a --report file holds one record, pretty-printed; a records file one per line
-    for (const line of f.endsWith(".json") ? [text] : text.split("\n")) {
-      if (!line) continue;
-      let r: unknown;
-      try {
-        r = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const rec = r as Partial<RecordHeader>;
-      if (rec?.schemaVersion === RECORD_SCHEMA_VERSION && typeof rec.id === "string" && typeof rec.startedAt === "string")
-        byId.set(rec.id, r as RunRecord);
-    }
-  }
-  return [...byId.values()].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
 }

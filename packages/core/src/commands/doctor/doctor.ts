@@ -8,8 +8,8 @@ import { lockOutputBase } from "../../workspace/lock";
 import { validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
-import { isBuildRecord, isVerifyRecord } from "../record-kinds";
-import { RECORDS_FILE, type RunRecord, readRunRecords } from "../run-record";
+import { type KnownRecord, isBuildRecord, isVerifyRecord, readRunRecords } from "../record-kinds";
+import { RECORDS_FILE } from "../run-record";
 
 // `hb doctor`: the playbook's readiness checklist, twelve points, each judged from this
 // workspace (its graph, hb.config.ts, its CI configuration) and its run records, with the
@@ -55,7 +55,7 @@ const ARCHIVE = /\.(tar|tgz|tar\.gz|tar\.xz|zip|jar|whl)$/;
 interface Facts {
   config: WorkspaceConfig;
   graph: ActionGraph;
-  records: RunRecord[];
+  records: KnownRecord[];
   ci: { files: string[]; text: string };
   root: string;
 }
@@ -303,7 +303,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     facts = {
       config,
       graph,
-      records: readRunRecords([join(workspace.outputBase, RECORDS_FILE)]),
+      records: readRunRecords([join(workspace.outputBase, RECORDS_FILE)]).records,
       ci: ciConfig(workspace.root),
       root: workspace.root,
     };

@@ -1,5 +1,5 @@
-import type { BuildReport } from "../report";
-import type { ActionEntry, RunRecord } from "../run-record";
+import { type KnownRecord, isBuildRecord } from "../record-kinds";
+import type { ActionEntry } from "../run-record";
 
 // What the trust report shows below the SLIs: how the caches serve, what is slow, why the last
 // build ran what it ran, which tests flake.
@@ -28,12 +28,10 @@ export interface FlakyTest {
   failed: number;
 }
 
-const isBuild = (r: RunRecord): r is BuildReport => r.command === "build" || r.command === "test";
-
 /** Actions served by each tier over the builds given (a no-op build counts its actions as local hits). */
-export function cacheTiers(records: readonly RunRecord[]): CacheTiers {
+export function cacheTiers(records: readonly KnownRecord[]): CacheTiers {
   const t = { actions: 0, local: 0, remote: 0, executed: 0 };
-  for (const r of records.filter(isBuild)) {
+  for (const r of records.filter(isBuildRecord)) {
     t.actions += r.actions;
     t.local += r.cached.local;
     t.remote += r.cached.remote;
@@ -42,9 +40,9 @@ export function cacheTiers(records: readonly RunRecord[]): CacheTiers {
   return { ...t, hitRate: t.actions === 0 ? null : (t.local + t.remote) / t.actions };
 }
 
-export function slowestActions(records: readonly RunRecord[], n = 10): SlowAction[] {
+export function slowestActions(records: readonly KnownRecord[], n = 10): SlowAction[] {
   const all: SlowAction[] = [];
-  for (const r of records.filter(isBuild)) {
+  for (const r of records.filter(isBuildRecord)) {
     for (const a of r.actionList)
       if (a.status === "executed") all.push({ label: a.label, mnemonic: a.mnemonic, durationMs: a.durationMs, startedAt: r.startedAt });
   }
@@ -56,9 +54,9 @@ export function slowestActions(records: readonly RunRecord[], n = 10): SlowActio
  * passing and once failing. (A passing test is cached by its key, so a pass after a failure of
  * the same key is the tell.)
  */
-export function flakyTests(records: readonly RunRecord[]): FlakyTest[] {
+export function flakyTests(records: readonly KnownRecord[]): FlakyTest[] {
   const byKey = new Map<string, FlakyTest>();
-  for (const r of records.filter(isBuild)) {
+  for (const r of records.filter(isBuildRecord)) {
     if (r.command !== "test" || !r.tests) continue;
     const tests = new Set(r.tests.map((t) => t.label));
     for (const a of r.actionList) {
@@ -73,8 +71,8 @@ export function flakyTests(records: readonly RunRecord[]): FlakyTest[] {
 }
 
 /** The actions the last build ran, each with the key it had the previous time it was recorded (to say why it ran again). */
-export function lastBuildMisses(records: readonly RunRecord[]): { label: string; mnemonic: string; key: string; previousKey?: string }[] {
-  const builds = records.filter(isBuild);
+export function lastBuildMisses(records: readonly KnownRecord[]): { label: string; mnemonic: string; key: string; previousKey?: string }[] {
+  const builds = records.filter(isBuildRecord);
   const last = builds[builds.length - 1];
   if (!last) return [];
   const previous = new Map<string, ActionEntry>();

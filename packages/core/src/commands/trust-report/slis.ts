@@ -1,5 +1,4 @@
-import { isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
-import type { RunRecord } from "../run-record";
+import { type KnownRecord, isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
 import { isoWeek } from "./weeks";
 
 // The five SLIs of the playbook, per ISO week, computed from run records alone: a figure shows
@@ -65,7 +64,7 @@ export interface Slis {
 }
 
 export interface SliInputs {
-  records: readonly RunRecord[];
+  records: readonly KnownRecord[];
   /** the weeks shown, oldest first */
   weeks: readonly string[];
   /** release.targets of hb.config.ts */
@@ -108,7 +107,7 @@ export function computeSlis(input: SliInputs): Slis {
   const { weeks, records } = input;
   const current = weeks[weeks.length - 1]!;
   const inPeriod = records.filter((r) => weeks.includes(isoWeek(Date.parse(r.startedAt))));
-  const weekOf = (r: RunRecord) => isoWeek(Date.parse(r.startedAt));
+  const weekOf = (r: KnownRecord) => isoWeek(Date.parse(r.startedAt));
   const release = new Set(input.releaseTargets);
 
   // 1. reproducibility: an artifact's last verdict in a week
@@ -127,7 +126,7 @@ export function computeSlis(input: SliInputs): Slis {
     }
   }
   // independent rebuilders: the gate's corroboration of a release artifact, an attest verify asking for k > 1
-  const verdict = (r: RunRecord, key: string, ok: boolean, isRelease: boolean) => {
+  const verdict = (r: KnownRecord, key: string, ok: boolean, isRelease: boolean) => {
     const w = weekOf(r);
     const m = verdicts.get(w) ?? new Map<string, { ok: boolean; release: boolean }>();
     verdicts.set(w, m);

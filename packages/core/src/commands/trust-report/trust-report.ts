@@ -9,7 +9,8 @@ import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
 import { explainIn } from "../explain";
 import { type BypassRecord, openBypasses } from "../gate/bypass-log";
-import { RECORDS_FILE, readRunRecords } from "../run-record";
+import { readRunRecords } from "../record-kinds";
+import { RECORDS_FILE } from "../run-record";
 import { type CacheTiers, type FlakyTest, type SlowAction, cacheTiers, flakyTests, lastBuildMisses, slowestActions } from "./details";
 import { type Slis, computeSlis } from "./slis";
 import { parseSince, weeksBetween } from "./weeks";
@@ -34,8 +35,10 @@ export interface TrustReport {
   schemaVersion: 1;
   generatedAt: string;
   weeks: string[];
-  /** run records read, from every source, each once */
+  /** run records of the period read, from every source, each once */
   records: number;
+  /** lines or files read that are not usable records (torn, of another schema version, fields missing or mistyped): left out */
+  skipped: number;
   release: { targets: string[] };
   slis: Slis;
   cache: CacheTiers;
@@ -117,7 +120,7 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
       });
     const { config } = await analyze([]);
     const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
-    const records = readRunRecords([join(workspace.outputBase, RECORDS_FILE), ...opts.runs]);
+    const { records, skipped } = readRunRecords([join(workspace.outputBase, RECORDS_FILE), ...opts.runs]);
     const weeks = weeksBetween(since, now);
     const inPeriod = records.filter((r) => Date.parse(r.startedAt) >= since);
     // mean time to explain: each release artifact there is, explained now, in full or not
@@ -145,6 +148,7 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
       generatedAt: new Date(now).toISOString(),
       weeks,
       records: inPeriod.length,
+      skipped,
       release: { targets: release?.targets ?? [] },
       slis,
       cache: cacheTiers(inPeriod),
