@@ -127,9 +127,15 @@ describe("hb report", () => {
     // the CI's report file, and a copy of this machine's own records: the copy counts once
     copyFileSync(join(ci, "ci-report.json"), join(artifacts, "build-report.json"));
     copyFileSync(join(ws, ".hb/records.jsonl"), join(artifacts, "laptop.jsonl"));
+    // a directory named like a record file is passed over, not read
+    mkdirSync(join(artifacts, "downloaded.json"));
     const alone = json((await hb(ws, ["report", "--output", "json"])).stdout);
     const merged = json((await hb(ws, ["report", "--output", "json", "--runs", artifacts])).stdout);
     expect(merged.records).toBe(alone.records + 1);
+    // a --runs source that is not there is named, not silently left out
+    const missing = await hb(ws, ["report", "--runs", join(artifacts, "no-such-run")]);
+    expect(missing.exitCode, missing.output).toBe(2);
+    expect(missing.stderr).toContain(`cannot read run records ${join(artifacts, "no-such-run")}: ENOENT`);
   });
 
   it("leaves out a record whose fields are missing or mistyped, and says how many it left out", async () => {

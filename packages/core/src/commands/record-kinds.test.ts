@@ -18,9 +18,21 @@ describe("reading run records", () => {
     mkdirSync(join(ci, "artifacts"));
     writeFileSync(join(ci, "artifacts", "a.jsonl"), lines([shared, ciOnly]) + "not json\n{}\n");
     writeFileSync(join(laptop, RECORDS_FILE), lines([laptopOnly, shared]));
-    const read = readRunRecords([join(ci, "artifacts"), join(laptop, RECORDS_FILE)]);
+    const read = readRunRecords(laptop, [join(ci, "artifacts")]);
     expect(read.records.map((r) => (r as { n?: number }).n)).toEqual([0, 1, 2]);
     expect(read.skipped).toBe(2);
+  });
+
+  it("refuses a run source it cannot read, naming it, and reads only the files of a directory", () => {
+    const runs = tempDir();
+    expect(() => readRunRecords(tempDir(), [join(runs, "missing")])).toThrow(
+      expect.objectContaining({ code: "UNREADABLE_FILE", message: expect.stringContaining(`${join(runs, "missing")}: ENOENT`) }),
+    );
+    // an output base with no records yet is no error: nothing was recorded there
+    expect(readRunRecords(join(runs, "fresh-output-base"))).toEqual({ records: [], skipped: 0 });
+    mkdirSync(join(runs, "run-1.json"));
+    writeFileSync(join(runs, "run-2.json"), JSON.stringify(buildRecord("2026-12-01T10:00:00Z")));
+    expect(readRunRecords(tempDir(), [runs]).records).toHaveLength(1);
   });
 
   it("checks each kind's fields: a record with the right header and a field missing or mistyped is left out, not read", () => {
@@ -52,6 +64,6 @@ describe("reading run records", () => {
     for (const r of broken) expect(isKnownRecord(JSON.parse(JSON.stringify(r))), JSON.stringify(r)).toBe(false);
     const dir = tempDir();
     writeFileSync(join(dir, RECORDS_FILE), lines([...valid, ...broken]));
-    expect(readRunRecords([join(dir, RECORDS_FILE)])).toMatchObject({ records: valid.map((r) => ({ id: r.id })), skipped: broken.length });
+    expect(readRunRecords(dir)).toMatchObject({ records: valid.map((r) => ({ id: r.id })), skipped: broken.length });
   });
 });

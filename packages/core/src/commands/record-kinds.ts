@@ -1,11 +1,12 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { HbError } from "../base/errors";
 import { isObject } from "../base/untrusted";
 import type { AttestVerifyRecord } from "./attest-verify";
 import type { ExplainRecord } from "./explain";
 import type { GateRecord } from "./gate/gate";
 import type { BuildReport } from "./report";
-import { RECORD_SCHEMA_VERSION, type RecordedCommand } from "./run-record";
+import { RECORDS_FILE, RECORD_SCHEMA_VERSION, type RecordedCommand } from "./run-record";
 import type { VerifyReport } from "./verify/verify";
 
 // Reading run records back. A record's shape follows its command; a record read from
@@ -103,24 +104,45 @@ export interface ReadRecords {
   skipped: number;
 }
 
+function unreadable(path: string, e: unknown): HbError {
+  return new HbError("UNREADABLE_FILE", `cannot read run records ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    hint: "give --runs a records file, a --report file, or a directory of them (such as CI's downloaded artifacts)",
+  });
+}
+
 /**
- * The records in `sources` (record files, `--report` files, or directories holding them, such as
- * CI artifacts: `*.jsonl` and `*.json`), each once: the same record read from two places is one.
+ * The output base's records (none yet is none) and those in `runs` (record files, `--report`
+ * files, or directories holding them, such as CI artifacts: their `*.jsonl` and `*.json` files),
+ * each record once: the same record read from two places is one. A run source that cannot be
+ * read is an error: a report that silently left out a CI's records would look complete.
  */
-export function readRunRecords(sources: readonly string[]): ReadRecords {
-  const byId = new Map<string, KnownRecord>();
-  const files: string[] = [];
-  for (const s of sources) {
-    if (!existsSync(s)) continue;
-    if (!statSync(s).isDirectory()) {
-      files.push(s);
-      continue;
+export function readRunRecords(outputBase: string, runs: readonly string[] = []): ReadRecords {
+  const own = join(outputBase, RECORDS_FILE);
+  const files = existsSync(own) ? [own] : [];
+  for (const s of runs) {
+    try {
+      if (!statSync(s).isDirectory()) {
+        files.push(s);
+        continue;
+      }
+      for (const e of readdirSync(s).sort()) {
+        const path = join(s, e);
+        // a directory named like a record file is not one
+        if ((e.endsWith(".jsonl") || e.endsWith(".json")) && statSync(path).isFile()) files.push(path);
+      }
+    } catch (e) {
+      throw unreadable(s, e);
     }
-    for (const e of readdirSync(s).sort()) if (e.endsWith(".jsonl") || e.endsWith(".json")) files.push(join(s, e));
   }
+  const byId = new Map<string, KnownRecord>();
   let skipped = 0;
   for (const f of files) {
-    const text = readFileSync(f, "utf8");
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch (e) {
+      throw unreadable(f, e);
+    }
     // a --report file holds one record, pretty-printed; a records file one per line
     for (const line of f.endsWith(".json") ? [text] : text.split("\n")) {
       if (!line) continue;

@@ -6,8 +6,8 @@ import { readRunRecords } from "./record-kinds";
 import { buildRecord } from "./records-testing";
 import { RECORDS_FILE, appendRunRecord, rotateRecords } from "./run-record";
 
-/** The marker of each record read back, in order. */
-const marks = (file: string) => readRunRecords([file]).records.map((r) => (r as { n?: number }).n);
+/** The marker of each record of the output base, in order. */
+const marks = (base: string) => readRunRecords(base).records.map((r) => (r as { n?: number }).n);
 
 describe("run records", () => {
   it("are appended one JSON line each, and rotate the oldest out past the size or age limit", () => {
@@ -19,7 +19,7 @@ describe("run records", () => {
       appendRunRecord(base, record, limits);
     }
     const file = join(base, RECORDS_FILE);
-    const kept = marks(file);
+    const kept = marks(base);
     expect(kept.length).toBeGreaterThan(3);
     expect(kept.length).toBeLessThan(40);
     // the newest kept, in order, and the file never over its limit
@@ -36,6 +36,6 @@ describe("run records", () => {
         .join(""),
     );
     rotateRecords(file, limits, now);
-    expect(marks(file)).toEqual([99]);
+    expect(marks(base)).toEqual([99]);
   });
 });

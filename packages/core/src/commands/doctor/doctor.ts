@@ -9,7 +9,6 @@ import { validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
 import { type KnownRecord, isBuildRecord, isVerifyRecord, readRunRecords } from "../record-kinds";
-import { RECORDS_FILE } from "../run-record";
 
 // `hb doctor`: the playbook's readiness checklist, twelve points, each judged from this
 // workspace (its graph, hb.config.ts, its CI configuration) and its run records, with the
@@ -303,7 +302,7 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
     facts = {
       config,
       graph,
-      records: readRunRecords([join(workspace.outputBase, RECORDS_FILE)]).records,
+      records: readRunRecords(workspace.outputBase).records,
       ci: ciConfig(workspace.root),
       root: workspace.root,
     };

@@ -10,7 +10,6 @@ import { analyzeWorkspace } from "../analyze";
 import { explainIn } from "../explain";
 import { type BypassRecord, openBypasses } from "../gate/bypass-log";
 import { readRunRecords } from "../record-kinds";
-import { RECORDS_FILE } from "../run-record";
 import { type CacheTiers, type FlakyTest, type SlowAction, cacheTiers, flakyTests, lastBuildMisses, slowestActions } from "./details";
 import { type Slis, computeSlis } from "./slis";
 import { parseSince, weeksBetween } from "./weeks";
@@ -120,7 +119,7 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
       });
     const { config } = await analyze([]);
     const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
-    const { records, skipped } = readRunRecords([join(workspace.outputBase, RECORDS_FILE), ...opts.runs]);
+    const { records, skipped } = readRunRecords(workspace.outputBase, opts.runs);
     const weeks = weeksBetween(since, now);
     const inPeriod = records.filter((r) => Date.parse(r.startedAt) >= since);
     // mean time to explain: each release artifact there is, explained now, in full or not
