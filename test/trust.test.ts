@@ -84,7 +84,8 @@ describe("hb report", () => {
     const refused = await hb(ws, ["build", "//app:pkg", "--remote-cache", s.url, "--trusted-key", join(ws, "keys/ci.pem")]);
     expect(refused.exitCode, refused.output).toBe(0);
 
-    const r = await hb(ws, ["report", "--output", "json", "--since", "1w"]);
+    // this week and the one before it, which has no data
+    const r = await hb(ws, ["report", "--output", "json", "--since", "2w"]);
     expect(r.exitCode, r.output).toBe(0);
     const report = json(r.stdout);
     const thisWeek = (sli: string) => report.slis[sli].weeks[report.slis[sli].weeks.length - 1];
@@ -136,6 +137,15 @@ describe("hb report", () => {
     const missing = await hb(ws, ["report", "--runs", join(artifacts, "no-such-run")]);
     expect(missing.exitCode, missing.output).toBe(2);
     expect(missing.stderr).toContain(`cannot read run records ${join(artifacts, "no-such-run")}: ENOENT`);
+  });
+
+  it("refuses a period it cannot read, at once", async () => {
+    const ws = makeWorkspace();
+    for (const since of ["99999999999w", "soon", "2026-02-31"]) {
+      const r = await hb(ws, ["report", "--since", since]);
+      expect(r.exitCode, r.output).toBe(2);
+      expect(r.stderr).toContain(`--since ${since}: give a number of weeks or days (8w, 30d) or a past date (2026-10-01)`);
+    }
   });
 
   it("leaves out a record whose fields are missing or mistyped, and says how many it left out", async () => {

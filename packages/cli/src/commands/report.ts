@@ -18,7 +18,11 @@ export const reportCommand: Command = {
     "html writes one self-contained page (no network): a chart per SLI, and the tables.",
   ].join("\n"),
   options: {
-    since: { type: "string", valueName: "PERIOD", description: "how far back: 8w (default), 30d, or a date such as 2026-10-01" },
+    since: {
+      type: "string",
+      valueName: "PERIOD",
+      description: "how far back: 8w (default: this week and the 7 before), 30d, or a date such as 2026-10-01 (at most 520 weeks)",
+    },
     runs: {
       type: "string",
       multiple: true,
