@@ -1,9 +1,12 @@
 import { copyFileSync, cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { execa } from "execa";
 import { chromium } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../packages/cache-server/src/testing/server";
-import { REPO, hb, makeWorkspace, tempDir, writeFiles } from "./helpers";
+import { HB, REPO, hb, makeWorkspace, tempDir, writeFiles } from "./helpers";
 
 // The trust loop's figures from real runs: every SLI computed from the run records that real
 // builds, verifies, audits and remote reads wrote, the dashboard rendered by a real browser, and
@@ -137,6 +140,43 @@ describe("hb report", () => {
     const missing = await hb(ws, ["report", "--runs", join(artifacts, "no-such-run")]);
     expect(missing.exitCode, missing.output).toBe(2);
     expect(missing.stderr).toContain(`cannot read run records ${join(artifacts, "no-such-run")}: ENOENT`);
+  });
+
+  it("shows the team cache's own refusals since it started, beside the weeks, and stops at SIGTERM while a server does not answer", async () => {
+    const ws = makeWorkspace();
+    const s = await startTestServer({});
+    servers.push(s);
+    // an upload whose content is not what its digest says: the server refuses it (hash_mismatch)
+    const put = await fetch(`${s.url}/cas/${"1".repeat(64)}`, { method: "PUT", body: "not that" });
+    expect(put.status).toBe(400);
+    const r = await hb(ws, ["report", "--output", "json", "--server", s.url]);
+    expect(r.exitCode, r.output).toBe(0);
+    const incidents = json(r.stdout).slis.cacheIncidents;
+    expect(incidents.server).toEqual({ url: s.url, refused: { hash_mismatch: 1 }, corruptEntries: 0, total: 1 });
+    // its lifetime counters are not this week's: the weeks hold what clients refused
+    expect(incidents.weeks.every((w: { value: number | null }) => w.value === null)).toBe(true);
+    expect((await hb(ws, ["report", "--server", s.url])).stdout).toContain(
+      `${s.url} since it started: 1 hash_mismatch; 0 corrupt entries removed`,
+    );
+
+    // a server that takes connections and never answers: hb report stops at SIGTERM, as interrupted
+    const silent = createServer(() => undefined);
+    await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+    try {
+      const run = execa(process.execPath, [HB, "report", "--server", `http://127.0.0.1:${(silent.address() as AddressInfo).port}`], {
+        cwd: ws,
+        reject: false,
+      });
+      await new Promise((done) => setTimeout(done, 1500));
+      const sent = Date.now();
+      run.kill("SIGTERM");
+      const ended = await run;
+      expect(ended.exitCode, ended.stderr).toBe(130);
+      expect(Date.now() - sent).toBeLessThan(5000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it("refuses a period it cannot read, at once", async () => {

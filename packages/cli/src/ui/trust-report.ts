@@ -41,7 +41,7 @@ const SLIS: readonly SliView[] = [
       const refused = Object.entries((w.refused as Record<string, number>) ?? {})
         .map(([why, n]) => `${n} ${why}`)
         .join(", ");
-      return `${refused || "no entry refused"}; ${w.localCorruption} local corruption; ${w.serverRefused} refused by the server`;
+      return `${refused || "no entry refused"}; ${w.localCorruption} local corruption`;
     },
   },
   {
@@ -71,6 +71,14 @@ function trend(s: SliView, report: TrustReport): { now: string; last: string; di
   return { now: show(now), last: show(last), direction: now === last ? "same" : up === (s.better === "up") ? "better" : "worse" };
 }
 
+/** The team cache's own refusals (--server): counted since the server started, so beside the weeks, not in them. */
+function serverNote(report: TrustReport): string | undefined {
+  const server = report.slis.cacheIncidents.server;
+  if (!server) return undefined;
+  const refused = Object.entries(server.refused).map(([why, n]) => `${n} ${why}`);
+  return `${server.url} since it started: ${refused.length > 0 ? refused.join(", ") : "no upload refused for correctness"}; ${server.corruptEntries} corrupt entries removed`;
+}
+
 /** Records left out because they could not be read as records: said, so a short count is not mistaken for the whole. */
 const skippedNote = (report: TrustReport) => (report.skipped === 0 ? "" : ` (${report.skipped} skipped: not valid records of schema 1)`);
 
@@ -87,6 +95,8 @@ export function trustReportText(report: TrustReport): string {
       `${s.title}: ${t.now} this week (${t.last} last week${t.direction ? `, ${t.direction}` : ""}); ${sli.value === null ? "no data" : s.format(sli.value)} over the period`,
       `  ${s.counts(last as unknown as Record<string, unknown>)}`,
     );
+    const server = s.id === "cacheIncidents" ? serverNote(report) : undefined;
+    if (server) lines.push(`  ${server}`);
   }
   const c = report.cache;
   lines.push(
@@ -173,7 +183,7 @@ export function trustReportHtml(report: TrustReport): string {
     return `<section class="sli" id="${s.id}">
 <h2>${esc(s.title)}</h2>
 <p class="now"><span class="value">${esc(t.now)}</span> this week · last week ${esc(t.last)}${t.direction ? ` · <span class="${t.direction}">${t.direction}</span>` : ""}</p>
-${chart(s, report)}
+${chart(s, report)}${s.id === "cacheIncidents" && serverNote(report) ? `\n<p class="server">${esc(serverNote(report)!)}</p>` : ""}
 ${table(
   ["week", "value", "counts"],
   weeks.map((w) => [w.week, w.value === null ? "–" : s.format(w.value), s.counts(w as unknown as Record<string, unknown>)]),

@@ -70,6 +70,8 @@ export type HbErrorCode =
   | "RUN_FAILED"
   | "INPUT_CHANGED"
   | "REMOTE_UNSUPPORTED"
+  /** the team cache could not be asked (hb report --server): unreachable, no answer in time, or refused */
+  | "REMOTE_CACHE_FAILED"
   | "REMOTE_EXECUTION_FAILED"
   | "INTERNAL";
 

@@ -1,4 +1,5 @@
 import { type KnownRecord, isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
+import type { ServerRefusals } from "./server-metrics";
 import { isoWeek } from "./weeks";
 
 // The five SLIs of the playbook, per ISO week, computed from run records alone: a figure shows
@@ -38,8 +39,6 @@ export interface CacheIncidentCounts {
   refused: Record<string, number>;
   /** local CAS or action cache corruption found and repaired */
   localCorruption: number;
-  /** what the team cache server refused, from its /metrics (the current week) */
-  serverRefused: number;
 }
 
 export interface ExplainCounts {
@@ -58,7 +57,8 @@ export interface CoverageCounts {
 export interface Slis {
   reproducibility: Sli<ReproducibilityCounts>;
   hermeticViolations: Sli<HermeticCounts>;
-  cacheIncidents: Sli<CacheIncidentCounts>;
+  /** with `--server`: the server's own refusals, since it started (its counters are not kept by week) */
+  cacheIncidents: Sli<CacheIncidentCounts> & { server?: ServerRefusals };
   meanTimeToExplainMs: Sli<ExplainCounts>;
   provenanceCoverage: Sli<CoverageCounts>;
 }
@@ -73,8 +73,8 @@ export interface SliInputs {
   trustedBuilders: readonly string[];
   /** explain runs made at report time, for each release artifact: they count in the current week */
   explainedNow: readonly { durationMs: number; complete: boolean }[];
-  /** refusals the server's /metrics counts, when asked (--server) */
-  serverRefused?: number;
+  /** what the team cache's /metrics counts, when asked (--server) */
+  server?: ServerRefusals;
 }
 
 /** Counts per week; a week (or the period) with nothing counted has the value null, its counts zero. */
@@ -176,10 +176,10 @@ export function computeSlis(input: SliInputs): Slis {
   // 3. remote cache correctness incidents
   const cache = byWeek<CacheIncidentCounts>(
     weeks,
-    () => ({ refused: {}, localCorruption: 0, serverRefused: 0 }),
-    (c) => Object.values(c.refused).reduce((a, b) => a + b, 0) + c.localCorruption + c.serverRefused,
+    () => ({ refused: {}, localCorruption: 0 }),
+    (c) => Object.values(c.refused).reduce((a, b) => a + b, 0) + c.localCorruption,
   );
-  const cacheTotal: CacheIncidentCounts = { refused: {}, localCorruption: 0, serverRefused: 0 };
+  const cacheTotal: CacheIncidentCounts = { refused: {}, localCorruption: 0 };
   for (const r of inPeriod.filter(isBuildRecord)) {
     const tally = (c: CacheIncidentCounts) => {
       for (const [why, n] of Object.entries(r.remote?.rejected ?? {})) c.refused[why] = (c.refused[why] ?? 0) + n;
@@ -187,10 +187,6 @@ export function computeSlis(input: SliInputs): Slis {
     };
     cache.add(weekOf(r), tally);
     tally(cacheTotal);
-  }
-  if (input.serverRefused) {
-    cache.add(current, (c) => (c.serverRefused += input.serverRefused!));
-    cacheTotal.serverRefused += input.serverRefused;
   }
 
   // 4. mean time to explain a release
@@ -245,7 +241,7 @@ export function computeSlis(input: SliInputs): Slis {
   return {
     reproducibility: repro.sli(reproTotal),
     hermeticViolations: herm.sli(hermTotal),
-    cacheIncidents: cache.sli(cacheTotal),
+    cacheIncidents: { ...cache.sli(cacheTotal), ...(input.server ? { server: input.server } : {}) },
     meanTimeToExplainMs: explainSli,
     provenanceCoverage: cov.sli(covTotal),
   };

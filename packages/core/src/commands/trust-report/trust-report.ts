@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { HbError } from "../../base/errors";
 import { type ActionInfo } from "../../caching/action-cache";
 import { OutputBase } from "../../caching/output-base";
 import { lockOutputBase } from "../../workspace/lock";
@@ -11,6 +10,7 @@ import { explainIn } from "../explain";
 import { type BypassRecord, openBypasses } from "../gate/bypass-log";
 import { readRunRecords } from "../record-kinds";
 import { type CacheTiers, type FlakyTest, type SlowAction, cacheTiers, flakyTests, lastBuildMisses, slowestActions } from "./details";
+import { readServerRefusals } from "./server-metrics";
 import { type Slis, computeSlis } from "./slis";
 import { parseSince, weeksBetween } from "./weeks";
 
@@ -47,28 +47,6 @@ export interface TrustReport {
   openBypasses: BypassRecord[];
 }
 
-/** Server refusals that say something was wrong with what a client sent: poisoning attempts, not auth. */
-const CORRECTNESS_REFUSALS = /^(hash_mismatch|bad_ac_entry|ac_key_mismatch|missing_blob|ac_conflict|untrusted_signature|bad_signature)$/;
-
-async function serverRefusals(server: { url: string; token?: string }): Promise<number> {
-  let text: string;
-  try {
-    const res = await fetch(new URL("/metrics", server.url), { headers: server.token ? { authorization: `Bearer ${server.token}` } : {} });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    text = await res.text();
-  } catch (e) {
-    throw new HbError("USAGE", `cannot read ${server.url}/metrics: ${(e as Error).message}`, {
-      hint: "give the team cache's URL; /metrics needs a token with read access (HB_CACHE_TOKEN)",
-    });
-  }
-  let n = 0;
-  for (const line of text.split("\n")) {
-    const m = /^hb_cache_(?:refused_uploads_total\{reason="([^"]+)"\}|corrupt_entries_total(?:\{\})?) (\d+)/.exec(line);
-    if (m && (m[1] === undefined || CORRECTNESS_REFUSALS.test(m[1]))) n += Number(m[2]);
-  }
-  return n;
-}
-
 /** Why an action ran again: the first input whose digest differs from the last time, read from the action cache's records. */
 function whyRan(base: OutputBase, key: string, previousKey: string | undefined): string {
   if (!previousKey) return "not recorded before in these records";
@@ -99,6 +77,8 @@ function whyRan(base: OutputBase, key: string, previousKey: string | undefined):
 export async function trustReport(opts: TrustReportOptions): Promise<TrustReport> {
   const now = opts.nowMs ?? Date.now();
   const since = parseSince(opts.since ?? "8w", now);
+  // asked before the output base is locked: a slow server holds up this report, never a build
+  const server = opts.server ? await readServerRefusals(opts.server, opts.signal) : undefined;
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
   const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
   let base: OutputBase | undefined;
@@ -137,7 +117,7 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
       releaseTargets: release?.targets ?? [],
       trustedBuilders: Object.keys(release?.policy?.builders ?? {}),
       explainedNow,
-      serverRefused: opts.server ? await serverRefusals(opts.server) : undefined,
+      server,
     });
     return {
       schemaVersion: 1,
