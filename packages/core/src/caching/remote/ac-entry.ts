@@ -33,6 +33,22 @@ export type RejectReason =
   | "corrupt-blob"
   | "missing-blob";
 
+/**
+ * The reasons that say an entry was wrong: not signed by a key trusted for it, tampered with,
+ * replayed from another action or instance, broken, or its content not what it claims. Each is a
+ * correctness incident. The others are not: an entry made by an hb of other action semantics
+ * (stale-version), or one whose blob the server no longer holds (missing-blob: evicted).
+ */
+export const CORRECTNESS_REJECT_REASONS: readonly RejectReason[] = [
+  "unsigned",
+  "untrusted",
+  "bad-signature",
+  "replayed",
+  "malformed",
+  "unsafe-paths",
+  "corrupt-blob",
+];
+
 export type EntryVerdict = { ok: true; result: ActionResult; keyId: string } | { ok: false; reason: RejectReason; message: string };
 
 export function signAcEntry(payload: AcEntryPayload, key: KeyObject): Buffer {

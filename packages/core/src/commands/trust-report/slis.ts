@@ -1,3 +1,4 @@
+import { CORRECTNESS_REJECT_REASONS } from "../../caching/remote/ac-entry";
 import { type KnownRecord, isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
 import type { ServerRefusals } from "./server-metrics";
 import { isoWeek } from "./weeks";
@@ -35,7 +36,7 @@ export interface HermeticCounts {
 }
 
 export interface CacheIncidentCounts {
-  /** remote entries refused, by reason (bad signature, digest mismatch, malformed, replayed, ...) */
+  /** remote entries refused for a correctness reason (CORRECTNESS_REJECT_REASONS: untrusted, bad-signature, corrupt-blob, replayed, ...), by reason */
   refused: Record<string, number>;
   /** local CAS or action cache corruption found and repaired */
   localCorruption: number;
@@ -180,9 +181,10 @@ export function computeSlis(input: SliInputs): Slis {
     (c) => Object.values(c.refused).reduce((a, b) => a + b, 0) + c.localCorruption,
   );
   const cacheTotal: CacheIncidentCounts = { refused: {}, localCorruption: 0 };
+  const correctness = new Set<string>(CORRECTNESS_REJECT_REASONS);
   for (const r of inPeriod.filter(isBuildRecord)) {
     const tally = (c: CacheIncidentCounts) => {
-      for (const [why, n] of Object.entries(r.remote?.rejected ?? {})) c.refused[why] = (c.refused[why] ?? 0) + n;
+      for (const [why, n] of Object.entries(r.remote?.rejected ?? {})) if (correctness.has(why)) c.refused[why] = (c.refused[why] ?? 0) + n;
       c.localCorruption += r.incidents.length;
     };
     cache.add(weekOf(r), tally);
