@@ -21,7 +21,7 @@ afterEach(async () => {
 
 const json = (text: string) => JSON.parse(text);
 
-/** A release workspace: //app:pkg is the release target, CI's key the one trusted builder. */
+/** A release workspace: //app:pkg is the release artifact (of the pattern //app/...), CI's key the one trusted builder. */
 async function releaseWorkspace(): Promise<{ ws: string; ciKey: string }> {
   const keysDir = tempDir();
   const ws = makeWorkspace(
@@ -33,7 +33,8 @@ async function releaseWorkspace(): Promise<{ ws: string; ciKey: string }> {
         'genrule({ name: "clock", outs: ["clock.txt"], cmd: "date +%s%N > $@" });\n' +
         'genrule({ name: "peek", outs: ["peek.txt"], cmd: "head -c 0 /etc/passwd > $@" });\n',
     },
-    'export default { release: { targets: ["//app:pkg"], policy: { builders: { "urn:hb:ci": ["keys/ci.pem"] } } } };\n',
+    // a pattern, as release.targets may be: it stands for //app:pkg
+    'export default { release: { targets: ["//app/..."], policy: { builders: { "urn:hb:ci": ["keys/ci.pem"] } } } };\n',
   );
   expect((await hb(keysDir, ["keygen", "--out", "ci"])).exitCode).toBe(0);
   mkdirSync(join(ws, "keys"));
@@ -332,17 +333,17 @@ describe("hb doctor", () => {
     expect(after.checks["slis-dashboard"]).toBe("warn");
   });
 
-  it("fails an unsandboxed target in a release closure, and says which", async () => {
+  it("fails an unsandboxed target in a release closure, and says which, release.targets being a pattern", async () => {
     const ws = makeWorkspace(
       {
-        "app/BUILD.ts":
-          G +
-          'genrule({ name: "pkg", srcs: [":gen"], outs: ["pkg.txt"], cmd: "cat $< > $@" });\ngenrule({ name: "gen", outs: ["g.txt"], tags: ["no-sandbox"], cmd: "echo > $@" });\n',
+        "app/BUILD.ts": G + 'genrule({ name: "pkg", srcs: ["//gen:gen"], outs: ["pkg.txt"], cmd: "cat $< > $@" });\n',
+        "gen/BUILD.ts": G + 'genrule({ name: "gen", outs: ["g.txt"], tags: ["no-sandbox"], cmd: "echo > $@" });\n',
+        "tools/BUILD.ts": G + 'genrule({ name: "t", outs: ["t.txt"], tags: ["no-sandbox"], cmd: "echo > $@" });\n',
       },
-      'export default { release: { targets: ["//app:pkg"] } };\n',
+      'export default { release: { targets: ["//app/..."] } };\n',
     );
     const r = await hb(ws, ["doctor", "--output", "json"]);
     const check = json(r.stdout).checks.find((c: { id: string }) => c.id === "actions-sandboxed");
-    expect(check).toMatchObject({ status: "fail", evidence: expect.stringContaining("//app:gen tagged no-sandbox in a release closure") });
+    expect(check).toMatchObject({ status: "fail", evidence: "//gen:gen tagged no-sandbox in a release closure" });
   });
 });

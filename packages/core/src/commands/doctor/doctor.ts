@@ -8,6 +8,7 @@ import { lockOutputBase } from "../../workspace/lock";
 import { validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
+import { type ReleaseSet, releaseSet } from "../release-set";
 import { type KnownRecord, isBuildRecord, isVerifyRecord, readRunRecords } from "../record-kinds";
 
 // `hb doctor`: the playbook's readiness checklist, twelve points, each judged from this
@@ -54,6 +55,8 @@ const ARCHIVE = /\.(tar|tgz|tar\.gz|tar\.xz|zip|jar|whl)$/;
 interface Facts {
   config: WorkspaceConfig;
   graph: ActionGraph;
+  /** release.targets expanded, when set */
+  release?: ReleaseSet;
   records: KnownRecord[];
   ci: { files: string[]; text: string };
   root: string;
@@ -67,20 +70,6 @@ const fail = (evidence: string, fix: string) => ({ status: "fail" as const, evid
 
 function releaseOf(f: Facts) {
   return f.config.release === undefined ? undefined : validateRelease(f.config.release, CONFIG_FILE);
-}
-
-/** Labels of the release targets and everything they depend on. */
-function releaseClosure(f: Facts): Set<string> {
-  const targets = new Map(f.graph.targets.map((t) => [t.label, t]));
-  const seen = new Set<string>();
-  const stack = [...(releaseOf(f)?.targets ?? [])];
-  while (stack.length > 0) {
-    const l = stack.pop()!;
-    if (seen.has(l)) continue;
-    seen.add(l);
-    stack.push(...(targets.get(l)?.deps ?? []));
-  }
-  return seen;
 }
 
 const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
@@ -137,7 +126,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "actions-sandboxed",
     title: "Actions sandboxed",
     judge: (f) => {
-      const closure = releaseClosure(f);
+      const closure = f.release?.closure ?? new Set<string>();
       const unsandboxed = f.graph.targets.filter((t) => t.tags.includes("no-sandbox"));
       const inRelease = unsandboxed.filter((t) => closure.has(t.label));
       if (inRelease.length > 0)
@@ -290,18 +279,22 @@ export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   let facts: Facts;
   try {
     base = new OutputBase(workspace.outputBase);
-    const { config, graph } = await analyzeWorkspace({
-      workspace,
-      base,
-      patterns: ["//..."],
-      cwd: workspace.root,
-      analyzerScript: opts.analyzerScript,
-      sandboxed: true,
-      signal: opts.signal,
-    });
+    const analyze = (patterns: readonly string[]) =>
+      analyzeWorkspace({
+        workspace,
+        base: base!,
+        patterns,
+        cwd: workspace.root,
+        analyzerScript: opts.analyzerScript,
+        sandboxed: true,
+        signal: opts.signal,
+      });
+    const { config, graph } = await analyze(["//..."]);
+    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
     facts = {
       config,
       graph,
+      ...(release && release.targets.length > 0 ? { release: releaseSet((await analyze(release.targets)).graph) } : {}),
       records: readRunRecords(workspace.outputBase).records,
       ci: ciConfig(workspace.root),
       root: workspace.root,

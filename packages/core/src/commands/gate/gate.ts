@@ -21,6 +21,7 @@ import { lockOutputBase } from "../../workspace/lock";
 import { type EffectivePolicy, effectivePolicy, validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
+import { releaseSet } from "../release-set";
 import { type RecordHeader, appendRunRecord, recordHeader } from "../run-record";
 import { type BypassClosure, type BypassRecord, checkBypassId, closeBypass, openBypasses, recordBypass } from "./bypass-log";
 
@@ -191,9 +192,7 @@ export async function gate(opts: GateOptions): Promise<GateRecord> {
 
     let artifacts = [...opts.artifacts];
     if (artifacts.length === 0) {
-      const { graph } = await analyze(release.targets);
-      const wanted = new Set(graph.requested);
-      artifacts = graph.targets.filter((t) => wanted.has(t.label)).flatMap((t) => t.files.filter((f) => f.startsWith("hb-out/")));
+      artifacts = [...releaseSet((await analyze(release.targets)).graph).outputs];
       if (artifacts.length === 0) throw new HbError("USAGE", `release.targets (${release.targets.join(" ")}) have no outputs to gate`);
       artifacts = artifacts.map((f) => relative(opts.cwd, join(workspace.root, f)) || f);
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { KnownRecord } from "../record-kinds";
+import type { ActionEntry } from "../run-record";
 import { buildRecord } from "../records-testing";
 import { type SliInputs, computeSlis } from "./slis";
 
@@ -11,8 +12,43 @@ const LAST_WEEK = "2026-11-25T10:00:00Z";
 const THIS_WEEK = "2026-12-02T10:00:00Z";
 
 function slis(records: KnownRecord[], more: Partial<SliInputs> = {}) {
-  return computeSlis({ records, weeks: WEEKS, releaseTargets: [], trustedBuilders: [], explainedNow: [], ...more });
+  return computeSlis({ records, weeks: WEEKS, trustedBuilders: [], explainedNow: [], ...more });
 }
+
+/** //app:pkg is the release target, made from //app:gen. */
+const RELEASE = {
+  labels: new Set(["//app:pkg"]),
+  closure: new Set(["//app:pkg", "//app:gen", "//app:src.txt"]),
+  outputs: ["hb-out/app/pkg.txt"],
+};
+
+const action = (label: string, fields: Partial<ActionEntry> = {}): ActionEntry => ({
+  label,
+  mnemonic: "Genrule",
+  status: "executed",
+  sandbox: "default",
+  durationMs: 5,
+  outputs: [],
+  ...fields,
+});
+
+describe("hermetic violations", () => {
+  it("count the unsandboxed actions of a release build that are in the release closure, not the others it built", () => {
+    const s = slis(
+      [
+        buildRecord(THIS_WEEK, {
+          targets: [
+            { label: "//app:pkg", outputs: [] },
+            { label: "//tools:t", outputs: [] },
+          ],
+          actionList: [action("//app:pkg"), action("//app:gen", { sandbox: "none" }), action("//tools:t", { sandbox: "none" })],
+        }),
+      ],
+      { release: RELEASE },
+    ).hermeticViolations;
+    expect(s.weeks[1]).toMatchObject({ value: 1, unsandboxedInRelease: 1 });
+  });
+});
 
 describe("remote cache correctness incidents", () => {
   it("count the entries refused for a correctness reason, not those of another hb's semantics or evicted from the server", () => {

@@ -1,5 +1,6 @@
 import { CORRECTNESS_REJECT_REASONS } from "../../caching/remote/ac-entry";
 import { type KnownRecord, isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
+import type { ReleaseSet } from "../release-set";
 import type { ServerRefusals } from "./server-metrics";
 import { isoWeek } from "./weeks";
 
@@ -31,7 +32,7 @@ export interface HermeticCounts {
   undeclaredTools: number;
   /** actions that failed on a file missing from their sandbox */
   missingInputs: number;
-  /** actions run unsandboxed in builds of release targets */
+  /** actions of release closures run unsandboxed in builds of release targets */
   unsandboxedInRelease: number;
 }
 
@@ -68,8 +69,8 @@ export interface SliInputs {
   records: readonly KnownRecord[];
   /** the weeks shown, oldest first */
   weeks: readonly string[];
-  /** release.targets of hb.config.ts */
-  releaseTargets: readonly string[];
+  /** release.targets of hb.config.ts, expanded through the graph; none when not set */
+  release?: ReleaseSet;
   /** builder ids release.policy trusts */
   trustedBuilders: readonly string[];
   /** explain runs made at report time, for each release artifact: they count in the current week */
@@ -109,7 +110,8 @@ export function computeSlis(input: SliInputs): Slis {
   const current = weeks[weeks.length - 1]!;
   const inPeriod = records.filter((r) => weeks.includes(isoWeek(Date.parse(r.startedAt))));
   const weekOf = (r: KnownRecord) => isoWeek(Date.parse(r.startedAt));
-  const release = new Set(input.releaseTargets);
+  const release = input.release?.labels ?? new Set<string>();
+  const closure = input.release?.closure ?? new Set<string>();
 
   // 1. reproducibility: an artifact's last verdict in a week
   const repro = byWeek<ReproducibilityCounts>(
@@ -168,7 +170,10 @@ export function computeSlis(input: SliInputs): Slis {
       c.auditFindings += r.hermeticViolations ?? 0;
       c.undeclaredTools += r.failures.filter((f) => f.code === "UNDECLARED_TOOL").length;
       c.missingInputs += r.failures.filter((f) => f.code === "ACTION_FAILED" && f.sandboxMissingFile).length;
-      if (releaseBuild) c.unsandboxedInRelease += r.actionList.filter((a) => a.sandbox === "none" && a.status === "executed").length;
+      if (releaseBuild)
+        c.unsandboxedInRelease += r.actionList.filter(
+          (a) => a.sandbox === "none" && a.status === "executed" && closure.has(a.label),
+        ).length;
     };
     herm.add(weekOf(r), tally);
     tally(hermTotal);

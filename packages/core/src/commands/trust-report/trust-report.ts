@@ -7,6 +7,7 @@ import { validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
 import { explainIn } from "../explain";
+import { releaseSet } from "../release-set";
 import { type BypassRecord, openBypasses } from "../gate/bypass-log";
 import { readRunRecords } from "../record-kinds";
 import { type CacheTiers, type FlakyTest, type SlowAction, cacheTiers, flakyTests, lastBuildMisses, slowestActions } from "./details";
@@ -100,21 +101,18 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
     const weeks = weeksBetween(since, now);
     const inPeriod = records.filter((r) => Date.parse(r.startedAt) >= since);
     // mean time to explain: each release artifact there is, explained now, in full or not
+    const releases = release && release.targets.length > 0 ? releaseSet((await analyze(release.targets)).graph) : undefined;
     const explainedNow: { durationMs: number; complete: boolean }[] = [];
-    if (release && release.targets.length > 0) {
-      const { graph } = await analyze(release.targets);
-      const wanted = new Set(graph.requested);
-      for (const f of graph.targets.filter((t) => wanted.has(t.label)).flatMap((t) => t.files.filter((p) => p.startsWith("hb-out/")))) {
-        if (!existsSync(join(workspace.root, f))) continue;
-        const t0 = performance.now();
-        const e = await explainIn(workspace, { cwd: workspace.root, what: f });
-        explainedNow.push({ durationMs: performance.now() - t0, complete: e.producers.length > 0 && e.provenance.length > 0 });
-      }
+    for (const f of releases?.outputs ?? []) {
+      if (!existsSync(join(workspace.root, f))) continue;
+      const t0 = performance.now();
+      const e = await explainIn(workspace, { cwd: workspace.root, what: f });
+      explainedNow.push({ durationMs: performance.now() - t0, complete: e.producers.length > 0 && e.provenance.length > 0 });
     }
     const slis = computeSlis({
       records: inPeriod,
       weeks,
-      releaseTargets: release?.targets ?? [],
+      release: releases,
       trustedBuilders: Object.keys(release?.policy?.builders ?? {}),
       explainedNow,
       server,
