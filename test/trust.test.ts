@@ -333,7 +333,7 @@ describe("hb doctor", () => {
     expect(after.checks["slis-dashboard"]).toBe("warn");
   });
 
-  it("fails an unsandboxed target in a release closure, and says which, release.targets being a pattern", async () => {
+  it("fails an unsandboxed target in a release closure, sandbox and network, and says which, release.targets being a pattern", async () => {
     const ws = makeWorkspace(
       {
         "app/BUILD.ts": G + 'genrule({ name: "pkg", srcs: ["//gen:gen"], outs: ["pkg.txt"], cmd: "cat $< > $@" });\n',
@@ -342,8 +342,22 @@ describe("hb doctor", () => {
       },
       'export default { release: { targets: ["//app/..."] } };\n',
     );
-    const r = await hb(ws, ["doctor", "--output", "json"]);
-    const check = json(r.stdout).checks.find((c: { id: string }) => c.id === "actions-sandboxed");
-    expect(check).toMatchObject({ status: "fail", evidence: "//gen:gen tagged no-sandbox in a release closure" });
+    const check = async (id: string) =>
+      json((await hb(ws, ["doctor", "--output", "json"])).stdout).checks.find((c: { id: string }) => c.id === id);
+    expect(await check("actions-sandboxed")).toMatchObject({
+      status: "fail",
+      evidence: "//gen:gen tagged no-sandbox in a release closure",
+    });
+    // an unsandboxed action has the host's network, so network isolation fails (it passed) for the same target
+    expect(await check("network-isolation")).toMatchObject({
+      status: "fail",
+      evidence: "//gen:gen tagged no-sandbox in a release closure: it runs with the host's network",
+    });
+    // outside the release closure, a warning
+    writeFiles(ws, { "gen/BUILD.ts": G + 'genrule({ name: "gen", outs: ["g.txt"], cmd: "echo > $@" });\n' });
+    expect(await check("network-isolation")).toMatchObject({
+      status: "warn",
+      evidence: "//tools:t tagged no-sandbox (outside release closures): it runs with the host's network",
+    });
   });
 });

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { ActionGraph } from "../../base/graph";
 import { OutputBase } from "../../caching/output-base";
 import { lockfilePackages, npmPolicy } from "../../fetch/requests";
-import type { WorkspaceConfig } from "../../workspace/config";
+import { DEFAULT_SOURCE_DATE_EPOCH, type WorkspaceConfig } from "../../workspace/config";
 import { lockOutputBase } from "../../workspace/lock";
 import { validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
@@ -72,6 +72,15 @@ function releaseOf(f: Facts) {
   return f.config.release === undefined ? undefined : validateRelease(f.config.release, CONFIG_FILE);
 }
 
+/** Targets tagged no-sandbox, in the release closure and outside it: they run unsandboxed, network and all (--allow-unsandboxed). */
+function unsandboxedTargets(f: Facts): { inRelease: string[]; outside: string[] } {
+  const labels = f.graph.targets.filter((t) => t.tags.includes("no-sandbox")).map((t) => t.label);
+  const closure = f.release?.closure ?? new Set<string>();
+  return { inRelease: labels.filter((l) => closure.has(l)), outside: labels.filter((l) => !closure.has(l)) };
+}
+
+const DROP_NO_SANDBOX_IN_RELEASE = "drop the no-sandbox tag of every target a release artifact depends on";
+
 const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
   {
     id: "toolchains-pinned",
@@ -126,17 +135,11 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "actions-sandboxed",
     title: "Actions sandboxed",
     judge: (f) => {
-      const closure = f.release?.closure ?? new Set<string>();
-      const unsandboxed = f.graph.targets.filter((t) => t.tags.includes("no-sandbox"));
-      const inRelease = unsandboxed.filter((t) => closure.has(t.label));
-      if (inRelease.length > 0)
-        return fail(
-          `${inRelease.map((t) => t.label).join(", ")} tagged no-sandbox in a release closure`,
-          "drop the no-sandbox tag of every target a release artifact depends on",
-        );
-      if (unsandboxed.length > 0)
+      const { inRelease, outside } = unsandboxedTargets(f);
+      if (inRelease.length > 0) return fail(`${inRelease.join(", ")} tagged no-sandbox in a release closure`, DROP_NO_SANDBOX_IN_RELEASE);
+      if (outside.length > 0)
         return warn(
-          `${unsandboxed.map((t) => t.label).join(", ")} tagged no-sandbox (outside release closures)`,
+          `${outside.join(", ")} tagged no-sandbox (outside release closures)`,
           "drop no-sandbox tags where a sandbox will do; they run only with --allow-unsandboxed",
         );
       return pass(`${f.graph.actions.length} actions, every one in the bwrap sandbox`);
@@ -146,6 +149,18 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "network-isolation",
     title: "Network isolation",
     judge: (f) => {
+      // an unsandboxed action shares the host's network: whatever it downloads is pinned by nothing
+      const { inRelease, outside } = unsandboxedTargets(f);
+      if (inRelease.length > 0)
+        return fail(
+          `${inRelease.join(", ")} tagged no-sandbox in a release closure: it runs with the host's network`,
+          DROP_NO_SANDBOX_IN_RELEASE,
+        );
+      if (outside.length > 0)
+        return warn(
+          `${outside.join(", ")} tagged no-sandbox (outside release closures): it runs with the host's network`,
+          "drop no-sandbox tags where a sandbox will do, and fetch what they download as pinned inputs (http_file, npm_deps)",
+        );
       const pins = f.graph.actions.filter((a) => a.kind === "fetch" || a.kind === "npm_install").length;
       return pass(`actions run with no network (bwrap --unshare-all); the fetch step is the one download, of ${pins} pinned inputs`);
     },
@@ -155,7 +170,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     title: "SOURCE_DATE_EPOCH in release builds",
     judge: (f) =>
       pass(
-        `every action gets SOURCE_DATE_EPOCH=${f.config.sourceDateEpoch ?? 315532800} (commit time only for actions declaring stamp under --stamp)`,
+        `every action gets SOURCE_DATE_EPOCH=${f.config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH} (commit time only for actions declaring stamp under --stamp)`,
       ),
   },
   {
