@@ -256,6 +256,35 @@ describe("hb report", () => {
   });
 });
 
+describe("hb explain", () => {
+  it("answers in full only with provenance that verifies against release.policy: a trusted builder's id signed with its key", async () => {
+    const { ws, ciKey } = await releaseWorkspace();
+    const otherKeys = tempDir();
+    expect((await hb(otherKeys, ["keygen", "--out", "k"])).exitCode).toBe(0);
+    const sign = (key: string) =>
+      hb(ws, ["build", "//app:pkg", "--provenance", "--signing-key", key, "--builder-id", "urn:hb:ci", "--allow-dirty"]);
+    const explained = async () => {
+      const r = await hb(ws, ["explain", "hb-out/app/pkg.txt", "--output", "json"]);
+      expect(r.exitCode, r.output).toBe(0);
+      const lines = readFileSync(join(ws, ".hb/records.jsonl"), "utf8").trim().split("\n");
+      return { explanation: json(r.stdout), record: json(lines[lines.length - 1]!) };
+    };
+    // the trusted builder's id, signed by a key the policy does not list for it
+    expect((await sign(join(otherKeys, "k/private.pem"))).exitCode).toBe(0);
+    const forged = await explained();
+    expect(forged.explanation.provenance).toEqual([
+      expect.objectContaining({ file: "hb-out/app/pkg.txt.intoto.jsonl", builderId: "urn:hb:ci", trusted: false }),
+    ]);
+    expect(forged.record).toMatchObject({ command: "explain", producers: 1, provenance: 1, complete: false });
+    // the same content signed by the builder's own key
+    expect((await sign(ciKey)).exitCode).toBe(0);
+    const signed = await explained();
+    expect(signed.explanation.provenance).toEqual([expect.objectContaining({ trusted: true })]);
+    expect(signed.record).toMatchObject({ command: "explain", producers: 1, provenance: 1, complete: true });
+    expect((await hb(ws, ["explain", "hb-out/app/pkg.txt"])).stdout).toContain("verified: a builder release.policy trusts, with its key");
+  });
+});
+
 describe("hb doctor", () => {
   const statuses = async (ws: string) => {
     const r = await hb(ws, ["doctor", "--output", "json"]);

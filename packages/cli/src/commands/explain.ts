@@ -1,5 +1,6 @@
 import { type Explanation, HbError, explain } from "@hb/core/engine";
 import { type Command, choiceOption, stringOption } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
 
 export const explainCommand: Command = {
   name: "explain",
@@ -12,12 +13,18 @@ export const explainCommand: Command = {
     "output-base": { type: "string", valueName: "DIR", description: "hb's state directory (default <workspace>/.hb)" },
   },
   positionals: true,
-  async run({ values, positionals, cwd }) {
+  async run({ values, positionals, cwd, signal }) {
     const [what, ...rest] = positionals;
     if (!what || rest.length > 0) {
       throw new HbError("USAGE", "hb explain takes one file or sha256 digest", { hint: "e.g. hb explain hb-out/app/bundle.js" });
     }
-    const e = await explain({ cwd, what, outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE });
+    const e = await explain({
+      cwd,
+      what,
+      outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
+    });
     if ((choiceOption(values, "output", ["text", "json"] as const) ?? "text") === "json")
       process.stdout.write(JSON.stringify(e, null, 2) + "\n");
     else process.stdout.write(render(e));
@@ -63,6 +70,9 @@ function render(e: Explanation): string {
   }
   lines.push("");
   if (e.provenance.length === 0) lines.push("provenance: no statement covers it (hb build --provenance --signing-key ... signs one)");
-  for (const p of e.provenance) lines.push(`provenance: ${p.file} (builder ${p.builderId}, signed ${p.createdAt})`);
+  for (const p of e.provenance) {
+    const trust = p.trusted ? "verified: a builder release.policy trusts, with its key" : "not verified against release.policy.builders";
+    lines.push(`provenance: ${p.file} (builder ${p.builderId}, signed ${p.createdAt}; ${trust})`);
+  }
   return lines.join("\n") + "\n";
 }

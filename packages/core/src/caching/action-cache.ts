@@ -23,6 +23,15 @@ export interface ActionInfo {
   builder: string;
 }
 
+/** Reads how the action of a key ran, as `ActionCache.describe` recorded it (undefined: never recorded here). */
+export function actionInfoReader(db: Database): (key: string) => ActionInfo | undefined {
+  const select = db.prepare("SELECT info FROM action_info WHERE key = ?");
+  return (key) => {
+    const row = select.get(key) as { info: string } | undefined;
+    return row ? (JSON.parse(row.info) as ActionInfo) : undefined;
+  };
+}
+
 function isActionResult(v: unknown): v is ActionResult {
   const r = v as ActionResult;
   return (

@@ -1,13 +1,20 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
-import type { ActionInfo } from "../caching/action-cache";
+import { type ActionInfo, actionInfoReader } from "../caching/action-cache";
+import { OutputBase } from "../caching/output-base";
 import { OUT_DIR } from "../base/graph";
 import { HbError } from "../base/errors";
 import { SHA256_HEX, digestOfFile } from "../base/digest";
-import { type Database, sqlite } from "../base/database";
-import { type Workspace, openWorkspace } from "../workspace/workspace";
-import { type RecordHeader, appendRunRecord, recordHeader } from "./run-record";
+import type { Database } from "../base/database";
+import { ATTESTATION_SUFFIX } from "../provenance/attestation";
+import { findAttestationFiles } from "../provenance/attestation-files";
+import { type TrustedBuilders, loadTrustedBuilders, trustedProvenance } from "../provenance/trusted-builders";
+import { lockOutputBase } from "../workspace/lock";
+import { validateRelease } from "../workspace/release-config";
+import { CONFIG_FILE, type Workspace, openWorkspace } from "../workspace/workspace";
+import { analyzeWorkspace } from "./analyze";
+import { type RecordHeader, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
 export interface ExplainedInput {
   path: string;
@@ -36,7 +43,20 @@ export interface Explanation {
   producers: ExplainedProducer[];
   /** HEAD of the workspace's git checkout, if any */
   commit?: string;
-  provenance: { file: string; builderId: string; createdAt: string }[];
+  provenance: ExplainedProvenance[];
+}
+
+/** A provenance statement hb signed for this content. */
+export interface ExplainedProvenance {
+  /** workspace-relative */
+  file: string;
+  builderId: string;
+  createdAt: string;
+  /**
+   * it verifies against release.policy.builders: the file still holds an hb build's statement of
+   * this content, signed by a key the policy trusts for its builder id
+   */
+  trusted: boolean;
 }
 
 /** What `hb explain` records: what it was asked, and whether it could answer in full. */
@@ -47,8 +67,25 @@ export interface ExplainRecord extends RecordHeader {
   producers: number;
   /** provenance statements covering it */
   provenance: number;
-  /** answered in full: how it was made, and signed provenance for it */
+  /** answered in full (answeredInFull): how it was made, and provenance of it that verifies against the trusted builders */
   complete: boolean;
+}
+
+export interface ExplainOptions {
+  cwd: string;
+  /** a file, or a sha256 */
+  what: string;
+  outputBase?: string;
+  analyzerScript: string;
+  signal: AbortSignal;
+}
+
+/**
+ * Whether an explanation answers in full, as the SLI counts it: the action that made the content,
+ * and provenance of it that verifies against the builders release.policy trusts.
+ */
+export function answeredInFull(e: Explanation): boolean {
+  return e.producers.length > 0 && e.provenance.some((p) => p.trusted);
 }
 
 async function gitState(root: string): Promise<{ commit?: string; changed: Set<string>; tracked: Map<string, string> }> {
@@ -75,26 +112,53 @@ const gitBlobId = (bytes: Buffer) => createHash("sha1").update(`blob ${bytes.len
  * `hb explain`: how a file (or a sha256) came to be, from the local action cache: the target and
  * action, the full command and env, every input by digest (sources with where they stand in git,
  * generated ones with their producer), the tools, when and by which builder, and the provenance
- * statements that cover it.
+ * statements that cover it, each verified against release.policy's builders (hb.config.ts is read
+ * for them, as hb gate reads it).
  */
-export async function explain(opts: { cwd: string; what: string; outputBase?: string }): Promise<Explanation> {
+export async function explain(opts: ExplainOptions): Promise<Explanation> {
   const started = Date.now();
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
-  const explanation = await explainIn(workspace, opts);
-  // how long a file took to explain, and whether fully (an action, and provenance covering it): an SLI
-  const record: ExplainRecord = {
-    ...recordHeader("explain", workspace.root, started),
-    sha256: explanation.sha256,
-    producers: explanation.producers.length,
-    provenance: explanation.provenance.length,
-    complete: explanation.producers.length > 0 && explanation.provenance.length > 0,
-  };
-  if (explanation.file !== undefined) record.file = explanation.file;
-  appendRunRecord(workspace.outputBase, record);
-  return explanation;
+  if (!existsSync(join(workspace.outputBase, "hb.db")))
+    throw new HbError("USAGE", `no hb state in ${workspace.outputBase}: nothing was built here yet`);
+  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
+  let base: OutputBase | undefined;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const { config } = await analyzeWorkspace({
+      workspace,
+      base,
+      patterns: [],
+      cwd: opts.cwd,
+      analyzerScript: opts.analyzerScript,
+      sandboxed: true,
+      signal: opts.signal,
+    });
+    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
+    const explanation = await explainIn(workspace, base.db, opts, loadTrustedBuilders(workspace.root, release?.policy?.builders ?? {}));
+    // how long a file took to explain, and whether in full: an SLI
+    const record: ExplainRecord = {
+      ...recordHeader("explain", workspace.root, started),
+      sha256: explanation.sha256,
+      producers: explanation.producers.length,
+      provenance: explanation.provenance.length,
+      complete: answeredInFull(explanation),
+    };
+    if (explanation.file !== undefined) record.file = explanation.file;
+    appendRunRecord(workspace.outputBase, record, recordLimits(config));
+    return explanation;
+  } finally {
+    base?.close();
+    lock.release();
+  }
 }
 
-export async function explainIn(workspace: Workspace, opts: { cwd: string; what: string }): Promise<Explanation> {
+/** Explains `opts.what` from the output base's database, its provenance verified against `trusted`. */
+export async function explainIn(
+  workspace: Workspace,
+  db: Database,
+  opts: { cwd: string; what: string },
+  trusted: TrustedBuilders,
+): Promise<Explanation> {
   let sha256: string;
   let file: string | undefined;
   let size: number | undefined;
@@ -117,67 +181,62 @@ export async function explainIn(workspace: Workspace, opts: { cwd: string; what:
     const rel = relative(workspace.root, abs);
     file = rel.startsWith("..") ? abs : rel.split(sep).join("/");
   }
-  const dbPath = join(workspace.outputBase, "hb.db");
-  if (!existsSync(dbPath)) throw new HbError("USAGE", `no hb state in ${workspace.outputBase}: nothing was built here yet`);
-  const Db = sqlite();
-  const db: Database = new Db(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare("SELECT key, path FROM output_index WHERE hash = ? ORDER BY key, path").all(sha256) as {
-      key: string;
-      path: string;
-    }[];
-    const infoOf = db.prepare("SELECT info FROM action_info WHERE key = ?");
-    const producerOf = db.prepare("SELECT key FROM output_index WHERE hash = ? LIMIT 1");
-    const git = await gitState(workspace.root);
-    const byKey = new Map<string, string[]>();
-    for (const r of rows) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.path]);
-    const producers: ExplainedProducer[] = [];
-    for (const [key, outputs] of byKey) {
-      const row = infoOf.get(key) as { info: string } | undefined;
-      if (!row) continue;
-      const info = JSON.parse(row.info) as ActionInfo;
-      const describeSource = (path: string, hash: string): ExplainedInput["git"] => {
-        if (!git.commit) return "not in git";
-        const blob = git.tracked.get(path);
-        if (!blob) return "not in git";
-        if (git.changed.has(path)) return "changed since";
-        const abs = join(workspace.root, path);
-        // committed and unchanged: the commit holds exactly this content if the digests agree
-        return existsSync(abs) && digestOfFile(abs).hash === hash && gitBlobId(readFileSync(abs)) === blob ? "committed" : "changed since";
-      };
-      const inputs: ExplainedInput[] = [];
-      const add = (f: { path: string; hash: string; size: number }, kind: ExplainedInput["kind"]) => {
-        const e: ExplainedInput = { path: f.path, sha256: f.hash, size: f.size, kind };
-        if (f.path.startsWith(OUT_DIR + "/")) {
-          e.kind = "generated";
-          const p = producerOf.get(f.hash) as { key: string } | undefined;
-          const owner = p
-            ? (JSON.parse((infoOf.get(p.key) as { info: string } | undefined)?.info ?? "{}") as Partial<ActionInfo>).owner
-            : undefined;
-          if (owner) e.producedBy = owner;
-        } else if (kind === "source") e.git = describeSource(f.path, f.hash);
-        inputs.push(e);
-      };
-      for (const f of info.inputs) add(f, "source");
-      for (const f of info.tools) add(f, "tool");
-      for (const f of info.toolchains) add(f, "toolchain");
-      producers.push({ key, outputs, info, inputs });
-    }
-    const provenance = (
-      db
-        .prepare("SELECT file, builder_id AS builderId, created_ms AS createdMs FROM attestations WHERE hash = ? ORDER BY file")
-        .all(sha256) as {
-        file: string;
-        builderId: string;
-        createdMs: number;
-      }[]
-    ).map((p) => ({ file: p.file, builderId: p.builderId, createdAt: new Date(p.createdMs).toISOString() }));
-    const out: Explanation = { sha256, producers, provenance };
-    if (file !== undefined) out.file = file;
-    if (size !== undefined) out.size = size;
-    if (git.commit) out.commit = git.commit;
-    return out;
-  } finally {
-    db.close();
+  const rows = db.prepare("SELECT key, path FROM output_index WHERE hash = ? ORDER BY key, path").all(sha256) as {
+    key: string;
+    path: string;
+  }[];
+  const infoOf = actionInfoReader(db);
+  const producerOf = db.prepare("SELECT key FROM output_index WHERE hash = ? LIMIT 1");
+  const git = await gitState(workspace.root);
+  const byKey = new Map<string, string[]>();
+  for (const r of rows) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.path]);
+  const producers: ExplainedProducer[] = [];
+  for (const [key, outputs] of byKey) {
+    const info = infoOf(key);
+    if (!info) continue;
+    const describeSource = (path: string, hash: string): ExplainedInput["git"] => {
+      if (!git.commit) return "not in git";
+      const blob = git.tracked.get(path);
+      if (!blob) return "not in git";
+      if (git.changed.has(path)) return "changed since";
+      const abs = join(workspace.root, path);
+      // committed and unchanged: the commit holds exactly this content if the digests agree
+      return existsSync(abs) && digestOfFile(abs).hash === hash && gitBlobId(readFileSync(abs)) === blob ? "committed" : "changed since";
+    };
+    const inputs: ExplainedInput[] = [];
+    const add = (f: { path: string; hash: string; size: number }, kind: ExplainedInput["kind"]) => {
+      const e: ExplainedInput = { path: f.path, sha256: f.hash, size: f.size, kind };
+      if (f.path.startsWith(OUT_DIR + "/")) {
+        e.kind = "generated";
+        const p = producerOf.get(f.hash) as { key: string } | undefined;
+        const owner = p ? infoOf(p.key)?.owner : undefined;
+        if (owner) e.producedBy = owner;
+      } else if (kind === "source") e.git = describeSource(f.path, f.hash);
+      inputs.push(e);
+    };
+    for (const f of info.inputs) add(f, "source");
+    for (const f of info.tools) add(f, "tool");
+    for (const f of info.toolchains) add(f, "toolchain");
+    producers.push({ key, outputs, info, inputs });
   }
+  const signed = db
+    .prepare("SELECT file, builder_id AS builderId, created_ms AS createdMs FROM attestations WHERE hash = ? ORDER BY file")
+    .all(sha256) as { file: string; builderId: string; createdMs: number }[];
+  // each statement hb signed for this content, if its file still holds one, verified as hb gate verifies it
+  const present = signed.map((p) => join(workspace.root, p.file)).filter((f) => existsSync(f));
+  const artifact = file !== undefined ? resolve(workspace.root, file) : present[0]?.slice(0, -ATTESTATION_SUFFIX.length);
+  const verified = new Set(
+    artifact === undefined ? [] : trustedProvenance(trusted, sha256, artifact, findAttestationFiles(artifact, present)),
+  );
+  const provenance = signed.map((p) => ({
+    file: p.file,
+    builderId: p.builderId,
+    createdAt: new Date(p.createdMs).toISOString(),
+    trusted: verified.has(join(workspace.root, p.file)),
+  }));
+  const out: Explanation = { sha256, producers, provenance };
+  if (file !== undefined) out.file = file;
+  if (size !== undefined) out.size = size;
+  if (git.commit) out.commit = git.commit;
+  return out;
 }

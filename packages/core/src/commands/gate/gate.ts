@@ -8,13 +8,14 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { sha256Hex } from "../../base/digest";
 import { HbError } from "../../base/errors";
-import { keyId, loadPrivateKey, loadPublicKey } from "../../base/keys";
+import { loadPrivateKey } from "../../base/keys";
 import { isObject } from "../../base/untrusted";
 import { OutputBase } from "../../caching/output-base";
 import { attestationBundle } from "../../provenance/attestation";
 import { VSA_SUFFIX, findAttestationFiles } from "../../provenance/attestation-files";
 import { corroborate } from "../../provenance/corroborate";
 import { type AuditFacts, type GateCheck, type GateCheckName, releaseChecks } from "../../provenance/release-checks";
+import { loadTrustedBuilders } from "../../provenance/trusted-builders";
 import { artifactSha256OfFile, expectedCommit } from "../../provenance/verify";
 import { artifactPurl, buildVsaStatement } from "../../provenance/vsa";
 import { lockOutputBase } from "../../workspace/lock";
@@ -181,13 +182,7 @@ export async function gate(opts: GateOptions): Promise<GateRecord> {
       });
     }
     const policy = effectivePolicy(release.policy);
-    const keyIds = new Map<string, string[]>();
-    const keys: KeyObject[] = [];
-    for (const [builder, files] of Object.entries(policy.builders)) {
-      const loaded = files.map((f) => loadPublicKey(resolve(workspace.root, f)));
-      keys.push(...loaded);
-      keyIds.set(builder, loaded.map(keyId));
-    }
+    const { keys, builders: keyIds } = loadTrustedBuilders(workspace.root, policy.builders);
     const digest = policyDigest(policy, keyIds);
 
     let artifacts = [...opts.artifacts];

@@ -1,12 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { type ActionInfo } from "../../caching/action-cache";
+import { type ActionInfo, actionInfoReader } from "../../caching/action-cache";
 import { OutputBase } from "../../caching/output-base";
+import { loadTrustedBuilders } from "../../provenance/trusted-builders";
 import { lockOutputBase } from "../../workspace/lock";
 import { validateRelease } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
-import { explainIn } from "../explain";
+import { answeredInFull, explainIn } from "../explain";
 import { releaseSet } from "../release-set";
 import { type BypassRecord, openBypasses } from "../gate/bypass-log";
 import { readRunRecords } from "../record-kinds";
@@ -49,12 +50,8 @@ export interface TrustReport {
 }
 
 /** Why an action ran again: the first input whose digest differs from the last time, read from the action cache's records. */
-function whyRan(base: OutputBase, key: string, previousKey: string | undefined): string {
+function whyRan(info: (key: string) => ActionInfo | undefined, key: string, previousKey: string | undefined): string {
   if (!previousKey) return "not recorded before in these records";
-  const info = (k: string) => {
-    const row = base.db.prepare("SELECT info FROM action_info WHERE key = ?").get(k) as { info: string } | undefined;
-    return row ? (JSON.parse(row.info) as ActionInfo) : undefined;
-  };
   const [now, before] = [info(key), info(previousKey)];
   if (!now || !before) return `its key changed (${previousKey.slice(0, 12)} -> ${key.slice(0, 12)})`;
   const files = (i: ActionInfo) => new Map([...i.inputs, ...i.tools, ...i.toolchains].map((f) => [f.path, f.hash]));
@@ -102,13 +99,15 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
     const inPeriod = records.filter((r) => Date.parse(r.startedAt) >= since);
     // mean time to explain: each release artifact there is, explained now, in full or not
     const releases = release && release.targets.length > 0 ? releaseSet((await analyze(release.targets)).graph) : undefined;
+    const trusted = loadTrustedBuilders(workspace.root, release?.policy?.builders ?? {});
     const explainedNow: { durationMs: number; complete: boolean }[] = [];
     for (const f of releases?.outputs ?? []) {
       if (!existsSync(join(workspace.root, f))) continue;
       const t0 = performance.now();
-      const e = await explainIn(workspace, { cwd: workspace.root, what: f });
-      explainedNow.push({ durationMs: performance.now() - t0, complete: e.producers.length > 0 && e.provenance.length > 0 });
+      const e = await explainIn(workspace, base.db, { cwd: workspace.root, what: f }, trusted);
+      explainedNow.push({ durationMs: performance.now() - t0, complete: answeredInFull(e) });
     }
+    const info = actionInfoReader(base.db);
     const slis = computeSlis({
       records: inPeriod,
       weeks,
@@ -130,7 +129,7 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
       lastBuildMisses: lastBuildMisses(inPeriod).map((m) => ({
         label: m.label,
         mnemonic: m.mnemonic,
-        why: whyRan(base!, m.key, m.previousKey),
+        why: whyRan(info, m.key, m.previousKey),
       })),
       flaky: flakyTests(inPeriod),
       openBypasses: openBypasses(workspace.outputBase),
