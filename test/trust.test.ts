@@ -256,8 +256,8 @@ describe("hb report", () => {
   });
 });
 
-describe("hb explain", () => {
-  it("answers in full only with provenance that verifies against release.policy: a trusted builder's id signed with its key", async () => {
+describe("provenance that verifies against release.policy", () => {
+  it("is what hb explain answers in full with and hb report counts as coverage: a trusted builder's id, signed with its key", async () => {
     const { ws, ciKey } = await releaseWorkspace();
     const otherKeys = tempDir();
     expect((await hb(otherKeys, ["keygen", "--out", "k"])).exitCode).toBe(0);
@@ -276,11 +276,18 @@ describe("hb explain", () => {
       expect.objectContaining({ file: "hb-out/app/pkg.txt.intoto.jsonl", builderId: "urn:hb:ci", trusted: false }),
     ]);
     expect(forged.record).toMatchObject({ command: "explain", producers: 1, provenance: 1, complete: false });
+    const coverage = async () => {
+      const weeks = json((await hb(ws, ["report", "--output", "json"])).stdout).slis.provenanceCoverage.weeks;
+      return weeks[weeks.length - 1];
+    };
+    expect(await coverage()).toMatchObject({ built: 1, covered: 0 });
     // the same content signed by the builder's own key
     expect((await sign(ciKey)).exitCode).toBe(0);
     const signed = await explained();
     expect(signed.explanation.provenance).toEqual([expect.objectContaining({ trusted: true })]);
     expect(signed.record).toMatchObject({ command: "explain", producers: 1, provenance: 1, complete: true });
+    // the same artifact, built twice: one artifact, covered
+    expect(await coverage()).toMatchObject({ value: 1, built: 1, covered: 1 });
     expect((await hb(ws, ["explain", "hb-out/app/pkg.txt"])).stdout).toContain("verified: a builder release.policy trusts, with its key");
   });
 });

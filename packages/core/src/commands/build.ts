@@ -1,6 +1,7 @@
 import { relative } from "node:path";
 import type { ActionGraph } from "../base/graph";
 import { ExitCode, HbError, type Warning } from "../base/errors";
+import { keyId } from "../base/keys";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
 import type { OutputFacts } from "../execution/materialize";
 import { findBwrap } from "../sandbox/bwrap";
@@ -115,13 +116,13 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     const count = (s: ActionOutcome["status"]) => exec.outcomes.filter((o) => o.status === s).length;
     const targets = targetReports(graph, exec.outputs, base, workspace.root);
     base.stats.flush();
-    let attestations: string[] | undefined;
+    let provenance: Pick<BuildReport, "attestations" | "signingKeyId"> | undefined;
     if (signing && errors.length === 0 && !exec.interrupted) {
       const subjects = targets.flatMap((t) =>
         t.outputs.filter((o) => o.path.startsWith("hb-out/")).map((o) => ({ path: o.path, sha256: o.sha256 })),
       );
       if (subjects.length === 0) throw new HbError("USAGE", "--provenance: the requested targets have no outputs to attest");
-      attestations = writeProvenance({
+      const attestations = writeProvenance({
         root: workspace.root,
         base,
         graph,
@@ -138,6 +139,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
         startedOn: new Date(started),
         finishedOn: new Date(),
       });
+      provenance = { attestations, signingKeyId: keyId(signing.key) };
     }
     const report: BuildReport = {
       ...recordHeader(command, workspace.root, started, { builderId: opts.provenance?.builderId, dirty: signing?.source.commit?.dirty }),
@@ -158,8 +160,8 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       failures: failedOutcomes.map((o) => o.error!.toFailure(o.action.owner)),
       warnings,
       actionList: actionEntries(exec.outcomes),
+      ...provenance,
     };
-    if (attestations) report.attestations = attestations;
     if (remote) report.remote = { url: remote.display, ...remote.stats };
     else if (plan.execution) report.remote = { url: plan.execution.channel.display, ...plan.execution.stats };
     if (opts.audit) {

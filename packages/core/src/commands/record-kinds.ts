@@ -64,6 +64,7 @@ const build = shape({
   failures: arrayOf(shape({ code: str, sandboxMissingFile: optional(bool) })),
   hermeticViolations: optional(num),
   attestations: optional(arrayOf(str)),
+  signingKeyId: optional(str),
   remote: optional(shape({ rejected: (v) => isObject(v) && Object.values(v).every(num) })),
   actionList: arrayOf(
     shape({

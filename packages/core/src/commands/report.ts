@@ -37,6 +37,11 @@ export interface BuildReport extends RecordHeader {
   hermeticViolations?: number;
   /** with --provenance: the attestation files written */
   attestations?: string[];
+  /**
+   * with --provenance: the id of the key that signed them, so that whether they verify against
+   * release.policy (a key trusted for `builderId`) can be judged later, by the policy of then
+   */
+  signingKeyId?: string;
   /** true when nothing the last clean build read or wrote had changed: no key was computed */
   upToDate?: boolean;
   /** with a remote cache: hits, misses, bytes, rejected entries by reason */

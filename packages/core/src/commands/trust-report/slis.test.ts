@@ -12,7 +12,7 @@ const LAST_WEEK = "2026-11-25T10:00:00Z";
 const THIS_WEEK = "2026-12-02T10:00:00Z";
 
 function slis(records: KnownRecord[], more: Partial<SliInputs> = {}) {
-  return computeSlis({ records, weeks: WEEKS, trustedBuilders: [], explainedNow: [], ...more });
+  return computeSlis({ records, weeks: WEEKS, trustedBuilders: new Map(), explainedNow: [], ...more });
 }
 
 /** //app:pkg is the release target, made from //app:gen. */
@@ -80,5 +80,35 @@ describe("remote cache correctness incidents", () => {
       { week: "2026-W48", value: 0, refused: {}, localCorruption: 0 },
       { week: "2026-W49", value: 2, refused: { untrusted: 1, "corrupt-blob": 1 }, localCorruption: 0 },
     ]);
+  });
+});
+
+describe("provenance coverage", () => {
+  const PKG = "hb-out/app/pkg.txt";
+  const built = (iso: string, sha: string, signed?: { keyId: string; builderId: string }) =>
+    buildRecord(iso, {
+      ...(signed ? { builderId: signed.builderId, signingKeyId: signed.keyId, attestations: [`${PKG}.intoto.jsonl`] } : {}),
+      targets: [{ label: "//app:pkg", outputs: [{ path: PKG, sha256: sha, size: 1 }] }],
+    });
+  const trustedBuilders = new Map([["urn:hb:ci", ["ci-key"]]]);
+
+  it("counts each release artifact once a week, covered when a build signed it with a key the policy trusts for the builder id it signed as", () => {
+    const s = slis(
+      [
+        // signed last week by the trusted builder with its key, built again (unsigned) this week: covered both weeks
+        built(LAST_WEEK, "a", { builderId: "urn:hb:ci", keyId: "ci-key" }),
+        built(THIS_WEEK, "a"),
+        built(THIS_WEEK, "a"),
+        // the trusted builder's id with a key the policy does not list for it, and the trusted key under another id
+        built(THIS_WEEK, "b", { builderId: "urn:hb:ci", keyId: "laptop-key" }),
+        built(THIS_WEEK, "c", { builderId: "urn:hb:laptop", keyId: "ci-key" }),
+      ],
+      { release: RELEASE, trustedBuilders },
+    ).provenanceCoverage;
+    expect(s.weeks).toEqual([
+      { week: "2026-W48", value: 1, built: 1, covered: 1 },
+      { week: "2026-W49", value: 1 / 3, built: 3, covered: 1 },
+    ]);
+    expect(s.value).toBe(1 / 3);
   });
 });

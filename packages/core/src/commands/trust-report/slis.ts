@@ -1,5 +1,6 @@
 import { CORRECTNESS_REJECT_REASONS } from "../../caching/remote/ac-entry";
 import { type KnownRecord, isAttestVerifyRecord, isBuildRecord, isExplainRecord, isGateRecord, isVerifyRecord } from "../record-kinds";
+import { ATTESTATION_SUFFIX } from "../../provenance/attestation";
 import type { ReleaseSet } from "../release-set";
 import type { ServerRefusals } from "./server-metrics";
 import { isoWeek } from "./weeks";
@@ -50,9 +51,9 @@ export interface ExplainCounts {
 }
 
 export interface CoverageCounts {
-  /** release artifacts built */
+  /** release artifacts built: distinct paths and digests */
   built: number;
-  /** of them, built with provenance by a builder the release policy trusts */
+  /** of them, those provenance covers that verifies against release.policy: signed by a key it trusts for the builder id signed as */
   covered: number;
 }
 
@@ -66,13 +67,14 @@ export interface Slis {
 }
 
 export interface SliInputs {
+  /** every record read: those of the weeks shown count, the earlier ones may hold the provenance of an artifact built in them */
   records: readonly KnownRecord[];
   /** the weeks shown, oldest first */
   weeks: readonly string[];
   /** release.targets of hb.config.ts, expanded through the graph; none when not set */
   release?: ReleaseSet;
-  /** builder ids release.policy trusts */
-  trustedBuilders: readonly string[];
+  /** builder id → the ids of the keys release.policy trusts for it */
+  trustedBuilders: ReadonlyMap<string, readonly string[]>;
   /** explain runs made at report time, for each release artifact: they count in the current week */
   explainedNow: readonly { durationMs: number; complete: boolean }[];
   /** what the team cache's /metrics counts, when asked (--server) */
@@ -222,28 +224,37 @@ export function computeSlis(input: SliInputs): Slis {
   for (const w of explainSli.weeks) w.value = mean(explainDurations.get(w.week) ?? []);
   explainSli.value = mean(explained.map((e) => e.durationMs));
 
-  // 5. provenance coverage of release artifacts
-  const trusted = new Set(input.trustedBuilders);
+  // 5. provenance coverage: each release artifact (a path and a digest) built in the period, once
+  // a week, covered when any build signed provenance for it with a key the policy trusts for the
+  // builder id it signed as, at any time the records reach
+  const releaseOutputs = new Set(input.release?.outputs ?? []);
+  const covered = new Set<string>();
+  for (const r of records.filter(isBuildRecord)) {
+    const keys = r.signingKeyId === undefined ? undefined : input.trustedBuilders.get(r.builderId);
+    if (!keys?.includes(r.signingKeyId!)) continue;
+    const attested = new Set((r.attestations ?? []).map((a) => a.slice(0, -ATTESTATION_SUFFIX.length)));
+    for (const o of r.targets.flatMap((t) => t.outputs)) if (attested.has(o.path)) covered.add(`${o.path}\0${o.sha256}`);
+  }
+  const built = new Map<string, Set<string>>();
+  for (const r of inPeriod.filter(isBuildRecord)) {
+    const artifacts = r.targets.flatMap((t) => t.outputs).filter((o) => releaseOutputs.has(o.path));
+    if (artifacts.length === 0) continue;
+    const week = built.get(weekOf(r)) ?? new Set<string>();
+    built.set(weekOf(r), week);
+    for (const o of artifacts) week.add(`${o.path}\0${o.sha256}`);
+  }
   const cov = byWeek<CoverageCounts>(
     weeks,
     () => ({ built: 0, covered: 0 }),
     (c) => ratio(c.covered, c.built),
   );
+  const tallyCoverage = (c: CoverageCounts, artifacts: ReadonlySet<string>) => {
+    c.built += artifacts.size;
+    for (const a of artifacts) if (covered.has(a)) c.covered++;
+  };
+  for (const [w, artifacts] of built) cov.add(w, (c) => tallyCoverage(c, artifacts));
   const covTotal: CoverageCounts = { built: 0, covered: 0 };
-  for (const r of inPeriod.filter(isBuildRecord)) {
-    const artifacts = r.targets.filter((t) => release.has(t.label)).flatMap((t) => t.outputs);
-    if (artifacts.length === 0) continue;
-    const attested = new Set((r.attestations ?? []).map((a) => a.replace(/\.intoto\.jsonl$/, "")));
-    const byTrusted = trusted.has(r.builderId);
-    const tally = (c: CoverageCounts) => {
-      for (const a of artifacts) {
-        c.built++;
-        if (byTrusted && attested.has(a.path)) c.covered++;
-      }
-    };
-    cov.add(weekOf(r), tally);
-    tally(covTotal);
-  }
+  tallyCoverage(covTotal, new Set([...built.values()].flatMap((a) => [...a])));
 
   return {
     reproducibility: repro.sli(reproTotal),

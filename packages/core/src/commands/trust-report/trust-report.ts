@@ -109,10 +109,10 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
     }
     const info = actionInfoReader(base.db);
     const slis = computeSlis({
-      records: inPeriod,
+      records,
       weeks,
       release: releases,
-      trustedBuilders: Object.keys(release?.policy?.builders ?? {}),
+      trustedBuilders: trusted.builders,
       explainedNow,
       server,
     });
