@@ -38,4 +38,19 @@ describe("run records", () => {
     rotateRecords(file, limits, now);
     expect(marks(base)).toEqual([99]);
   });
+
+  it("keep the newest record at rotation, though it is past the size or age limit alone", () => {
+    const limits = { maxAgeDays: 30, maxBytes: 4000 };
+    const big = tempDir();
+    const now = new Date().toISOString();
+    const marked = (iso: string, n: number, more: object = {}) => ({ ...buildRecord(iso), n, ...more });
+    appendRunRecord(big, marked(now, 0), limits);
+    // larger than the size limit alone, as the record of a build of many actions may be
+    appendRunRecord(big, marked(now, 1, { pad: "x".repeat(4000) }), limits);
+    expect(marks(big)).toEqual([1]);
+    // started before the age limit, as the record of a machine whose clock is behind does
+    const old = tempDir();
+    appendRunRecord(old, marked("2020-01-01T00:00:00Z", 2), limits);
+    expect(marks(old)).toEqual([2]);
+  });
 });

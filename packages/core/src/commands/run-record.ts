@@ -114,7 +114,11 @@ function firstStartedAt(file: string): number {
   }
 }
 
-/** Keeps the newest records within the limits, written whole through a rename (a reader never sees half a file). */
+/**
+ * Keeps the newest records within the limits, written whole through a rename (a reader never sees
+ * half a file). The newest is kept whatever its size or age: it is the record of the command that
+ * just ran, which its user may read next.
+ */
 export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.now()): void {
   const oldest = nowMs - limits.maxAgeDays * 86_400_000;
   const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
@@ -128,7 +132,7 @@ export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.n
     } catch {
       continue;
     }
-    if (!(startedAt >= oldest) || bytes + line.length + 1 > limits.maxBytes / 2) break;
+    if (kept.length > 0 && (!(startedAt >= oldest) || bytes + line.length + 1 > limits.maxBytes / 2)) break;
     bytes += line.length + 1;
     kept.push(line);
   }
