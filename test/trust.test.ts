@@ -107,7 +107,7 @@ describe("hb report", () => {
       releaseVerified: 1,
       releaseReproducible: 1,
     });
-    expect(thisWeek("hermeticViolations")).toMatchObject({ value: 1, auditFindings: 1, undeclaredTools: 0 });
+    expect(thisWeek("hermeticViolations")).toMatchObject({ value: 1, audited: 1, auditFindings: 1, undeclaredTools: 0 });
     expect(thisWeek("cacheIncidents").value).toBeGreaterThanOrEqual(1);
     expect(thisWeek("cacheIncidents").refused).toEqual({ untrusted: expect.any(Number) });
     // the release artifact is explained at report time: how it was made, but no provenance covers this content

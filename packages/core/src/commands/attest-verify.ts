@@ -5,7 +5,7 @@ import { ATTESTATION_SUFFIX } from "../provenance/attestation";
 import { findAttestationFiles } from "../provenance/attestation-files";
 import { type Corroboration, corroborate } from "../provenance/corroborate";
 import { artifactSha256OfFile } from "../provenance/verify";
-import { openWorkspace } from "../workspace/workspace";
+import { openWorkspace, workspacePath } from "../workspace/workspace";
 import { type RecordHeader, appendRunRecord, recordHeader } from "./run-record";
 
 export interface AttestVerifyOptions {
@@ -22,7 +22,10 @@ export interface AttestVerifyOptions {
 
 /** What `hb attest verify` records: the artifact, how many independent builders agreed, and the verdict. */
 export interface AttestVerifyRecord extends RecordHeader {
+  /** as given */
   artifact: string;
+  /** its workspace path (absolute outside the workspace): what reports key it by */
+  path: string;
   sha256: string;
   threshold: number;
   ok: boolean;
@@ -66,6 +69,7 @@ export function attestVerify(opts: AttestVerifyOptions): { result: Corroboration
     const record: AttestVerifyRecord = {
       ...recordHeader("attest verify", workspace.root, started),
       artifact: opts.artifact,
+      path: workspacePath(workspace.root, path),
       sha256,
       threshold: opts.threshold,
       ok: result.ok,

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { join, resolve } from "node:path";
 import { type ActionInfo, actionInfoReader } from "../caching/action-cache";
 import { OutputBase } from "../caching/output-base";
 import { OUT_DIR } from "../base/graph";
@@ -12,7 +12,7 @@ import { findAttestationFiles } from "../provenance/attestation-files";
 import { type TrustedBuilders, loadTrustedBuilders, trustedProvenance } from "../provenance/trusted-builders";
 import { lockOutputBase } from "../workspace/lock";
 import { validateRelease } from "../workspace/release-config";
-import { CONFIG_FILE, type Workspace, openWorkspace } from "../workspace/workspace";
+import { CONFIG_FILE, type Workspace, openWorkspace, workspacePath } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { type RecordHeader, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
@@ -178,8 +178,7 @@ export async function explainIn(
     }
     sha256 = d.hash;
     size = d.size;
-    const rel = relative(workspace.root, abs);
-    file = rel.startsWith("..") ? abs : rel.split(sep).join("/");
+    file = workspacePath(workspace.root, abs);
   }
   const rows = db.prepare("SELECT key, path FROM output_index WHERE hash = ? ORDER BY key, path").all(sha256) as {
     key: string;

@@ -85,9 +85,9 @@ const SHAPES: Record<RecordedCommand, Check> = {
   test: build,
   verify: shape({ targets: arrayOf(shape({ label: str, status: str, outputs: arrayOf(output) })) }),
   gate: shape({
-    artifacts: arrayOf(shape({ artifact: str, sha256: str, subject: optional(str), checks: arrayOf(shape({ check: str, status: str })) })),
+    artifacts: arrayOf(shape({ artifact: str, path: str, sha256: str, checks: arrayOf(shape({ check: str, status: str })) })),
   }),
-  "attest verify": shape({ artifact: str, sha256: str, threshold: num, ok: bool, agreeing: num, disagreeing: num }),
+  "attest verify": shape({ artifact: str, path: str, sha256: str, threshold: num, ok: bool, agreeing: num, disagreeing: num }),
   explain: shape({ sha256: str, file: optional(str), producers: num, provenance: num, complete: bool }),
 };
 

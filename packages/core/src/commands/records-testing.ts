@@ -69,6 +69,7 @@ export function attestVerifyRecord(iso: string, fields: Partial<AttestVerifyReco
   return {
     ...header("attest verify", iso),
     artifact: "hb-out/app/pkg.txt",
+    path: "hb-out/app/pkg.txt",
     sha256: "a".repeat(64),
     threshold: 2,
     ok: true,

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, realpathSync } from "node:fs";
-import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { HbError } from "../base/errors";
 import { OUT_DIR } from "../base/graph";
 
@@ -72,6 +72,16 @@ export function openWorkspace(opts: { cwd: string; outputBase?: string }): Works
     );
   }
   return { root, outputBase, outDir };
+}
+
+/**
+ * Where `file` (absolute) lies: its workspace-relative, '/'-separated path inside the workspace,
+ * else the absolute path. Run records name files so: the same file is one name whoever ran hb
+ * where, and two workspaces' files of one name are two.
+ */
+export function workspacePath(root: string, file: string): string {
+  const rel = relative(root, file);
+  return rel.startsWith("..") || isAbsolute(rel) ? file : rel.split(sep).join("/");
 }
 
 /** Workspace-relative, '/'-separated path of `dir` ("" for the root); throws if outside. */

@@ -20,7 +20,7 @@ import { artifactSha256OfFile, expectedCommit } from "../../provenance/verify";
 import { artifactPurl, buildVsaStatement } from "../../provenance/vsa";
 import { lockOutputBase } from "../../workspace/lock";
 import { type EffectivePolicy, effectivePolicy, validateRelease } from "../../workspace/release-config";
-import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
+import { CONFIG_FILE, openWorkspace, workspacePath } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
 import { releaseSet } from "../release-set";
 import { type RecordHeader, appendRunRecord, recordHeader } from "../run-record";
@@ -54,6 +54,8 @@ export type GateVerdict = "passed" | "failed" | "bypassed";
 export interface ArtifactVerdict {
   /** as given (or its hb-out/ path) */
   artifact: string;
+  /** its workspace path (absolute outside the workspace): what reports key it by */
+  path: string;
   sha256: string;
   /** the name its trusted attestations give this digest (e.g. hb-out/app/package.tgz), when one does */
   subject?: string;
@@ -220,6 +222,7 @@ export async function gate(opts: GateOptions): Promise<GateRecord> {
       const subject = verified.flatMap((e) => e.statement.subject).find((s) => s.digest?.sha256 === sha256)?.name;
       return {
         artifact,
+        path: workspacePath(workspace.root, path),
         sha256,
         ...(subject !== undefined ? { subject } : {}),
         result: !failed ? "passed" : opts.bypass ? "bypassed" : "failed",

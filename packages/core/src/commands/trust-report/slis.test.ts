@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { KnownRecord } from "../record-kinds";
 import type { ActionEntry } from "../run-record";
-import { buildRecord } from "../records-testing";
+import { attestVerifyRecord, buildRecord, explainRecord, gateRecord, verifyRecord } from "../records-testing";
 import { type SliInputs, computeSlis } from "./slis";
 
 // Each SLI's rules, one by one, over records made to show them; test/trust.test.ts computes them
@@ -110,5 +110,74 @@ describe("provenance coverage", () => {
       { week: "2026-W49", value: 1 / 3, built: 3, covered: 1 },
     ]);
     expect(s.value).toBe(1 / 3);
+  });
+});
+
+describe("hermetic violations, when nothing was audited", () => {
+  it("are null, not zero: no audit looked; a violation found without one still counts", () => {
+    const s = slis([
+      buildRecord(LAST_WEEK),
+      buildRecord(THIS_WEEK, { failures: [{ code: "UNDECLARED_TOOL", message: "m" }] as never }),
+    ]).hermeticViolations;
+    expect(s.weeks).toEqual([
+      { week: "2026-W48", value: null, audited: 0, auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 },
+      { week: "2026-W49", value: 1, audited: 0, auditFindings: 0, undeclaredTools: 1, missingInputs: 0, unsandboxedInRelease: 0 },
+    ]);
+    // an audit that found nothing: zero, a figure
+    expect(slis([buildRecord(LAST_WEEK, { hermeticViolations: 0 })]).hermeticViolations.weeks[0]).toMatchObject({ value: 0, audited: 1 });
+  });
+});
+
+describe("mean time to explain a release", () => {
+  it("counts the recorded explains of release artifacts, by path or by a digest a release build made, not the others", () => {
+    const s = slis(
+      [
+        buildRecord(LAST_WEEK, { targets: [{ label: "//app:pkg", outputs: [{ path: "hb-out/app/pkg.txt", sha256: "d1", size: 1 }] }] }),
+        explainRecord(THIS_WEEK, { file: "hb-out/app/pkg.txt", sha256: "d2", durationMs: 10 }),
+        explainRecord(THIS_WEEK, { sha256: "d1", durationMs: 20, complete: false }),
+        explainRecord(THIS_WEEK, { file: "hb-out/tools/t.txt", sha256: "d3", durationMs: 1000 }),
+      ],
+      { release: RELEASE },
+    ).meanTimeToExplainMs;
+    expect(s.weeks[1]).toEqual({ week: "2026-W49", value: 15, explained: 2, incomplete: 1 });
+  });
+});
+
+describe("reproducibility", () => {
+  it("keys an artifact by its workspace path: a gate and a verify of one file are one artifact, two workspaces' files of one name two", () => {
+    const gated = (path: string, status: "pass" | "fail") =>
+      gateRecord(THIS_WEEK, {
+        artifacts: [
+          {
+            artifact: "pkg.txt",
+            path,
+            sha256: "d1",
+            result: "passed",
+            checks: [{ check: "corroboration", status, detail: "" }],
+            inputAttestations: [],
+          },
+        ] as never,
+      });
+    const s = slis(
+      [
+        verifyRecord(THIS_WEEK, {
+          targets: [{ label: "//app:pkg", status: "not reproducible", outputs: [{ path: "hb-out/app/pkg.txt", sha256: "d1" }] }] as never,
+        }),
+        // later the same week, the gate of the same file, named as given from hb-out/app/: its verdict replaces the verify's
+        gated("hb-out/app/pkg.txt", "pass"),
+        // a file of the same name in another checkout, outside this workspace: its last verdict the attest verify's
+        gated("/elsewhere/hb-out/app/pkg.txt", "fail"),
+        attestVerifyRecord(THIS_WEEK, {
+          artifact: "pkg.txt",
+          path: "/elsewhere/hb-out/app/pkg.txt",
+          sha256: "d1",
+          threshold: 2,
+          ok: false,
+        }),
+      ],
+      { release: RELEASE },
+    ).reproducibility;
+    // the other checkout's file is verified, not a release artifact of this workspace
+    expect(s.weeks[1]).toMatchObject({ value: 1, verified: 2, reproducible: 1, releaseVerified: 1, releaseReproducible: 1 });
   });
 });

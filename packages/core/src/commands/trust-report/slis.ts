@@ -27,6 +27,8 @@ export interface ReproducibilityCounts {
 }
 
 export interface HermeticCounts {
+  /** builds run with `--audit`: without one, no violation found is not evidence of none */
+  audited: number;
   /** undeclared reads and connects `--audit` found */
   auditFindings: number;
   /** actions that ran an undeclared program in strict mode */
@@ -114,6 +116,7 @@ export function computeSlis(input: SliInputs): Slis {
   const weekOf = (r: KnownRecord) => isoWeek(Date.parse(r.startedAt));
   const release = input.release?.labels ?? new Set<string>();
   const closure = input.release?.closure ?? new Set<string>();
+  const releaseOutputs = new Set(input.release?.outputs ?? []);
 
   // 1. reproducibility: an artifact's last verdict in a week
   const repro = byWeek<ReproducibilityCounts>(
@@ -130,7 +133,8 @@ export function computeSlis(input: SliInputs): Slis {
       for (const o of t.outputs ?? []) m.set(`${o.path}\0${o.sha256}`, { ok: t.status === "reproducible", release: release.has(t.label) });
     }
   }
-  // independent rebuilders: the gate's corroboration of a release artifact, an attest verify asking for k > 1
+  // independent rebuilders: the gate's corroboration, an attest verify asking for k > 1; a release
+  // artifact is one of release.targets' outputs in this workspace, whichever command verified it
   const verdict = (r: KnownRecord, key: string, ok: boolean, isRelease: boolean) => {
     const w = weekOf(r);
     const m = verdicts.get(w) ?? new Map<string, { ok: boolean; release: boolean }>();
@@ -141,9 +145,9 @@ export function computeSlis(input: SliInputs): Slis {
     if (isGateRecord(r)) {
       for (const a of r.artifacts) {
         const c = a.checks.find((x) => x.check === "corroboration");
-        if (c && c.status !== "skip") verdict(r, `${a.subject ?? a.artifact}\0${a.sha256}`, c.status === "pass", true);
+        if (c && c.status !== "skip") verdict(r, `${a.path}\0${a.sha256}`, c.status === "pass", releaseOutputs.has(a.path));
       }
-    } else if (isAttestVerifyRecord(r) && r.threshold > 1) verdict(r, `${r.artifact}\0${r.sha256}`, r.ok, false);
+    } else if (isAttestVerifyRecord(r) && r.threshold > 1) verdict(r, `${r.path}\0${r.sha256}`, r.ok, releaseOutputs.has(r.path));
   }
   const reproTotal: ReproducibilityCounts = { verified: 0, reproducible: 0, releaseVerified: 0, releaseReproducible: 0 };
   for (const [w, m] of verdicts) {
@@ -159,16 +163,21 @@ export function computeSlis(input: SliInputs): Slis {
     }
   }
 
-  // 2. hermetic violations
+  // 2. hermetic violations: a count of none is a figure only when an audit looked for them
   const herm = byWeek<HermeticCounts>(
     weeks,
-    () => ({ auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 }),
-    (c) => c.auditFindings + c.undeclaredTools + c.missingInputs + c.unsandboxedInRelease,
+    () => ({ audited: 0, auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 }),
+    (c) => {
+      const found = c.auditFindings + c.undeclaredTools + c.missingInputs + c.unsandboxedInRelease;
+      return found === 0 && c.audited === 0 ? null : found;
+    },
   );
-  const hermTotal: HermeticCounts = { auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 };
+  const hermTotal: HermeticCounts = { audited: 0, auditFindings: 0, undeclaredTools: 0, missingInputs: 0, unsandboxedInRelease: 0 };
   for (const r of inPeriod.filter(isBuildRecord)) {
     const releaseBuild = r.targets.some((t) => release.has(t.label));
     const tally = (c: HermeticCounts) => {
+      // hermeticViolations is written by every build run with --audit, 0 included
+      if (r.hermeticViolations !== undefined) c.audited++;
       c.auditFindings += r.hermeticViolations ?? 0;
       c.undeclaredTools += r.failures.filter((f) => f.code === "UNDECLARED_TOOL").length;
       c.missingInputs += r.failures.filter((f) => f.code === "ACTION_FAILED" && f.sandboxMissingFile).length;
@@ -198,7 +207,14 @@ export function computeSlis(input: SliInputs): Slis {
     tally(cacheTotal);
   }
 
-  // 4. mean time to explain a release
+  // 4. mean time to explain a release: recorded explains of release artifacts, by path or digest
+  const releaseDigests = new Set(
+    records
+      .filter(isBuildRecord)
+      .flatMap((r) => r.targets.flatMap((t) => t.outputs))
+      .filter((o) => releaseOutputs.has(o.path))
+      .map((o) => o.sha256),
+  );
   const explainDurations = new Map<string, number[]>();
   const expl = byWeek<ExplainCounts>(
     weeks,
@@ -207,7 +223,10 @@ export function computeSlis(input: SliInputs): Slis {
   );
   const explTotal: ExplainCounts = { explained: 0, incomplete: 0 };
   const explained = [
-    ...inPeriod.filter(isExplainRecord).map((r) => ({ week: weekOf(r), durationMs: r.durationMs, complete: r.complete })),
+    ...inPeriod
+      .filter(isExplainRecord)
+      .filter((r) => (r.file !== undefined && releaseOutputs.has(r.file)) || releaseDigests.has(r.sha256))
+      .map((r) => ({ week: weekOf(r), durationMs: r.durationMs, complete: r.complete })),
     ...input.explainedNow.map((e) => ({ week: current, ...e })),
   ];
   for (const e of explained) {
@@ -227,7 +246,6 @@ export function computeSlis(input: SliInputs): Slis {
   // 5. provenance coverage: each release artifact (a path and a digest) built in the period, once
   // a week, covered when any build signed provenance for it with a key the policy trusts for the
   // builder id it signed as, at any time the records reach
-  const releaseOutputs = new Set(input.release?.outputs ?? []);
   const covered = new Set<string>();
   for (const r of records.filter(isBuildRecord)) {
     const keys = r.signingKeyId === undefined ? undefined : input.trustedBuilders.get(r.builderId);
