@@ -335,6 +335,65 @@ describe("hb doctor", () => {
     expect(Object.values(fixed.checks).every((s) => s === "pass")).toBe(true);
   });
 
+  it("passes each point that was not passing once the one fix it names is made, alone", async () => {
+    const BUILD = { "app/BUILD.ts": G + 'genrule({ name: "pkg", outs: ["pkg.txt"], cmd: "echo 1 > $@" });\n' };
+    const RELEASE = 'release: { targets: ["//app:pkg"], policy: { builders: { "urn:hb:ci": ["keys/ci.pem"] } } }';
+    const workflow = (run: string) => ({
+      ".github/workflows/ci.yml": `on: push\njobs:\n  ci:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: ${run}\n`,
+    });
+    const ciKey = tempDir();
+    expect((await hb(ciKey, ["keygen", "--out", "ci"])).exitCode).toBe(0);
+    expect((await hb(ciKey, ["keygen", "--out", "rebuild"])).exitCode).toBe(0);
+    const key = { "keys/ci.pem": readFileSync(join(ciKey, "ci/public.pem"), "utf8") };
+    const rebuildKey = readFileSync(join(ciKey, "rebuild/public.pem"), "utf8");
+    // each point: what its fix says, and that fix made in a bare workspace
+    const fixes: { id: string; says: string; config?: string; files?: Record<string, string> }[] = [
+      { id: "toolchains-pinned", says: 'sandbox: "strict"', config: 'export default { sandbox: "strict" };\n' },
+      { id: "dependencies-locked", says: "commit a lockfile", files: { "package-lock.json": "{}\n" } },
+      { id: "rebuild-in-ci", says: "run hb verify", files: workflow("npx hb verify //app:pkg") },
+      {
+        id: "signed-provenance",
+        says: "--provenance in CI",
+        config: 'export default { release: { targets: ["//app:pkg"] } };\n',
+        files: workflow('npx hb build //app:pkg --provenance --signing-key "$KEY"'),
+      },
+      {
+        id: "independent-rebuild",
+        says: "trust that key in release.policy.builders and set release.policy.corroboration to 2",
+        config: `export default { release: { targets: ["//app:pkg"], policy: { builders: { "urn:hb:ci": ["keys/ci.pem"], "urn:hb:rebuilder": ["keys/rebuild.pem"] }, corroboration: 2 } } };\n`,
+        files: { ...key, "keys/rebuild.pem": rebuildKey, ...workflow('npx hb verify //app:pkg --attest --signing-key "$KEY"') },
+      },
+      { id: "slis-dashboard", says: "run hb report --runs", files: workflow("npx hb report --runs reports --output html") },
+      {
+        id: "release-gate",
+        says: "run hb gate",
+        config: `export default { ${RELEASE} };\n`,
+        files: { ...key, ...workflow("npx hb gate hb-out/app/pkg.txt") },
+      },
+    ];
+    const bare = (more: Record<string, string> = {}) => makeWorkspace({ ...BUILD, "package.json": "{}\n", ...more });
+    const before = json((await hb(bare(), ["doctor", "--output", "json"])).stdout).checks;
+    const notPassing = before.filter((c: { status: string }) => c.status !== "pass").map((c: { id: string }) => c.id);
+    expect(notPassing).toEqual(fixes.map((f) => f.id));
+    for (const f of fixes) {
+      expect(before.find((c: { id: string }) => c.id === f.id).fix, f.id).toContain(f.says);
+      const ws = bare(f.files);
+      if (f.config) writeFiles(ws, { "hb.config.ts": f.config });
+      const after = await statuses(ws);
+      expect(after.checks[f.id], f.id).toBe("pass");
+    }
+    // the two points an unsandboxed target fails: the release closure's tag dropped, they pass
+    const tagged = (tags: string) =>
+      makeWorkspace(
+        { "app/BUILD.ts": G + `genrule({ name: "pkg", outs: ["pkg.txt"], tags: [${tags}], cmd: "echo 1 > $@" });\n` },
+        'export default { release: { targets: ["//app:pkg"] } };\n',
+      );
+    const unsandboxed = await statuses(tagged('"no-sandbox"'));
+    expect([unsandboxed.checks["actions-sandboxed"], unsandboxed.checks["network-isolation"]]).toEqual(["fail", "fail"]);
+    const dropped = await statuses(tagged(""));
+    expect([dropped.checks["actions-sandboxed"], dropped.checks["network-isolation"]]).toEqual(["pass", "pass"]);
+  });
+
   it("judges hb's examples point by point, and the archive they never verified passes once verified", async () => {
     const ws = makeWorkspace({});
     for (const d of ["examples/basic", "examples/ts-monorepo", "tools"]) cpSync(join(REPO, d), join(ws, d), { recursive: true });

@@ -37,13 +37,36 @@ export interface DoctorOptions {
   signal: AbortSignal;
 }
 
-/** The CI configuration of the workspace: GitHub Actions workflows and GitLab CI, as text. */
+/** The CI configuration of the workspace: GitHub Actions workflows and GitLab CI, as text without comments. */
 function ciConfig(root: string): { files: string[]; text: string } {
   const files: string[] = [];
   const workflows = join(root, ".github/workflows");
   if (existsSync(workflows)) for (const f of readdirSync(workflows).sort()) if (/\.ya?ml$/.test(f)) files.push(`.github/workflows/${f}`);
   if (existsSync(join(root, ".gitlab-ci.yml"))) files.push(".gitlab-ci.yml");
-  return { files, text: files.map((f) => readFileSync(join(root, f), "utf8")).join("\n") };
+  return { files, text: files.map((f) => withoutComments(readFileSync(join(root, f), "utf8"))).join("\n") };
+}
+
+/**
+ * `text` with its comments cut: from a `#` at a line's start or after a blank, outside quotes,
+ * to the end of the line. That is a YAML comment, and in a script block a shell comment: either way,
+ * an `hb verify` there is one CI never runs.
+ */
+export function withoutComments(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => {
+      let quote: string | undefined;
+      for (let i = 0; i < line.length; i++) {
+        const c = line[i]!;
+        if (quote) {
+          if (c === quote) quote = undefined;
+          // a quote opens a quoted string at a word's start; an apostrophe in one (it's) does not
+        } else if ((c === '"' || c === "'") && (i === 0 || !/\w/.test(line[i - 1]!))) quote = c;
+        else if (c === "#" && (i === 0 || /\s/.test(line[i - 1]!))) return line.slice(0, i);
+      }
+      return line;
+    })
+    .join("\n");
 }
 
 /** Whether the CI configuration runs `hb <command>` (directly, through npx, or through a script). */
@@ -227,7 +250,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
       if (!release)
         return fail(
           `no release setting in ${CONFIG_FILE}: nothing says which outputs are release artifacts`,
-          `name them: release: { targets: ["//app:package"] } in ${CONFIG_FILE}`,
+          `name them in ${CONFIG_FILE} (release: { targets: ["//app:package"] }) and build them with --provenance in CI (examples/ci/release.yml)`,
         );
       if (runsInCi(f.ci.text, /build[^\n]*--provenance/)) return pass(`${f.ci.files.join(", ")} builds with --provenance`);
       const signed = f.records.some((r) => isBuildRecord(r) && (r.attestations ?? []).length > 0);
@@ -251,10 +274,13 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
       if (attested && (policy?.corroboration ?? 1) >= 2)
         return pass(`an independent rebuilder signs in CI, and release.policy.corroboration is ${policy!.corroboration}`);
       if (attested)
-        return warn("a rebuilder signs in CI, but the policy does not require its agreement", "set release.policy.corroboration to 2");
+        return warn(
+          "a rebuilder signs in CI, but the policy does not require its agreement",
+          "trust the rebuilder's key in release.policy.builders and set release.policy.corroboration to 2",
+        );
       return fail(
         "no independent rebuilder signs what it rebuilt",
-        "run hb verify --attest on another runner with another key (examples/ci/release.yml), and set release.policy.corroboration to 2",
+        "run hb verify --attest on another runner with another key (examples/ci/release.yml), trust that key in release.policy.builders and set release.policy.corroboration to 2",
       );
     },
   },
@@ -276,7 +302,11 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     title: "Release gate wired",
     judge: (f) => {
       const policy = releaseOf(f)?.policy;
-      if (!policy) return fail(`no release.policy in ${CONFIG_FILE}`, `write release.policy (builders and their keys) in ${CONFIG_FILE}`);
+      if (!policy)
+        return fail(
+          `no release.policy in ${CONFIG_FILE}`,
+          `write release.policy (builders and their keys) in ${CONFIG_FILE}, and run hb gate on the release artifacts in CI (examples/ci/release.yml)`,
+        );
       if (runsInCi(f.ci.text, /gate/)) return pass(`${f.ci.files.join(", ")} runs hb gate against release.policy`);
       return fail(
         "release.policy is written, but no CI configuration runs hb gate",
