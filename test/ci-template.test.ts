@@ -64,10 +64,22 @@ describe("examples/ci/release.yml", () => {
     const commands = hbCommands(jobs).map((c) => `${c.job}: hb ${c.words.slice(0, 2).join(" ")}`);
     expect(commands).toEqual([
       "build: hb build $TARGETS",
+      'build: hb explain "$ARTIFACT"',
       "rebuild: hb verify $TARGETS",
       'gate: hb gate "$ARTIFACT"',
       "report: hb report --runs",
     ]);
+  });
+
+  it("draws the dashboard from the records of earlier runs too, kept in the Actions cache, the build's explain among them", () => {
+    const steps = jobs.report!.steps;
+    const report = hbCommands({ report: jobs.report! }).find((c) => c.words[0] === "report")!.words;
+    const runs = report[report.indexOf("--runs") + 1];
+    const cached = (action: string) => steps.find((s) => s.uses?.startsWith(`actions/cache/${action}@`))?.with?.path;
+    expect([cached("restore"), cached("save")]).toEqual([runs, runs]);
+    // the build job explains the artifact it built and keeps the record of it with its report
+    const upload = jobs.build!.steps.find((s) => s.with?.name === "report-build")!.with!.path!;
+    expect(upload.split("\n").filter(Boolean)).toEqual(["build-report.json", "build-records.jsonl"]);
   });
 
   it("takes keys only from the platform's secrets, each through an env variable, one per role", () => {
