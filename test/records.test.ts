@@ -1,7 +1,7 @@
-import { readFileSync, utimesSync } from "node:fs";
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hb, makeWorkspace } from "./helpers";
+import { hb, makeWorkspace, tempDir } from "./helpers";
 
 const G = 'import { genrule } from "@hb/core";\n';
 
@@ -42,5 +42,35 @@ describe("run records", () => {
     expect(verify).toMatchObject({ command: "verify", passRate: 1, targets: [{ label: "//p:x", status: "reproducible" }] });
     expect(explain).toMatchObject({ command: "explain", file: "hb-out/p/x.txt", producers: 1, provenance: 0, complete: false });
     expect(new Set(records(ws).map((r) => r.id)).size).toBe(5);
+  });
+
+  it("of hb attest verify go to the output base HB_OUTPUT_BASE names, rotated by hb.config.ts's limits, the artifact by its workspace path", async () => {
+    const ws = makeWorkspace(
+      { "p/BUILD.ts": G + 'genrule({ name: "x", outs: ["x.txt"], cmd: "echo 1 > $@" });\n' },
+      "export default { records: { maxAgeDays: 1 } };\n",
+    );
+    const keys = tempDir();
+    expect((await hb(keys, ["keygen", "--out", "k"])).exitCode).toBe(0);
+    const base = join(tempDir(), "base");
+    const env = { HB_OUTPUT_BASE: base };
+    const built = await hb(ws, ["build", "//p:x", "--provenance", "--signing-key", join(keys, "k/private.pem"), "--allow-dirty"], env);
+    expect(built.exitCode, built.output).toBe(0);
+    // a record of ten days ago: within the default 180 days, past this workspace's 1
+    const file = join(base, "records.jsonl");
+    const old = {
+      ...JSON.parse(readFileSync(file, "utf8").split("\n")[0]!),
+      id: "old",
+      startedAt: new Date(Date.now() - 10 * 86_400_000).toISOString(),
+    };
+    writeFileSync(file, `${JSON.stringify(old)}\n${readFileSync(file, "utf8")}`);
+    mkdirSync(join(ws, "sub"));
+    const verified = await hb(join(ws, "sub"), ["attest", "verify", "../hb-out/p/x.txt", "--key", join(keys, "k/public.pem")], env);
+    expect(verified.exitCode, verified.output).toBe(0);
+    const kept = readFileSync(file, "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+    expect(kept.map((r) => r.command)).toEqual(["build", "attest verify"]);
+    expect(kept[1]).toMatchObject({ artifact: "../hb-out/p/x.txt", path: "hb-out/p/x.txt", ok: true });
   });
 });

@@ -13,9 +13,10 @@ import {
 } from "@hb/core/engine";
 import type { Command } from "../args";
 import { intOption, stringOption } from "../args";
+import { ANALYZER_SCRIPT } from "../paths";
 
 const USAGE =
-  "hb attest verify <artifact> --key PEM... [--attestation FILE|DIR...] [--threshold K] [--builder-id ID] [--source-commit SHA]";
+  "hb attest verify <artifact> --key PEM... [--attestation FILE|DIR...] [--threshold K] [--builder-id ID] [--source-commit SHA] [--output-base DIR]";
 
 export const attestCommand: Command = {
   name: "attest",
@@ -52,9 +53,14 @@ export const attestCommand: Command = {
     },
     "builder-id": { type: "string", valueName: "ID", description: "require this builder id (runDetails.builder.id)" },
     "source-commit": { type: "string", valueName: "SHA", description: "require a build of this full git commit id from a clean tree" },
+    "output-base": {
+      type: "string",
+      valueName: "DIR",
+      description: "hb's state directory, where the run is recorded (default <workspace>/.hb)",
+    },
   },
   positionals: true,
-  async run({ values, positionals, cwd }) {
+  async run({ values, positionals, cwd, signal }) {
     const [subcommand, artifact, ...extra] = positionals;
     if (subcommand !== "verify") {
       const guess = subcommand === undefined ? undefined : didYouMean(subcommand, ["verify"]);
@@ -77,7 +83,7 @@ export const attestCommand: Command = {
         hint: "drop --builder-id: the threshold counts distinct builder ids and keys",
       });
     }
-    const { result, sha256 } = attestVerify({
+    const { result, sha256 } = await attestVerify({
       cwd,
       artifact,
       keys,
@@ -85,6 +91,9 @@ export const attestCommand: Command = {
       threshold,
       builderId,
       sourceCommit: stringOption(values, "source-commit"),
+      outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
+      analyzerScript: ANALYZER_SCRIPT,
+      signal,
     });
     const show = (file: string, line: number) => `${relative(cwd, file)}${result.envelopes.length > 1 ? `:${line}` : ""}`;
     const text = threshold === 1 ? checksReport(artifact, result, show) : corroborationReport(artifact, result, show);

@@ -1,12 +1,15 @@
 import { resolve } from "node:path";
 import { HbError } from "../base/errors";
 import { loadPublicKey } from "../base/keys";
+import { OutputBase } from "../caching/output-base";
 import { ATTESTATION_SUFFIX } from "../provenance/attestation";
 import { findAttestationFiles } from "../provenance/attestation-files";
 import { type Corroboration, corroborate } from "../provenance/corroborate";
 import { artifactSha256OfFile } from "../provenance/verify";
-import { openWorkspace, workspacePath } from "../workspace/workspace";
-import { type RecordHeader, appendRunRecord, recordHeader } from "./run-record";
+import { lockOutputBase } from "../workspace/lock";
+import { type Workspace, openWorkspace, workspacePath } from "../workspace/workspace";
+import { analyzeWorkspace } from "./analyze";
+import { type RecordHeader, type RunRecord, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
 export interface AttestVerifyOptions {
   cwd: string;
@@ -18,6 +21,10 @@ export interface AttestVerifyOptions {
   threshold: number;
   builderId?: string;
   sourceCommit?: string;
+  /** where the run is recorded (default <workspace>/.hb) */
+  outputBase?: string;
+  analyzerScript: string;
+  signal: AbortSignal;
 }
 
 /** What `hb attest verify` records: the artifact, how many independent builders agreed, and the verdict. */
@@ -37,7 +44,7 @@ export interface AttestVerifyRecord extends RecordHeader {
  * `hb attest verify`: the artifact's attestations, each checked, and whether `threshold`
  * independent trusted builders corroborate its digest. Inside a workspace, the run is recorded.
  */
-export function attestVerify(opts: AttestVerifyOptions): { result: Corroboration; sha256: string } {
+export async function attestVerify(opts: AttestVerifyOptions): Promise<{ result: Corroboration; sha256: string }> {
   const started = Date.now();
   const path = resolve(opts.cwd, opts.artifact);
   const given = opts.attestations.map((a) => resolve(opts.cwd, a));
@@ -59,11 +66,12 @@ export function attestVerify(opts: AttestVerifyOptions): { result: Corroboration
     expectedBuilderId: opts.builderId,
     expectedSourceCommit: opts.sourceCommit,
   });
-  let workspace;
+  let workspace: Workspace | undefined;
   try {
-    workspace = openWorkspace({ cwd: opts.cwd });
-  } catch {
+    workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
+  } catch (e) {
     // verifying an artifact outside any workspace: nothing to record it in
+    if (!(e instanceof HbError && e.code === "NO_WORKSPACE")) throw e;
   }
   if (workspace) {
     const record: AttestVerifyRecord = {
@@ -76,7 +84,29 @@ export function attestVerify(opts: AttestVerifyOptions): { result: Corroboration
       agreeing: result.agreeing.length,
       disagreeing: result.disagreements.length,
     };
-    appendRunRecord(workspace.outputBase, record);
+    await appendWithConfigLimits(workspace, record, opts);
   }
   return { result, sha256 };
+}
+
+/** Appends `record` under the workspace's own rotation limits, which its hb.config.ts sets. */
+async function appendWithConfigLimits(workspace: Workspace, record: RunRecord, opts: AttestVerifyOptions): Promise<void> {
+  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
+  let base: OutputBase | undefined;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const { config } = await analyzeWorkspace({
+      workspace,
+      base,
+      patterns: [],
+      cwd: opts.cwd,
+      analyzerScript: opts.analyzerScript,
+      sandboxed: true,
+      signal: opts.signal,
+    });
+    appendRunRecord(workspace.outputBase, record, recordLimits(config));
+  } finally {
+    base?.close();
+    lock.release();
+  }
 }

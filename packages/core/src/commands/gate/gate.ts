@@ -23,7 +23,7 @@ import { type EffectivePolicy, effectivePolicy, validateRelease } from "../../wo
 import { CONFIG_FILE, openWorkspace, workspacePath } from "../../workspace/workspace";
 import { analyzeWorkspace } from "../analyze";
 import { releaseSet } from "../release-set";
-import { type RecordHeader, appendRunRecord, recordHeader } from "../run-record";
+import { type RecordHeader, appendRunRecord, recordHeader, recordLimits } from "../run-record";
 import { type BypassClosure, type BypassRecord, checkBypassId, closeBypass, openBypasses, recordBypass } from "./bypass-log";
 
 export interface GateOptions {
@@ -289,7 +289,7 @@ export async function gate(opts: GateOptions): Promise<GateRecord> {
       ...recordHeader("gate", workspace.root, started, { builderId: opts.verifierId ?? defaultVerifierId() }),
       ...gateResult,
     };
-    appendRunRecord(workspace.outputBase, record);
+    appendRunRecord(workspace.outputBase, record, recordLimits(config));
     return record;
   } finally {
     base?.close();
