@@ -3,61 +3,66 @@ import type { TrustReport } from "@hb/core/engine";
 // `hb report` as text and as one self-contained HTML page (no script, font or file from
 // anywhere): the five SLIs week by week with the counts behind them, then the tables.
 
+type Slis = TrustReport["slis"];
+type SliId = keyof Slis;
+
 interface SliView {
-  id: keyof TrustReport["slis"];
+  id: SliId;
   title: string;
   /** how a value reads */
   format(v: number): string;
   /** which way is better */
   better: "up" | "down";
-  /** the counts of a week, in words */
-  counts(w: Record<string, unknown>): string;
+  /** the counts of each week, in words, oldest first */
+  weekCounts(slis: Slis): string[];
+}
+
+/** A view of one SLI, its weeks' counts read with their own type. */
+function view<K extends SliId>(id: K, v: Omit<SliView, "id" | "weekCounts"> & { counts(w: Slis[K]["weeks"][number]): string }): SliView {
+  const { counts, ...rest } = v;
+  const weeks = (slis: Slis): readonly Slis[K]["weeks"][number][] => slis[id].weeks;
+  return { id, ...rest, weekCounts: (slis) => weeks(slis).map(counts) };
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 const SLIS: readonly SliView[] = [
-  {
-    id: "reproducibility",
+  view("reproducibility", {
     title: "Reproducibility pass rate",
     format: pct,
     better: "up",
     counts: (w) => `${w.reproducible}/${w.verified} artifacts reproduced (release: ${w.releaseReproducible}/${w.releaseVerified})`,
-  },
-  {
-    id: "hermeticViolations",
+  }),
+  view("hermeticViolations", {
     title: "Hermetic violations",
     format: (v) => String(v),
     better: "down",
     counts: (w) =>
-      `${w.auditFindings} audit findings, ${w.undeclaredTools} undeclared tools, ${w.missingInputs} missing inputs, ${w.unsandboxedInRelease} unsandboxed in release builds`,
-  },
-  {
-    id: "cacheIncidents",
+      `${w.audited} audited builds: ${w.auditFindings} audit findings; ${w.undeclaredTools} undeclared tools, ${w.missingInputs} missing inputs, ${w.unsandboxedInRelease} unsandboxed in release builds`,
+  }),
+  view("cacheIncidents", {
     title: "Remote cache correctness incidents",
     format: (v) => String(v),
     better: "down",
     counts: (w) => {
-      const refused = Object.entries((w.refused as Record<string, number>) ?? {})
+      const refused = Object.entries(w.refused)
         .map(([why, n]) => `${n} ${why}`)
         .join(", ");
       return `${refused || "no entry refused"}; ${w.localCorruption} local corruption`;
     },
-  },
-  {
-    id: "meanTimeToExplainMs",
+  }),
+  view("meanTimeToExplainMs", {
     title: "Mean time to explain a release",
     format: (v) => `${Math.round(v)} ms`,
     better: "down",
     counts: (w) => `${w.explained} explained, ${w.incomplete} not in full`,
-  },
-  {
-    id: "provenanceCoverage",
+  }),
+  view("provenanceCoverage", {
     title: "Provenance coverage of release artifacts",
     format: pct,
     better: "up",
     counts: (w) => `${w.covered}/${w.built} release artifacts with trusted provenance`,
-  },
+  }),
 ];
 
 /** This week's value against last week's, and whether that is better, worse or the same. */
@@ -89,11 +94,11 @@ export function trustReportText(report: TrustReport): string {
   for (const s of SLIS) {
     const sli = report.slis[s.id];
     const t = trend(s, report);
-    const last = sli.weeks[sli.weeks.length - 1]!;
+    const counts = s.weekCounts(report.slis);
     lines.push(
       "",
       `${s.title}: ${t.now} this week (${t.last} last week${t.direction ? `, ${t.direction}` : ""}); ${sli.value === null ? "no data" : s.format(sli.value)} over the period`,
-      `  ${s.counts(last as unknown as Record<string, unknown>)}`,
+      `  ${counts[counts.length - 1]}`,
     );
     const server = s.id === "cacheIncidents" ? serverNote(report) : undefined;
     if (server) lines.push(`  ${server}`);
@@ -180,13 +185,14 @@ export function trustReportHtml(report: TrustReport): string {
   const cards = SLIS.map((s) => {
     const t = trend(s, report);
     const weeks = report.slis[s.id].weeks;
+    const counts = s.weekCounts(report.slis);
     return `<section class="sli" id="${s.id}">
 <h2>${esc(s.title)}</h2>
 <p class="now"><span class="value">${esc(t.now)}</span> this week · last week ${esc(t.last)}${t.direction ? ` · <span class="${t.direction}">${t.direction}</span>` : ""}</p>
 ${chart(s, report)}${s.id === "cacheIncidents" && serverNote(report) ? `\n<p class="server">${esc(serverNote(report)!)}</p>` : ""}
 ${table(
   ["week", "value", "counts"],
-  weeks.map((w) => [w.week, w.value === null ? "–" : s.format(w.value), s.counts(w as unknown as Record<string, unknown>)]),
+  weeks.map((w, i) => [w.week, w.value === null ? "–" : s.format(w.value), counts[i]!]),
 )}
 </section>`;
   }).join("\n");
