@@ -146,10 +146,10 @@ function writeWhole(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** `hb gate`: checks each artifact against release.policy; never throws for a check that fails. */
 /** What `hb gate` records: its result whole. */
 export interface GateRecord extends RecordHeader, GateResult {}
 
+/** `hb gate`: checks each artifact against release.policy; never throws for a check that fails. */
 export async function gate(opts: GateOptions): Promise<GateRecord> {
   const started = Date.now();
   const sourceCommit = expectedCommit(opts.sourceCommit)!;

@@ -75,13 +75,14 @@ export function lastBuildMisses(records: readonly KnownRecord[]): { label: strin
   const builds = records.filter(isBuildRecord);
   const last = builds[builds.length - 1];
   if (!last) return [];
+  // an action is the same from build to build by its target, mnemonic and outputs; its key is what changes
+  const slot = (a: ActionEntry) => `${a.label}\0${a.mnemonic}\0${a.outputs.map((o) => o.path).join(",")}`;
   const previous = new Map<string, ActionEntry>();
-  for (const r of builds.slice(0, -1))
-    for (const a of r.actionList) if (a.key) previous.set(`${a.label}\0${a.mnemonic}\0${a.outputs.map((o) => o.path).join(",")}`, a);
+  for (const r of builds.slice(0, -1)) for (const a of r.actionList) if (a.key) previous.set(slot(a), a);
   return last.actionList
     .filter((a) => a.status === "executed" && a.key)
     .map((a) => {
-      const before = previous.get(`${a.label}\0${a.mnemonic}\0${a.outputs.map((o) => o.path).join(",")}`);
+      const before = previous.get(slot(a));
       return { label: a.label, mnemonic: a.mnemonic, key: a.key!, ...(before && before.key !== a.key ? { previousKey: before.key! } : {}) };
     });
 }
