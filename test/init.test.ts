@@ -70,7 +70,8 @@ describe("hb init", () => {
     expect(greet).toContain('esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet" });');
     expect(greet).toContain('npm_package({ name: "package"');
     const cli = readFileSync(join(dir, "packages/cli/BUILD.ts"), "utf8");
-    expect(cli).toContain('node_binary({ name: "greet", entry: "src/main.ts", srcs, deps: ["//packages/greet"] });');
+    expect(cli).toContain('const deps = ["//packages/greet"];');
+    expect(cli).toContain('node_binary({ name: "greet", entry: "src/main.ts", srcs, deps });');
     expect(readFileSync(join(dir, "tools/BUILD.ts"), "utf8")).toMatch(
       /esbuild_toolchain\(\{ name: "esbuild", path: "[^"]+", sha256: "[0-9a-f]{64}" \}\)/,
     );

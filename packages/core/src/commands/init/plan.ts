@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { HB_PACKAGE } from "../../base/package-name";
-import type { ScannedPackage, WorkspaceScan } from "./scan";
+import { type ScannedPackage, type WorkspaceScan, formatOf } from "./scan";
 
 /** What `hb init` writes into one file: its imports and the lines of its generated block. */
 export interface GeneratedBlock {
@@ -101,11 +101,21 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   for (const p of scan.packages) {
     const b = blockFor(plan, p.dir);
     const main = mainName(p);
-    const depLabels = p.workspaceDeps.filter((n) => compiled.has(n)).map((n) => labelOf(byName.get(n)!.dir, mainName(byName.get(n)!)));
+    const labelOfPackage = (n: string) => labelOf(byName.get(n)!.dir, mainName(byName.get(n)!));
+    const depLabels = p.workspaceDeps.filter((n) => compiled.has(n)).map(labelOfPackage);
+    // a library's bundle leaves what npm installs with it (dependencies, workspace ones too) to
+    // the installer, as npm publishes it; only what it does not ship with is bundled
+    const bundled = p.workspaceDeps.filter((n) => compiled.has(n) && !p.runtimeDeps.includes(n)).map(labelOfPackage);
     if (p.sources.length > 0) {
       use(b, HB_PACKAGE, "glob", "filegroup");
       b.lines.push(`const srcs = glob(${lit(globsFor(p.sources))}, { exclude: ${lit(TEST_EXCLUDES)} });`);
       b.lines.push(`filegroup({ name: "srcs", srcs });`);
+    }
+    if (depLabels.length > 0 && (p.entries.length > 0 || p.bins.length > 0)) {
+      b.lines.push(`// the workspace packages package.json depends on`, `const deps = ${lit(depLabels)};`);
+    }
+    if (p.runtimeDeps.length > 0 && p.entries.length > 0) {
+      b.lines.push(`// left to npm, which installs them with this package`, `const external = ${lit(p.runtimeDeps)};`);
     }
     if (p.tests.length > 0) {
       use(b, HB_PACKAGE, "glob");
@@ -119,15 +129,22 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       used.add(n);
       return n;
     };
-    const entryNames = p.entries.map((e, i) => unique(i === 0 ? main : posix.basename(e.source).replace(/\.[^.]+$/, "")));
+    // an entry's name: the package's for the first, else its file's (or its directory's, for an
+    // index); the second format of one source gets the format as a suffix
+    const entryNames: string[] = [];
+    p.entries.forEach((e, i) => {
+      const twin = p.entries.findIndex((o) => o.source === e.source);
+      const stem = posix.basename(e.source).replace(/\.[^.]+$/, "");
+      const base = i === 0 ? main : stem === "index" ? posix.basename(posix.dirname(e.source)) : stem;
+      entryNames.push(unique(twin < i ? `${entryNames[twin]}_${formatOf(e.output, p)}` : base));
+    });
     p.entries.forEach((e, i) => {
       use(b, RULES, "esbuild");
-      const format = /\.cjs$/.test(e.output) || (!/\.mjs$/.test(e.output) && p.type === "commonjs") ? "cjs" : "esm";
+      const format = formatOf(e.output, p);
       const args: Record<string, unknown> = { name: entryNames[i], srcs: expr("srcs"), entry: e.source, format };
       if (i === 0 && p.name) args.module_name = p.name;
-      if (depLabels.length > 0) args.deps = depLabels;
-      // a library's bundle leaves its npm dependencies to the installer, as npm publishes it
-      if (p.runtimeDeps.length > 0) args.external = p.runtimeDeps;
+      if (bundled.length > 0) args.deps = bundled;
+      if (p.runtimeDeps.length > 0) args.external = expr("external");
       b.lines.push(`// ${e.output}, as package.json ships it`, `esbuild(${args_(args)});`);
     });
 
@@ -135,7 +152,7 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       use(b, RULES, "node_binary");
       const name = unique(entryNames.includes(bin.name) ? `${bin.name}_bin` : bin.name);
       const args: Record<string, unknown> = { name, entry: bin.source, srcs: expr("srcs") };
-      if (depLabels.length > 0) args.deps = depLabels;
+      if (depLabels.length > 0) args.deps = expr("deps");
       b.lines.push(`node_binary(${args_(args)});`);
     }
 
@@ -146,9 +163,13 @@ export function planInit(scan: WorkspaceScan): InitPlan {
         );
       } else {
         use(b, RULES, "node_test");
-        const testDeps = [...(p.entries.length > 0 ? [`:${main}`] : []), ...depLabels];
+        const declared = depLabels.length > 0 && (p.entries.length > 0 || p.bins.length > 0);
+        const own = p.entries.length > 0 ? [lit(`:${entryNames[0]}`)] : [];
+        const testDeps = declared
+          ? expr(own.length > 0 ? `[${own[0]}, ...deps]` : "deps")
+          : [...own.map((o) => JSON.parse(o) as string), ...depLabels];
         const args: Record<string, unknown> = { name: "test", srcs: expr("tests"), data: p.sources.length > 0 ? expr("srcs") : [] };
-        if (testDeps.length > 0) args.deps = testDeps;
+        if (testDeps instanceof Expr || testDeps.length > 0) args.deps = testDeps;
         if (p.testRunner === "vitest") args.runner = "vitest";
         b.lines.push(`node_test(${args_(args)});`);
       }

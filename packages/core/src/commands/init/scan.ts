@@ -190,15 +190,26 @@ function sourceOf(output: string, sources: string[], outDir: string | undefined)
   const clean = posix.normalize(output.replace(/^\.\//, ""));
   const stem = clean.replace(/\.d\.[cm]?ts$/, "").replace(/\.[cm]?jsx?$/, "");
   const dirs = [outDir, "dist", "lib", "build", "out"].filter((d): d is string => d !== undefined);
-  const candidates = [
-    stem,
-    ...dirs.flatMap((d) => (stem.startsWith(`${d}/`) ? [`src/${stem.slice(d.length + 1)}`, stem.slice(d.length + 1)] : [])),
-  ];
+  // dist/x, and dist/esm/x or dist/cjs/x where one source is built in two formats, came from src/x
+  const rests = dirs.flatMap((d) => {
+    if (!stem.startsWith(`${d}/`)) return [];
+    const rest = stem.slice(d.length + 1);
+    const slash = rest.indexOf("/");
+    return slash < 0 ? [rest] : [rest, rest.slice(slash + 1)];
+  });
+  const candidates = [stem, ...rests.flatMap((r) => [`src/${r}`, r])];
   for (const c of candidates) {
     const hit = CODE_EXTENSIONS.map((e) => `${c}.${e}`).find((f) => sources.includes(f));
     if (hit) return hit;
   }
   return undefined;
+}
+
+/** The module format a shipped file is in: by its extension, its directory (dist/cjs/), or the package's type. */
+export function formatOf(output: string, json: { type?: unknown }): "esm" | "cjs" {
+  if (/\.cjs$/.test(output) || /(^|\/)cjs\//.test(output)) return "cjs";
+  if (/\.mjs$/.test(output) || /(^|\/)esm\//.test(output)) return "esm";
+  return json.type === "module" ? "esm" : "cjs";
 }
 
 /** Every path package.json says the package ships as code: exports (all conditions), module, main. */
@@ -262,7 +273,8 @@ function scanPackage(
   for (const output of shippedPaths(json)) {
     const source = sourceOf(output, sources, outDir);
     if (!source) unmappedEntries.push(output);
-    else if (!entries.some((e) => e.source === source)) entries.push({ output, source });
+    else if (!entries.some((e) => e.source === source && formatOf(e.output, json) === formatOf(output, json)))
+      entries.push({ output, source });
   }
   const binField = json.bin;
   const binMap: Record<string, unknown> =
