@@ -2,7 +2,9 @@ import { HbError } from "../base/errors";
 import { checkGraph } from "../analysis/graph-check";
 import { analysisRequestKey, loadCachedAnalysis, storeAnalysis, type CachedAnalysis } from "../analysis/analysis-cache";
 import { runAnalyzer } from "../sandbox/run-evaluator";
-import type { OutputBase } from "../caching/output-base";
+import { OutputBase } from "../caching/output-base";
+import type { WorkspaceConfig } from "../workspace/config";
+import { lockOutputBase } from "../workspace/lock";
 import type { AnalysisInputs } from "../loading/records";
 import { type Workspace, workspaceRelative } from "../workspace/workspace";
 
@@ -56,4 +58,26 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   const result: CachedAnalysis = { config: response.config, graph: response.graph };
   const fingerprint = storeAnalysis(base.db, request, response.inputs, result);
   return { ...result, cached: false, fingerprint, inputs: response.inputs };
+}
+
+/**
+ * Runs `use` with the output base locked and open and hb.config.ts read (through the sandboxed
+ * analyzer, or its cache): for the commands that need the workspace's settings and no graph.
+ */
+export async function withWorkspaceConfig<T>(
+  workspace: Workspace,
+  opts: { cwd: string; analyzerScript: string; signal: AbortSignal },
+  use: (base: OutputBase, config: WorkspaceConfig) => Promise<T> | T,
+): Promise<T> {
+  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
+  let base: OutputBase | undefined;
+  try {
+    base = new OutputBase(workspace.outputBase);
+    const { cwd, analyzerScript, signal } = opts;
+    const { config } = await analyzeWorkspace({ workspace, base, patterns: [], cwd, analyzerScript, sandboxed: true, signal });
+    return await use(base, config);
+  } finally {
+    base?.close();
+    lock.release();
+  }
 }

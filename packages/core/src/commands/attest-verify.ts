@@ -1,14 +1,12 @@
 import { resolve } from "node:path";
 import { HbError } from "../base/errors";
 import { loadPublicKey } from "../base/keys";
-import { OutputBase } from "../caching/output-base";
 import { ATTESTATION_SUFFIX } from "../provenance/attestation";
 import { findAttestationFiles } from "../provenance/attestation-files";
 import { type Corroboration, corroborate } from "../provenance/corroborate";
 import { artifactSha256OfFile } from "../provenance/verify";
-import { lockOutputBase } from "../workspace/lock";
 import { type Workspace, openWorkspace, workspacePath } from "../workspace/workspace";
-import { analyzeWorkspace } from "./analyze";
+import { withWorkspaceConfig } from "./analyze";
 import { type RecordHeader, type RunRecord, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
 export interface AttestVerifyOptions {
@@ -91,22 +89,5 @@ export async function attestVerify(opts: AttestVerifyOptions): Promise<{ result:
 
 /** Appends `record` under the workspace's own rotation limits, which its hb.config.ts sets. */
 async function appendWithConfigLimits(workspace: Workspace, record: RunRecord, opts: AttestVerifyOptions): Promise<void> {
-  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
-  let base: OutputBase | undefined;
-  try {
-    base = new OutputBase(workspace.outputBase);
-    const { config } = await analyzeWorkspace({
-      workspace,
-      base,
-      patterns: [],
-      cwd: opts.cwd,
-      analyzerScript: opts.analyzerScript,
-      sandboxed: true,
-      signal: opts.signal,
-    });
-    appendRunRecord(workspace.outputBase, record, recordLimits(config));
-  } finally {
-    base?.close();
-    lock.release();
-  }
+  await withWorkspaceConfig(workspace, opts, (_base, config) => appendRunRecord(workspace.outputBase, record, recordLimits(config)));
 }

@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type ActionInfo, actionInfoReader } from "../caching/action-cache";
-import { OutputBase } from "../caching/output-base";
 import { OUT_DIR } from "../base/graph";
 import { HbError } from "../base/errors";
 import { SHA256_HEX, digestOfFile } from "../base/digest";
@@ -10,10 +9,9 @@ import type { Database } from "../base/database";
 import { ATTESTATION_SUFFIX } from "../provenance/attestation";
 import { findAttestationFiles } from "../provenance/attestation-files";
 import { type TrustedBuilders, loadTrustedBuilders, trustedProvenance } from "../provenance/trusted-builders";
-import { lockOutputBase } from "../workspace/lock";
 import { validateRelease } from "../workspace/release-config";
 import { CONFIG_FILE, type Workspace, openWorkspace, workspacePath } from "../workspace/workspace";
-import { analyzeWorkspace } from "./analyze";
+import { withWorkspaceConfig } from "./analyze";
 import { type RecordHeader, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
 export interface ExplainedInput {
@@ -120,19 +118,7 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
   if (!existsSync(join(workspace.outputBase, "hb.db")))
     throw new HbError("USAGE", `no hb state in ${workspace.outputBase}: nothing was built here yet`);
-  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
-  let base: OutputBase | undefined;
-  try {
-    base = new OutputBase(workspace.outputBase);
-    const { config } = await analyzeWorkspace({
-      workspace,
-      base,
-      patterns: [],
-      cwd: opts.cwd,
-      analyzerScript: opts.analyzerScript,
-      sandboxed: true,
-      signal: opts.signal,
-    });
+  return withWorkspaceConfig(workspace, opts, async (base, config) => {
     const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
     const explanation = await explainIn(workspace, base.db, opts, loadTrustedBuilders(workspace.root, release?.policy?.builders ?? {}));
     // how long a file took to explain, and whether in full: an SLI
@@ -146,10 +132,7 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
     if (explanation.file !== undefined) record.file = explanation.file;
     appendRunRecord(workspace.outputBase, record, recordLimits(config));
     return explanation;
-  } finally {
-    base?.close();
-    lock.release();
-  }
+  });
 }
 
 /** Explains `opts.what` from the output base's database, its provenance verified against `trusted`. */
