@@ -98,6 +98,31 @@ describe("rules-node on examples/ts-monorepo", () => {
     expect(none.stderr).toContain("no test targets among");
   });
 
+  it("kills a test past its timeout with every process it started, and reports it TIMEOUT", async () => {
+    const ws = monorepo();
+    const build = join(ws, "examples/ts-monorepo/greet/BUILD.ts");
+    writeFileSync(build, readFileSync(build, "utf8") + 'node_test({ name: "hang", srcs: ["src/hang.test.ts"], timeout: 3 });\n');
+    for (const [mode, mark] of [
+      ["default", "4242.4201"],
+      ["none", "4242.4202"],
+    ]) {
+      // a child the test leaves running, found by its argument once hb is done
+      writeFileSync(
+        join(ws, "examples/ts-monorepo/greet/src/hang.test.ts"),
+        'import { test } from "node:test";\nimport { spawn } from "node:child_process";\n' +
+          `test("hangs", async () => {\n  spawn("sleep", ["${mark}"], { stdio: "ignore" });\n  await new Promise(() => setInterval(() => {}, 1000));\n});\n`,
+      );
+      const started = Date.now();
+      const r = await hb(ws, ["test", "//examples/ts-monorepo/greet:hang", `--sandbox=${mode}`]);
+      expect(r.exitCode, r.output).toBe(3);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      expect(r.stderr).toMatch(/\/\/examples\/ts-monorepo\/greet:hang\s+TIMEOUT in \d+\.\d+ s/);
+      expect(r.stderr).toContain("NodeTest timed out after 3 s and was killed with its process group");
+      const left = await execa("pgrep", ["-f", `sleep ${mark}`], { reject: false });
+      expect(left.stdout, `--sandbox=${mode}`).toBe("");
+    }
+  });
+
   it("packs an npm tarball that is byte-identical across clean builds in different directories, and installs", async () => {
     const a = monorepo();
     const b = monorepo();

@@ -5,7 +5,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../packages/core/src/base/digest";
-import { hb, makeWorkspace, summary, writeFiles } from "./helpers";
+import { hb, makeWorkspace, summary, tempDir, writeFiles } from "./helpers";
 
 // Every action runs under real bwrap: these tests try to get out, and must not.
 
@@ -148,6 +148,51 @@ describe("the action sandbox", () => {
     const r = await hb(ws, ["query", "//p:all"], { HB_TEST_SECRET: "s3cret" });
     expect(r.exitCode, r.output).toBe(0);
     expect(r.stdout.trim()).toBe("//p:noenv-nohb-noroot-nowrite");
+  });
+});
+
+describe("a sandbox ordinary tests can live in", () => {
+  it("resolves localhost to a loopback a server can listen on and be reached at", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts": G + 'genrule({ name: "net", srcs: ["listen.js"], outs: ["net.txt"], cmd: "(getent hosts hb; node $<) > $@" });\n',
+      "p/listen.js":
+        "const net = require('net');\n" +
+        "const s = net.createServer((c) => c.end('hi'));\n" +
+        "s.listen(0, 'localhost', () => net.connect(s.address().port, 'localhost').on('data', (d) => { console.log(String(d)); s.close(); process.exit(0); }));\n",
+    });
+    const r = await hb(ws, ["build", "//p:net"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/net.txt"), "utf8")).toBe("127.0.1.1       hb\nhi\n");
+  });
+
+  it("gives git a fixed identity for tests that commit, which a repository's own config overrides", async () => {
+    const commit = (who: string) =>
+      `git init -q ${who} && cd ${who} && ${who === "own" ? "git config user.name Ada && " : ""}echo x > f && git add f && ` +
+      `git commit -qm first && git log --format='%an <%ae> %cn' && git branch --show-current && cd ..`;
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G + `genrule({ name: "git", outs: ["git.txt"], cmd: "cd $$TMPDIR && (${commit("fixed")} && ${commit("own")}) > $$OLDPWD/$@" });\n`,
+    });
+    const r = await hb(ws, ["build", "//p:git"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/p/git.txt"), "utf8")).toBe("hb <hb@localhost> hb\nmain\nAda <hb@localhost> Ada\nmain\n");
+  });
+
+  it("shows a toolchain that lives under /tmp: the sandbox's own /tmp does not hide it", async () => {
+    const dir = tempDir();
+    expect(dir.startsWith("/tmp/")).toBe(true);
+    writeFiles(dir, { "bin/greet+x": "#!/bin/sh\necho hello from /tmp\n" });
+    const tool = join(dir, "bin/greet");
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        'import { genrule, toolchain } from "@hb/core";\n' +
+        `toolchain({ name: "greet", path: "${tool}", sha256: "${sha256Hex(readFileSync(tool))}" });\n` +
+        'genrule({ name: "use", tools: [":greet"], outs: ["o.txt"], cmd: "greet > $@; ls -A /tmp | wc -l >> $@" });\n',
+    });
+    const r = await hb(ws, ["build", "//p:use"]);
+    expect(r.exitCode, r.output).toBe(0);
+    // the tool is there, and /tmp holds nothing else: only the directories leading to it
+    expect(readFileSync(join(ws, "hb-out/p/o.txt"), "utf8")).toBe("hello from /tmp\n1\n");
   });
 });
 

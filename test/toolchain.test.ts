@@ -74,7 +74,17 @@ describe("--sandbox=strict", () => {
     expect(r.exitCode, r.output).toBe(0);
     const seen = readFileSync(join(ws, "hb-out/p/ls.txt"), "utf8").split("\n");
     expect(seen[0]).toBe("/usr/bin/bash");
-    expect(seen[1]!.split(" ").sort()).toEqual(["/etc/group", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd"]);
+    // hb's own fixed files (users, loopback names, git identity) and the loader's: nothing of the host's /etc
+    expect(seen[1]!.split(" ").sort()).toEqual([
+      "/etc/gitconfig",
+      "/etc/group",
+      "/etc/hosts",
+      "/etc/ld.so.cache",
+      "/etc/ld.so.conf",
+      "/etc/ld.so.conf.d",
+      "/etc/nsswitch.conf",
+      "/etc/passwd",
+    ]);
   });
 
   it("is set in hb.config.ts too, and keys results apart from default mode", async () => {

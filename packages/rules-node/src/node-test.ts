@@ -1,6 +1,6 @@
 import { HbError, attr, rule, type File } from "@hb/core";
 import { bundle } from "./esbuild";
-import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, testCommand, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
 
 /**
  * Runs tests in the sandbox: node's built-in runner (each test file bundled with esbuild, then
@@ -18,6 +18,7 @@ export const node_test = rule({
     args: attr.stringList({ doc: "extra arguments to the runner" }),
     runner: attr.string({ default: "node", doc: "node | vitest" }),
     vitest_config: attr.label({ doc: "vitest: the config file (vitest.config.ts)" }),
+    timeout: testTimeout(),
     esbuild: attr.label({ default: DEFAULT_TOOLS.esbuild }),
     node: attr.label({ default: DEFAULT_TOOLS.node }),
     vitest: attr.label({ default: DEFAULT_TOOLS.vitest, doc: "vitest: a node_modules directory toolchain holding vitest" }),
@@ -45,6 +46,7 @@ export const node_test = rule({
         toolchains: [node, modules],
         outputs: [log],
         mnemonic: "Vitest",
+        timeout: ctx.attr.timeout,
         progressMessage: `Testing ${ctx.label}`,
       });
       return { files: [], test: { log: log.path } };
@@ -77,6 +79,7 @@ export const node_test = rule({
       toolchains: [node],
       outputs: [log],
       mnemonic: "NodeTest",
+      timeout: ctx.attr.timeout,
       progressMessage: `Testing ${ctx.label}`,
     });
     return { files: bundles, test: { log: log.path } };

@@ -1,4 +1,4 @@
-import { HbError, type TargetRef, type Toolchain, toolchain, toolchainOf } from "@hb/core";
+import { HbError, type TargetRef, type Toolchain, attr, toolchain, toolchainOf } from "@hb/core";
 
 /** The default labels of the tools rules-node runs; a workspace defines them once, in //tools. */
 export const DEFAULT_TOOLS = {
@@ -51,6 +51,13 @@ export function jsModuleOf(ref: TargetRef): JsModule | undefined {
   const m = ref.providers.jsModule as JsModule | undefined;
   return m && typeof m.name === "string" && typeof m.entry === "string" ? m : undefined;
 }
+
+/**
+ * Every test target's time limit, in seconds: `timeout` (default Bazel's "moderate", 300 s, the
+ * limit of a medium test). A test still running then is killed with its process group and
+ * reported as timed out, so a server that never came up cannot hold a build for good.
+ */
+export const testTimeout = () => attr.int({ default: 300, doc: "seconds the test may run before it is killed and reported TIMEOUT" });
 
 /** Shell-quotes one argument for a bash -c command line. */
 export function sh(arg: string): string {

@@ -1,5 +1,5 @@
 import { attr, rule, toolchainOf } from "@hb/core";
-import { DEFAULT_TOOLS, requireToolchain, sh, testCommand, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
 
 /**
  * Type checks with the TypeScript compiler, as a sandboxed action: a test-like target that passes
@@ -15,6 +15,7 @@ export const ts_check = rule({
     types: attr.labelList({ doc: "directory toolchains tsc resolves types or modules from (node_modules/@types/node, node_modules)" }),
     typescript: attr.label({ default: DEFAULT_TOOLS.typescript, doc: "the typescript package directory" }),
     node: attr.label({ default: DEFAULT_TOOLS.node }),
+    timeout: testTimeout(),
   },
   impl(ctx) {
     const typescript = requireToolchain(ctx.attr.typescript, "typescript", ctx.label);
@@ -30,6 +31,7 @@ export const ts_check = rule({
       toolchains: [typescript, node, ...types, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
       outputs: [log],
       mnemonic: "TsCheck",
+      timeout: ctx.attr.timeout,
       progressMessage: `Type checking ${ctx.label}`,
     });
     return { files: [], test: { log: log.path } };

@@ -34,7 +34,7 @@ export function testLines(tests: readonly TestResult[]): string[] {
   const show: Record<TestResult["status"], string> = { passed: "PASSED", cached: "CACHED", failed: "FAILED", "not run": "NOT RUN" };
   const lines = tests.map((t) => {
     const time = t.status === "passed" || t.status === "failed" ? ` in ${(t.durationMs / 1000).toFixed(2)} s` : "";
-    return `${t.label.padEnd(width)}  ${show[t.status]}${time}`;
+    return `${t.label.padEnd(width)}  ${t.timedOut ? "TIMEOUT" : show[t.status]}${time}`;
   });
   const count = (s: TestResult["status"]) => tests.filter((t) => t.status === s).length;
   const notRun = count("not run") ? `, ${count("not run")} not run` : "";

@@ -81,6 +81,8 @@ export class ActionRecorder {
       if (RESERVED_ENV.has(k)) throw bad(`env ${k} is set by hb for every action (determinism)`);
       env[k] = v;
     }
+    if (opts.timeout !== undefined && !(Number.isInteger(opts.timeout) && opts.timeout > 0))
+      throw bad(`'timeout' must be a whole number of seconds above 0, not ${String(opts.timeout)}`);
     const id = this.actions.length;
     const mnemonic = opts.mnemonic ?? "Action";
     this.actions.push({
@@ -98,6 +100,7 @@ export class ActionRecorder {
       stamp: opts.stamp === true,
       tags: [...decl.tags],
       progress: opts.progressMessage ?? `${mnemonic} ${label}`,
+      ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
     });
     for (const f of outputs) this.producedBy.set(f.path, id);
     return id;

@@ -22,6 +22,8 @@ export interface RunOptions {
   progressMessage?: string;
   /** with `hb build --stamp`, give this action the commit time and id */
   stamp?: boolean;
+  /** seconds it may run: past it the command and its process group are killed, and it fails as timed out */
+  timeout?: number;
 }
 
 export interface WriteOptions {

@@ -114,6 +114,8 @@ export interface FailureFacts {
     stdoutTail: string;
     /** it failed on a file missing from its sandbox: most likely an input it did not declare */
     sandboxMissingFile: boolean;
+    /** it ran past its time limit (seconds) and was killed with its process group */
+    timedOutAfter?: number;
   };
   UNDECLARED_TOOL: { label: string; program: string; command: string };
   MISSING_OUTPUT: { label: string; path: string; command: string };

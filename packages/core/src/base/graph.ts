@@ -45,6 +45,12 @@ export interface RunAction extends ActionCommon {
   argv: string[];
   /** declared env; the determinism env is added at execution */
   env: Record<string, string>;
+  /**
+   * a time limit in seconds (tests have one): past it the command is killed with its process
+   * group and fails as timed out. Not in the key: it cannot change the bits of a result that
+   * passed, only whether there is one.
+   */
+  timeout?: number;
 }
 
 /** A file with given content. */

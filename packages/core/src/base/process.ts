@@ -7,7 +7,12 @@ export interface SpawnResult {
   canceled: boolean;
   /** the program could not be started at all */
   spawnError: string | undefined;
+  /** it ran past its time limit and was killed, with every process of its group */
+  timedOut: boolean;
 }
+
+/** How long a process killed for its time limit has to end on SIGTERM before its group gets SIGKILL. */
+const KILL_GRACE_MS = 2000;
 
 /** Runs a process with exactly `env`, capturing its output; never throws for a failing process. */
 export async function spawnProcess(
@@ -24,11 +29,17 @@ export async function spawnProcess(
      * for every spawn.
      */
     diesWithParent?: boolean;
+    /**
+     * A time limit: past it, the process's group (it leads one of its own) gets SIGTERM, then
+     * SIGKILL, so a test's children (a server it started, a worker pool) end with it.
+     */
+    timeoutMs?: number;
   },
 ): Promise<SpawnResult> {
   // execa is loaded on first spawn: a no-op build spawns nothing and should not pay for it
   const { execa } = await import("execa");
-  const r = await execa(file, args, {
+  const limited = opts.timeoutMs !== undefined;
+  const sub = execa(file, args, {
     cwd: opts.cwd,
     env: opts.env,
     extendEnv: false,
@@ -39,7 +50,28 @@ export async function spawnProcess(
     forceKillAfterDelay: 1000,
     stripFinalNewline: false,
     maxBuffer: 64 * 1024 * 1024,
+    detached: limited,
   });
+  let timedOut = false;
+  const killGroup = (signal: NodeJS.Signals) => {
+    try {
+      if (sub.pid !== undefined) process.kill(-sub.pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  let grace: NodeJS.Timeout | undefined;
+  const limit = limited
+    ? setTimeout(() => {
+        timedOut = true;
+        killGroup("SIGTERM");
+        grace = setTimeout(() => killGroup("SIGKILL"), KILL_GRACE_MS);
+      }, opts.timeoutMs)
+    : undefined;
+  const r = await sub;
+  clearTimeout(limit);
+  clearTimeout(grace);
+  if (timedOut) killGroup("SIGKILL");
   const startFailed = r.failed && r.exitCode === undefined && r.signal === undefined && !r.isCanceled;
   return {
     exitCode: r.exitCode,
@@ -48,5 +80,6 @@ export async function spawnProcess(
     stderr: String(r.stderr ?? ""),
     canceled: r.isCanceled,
     spawnError: startFailed ? ((r.cause as Error | undefined)?.message ?? r.shortMessage) : undefined,
+    timedOut,
   };
 }

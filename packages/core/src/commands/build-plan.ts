@@ -174,6 +174,7 @@ export function testResults(plan: BuildPlan, outcomes: readonly ActionOutcome[])
       o?.status === "executed" ? "passed" : o?.status === "cached" ? "cached" : o?.status === "failed" ? "failed" : "not run";
     const r: TestResult = { label, status, durationMs: o?.result?.durationMs ?? o?.durationMs ?? 0 };
     if (o?.error) r.error = o.error.toData();
+    if (o?.error?.facts && "timedOutAfter" in o.error.facts && o.error.facts.timedOutAfter !== undefined) r.timedOut = true;
     return r;
   });
 }

@@ -56,6 +56,8 @@ export interface TestResult {
   label: string;
   /** passed: ran and passed; cached: passed before, with the same inputs; failed; not run: something it needs failed */
   status: "passed" | "cached" | "failed" | "not run";
+  /** failed by running past its time limit: killed, with its process group */
+  timedOut?: boolean;
   durationMs: number;
   /** the test action's error: command and output */
   error?: HbErrorData;

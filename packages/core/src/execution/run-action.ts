@@ -111,6 +111,7 @@ export class RunActions {
         dirBinds: keyed.dirBinds,
         audit: traceDir && this.ctx.strace ? { strace: this.ctx.strace.hostPath, mounts: this.ctx.strace.mounts, traceDir } : undefined,
         signal: job.signal,
+        timeoutMs: a.timeout !== undefined ? a.timeout * 1000 : undefined,
       });
       const execroot = mode === "none" ? staged.rootDir : EXECROOT;
       const audit = traceDir
@@ -134,7 +135,11 @@ export class RunActions {
         if (audit) this.failedAudits.set(job.id, audit);
         const undeclared = mode === "strict" ? undeclaredToolError(a.owner, run.stderr, describeCommand(a)) : undefined;
         if (undeclared) throw undeclared;
-        const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
+        const how = run.timedOut
+          ? `timed out after ${a.timeout} s and was killed with its process group`
+          : run.signal
+            ? `was killed by ${run.signal}`
+            : `exited with code ${run.exitCode}`;
         // the usual first failure in a sandbox: a file of the workspace read but never declared
         const missingFile = mode !== "none" && /No such file or directory/.test(run.stderr);
         throw HbError.of(
@@ -149,12 +154,15 @@ export class RunActions {
             stderrTail: tail(run.stderr),
             stdoutTail: tail(run.stdout),
             sandboxMissingFile: missingFile,
+            ...(run.timedOut ? { timedOutAfter: a.timeout } : {}),
           },
-          missingFile
-            ? {
-                hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
-              }
-            : {},
+          run.timedOut
+            ? { hint: `raise the target's timeout (seconds) if it needs longer, or find what it waits for` }
+            : missingFile
+              ? {
+                  hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
+                }
+              : {},
         );
       }
       const files = collectOutputs(a, staged.outDir, writableAt, this.ctx.cas, this.ctx.epoch);

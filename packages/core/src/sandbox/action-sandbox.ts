@@ -42,6 +42,8 @@ export interface SandboxedRun {
   /** with `--audit`: strace, the files it needs bound, and where it writes its traces */
   audit?: { strace: string; mounts: readonly string[]; traceDir: string };
   signal: AbortSignal;
+  /** the action's time limit, if it has one */
+  timeoutMs?: number;
 }
 
 /**
@@ -64,7 +66,7 @@ export class ActionSandbox {
     if (unsandboxed) {
       mkdirSync(r.env.HOME!, { recursive: true });
       mkdirSync(r.env.TMPDIR!, { recursive: true });
-      return spawnProcess(argv[0]!, argv.slice(1), { cwd: r.staged.rootDir, env: r.env, signal: r.signal });
+      return spawnProcess(argv[0]!, argv.slice(1), { cwd: r.staged.rootDir, env: r.env, signal: r.signal, timeoutMs: r.timeoutMs });
     }
     if (!this.etcReady) {
       writeSandboxEtc(this.etcDir);
@@ -83,7 +85,9 @@ export class ActionSandbox {
     });
     for (const d of r.dirBinds) args.push("--ro-bind", d.source, `${EXECROOT}/${d.path}`);
     if (r.audit) args.push("--bind", r.audit.traceDir, AUDIT_DIR);
-    return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: r.signal, diesWithParent: true });
+    // a time limit kills bwrap's group: its sandbox's pid 1 dies with it (--die-with-parent), and
+    // with pid 1 every process of the sandbox
+    return spawnProcess(findBwrap(), [...args, "--", ...argv], { env: {}, signal: r.signal, diesWithParent: true, timeoutMs: r.timeoutMs });
   }
 
   /** The directory an audited run writes its traces to, made in its sandbox. */

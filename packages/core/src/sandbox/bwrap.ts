@@ -115,11 +115,26 @@ function bindThroughLinks(path: string, seen: Set<string>, depth = 0): string[] 
   return ["--symlink", target, at, ...bindThroughLinks(resolve(dir, target), seen, depth + 1)];
 }
 
-/** A fixed /etc/passwd and /etc/group, so user lookups inside the sandbox give the same answer everywhere. */
+/**
+ * The fixed /etc files every sandbox shows, so lookups inside give the same answer everywhere and
+ * ordinary tests find what they assume: users and groups; `localhost` (and the sandbox's hostname)
+ * resolving to the loopback the network namespace has, from files alone (no DNS to ask); and a git
+ * identity as the system config, for tests that commit (a repository's or the user's own config
+ * still overrides it). Ownership checks are off for git: every file an action sees belongs to
+ * another uid than its own.
+ */
+const SANDBOX_ETC: Readonly<Record<string, string>> = {
+  passwd: `root:x:0:0:root:/root:/bin/sh\nhb:x:${SANDBOX_UID}:${SANDBOX_UID}:hb:${SANDBOX_HOME}:/bin/sh\n`,
+  group: `root:x:0:\nhb:x:${SANDBOX_UID}:\n`,
+  hosts: `127.0.0.1\tlocalhost\n127.0.1.1\t${SANDBOX_HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+  gitconfig: "[user]\n\tname = hb\n\temail = hb@localhost\n[init]\n\tdefaultBranch = main\n[safe]\n\tdirectory = *\n",
+};
+
+/** Writes the fixed /etc files into `dir`, from which every sandbox binds them. */
 export function writeSandboxEtc(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "passwd"), `root:x:0:0:root:/root:/bin/sh\nhb:x:${SANDBOX_UID}:${SANDBOX_UID}:hb:${SANDBOX_HOME}:/bin/sh\n`);
-  writeFileSync(join(dir, "group"), `root:x:0:\nhb:x:${SANDBOX_UID}:\n`);
+  for (const [name, content] of Object.entries(SANDBOX_ETC)) writeFileSync(join(dir, name), content);
 }
 
 export interface BwrapSpec {
@@ -129,7 +144,7 @@ export interface BwrapSpec {
   outDir: string;
   writableAt: string;
   env: Readonly<Record<string, string>>;
-  /** the directory holding the fixed passwd/group */
+  /** the directory holding the fixed /etc files (writeSandboxEtc) */
   etcDir: string;
   network: boolean;
   /** mounts replacing the system view (strict mode); default: systemBinds() */
@@ -154,20 +169,15 @@ export function bwrapArgs(spec: BwrapSpec): string[] {
     "--clearenv",
   ];
   for (const [k, v] of Object.entries(spec.env)) args.push("--setenv", k, v);
+  // the fresh /tmp first: a toolchain bound below /tmp (a node unpacked there) must land on it, not under it
+  args.push("--tmpfs", "/tmp");
   args.push(...(spec.systemMounts ?? systemBinds()));
+  for (const name of Object.keys(SANDBOX_ETC)) args.push("--ro-bind", join(spec.etcDir, name), `/etc/${name}`);
   args.push(
-    "--ro-bind",
-    join(spec.etcDir, "passwd"),
-    "/etc/passwd",
-    "--ro-bind",
-    join(spec.etcDir, "group"),
-    "/etc/group",
     "--proc",
     "/proc",
     "--dev",
     "/dev",
-    "--tmpfs",
-    "/tmp",
     "--dir",
     SANDBOX_HOME,
     "--ro-bind",
