@@ -69,6 +69,8 @@ export type HbErrorCode =
   | "CACHE_SERVER_FAILED"
   | "RUN_FAILED"
   | "INPUT_CHANGED"
+  /** a source input lies where the merged view shows a generated file (found as a sandbox is laid out) */
+  | "MERGED_VIEW_CONFLICT"
   | "REMOTE_UNSUPPORTED"
   /** the team cache could not be asked (hb report --server): unreachable, no answer in time, or refused */
   | "REMOTE_CACHE_FAILED"
@@ -93,6 +95,7 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   SANDBOX_FAILED: ExitCode.buildFailed,
   RUN_FAILED: ExitCode.buildFailed,
   INPUT_CHANGED: ExitCode.buildFailed,
+  MERGED_VIEW_CONFLICT: ExitCode.buildFailed,
   INTERRUPTED: ExitCode.interrupted,
   NO_TESTS: ExitCode.noTestsFound,
   INTERNAL: ExitCode.internal,

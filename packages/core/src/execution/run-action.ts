@@ -9,6 +9,7 @@ import { type ResolvedToolchain, toolchainKey, undeclaredToolError } from "../ke
 import { ActionSandbox } from "../sandbox/action-sandbox";
 import { type ActionAudit, classifyTraces } from "../sandbox/audit/classify";
 import type { InputToStage, SandboxStaging, StagedSandbox } from "../sandbox/sandbox-staging";
+import { mergedView } from "../sandbox/merged-view";
 import type { Background } from "./background";
 import { collectOutputs } from "./collect-outputs";
 import type { Job } from "./job";
@@ -118,13 +119,19 @@ export class RunActions {
         ? classifyTraces(
             {
               execroot,
-              files: keyed.files,
+              files: [...keyed.files, ...staged.merged.files],
               toolchainFiles: toolchains.flatMap((t) => [t.hostPath, ...t.mounts]),
               declaredDirs: [
                 ...keyed.dirBinds.map((d) => `${execroot}/${d.path}`),
                 ...toolchains.filter((t) => t.isDirectory).map((t) => t.hostPath),
               ],
-              scratch: [`${execroot}/${writableAt}`, material.env.TMPDIR!, material.env.HOME!],
+              scratch: [
+                `${execroot}/${writableAt}`,
+                ...staged.merged.dirs.map((d) => `${execroot}/${d.path}`),
+                ...staged.merged.links.map((l) => `${execroot}/${l.path}`),
+                material.env.TMPDIR!,
+                material.env.HOME!,
+              ],
             },
             traceDir,
           )
@@ -206,7 +213,8 @@ export class RunActions {
       if (rel.includes("/")) outDirs.add(rel.slice(0, rel.lastIndexOf("/")));
     }
     for (const d of a.outputDirs) outDirs.add(d.slice(writableAt.length + 1));
-    return this.ctx.staging.stage(job.stageName, inputs, writableAt, [...outDirs], keyed.mode === "none", keyed.dirBinds);
+    const merged = mergedView(a.owner, inputs, writableAt, a.outputs, a.outputDirs, keyed.dirBinds);
+    return this.ctx.staging.stage(job.stageName, inputs, writableAt, [...outDirs], keyed.mode === "none", keyed.dirBinds, merged);
   }
 }
 

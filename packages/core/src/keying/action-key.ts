@@ -5,7 +5,7 @@ import type { SandboxMode } from "../base/action-env";
  * hb's action-semantics version: bump it when the meaning of an action changes (how hb runs
  * it, stages it, or reads its outputs), so old cache entries stop matching.
  */
-export const ACTION_SEMANTICS_VERSION = 1;
+export const ACTION_SEMANTICS_VERSION = 2;
 
 /** An input or tool as it enters the key: path, content digest, executable bit. */
 export interface KeyedFile {

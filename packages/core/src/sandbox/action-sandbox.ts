@@ -84,6 +84,8 @@ export class ActionSandbox {
       systemMounts,
     });
     for (const d of r.dirBinds) args.push("--ro-bind", d.source, `${EXECROOT}/${d.path}`);
+    // the merged view: the action's own output directories at their package paths too
+    for (const b of r.staged.outputBinds) args.push("--bind", b.source, `${EXECROOT}/${b.path}`);
     if (r.audit) args.push("--bind", r.audit.traceDir, AUDIT_DIR);
     // a time limit kills bwrap's group: its sandbox's pid 1 dies with it (--die-with-parent), and
     // with pid 1 every process of the sandbox

@@ -12,13 +12,14 @@ import {
   writeFileSync,
 } from "node:fs";
 import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import type { ExecPath } from "../base/graph";
 import type { ActionInput } from "../keying/action-keyer";
 import { HbError } from "../base/errors";
 import { type StagedFile, copyStamped, stageTree } from "./stage";
 import { spawnProcess } from "../base/process";
 import { tmpfsDir } from "./tmpfs";
+import type { MergedView } from "./merged-view";
 
 /** One input of an action, as staging needs it: `source` is a workspace file or a CAS blob. */
 export type InputToStage = ActionInput;
@@ -29,6 +30,10 @@ export interface StagedSandbox {
   rootDir: string;
   /** bound writable at EXECROOT/<writableAt> */
   outDir: string;
+  /** directories of outDir bound writable at their package paths as well (the merged view): exec path -> host directory */
+  outputBinds: { path: ExecPath; source: string }[];
+  /** what the merged view added */
+  merged: MergedView;
   /**
    * Every file and directory staged under rootDir (directories deepest first), when rootDir is a
    * tree only hb writes (bound read-only): removed by name, without listing or stat-ing it.
@@ -196,6 +201,7 @@ export class SandboxStaging {
     outDirs: readonly string[],
     unsandboxed: boolean,
     dirBinds: readonly { path: ExecPath; source: string }[] = [],
+    merged: MergedView = { files: [], dirs: [], links: [] },
   ): StagedSandbox {
     // a layout made ahead in the background must not recreate the tmpfs directory close removed
     if (this.closed) throw new HbError("INTERNAL", "a sandbox was staged after its build ended");
@@ -218,10 +224,27 @@ export class SandboxStaging {
       // an edit with its old mtime put back shows; and without a sandbox the action could write to it
       else rootFiles.push({ path: f.path, source, copy: !useCache });
     }
+    // generated inputs again at their package paths, read-only like sources
+    for (const f of merged.files) {
+      if (f.symlink !== undefined) rootFiles.push({ path: f.path, source: "", copy: false, symlink: f.symlink });
+      else rootFiles.push({ path: f.path, source: useCache ? this.cached(f) : f.source, copy: !useCache });
+    }
+    for (const l of merged.links) rootFiles.push({ path: l.path, source: "", copy: false, symlink: l.target });
+    // the own output directories at their package paths: bound in a sandbox, a link to them without one
+    for (const d of merged.dirs) {
+      if (unsandboxed)
+        rootFiles.push({
+          path: d.path,
+          source: "",
+          copy: false,
+          symlink: posix.relative(posix.dirname(d.path), `${writableAt}/${d.outRel}`),
+        });
+    }
+    const allOutDirs = [...outDirs, ...merged.dirs.map((d) => d.outRel)];
     const outDir = unsandboxed
       ? join(rootDir, writableAt)
       : this.onTmpfs
-        ? this.takeOutDir(dirsOf(outFiles, outDirs))
+        ? this.takeOutDir(dirsOf(outFiles, allOutDirs))
         : join(sandboxDir, "out");
     // directories bound whole: a mount point in the sandbox, a link to them without one
     for (const d of dirBinds) if (unsandboxed) rootFiles.push({ path: d.path, source: "", copy: false, symlink: d.source });
@@ -229,10 +252,11 @@ export class SandboxStaging {
       rootFiles.reverse();
       outFiles.reverse();
     }
-    const mountPoints = [writableAt, ...(unsandboxed ? [] : dirBinds.map((d) => d.path))];
+    const mountPoints = [writableAt, ...(unsandboxed ? [] : [...dirBinds.map((d) => d.path), ...merged.dirs.map((d) => d.path)])];
     stageTree(rootDir, rootFiles, mountPoints);
-    stageTree(outDir, outFiles, outDirs);
-    return { sandboxDir, rootDir, outDir, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
+    stageTree(outDir, outFiles, allOutDirs);
+    const outputBinds = unsandboxed ? [] : merged.dirs.map((d) => ({ path: d.path, source: join(outDir, d.outRel) }));
+    return { sandboxDir, rootDir, outDir, outputBinds, merged, ...(useCache ? { layout: layoutOf(rootDir, rootFiles, mountPoints) } : {}) };
   }
 
   /**
