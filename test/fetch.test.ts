@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -77,7 +77,7 @@ async function npmFixture() {
       'genrule({ name: "use", srcs: [":deps"], outs: ["seen.txt"], cmd: "cat hb-out/app/node_modules/left-pad/index.js hb-out/app/node_modules/left-pad/node_modules/inner/index.js > $@; readlink hb-out/app/node_modules/.bin/lp >> $@" });\n' +
       'genrule({ name: "sentinel", outs: ["ran.txt"], cmd: "echo ran > $@" });\n',
   });
-  return { ws, lock, leftPad, url };
+  return { ws, lock, leftPad, inner, url };
 }
 
 describe("npm_deps", () => {
@@ -129,8 +129,8 @@ describe("npm_deps", () => {
     expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("refused: integrity mismatch");
   });
 
-  it("refuses unpinned and non-registry entries unless allow-listed", async () => {
-    const { ws, lock } = await npmFixture();
+  it("pins an entry without an integrity on first fetch into hb.lock.json; refuses git sources unless allow-listed", async () => {
+    const { ws, lock, leftPad, inner, url } = await npmFixture();
     delete (lock.packages["node_modules/left-pad"] as { integrity?: string }).integrity;
     (lock.packages as Record<string, object>)["node_modules/from-git"] = {
       version: "1.0.0",
@@ -139,15 +139,188 @@ describe("npm_deps", () => {
     writeFileSync(join(ws, "app/package-lock.json"), JSON.stringify(lock));
     const r = await hb(ws, ["build", "//app:use", "//app:sentinel"]);
     expect(r.exitCode).toBe(2);
-    expect(r.stderr).toContain("app/package-lock.json has 2 unpinned entries");
-    expect(r.stderr).toContain("node_modules/left-pad: no integrity hash");
+    expect(r.stderr).toContain("app/package-lock.json has 1 unpinned entry");
     expect(r.stderr).toContain("node_modules/from-git: source git+ssh://git@example.com/x.git#abc is not a registry tarball");
     expect(r.stderr).toContain("npm: { allowUnpinned: [...] }");
     expect(existsSync(join(ws, "hb-out/app/ran.txt"))).toBe(false);
-    writeFileSync(join(ws, "hb.config.ts"), 'export default { npm: { allowUnpinned: ["left-pad", "from-git"] } };\n');
-    const allowed = await hb(ws, ["build", "//app:use"]);
-    expect(allowed.exitCode, allowed.output).toBe(0);
-    expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("fetched, unpinned (allow-listed)");
+    expect(existsSync(join(ws, "hb.lock.json"))).toBe(false);
+    writeFileSync(join(ws, "hb.config.ts"), 'export default { npm: { allowUnpinned: ["from-git"] } };\n');
+    const pinned = await hb(ws, ["build", "//app:use"]);
+    expect(pinned.exitCode, pinned.output).toBe(0);
+    expect(pinned.stderr).toContain(
+      "WARNING: pinned 1 npm tarball(s) that the lockfile gives no integrity by the sha512 of this first fetch, into hb.lock.json",
+    );
+    expect(JSON.parse(readFileSync(join(ws, "hb.lock.json"), "utf8"))).toEqual({
+      version: 1,
+      npm: { [`${url}/left-pad-1.0.0.tgz`]: sri(leftPad) },
+    });
+    expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("fetched, pinned on first fetch into hb.lock.json");
+    const again = await hb(ws, ["build", "//app:use"]);
+    expect(again.exitCode, again.output).toBe(0);
+    expect(again.stderr).not.toContain("pinned");
+    expect(summary(again).executed).toBe(0);
+
+    // another machine (a fresh output base) fetching other bytes for the pinned URL fails, naming the package
+    server!.close();
+    const tampered = await tarball({ "package.json": '{"name":"left-pad","version":"1.0.0"}', "index.js": "evil();\n" });
+    const url2 = await serve({ "/left-pad-1.0.0.tgz": tampered, "/inner-2.0.0.tgz": inner });
+    expect(url2).not.toBe(url);
+    const moved = url.replace(/:\d+$/, `:${new URL(url2).port}`);
+    writeFileSync(join(ws, "app/package-lock.json"), JSON.stringify(lock).replaceAll(url, moved));
+    writeFileSync(join(ws, "hb.lock.json"), readFileSync(join(ws, "hb.lock.json"), "utf8").replaceAll(url, moved));
+    const other = await hb(ws, ["build", "//app:use", "--output-base", join(ws, ".hb2")]);
+    expect(other.exitCode, other.output).toBe(1);
+    expect(other.stderr).toMatch(
+      /left-pad-1\.0\.0\.tgz \(for app\/package-lock\.json: node_modules\/left-pad\) does not match its pinned sha512/,
+    );
+  });
+
+  it("installs only the optional packages for this os, cpu and libc, as npm does", async () => {
+    const mine = await tarball({ "package.json": '{"name":"@x/native-here","version":"1.0.0"}', "index.js": "module.exports = 'here';\n" });
+    const other = await tarball({ "package.json": '{"name":"@x/native-there","version":"1.0.0"}' });
+    const url = await serve({ "/here.tgz": mine, "/there.tgz": other, "/musl.tgz": other });
+    const lock = {
+      lockfileVersion: 3,
+      packages: {
+        "": {},
+        "node_modules/@x/native-here": {
+          version: "1.0.0",
+          resolved: `${url}/here.tgz`,
+          integrity: sri(mine),
+          optional: true,
+          os: [process.platform],
+          cpu: [process.arch],
+          libc: ["glibc"],
+        },
+        "node_modules/@x/native-there": {
+          version: "1.0.0",
+          resolved: `${url}/there.tgz`,
+          integrity: sri(other),
+          optional: true,
+          os: ["darwin"],
+          cpu: ["arm64"],
+        },
+        "node_modules/@x/native-musl": {
+          version: "1.0.0",
+          resolved: `${url}/musl.tgz`,
+          integrity: sri(other),
+          optional: true,
+          os: ["linux"],
+          libc: ["musl"],
+        },
+      },
+    };
+    const ws = makeWorkspace({
+      "package-lock.json": JSON.stringify(lock),
+      "BUILD.ts": 'import { npm_deps } from "@hb/rules-node";\nnpm_deps({ name: "deps" });\n',
+    });
+    const r = await hb(ws, ["build", "//:deps"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readdirSync(join(ws, "hb-out/node_modules/@x"))).toEqual(["native-here"]);
+    expect(requests).toEqual(["/here.tgz"]);
+  });
+});
+
+describe("npm_deps in a workspace", () => {
+  it("lays out the root's tree and a workspace package's nested one where their sources resolve them, with workspace links", async () => {
+    const leftPad = await tarball({
+      "package.json": '{"name":"left-pad","version":"1.0.0","main":"index.js"}',
+      "index.js": "module.exports = 'left-pad 1';\n",
+    });
+    const leftPad2 = await tarball({
+      "package.json": '{"name":"left-pad","version":"2.0.0","main":"index.js"}',
+      "index.js": "module.exports = 'left-pad 2';\n",
+    });
+    const url = await serve({ "/lp1.tgz": leftPad, "/lp2.tgz": leftPad2 });
+    const lock = {
+      lockfileVersion: 3,
+      packages: {
+        "": { name: "root", workspaces: ["packages/*"] },
+        "node_modules/left-pad": { version: "1.0.0", resolved: `${url}/lp1.tgz`, integrity: sri(leftPad) },
+        "node_modules/@ws/server": { resolved: "packages/server", link: true },
+        "packages/server": { name: "@ws/server", version: "0.1.0", bin: { serve: "bin.js" } },
+        "packages/server/node_modules/left-pad": { version: "2.0.0", resolved: `${url}/lp2.tgz`, integrity: sri(leftPad2) },
+      },
+    };
+    const G = 'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n';
+    const ws = makeWorkspace({
+      "package-lock.json": JSON.stringify(lock),
+      "BUILD.ts": G + 'npm_deps({ name: "node_modules" });\n',
+      "packages/server/package.json": '{ "name": "@ws/server", "version": "0.1.0", "main": "main.js" }',
+      "packages/server/main.js": "module.exports = 'server uses ' + require('left-pad');\n",
+      "packages/server/BUILD.ts":
+        G +
+        'npm_deps({ name: "node_modules", lockfile: "//:package-lock.json" });\n' +
+        'genrule({ name: "run", srcs: ["main.js", "package.json", ":node_modules", "//:node_modules", "app.js"], outs: ["out.txt"], cmd: "node packages/server/app.js > $@" });\n',
+      "packages/server/app.js":
+        "console.log(require('left-pad'));\nconsole.log(require('@ws/server'));\nconsole.log(require('fs').readlinkSync(require('path').join(__dirname, '../../node_modules/.bin/serve')));\n",
+    });
+    const r = await hb(ws, ["build", "//packages/server:run"]);
+    expect(r.exitCode, r.output).toBe(0);
+    // the package's own left-pad (2) beside its sources, the root's link to the package, resolved as node does
+    expect(readFileSync(join(ws, "hb-out/packages/server/out.txt"), "utf8")).toBe(
+      "left-pad 2\nserver uses left-pad 2\n../@ws/server/bin.js\n",
+    );
+    expect(readlinkSync(join(ws, "hb-out/node_modules/@ws/server"))).toBe("../../packages/server");
+    expect(readdirSync(join(ws, "packages/server")).sort()).toEqual(["BUILD.ts", "app.js", "main.js", "package.json"]);
+  });
+});
+
+describe("npm_deps from pnpm-lock.yaml", () => {
+  it("lays out pnpm's store once, each importer's links into it, workspace links and bins", async () => {
+    const dep = await tarball({
+      "package.json": '{"name":"dep","version":"1.0.0"}',
+      "index.js": "module.exports = 'dep with ' + require('sub');\n",
+    });
+    const sub = await tarball({ "package.json": '{"name":"sub","version":"2.0.0"}', "index.js": "module.exports = 'sub 2';\n" });
+    const tool = await tarball({
+      "package.json": '{"name":"tool","version":"1.0.0","bin":{"tool":"cli.js"}}',
+      "cli.js": "#!/usr/bin/env node\n",
+    });
+    const url = await serve({ "/dep/-/dep-1.0.0.tgz": dep, "/sub/-/sub-2.0.0.tgz": sub, "/tool/-/tool-1.0.0.tgz": tool });
+    const lock = [
+      "lockfileVersion: '9.0'",
+      "importers:",
+      "  .:",
+      "    devDependencies:",
+      "      tool: { specifier: ^1.0.0, version: 1.0.0 }",
+      "  packages/a:",
+      "    dependencies:",
+      "      b: { specifier: 'workspace:*', version: 'link:../b' }",
+      "      dep: { specifier: ^1.0.0, version: 1.0.0 }",
+      "  packages/b: {}",
+      "packages:",
+      `  dep@1.0.0: { resolution: { integrity: '${sri(dep)}' } }`,
+      `  sub@2.0.0: { resolution: { integrity: '${sri(sub)}' } }`,
+      `  tool@1.0.0: { resolution: { integrity: '${sri(tool)}' }, hasBin: true }`,
+      "snapshots:",
+      "  dep@1.0.0: { dependencies: { sub: 2.0.0 } }",
+      "  sub@2.0.0: {}",
+      "  tool@1.0.0: {}",
+      "",
+    ].join("\n");
+    const D = 'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n';
+    const ws = makeWorkspace(
+      {
+        "pnpm-lock.yaml": lock,
+        "BUILD.ts": D + 'npm_deps({ name: "node_modules", lockfile: "pnpm-lock.yaml" });\n',
+        "packages/b/BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "b", srcs: ["package.json", "index.js"] });\n',
+        "packages/b/package.json": '{ "name": "b", "main": "index.js" }',
+        "packages/b/index.js": "module.exports = 'b';\n",
+        "packages/a/BUILD.ts":
+          D +
+          'npm_deps({ name: "node_modules", lockfile: "//:pnpm-lock.yaml" });\n' +
+          'genrule({ name: "run", srcs: ["a.js", ":node_modules", "//:node_modules", "//packages/b"], outs: ["out.txt"], cmd: "node packages/a/a.js > $@; readlink node_modules/.bin/tool >> $@" });\n',
+        "packages/a/a.js": "console.log(require('dep'));\nconsole.log(require('b'));\n",
+      },
+      `export default { npm: { registry: "${url}" } };\n`,
+    );
+    const r = await hb(ws, ["build", "//packages/a:run"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/packages/a/out.txt"), "utf8")).toBe("dep with sub 2\nb\n../tool/cli.js\n");
+    expect(readlinkSync(join(ws, "hb-out/packages/a/node_modules/dep"))).toBe("../../../node_modules/.pnpm/dep@1.0.0/node_modules/dep");
+    expect(readlinkSync(join(ws, "hb-out/node_modules/.pnpm/dep@1.0.0/node_modules/sub"))).toBe("../../sub@2.0.0/node_modules/sub");
+    expect(requests.sort()).toEqual(["/dep/-/dep-1.0.0.tgz", "/sub/-/sub-2.0.0.tgz", "/tool/-/tool-1.0.0.tgz"]);
   });
 });
 

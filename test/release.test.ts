@@ -403,7 +403,7 @@ describe("hb gate (the release job)", () => {
     );
   });
 
-  it("fails pinned-inputs: a package let through unpinned by npm.allowUnpinned is in the closure", async () => {
+  it("fails pinned-inputs for a package this build pinned on first fetch, passes once hb.lock.json is committed", async () => {
     const dir = tempDir();
     mkdirSync(join(dir, "package"));
     writeFileSync(join(dir, "package/package.json"), '{"name":"left-pad","version":"1.0.0"}');
@@ -419,17 +419,14 @@ describe("hb gate (the release job)", () => {
         lockfileVersion: 3,
         packages: { "": { name: "app" }, "node_modules/left-pad": { version: "1.0.0", resolved: url } },
       };
-      const ws = makeWorkspace(
-        {
-          ".gitignore": ".hb/\nhb-out/\n",
-          "app/package-lock.json": JSON.stringify(lock),
-          "app/BUILD.ts":
-            'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n' +
-            'npm_deps({ name: "deps" });\n' +
-            'genrule({ name: "use", srcs: [":deps"], outs: ["use.txt"], cmd: "cat hb-out/app/node_modules/left-pad/index.js > $@" });\n',
-        },
-        'export default { npm: { allowUnpinned: ["left-pad"] } };\n',
-      );
+      const ws = makeWorkspace({
+        ".gitignore": ".hb/\nhb-out/\n",
+        "app/package-lock.json": JSON.stringify(lock),
+        "app/BUILD.ts":
+          'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n' +
+          'npm_deps({ name: "deps" });\n' +
+          'genrule({ name: "use", srcs: [":deps"], outs: ["use.txt"], cmd: "cat hb-out/app/node_modules/left-pad/index.js > $@" });\n',
+      });
       await git(ws, "init", "-q");
       await git(ws, "add", "-A");
       await git(ws, "commit", "-qm", "unpinned");
@@ -439,7 +436,19 @@ describe("hb gate (the release job)", () => {
       const r = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(ws, "hb-out/app/use.txt"), "--source-commit", head]);
       expect(r.exitCode, r.output).toBe(1);
       expect(statuses(r)).toMatchObject({ provenance: "PASS", "source-commit": "PASS", "pinned-inputs": "FAIL", corroboration: "PASS" });
-      expect(r.stdout).toContain("was built with 1 unpinned package(s), let through by npm.allowUnpinned: pkg:npm/left-pad@1.0.0");
+      expect(r.stdout).toContain(
+        "was built with 1 package(s) pinned by nothing reviewed (no integrity in the lockfile, none in hb.lock.json as the build started): pkg:npm/left-pad@1.0.0",
+      );
+      // reviewed: a build of the commit that holds the pin records it
+      await git(ws, "add", "hb.lock.json");
+      await git(ws, "commit", "-qm", "pin");
+      const head2 = (await git(ws, "rev-parse", "HEAD")).stdout.trim();
+      const rebuilt = await hb(ws, ["build", "//app:use", "--provenance", "--signing-key", a.key, "--builder-id", a.builderId]);
+      expect(rebuilt.exitCode, rebuilt.output).toBe(0);
+      const r2 = await hb(gateWorkspace({ builders: TRUSTED }), ["gate", join(ws, "hb-out/app/use.txt"), "--source-commit", head2]);
+      expect(r2.exitCode, r2.output).toBe(0);
+      expect(statuses(r2)).toMatchObject({ "pinned-inputs": "PASS" });
+      expect(r2.stdout).toContain("all 1 lockfile packages pinned by integrity");
     } finally {
       server.close();
     }

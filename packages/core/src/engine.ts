@@ -30,6 +30,7 @@ export { findBwrap, bwrapArgs, writeSandboxEtc } from "./sandbox/bwrap";
 export { EXECROOT, SANDBOX_HOME, SYSTEM_PATH, determinismEnv } from "./base/action-env";
 export { spawnProcess } from "./base/process";
 export { fetchExternal } from "./commands/fetch";
+export { HB_LOCK_FILE } from "./fetch/hb-lock";
 export { explain, type Explanation } from "./commands/explain";
 export { type Corroboration, type EnvelopeResult, describeDisagreement } from "./provenance/corroborate";
 export { shortId } from "./base/dsse";

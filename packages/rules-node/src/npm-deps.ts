@@ -44,16 +44,25 @@ for (const [dir, manifest] of packages) {
 `;
 
 /**
- * A node_modules tree from an npm lockfile (v2/v3). Every package must be pinned by an integrity
- * hash from a registry (or allow-listed in hb.config.ts, npm.allowUnpinned); tarballs are
- * fetched by `hb fetch` / the fetch step of `hb build`, checked, and extracted into a
- * deterministic layout as a cached action output, with node_modules/.bin links. Install scripts
- * run only for the packages named in `run_scripts`, as a sandboxed action without network.
+ * The node_modules of this package, from a lockfile in it or above it (package-lock.json v2/v3,
+ * pnpm-lock.yaml): the entries the lockfile has for this package's directory (the root's
+ * node_modules/..., a workspace package's packages/x/node_modules/..., pnpm's importer), with
+ * workspace links, laid out as the package manager would, so that the merged view shows it
+ * where this package's sources resolve imports (`<package>/node_modules`). Optional packages for
+ * another os, cpu or libc are left out, as npm does. Tarballs are fetched by `hb fetch` / the
+ * fetch step of `hb build`, checked against the lockfile's integrity (one without is pinned on
+ * first fetch into hb.lock.json), and extracted as a cached action output, each file stored
+ * once. Install scripts run only for the packages named in `run_scripts`, as a sandboxed action
+ * without network. A target that runs code importing npm packages lists the trees it needs in
+ * its deps (with pnpm, the root's, which holds the store, and its own package's).
  */
 export const npm_deps = rule({
   kind: "npm_deps",
   attrs: {
-    lockfile: attr.label({ default: "package-lock.json", doc: "the package-lock.json" }),
+    lockfile: attr.label({
+      default: "package-lock.json",
+      doc: "package-lock.json or pnpm-lock.yaml, of this package or a directory above it (//:pnpm-lock.yaml)",
+    }),
     run_scripts: attr.stringList({ doc: "packages whose preinstall/install/postinstall scripts run (sandboxed, no network)" }),
   },
   impl(ctx) {

@@ -1,4 +1,5 @@
-import { fetchExternal } from "@hb/core/engine";
+import { HB_LOCK_FILE, fetchExternal } from "@hb/core/engine";
+import { warningText } from "../ui/messages";
 import { type Command, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import { createTerminal } from "../ui/terminal";
@@ -27,6 +28,7 @@ export const fetchCommand: Command = {
       onFetch: (url) => term.line(`hb: fetching ${url}`),
       onLockWait: (m) => term.line(`hb: ${m}`),
     });
+    if (r.pinned > 0) term.line(`WARNING: ${warningText({ code: "PINNED_ON_FIRST_FETCH", file: HB_LOCK_FILE, count: r.pinned })}`);
     term.line(`hb: fetched ${r.fetched} (${r.bytes} bytes), ${r.cached} already present; log: ${r.log}`);
     return 0;
   },

@@ -22,7 +22,7 @@ export const gateCommand: Command = {
     "  provenance           an hb build provenance of this digest, by a builder of release.policy.builders with its key",
     "  source-commit        built from --source-commit",
     "  clean-tree           from a clean tree (policy cleanTree, default true)",
-    "  pinned-inputs        no package let through unpinned by npm.allowUnpinned (pinnedInputs, default true)",
+    "  pinned-inputs        every npm package pinned by the lockfile or a reviewed hb.lock.json (pinnedInputs, default true)",
     "  sandboxed            no action ran unsandboxed (sandboxed, default true)",
     "  strict               built with --sandbox=strict (strict, default false)",
     "  hermetic-violations  at most maxHermeticViolations in --audit-report (when the policy sets it)",

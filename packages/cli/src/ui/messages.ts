@@ -52,6 +52,8 @@ export function warningText(w: Warning): string {
       return `${w.path} changed while the build ran: the results of ${w.labels.join(", ")} are not cached${w.uploaded ? " here (an upload to the remote cache may have gone out already)" : ""}; the next build keys them by it as it is then`;
     case "FUTURE_MTIME":
       return `${named(w.paths)}: modified in the future (a wrong clock, or an archive's dates): hb re-reads them on every build, and none is a no-op, until that time; touch them to fix it`;
+    case "PINNED_ON_FIRST_FETCH":
+      return `pinned ${w.count} npm tarball(s) that the lockfile gives no integrity by the sha512 of this first fetch, into ${w.file}: review it and commit it with the lockfile; a later fetch of other bytes fails`;
     case "STALE_OUTPUT_KEPT":
       return w.reason;
     case "REMOTE_CACHE":

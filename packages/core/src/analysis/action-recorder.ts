@@ -1,7 +1,9 @@
 import { RESERVED_ENV } from "../base/action-env";
 import { SHA256_HEX } from "../base/digest";
 import { HbError, type SourceLocation } from "../base/errors";
-import type { ActionSpec, ExecPath, FetchAction, NpmInstallAction, ToolchainRef } from "../base/graph";
+import { posix } from "node:path";
+import { parseLabel } from "../base/label";
+import { type ActionSpec, type ExecPath, type FetchAction, type NpmInstallAction, OUT_DIR, type ToolchainRef } from "../base/graph";
 import { parseIntegrity, sha256Integrity } from "../base/integrity";
 import type { File } from "../api/file";
 import type { FetchOptions, NpmInstallOptions, RunOptions, TargetDecl, WriteOptions } from "../api/rule";
@@ -184,10 +186,23 @@ export class ActionRecorder {
     if (!opts?.lockfile || typeof opts.lockfile.path !== "string") throw bad("'lockfile' must be a File");
     if (!opts.output?.isDirectory) throw bad("'output' must be a directory (ctx.declareDirectory)");
     this.claimOutputs([opts.output], label, declared, decl.location);
+    // the tree is the node_modules of the target's package: which of the lockfile's importers that is
+    const lockDir = posix.dirname(
+      opts.lockfile.path.startsWith(`${OUT_DIR}/`) ? opts.lockfile.path.slice(OUT_DIR.length + 1) : opts.lockfile.path,
+    );
+    const pkg = parseLabel(label).pkg;
+    const importer =
+      lockDir === "." ? pkg : pkg === lockDir ? "" : pkg.startsWith(`${lockDir}/`) ? pkg.slice(lockDir.length + 1) : undefined;
+    if (importer === undefined) {
+      throw bad(
+        `its package //${pkg} is not below the lockfile's directory ${lockDir}/: a lockfile lays out the node_modules of its own directory and those below it`,
+      );
+    }
     return this.pushAction(
       {
         kind: "npm_install",
         mnemonic: "NpmInstall",
+        importer,
         inputs: [opts.lockfile.path],
         outputs: [],
         outputDirs: [opts.output.path],

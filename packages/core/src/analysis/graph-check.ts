@@ -51,6 +51,8 @@ export function checkGraph(graph: ActionGraph): void {
     }
     if (a.kind === "run" && (!Array.isArray(a.argv) || !a.argv.every((x) => typeof x === "string")))
       refuse(a, "run a command that is not a list of strings");
+    if (a.kind === "npm_install" && (typeof a.importer !== "string" || (a.importer !== "" && !isClean(a.importer))))
+      refuse(a, `lay out node_modules for ${JSON.stringify(a.importer)}`);
     if (a.kind === "run" && a.timeout !== undefined && !(Number.isInteger(a.timeout) && a.timeout > 0))
       refuse(a, `have a time limit of ${JSON.stringify(a.timeout)} seconds`);
   }

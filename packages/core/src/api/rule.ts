@@ -42,9 +42,13 @@ export interface FetchOptions {
 }
 
 export interface NpmInstallOptions {
-  /** a package-lock.json (lockfileVersion 2 or 3) */
+  /** a package-lock.json (lockfileVersion 2 or 3) or pnpm-lock.yaml, in this package or above it */
   lockfile: File;
-  /** a directory (ctx.declareDirectory) that becomes node_modules */
+  /**
+   * a directory (ctx.declareDirectory) that becomes the node_modules of this package: the
+   * lockfile's entries for this package's directory (its own node_modules/..., a workspace
+   * package's packages/x/node_modules/..., pnpm's importer), laid out as the package manager would
+   */
   output: File;
 }
 

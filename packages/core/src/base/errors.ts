@@ -213,6 +213,8 @@ export interface WarningFacts {
   REMOTE_EXECUTION: { message: string };
   /** work hb does for the build on the side (removing a used sandbox) failed */
   BACKGROUND: { message: string };
+  /** npm tarballs without an integrity were pinned by this first fetch into hb's lock file: to review and commit */
+  PINNED_ON_FIRST_FETCH: { file: string; count: number };
 }
 
 export type Warning = { [C in keyof WarningFacts]: { code: C } & WarningFacts[C] }[keyof WarningFacts];

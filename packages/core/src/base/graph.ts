@@ -72,6 +72,11 @@ export interface FetchAction extends ActionCommon {
 /** A node_modules tree from a lockfile's fetched tarballs (its one input; its one output directory). */
 export interface NpmInstallAction extends ActionCommon {
   kind: "npm_install";
+  /**
+   * whose node_modules it lays out: the owning package's directory relative to the lockfile's
+   * ("" for the lockfile's own; `packages/x` for a workspace package below it)
+   */
+  importer: string;
 }
 
 export type ActionSpec = RunAction | WriteAction | FetchAction | NpmInstallAction;

@@ -33,8 +33,8 @@ export async function fetchExternal(opts: FetchOptions): Promise<FetchSummary & 
       signal: opts.signal,
     });
     const actions = actionsNeededBy(graph, graph.requested).map((id) => graph.actions[id]!);
-    const requests = fetchRequests(actions, workspace.root, npmPolicy(config.npm));
-    const summary = await runFetchStep(requests, base, {
+    const requests = fetchRequests(actions, workspace.root, npmPolicy(config.npm, workspace.root));
+    const summary = await runFetchStep(requests, base, workspace.root, {
       network: true,
       signal: opts.signal,
       epoch: config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH,

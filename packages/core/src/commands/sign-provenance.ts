@@ -14,7 +14,8 @@ import { HbError } from "../base/errors";
 import type { ActionGraph } from "../base/graph";
 import { OUT_DIR } from "../base/graph";
 import type { ActionOutcome } from "../execution/executor";
-import { lockfilePackages, npmPolicy } from "../fetch/requests";
+import { lockfileTree, npmPolicy } from "../fetch/requests";
+import { readHbLock } from "../fetch/hb-lock";
 import type { OutputBase } from "../caching/output-base";
 import type { NpmConfig } from "../workspace/config";
 import type { SandboxMode } from "../base/action-env";
@@ -31,6 +32,11 @@ export interface ProvenanceRequest {
 
 export interface SourceState {
   commit?: { sha: string; dirty: boolean };
+  /**
+   * hb.lock.json's pins as the build started: what was reviewed. A tarball this build's fetch
+   * pinned on first fetch is recorded unpinned, so a release gate does not take it as reviewed.
+   */
+  npmPins: ReadonlyMap<string, string>;
 }
 
 /** A local build names its own machine: it attests what it did, not that a trusted platform did it. */
@@ -56,6 +62,7 @@ export async function prepareProvenance(
     });
   }
   const key = loadPrivateKey(req.signingKey);
+  const npmPins = readHbLock(root);
   const { execa } = await import("execa");
   const head = await execa("git", ["-C", root, "rev-parse", "HEAD"], { reject: false });
   if (head.exitCode !== 0) {
@@ -64,7 +71,7 @@ export async function prepareProvenance(
         hint: "commit the sources, or pass --allow-dirty to sign without a commit (the statement records none)",
       });
     }
-    return { key, source: {} };
+    return { key, source: { npmPins } };
   }
   const status = await execa("git", ["-C", root, "status", "--porcelain", "--untracked-files=normal", "--", "."], { reject: false });
   const changed = String(status.stdout)
@@ -82,7 +89,7 @@ export async function prepareProvenance(
       },
     );
   }
-  return { key, source: { commit: { sha: String(head.stdout).trim(), dirty: changed.length > 0 } } };
+  return { key, source: { commit: { sha: String(head.stdout).trim(), dirty: changed.length > 0 }, npmPins } };
 }
 
 export interface WriteProvenance {
@@ -112,7 +119,8 @@ interface ClosureFacts {
 }
 
 /** The sources, tools, lockfile pins and per-action outputs of a build's outcomes. */
-function closureFacts(root: string, outcomes: readonly ActionOutcome[], npm: NpmConfig | undefined): ClosureFacts {
+function closureFacts(root: string, outcomes: readonly ActionOutcome[], npm: NpmConfig | undefined, source: SourceState): ClosureFacts {
+  const policy = { ...npmPolicy(npm, root), pins: source.npmPins };
   const sources = new Map<string, FileDigest>();
   const tools = new Map<string, FileDigest>();
   const pins: LockfilePin[] = [];
@@ -123,7 +131,7 @@ function closureFacts(root: string, outcomes: readonly ActionOutcome[], npm: Npm
     for (const f of [...o.material.tools, ...o.material.toolchains])
       if (!f.path.startsWith(OUT_DIR + "/")) tools.set(f.path, { path: f.path, sha256: f.hash });
     if (o.action.kind === "npm_install") {
-      for (const p of lockfilePackages(o.action, root, npmPolicy(npm)))
+      for (const p of lockfileTree(o.action, root, policy).packages)
         pins.push({ name: p.name, version: p.version, integrity: p.integrity || undefined });
     }
     if (o.key && o.result) {
@@ -177,7 +185,9 @@ function writeWhole(abs: string, text: string): void {
  * the commit: a release policy decides what it accepts. Returns the files written.
  */
 export function writeProvenance(w: WriteProvenance): string[] {
-  const statement = buildProvenanceStatement(provenanceInput(w, closureFacts(w.root, w.outcomes, w.npm), w.subjects, randomUUID()));
+  const statement = buildProvenanceStatement(
+    provenanceInput(w, closureFacts(w.root, w.outcomes, w.npm, w.source), w.subjects, randomUUID()),
+  );
   const bundle = attestationBundle(statement, w.key);
   const record = w.base.db.prepare("INSERT OR REPLACE INTO attestations (hash, file, builder_id, created_ms) VALUES (?, ?, ?, ?)");
   const written: string[] = [];
@@ -203,7 +213,7 @@ export interface WriteRebuildAttestations extends Omit<WriteProvenance, "base" |
  * in-toto lays out several signers' attestations. Returns the files written.
  */
 export function writeRebuildAttestations(w: WriteRebuildAttestations): string[] {
-  const facts = closureFacts(w.root, w.outcomes, w.npm);
+  const facts = closureFacts(w.root, w.outcomes, w.npm, w.source);
   const name = (path: string) => rebuildAttestationName(basename(path), shortId(keyId(w.key)));
   const files = w.subjects.map((s) => ({
     subject: s,

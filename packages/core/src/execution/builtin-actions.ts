@@ -5,8 +5,8 @@ import type { FetchAction, NpmInstallAction, WriteAction } from "../base/graph";
 import type { OutputBase } from "../caching/output-base";
 import { FetchStore } from "../fetch/fetch-step";
 import { installPackages } from "../fetch/npm-install";
-import type { LockfilePolicy } from "../fetch/lockfile";
-import { lockfilePackages } from "../fetch/requests";
+import type { LockfilePolicy } from "../fetch/npm-tree";
+import { lockfileTree } from "../fetch/requests";
 
 // The actions hb performs itself, without a command: their outputs straight into the CAS.
 
@@ -63,7 +63,6 @@ function npmInstallAction(
   mode: SandboxMode,
 ): ActionResult {
   const started = Date.now();
-  const packages = lockfilePackages(a, root, policy);
-  const files = installPackages(packages, new FetchStore(base), base.cas, a.outputDirs[0]!, epoch);
+  const files = installPackages(lockfileTree(a, root, policy), new FetchStore(base), base.cas, a.outputDirs[0]!, epoch);
   return resultOf(files, a.outputDirs, started, mode);
 }

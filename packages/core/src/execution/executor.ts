@@ -5,7 +5,9 @@ import { type ActionGraph, OUT_DIR, type RunAction } from "../base/graph";
 import { joinRel, parseLabel } from "../base/label";
 import { ResultCache } from "../caching/result-cache";
 import { fetchStep } from "../fetch/fetch-step";
-import { npmPolicy } from "../fetch/requests";
+import { npmInstallKey, npmPolicy } from "../fetch/requests";
+import type { LockfilePolicy } from "../fetch/npm-tree";
+import { HB_LOCK_FILE } from "../fetch/hb-lock";
 import { ActionKeyer } from "../keying/action-keyer";
 import { sha256Hex } from "../base/digest";
 import { type ResolvedToolchain, findStrace, resolveToolchains } from "../keying/toolchains";
@@ -58,6 +60,8 @@ class Executor implements Runner<Job> {
   private readonly forbidden: Forbidden;
   private toolchains = new Map<string, ResolvedToolchain>();
   private keyer!: ActionKeyer;
+  /** how this build's lockfiles resolve, hb.lock.json's pins as the fetch step left them */
+  private npm!: LockfilePolicy;
   private runs!: RunActions;
   private readonly remoteRuns: RemoteRuns | undefined;
   private scheduler: Scheduler<Job> | undefined;
@@ -97,13 +101,17 @@ class Executor implements Runner<Job> {
     );
     const strace = opts.audit ? await findStrace(stats, strict, this.forbidden) : undefined;
     const fetching = { network: opts.network !== false, signal: opts.signal, epoch: opts.sourceDateEpoch, onFetch: opts.events?.fetching };
-    await fetchStep(actions, opts.root, npmPolicy(opts.npm), opts.base, fetching);
+    const fetched = await fetchStep(actions, opts.root, npmPolicy(opts.npm, opts.root), opts.base, fetching);
+    if (fetched?.pinned) opts.events?.warning?.({ code: "PINNED_ON_FIRST_FETCH", file: HB_LOCK_FILE, count: fetched.pinned });
+    // read after the fetch step: it pins what had no integrity into hb.lock.json
+    const npm = npmPolicy(opts.npm, opts.root);
+    this.npm = npm;
     this.keyer = new ActionKeyer({
       root: opts.root,
       stats: opts.base.stats,
       sourceDateEpoch: opts.sourceDateEpoch,
       stamp: opts.stamp,
-      npm: npmPolicy(opts.npm),
+      npmInstallKey: (a) => npmInstallKey(a, opts.root, npm),
       toolchains: this.toolchains,
       forbidden: this.forbidden,
       generated: (p) => this.outputs.generated(p),
@@ -209,8 +217,8 @@ class Executor implements Runner<Job> {
       ({ cacheable, audit } = run);
       result = run.result;
     } else {
-      const { root, base, npm, sourceDateEpoch: epoch } = this.opts;
-      result = builtinAction(a, { root, base, policy: npmPolicy(npm), epoch, mode: keyed.mode });
+      const { root, base, sourceDateEpoch: epoch } = this.opts;
+      result = builtinAction(a, { root, base, policy: this.npm!, epoch, mode: keyed.mode });
     }
     this.results.record(a, keyed, result, job.cacheable && cacheable);
     this.outputs.adoptFresh(a, result);

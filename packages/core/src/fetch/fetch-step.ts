@@ -7,12 +7,13 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { HbError } from "../base/errors";
 import type { ActionSpec } from "../base/graph";
 import type { OutputBase } from "../caching/output-base";
-import type { LockfilePolicy } from "./lockfile";
+import type { LockfilePolicy } from "./npm-tree";
 import { type FetchRequest, fetchRequests } from "./requests";
 import type { Statement } from "../base/database";
 import { type Integrity, checkIntegrity, parseIntegrity } from "../base/integrity";
+import { HB_LOCK_FILE, addToHbLock } from "./hb-lock";
 
-/** Something to fetch: a URL and the integrity it is pinned to ("" for an allow-listed, unpinned one). */
+/** What the fetch step stored for a URL and its pin: a CAS blob. */
 export interface FetchedBlob {
   hash: string;
   size: number;
@@ -22,6 +23,8 @@ export interface FetchSummary {
   fetched: number;
   cached: number;
   bytes: number;
+  /** npm tarballs without an integrity, pinned on this first fetch into hb.lock.json */
+  pinned: number;
 }
 
 const ATTEMPTS = 3;
@@ -54,7 +57,7 @@ export class FetchStore {
 async function download(
   url: string,
   file: string,
-  pin: Integrity | undefined,
+  pin: Pick<Integrity, "algorithm">,
   signal: AbortSignal,
 ): Promise<{ sha256: string; size: number; pinned: string }> {
   const res = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(TIMEOUT_MS)]), redirect: "follow" });
@@ -64,18 +67,18 @@ async function download(
     throw err;
   }
   const sha256 = createHash("sha256");
-  const pinned = pin ? createHash(pin.algorithm) : undefined;
+  const pinned = createHash(pin.algorithm);
   let size = 0;
   const hasher = new Transform({
     transform(chunk: Buffer, _enc, done) {
       sha256.update(chunk);
-      pinned?.update(chunk);
+      pinned.update(chunk);
       size += chunk.length;
       done(null, chunk);
     },
   });
   await pipeline(Readable.fromWeb(res.body as unknown as WebReadableStream), hasher, createWriteStream(file));
-  return { sha256: sha256.digest("hex"), size, pinned: pinned ? pinned.digest("base64") : "" };
+  return { sha256: sha256.digest("hex"), size, pinned: pinned.digest("base64") };
 }
 
 /**
@@ -94,14 +97,20 @@ export async function fetchStep(
   policy: LockfilePolicy,
   base: OutputBase,
   opts: { network: boolean; signal: AbortSignal; epoch: number; onFetch?: (url: string) => void },
-): Promise<void> {
+): Promise<FetchSummary | undefined> {
   const requests = fetchRequests(actions, root, policy);
-  if (requests.length > 0) await runFetchStep(requests, base, opts);
+  return requests.length > 0 ? runFetchStep(requests, base, root, opts) : undefined;
 }
 
+/**
+ * Fetches what is not fetched yet. An npm tarball the lockfile gives no integrity (and
+ * hb.lock.json no pin) is pinned by what this first fetch got: its sha512 goes into
+ * hb.lock.json, which is reviewed and committed like the lockfile, and from then on checked.
+ */
 export async function runFetchStep(
   requests: readonly FetchRequest[],
   base: OutputBase,
+  root: string,
   opts: { network: boolean; signal: AbortSignal; epoch: number; onFetch?: (url: string) => void },
 ): Promise<FetchSummary> {
   const store = new FetchStore(base);
@@ -124,18 +133,21 @@ export async function runFetchStep(
   }
   let fetched = 0;
   let bytes = 0;
+  const pins = new Map<string, string>();
   const queue = [...todo.values()];
   // the first failure stops the others from starting anything new; all finish before it is thrown
   let failure: unknown;
   const worker = async () => {
     for (let r = queue.shift(); r && failure === undefined; r = queue.shift()) {
       const pin = r.integrity ? parseIntegrity(r.integrity) : undefined;
+      // unpinned: hashed as npm pins, and pinned by what it got
+      const hashWith = pin ?? { algorithm: "sha512" as const, digest: "" };
       let lastError: unknown;
       for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
         const tmp = base.cas.tempPath();
         try {
           opts.onFetch?.(r.url);
-          const got = await download(r.url, tmp, pin, opts.signal);
+          const got = await download(r.url, tmp, hashWith, opts.signal);
           if (pin) {
             try {
               checkIntegrity(pin, got.pinned, `${r.url} (for ${r.what})`);
@@ -145,13 +157,15 @@ export async function runFetchStep(
             }
           }
           base.cas.adopt(tmp, { hash: got.sha256, size: got.size }, opts.epoch);
-          store.record(r.url, r.integrity, { hash: got.sha256, size: got.size });
+          const integrity = pin ? r.integrity : `sha512-${got.pinned}`;
+          if (!pin) pins.set(r.url, integrity);
+          store.record(r.url, integrity, { hash: got.sha256, size: got.size });
           log({
             url: r.url,
-            integrity: r.integrity || null,
+            integrity,
             sha256: got.sha256,
             bytes: got.size,
-            result: pin ? "fetched" : "fetched, unpinned (allow-listed)",
+            result: pin ? "fetched" : `fetched, pinned on first fetch into ${HB_LOCK_FILE}`,
           });
           fetched++;
           bytes += got.size;
@@ -179,7 +193,9 @@ export async function runFetchStep(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(8, queue.length) }, worker));
+  // what was pinned is kept even when another download failed: it is what was fetched
+  if (pins.size > 0) addToHbLock(root, pins);
   if (failure !== undefined) throw failure;
-  return { fetched, cached, bytes };
+  return { fetched, cached, bytes, pinned: pins.size };
 }

@@ -3,7 +3,7 @@ import { basename, dirname, join } from "node:path";
 import { EXECROOT, SANDBOX_HOME } from "../base/action-env";
 import type { OutputFile } from "../base/action-result";
 import { HbError } from "../base/errors";
-import { type ActionSpec, type ExecPath, OUT_DIR } from "../base/graph";
+import { type ActionSpec, type ExecPath, type NpmInstallAction, OUT_DIR } from "../base/graph";
 import type { SandboxMode } from "../base/action-env";
 import { type Forbidden, sourceRefusal } from "../workspace/source-policy";
 import { type ActionKeyMaterial, type KeyedFile, actionKey } from "./action-key";
@@ -42,7 +42,8 @@ export interface KeyerOptions {
   stats: StatCache;
   sourceDateEpoch: number;
   stamp?: StampInfo;
-  npm?: { registry: string; allowUnpinned: readonly string[] };
+  /** what an npm_install's tree depends on besides its lockfile (registry, platform, importer, pins) */
+  npmInstallKey?: (a: NpmInstallAction) => string[];
   toolchains: ReadonlyMap<string, ResolvedToolchain>;
   forbidden: Forbidden;
   /** the digests of generated files this build knows: a file, or the files of an output directory */
@@ -89,7 +90,7 @@ export class ActionKeyer {
       home: unsandboxed ? join(sandboxDir, "home") : SANDBOX_HOME,
       tmpdir: unsandboxed ? join(sandboxDir, "tmp") : "/tmp",
       hostFingerprint: () => (this.hostPrint ??= hostFingerprint(this.opts.stats)),
-      npm: a.kind === "npm_install" ? this.opts.npm : undefined,
+      npmInstall: a.kind === "npm_install" ? (this.opts.npmInstallKey?.(a) ?? []) : undefined,
     });
     return { key: actionKey(material), material, mode, files, dirBinds, sourceStats };
   }

@@ -13,8 +13,8 @@ export interface StampInfo {
 }
 
 export interface KeySettings {
-  /** npm_install actions: the registry and allow-list they resolve the lockfile with */
-  npm?: { registry: string; allowUnpinned: readonly string[] };
+  /** npm_install actions: what the tree depends on besides the lockfile (registry, platform, importer, pins) */
+  npmInstall?: readonly string[];
   mode: SandboxMode;
   sourceDateEpoch: number;
   stamp?: StampInfo;
@@ -44,7 +44,7 @@ export function keyMaterial(
     const argv =
       a.kind === "fetch"
         ? ["hb:fetch", a.url, a.integrity, a.executable ? "executable" : "plain"]
-        : ["hb:npm-install", s.npm?.registry ?? "", ...[...(s.npm?.allowUnpinned ?? [])].sort()];
+        : ["hb:npm-install", ...(s.npmInstall ?? [])];
     return {
       argv,
       env: {},

@@ -152,8 +152,8 @@ export function releaseChecks(i: ReleaseCheckInput): GateCheck[] {
       add(
         "pinned-inputs",
         "fail",
-        `${artifact} was built with ${unpinned.length} unpinned package(s), let through by npm.allowUnpinned: ${unpinned.slice(0, 5).join(", ")}${unpinned.length > 5 ? ", ..." : ""}`,
-        "pin them (a lockfile entry with an integrity hash, from the registry) and drop them from npm.allowUnpinned",
+        `${artifact} was built with ${unpinned.length} package(s) pinned by nothing reviewed (no integrity in the lockfile, none in hb.lock.json as the build started): ${unpinned.slice(0, 5).join(", ")}${unpinned.length > 5 ? ", ..." : ""}`,
+        "commit the pins hb.lock.json got on first fetch (hb fetch writes them), after review, and build again",
       );
     } else
       add(

@@ -41,7 +41,7 @@ export interface RemoteCacheConfig {
 export interface NpmConfig {
   /** registry for lockfile entries recorded without `resolved` (default https://registry.npmjs.org) */
   registry?: string;
-  /** package names allowed without an integrity hash, or from a git/file/http source */
+  /** package names whose non-registry source (git, file:) is left out of the tree rather than refused */
   allowUnpinned?: string[];
 }
 

@@ -16,7 +16,7 @@ export interface ReleasePolicy {
   corroboration?: number;
   /** the provenance must record a clean tree (default true) */
   cleanTree?: boolean;
-  /** no package let through unpinned by npm.allowUnpinned in the closure (default true) */
+  /** every npm package of the closure pinned by its lockfile or by hb.lock.json as the build started (default true) */
   pinnedInputs?: boolean;
   /** no action of the closure ran unsandboxed (default true) */
   sandboxed?: boolean;

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { ActionGraph } from "../../base/graph";
+import type { ActionGraph, NpmInstallAction } from "../../base/graph";
 import { OutputBase } from "../../caching/output-base";
-import { lockfilePackages, npmPolicy } from "../../fetch/requests";
+import { lockfileTree, npmPolicy } from "../../fetch/requests";
 import { DEFAULT_SOURCE_DATE_EPOCH, type WorkspaceConfig } from "../../workspace/config";
 import { lockOutputBase } from "../../workspace/lock";
 import { validateRelease } from "../../workspace/release-config";
@@ -123,12 +123,12 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "dependencies-locked",
     title: "Dependency lock and checksums enforced",
     judge: (f) => {
-      const installs = f.graph.actions.filter((a) => a.kind === "npm_install");
+      const installs = f.graph.actions.filter((a): a is NpmInstallAction => a.kind === "npm_install");
       const allowed = f.config.npm?.allowUnpinned ?? [];
       const problems: string[] = [];
       for (const a of installs) {
         try {
-          lockfilePackages(a, f.root, npmPolicy(f.config.npm));
+          lockfileTree(a, f.root, npmPolicy(f.config.npm, f.root));
         } catch (e) {
           problems.push((e as Error).message);
         }
@@ -136,7 +136,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
       if (problems.length > 0)
         return fail(
           `${installs.length} lockfiles; ${problems[0]}`,
-          "pin every entry of the lockfile (an integrity for each package), or fix what it names",
+          "install from the registry (a tarball is pinned by its integrity, or on first fetch in hb.lock.json), or fix what it names",
         );
       const lockless =
         existsSync(join(f.root, "package.json")) &&
@@ -148,10 +148,12 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
         );
       if (allowed.length > 0)
         return warn(
-          `${installs.length} lockfiles checked; npm.allowUnpinned lets ${allowed.join(", ")} through without a checksum`,
-          "pin them and empty npm.allowUnpinned",
+          `${installs.length} lockfiles checked; npm.allowUnpinned leaves ${allowed.join(", ")} out of the tree (their source is git or file:)`,
+          "install them from the registry and empty npm.allowUnpinned",
         );
-      return pass(`${installs.length} lockfiles, every entry pinned by integrity and checked by the fetch step`);
+      return pass(
+        `${installs.length} lockfiles, every entry pinned by integrity (the lockfile's, or hb.lock.json's on first fetch) and checked by the fetch step`,
+      );
     },
   },
   {
