@@ -5,7 +5,7 @@ import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/base/database";
-import { hb, makeWorkspace, summary, tempDir } from "./helpers";
+import { REPO, hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 // External inputs come only through the fetch step, from a server on 127.0.0.1 (no public network
 // in tests), pinned by sha256 or lockfile integrity.
@@ -384,5 +384,63 @@ describe("http_file and hb fetch", () => {
     expect(offline.exitCode).toBe(1);
     expect(offline.stderr).toContain("not fetched yet");
     expect(requests).toEqual(["/data.txt"]);
+  });
+});
+
+describe("the rules resolve npm_deps and workspace packages", () => {
+  it("esbuild in node_binary and node_test resolves a bare import from the tree and a workspace package through its link", async () => {
+    const leftPad = await tarball({
+      "package.json": '{"name":"left-pad","version":"1.0.0","main":"index.js"}',
+      "index.js": "module.exports = (s) => '[' + s + ']';\n",
+    });
+    const url = await serve({ "/lp1.tgz": leftPad });
+    const lock = {
+      lockfileVersion: 3,
+      packages: {
+        "": { name: "root", workspaces: ["packages/*"] },
+        "node_modules/left-pad": { version: "1.0.0", resolved: `${url}/lp1.tgz`, integrity: sri(leftPad) },
+        "node_modules/@ws/lib": { resolved: "packages/lib", link: true },
+        "packages/lib": { name: "@ws/lib", version: "0.1.0" },
+      },
+    };
+    const esbuildSha = /sha256: "([0-9a-f]{64})"/.exec(readFileSync(join(REPO, "tools/BUILD.ts"), "utf8"))![1]!;
+    const deps = '["//:node_modules", "//packages/lib", "//packages/lib:package"]';
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "@hb/core";\nimport { esbuild_toolchain } from "@hb/rules-node";\n' +
+        `esbuild_toolchain({ name: "esbuild", path: "${REPO}/node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "${esbuildSha}" });\n` +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n' +
+        `local_toolchain({ name: "node_modules", path: "${REPO}/node_modules" });\n`,
+      "package-lock.json": JSON.stringify(lock),
+      "BUILD.ts": 'import { npm_deps } from "@hb/rules-node";\nnpm_deps({ name: "node_modules" });\n',
+      // the workspace package's entry point is its build output, beside its sources in the sandbox
+      "packages/lib/package.json": '{ "name": "@ws/lib", "version": "0.1.0", "type": "module", "main": "lib.js" }',
+      "packages/lib/index.ts": 'import pad from "left-pad";\nexport const hello = (s: string): string => pad("hello " + s);\n',
+      "packages/lib/BUILD.ts":
+        'import { filegroup } from "@hb/core";\nimport { esbuild } from "@hb/rules-node";\n' +
+        'esbuild({ name: "lib", srcs: ["index.ts"], entry: "index.ts", deps: ["//:node_modules"], external: ["left-pad"] });\n' +
+        'filegroup({ name: "package", srcs: ["package.json"] });\n',
+      "packages/app/main.ts": 'import pad from "left-pad";\nimport { hello } from "@ws/lib";\nconsole.log(pad(hello("app")));\n',
+      "packages/app/app.test.ts":
+        'import { test } from "node:test";\nimport { strictEqual } from "node:assert";\nimport { hello } from "@ws/lib";\n' +
+        'test("hello", () => strictEqual(hello("test"), "[hello test]"));\n',
+      "packages/app/BUILD.ts":
+        'import { node_binary, node_test } from "@hb/rules-node";\n' +
+        `node_binary({ name: "app", entry: "main.ts", srcs: ["main.ts"], deps: ${deps} });\n` +
+        `node_test({ name: "test", srcs: ["app.test.ts"], deps: ${deps} });\n` +
+        `node_test({ name: "vitest", runner: "vitest", srcs: ["vi.test.ts"], deps: ${deps} });\n`,
+      "packages/app/vi.test.ts":
+        'import { expect, test } from "vitest";\nimport pad from "left-pad";\nimport { hello } from "@ws/lib";\n' +
+        'test("hello", () => expect(pad(hello("vitest"))).toBe("[[hello vitest]]"));\n',
+    });
+    const b = await hb(ws, ["build", "//packages/app:app"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const run = await execa("node", [join(ws, "hb-out/packages/app/app.mjs")], { reject: false });
+    expect(run.stdout).toBe("[[hello app]]");
+    const t = await hb(ws, ["test", "//packages/app:test", "//packages/app:vitest"]);
+    expect(t.exitCode, t.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/packages/app/test.test.log"), "utf8")).toContain("# pass 1");
+    const vitestLog = readFileSync(join(ws, "hb-out/packages/app/vitest.test.log"), "utf8").replace(/\x1b\[[0-9;]*m/g, "");
+    expect(vitestLog).toMatch(/Tests\s+1 passed/);
   });
 });
