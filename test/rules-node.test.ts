@@ -155,3 +155,62 @@ describe("rules-node on examples/ts-monorepo", () => {
     expect(use.stdout).toBe("Hello, npm!");
   });
 });
+
+describe("npm_package", () => {
+  it("ships a directory output less what files leaves out, README and LICENSE, and turns workspace: ranges into the packed versions", async () => {
+    const ws = makeWorkspace({
+      "tools/BUILD.ts": 'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      "core/package.json": '{ "name": "@w/core", "version": "2.3.4" }',
+      "core/BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "package", srcs: ["package.json"] });\n',
+      "cli/package.json": JSON.stringify({
+        name: "@w/cli",
+        version: "1.0.0",
+        main: "dist/index.js",
+        bin: { w: "bin/w.js" },
+        files: ["dist", "!dist/**/*.map", "types/*.d.ts"],
+        dependencies: { "@w/core": "workspace:^", other: "workspace:@w/core@*", lodash: "^4.0.0" },
+        peerDependencies: { "@w/core": "workspace:~" },
+        devDependencies: { "@w/core": "workspace:*" },
+      }),
+      "cli/README.md": "# cli\n",
+      "cli/LICENSE": "MIT\n",
+      "cli/bin/w.js": "#!/usr/bin/env node\n",
+      "cli/notes.txt": "not shipped\n",
+      "cli/types/index.d.ts": "export {};\n",
+      "cli/BUILD.ts":
+        'import { rule } from "@hb/core";\nimport { npm_package } from "@hb/rules-node";\n' +
+        // a directory output, as tsc's outDir is
+        'const dist = rule({ kind: "dist", attrs: {}, impl(ctx) {\n' +
+        '  const d = ctx.declareDirectory("dist");\n' +
+        '  ctx.actions.run({ executable: "/bin/bash", arguments: ["-c", `mkdir -p ${d.path}/sub && echo a > ${d.path}/index.js && echo m > ${d.path}/index.js.map && echo b > ${d.path}/sub/b.js`], outputs: [d] });\n' +
+        "  return { files: [d] };\n} });\n" +
+        'dist({ name: "dist" });\n' +
+        'npm_package({ name: "package", package_json: "package.json", srcs: ["README.md", "LICENSE", "bin/w.js", "notes.txt", "types/index.d.ts"], deps: [":dist"], packages: ["//core:package"] });\n',
+    });
+    const b = await hb(ws, ["build", "//cli:package"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const tgz = join(ws, "hb-out/cli/package.tgz");
+    const listing = await execa("tar", ["tzf", tgz]);
+    expect(listing.stdout.split("\n")).toEqual([
+      "package/LICENSE",
+      "package/README.md",
+      "package/bin/w.js",
+      "package/dist/index.js",
+      "package/dist/sub/b.js",
+      "package/package.json",
+      "package/types/index.d.ts",
+    ]);
+    const manifest = JSON.parse((await execa("tar", ["xzOf", tgz, "package/package.json"])).stdout);
+    expect(manifest.dependencies).toEqual({ "@w/core": "^2.3.4", other: "npm:@w/core@2.3.4", lodash: "^4.0.0" });
+    expect(manifest.peerDependencies).toEqual({ "@w/core": "~2.3.4" });
+    expect(manifest.devDependencies).toEqual({ "@w/core": "2.3.4" });
+
+    // a workspace: range with no package.json to take the version from fails, naming it
+    writeFileSync(join(ws, "cli/BUILD.ts"), readFileSync(join(ws, "cli/BUILD.ts"), "utf8").replace(', packages: ["//core:package"]', ""));
+    const missing = await hb(ws, ["build", "//cli:package"]);
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toContain(
+      "//cli:package: dependencies.@w/core is workspace:^, and 'packages' lists no package.json of @w/core to take its version from",
+    );
+  });
+});
