@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { cpSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "../packages/cache-server/src/testing/server";
@@ -212,5 +212,55 @@ describe("npm_package", () => {
     expect(missing.stderr).toContain(
       "//cli:package: dependencies.@w/core is workspace:^, and 'packages' lists no package.json of @w/core to take its version from",
     );
+  });
+});
+
+describe("ts_project", () => {
+  it("emits JavaScript (ESM or CJS) and declarations with tsc into its package's out_dir, following a project reference; a type error fails", async () => {
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "node", path: "/usr/bin/node" });\n' +
+        `local_toolchain({ name: "typescript", path: "${REPO}/node_modules/typescript" });\n`,
+      "tsconfig.base.json": JSON.stringify({
+        compilerOptions: { target: "es2022", module: "nodenext", strict: true, declaration: true, types: [] },
+      }),
+      "BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "base", srcs: ["tsconfig.base.json"] });\n',
+      "lib/tsconfig.json": JSON.stringify({
+        extends: "../tsconfig.base.json",
+        compilerOptions: { composite: true, rootDir: "src", outDir: "dist" },
+        include: ["src"],
+      }),
+      "lib/src/index.ts": "export const greet = (name: string): string => `hello ${name}`;\n",
+      "lib/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "lib", srcs: ["src/index.ts"], deps: ["//:base"] });\n',
+      "app/tsconfig.json": JSON.stringify({
+        extends: "../tsconfig.base.json",
+        compilerOptions: { rootDir: "src", outDir: "dist" },
+        include: ["src"],
+        references: [{ path: "../lib" }],
+      }),
+      // module nodenext: ESM where package.json says "type": "module" (app), CommonJS where nothing does (lib)
+      "app/package.json": '{ "name": "app", "type": "module" }',
+      "app/src/main.ts": 'import { greet } from "../../lib/src/index.js";\nexport const message: string = greet("app");\n',
+      "app/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "app", srcs: ["src/main.ts", "package.json"], deps: ["//:base", "//lib"] });\n',
+    });
+    const b = await hb(ws, ["build", "//app"]);
+    expect(b.exitCode, b.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/lib/dist/index.d.ts"), "utf8")).toContain("export declare const greet: (name: string) => string;");
+    expect(readFileSync(join(ws, "hb-out/lib/dist/index.js"), "utf8")).toContain("exports.greet = greet;");
+    expect(readFileSync(join(ws, "hb-out/app/dist/main.js"), "utf8")).toContain('import { greet } from "../../lib/src/index.js";');
+    expect(readFileSync(join(ws, "hb-out/app/dist/main.d.ts"), "utf8")).toContain("export declare const message: string;");
+    expect(JSON.parse(readFileSync(join(ws, "hb-out/lib/lib.tsbuildinfo"), "utf8"))).toHaveProperty("version");
+    // the source tree is not written
+    expect(existsSync(join(ws, "lib/dist"))).toBe(false);
+
+    writeFileSync(
+      join(ws, "app/src/main.ts"),
+      'import { greet } from "../../lib/src/index.js";\nexport const message: number = greet("app");\n',
+    );
+    const bad = await hb(ws, ["build", "//app"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).toContain("app/src/main.ts(2,14): error TS2322: Type 'string' is not assignable to type 'number'.");
   });
 });

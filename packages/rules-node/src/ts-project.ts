@@ -1,0 +1,74 @@
+import { attr, rule, toolchainOf, type File } from "@hb/core";
+import { DEFAULT_TOOLS, requireToolchain, sh, toolchainPath } from "./tools";
+
+/**
+ * What a ts_project gives the projects that reference it: its tsconfig (where tsc finds its
+ * outputs) and sources (an import of one resolves to it, then to its .d.ts in out_dir).
+ */
+interface TsProjectInfo {
+  tsconfig: File;
+  srcs: File[];
+}
+
+/**
+ * Compiles a TypeScript project with tsc, as a sandboxed action: JavaScript and declarations
+ * (as its tsconfig says) into `out_dir`, a directory output of this package, which the sandbox
+ * shows at `<package>/<out_dir>`, beside the sources, as in a tree built in place; tsc's
+ * incremental state (`<name>.tsbuildinfo`) is a declared output too. A project its tsconfig
+ * `references` is a ts_project in `deps`: its tsconfig, sources and outputs (the .d.ts tsc reads
+ * in place of its sources) are inputs here. A package shipping ESM and CJS has a ts_project for each
+ * tsconfig, with its own out_dir. A type error fails the action with tsc's messages.
+ */
+export const ts_project = rule({
+  kind: "ts_project",
+  attrs: {
+    srcs: attr.labelList({ mandatory: true, doc: "the sources the tsconfig includes" }),
+    tsconfig: attr.label({ default: "tsconfig.json", doc: "the project's tsconfig.json (and a base it extends, in deps)" }),
+    deps: attr.labelList({
+      doc: "referenced ts_projects, npm_deps trees, other files tsc reads (a base tsconfig, declarations)",
+    }),
+    out_dir: attr.string({ default: "dist", doc: "package-relative directory tsc emits into (its outDir)" }),
+    args: attr.stringList({ doc: "more tsc options" }),
+    typescript: attr.label({ default: DEFAULT_TOOLS.typescript, doc: "the typescript package directory" }),
+    node: attr.label({ default: DEFAULT_TOOLS.node }),
+  },
+  impl(ctx) {
+    const typescript = requireToolchain(ctx.attr.typescript, "typescript", ctx.label);
+    const node = requireToolchain(ctx.attr.node, "node", ctx.label);
+    const [tsconfig] = ctx.files("tsconfig");
+    const srcs = ctx.files("srcs");
+    const out = ctx.declareDirectory(ctx.attr.out_dir!);
+    const buildinfo = ctx.declareFile(`${ctx.name}.tsbuildinfo`);
+    const referenced = ctx.attr.deps.flatMap((d) => {
+      const p = d.providers.tsProject as TsProjectInfo | undefined;
+      return p ? [p.tsconfig, ...p.srcs] : [];
+    });
+    // tsc writes where the package's sources expect its output: the package path of out_dir
+    const outDir = ctx.pkg === "" ? ctx.attr.out_dir! : `${ctx.pkg}/${ctx.attr.out_dir}`;
+    const tsc = [
+      toolchainPath(node),
+      `${toolchainPath(typescript)}/lib/tsc.js`,
+      "-p",
+      tsconfig!.path,
+      "--outDir",
+      outDir,
+      "--incremental",
+      "--tsBuildInfoFile",
+      buildinfo.path,
+      "--pretty",
+      "false",
+      ...ctx.attr.args,
+    ];
+    ctx.actions.run({
+      executable: "/bin/bash",
+      arguments: ["-c", tsc.map(sh).join(" ")],
+      inputs: [...srcs, ...ctx.files("deps"), tsconfig!, ...referenced],
+      toolchains: [typescript, node, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
+      outputs: [out, buildinfo],
+      mnemonic: "Tsc",
+      progressMessage: `Compiling ${ctx.label}`,
+    });
+    const provided: { files: File[]; tsProject: TsProjectInfo } = { files: [out, buildinfo], tsProject: { tsconfig: tsconfig!, srcs } };
+    return provided;
+  },
+});
