@@ -388,7 +388,7 @@ describe("http_file and hb fetch", () => {
 });
 
 describe("the rules resolve npm_deps and workspace packages", () => {
-  it("esbuild in node_binary and node_test resolves a bare import from the tree and a workspace package through its link", async () => {
+  it("esbuild in node_binary and node_test, and vitest, resolve a bare import from the tree, a workspace package through its link, and a module_name", async () => {
     const leftPad = await tarball({
       "package.json": '{"name":"left-pad","version":"1.0.0","main":"index.js"}',
       "index.js": "module.exports = (s) => '[' + s + ']';\n",
@@ -419,7 +419,9 @@ describe("the rules resolve npm_deps and workspace packages", () => {
       "packages/lib/BUILD.ts":
         'import { filegroup } from "@hb/core";\nimport { esbuild } from "@hb/rules-node";\n' +
         'esbuild({ name: "lib", srcs: ["index.ts"], entry: "index.ts", deps: ["//:node_modules"], external: ["left-pad"] });\n' +
-        'filegroup({ name: "package", srcs: ["package.json"] });\n',
+        'filegroup({ name: "package", srcs: ["package.json"] });\n' +
+        // imported by its module_name, which both runners alias to the bundle
+        'esbuild({ name: "named", srcs: ["index.ts"], entry: "index.ts", deps: ["//:node_modules"], module_name: "@ws/named" });\n',
       "packages/app/main.ts": 'import pad from "left-pad";\nimport { hello } from "@ws/lib";\nconsole.log(pad(hello("app")));\n',
       "packages/app/app.test.ts":
         'import { test } from "node:test";\nimport { strictEqual } from "node:assert";\nimport { hello } from "@ws/lib";\n' +
@@ -428,10 +430,12 @@ describe("the rules resolve npm_deps and workspace packages", () => {
         'import { node_binary, node_test } from "@hb/rules-node";\n' +
         `node_binary({ name: "app", entry: "main.ts", srcs: ["main.ts"], deps: ${deps} });\n` +
         `node_test({ name: "test", srcs: ["app.test.ts"], deps: ${deps} });\n` +
-        `node_test({ name: "vitest", runner: "vitest", srcs: ["vi.test.ts"], deps: ${deps} });\n`,
+        `node_test({ name: "vitest", runner: "vitest", srcs: ["vi.test.ts"], deps: [...${deps}, "//packages/lib:named"], vitest_config: "vitest.config.mjs" });\n`,
+      // the user's config, a function of the env, still applies beside the aliases
+      "packages/app/vitest.config.mjs": 'export default () => ({ define: { __MARK__: JSON.stringify("mark") } });\n',
       "packages/app/vi.test.ts":
-        'import { expect, test } from "vitest";\nimport pad from "left-pad";\nimport { hello } from "@ws/lib";\n' +
-        'test("hello", () => expect(pad(hello("vitest"))).toBe("[[hello vitest]]"));\n',
+        'import { expect, test } from "vitest";\nimport pad from "left-pad";\nimport { hello } from "@ws/lib";\nimport { hello as named } from "@ws/named";\n' +
+        'test("hello", () => expect(pad(hello("vitest")) + named("too") + __MARK__).toBe("[[hello vitest]][hello too]mark"));\n',
     });
     const b = await hb(ws, ["build", "//packages/app:app"]);
     expect(b.exitCode, b.output).toBe(0);

@@ -1,6 +1,33 @@
-import { HbError, attr, rule, type File } from "@hb/core";
+import { HbError, attr, rule, type File, type RuleContext } from "@hb/core";
 import { bundle } from "./esbuild";
-import { DEFAULT_TOOLS, jsModuleOf, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, type JsModule, jsModuleOf, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
+
+/**
+ * A vitest config that resolves the deps' module names to their bundles, as the node runner's
+ * esbuild aliases do: the user's config (an object or a function of the env), its resolve.alias
+ * after these. Paths are relative to the config file, so it holds in and out of the sandbox.
+ */
+function vitestAliasConfig(ctx: RuleContext, modules: readonly JsModule[], user: File | undefined): File {
+  const file = ctx.declareFile(`_${ctx.name}_vitest.config.mjs`);
+  const up = file.path
+    .split("/")
+    .slice(0, -1)
+    .map(() => "..")
+    .join("/");
+  const alias = modules.map((m) => ({ find: m.name, replacement: `${up}/${m.entry}` }));
+  const content = [
+    'import { fileURLToPath } from "node:url";',
+    user ? `import user from ${JSON.stringify(`${up}/${user.path}`)};` : "const user = {};",
+    'const base = typeof user === "function" ? await user({ command: "serve", mode: "test" }) : user;',
+    `const ours = ${JSON.stringify(alias)}.map((a) => ({ find: a.find, replacement: fileURLToPath(new URL(a.replacement, import.meta.url)) }));`,
+    "const theirs = base.resolve?.alias ?? [];",
+    "const rest = Array.isArray(theirs) ? theirs : Object.entries(theirs).map(([find, replacement]) => ({ find, replacement }));",
+    "export default { ...base, resolve: { ...base.resolve, alias: [...ours, ...rest] } };",
+    "",
+  ].join("\n");
+  ctx.actions.write({ output: file, content });
+  return file;
+}
 
 /**
  * Runs tests in the sandbox: node's built-in runner (each test file bundled with esbuild, then
@@ -31,7 +58,12 @@ export const node_test = rule({
     const args = ctx.attr.args.map(sh).join(" ");
     if (ctx.attr.runner === "vitest") {
       const modules = requireToolchain(ctx.attr.vitest, "vitest", ctx.label);
-      const config = ctx.files("vitest_config");
+      const userConfig = ctx.files("vitest_config");
+      const aliases = ctx.attr.deps.flatMap((d) => {
+        const m = jsModuleOf(d);
+        return m ? [m] : [];
+      });
+      const config = aliases.length > 0 ? [vitestAliasConfig(ctx, aliases, userConfig[0])] : userConfig;
       const vitest = `${toolchainPath(modules)}/vitest/vitest.mjs`;
       // the node_modules tree is read-only in the sandbox: no results cache, and the config is
       // loaded in memory rather than bundled to a file beside it (hb's own cache replaces vitest's)
@@ -42,7 +74,7 @@ export const node_test = rule({
       ctx.actions.run({
         executable: "/bin/bash",
         arguments: ["-c", command],
-        inputs: [...srcs, ...data, ...config, ...ctx.files("deps")],
+        inputs: [...srcs, ...data, ...config, ...userConfig, ...ctx.files("deps")],
         toolchains: [node, modules],
         outputs: [log],
         mnemonic: "Vitest",
