@@ -448,3 +448,132 @@ describe("the rules resolve npm_deps and workspace packages", () => {
     expect(vitestLog).toMatch(/Tests\s+1 passed/);
   });
 });
+
+describe("npm_deps from yarn.lock", () => {
+  it("lays out an importer's tree hoisted as yarn's node-modules linker does, pinning every tarball on first fetch", async () => {
+    const dep = await tarball({
+      "package.json": '{"name":"dep","version":"1.0.0"}',
+      "index.js": "module.exports = 'dep with ' + require('sub');\n",
+    });
+    const sub1 = await tarball({ "package.json": '{"name":"sub","version":"1.0.0"}', "index.js": "module.exports = 'sub 1';\n" });
+    const sub2 = await tarball({ "package.json": '{"name":"sub","version":"2.0.0"}', "index.js": "module.exports = 'sub 2';\n" });
+    const tool = await tarball({
+      "package.json": '{"name":"tool","version":"1.0.0","bin":{"tool":"cli.js"}}',
+      "cli.js": "#!/usr/bin/env node\n",
+    });
+    const url = await serve({
+      "/dep/-/dep-1.0.0.tgz": dep,
+      "/sub/-/sub-1.0.0.tgz": sub1,
+      "/sub/-/sub-2.0.0.tgz": sub2,
+      "/tool/-/tool-1.0.0.tgz": tool,
+    });
+    const lock = [
+      "__metadata:",
+      "  version: 8",
+      "  cacheKey: 10c0",
+      "",
+      '"a@workspace:packages/a":',
+      "  version: 0.0.0-use.local",
+      '  resolution: "a@workspace:packages/a"',
+      "  dependencies:",
+      '    b: "workspace:^"',
+      '    dep: "npm:^1.0.0"',
+      '    native-mac: "npm:1.0.0"',
+      '    sub: "npm:^1.0.0"',
+      '    tool: "patch:tool@npm%3A^1.0.0#optional!builtin<compat/tool>"',
+      "  dependenciesMeta:",
+      "    native-mac:",
+      "      optional: true",
+      "  languageName: unknown",
+      "  linkType: soft",
+      "",
+      '"b@workspace:^, b@workspace:packages/b":',
+      "  version: 0.0.0-use.local",
+      '  resolution: "b@workspace:packages/b"',
+      "  languageName: unknown",
+      "  linkType: soft",
+      "",
+      '"dep@npm:^1.0.0":',
+      "  version: 1.0.0",
+      '  resolution: "dep@npm:1.0.0"',
+      "  dependencies:",
+      '    sub: "npm:^2.0.0"',
+      "  checksum: 10c0/abc",
+      "  languageName: node",
+      "  linkType: hard",
+      "",
+      '"native-mac@npm:1.0.0":',
+      "  version: 1.0.0",
+      '  resolution: "native-mac@npm:1.0.0"',
+      "  conditions: os=darwin & cpu=arm64",
+      "  languageName: node",
+      "  linkType: hard",
+      "",
+      '"root@workspace:.":',
+      "  version: 0.0.0-use.local",
+      '  resolution: "root@workspace:."',
+      "  languageName: unknown",
+      "  linkType: soft",
+      "",
+      '"sub@npm:^1.0.0":',
+      "  version: 1.0.0",
+      '  resolution: "sub@npm:1.0.0"',
+      "  languageName: node",
+      "  linkType: hard",
+      "",
+      '"sub@npm:^2.0.0":',
+      "  version: 2.0.0",
+      '  resolution: "sub@npm:2.0.0"',
+      "  languageName: node",
+      "  linkType: hard",
+      "",
+      '"tool@npm:^1.0.0":',
+      "  version: 1.0.0",
+      '  resolution: "tool@npm:1.0.0"',
+      "  bin:",
+      "    tool: cli.js",
+      "  languageName: node",
+      "  linkType: hard",
+      "",
+      '"tool@patch:tool@npm%3A^1.0.0#optional!builtin<compat/tool>":',
+      "  version: 1.0.0",
+      '  resolution: "tool@patch:tool@npm%3A1.0.0#optional!builtin<compat/tool>::version=1.0.0&hash=abc"',
+      "  bin:",
+      "    tool: cli.js",
+      "  languageName: node",
+      "  linkType: hard",
+      "",
+    ].join("\n");
+    const D = 'import { genrule } from "@hb/core";\nimport { npm_deps } from "@hb/rules-node";\n';
+    const ws = makeWorkspace(
+      {
+        "yarn.lock": lock,
+        "BUILD.ts": "",
+        "packages/b/BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "b", srcs: ["package.json", "index.js"] });\n',
+        "packages/b/package.json": '{ "name": "b", "main": "index.js" }',
+        "packages/b/index.js": "module.exports = 'b';\n",
+        "packages/a/BUILD.ts":
+          D +
+          'npm_deps({ name: "node_modules", lockfile: "//:yarn.lock" });\n' +
+          'genrule({ name: "run", srcs: ["a.js", ":node_modules", "//packages/b"], outs: ["out.txt"], cmd: "node packages/a/a.js > $@; readlink packages/a/node_modules/.bin/tool >> $@" });\n',
+        "packages/a/a.js": "console.log(require('dep'));\nconsole.log(require('sub'));\nconsole.log(require('b'));\n",
+      },
+      `export default { npm: { registry: "${url}" } };\n`,
+    );
+    const r = await hb(ws, ["build", "//packages/a:run"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).toContain("WARNING: pinned 4 npm tarball(s)");
+    // a's own sub is 1, hoisted; dep's is 2, nested under it; the other platform's package left out
+    expect(readFileSync(join(ws, "hb-out/packages/a/out.txt"), "utf8")).toBe("dep with sub 2\nsub 1\nb\n../tool/cli.js\n");
+    expect(readdirSync(join(ws, "hb-out/packages/a/node_modules")).sort()).toEqual([".bin", "b", "dep", "sub", "tool"]);
+    expect(readdirSync(join(ws, "hb-out/packages/a/node_modules/dep/node_modules"))).toEqual(["sub"]);
+    expect(readlinkSync(join(ws, "hb-out/packages/a/node_modules/b"))).toBe("../../b");
+    expect(Object.keys(JSON.parse(readFileSync(join(ws, "hb.lock.json"), "utf8")).npm)).toHaveLength(4);
+    expect(requests.sort()).toEqual(["/dep/-/dep-1.0.0.tgz", "/sub/-/sub-1.0.0.tgz", "/sub/-/sub-2.0.0.tgz", "/tool/-/tool-1.0.0.tgz"]);
+
+    writeFileSync(join(ws, "yarn.lock"), "# yarn lockfile v1\n\n");
+    const v1 = await hb(ws, ["build", "//packages/a:run"]);
+    expect(v1.exitCode).toBe(2);
+    expect(v1.stderr).toContain("yarn.lock is yarn 1's lockfile, which does not say which workspace package needs what");
+  });
+});

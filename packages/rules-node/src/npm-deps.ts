@@ -45,7 +45,7 @@ for (const [dir, manifest] of packages) {
 
 /**
  * The node_modules of this package, from a lockfile in it or above it (package-lock.json v2/v3,
- * pnpm-lock.yaml): the entries the lockfile has for this package's directory (the root's
+ * pnpm-lock.yaml, yarn.lock of yarn 2 and later): the entries the lockfile has for this package's directory (the root's
  * node_modules/..., a workspace package's packages/x/node_modules/..., pnpm's importer), with
  * workspace links, laid out as the package manager would, so that the merged view shows it
  * where this package's sources resolve imports (`<package>/node_modules`). Optional packages for
@@ -61,7 +61,7 @@ export const npm_deps = rule({
   attrs: {
     lockfile: attr.label({
       default: "package-lock.json",
-      doc: "package-lock.json or pnpm-lock.yaml, of this package or a directory above it (//:pnpm-lock.yaml)",
+      doc: "package-lock.json, pnpm-lock.yaml or yarn.lock, of this package or a directory above it (//:pnpm-lock.yaml)",
     }),
     run_scripts: attr.stringList({ doc: "packages whose preinstall/install/postinstall scripts run (sandboxed, no network)" }),
   },

@@ -42,7 +42,7 @@ export interface FetchOptions {
 }
 
 export interface NpmInstallOptions {
-  /** a package-lock.json (lockfileVersion 2 or 3) or pnpm-lock.yaml, in this package or above it */
+  /** a package-lock.json (lockfileVersion 2 or 3), pnpm-lock.yaml or yarn.lock (yarn 2+), in this package or above it */
   lockfile: File;
   /**
    * a directory (ctx.declareDirectory) that becomes the node_modules of this package: the
