@@ -577,3 +577,76 @@ describe("npm_deps from yarn.lock", () => {
     expect(v1.stderr).toContain("yarn.lock is yarn 1's lockfile, which does not say which workspace package needs what");
   });
 });
+
+describe("node_test's runner from an npm_deps tree", () => {
+  /**
+   * vitest and what it needs, as npm_deps fetches them: each installed package of this
+   * repository's node_modules packed as a tarball, with package-lock.json's entries for them.
+   */
+  async function vitestLock(): Promise<{ lock: object; files: Record<string, Buffer> }> {
+    type Entry = {
+      version: string;
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+    };
+    const all = (JSON.parse(readFileSync(join(REPO, "package-lock.json"), "utf8")) as { packages: Record<string, Entry> }).packages;
+    // node's lookup: the package's own node_modules, then its parents'
+    const locate = (from: string, dep: string): string | undefined => {
+      for (let p = from; ; p = p.slice(0, Math.max(0, p.lastIndexOf("/node_modules/")))) {
+        const at = p ? `${p}/node_modules/${dep}` : `node_modules/${dep}`;
+        if (all[at]) return at;
+        if (!p) return undefined;
+      }
+    };
+    const closure = new Set<string>();
+    const visit = (path: string) => {
+      if (closure.has(path) || !existsSync(join(REPO, path))) return;
+      closure.add(path);
+      const e = all[path]!;
+      const peers = Object.keys(e.peerDependencies ?? {}).filter((p) => !e.peerDependenciesMeta?.[p]?.optional);
+      for (const dep of [...Object.keys({ ...e.dependencies, ...e.optionalDependencies }), ...peers]) {
+        const at = locate(path, dep);
+        if (at) visit(at);
+      }
+    };
+    visit("node_modules/vitest");
+    const files: Record<string, Buffer> = {};
+    const packages: Record<string, object> = { "": {} };
+    const dir = tempDir();
+    for (const [i, path] of [...closure].sort().entries()) {
+      const out = join(dir, `${i}.tgz`);
+      const base = path.slice(path.lastIndexOf("/") + 1);
+      // as npm pack lays a package out (package/...), without what is installed inside it
+      await execa("tar", ["-czf", out, "--exclude=node_modules", "-C", join(REPO, path, ".."), `--transform=s,^${base},package,`, base]);
+      const bytes = readFileSync(out);
+      files[`/${i}.tgz`] = bytes;
+      // resolved from the test's server, whose address the test puts in front
+      packages[path] = { ...all[path], resolved: `/${i}.tgz`, integrity: sri(bytes) };
+    }
+    return { lock: { lockfileVersion: 3, packages }, files };
+  }
+
+  it("runs vitest from the lockfile's tree, as the project's own test command would", async () => {
+    const { lock, files } = await vitestLock();
+    const url = await serve(files);
+    const text = JSON.stringify(lock).replace(/"resolved":"\//g, `"resolved":"${url}/`);
+    const esbuildSha = /sha256: "([0-9a-f]{64})"/.exec(readFileSync(join(REPO, "tools/BUILD.ts"), "utf8"))![1]!;
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "@hb/core";\nimport { esbuild_toolchain } from "@hb/rules-node";\n' +
+        `esbuild_toolchain({ name: "esbuild", path: "${REPO}/node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "${esbuildSha}" });\n` +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      "package-lock.json": text,
+      "sum.test.ts": 'import { expect, test } from "vitest";\ntest("sum", () => expect(1 + 2).toBe(3));\n',
+      "BUILD.ts":
+        'import { node_test, npm_deps } from "@hb/rules-node";\nnpm_deps({ name: "node_modules" });\n' +
+        'node_test({ name: "test", runner: "vitest", srcs: ["sum.test.ts"], vitest: ":node_modules" });\n',
+    });
+    const t = await hb(ws, ["test", "//:test"]);
+    expect(t.exitCode, t.output).toBe(0);
+    const log = readFileSync(join(ws, "hb-out/test.test.log"), "utf8").replace(/\x1b\[[0-9;]*m/g, "");
+    expect(log).toMatch(/Tests\s+1 passed/);
+  });
+});

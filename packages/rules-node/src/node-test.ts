@@ -48,7 +48,10 @@ export const node_test = rule({
     timeout: testTimeout(),
     esbuild: attr.label({ default: DEFAULT_TOOLS.esbuild }),
     node: attr.label({ default: DEFAULT_TOOLS.node }),
-    vitest: attr.label({ default: DEFAULT_TOOLS.vitest, doc: "vitest: a node_modules directory toolchain holding vitest" }),
+    vitest: attr.label({
+      default: DEFAULT_TOOLS.vitest,
+      doc: "vitest: the node_modules holding it, an npm_deps target (more trees it links into, as pnpm's store, in deps) or a directory toolchain",
+    }),
   },
   impl(ctx) {
     const node = requireToolchain(ctx.attr.node, "node", ctx.label);
@@ -57,14 +60,16 @@ export const node_test = rule({
     const log = ctx.declareFile(`${ctx.name}.test.log`);
     const args = ctx.attr.args.map(sh).join(" ");
     if (ctx.attr.runner === "vitest") {
-      const modules = requireToolchain(ctx.attr.vitest, "vitest", ctx.label);
+      // vitest from the lockfile's tree, as the project's own test command runs it; else a toolchain
+      const tree = (ctx.attr.vitest?.providers.npmDeps as { nodeModules?: string } | undefined)?.nodeModules;
+      const modules = tree === undefined ? requireToolchain(ctx.attr.vitest, "vitest", ctx.label) : undefined;
       const userConfig = ctx.files("vitest_config");
       const aliases = ctx.attr.deps.flatMap((d) => {
         const m = jsModuleOf(d);
         return m ? [m] : [];
       });
       const config = aliases.length > 0 ? [vitestAliasConfig(ctx, aliases, userConfig[0])] : userConfig;
-      const vitest = `${toolchainPath(modules)}/vitest/vitest.mjs`;
+      const vitest = `${tree ?? toolchainPath(modules!)}/vitest/vitest.mjs`;
       // the node_modules tree is read-only in the sandbox: no results cache, and the config is
       // loaded in memory rather than bundled to a file beside it (hb's own cache replaces vitest's)
       const command = testCommand(
@@ -74,8 +79,8 @@ export const node_test = rule({
       ctx.actions.run({
         executable: "/bin/bash",
         arguments: ["-c", command],
-        inputs: [...srcs, ...data, ...config, ...userConfig, ...ctx.files("deps")],
-        toolchains: [node, modules],
+        inputs: [...srcs, ...data, ...config, ...userConfig, ...ctx.files("deps"), ...(tree === undefined ? [] : ctx.files("vitest"))],
+        toolchains: modules ? [node, modules] : [node],
         outputs: [log],
         mnemonic: "Vitest",
         timeout: ctx.attr.timeout,
