@@ -145,6 +145,18 @@ describe("npm_deps", () => {
     expect(existsSync(join(ws, "hb-out/app/ran.txt"))).toBe(false);
     expect(existsSync(join(ws, "hb.lock.json"))).toBe(false);
     writeFileSync(join(ws, "hb.config.ts"), 'export default { npm: { allowUnpinned: ["from-git"] } };\n');
+    // CI's way: pin nothing, fail on what hb.lock.json does not pin
+    for (const command of [
+      ["fetch", "--locked", "//app:use"],
+      ["build", "--locked", "//app:use"],
+    ]) {
+      const locked = await hb(ws, command);
+      expect(locked.exitCode, locked.output).toBe(2);
+      expect(locked.stderr).toContain(
+        "1 npm tarball(s) have no integrity in their lockfile and no pin in hb.lock.json (--locked pins nothing): app/package-lock.json: node_modules/left-pad",
+      );
+      expect(existsSync(join(ws, "hb.lock.json"))).toBe(false);
+    }
     const pinned = await hb(ws, ["build", "//app:use"]);
     expect(pinned.exitCode, pinned.output).toBe(0);
     expect(pinned.stderr).toContain(
@@ -155,7 +167,7 @@ describe("npm_deps", () => {
       npm: { [`${url}/left-pad-1.0.0.tgz`]: sri(leftPad) },
     });
     expect(readFileSync(join(ws, ".hb/fetch-log.jsonl"), "utf8")).toContain("fetched, pinned on first fetch into hb.lock.json");
-    const again = await hb(ws, ["build", "//app:use"]);
+    const again = await hb(ws, ["build", "--locked", "//app:use"]);
     expect(again.exitCode, again.output).toBe(0);
     expect(again.stderr).not.toContain("pinned");
     expect(summary(again).executed).toBe(0);

@@ -33,6 +33,7 @@ export const buildCommand: Command = {
     },
     "allow-dirty": { type: "boolean", description: "sign provenance for a tree with uncommitted changes (recorded as dirty)" },
     offline: { type: "boolean", description: "skip the fetch step: fail if an external input is not fetched yet (run hb fetch first)" },
+    locked: { type: "boolean", description: "pin nothing into hb.lock.json: fail on an npm tarball it does not pin (CI)" },
     ...AUDIT_OPTION,
   },
   positionals: true,
@@ -54,6 +55,7 @@ export const buildCommand: Command = {
       ...buildRequest(flags, { cwd, patterns: positionals, signal, term, progress }),
       audit: values.audit === true,
       offline: values.offline === true,
+      locked: values.locked === true,
       provenance:
         values.provenance === true
           ? { signingKey: signingKey!, builderId: stringOption(values, "builder-id"), allowDirty: values["allow-dirty"] === true }

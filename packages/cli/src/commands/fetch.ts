@@ -11,10 +11,16 @@ export const fetchCommand: Command = {
   description: [
     "Downloads every pinned external input of the targets (default //...) into the local CAS, checking",
     "each against its sha256 or lockfile integrity before it is stored, and logs every fetch to",
-    "<output base>/fetch-log.jsonl. Afterwards builds work offline (hb build --offline).",
+    "<output base>/fetch-log.jsonl. Afterwards builds work offline (hb build --offline). An npm tarball",
+    `the lockfile gives no integrity is pinned by this first fetch into ${HB_LOCK_FILE}, to review and commit;`,
+    "with --locked it fails instead.",
   ].join("\n"),
   options: {
     "output-base": { type: "string", valueName: "DIR", description: "hb's state directory (default <workspace>/.hb)" },
+    locked: {
+      type: "boolean",
+      description: `pin nothing: fail on an npm tarball without an integrity that ${HB_LOCK_FILE} does not pin (CI)`,
+    },
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
@@ -24,6 +30,7 @@ export const fetchCommand: Command = {
       patterns: positionals.length > 0 ? positionals : ["//..."],
       outputBase: stringOption(values, "output-base") ?? process.env.HB_OUTPUT_BASE,
       analyzerScript: ANALYZER_SCRIPT,
+      locked: values.locked === true,
       signal,
       onFetch: (url) => term.line(`hb: fetching ${url}`),
       onLockWait: (m) => term.line(`hb: ${m}`),

@@ -34,6 +34,8 @@ export interface BuildRequest {
   audit?: boolean;
   /** no fetch step: fail if an external input is not fetched yet */
   offline?: boolean;
+  /** the fetch step pins nothing into hb.lock.json: an npm tarball without a pin fails */
+  locked?: boolean;
   /** the team cache; overrides hb.config.ts's remoteCache */
   remote?: RemoteFlags;
   /** hb test: build and run the test targets among the patterns' targets */
@@ -131,6 +133,7 @@ export function executeOptions(
     useCache: !request.audit,
     audit: request.audit,
     network: !request.offline,
+    lockedNpm: request.locked,
     npm: config.npm,
     remote: plan.remote,
     remoteRuns: plan.remoteRuns?.(base.cas),

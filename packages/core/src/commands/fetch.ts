@@ -12,6 +12,8 @@ export interface FetchOptions {
   patterns: readonly string[];
   outputBase?: string;
   analyzerScript: string;
+  /** pin nothing on first fetch: fail on an npm tarball hb.lock.json does not pin */
+  locked?: boolean;
   signal: AbortSignal;
   onFetch?: (url: string) => void;
   onLockWait?: (message: string) => void;
@@ -36,6 +38,7 @@ export async function fetchExternal(opts: FetchOptions): Promise<FetchSummary & 
     const requests = fetchRequests(actions, workspace.root, npmPolicy(config.npm, workspace.root));
     const summary = await runFetchStep(requests, base, workspace.root, {
       network: true,
+      locked: opts.locked,
       signal: opts.signal,
       epoch: config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH,
       onFetch: opts.onFetch,

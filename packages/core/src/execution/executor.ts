@@ -100,7 +100,13 @@ class Executor implements Runner<Job> {
       this.forbidden,
     );
     const strace = opts.audit ? await findStrace(stats, strict, this.forbidden) : undefined;
-    const fetching = { network: opts.network !== false, signal: opts.signal, epoch: opts.sourceDateEpoch, onFetch: opts.events?.fetching };
+    const fetching = {
+      network: opts.network !== false,
+      locked: opts.lockedNpm,
+      signal: opts.signal,
+      epoch: opts.sourceDateEpoch,
+      onFetch: opts.events?.fetching,
+    };
     const fetched = await fetchStep(actions, opts.root, npmPolicy(opts.npm, opts.root), opts.base, fetching);
     if (fetched?.pinned) opts.events?.warning?.({ code: "PINNED_ON_FIRST_FETCH", file: HB_LOCK_FILE, count: fetched.pinned });
     // read after the fetch step: it pins what had no integrity into hb.lock.json

@@ -34,6 +34,8 @@ export interface ExecuteOptions {
   audit?: boolean;
   /** the fetch step may download what is not fetched yet (default true); false: offline */
   network?: boolean;
+  /** the fetch step pins nothing on first fetch: a tarball without a pin fails the build */
+  lockedNpm?: boolean;
   /** how npm_install actions resolve lockfiles */
   npm?: NpmConfig;
   /** the team cache: read on a local miss, written after a sandboxed execution when it allows */

@@ -27,6 +27,16 @@ export interface FetchSummary {
   pinned: number;
 }
 
+export interface FetchStepOptions {
+  /** may download what is not fetched yet; false: offline */
+  network: boolean;
+  /** pin nothing on first fetch: a tarball hb.lock.json does not pin fails the step (CI) */
+  locked?: boolean;
+  signal: AbortSignal;
+  epoch: number;
+  onFetch?: (url: string) => void;
+}
+
 const ATTEMPTS = 3;
 const TIMEOUT_MS = 60_000;
 
@@ -96,7 +106,7 @@ export async function fetchStep(
   root: string,
   policy: LockfilePolicy,
   base: OutputBase,
-  opts: { network: boolean; signal: AbortSignal; epoch: number; onFetch?: (url: string) => void },
+  opts: FetchStepOptions,
 ): Promise<FetchSummary | undefined> {
   const requests = fetchRequests(actions, root, policy);
   return requests.length > 0 ? runFetchStep(requests, base, root, opts) : undefined;
@@ -111,8 +121,19 @@ export async function runFetchStep(
   requests: readonly FetchRequest[],
   base: OutputBase,
   root: string,
-  opts: { network: boolean; signal: AbortSignal; epoch: number; onFetch?: (url: string) => void },
+  opts: FetchStepOptions,
 ): Promise<FetchSummary> {
+  const unpinned = requests.filter((r) => r.integrity === "");
+  if (opts.locked && unpinned.length > 0) {
+    throw new HbError(
+      "UNPINNED_DEPENDENCY",
+      `${unpinned.length} npm tarball(s) have no integrity in their lockfile and no pin in ${HB_LOCK_FILE} (--locked pins nothing): ${unpinned
+        .slice(0, 5)
+        .map((r) => r.what)
+        .join(", ")}${unpinned.length > 5 ? ", ..." : ""}`,
+      { hint: `run hb fetch without --locked, review the pins it adds to ${HB_LOCK_FILE} and commit them` },
+    );
+  }
   const store = new FetchStore(base);
   const logPath = join(base.dir, "fetch-log.jsonl");
   const log = (entry: Record<string, unknown>) =>
