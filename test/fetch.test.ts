@@ -590,12 +590,12 @@ describe("npm_deps from yarn.lock", () => {
   });
 });
 
-describe("node_test's runner from an npm_deps tree", () => {
+describe("the tools rules run from an npm_deps tree", () => {
   /**
-   * vitest and what it needs, as npm_deps fetches them: each installed package of this
+   * Packages and what they need, as npm_deps fetches them: each installed package of this
    * repository's node_modules packed as a tarball, with package-lock.json's entries for them.
    */
-  async function vitestLock(): Promise<{ lock: object; files: Record<string, Buffer> }> {
+  async function packedLock(roots: readonly string[]): Promise<{ lock: object; files: Record<string, Buffer> }> {
     type Entry = {
       version: string;
       dependencies?: Record<string, string>;
@@ -623,7 +623,7 @@ describe("node_test's runner from an npm_deps tree", () => {
         if (at) visit(at);
       }
     };
-    visit("node_modules/vitest");
+    for (const root of roots) visit(root);
     const files: Record<string, Buffer> = {};
     const packages: Record<string, object> = { "": {} };
     const dir = tempDir();
@@ -640,8 +640,8 @@ describe("node_test's runner from an npm_deps tree", () => {
     return { lock: { lockfileVersion: 3, packages }, files };
   }
 
-  it("runs vitest from the lockfile's tree, as the project's own test command would", async () => {
-    const { lock, files } = await vitestLock();
+  it("runs vitest and tsc from the lockfile's tree, as the project's own commands would", async () => {
+    const { lock, files } = await packedLock(["node_modules/vitest", "node_modules/typescript"]);
     const url = await serve(files);
     const text = JSON.stringify(lock).replace(/"resolved":"\//g, `"resolved":"${url}/`);
     const esbuildSha = /sha256: "([0-9a-f]{64})"/.exec(readFileSync(join(REPO, "tools/BUILD.ts"), "utf8"))![1]!;
@@ -653,11 +653,19 @@ describe("node_test's runner from an npm_deps tree", () => {
       "package-lock.json": text,
       "sum.test.ts": 'import { expect, test } from "vitest";\ntest("sum", () => expect(1 + 2).toBe(3));\n',
       "BUILD.ts":
-        'import { node_test, npm_deps } from "@hb/rules-node";\nnpm_deps({ name: "node_modules" });\n' +
-        'node_test({ name: "test", runner: "vitest", srcs: ["sum.test.ts"], vitest: ":node_modules" });\n',
+        'import { node_test, npm_deps, ts_check, ts_project } from "@hb/rules-node";\nnpm_deps({ name: "node_modules" });\n' +
+        'node_test({ name: "test", runner: "vitest", srcs: ["sum.test.ts"], vitest: ":node_modules" });\n' +
+        'ts_check({ name: "check", srcs: ["sum.ts"], tsconfig: "tsconfig.json", typescript: ":node_modules" });\n' +
+        'ts_project({ name: "lib", srcs: ["sum.ts"], typescript: ":node_modules" });\n',
+      "sum.ts": "export const sum = (a: number, b: number): number => a + b;\n",
+      "tsconfig.json": JSON.stringify({ compilerOptions: { strict: true, declaration: true, types: [] }, files: ["sum.ts"] }),
     });
-    const t = await hb(ws, ["test", "//:test"]);
+    const t = await hb(ws, ["test", "//:test", "//:check"]);
     expect(t.exitCode, t.output).toBe(0);
+    expect(t.stderr).toContain("hb: 2 tests: 2 passed");
+    const b = await hb(ws, ["build", "//:lib"]);
+    expect(b.exitCode, b.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/dist/sum.d.ts"), "utf8")).toContain("export declare const sum");
     const log = readFileSync(join(ws, "hb-out/test.test.log"), "utf8").replace(/\x1b\[[0-9;]*m/g, "");
     expect(log).toMatch(/Tests\s+1 passed/);
   });

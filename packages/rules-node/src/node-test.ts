@@ -1,6 +1,16 @@
 import { HbError, attr, rule, type File, type RuleContext } from "@hb/core";
 import { bundle } from "./esbuild";
-import { DEFAULT_TOOLS, type JsModule, jsModuleOf, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
+import {
+  DEFAULT_TOOLS,
+  type JsModule,
+  jsModuleOf,
+  npmPackageDir,
+  requireToolchain,
+  sh,
+  testCommand,
+  testTimeout,
+  toolchainPath,
+} from "./tools";
 
 /**
  * A vitest config that resolves the deps' module names to their bundles, as the node runner's
@@ -61,15 +71,14 @@ export const node_test = rule({
     const args = ctx.attr.args.map(sh).join(" ");
     if (ctx.attr.runner === "vitest") {
       // vitest from the lockfile's tree, as the project's own test command runs it; else a toolchain
-      const tree = (ctx.attr.vitest?.providers.npmDeps as { nodeModules?: string } | undefined)?.nodeModules;
-      const modules = tree === undefined ? requireToolchain(ctx.attr.vitest, "vitest", ctx.label) : undefined;
+      const runner = npmPackageDir(ctx.attr.vitest, "vitest", (dir) => `${dir}/vitest`, "vitest", ctx.label);
       const userConfig = ctx.files("vitest_config");
       const aliases = ctx.attr.deps.flatMap((d) => {
         const m = jsModuleOf(d);
         return m ? [m] : [];
       });
       const config = aliases.length > 0 ? [vitestAliasConfig(ctx, aliases, userConfig[0])] : userConfig;
-      const vitest = `${tree ?? toolchainPath(modules!)}/vitest/vitest.mjs`;
+      const vitest = `${runner.dir}/vitest.mjs`;
       // the node_modules tree is read-only in the sandbox: no results cache, and the config is
       // loaded in memory rather than bundled to a file beside it (hb's own cache replaces vitest's)
       const command = testCommand(
@@ -79,8 +88,8 @@ export const node_test = rule({
       ctx.actions.run({
         executable: "/bin/bash",
         arguments: ["-c", command],
-        inputs: [...srcs, ...data, ...config, ...userConfig, ...ctx.files("deps"), ...(tree === undefined ? [] : ctx.files("vitest"))],
-        toolchains: modules ? [node, modules] : [node],
+        inputs: [...srcs, ...data, ...config, ...userConfig, ...ctx.files("deps"), ...runner.inputs],
+        toolchains: [node, ...runner.toolchains],
         outputs: [log],
         mnemonic: "Vitest",
         timeout: ctx.attr.timeout,

@@ -1,4 +1,4 @@
-import { HbError, type TargetRef, type Toolchain, attr, toolchain, toolchainOf } from "@hb/core";
+import { type File, HbError, type TargetRef, type Toolchain, attr, toolchain, toolchainOf } from "@hb/core";
 
 /** The default labels of the tools rules-node runs; a workspace defines them once, in //tools. */
 export const DEFAULT_TOOLS = {
@@ -39,6 +39,24 @@ export function requireToolchain(ref: TargetRef | undefined, attribute: string, 
 /** Where a toolchain sits in the execroot: an absolute host path, or its workspace path. */
 export function toolchainPath(t: Toolchain): string {
   return t.path.startsWith("/") ? t.path : `./${t.path}`;
+}
+
+/**
+ * A package the rule runs (typescript, vitest) from an npm_deps tree, as the project's lockfile
+ * pins it, or from a directory toolchain: `dir` is where the package sits in the execroot;
+ * `inputs` or `toolchains` bring it there. `inToolchain` says where it is in a toolchain's directory.
+ */
+export function npmPackageDir(
+  ref: TargetRef | undefined,
+  pkg: string,
+  inToolchain: (toolchainDir: string) => string,
+  attribute: string,
+  label: string,
+): { dir: string; inputs: readonly File[]; toolchains: Toolchain[] } {
+  const tree = (ref?.providers.npmDeps as { nodeModules?: string } | undefined)?.nodeModules;
+  if (ref && typeof tree === "string") return { dir: `${tree}/${pkg}`, inputs: ref.files, toolchains: [] };
+  const t = requireToolchain(ref, attribute, label);
+  return { dir: inToolchain(toolchainPath(t)), inputs: [], toolchains: [t] };
 }
 
 /** JS module a target provides to bundles that depend on it: import `name`, get `entry`. */

@@ -1,5 +1,5 @@
 import { attr, rule, toolchainOf } from "@hb/core";
-import { DEFAULT_TOOLS, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, npmPackageDir, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
 
 /**
  * Type checks with the TypeScript compiler, as a sandboxed action: a test-like target that passes
@@ -13,22 +13,25 @@ export const ts_check = rule({
     deps: attr.labelList({ doc: "more files tsc reads: other packages' sources, declaration files, a base tsconfig" }),
     tsconfig: attr.label({ mandatory: true, doc: "the tsconfig.json to check with (tsc -p)" }),
     types: attr.labelList({ doc: "directory toolchains tsc resolves types or modules from (node_modules/@types/node, node_modules)" }),
-    typescript: attr.label({ default: DEFAULT_TOOLS.typescript, doc: "the typescript package directory" }),
+    typescript: attr.label({
+      default: DEFAULT_TOOLS.typescript,
+      doc: "the typescript package: an npm_deps tree holding it, or its directory as a toolchain",
+    }),
     node: attr.label({ default: DEFAULT_TOOLS.node }),
     timeout: testTimeout(),
   },
   impl(ctx) {
-    const typescript = requireToolchain(ctx.attr.typescript, "typescript", ctx.label);
+    const typescript = npmPackageDir(ctx.attr.typescript, "typescript", (dir) => dir, "typescript", ctx.label);
     const node = requireToolchain(ctx.attr.node, "node", ctx.label);
     const types = ctx.attr.types.map((t) => requireToolchain(t, "types", ctx.label));
     const [tsconfig] = ctx.files("tsconfig");
     const log = ctx.declareFile(`${ctx.name}.test.log`);
-    const tsc = `${toolchainPath(typescript)}/lib/tsc.js`;
+    const tsc = `${typescript.dir}/lib/tsc.js`;
     ctx.actions.run({
       executable: "/bin/bash",
       arguments: ["-c", testCommand(`${sh(toolchainPath(node))} ${sh(tsc)} --noEmit --pretty false -p ${sh(tsconfig!.path)}`, log.path)],
-      inputs: [...ctx.files("srcs"), ...ctx.files("deps"), tsconfig!],
-      toolchains: [typescript, node, ...types, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
+      inputs: [...ctx.files("srcs"), ...ctx.files("deps"), tsconfig!, ...typescript.inputs],
+      toolchains: [...typescript.toolchains, node, ...types, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
       outputs: [log],
       mnemonic: "TsCheck",
       timeout: ctx.attr.timeout,

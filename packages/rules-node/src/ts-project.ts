@@ -1,5 +1,5 @@
 import { attr, rule, toolchainOf, type File } from "@hb/core";
-import { DEFAULT_TOOLS, requireToolchain, sh, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, npmPackageDir, requireToolchain, sh, toolchainPath } from "./tools";
 
 /**
  * What a ts_project gives the projects that reference it: its tsconfig (where tsc finds its
@@ -29,11 +29,14 @@ export const ts_project = rule({
     }),
     out_dir: attr.string({ default: "dist", doc: "package-relative directory tsc emits into (its outDir)" }),
     args: attr.stringList({ doc: "more tsc options" }),
-    typescript: attr.label({ default: DEFAULT_TOOLS.typescript, doc: "the typescript package directory" }),
+    typescript: attr.label({
+      default: DEFAULT_TOOLS.typescript,
+      doc: "the typescript package: an npm_deps tree holding it, or its directory as a toolchain",
+    }),
     node: attr.label({ default: DEFAULT_TOOLS.node }),
   },
   impl(ctx) {
-    const typescript = requireToolchain(ctx.attr.typescript, "typescript", ctx.label);
+    const typescript = npmPackageDir(ctx.attr.typescript, "typescript", (dir) => dir, "typescript", ctx.label);
     const node = requireToolchain(ctx.attr.node, "node", ctx.label);
     const [tsconfig] = ctx.files("tsconfig");
     const srcs = ctx.files("srcs");
@@ -47,7 +50,7 @@ export const ts_project = rule({
     const outDir = ctx.pkg === "" ? ctx.attr.out_dir! : `${ctx.pkg}/${ctx.attr.out_dir}`;
     const tsc = [
       toolchainPath(node),
-      `${toolchainPath(typescript)}/lib/tsc.js`,
+      `${typescript.dir}/lib/tsc.js`,
       "-p",
       tsconfig!.path,
       "--outDir",
@@ -62,8 +65,8 @@ export const ts_project = rule({
     ctx.actions.run({
       executable: "/bin/bash",
       arguments: ["-c", tsc.map(sh).join(" ")],
-      inputs: [...srcs, ...ctx.files("deps"), tsconfig!, ...referenced],
-      toolchains: [typescript, node, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
+      inputs: [...srcs, ...ctx.files("deps"), tsconfig!, ...referenced, ...typescript.inputs],
+      toolchains: [...typescript.toolchains, node, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
       outputs: [out, buildinfo],
       mnemonic: "Tsc",
       progressMessage: `Compiling ${ctx.label}`,
