@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync,
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { openDatabase } from "../packages/core/src/base/database";
+import { parseLockfile } from "../packages/core/src/fetch/lockfile";
 import { REPO, hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 // External inputs come only through the fetch step, from a server on 127.0.0.1 (no public network
@@ -668,5 +670,44 @@ describe("the tools rules run from an npm_deps tree", () => {
     expect(readFileSync(join(ws, "hb-out/dist/sum.d.ts"), "utf8")).toContain("export declare const sum");
     const log = readFileSync(join(ws, "hb-out/test.test.log"), "utf8").replace(/\x1b\[[0-9;]*m/g, "");
     expect(log).toMatch(/Tests\s+1 passed/);
+  });
+});
+
+describe("real lockfiles", () => {
+  // the snapshots beside the repository (../shared/realworld; a worktree sits a level deeper)
+  const realworld = [join(REPO, "../shared/realworld"), join(REPO, "../../shared/realworld")].find((d) => existsSync(d)) ?? "";
+  const linux = {
+    registry: "https://registry.npmjs.org",
+    allowUnpinned: [],
+    pins: new Map(),
+    platform: { os: "linux", cpu: "x64", libc: "glibc" },
+  };
+  async function extract(archive: string, file: string): Promise<string> {
+    const dir = tempDir();
+    await execa("tar", ["xzf", join(realworld, archive), "-C", dir, file]);
+    return readFileSync(join(dir, file), "utf8");
+  }
+
+  it.skipIf(realworld === "")("reads apollo-server's package-lock.json and changesets' pnpm-lock.yaml for every importer", async () => {
+    const npm = await extract("apollo-server-4f154060bbe5.tar.gz", "apollo-server/package-lock.json");
+    const root = parseLockfile(npm, "package-lock.json", linux, "");
+    // 605 entries without an integrity are pinned on first fetch, not refused; 41 other platforms' optional packages left out
+    expect([root.packages.length, root.links.length, root.skipped.length]).toEqual([1202, 6, 41]);
+    expect(root.packages.filter((p) => p.integrity === "")).toHaveLength(605);
+    // a workspace package's own nested entries (packages/server/node_modules/...)
+    expect(parseLockfile(npm, "package-lock.json", linux, "packages/server").packages.map((p) => p.path)).toHaveLength(5);
+    const workspaces = Object.keys(JSON.parse(npm).packages).filter((k) => k !== "" && !k.includes("node_modules/"));
+    for (const w of workspaces) expect(() => parseLockfile(npm, "package-lock.json", linux, w), w).not.toThrow();
+
+    const pnpm = await extract("changesets-5322174b2722.tar.gz", "changesets/pnpm-lock.yaml");
+    const store = parseLockfile(pnpm, "pnpm-lock.yaml", linux, "");
+    expect(store.packages.length).toBe(387);
+    expect(store.packages.every((p) => p.path.startsWith("node_modules/.pnpm/") && p.integrity.startsWith("sha512-"))).toBe(true);
+    const importer = parseLockfile(pnpm, "pnpm-lock.yaml", linux, "packages/apply-release-plan");
+    expect(importer.packages).toEqual([]);
+    expect(importer.links.length).toBe(11);
+    const importers = Object.keys((parseYaml(pnpm) as { importers: object }).importers);
+    expect(importers).toHaveLength(24);
+    for (const i of importers) expect(() => parseLockfile(pnpm, "pnpm-lock.yaml", linux, i === "." ? "" : i), i).not.toThrow();
   });
 });
