@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { GENRULE_COREUTILS } from "../packages/core/src/api/shell";
 import { sha256Hex } from "../packages/core/src/base/digest";
 import { hb, makeWorkspace, summary } from "./helpers";
 
@@ -65,7 +66,7 @@ describe("--sandbox=strict", () => {
     expect(r.stderr).toMatch(/toolchain\(\{ name: "python3", path: "\/usr\/(local\/)?bin\/python3", sha256: "[0-9a-f]{64}" \}\)/);
   });
 
-  it("lets the genrule shell in as an implicit toolchain, and nothing else of /usr", async () => {
+  it("lets the genrule shell and its coreutils in as implicit toolchains, and nothing else of /usr", async () => {
     const ws = makeWorkspace({
       "p/BUILD.ts":
         'import { genrule } from "@hb/core";\ngenrule({ name: "ls", outs: ["ls.txt"], cmd: "echo /usr/bin/* > $@; echo /etc/* >> $@" });\n',
@@ -73,7 +74,7 @@ describe("--sandbox=strict", () => {
     const r = await hb(ws, ["build", "//p:ls", "--sandbox=strict"]);
     expect(r.exitCode, r.output).toBe(0);
     const seen = readFileSync(join(ws, "hb-out/p/ls.txt"), "utf8").split("\n");
-    expect(seen[0]).toBe("/usr/bin/bash");
+    expect(seen[0]!.split(" ")).toEqual(["/usr/bin/bash", ...GENRULE_COREUTILS].sort((a, b) => (a < b ? -1 : 1)));
     // hb's own fixed files (users, loopback names, git identity) and the loader's: nothing of the host's /etc
     expect(seen[1]!.split(" ").sort()).toEqual([
       "/etc/gitconfig",

@@ -6,7 +6,7 @@ const version = "//examples/basic/version";
 genrule({
   name: "bundle",
   srcs: ["template.txt", greeting, version],
-  tools: ["//examples/basic/tools:render"],
+  tools: ["//examples/basic/tools:render", "//examples/basic/tools:sh", "//examples/basic/tools:awk"],
   outs: ["bundle.txt"],
   cmd: `render.sh $(location template.txt) GREETING=$(location ${greeting}) VERSION=$(location ${version}) > $@`,
 });
@@ -15,6 +15,7 @@ genrule({
   name: "archive",
   srcs: [":bundle", greeting, version],
   outs: ["app.tar.gz"],
+  tools: ["//examples/basic/tools:tar", "//examples/basic/tools:gzip"],
   // a reproducible archive: sorted entries, fixed mtime, owners and modes, no gzip timestamp
   cmd:
     "mkdir $$TMPDIR/app && cp $(SRCS) $$TMPDIR/app/ && " +

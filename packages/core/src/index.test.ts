@@ -6,6 +6,7 @@ describe("@hb/core", () => {
     expect(Object.keys(core).sort()).toEqual([
       "HbError",
       "attr",
+      "commandLoggingTo",
       "defineConfig",
       "filegroup",
       "genrule",

@@ -1,4 +1,4 @@
-import { type File, HbError, type TargetRef, type Toolchain, attr, toolchain, toolchainOf } from "@hb/core";
+import { type File, HbError, type TargetRef, type Toolchain, attr, commandLoggingTo, toolchain, toolchainOf } from "@hb/core";
 
 /** The default labels of the tools rules-node runs; a workspace defines them once, in //tools. */
 export const DEFAULT_TOOLS = {
@@ -85,7 +85,8 @@ export function sh(arg: string): string {
 /**
  * A test command for bash: its output goes to the log (the test action's output); on failure it
  * is printed too, so hb shows it with the failure, and the action fails with the command's code.
+ * A failure shows `command` itself, and nothing but bash runs besides it (strict mode needs no cat).
  */
 export function testCommand(command: string, log: string): string {
-  return `${command} > ${sh(log)} 2>&1 || { code=$?; cat ${sh(log)}; exit $code; }`;
+  return commandLoggingTo(command, log);
 }

@@ -6,6 +6,7 @@ import { parseLabel } from "../base/label";
 import { type ActionSpec, type ExecPath, type FetchAction, type NpmInstallAction, OUT_DIR, type ToolchainRef } from "../base/graph";
 import { parseIntegrity, sha256Integrity } from "../base/integrity";
 import type { File } from "../api/file";
+import { SHELL_SETUP, isBashScript } from "../api/shell";
 import type { FetchOptions, NpmInstallOptions, RunOptions, TargetDecl, WriteOptions } from "../api/rule";
 
 export function sortedUnique(xs: Iterable<string>): string[] {
@@ -77,6 +78,8 @@ export class ActionRecorder {
     }
     const args = [...(opts.arguments ?? [])];
     if (!args.every((a) => typeof a === "string")) throw bad("'arguments' must be strings");
+    // a bash script stops at its first failure, as a genrule's does, whatever rule wrote it
+    if (isBashScript([program, ...args]) && args.length === 2) args[1] = SHELL_SETUP + args[1];
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.env ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (typeof v !== "string") throw bad(`env ${k} must be a string`);

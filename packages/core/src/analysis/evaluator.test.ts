@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { makeWorkspace, tempDir, writeFiles } from "../../../../test/helpers";
 import { type AnalysisResponse, analysisResponse, loadAndAnalyze } from "./evaluator";
 import { LoadingHost } from "../loading/loading-host";
+import { SHELL_SETUP } from "../api/shell";
 
 /** Loading and analysis in this process, served by a host as the sandboxed evaluator is. */
 async function analyzeAt(root: string, patterns: string[]): Promise<AnalysisResponse> {
@@ -41,7 +42,7 @@ describe("loading and analysis", () => {
     expect(r.graph.actions).toHaveLength(1);
     const a = r.graph.actions[0]!;
     if (a.kind !== "run") throw new Error(`a ${a.kind} action`);
-    expect(a.argv).toEqual(["/bin/bash", "-c", "set -e -o pipefail\ncp a/in.txt hb-out/a/out.txt && echo a/in.txt $X"]);
+    expect(a.argv).toEqual(["/bin/bash", "-c", `${SHELL_SETUP}cp a/in.txt hb-out/a/out.txt && echo a/in.txt $X`]);
     expect(a.inputs).toEqual(["a/in.txt"]);
     expect(a.outputs).toEqual(["hb-out/a/out.txt"]);
     expect(r.graph.targets.map((t) => t.label)).toEqual(["//a:g"]);

@@ -4,12 +4,13 @@ import { canonicalLabel } from "../base/label";
 import { attr } from "./attrs";
 import type { TargetRef } from "./file";
 import { rule } from "./rule";
-import { GENRULE_SHELL, GENRULE_SHELL_SETUP } from "./shell";
+import { GENRULE_COREUTILS, GENRULE_SHELL } from "./shell";
 import { type Toolchain, toolchainOf } from "./toolchain";
 
 /**
  * Bazel's genrule: a shell command from `srcs` (and `deps`) to `outs`, with `tools` on PATH and
- * make variables ($(SRCS) $(OUTS) $(location x) $(RULEDIR) $@ $< $$) expanded.
+ * make variables ($(SRCS) $(OUTS) $(location x) $(RULEDIR) $@ $< $$) expanded. It runs in bash,
+ * with the usual coreutils (GENRULE_COREUTILS), strict mode too.
  */
 export const genrule = rule({
   kind: "genrule",
@@ -26,7 +27,10 @@ export const genrule = rule({
   impl(ctx) {
     const srcs = ctx.files("srcs");
     const outs = ctx.attr.outs;
-    const toolchains = ctx.attr.tools.map(toolchainOf).filter((t): t is Toolchain => t !== undefined);
+    const toolchains = [
+      ...ctx.attr.tools.map(toolchainOf).filter((t): t is Toolchain => t !== undefined),
+      ...GENRULE_COREUTILS.map((path) => ({ label: "", path, sha256: "" })),
+    ];
     const toolFiles = ctx.attr.tools.filter((t) => !toolchainOf(t)).flatMap((t) => [...t.files, ...t.runfiles]);
     const depFiles = ctx.attr.deps.flatMap((t) => [...t.files, ...t.runfiles]);
     const byLabel = new Map<string, readonly string[]>();
@@ -66,7 +70,7 @@ export const genrule = rule({
     });
     ctx.actions.run({
       executable: GENRULE_SHELL,
-      arguments: ["-c", GENRULE_SHELL_SETUP + cmd],
+      arguments: ["-c", cmd],
       inputs: [...srcs, ...depFiles],
       tools: toolFiles,
       toolchains,

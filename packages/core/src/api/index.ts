@@ -7,6 +7,7 @@ export { genrule } from "./genrule";
 export { http_file } from "./http-file";
 export { glob, type GlobOptions } from "./glob";
 export { rule } from "./rule";
+export { commandLoggingTo } from "./shell";
 export { toolchain, local_toolchain, toolchainOf, shell_toolchain, node_toolchain, type Toolchain } from "./toolchain";
 export type { Actions, FetchOptions, NpmInstallOptions, RuleContext, RuleDefinition, RuleFunction, RunOptions, WriteOptions } from "./rule";
 export { defineConfig } from "../workspace/config";

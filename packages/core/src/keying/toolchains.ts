@@ -62,7 +62,7 @@ export function treeDigest(dir: string, stats: StatCache): { digest: { hash: str
 }
 
 function describe(t: ToolchainRef): string {
-  return t.label ? `toolchain ${t.label}` : `${t.path} (the action's executable)`;
+  return t.label ? `toolchain ${t.label}` : `${t.path} (an implicit toolchain: the action's program, or a genrule's shell or coreutils)`;
 }
 
 /** Shared libraries a dynamically linked program loads, with its loader, as glibc's ldd lists them. */
@@ -91,6 +91,8 @@ export async function resolveToolchains(
 ): Promise<Map<string, ResolvedToolchain>> {
   const out = new Map<string, ResolvedToolchain>();
   const libs = new Map<string, Promise<string[]>>();
+  // ldd runs for every program at once (a genrule alone has bash and its coreutils)
+  const listing: Promise<void>[] = [];
   for (const ref of refs) {
     const key = toolchainKey(ref);
     if (out.has(key)) continue;
@@ -140,12 +142,13 @@ export async function resolveToolchains(
       if (ref.path.startsWith("/")) resolved.mounts = [ref.path];
     } else if (strict) {
       if (!libs.has(hostPath)) libs.set(hostPath, sharedLibraries(hostPath));
-      resolved.mounts = [...(ref.path.startsWith("/") ? [ref.path] : []), ...(await libs.get(hostPath)!)];
+      listing.push(libs.get(hostPath)!.then((l) => void (resolved.mounts = [...(ref.path.startsWith("/") ? [ref.path] : []), ...l])));
     } else if (ref.path.startsWith("/") && !SYSTEM_ROOTS.some((d) => ref.path.startsWith(d))) {
       // default mode shows the system directories; a program elsewhere (/opt, a node install) is bound
       resolved.mounts = [ref.path];
     }
   }
+  await Promise.all(listing);
   return out;
 }
 
