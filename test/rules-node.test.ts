@@ -264,3 +264,48 @@ describe("ts_project", () => {
     expect(bad.stderr).toContain("app/src/main.ts(2,14): error TS2322: Type 'string' is not assignable to type 'number'.");
   });
 });
+
+describe("no check over nothing (issue 20)", () => {
+  it("a root glob whose files all lie in subpackages, and a check or test over no file, are errors naming the BUILD.ts", async () => {
+    const ws = monorepo();
+    const root = (line: string) =>
+      writeFileSync(
+        join(ws, "BUILD.ts"),
+        `import { glob, rule } from "@hb/core";\nimport { node_test, ts_check } from "@hb/rules-node";\n${line}\n`,
+      );
+    const tsconfig = 'tsconfig: "//examples/ts-monorepo:tsconfig.json"';
+    // as an adopter's root check did: it passed over the root's own files, none of the packages'
+    root(`ts_check({ name: "typecheck", srcs: glob(["examples/ts-monorepo/*/src/**/*.ts"]), ${tsconfig} });`);
+    const crossing = await hb(ws, ["test", "//:typecheck"]);
+    expect(crossing.exitCode, crossing.output).toBe(2);
+    expect(crossing.stderr).toContain(
+      'glob(["examples/ts-monorepo/*/src/**/*.ts"]) in // matched no file of its package: every file it reaches lies in a subpackage (//examples/ts-monorepo), and globs stop at package boundaries',
+    );
+    expect(crossing.stderr).toContain("ERROR: BUILD.ts:3:37: ");
+    expect(crossing.stderr).toContain('in //examples/ts-monorepo/BUILD.ts used as "//examples/ts-monorepo:srcs"');
+
+    root(`ts_check({ name: "typecheck", srcs: glob(["examples/ts-monorepo/*/src/**/*.ts"], { allowEmpty: true }), ${tsconfig} });`);
+    const check = await hb(ws, ["test", "//:typecheck"]);
+    expect(check.exitCode, check.output).toBe(2);
+    expect(check.stderr).toContain("//:typecheck has no sources to check: its srcs are empty");
+
+    root('node_test({ name: "test", srcs: [] });');
+    const test = await hb(ws, ["test", "//:test"]);
+    expect(test.exitCode, test.output).toBe(2);
+    expect(test.stderr).toContain("//:test has no test files: its srcs are empty");
+
+    // a team's own test rule: its action reads no file, so its pass would mean nothing
+    root(
+      'const always = rule({ kind: "always_test", test: true, attrs: {}, impl(ctx) {\n' +
+        '  const log = ctx.declareFile(ctx.name + ".test.log");\n' +
+        '  ctx.actions.run({ executable: "/bin/bash", arguments: ["-c", "echo pass > " + log.path], outputs: [log] });\n' +
+        "  return { files: [], test: { log: log.path } };\n" +
+        "} });\n" +
+        'always({ name: "custom" });',
+    );
+    const custom = await hb(ws, ["test", "//:custom"]);
+    expect(custom.exitCode, custom.output).toBe(2);
+    expect(custom.stderr).toContain("always_test //:custom has no input files: it would pass without testing anything");
+    expect(custom.stderr).toContain("ERROR: BUILD.ts:8:");
+  });
+});

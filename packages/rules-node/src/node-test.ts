@@ -4,6 +4,7 @@ import {
   DEFAULT_TOOLS,
   type JsModule,
   jsModuleOf,
+  noInputs,
   npmPackageDir,
   requireToolchain,
   sh,
@@ -66,6 +67,7 @@ export const node_test = rule({
   impl(ctx) {
     const node = requireToolchain(ctx.attr.node, "node", ctx.label);
     const srcs = ctx.files("srcs");
+    if (srcs.length === 0) throw noInputs(ctx.label, "test files");
     const data = ctx.files("data");
     const log = ctx.declareFile(`${ctx.name}.test.log`);
     const args = ctx.attr.args.map(sh).join(" ");

@@ -36,6 +36,13 @@ export function requireToolchain(ref: TargetRef | undefined, attribute: string, 
   return t;
 }
 
+/** A check or test whose srcs are empty: it would pass over nothing. */
+export function noInputs(label: string, what: string): HbError {
+  return new HbError("BAD_ATTRIBUTE", `${label} has no ${what}: its srcs are empty, and it would pass without checking anything`, {
+    hint: "list them in srcs (an empty glob? globs stop at subpackages: name their files by label)",
+  });
+}
+
 /** Where a toolchain sits in the execroot: an absolute host path, or its workspace path. */
 export function toolchainPath(t: Toolchain): string {
   return t.path.startsWith("/") ? t.path : `./${t.path}`;

@@ -1,5 +1,5 @@
 import { attr, rule, toolchainOf } from "@hb/core";
-import { DEFAULT_TOOLS, npmPackageDir, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
+import { DEFAULT_TOOLS, noInputs, npmPackageDir, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
 
 /**
  * Type checks with the TypeScript compiler, as a sandboxed action: a test-like target that passes
@@ -25,6 +25,7 @@ export const ts_check = rule({
     const node = requireToolchain(ctx.attr.node, "node", ctx.label);
     const types = ctx.attr.types.map((t) => requireToolchain(t, "types", ctx.label));
     const [tsconfig] = ctx.files("tsconfig");
+    if (ctx.files("srcs").length === 0) throw noInputs(ctx.label, "sources to check");
     const log = ctx.declareFile(`${ctx.name}.test.log`);
     const tsc = `${typescript.dir}/lib/tsc.js`;
     ctx.actions.run({

@@ -270,6 +270,17 @@ export class Analysis {
       }
     }
 
+    // a test that reads no file passes over nothing: a green that means nothing
+    if (
+      decl.rule.test &&
+      ownActions.every((id) => this.recorder.actions[id]!.inputs.length + this.recorder.actions[id]!.tools.length === 0)
+    ) {
+      throw new HbError("BAD_ATTRIBUTE", `${decl.rule.kind} ${label} has no input files: it would pass without testing anything`, {
+        location: decl.location,
+        hint: "give it the files it tests (an empty glob? globs stop at subpackages)",
+      });
+    }
+
     const { files: providedFiles, executable, runfiles, ...custom } = (provided ?? {}) as Providers;
     const files = providedFiles ? [...providedFiles] : [...declared.values()];
     const ref: TargetRef = {

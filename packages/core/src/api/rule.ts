@@ -240,6 +240,8 @@ export interface PackageBeingLoaded {
   /** predeclared output (package-relative path) -> name of the target that declares it */
   readonly outputs: Map<string, string>;
   glob(include: readonly string[], exclude: readonly string[]): string[];
+  /** the subpackages (workspace-relative) whose files `include` patterns would match, were they this package's */
+  subpackagesReached(include: readonly string[]): string[];
   /** whether the package has a source file (or directory) at this package-relative path */
   isSource(path: string): boolean;
   /** where in the user's source the current BUILD.ts call was made */

@@ -83,3 +83,68 @@ export function globPackage(
   }
   return out.sort();
 }
+
+/** One path segment of a glob pattern as a regular expression: `*`, `?`, `[...]`, `{a,b}`. */
+function segmentRegExp(segment: string): RegExp {
+  let re = "";
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment[i]!;
+    if (c === "*") re += "[^/]*";
+    else if (c === "?") re += "[^/]";
+    else if (c === "[") {
+      const close = segment.indexOf("]", i + 1);
+      if (close < 0) re += "\\[";
+      else {
+        re += `[${segment
+          .slice(i + 1, close)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\")}]`;
+        i = close;
+      }
+    } else if (c === "{") re += "(?:";
+    else if (c === "}") re += ")";
+    else if (c === ",") re += "|";
+    else re += c.replace(/[.+^$()|\\]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Whether `pattern` (relative to a package) can match a file below its directory `dir`. */
+function reachesInto(pattern: string, dir: string): boolean {
+  const ps = pattern.split("/");
+  const ds = dir.split("/");
+  for (let i = 0; i < ds.length; i++) {
+    const p = ps[i];
+    if (p === "**") return true;
+    // the pattern's last segment names files: it cannot be a directory a file lies below
+    if (p === undefined || i === ps.length - 1) return false;
+    if (!/[*?[{]/.test(p) ? p !== ds[i] : !segmentRegExp(p).test(ds[i]!)) return false;
+  }
+  return ps.length > ds.length;
+}
+
+/**
+ * The subpackages of `pkg` (workspace-relative) that an `include` pattern reaches into: a glob
+ * stops at them, so when it matched nothing, its files are theirs. Walks the package's tree
+ * (names only) down to its subpackages' roots.
+ */
+export function subpackagesReached(fs: SourceFs, root: string, pkg: string, include: readonly string[], rules: IgnoreRules): string[] {
+  const reached: string[] = [];
+  const visit = (rel: string) => {
+    let entries;
+    try {
+      entries = fs.readdirSync(join(root, pkg, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (isIgnored(joinRel(pkg, child), rules)) continue;
+      if (!fs.existsSync(join(root, pkg, child, BUILD_FILE))) visit(child);
+      else if (include.some((p) => reachesInto(p, child))) reached.push(joinRel(pkg, child));
+    }
+  };
+  visit("");
+  return reached.sort();
+}

@@ -9,7 +9,7 @@ import { type WorkspaceConfig, validateConfig } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import type { BundledFile } from "./bundle";
 import { type Evaluator, createEvaluator } from "./evaluate";
-import { globPackage } from "./glob";
+import { globPackage, subpackagesReached } from "./glob";
 import type { EvaluationFacts, GlobRecord, LoadingAccess } from "./loading-host";
 import { type IgnoreRules, hasBuildFile, ignoreRules } from "./package-tree";
 import { joinRel } from "../base/label";
@@ -240,6 +240,7 @@ class Loader {
         this.globs.push({ kind: "glob", base: pkg, include: [...include], exclude: [...exclude], result });
         return result;
       },
+      subpackagesReached: (include) => subpackagesReached(this.fs, this.root, pkg, include, this.rules),
       isSource: (path) => this.fs.existsSync(join(this.root, joinRel(pkg, path))) && !inSubpackage(path),
       callSite: () => this.evaluator.callSite(b.entry),
     };
