@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { GENRULE_COREUTILS } from "../packages/core/src/api/shell";
 import { REPO, hb, makeWorkspace } from "./helpers";
 
 const G = 'import { genrule } from "@hb/core";\n';
@@ -69,6 +70,25 @@ describe("hb build --provenance", () => {
       ".hb-keys/public.pem",
     ]);
     expect(t.exitCode).toBe(1);
+  });
+
+  it("never counts hb's own .hb/ and hb-out/ as changes, in a repository whose .gitignore does not name them", async () => {
+    const { ws } = await repo();
+    writeFileSync(join(ws, ".gitignore"), ".hb-keys/\n");
+    await execa("git", ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qam", "no hb lines"], { cwd: ws });
+    // the first build leaves both directories behind; the second signs over them
+    expect((await hb(ws, ["build", "//x:pkg"])).exitCode).toBe(0);
+    expect((await execa("git", ["status", "--porcelain"], { cwd: ws })).stdout).toBe("?? .hb/\n?? hb-out/");
+    const r = await sign(ws);
+    expect(r.exitCode, r.output).toBe(0);
+    const envelope = JSON.parse(readFileSync(join(ws, "hb-out/x/pkg.txt.intoto.jsonl"), "utf8"));
+    const deps = JSON.parse(Buffer.from(envelope.payload, "base64").toString()).predicate.buildDefinition.resolvedDependencies;
+    expect(deps[0].annotations).toEqual({ hb_kind: "source-commit", hb_dirty: false });
+    // a change of the sources is still one
+    writeFileSync(join(ws, "x/in.txt"), "changed, not committed\n");
+    const dirty = await sign(ws);
+    expect(dirty.exitCode).toBe(2);
+    expect(dirty.stderr).toContain("--provenance needs a clean source tree; 1 file(s) differ from the commit: x/in.txt");
   });
 
   it("does not sign an unsandboxed build, nor a dirty tree without --allow-dirty (which it records)", async () => {
@@ -170,6 +190,10 @@ describe("hb explain", () => {
       "hb-out/examples/basic/version/version.json",
       "examples/basic/tools/render.sh",
       "/bin/bash",
+      // the toolchains it declares, then the coreutils every genrule has (issue 20)
+      "/bin/sh",
+      "/usr/bin/awk",
+      ...GENRULE_COREUTILS,
     ]);
     const byDigest = await hb(ws, ["explain", json.sha256]);
     expect(byDigest.stdout).toContain("produced by //examples/basic/app:bundle");

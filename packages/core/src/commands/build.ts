@@ -49,7 +49,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
   const warnings: Warning[] = [];
   const opts: BuildOptions = { ...request, events: collectingWarnings(request.events, warnings) };
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
-  const signing = opts.provenance ? await prepareProvenance(workspace.root, opts.provenance, opts.sandbox) : undefined;
+  const signing = opts.provenance ? await prepareProvenance(workspace, opts.provenance, opts.sandbox) : undefined;
   const lock = await lockOutputBase(workspace.outputBase, (m) => opts.events?.lockWait?.(m), opts.signal);
   let base: OutputBase | undefined;
   try {

@@ -2,7 +2,7 @@ import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import type { FileDigest, LockfilePin, ProvenanceInput } from "../provenance/statement";
 import { buildProvenanceStatement } from "../provenance/statement";
 import { type ActionOutputs, actionOutputs } from "../provenance/byproducts";
@@ -18,6 +18,7 @@ import { lockfileTree, npmPolicy } from "../fetch/requests";
 import { readHbLock } from "../fetch/hb-lock";
 import type { OutputBase } from "../caching/output-base";
 import type { NpmConfig } from "../workspace/config";
+import type { Workspace } from "../workspace/workspace";
 import type { SandboxMode } from "../base/action-env";
 import { CONFIG_FILE } from "../workspace/workspace";
 
@@ -51,7 +52,7 @@ export function defaultBuilderId(): string {
  * --allow-dirty, which the statement then records). The key must load.
  */
 export async function prepareProvenance(
-  root: string,
+  workspace: Workspace,
   req: ProvenanceRequest,
   mode: SandboxMode | undefined,
   flag: "--provenance" | "--attest" = "--provenance",
@@ -62,6 +63,7 @@ export async function prepareProvenance(
     });
   }
   const key = loadPrivateKey(req.signingKey);
+  const { root } = workspace;
   const npmPins = readHbLock(root);
   const { execa } = await import("execa");
   const head = await execa("git", ["-C", root, "rev-parse", "HEAD"], { reject: false });
@@ -73,7 +75,15 @@ export async function prepareProvenance(
     }
     return { key, source: { npmPins } };
   }
-  const status = await execa("git", ["-C", root, "status", "--porcelain", "--untracked-files=normal", "--", "."], { reject: false });
+  // hb's own directories are never a change to the sources, .gitignore'd or not (a new project's
+  // first --provenance called the tree dirty for them, and hinted to commit them)
+  const own = [workspace.outDir, workspace.outputBase]
+    .map((d) => relative(root, d))
+    .filter((d) => d !== "" && !d.startsWith("..") && !isAbsolute(d))
+    .map((d) => `:(exclude,literal)${d}`);
+  const status = await execa("git", ["-C", root, "status", "--porcelain", "--untracked-files=normal", "--", ".", ...own], {
+    reject: false,
+  });
   const changed = String(status.stdout)
     .split("\n")
     .filter((l) => l.trim() !== "");

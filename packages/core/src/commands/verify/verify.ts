@@ -144,7 +144,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   if (opts.runs < 2) throw new HbError("USAGE", "--runs must be at least 2: verifying compares rebuilds");
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
   // before any work: the key must load, the tree be clean, the build sandboxed
-  const signing = opts.attest ? await prepareProvenance(workspace.root, opts.attest, opts.sandbox, "--attest") : undefined;
+  const signing = opts.attest ? await prepareProvenance(workspace, opts.attest, opts.sandbox, "--attest") : undefined;
   const hidden = opts.attest ? [resolve(opts.cwd, opts.attest.signingKey)] : [];
   if (opts.sandbox !== "none") findBwrap();
 
