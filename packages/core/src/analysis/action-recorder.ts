@@ -6,7 +6,7 @@ import { parseLabel } from "../base/label";
 import { type ActionSpec, type ExecPath, type FetchAction, type NpmInstallAction, OUT_DIR, type ToolchainRef } from "../base/graph";
 import { parseIntegrity, sha256Integrity } from "../base/integrity";
 import type { File } from "../api/file";
-import { SHELL_SETUP, isBashScript } from "../api/shell";
+import { MAX_ARG_BYTES, MAX_COMMAND_LINE_BYTES, SHELL_SETUP, commandLineCost, isBashScript } from "../api/shell";
 import type { FetchOptions, NpmInstallOptions, RunOptions, TargetDecl, WriteOptions } from "../api/rule";
 
 export function sortedUnique(xs: Iterable<string>): string[] {
@@ -45,7 +45,8 @@ export class ActionRecorder {
 
   run(opts: RunOptions, label: string, decl: TargetDecl, declared: ReadonlyMap<string, File>): number {
     const location = decl.location;
-    const bad = (message: string) => new HbError("BAD_ATTRIBUTE", `ctx.actions.run in ${label}: ${message}`, { location });
+    const bad = (message: string, hint?: string) =>
+      new HbError("BAD_ATTRIBUTE", `ctx.actions.run in ${label}: ${message}`, { location, hint });
     if (typeof opts !== "object" || opts === null) throw bad("takes an options object");
     const outputs = [...(opts.outputs ?? [])];
     this.claimOutputs(outputs, label, declared, location);
@@ -88,6 +89,7 @@ export class ActionRecorder {
     }
     if (opts.timeout !== undefined && !(Number.isInteger(opts.timeout) && opts.timeout > 0))
       throw bad(`'timeout' must be a whole number of seconds above 0, not ${String(opts.timeout)}`);
+    checkCommandLine([program, ...args], env, bad);
     const id = this.actions.length;
     const mnemonic = opts.mnemonic ?? "Action";
     this.actions.push({
@@ -213,6 +215,30 @@ export class ActionRecorder {
       },
       label,
       decl,
+    );
+  }
+}
+
+/**
+ * Refuses at analysis a command the kernel would refuse at spawn (E2BIG, with no word of which
+ * argument), naming the argument that is too long or how long the whole is.
+ */
+function checkCommandLine(argv: readonly string[], env: Record<string, string>, bad: (message: string, hint: string) => HbError): void {
+  const hint = "write the long list to a parameter file (ctx.actions.write) and pass its path, as Bazel's param files do";
+  argv.forEach((a, i) => {
+    const bytes = Buffer.byteLength(a) + 1;
+    if (bytes <= MAX_ARG_BYTES) return;
+    const which = i === 0 ? "the executable" : isBashScript(argv) && i === 2 ? "the bash script (arguments[1])" : `arguments[${i - 1}]`;
+    throw bad(
+      `${which} is ${bytes} bytes, over Linux's limit of ${MAX_ARG_BYTES} for one argument: it would fail to start with E2BIG (it begins ${JSON.stringify(a.slice(0, 60))})`,
+      hint,
+    );
+  });
+  const total = [...argv, ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].reduce((n, w) => n + commandLineCost(w), 0);
+  if (total > MAX_COMMAND_LINE_BYTES) {
+    throw bad(
+      `its command line and environment are ${total} bytes, over the ${MAX_COMMAND_LINE_BYTES} an action may use of Linux's ARG_MAX: it would fail to start with E2BIG`,
+      hint,
     );
   }
 }

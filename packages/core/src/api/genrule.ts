@@ -2,9 +2,9 @@ import { expandMakeVariables } from "./make-variables";
 import { OUT_DIR } from "../base/graph";
 import { canonicalLabel } from "../base/label";
 import { attr } from "./attrs";
-import type { TargetRef } from "./file";
+import type { File, TargetRef } from "./file";
 import { rule } from "./rule";
-import { GENRULE_COREUTILS, GENRULE_SHELL } from "./shell";
+import { GENRULE_COREUTILS, GENRULE_SHELL, MAX_ARG_BYTES, SHELL_SETUP } from "./shell";
 import { type Toolchain, toolchainOf } from "./toolchain";
 
 /**
@@ -68,10 +68,18 @@ export const genrule = rule({
       label: ctx.label,
       attribute: "cmd",
     });
+    // a command over the kernel's limit for one argument ($(SRCS) of 8,000 files) cannot be
+    // bash's -c: it goes to a script file bash reads, as Bazel's genrule does; others stay on the
+    // command line, so their action keys do not change
+    let script: File | undefined;
+    if (Buffer.byteLength(SHELL_SETUP + cmd) + 1 > MAX_ARG_BYTES) {
+      script = ctx.declareFile(`${ctx.name}.genrule_script.sh`);
+      ctx.actions.write({ output: script, content: SHELL_SETUP + cmd });
+    }
     ctx.actions.run({
       executable: GENRULE_SHELL,
-      arguments: ["-c", cmd],
-      inputs: [...srcs, ...depFiles],
+      arguments: script ? [script.path] : ["-c", cmd],
+      inputs: [...srcs, ...depFiles, ...(script ? [script] : [])],
       tools: toolFiles,
       toolchains,
       outputs: outs,

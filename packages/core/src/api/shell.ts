@@ -58,6 +58,20 @@ export const SHELL_SETUP =
   "trap 'hb_rc=$?; [[ $- != *e* || $BASHPID == $$ ]] || { echo \"hb: $BASH_COMMAND: exit $hb_rc in a command substitution or subshell\" >&2; kill -USR1 $$; }' ERR; " +
   "trap 'exit 1' USR1\n";
 
+/**
+ * Linux refuses to start a program (spawn fails with E2BIG) over one argument longer than
+ * MAX_ARG_STRLEN (32 pages, with its NUL), or over all arguments and environment together beyond
+ * ARG_MAX (a quarter of the stack limit: 2 MiB by default). The sandbox adds its own arguments,
+ * so an action keeps a margin below the second.
+ */
+export const MAX_ARG_BYTES = 128 * 1024;
+export const MAX_COMMAND_LINE_BYTES = 2 * 1024 * 1024 - 256 * 1024;
+
+/** What one argument or environment entry costs of ARG_MAX: its bytes, its NUL, its pointer. */
+export function commandLineCost(word: string): number {
+  return Buffer.byteLength(word) + 1 + 8;
+}
+
 /** Whether an action's argv is a bash script (`bash -c SCRIPT`), which gets SHELL_SETUP. */
 export function isBashScript(argv: readonly string[]): boolean {
   return argv.length >= 2 && /(^|\/)bash$/.test(argv[0]!) && argv[1] === "-c";
