@@ -19,7 +19,7 @@ export { OutputBase } from "./caching/output-base";
 export { type Database, type Statement as SqlStatement, sqlite } from "./base/database";
 export { makeWritableDir } from "./base/writable-dir";
 export { query } from "./commands/query/query";
-export { clean } from "./commands/clean";
+export { clean, parseDuration } from "./commands/clean";
 export { type InitFile, type InitResult, initWorkspace } from "./commands/init/init";
 export { verify, type VerifyReport } from "./commands/verify/verify";
 export { generateKeyPair, writeKeyPair, loadPrivateKey, keyId } from "./base/keys";

@@ -13,7 +13,7 @@ export function sqlite(): typeof BetterSqlite3 {
   return Sqlite;
 }
 
-const SCHEMA_VERSION = 5;
+const SCHEMA_VERSION = 6;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -21,9 +21,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 CREATE TABLE IF NOT EXISTS stat_cache (
   path TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL,
   ino INTEGER NOT NULL, hash TEXT NOT NULL, recorded_ms REAL NOT NULL) WITHOUT ROWID;
--- CAS blob -> the inode facts it had when hb last wrote or linked it; a blob whose facts changed is re-hashed
+-- CAS blob -> the inode facts it had when hb last wrote or linked it; a blob whose facts changed is re-hashed.
+-- used_ms: when a build last used it (the local cache's maxSize evicts the least recently used)
 CREATE TABLE IF NOT EXISTS blobs (
-  hash TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL) WITHOUT ROWID;
+  hash TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ms REAL NOT NULL, ctime_ms REAL NOT NULL, ino INTEGER NOT NULL,
+  used_ms INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blobs_by_use ON blobs (used_ms);
 CREATE TABLE IF NOT EXISTS action_cache (
   key TEXT PRIMARY KEY, result TEXT NOT NULL, created_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS analysis_cache (

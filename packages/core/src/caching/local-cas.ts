@@ -47,6 +47,8 @@ export class LocalCas {
   readonly incidents: CacheIncident[] = [];
   private readonly madeDirs = new Set<string>();
   private tmpCounter = 0;
+  /** the blobs (by index name) this process used: never evicted while it runs */
+  readonly used = new Set<string>();
   private readonly selectRow: Statement;
   private readonly putRow: Statement;
   private readonly deleteRow: Statement;
@@ -58,7 +60,10 @@ export class LocalCas {
     this.tmpDir = join(dir, "tmp");
     mkdirSync(this.tmpDir, { recursive: true });
     this.selectRow = db.prepare("SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs, ino FROM blobs WHERE hash = ?");
-    this.putRow = db.prepare("INSERT OR REPLACE INTO blobs (hash, size, mtime_ms, ctime_ms, ino) VALUES (?, ?, ?, ?, ?)");
+    this.putRow = db.prepare(
+      "INSERT INTO blobs (hash, size, mtime_ms, ctime_ms, ino, used_ms) VALUES (?, ?, ?, ?, ?, ?) " +
+        "ON CONFLICT (hash) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms, ino = excluded.ino",
+    );
     this.deleteRow = db.prepare("DELETE FROM blobs WHERE hash = ?");
   }
 
@@ -82,8 +87,14 @@ export class LocalCas {
 
   private record(name: string, path: string): BlobFacts {
     const st = statSync(path);
-    this.putRow.run(name, st.size, st.mtimeMs, st.ctimeMs, st.ino);
+    this.used.add(name);
+    this.putRow.run(name, st.size, st.mtimeMs, st.ctimeMs, st.ino, Date.now());
     return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
+  }
+
+  /** A blob used without a look at it (an output already in place under hb-out/). */
+  markUsed(hash: string, executable: boolean): void {
+    this.used.add(executable ? `${hash}.x` : hash);
   }
 
   /**
@@ -92,7 +103,7 @@ export class LocalCas {
    */
   relinked(blob: BlobFacts, st: Stats): void {
     if (st.ino !== blob.ino || st.size !== blob.size || st.mtimeMs !== blob.mtimeMs) return;
-    this.putRow.run(blob.name, st.size, st.mtimeMs, st.ctimeMs, st.ino);
+    this.putRow.run(blob.name, st.size, st.mtimeMs, st.ctimeMs, st.ino, Date.now());
   }
 
   /**
@@ -182,6 +193,7 @@ export class LocalCas {
       row.ino === st.ino &&
       st.size === digest.size
     ) {
+      this.used.add(name);
       return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
     }
     let actual: Digest | undefined;
@@ -198,7 +210,8 @@ export class LocalCas {
         return this.record(name, path);
       }
       // the facts from before the hash: a write during it moved them, and the next use re-hashes
-      this.putRow.run(name, st.size, st.mtimeMs, st.ctimeMs, st.ino);
+      this.used.add(name);
+      this.putRow.run(name, st.size, st.mtimeMs, st.ctimeMs, st.ino, Date.now());
       return { path, name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino };
     }
     this.incidents.push({
@@ -209,6 +222,12 @@ export class LocalCas {
     this.deleteRow.run(name);
     if (!executable) this.drop({ hash: digest.hash, size: digest.size }, true);
     return undefined;
+  }
+
+  /** Unlinks a blob by its index name (the caller drops its row); an absent one is gone already. */
+  remove(name: string): void {
+    const executable = name.endsWith(".x");
+    rmSync(this.blobPath(executable ? name.slice(0, -2) : name, executable), { force: true });
   }
 
   private drop(digest: Digest, executable: boolean): void {

@@ -12,6 +12,13 @@ export function isOutputBaseEntry(name: string): boolean {
   return /^(hb|lock)\.db(-wal|-shm|-journal)?$|^(lock\.pid|cas|sandbox|sandbox-etc|fetch-log\.jsonl|records\.jsonl)$/.test(name);
 }
 
+/** What a garbage collection of the local cache removed, and what it kept. */
+export interface Eviction {
+  blobs: number;
+  bytes: number;
+  keptBytes: number;
+}
+
 /** The local state under an output base: database, stat cache, CAS, action cache. */
 export class OutputBase {
   readonly db: Database;
@@ -24,6 +31,46 @@ export class OutputBase {
     this.stats = new StatCache(this.db);
     this.cas = new LocalCas(join(dir, "cas"), this.db);
     this.ac = new ActionCache(this.db, this.cas.incidents);
+  }
+
+  /**
+   * Keeps the local cache within `maxBytes`, and with `unusedSinceMs` removes what no build has
+   * used since then: blobs go least recently used first, never one this process used (the
+   * current build's inputs and outputs), with the action cache entries that name them (so a
+   * later build runs the action again rather than meeting a missing blob). hb-out/ keeps its
+   * files: they are links of their own.
+   */
+  collectGarbage(limits: { maxBytes?: number; unusedSinceMs?: number }): Eviction {
+    const now = Date.now();
+    const touch = this.db.prepare("UPDATE blobs SET used_ms = ? WHERE hash = ?");
+    this.db.transaction(() => {
+      for (const name of this.cas.used) touch.run(now, name);
+    })();
+    let total = (this.db.prepare("SELECT COALESCE(SUM(size), 0) AS n FROM blobs").get() as { n: number }).n;
+    const victims: { name: string; size: number }[] = [];
+    const rows = this.db.prepare("SELECT hash AS name, size, used_ms AS usedMs FROM blobs ORDER BY used_ms, hash");
+    for (const r of rows.iterate() as IterableIterator<{ name: string; size: number; usedMs: number }>) {
+      const unused = limits.unusedSinceMs !== undefined && r.usedMs < limits.unusedSinceMs;
+      const over = limits.maxBytes !== undefined && total > limits.maxBytes;
+      if (!unused && !over) break;
+      if (this.cas.used.has(r.name)) continue;
+      victims.push(r);
+      total -= r.size;
+    }
+    const dropBlob = this.db.prepare("DELETE FROM blobs WHERE hash = ?");
+    const dropEntries = this.db.prepare("DELETE FROM action_cache WHERE key IN (SELECT key FROM output_index WHERE hash = ?)");
+    const dropFetched = this.db.prepare("DELETE FROM fetched WHERE hash = ?");
+    this.db.transaction(() => {
+      for (const v of victims) {
+        this.cas.remove(v.name);
+        dropBlob.run(v.name);
+        if (!v.name.endsWith(".x")) {
+          dropEntries.run(v.name);
+          dropFetched.run(v.name);
+        }
+      }
+    })();
+    return { blobs: victims.length, bytes: victims.reduce((n, v) => n + v.size, 0), keptBytes: total };
   }
 
   get sandboxDir(): string {

@@ -15,6 +15,7 @@ import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProve
 import { type BuildRequest, executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
+import { cacheMaxBytes } from "../workspace/config";
 
 export interface BuildOptions extends BuildRequest {
   outputBase?: string;
@@ -185,6 +186,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     if (tests) report.tests = tests;
     const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
     saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes.length, exec.materialized, targets, tests) : undefined);
+    base.collectGarbage({ maxBytes: cacheMaxBytes(config) });
     report.durationMs = Date.now() - started;
     appendRunRecord(base.dir, report, recordLimits(config));
     return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes, tests };

@@ -1,6 +1,6 @@
 import { readdirSync, rmSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { isOutputBaseEntry } from "../caching/output-base";
+import { type Eviction, OutputBase, isOutputBaseEntry } from "../caching/output-base";
 import { lockOutputBase } from "../workspace/lock";
 import { openWorkspace } from "../workspace/workspace";
 
@@ -9,6 +9,8 @@ export interface CleanOptions {
   outputBase?: string;
   /** also every local cache: the output base, as far as it is hb's */
   expunge: boolean;
+  /** instead: only the local cache's blobs no build used in this many milliseconds (hb-out/ stays) */
+  olderThanMs?: number;
   signal: AbortSignal;
   onLockWait?(message: string): void;
 }
@@ -20,6 +22,15 @@ export interface CleanResult {
   removedBase: boolean;
   /** what is not hb's in the output base, and stays */
   kept: string[];
+  /** with olderThanMs: what left the local cache */
+  evicted?: Eviction;
+}
+
+/** A duration such as "7d", "12h", "30m": milliseconds, or undefined when it is none. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(d|h|m)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as "d" | "h" | "m"];
 }
 
 const isLock = (entry: string) => /^lock\.(db|pid)/.test(entry);
@@ -30,6 +41,17 @@ export async function clean(opts: CleanOptions): Promise<CleanResult> {
   const base = workspace.outputBase;
   const lock = await lockOutputBase(base, (m) => opts.onLockWait?.(m), opts.signal);
   const kept: string[] = [];
+  if (opts.olderThanMs !== undefined) {
+    // the cache alone: what the last builds used stays, and so do their outputs under hb-out/
+    const ob = new OutputBase(base);
+    try {
+      const evicted = ob.collectGarbage({ unusedSinceMs: Date.now() - opts.olderThanMs });
+      return { outDir: workspace.outDir, outputBase: base, removedBase: false, kept, evicted };
+    } finally {
+      ob.close();
+      lock.release();
+    }
+  }
   try {
     rmSync(workspace.outDir, { recursive: true, force: true });
     if (opts.expunge) {

@@ -119,7 +119,11 @@ export class Materializer {
         const st = lstatSync(abs);
         // the same bytes may now be wanted with another executable bit (another blob)
         const modeFits = file.symlink !== undefined || ((st.mode & 0o111) !== 0) === file.executable;
-        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ctimeMs === row.ctimeMs && modeFits) return true;
+        if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ctimeMs === row.ctimeMs && modeFits) {
+          // in place already: its blob is still this build's, not the cache's to evict
+          if (file.symlink === undefined) this.cas.markUsed(file.hash, file.executable);
+          return true;
+        }
       } catch {
         // gone: put it back
       }

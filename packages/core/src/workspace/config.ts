@@ -16,8 +16,53 @@ export interface WorkspaceConfig {
   remoteCache?: RemoteCacheConfig;
   /** how long run records are kept in the output base (defaults: 180 days, 64 MiB) */
   records?: RecordsConfig;
+  /** the local cache (the output base's CAS) */
+  cache?: CacheConfig;
   /** the release artifacts (targets' outputs) and the policy `hb gate` promotes them by */
   release?: ReleaseConfig;
+}
+
+export interface CacheConfig {
+  /**
+   * the most the local CAS keeps, in bytes or as "10GiB", "500MB" (default 4 GiB): past it, a
+   * build ends by removing the blobs used least recently, never one it used
+   */
+  maxSize?: number | string;
+}
+
+/** The local cache's size when hb.config.ts names none. */
+export const DEFAULT_CACHE_MAX_BYTES = 4 * 1024 ** 3;
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  t: 1e12,
+  tb: 1e12,
+};
+
+/** A size in bytes: a number, or a string such as "10GiB", "500 MB"; undefined when it is none. */
+export function parseSize(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+  if (typeof v !== "string") return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) return undefined;
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return bytes > 0 ? bytes : undefined;
+}
+
+export function cacheMaxBytes(config: WorkspaceConfig): number {
+  return parseSize(config.cache?.maxSize) ?? DEFAULT_CACHE_MAX_BYTES;
 }
 
 export interface RecordsConfig {
@@ -81,6 +126,7 @@ const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
 
 const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
 const RECORDS_KEYS: Record<keyof RecordsConfig, (v: unknown) => boolean> = { maxAgeDays: positive, maxSizeMiB: positive };
+const CACHE_KEYS: Record<keyof CacheConfig, (v: unknown) => boolean> = { maxSize: (v) => parseSize(v) !== undefined };
 
 /** What each key of an object-valued setting must be, for errors that name the key itself. */
 const NESTED: Partial<
@@ -107,6 +153,11 @@ const NESTED: Partial<
     expected: { maxAgeDays: "a number of days, more than 0", maxSizeMiB: "a size in MiB, more than 0" },
     required: [],
   },
+  cache: {
+    keys: CACHE_KEYS,
+    expected: { maxSize: 'a size: bytes, or a string such as "10GiB" or "500MB"' },
+    required: [],
+  },
 };
 
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
@@ -130,6 +181,11 @@ const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
     v !== null &&
     !Array.isArray(v) &&
     Object.entries(v).every(([k, x]) => k in RECORDS_KEYS && (x === undefined || RECORDS_KEYS[k as keyof RecordsConfig](x))),
+  cache: (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    Object.entries(v).every(([k, x]) => k in CACHE_KEYS && (x === undefined || CACHE_KEYS[k as keyof CacheConfig](x))),
   // checked key by key by validateRelease, whose errors name the nested setting
   release: (v) => typeof v === "object" && v !== null,
 };
@@ -142,6 +198,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   remoteCache:
     "an object { url: 'http(s)://host:port' (no credentials: use HB_CACHE_TOKEN), instance?, readInstances?: [names], trustedKeys?: { instance: [pem files] } }",
   records: "an object { maxAgeDays?: number, maxSizeMiB?: number }",
+  cache: 'an object { maxSize?: bytes or a string such as "10GiB" }',
   release: "an object { targets: ['//app:package'], policy?: { builders: { id: [pem files] }, corroboration?, ... } }",
 };
 

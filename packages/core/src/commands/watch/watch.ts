@@ -14,6 +14,7 @@ import { collectingWarnings } from "../build";
 import { type BuildPlan, type BuildRequest, executeOptions, hiddenKeys, planBuild, targetReports, testResults } from "../build-plan";
 import type { BuildReport, TestResult } from "../report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "../run-record";
+import { cacheMaxBytes } from "../../workspace/config";
 import { ContentTracker } from "./content-tracker";
 import { FileWatcher, type WatchMode } from "./file-watcher";
 import { GraphIndex } from "./graph-index";
@@ -397,7 +398,8 @@ class WatchSession {
       exitCode = testFailed ? ExitCode.testFailed : other ? ExitCode.buildFailed : ExitCode.ok;
     }
     if (tests) report.tests = tests;
-    // a rebuild is a build: it is recorded as one
+    // a rebuild is a build: it keeps the cache within its size, and is recorded as one
+    base.collectGarbage({ maxBytes: cacheMaxBytes(this.analysis.config) });
     appendRunRecord(base.dir, report, recordLimits(this.analysis.config));
     this.exitCode = exitCode;
     const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
