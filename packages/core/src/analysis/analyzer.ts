@@ -71,6 +71,8 @@ export class Analysis {
     private readonly absent: Set<string>,
     /** the names in the packages' trees */
     private readonly fs: SourceFs,
+    /** a package labels name that does not exist -> the closest existing one */
+    private readonly packageGuesses: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   run(requested: readonly string[]): ActionGraph {
@@ -122,7 +124,9 @@ export class Analysis {
         `no package '//${parsed.pkg}' (no BUILD.ts in ${parsed.pkg || "the workspace root"}/), needed by ${referrer.label}`,
         {
           location: referrer.location,
-          hint: `create ${joinRel(parsed.pkg, "BUILD.ts")} or fix the label '${text}'`,
+          hint: this.packageGuesses.has(parsed.pkg)
+            ? `did you mean '//${this.packageGuesses.get(parsed.pkg)}:${parsed.name}'?`
+            : `create ${joinRel(parsed.pkg, "BUILD.ts")} or fix the label '${text}'`,
         },
       );
     }

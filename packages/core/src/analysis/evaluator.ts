@@ -31,7 +31,9 @@ export async function loadAndAnalyze(req: AnalysisRequest, access: LoadingAccess
     const loaded = await loadWorkspace(req, access, log);
     // the analysis adds the paths it found absent (a BUILD.ts appearing there moves a package boundary)
     const absent = new Set(loaded.absent);
-    const graph = new Analysis(req.workspaceRoot, loaded.packages, loaded.locate, absent, loaded.fs).run(loaded.requested);
+    const graph = new Analysis(req.workspaceRoot, loaded.packages, loaded.locate, absent, loaded.fs, loaded.packageGuesses).run(
+      loaded.requested,
+    );
     return { ok: true, config: loaded.config, graph, globs: loaded.globs, absent: [...absent].sort(), log };
   } catch (e) {
     if (e instanceof HbError) return { ok: false, error: e.toData(), log };

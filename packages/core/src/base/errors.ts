@@ -223,18 +223,21 @@ export function isHbError(e: unknown): e is HbError {
   return e instanceof HbError;
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
+/**
+ * Edit distance for "did you mean" suggestions: insertions, deletions, substitutions, and two
+ * adjacent letters swapped (the commonest typo, `tset` for `test`) each count one.
+ */
 export function editDistance(a: string, b: string): number {
-  const prev = new Array<number>(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  let before = new Array<number>(b.length + 1).fill(0);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0]!;
-    prev[0] = i;
+    const row = new Array<number>(b.length + 1);
+    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, before[j - 2]! + 1);
     }
+    [before, prev] = [prev, row];
   }
   return prev[b.length]!;
 }
@@ -245,7 +248,8 @@ export function didYouMean(word: string, candidates: Iterable<string>): string |
   let bestDistance = Infinity;
   for (const c of candidates) {
     const d = editDistance(word, c);
-    if (d < bestDistance) {
+    // of two as close, the one of the word's length: `tset` is `test` misspelled, not `set`
+    if (d < bestDistance || (d === bestDistance && Math.abs(c.length - word.length) < Math.abs(best!.length - word.length))) {
       best = c;
       bestDistance = d;
     }

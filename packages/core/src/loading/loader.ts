@@ -44,6 +44,8 @@ export interface LoadedWorkspace extends EvaluationFacts {
   fs: SourceFs;
   /** maps an error thrown by user code to where in BUILD.ts sources it happened */
   locate(e: unknown): SourceLocation | undefined;
+  /** a package a label names that does not exist -> the existing package closest in name */
+  packageGuesses: ReadonlyMap<string, string>;
 }
 
 /**
@@ -62,6 +64,7 @@ class Loader {
   private readonly missing = new Set<string>();
   private readonly globs: GlobRecord[] = [];
   private readonly absent = new Set<string>();
+  private allPackages: string[] | undefined;
   /** the names in the loaded packages' trees, as the host served them */
   private readonly fs: SnapshotFs;
   private rules: IgnoreRules = ignoreRules();
@@ -94,11 +97,12 @@ class Loader {
         await this.ensureLoaded([pattern.label.pkg]);
         const p = this.packages.get(pattern.label.pkg);
         if (!p) {
+          const guess = await this.packageLike(pattern.label.pkg);
           throw new HbError(
             "NO_SUCH_PACKAGE",
             `no package '//${pattern.label.pkg}': ${joinRel(pattern.label.pkg, BUILD_FILE)} does not exist`,
             {
-              hint: "run `hb query //...` to list the targets",
+              hint: guess ? `did you mean //${guess}:${pattern.label.name}?` : "run `hb query //...` to list the targets",
             },
           );
         }
@@ -121,7 +125,12 @@ class Loader {
       if (pattern.kind === "recursive") {
         const found = await this.access.findPackages(pattern.pkg);
         pkgs = found.packages;
-        if (!found.exists) throw new HbError("NO_SUCH_PACKAGE", `no directory '${pattern.pkg}' in the workspace for pattern '${text}'`);
+        if (!found.exists) {
+          const guess = await this.packageLike(pattern.pkg);
+          throw new HbError("NO_SUCH_PACKAGE", `no directory '${pattern.pkg}' in the workspace for pattern '${text}'`, {
+            hint: guess ? `did you mean //${guess}/...?` : undefined,
+          });
+        }
       } else pkgs = [pattern.pkg];
       await this.ensureLoaded(pkgs);
       for (const pkg of pkgs) {
@@ -136,7 +145,15 @@ class Loader {
 
     await this.loadClosure(requested);
     await this.learnSourcePaths();
+    // a label naming no package is an error the analysis reports: with the closest one's name,
+    // for which the workspace's package list is walked, only then
+    const packageGuesses = new Map<string, string>();
+    for (const pkg of this.missing) {
+      const guess = await this.packageLike(pkg);
+      if (guess !== undefined) packageGuesses.set(pkg, guess);
+    }
     return {
+      packageGuesses,
       config,
       requested,
       packages: this.packages,
@@ -145,6 +162,12 @@ class Loader {
       absent: [...this.absent].sort(),
       locate: (e) => this.evaluator.locate(e),
     };
+  }
+
+  /** The workspace's package closest in name to `pkg` (a typo, or a package in another directory). */
+  private async packageLike(pkg: string): Promise<string | undefined> {
+    this.allPackages ??= (await this.access.findPackages("")).packages;
+    return didYouMean(pkg, this.allPackages);
   }
 
   private async loadConfig(): Promise<WorkspaceConfig> {
