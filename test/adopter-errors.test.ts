@@ -1,4 +1,6 @@
 // What an adopter's first mistakes get told (issue 20): each message names the fix.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hb, makeWorkspace } from "./helpers";
 
@@ -28,5 +30,33 @@ describe("did you mean", () => {
     expect(dep.exitCode).toBe(2);
     expect(dep.stderr).toContain("no package '//libs/txt' (no BUILD.ts in libs/txt/), needed by //app:app");
     expect(dep.stderr).toContain("did you mean '//libs/text:text'?");
+  });
+});
+
+describe("hb explain of a source file", () => {
+  it("says it is a source and which targets read it, exit 0", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "a", srcs: ["in.txt"], outs: ["a.txt"], cmd: "cat $< > $@" });\n' +
+        'genrule({ name: "b", srcs: ["in.txt"], outs: ["b.txt"], cmd: "tr a-z A-Z < $< > $@" });\n',
+      "p/in.txt": "hello\n",
+      "p/unused.txt": "nobody\n",
+    });
+    expect((await hb(ws, ["build", "//p:a", "//p:b"])).exitCode).toBe(0);
+    const r = await hb(ws, ["explain", "p/in.txt"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stdout).toContain("a source file: hb builds from it, no action produces it");
+    expect(r.stdout).toContain("read by //p:a, //p:b");
+    expect(r.stdout).not.toContain("no action in the local action cache produced this content");
+    const json = JSON.parse((await hb(ws, ["explain", "--output", "json", "p/in.txt"])).stdout);
+    expect(json.source).toEqual({ usedBy: ["//p:a", "//p:b"] });
+    const unused = await hb(ws, ["explain", "p/unused.txt"]);
+    expect(unused.exitCode).toBe(0);
+    expect(unused.stdout).toContain("no action in the local action cache read it");
+    // an output hb never made is still not explained
+    const stray = join(ws, "hb-out/p/stray.txt");
+    writeFileSync(stray, "?\n");
+    expect((await hb(ws, ["explain", "hb-out/p/stray.txt"])).exitCode).toBe(1);
   });
 });

@@ -28,7 +28,7 @@ export const explainCommand: Command = {
     if ((choiceOption(values, "output", ["text", "json"] as const) ?? "text") === "json")
       process.stdout.write(JSON.stringify(e, null, 2) + "\n");
     else process.stdout.write(render(e));
-    return e.producers.length > 0 ? 0 : 1;
+    return e.producers.length > 0 || e.source ? 0 : 1;
   },
 };
 
@@ -36,6 +36,15 @@ function render(e: Explanation): string {
   const lines: string[] = [
     `${e.file ?? e.sha256}${e.file ? ` (sha256 ${e.sha256}${e.size !== undefined ? `, ${e.size} bytes` : ""})` : ""}`,
   ];
+  if (e.source) {
+    lines.push("  a source file: hb builds from it, no action produces it");
+    lines.push(
+      e.source.usedBy.length > 0
+        ? `  read by ${e.source.usedBy.join(", ")}`
+        : "  no action in the local action cache read it (no target built here uses it, or none was built yet)",
+    );
+    return lines.join("\n") + "\n";
+  }
   if (e.producers.length === 0) {
     lines.push("  no action in the local action cache produced this content");
   }

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { type ActionInfo, actionInfoReader } from "../caching/action-cache";
 import { OUT_DIR } from "../base/graph";
 import { HbError } from "../base/errors";
@@ -42,6 +42,8 @@ export interface Explanation {
   /** HEAD of the workspace's git checkout, if any */
   commit?: string;
   provenance: ExplainedProvenance[];
+  /** the file is a source of the workspace (not under hb-out/): the targets whose actions read it */
+  source?: { usedBy: string[] };
 }
 
 /** A provenance statement hb signed for this content. */
@@ -217,6 +219,16 @@ export async function explainIn(
     trusted: verified.has(join(workspace.root, p.file)),
   }));
   const out: Explanation = { sha256, producers, provenance };
+  // a source is no action's output: say so, and who reads it, from what the builds recorded
+  if (file !== undefined && !isAbsolute(file) && file !== OUT_DIR && !file.startsWith(`${OUT_DIR}/`)) {
+    const usedBy = new Set<string>();
+    const mentions = db.prepare("SELECT info FROM action_info WHERE instr(info, ?) > 0").all(JSON.stringify(file)) as { info: string }[];
+    for (const m of mentions) {
+      const info = JSON.parse(m.info) as ActionInfo;
+      if ([...info.inputs, ...info.tools].some((f) => f.path === file)) usedBy.add(info.owner);
+    }
+    out.source = { usedBy: [...usedBy].sort() };
+  }
   if (file !== undefined) out.file = file;
   if (size !== undefined) out.size = size;
   if (git.commit) out.commit = git.commit;
