@@ -60,3 +60,29 @@ describe("hb explain of a source file", () => {
     expect((await hb(ws, ["explain", "hb-out/p/stray.txt"])).exitCode).toBe(1);
   });
 });
+
+describe("hb build", () => {
+  it("ends by listing the requested targets' outputs, as Bazel does; a count past ten targets; nothing after a failure", async () => {
+    const many = Array.from({ length: 11 }, (_, i) => `genrule({ name: "g${i}", outs: ["g${i}.txt"], cmd: "echo ${i} > $@" });\n`);
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        G +
+        'genrule({ name: "two", outs: ["x.txt", "y.txt"], cmd: "touch $(OUTS)" });\n' +
+        'genrule({ name: "bad", outs: ["z.txt"], cmd: "false" });\n' +
+        many.join(""),
+    });
+    const r = await hb(ws, ["build", "//p:two", "//p:g0"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).toContain(
+      "Target //p:two up to date:\n  hb-out/p/x.txt\n  hb-out/p/y.txt\nTarget //p:g0 up to date:\n  hb-out/p/g0.txt",
+    );
+    // a second, no-op build says the same
+    expect((await hb(ws, ["build", "//p:two", "//p:g0"])).stderr).toContain("Target //p:two up to date:\n  hb-out/p/x.txt\n");
+    const all = await hb(ws, ["build", ...many.map((_, i) => `//p:g${i}`)]);
+    expect(all.stderr).toContain("hb: 11 targets up to date (--report FILE lists each one's outputs)");
+    expect(all.stderr).not.toContain("Target //p:g0");
+    const bad = await hb(ws, ["build", "//p:bad"]);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr).not.toContain("up to date");
+  });
+});

@@ -103,3 +103,28 @@ export class BuildProgress implements Required<
     );
   }
 }
+
+/** targets whose outputs a build lists by name; past it, a count (a //... build lists hundreds) */
+const LISTED_TARGETS = 10;
+const LISTED_OUTPUTS = 10;
+
+/**
+ * What a successful `hb build` made, as Bazel ends a build: each requested target and where its
+ * outputs are, so that no one has to guess the path under hb-out/.
+ */
+export function printTargetOutputs(term: Terminal, report: BuildReport): void {
+  const targets = report.targets;
+  if (targets.length > LISTED_TARGETS) {
+    term.line(`hb: ${targets.length} targets up to date (--report FILE lists each one's outputs)`);
+    return;
+  }
+  for (const t of targets) {
+    if (t.outputs.length === 0) {
+      term.line(`Target ${t.label} up to date (no output files)`);
+      continue;
+    }
+    term.line(`Target ${t.label} up to date:`);
+    for (const o of t.outputs.slice(0, LISTED_OUTPUTS)) term.line(`  ${o.path}`);
+    if (t.outputs.length > LISTED_OUTPUTS) term.line(`  ... and ${t.outputs.length - LISTED_OUTPUTS} more`);
+  }
+}
