@@ -86,3 +86,18 @@ describe("hb build", () => {
     expect(bad.stderr).not.toContain("up to date");
   });
 });
+
+describe("a download in an action", () => {
+  it("fails with the hint that actions have no network, and where downloads go", async () => {
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        'import { genrule, local_toolchain } from "@hb/core";\n' +
+        'local_toolchain({ name: "curl", path: "/usr/bin/curl" });\n' +
+        'genrule({ name: "get", outs: ["page.html"], tools: [":curl"], cmd: "curl -fsS https://example.com/ -o $@" });\n',
+    });
+    const r = await hb(ws, ["build", "//p:get"]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/curl: \(\d+\) (Could not|Couldn't) resolve host/);
+    expect(r.stderr).toContain("actions have no network: download before the build with http_file({ url, sha256 })");
+  });
+});

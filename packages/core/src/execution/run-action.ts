@@ -14,6 +14,10 @@ import type { Background } from "./background";
 import { collectOutputs } from "./collect-outputs";
 import type { Job } from "./job";
 
+/** What curl, wget, git, npm and getaddrinfo say when there is no network to reach a host. */
+const NO_NETWORK =
+  /Could not resolve host|Couldn't resolve host|unable to resolve host address|Temporary failure in name resolution|Name or service not known|Network is unreachable|getaddrinfo (EAI_AGAIN|ENOTFOUND)|Failed to connect to/;
+
 /** stdout and stderr kept with a result, and shown for a failure: their ends */
 const OUTPUT_PREVIEW = 8000;
 
@@ -149,6 +153,8 @@ export class RunActions {
             : `exited with code ${run.exitCode}`;
         // the usual first failure in a sandbox: a file of the workspace read but never declared
         const missingFile = mode !== "none" && /No such file or directory/.test(run.stderr);
+        // the second: a download (curl, wget, npm, git), where the sandbox has no network
+        const noNetwork = mode !== "none" && NO_NETWORK.test(run.stderr);
         throw HbError.of(
           "ACTION_FAILED",
           `${a.owner}: ${a.mnemonic} ${how}`,
@@ -165,11 +171,15 @@ export class RunActions {
           },
           run.timedOut
             ? { hint: `raise the target's timeout (seconds) if it needs longer, or find what it waits for` }
-            : missingFile
+            : noNetwork
               ? {
-                  hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
+                  hint: "actions have no network: download before the build with http_file({ url, sha256 }) (or ctx.actions.fetch in a rule), npm packages with npm_deps, and use the file as an input",
                 }
-              : {},
+              : missingFile
+                ? {
+                    hint: "the sandbox holds only declared inputs: a file the command reads must be in srcs (or tools), or come from a dependency",
+                  }
+                : {},
         );
       }
       const files = collectOutputs(a, staged.outDir, writableAt, this.ctx.cas, this.ctx.epoch);
