@@ -97,6 +97,11 @@ describe("remote cache", () => {
     expect(summary(r)).toMatchObject({ executed: 2, cached: 0 });
     expect(report(dev).remote.rejected).toEqual({ untrusted: 2 });
     expect(r.stderr).toContain("remote cache: refused an entry (untrusted)");
+    // said once, with the fix, though both entries were refused
+    expect(r.stderr.match(/refused an entry/g)).toHaveLength(1);
+    expect(r.stderr).toContain(
+      "add its public key to remoteCache.trustedKeys in hb.config.ts (further entries refused so are counted, not said)",
+    );
   });
 
   it("re-hashes every blob: one corrupted on the server's disk is a miss, and the build stays correct", async () => {

@@ -5,6 +5,12 @@ import type { KeyedAction } from "../../keying/action-keyer";
 import type { LocalCas } from "../local-cas";
 import type { RejectReason } from "./ac-entry";
 
+/** Refusals that follow from the workspace's key setup rather than from the entry: what fixes them. */
+const BY_SETUP: Partial<Record<RejectReason, string>> = {
+  untrusted: "if you trust its signer, add its public key to remoteCache.trustedKeys in hb.config.ts",
+  unsigned: "this workspace takes only entries signed by a key in remoteCache.trustedKeys; upload with --signing-key",
+};
+
 export interface RemoteStats {
   hits: number;
   misses: number;
@@ -56,8 +62,14 @@ export abstract class TeamCacheBase {
   }
 
   protected reject(reason: RejectReason, message: string): undefined {
-    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
-    this.warn(`remote cache: refused an entry (${reason}): ${message}`);
+    const n = (this.stats.rejected[reason] ?? 0) + 1;
+    this.stats.rejected[reason] = n;
+    // a key this workspace does not trust (or none) refuses every entry alike: one warning, with
+    // the fix, and the summary's count; a refusal of one entry for its own fault is said each time
+    const fix = BY_SETUP[reason];
+    if (fix === undefined) this.warn(`remote cache: refused an entry (${reason}): ${message}`);
+    else if (n === 1)
+      this.warn(`remote cache: refused an entry (${reason}): ${message}; ${fix} (further entries refused so are counted, not said)`);
     return undefined;
   }
 
