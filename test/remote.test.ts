@@ -71,6 +71,13 @@ describe("remote cache", () => {
     const first = await hb(ci, upload(s.url, ciKeys));
     expect(first.exitCode, first.output).toBe(0);
     expect(report(ci).remote).toMatchObject({ uploads: 2, misses: 2 });
+    expect(first.stderr).not.toContain("uploaded nothing");
+    // run again, everything is a local hit: nothing to upload, and it says why
+    const again = await hb(ci, upload(s.url, ciKeys));
+    expect(again.exitCode, again.output).toBe(0);
+    expect(again.stderr).toContain(
+      "hb: --remote-upload uploaded nothing: every action was cached (2 local, 0 remote), and hb uploads only the results it runs",
+    );
 
     const dev = makeWorkspace(FILES);
     const second = await hb(dev, read(s.url, join(ciKeys, "public.pem")));

@@ -1,6 +1,6 @@
 import { HbError, build } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
-import { BuildProgress, printTargetOutputs } from "../ui/progress";
+import { BuildProgress, printNoUploadReason, printTargetOutputs } from "../ui/progress";
 import { checkReportFile, writeJsonFile } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { AUDIT_OPTION, BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, printAudit, remoteRequest } from "./build-options";
@@ -63,6 +63,7 @@ export const buildCommand: Command = {
       remote: remoteRequest(values, signingKey),
     });
     progress.finish(result.report);
+    if (values["remote-upload"] === true) printNoUploadReason(term, result.report);
     if (result.exitCode === 0) printTargetOutputs(term, result.report);
     printAudit(term, result.report);
     for (const a of result.report.attestations ?? []) term.line(`hb: provenance: ${a}`);

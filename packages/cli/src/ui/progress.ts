@@ -128,3 +128,15 @@ export function printTargetOutputs(term: Terminal, report: BuildReport): void {
     if (t.outputs.length > LISTED_OUTPUTS) term.line(`  ... and ${t.outputs.length - LISTED_OUTPUTS} more`);
   }
 }
+
+/**
+ * Why `--remote-upload` uploaded nothing when every action was cached: hb uploads the results it
+ * runs, so a developer re-running CI's command (or CI reusing an output base) sees 0 uploads.
+ */
+export function printNoUploadReason(term: Terminal, report: BuildReport): void {
+  const r = report.remote;
+  if (r?.unavailable || (r !== undefined && r.uploads > 0) || report.failed > 0 || report.executed > 0) return;
+  term.line(
+    `hb: --remote-upload uploaded nothing: every action was cached (${report.cached.local} local, ${report.cached.remote} remote), and hb uploads only the results it runs; a build from an empty output base (a fresh CI job's) uploads all it builds`,
+  );
+}
