@@ -309,3 +309,48 @@ describe("no check over nothing (issue 20)", () => {
     expect(custom.stderr).toContain("ERROR: BUILD.ts:8:");
   });
 });
+
+describe("ts_check with TypeScript 7 (issue 20)", () => {
+  it("checks with its native compiler once declared, and says how to declare it when not", async () => {
+    // TypeScript 7 as `npm i -D typescript` installs it: the compiler is a platform package
+    const modules = tempDir();
+    writeFileSync(join(modules, "package.json"), '{ "name": "ts7", "private": true }\n');
+    const install = await execa("npm", ["install", "--offline", "--no-audit", "--no-fund", "typescript@7.0.2"], {
+      cwd: modules,
+      reject: false,
+    });
+    expect(
+      install.exitCode,
+      `${install.stderr}\n(npm cache add typescript@7.0.2 @typescript/typescript-linux-x64@7.0.2 fills the cache)`,
+    ).toBe(0);
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "hbuild";\n' +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n' +
+        'local_toolchain({ name: "typescript", path: "node_modules/typescript" });\n' +
+        'local_toolchain({ name: "typescript_native", path: "node_modules/@typescript/typescript-linux-x64" });\n',
+      "app/BUILD.ts":
+        'import { glob } from "hbuild";\nimport { ts_check } from "hbuild/rules-node";\n' +
+        'ts_check({ name: "bare", srcs: glob(["src/*.ts"]), tsconfig: "tsconfig.json" });\n' +
+        'ts_check({ name: "typecheck", srcs: glob(["src/*.ts"]), tsconfig: "tsconfig.json", compiler: "//tools:typescript_native" });\n',
+      "app/tsconfig.json":
+        '{ "compilerOptions": { "strict": true, "noEmit": true, "target": "ES2022", "module": "ESNext", "moduleResolution": "Bundler", "types": [] }, "include": ["src"] }\n',
+      "app/src/a.ts": 'export const n: number = "seven";\n',
+    });
+    symlinkSync(join(modules, "node_modules"), join(ws, "node_modules"));
+    const bare = await hb(ws, ["test", "//app:bare"]);
+    expect(bare.exitCode, bare.output).toBe(3);
+    expect(bare.stderr).toContain(
+      "hb: //app:bare runs TypeScript 7, whose compiler is the platform package beside it: declare it, local_toolchain({ name: 'typescript_native', path: 'node_modules/@typescript/typescript-linux-x64' }), and give it as compiler",
+    );
+    const failing = await hb(ws, ["test", "//app:typecheck"]);
+    expect(failing.exitCode, failing.output).toBe(3);
+    expect(failing.stderr).toContain("app/src/a.ts(1,14): error TS2322: Type 'string' is not assignable to type 'number'.");
+    writeFileSync(join(ws, "app/src/a.ts"), "export const n: number = 7;\n");
+    for (const mode of ["default", "strict"]) {
+      const ok = await hb(ws, ["test", "//app:typecheck", `--sandbox=${mode}`]);
+      expect(ok.exitCode, ok.output).toBe(0);
+      expect(ok.stderr).toMatch(/\/\/app:typecheck\s+PASSED/);
+    }
+  });
+});
