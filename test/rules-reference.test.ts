@@ -9,7 +9,15 @@ it("docs/rules-node.md documents every rules-node rule and each of its attribute
   const doc = readFileSync(join(REPO, "docs/rules-node.md"), "utf8");
   const sections = new Map(doc.split(/^## /m).map((s) => [s.slice(0, s.indexOf("\n")), s] as const));
   const rules = Object.entries(rulesNode).flatMap(([name, fn]) => ("definition" in fn ? [[name, fn.definition] as const] : []));
-  expect(rules.map(([name]) => name).sort()).toEqual(["esbuild", "node_binary", "node_test", "npm_deps", "npm_package", "ts_check"]);
+  expect(rules.map(([name]) => name).sort()).toEqual([
+    "esbuild",
+    "node_binary",
+    "node_test",
+    "npm_deps",
+    "npm_package",
+    "ts_check",
+    "ts_project",
+  ]);
   for (const [name, def] of rules) {
     const section = sections.get(name);
     expect(section, `a section for ${name}`).toBeDefined();
