@@ -98,8 +98,31 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     root.lines.push("// the shared tsconfig files packages extend", `filegroup({ name: "tsconfig", srcs: ${lit(rootTsconfigs)} });`);
   }
 
+  // the npm packages the lockfile pins, laid out by hb (npm_deps) where sources resolve them
+  if (scan.lockfile) {
+    const root = blockFor(plan, "");
+    use(root, RULES, "npm_deps");
+    root.lines.push(
+      `// the npm packages ${scan.lockfile} pins, fetched and checked by hb`,
+      `npm_deps(${args_({ name: "node_modules", lockfile: scan.lockfile })});`,
+    );
+  }
+
   for (const p of scan.packages) {
     const b = blockFor(plan, p.dir);
+    if (p.ownNpmEntries) {
+      use(b, RULES, "npm_deps");
+      b.lines.push(`npm_deps(${args_({ name: "node_modules", lockfile: `//:${scan.lockfile}` })});`);
+    }
+    const npmTrees = !scan.lockfile
+      ? []
+      : p.ownNpmEntries
+        ? ["//:node_modules", ":node_modules"]
+        : [p.dir === "" ? ":node_modules" : "//:node_modules"];
+    if (npmTrees.length > 0 && (p.tests.length > 0 || p.bins.length > 0 || p.hasTsconfig)) {
+      b.lines.push(`// what code run here (tests, programs, tsc) resolves npm imports from`, `const npm = ${lit(npmTrees)};`);
+    }
+    const npm = npmTrees.length > 0 ? ["...npm"] : [];
     const main = mainName(p);
     const labelOfPackage = (n: string) => labelOf(byName.get(n)!.dir, mainName(byName.get(n)!));
     const depLabels = p.workspaceDeps.filter((n) => compiled.has(n)).map(labelOfPackage);
@@ -152,7 +175,8 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       use(b, RULES, "node_binary");
       const name = unique(entryNames.includes(bin.name) ? `${bin.name}_bin` : bin.name);
       const args: Record<string, unknown> = { name, entry: bin.source, srcs: expr("srcs") };
-      if (depLabels.length > 0) args.deps = expr("deps");
+      const deps = listExpr([...(depLabels.length > 0 ? ["...deps"] : []), ...npm]);
+      if (deps) args.deps = deps;
       b.lines.push(`node_binary(${args_(args)});`);
     }
 
@@ -165,11 +189,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
         use(b, RULES, "node_test");
         const declared = depLabels.length > 0 && (p.entries.length > 0 || p.bins.length > 0);
         const own = p.entries.length > 0 ? [lit(`:${entryNames[0]}`)] : [];
-        const testDeps = declared
-          ? expr(own.length > 0 ? `[${own[0]}, ...deps]` : "deps")
-          : [...own.map((o) => JSON.parse(o) as string), ...depLabels];
+        const testDeps = listExpr([...own, ...(declared ? ["...deps"] : depLabels.map(lit)), ...npm]);
         const args: Record<string, unknown> = { name: "test", srcs: expr("tests"), data: p.sources.length > 0 ? expr("srcs") : [] };
-        if (testDeps instanceof Expr || testDeps.length > 0) args.deps = testDeps;
+        if (testDeps) args.deps = testDeps;
         if (p.testRunner === "vitest") args.runner = "vitest";
         b.lines.push(`node_test(${args_(args)});`);
       }
@@ -178,11 +200,17 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     if (p.hasTsconfig && tools.typescript) {
       use(b, RULES, "ts_check");
       const depSources = p.workspaceDeps.map((n) => byName.get(n)!).filter((d) => d.sources.length > 0);
-      const deps = [...(p.tsconfigExtends.length > 0 ? ["//:tsconfig"] : []), ...depSources.map((d) => labelOf(d.dir, "srcs"))];
+      const deps = listExpr(
+        [...(p.tsconfigExtends.length > 0 ? ["//:tsconfig"] : []), ...depSources.map((d) => labelOf(d.dir, "srcs"))].map(lit).concat(npm),
+      );
       const srcsExpr = [p.sources.length > 0 ? "...srcs" : "", p.tests.length > 0 ? "...tests" : ""].filter(Boolean).join(", ");
       const args: Record<string, unknown> = { name: "typecheck", srcs: expr(`[${srcsExpr}]`), tsconfig: "tsconfig.json" };
-      if (deps.length > 0) args.deps = deps;
-      const types = [...(tools.typesNode ? ["//tools:types_node"] : []), ...(tools.nodeModules ? ["//tools:node_modules"] : [])];
+      if (deps) args.deps = deps;
+      // without a lockfile for hb to read, tsc resolves modules from the installed node_modules
+      const types = [
+        ...(tools.typesNode ? ["//tools:types_node"] : []),
+        ...(tools.nodeModules && npm.length === 0 ? ["//tools:node_modules"] : []),
+      ];
       if (types.length > 0) args.types = types;
       b.lines.push(`ts_check(${args_(args)});`);
     }
@@ -218,6 +246,12 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   if (tools.typesNode) t.lines.push(`local_toolchain(${args_({ name: "types_node", path: tools.typesNode })});`);
   if (tools.nodeModules) t.lines.push(`local_toolchain(${args_({ name: "node_modules", path: "node_modules" })});`);
   return plan;
+}
+
+/** A list of TypeScript expressions (literals, `...spreads`) as one expression: a lone spread is its variable. */
+function listExpr(parts: string[]): Expr | undefined {
+  if (parts.length === 0) return undefined;
+  return expr(parts.length === 1 && parts[0]!.startsWith("...") ? parts[0]!.slice(3) : `[${parts.join(", ")}]`);
 }
 
 /** A rule call's argument object, one line (`{ srcs }` where the value is the variable of that name). */

@@ -42,6 +42,8 @@ export interface ScannedPackage {
   tsconfigExtends: string[];
   /** package.json scripts init does not turn into targets */
   otherScripts: string[];
+  /** the lockfile has entries of this package's own (pnpm's importer, npm's packages/x/node_modules/...) */
+  ownNpmEntries: boolean;
 }
 
 export interface ScannedTools {
@@ -159,9 +161,21 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
   const names = new Map<string, string>();
   for (const [dir, json] of manifests) if (typeof json.name === "string") names.set(json.name, dir);
   const testRunnerOf = runnerDetector(root, rootJson);
-  const packages = [...manifests].map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf));
+  const nested = nestedLockEntries(root, lockfile);
+  const packages = [...manifests]
+    .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf))
+    .map((p) => ({ ...p, ownNpmEntries: p.dir !== "" && (lockfile === "pnpm-lock.yaml" || nested.has(p.dir)) }));
   const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
   return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs };
+}
+
+/** The packages npm's lockfile has entries of their own for (packages/x/node_modules/...). */
+function nestedLockEntries(root: string, lockfile: string | undefined): Set<string> {
+  if (lockfile !== "package-lock.json") return new Set();
+  const keys = Object.keys(record(readJson(root, lockfile).packages));
+  return new Set(
+    keys.flatMap((k) => (k.includes("/node_modules/") && !k.startsWith("node_modules/") ? [k.slice(0, k.indexOf("/node_modules/"))] : [])),
+  );
 }
 
 function runnerDetector(root: string, rootJson: Record<string, unknown>) {
@@ -311,6 +325,7 @@ function scanPackage(
     hasTsconfig,
     tsconfigExtends,
     otherScripts,
+    ownNpmEntries: false,
   };
 }
 

@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { planInit } from "./plan";
+import type { ScannedPackage, WorkspaceScan } from "./scan";
+
+function pkg(over: Partial<ScannedPackage>): ScannedPackage {
+  return {
+    dir: "packages/a",
+    name: "a",
+    private: true,
+    type: "module",
+    sources: ["src/index.ts"],
+    tests: [],
+    testRunner: undefined,
+    entries: [],
+    unmappedEntries: [],
+    bins: [],
+    workspaceDeps: [],
+    runtimeDeps: [],
+    hasTsconfig: false,
+    tsconfigExtends: [],
+    otherScripts: [],
+    ownNpmEntries: false,
+    ...over,
+  };
+}
+
+function scan(packages: ScannedPackage[], lockfile?: string): WorkspaceScan {
+  return {
+    packageManager: lockfile === "pnpm-lock.yaml" ? "pnpm" : "npm",
+    lockfile,
+    packages,
+    rootTsconfigs: [],
+    tools: {
+      esbuild: { path: "node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "a".repeat(64) },
+      node: "/usr/bin/node",
+      typescript: "node_modules/typescript",
+      typesNode: undefined,
+      nodeModules: true,
+    },
+  };
+}
+
+describe("planInit", () => {
+  it("lays out the lockfile's npm packages with npm_deps, and gives them to what runs code: tests, programs, tsc", () => {
+    const app = pkg({
+      tests: ["src/a.test.ts"],
+      testRunner: "vitest",
+      bins: [{ name: "a", source: "src/index.ts" }],
+      hasTsconfig: true,
+      ownNpmEntries: true,
+    });
+    const plan = planInit(scan([app], "pnpm-lock.yaml"));
+    const root = plan.blocks.get("BUILD.ts")!.lines.join("\n");
+    expect(root).toContain('npm_deps({ name: "node_modules", lockfile: "pnpm-lock.yaml" });');
+    const a = plan.blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
+    expect(a).toContain('npm_deps({ name: "node_modules", lockfile: "//:pnpm-lock.yaml" });');
+    expect(a).toContain('const npm = ["//:node_modules", ":node_modules"];');
+    expect(a).toContain('node_binary({ name: "a", entry: "src/index.ts", srcs, deps: npm });');
+    expect(a).toContain('node_test({ name: "test", srcs: tests, data: srcs, deps: npm, runner: "vitest" });');
+    expect(a).toContain('ts_check({ name: "typecheck", srcs: [...srcs, ...tests], tsconfig: "tsconfig.json", deps: npm });');
+  });
+
+  it("without a lockfile, resolves from the installed node_modules and declares no npm_deps", () => {
+    const plan = planInit(scan([pkg({ hasTsconfig: true, tests: ["src/a.test.ts"], testRunner: "node" })]));
+    expect(plan.blocks.has("BUILD.ts")).toBe(false);
+    const a = plan.blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
+    expect(a).not.toContain("npm_deps");
+    expect(a).toContain('node_test({ name: "test", srcs: tests, data: srcs });');
+    expect(a).toContain('types: ["//tools:node_modules"]');
+  });
+
+  it("bundles a library with what npm installs with it left external, and names a second format's bundle apart", () => {
+    const lib = pkg({
+      private: false,
+      name: "@s/lib",
+      runtimeDeps: ["@s/util", "zod"],
+      workspaceDeps: ["@s/util"],
+      entries: [
+        { output: "./dist/esm/index.js", source: "src/index.ts" },
+        { output: "./dist/cjs/index.js", source: "src/index.ts" },
+      ],
+    });
+    const util = pkg({ dir: "packages/util", name: "@s/util", entries: [{ output: "dist/index.js", source: "src/index.ts" }] });
+    const a = planInit(scan([lib, util]))
+      .blocks.get("packages/a/BUILD.ts")!
+      .lines.join("\n");
+    expect(a).toContain('const external = ["@s/util", "zod"];');
+    expect(a).toContain('esbuild({ name: "a", srcs, entry: "src/index.ts", format: "esm", module_name: "@s/lib", external });');
+    expect(a).toContain('esbuild({ name: "a_cjs", srcs, entry: "src/index.ts", format: "cjs", external });');
+    expect(a).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":a", ":a_cjs"] });');
+  });
+});
