@@ -111,6 +111,29 @@ describe("remote cache", () => {
     );
   });
 
+  it("a server that does not trust this client's key refuses its entry: said in the summary and --report, and the build succeeds", async () => {
+    const ci = makeWorkspace(FILES);
+    const ciKeys = await keys(ci, "keys");
+    const serverKeys = await keys(tempDir(), "release");
+    const trustedKeysFile = join(serverKeys, "..", "trusted.json");
+    writeFileSync(trustedKeysFile, JSON.stringify({ "*": ["release/public.pem"] }));
+    const s = await startTestServer({ trustedKeysFile });
+    servers.push(s);
+    const r = await hb(
+      ci,
+      upload(s.url, ciKeys, ["//a"]).filter((a) => a !== "//..."),
+    );
+    expect(r.exitCode, r.output).toBe(0);
+    expect(r.stderr).toMatch(
+      /refused \/\/a:a's entry: instance "" refuses this entry: the entry's signature: signed by key [0-9a-f]{16}, which is not trusted/,
+    );
+    expect(r.stderr).toMatch(/the server does not trust this client's signing key for instance '', so nothing more is uploaded/);
+    expect(r.stderr).toMatch(/uploads refused by the server: 1 untrusted_signature/);
+    expect(report(ci).remote).toMatchObject({ uploads: 0, refusedUploads: { untrusted_signature: 1 } });
+    expect(report(ci).failed).toBe(0);
+    expect(readFileSync(join(ci, "hb-out/a/a.out"), "utf8")).toBe("REMOTE\n");
+  });
+
   it("re-hashes every blob: one corrupted on the server's disk is a miss, and the build stays correct", async () => {
     const s = await server();
     const ci = makeWorkspace(FILES);

@@ -98,7 +98,7 @@ describe("parseTokens", () => {
         ],
       },
     ],
-    ["an unknown scope", { tokens: [{ token: CI, scopes: ["admin"], instances: ["*"] }] }],
+    ["an unknown scope", { tokens: [{ token: CI, scopes: ["delete"], instances: ["*"] }] }],
     ["no instances", { tokens: [{ token: CI, scopes: ["read"], instances: [] }] }],
     ["a bad instance", { tokens: [{ token: CI, scopes: ["read"], instances: [".."] }] }],
     ["an unknown key", { tokens: [], anonymousWrite: true }],

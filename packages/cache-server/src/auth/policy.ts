@@ -3,7 +3,10 @@ import { readFileSync } from "node:fs";
 import { HbError } from "@hb/core/engine";
 import { isInstanceName } from "../protocol/instance";
 
-export type Scope = "read" | "write";
+/** read: GET and HEAD; write: PUT; admin: DELETE of an AC entry (removing a bad one by hand). */
+export type Scope = "read" | "write" | "admin";
+
+const SCOPES: readonly Scope[] = ["read", "write", "admin"];
 
 export interface TokenGrant {
   /** what logs and metrics call this token: its `name`, or `token#<index>`; never the token */
@@ -21,7 +24,7 @@ export interface AccessPolicy {
   readonly tokens: readonly TokenGrant[];
 }
 
-/** Without a tokens file, on loopback only: everyone on this machine may read and write. */
+/** Without a tokens file, on loopback only: everyone on this machine may read and write (never delete). */
 export const LOOPBACK_OPEN_POLICY: AccessPolicy = { anonymous: new Set(["read", "write"]), tokens: [] };
 
 // URL-safe characters only, so a token also works as the password in
@@ -52,8 +55,8 @@ function parseGrant(entry: unknown, i: number, source: string, seen: Set<string>
   if (e.name !== undefined && (typeof e.name !== "string" || !/^[\w.@-]{1,64}$/.test(e.name))) {
     bad(source, `${where}.name must be 1-64 characters of A-Z a-z 0-9 _ . @ -`);
   }
-  if (!Array.isArray(e.scopes) || e.scopes.length === 0 || !e.scopes.every((s) => s === "read" || s === "write")) {
-    bad(source, `${where}.scopes must be a non-empty list of "read" and "write"`);
+  if (!Array.isArray(e.scopes) || e.scopes.length === 0 || !e.scopes.every((s) => SCOPES.includes(s as Scope))) {
+    bad(source, `${where}.scopes must be a non-empty list of "read", "write" and "admin"`);
   }
   if (
     !Array.isArray(e.instances) ||

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AccessPolicy } from "../auth/policy";
+import type { TrustedKeys } from "../auth/trusted-keys";
 import type { CacheMetrics } from "../metrics/metrics";
 import type { BlobStore } from "../storage/blob-store";
 import type { DigestThread } from "../storage/digest-thread";
@@ -22,6 +23,8 @@ export interface ServerContext {
   /** where large bodies are hashed, off the request's thread */
   readonly digests: DigestThread;
   policy(): AccessPolicy;
+  /** the keys hb entries must be signed with, per instance; undefined without --trusted-keys-file */
+  trustedKeys(): TrustedKeys | undefined;
   /** what GET /status answers */
   status(): object;
   /** true once shutdown began: responses then close their connection */

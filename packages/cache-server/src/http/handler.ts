@@ -6,15 +6,18 @@ import { countRefusal, countRequest, renderMetrics } from "../metrics/metrics";
 import type { Exchange, ServerContext } from "./context";
 import { handleGet } from "./get";
 import { handlePut } from "./put";
-import { Refusal } from "./refusal";
+import { handleDelete } from "./delete";
+import { REFUSAL_HEADER, Refusal } from "./refusal";
 import { respond, respondText } from "./respond";
-import { routeOf } from "./route";
+import { type Route, routeOf } from "./route";
 
 const MAX_LOGGED_PATH = 256;
 
-function scopeOf(method: string): Scope {
-  // anything that is not a read is treated as a write until it is refused (405)
-  return method === "GET" || method === "HEAD" ? "read" : "write";
+function scopeOf(method: string, route: Route): Scope {
+  if (method === "GET" || method === "HEAD") return "read";
+  if (method === "DELETE" && route.type === "entry" && route.key.kind === "ac") return "admin";
+  // anything else is treated as a write until it is refused (405)
+  return "write";
 }
 
 function methodNotAllowed(allowed: string): Refusal {
@@ -33,7 +36,7 @@ async function dispatch(ctx: ServerContext, x: Exchange): Promise<void> {
     return respond(x, 200, `${JSON.stringify(ctx.status(), null, 1)}\n`, { "Content-Type": "application/json" });
   }
   const policy = ctx.policy();
-  const scope = scopeOf(x.method);
+  const scope = scopeOf(x.method, route);
   const auth = authenticate(policy, x.req.headers.authorization);
   if (!auth.ok) throw new Refusal(401, "unauthorized", auth.message);
   const { identity } = auth;
@@ -53,7 +56,8 @@ async function dispatch(ctx: ServerContext, x: Exchange): Promise<void> {
   if (!permits(policy, identity, scope, key.instance)) throw deny(`${scope} instance "${key.instance}"`);
   if (x.method === "GET" || x.method === "HEAD") return handleGet(ctx, x, key);
   if (x.method === "PUT") return handlePut(ctx, x, key);
-  throw methodNotAllowed("GET, HEAD, PUT");
+  if (x.method === "DELETE" && key.kind === "ac") return handleDelete(ctx, x, key);
+  throw methodNotAllowed(key.kind === "ac" ? "GET, HEAD, PUT, DELETE" : "GET, HEAD, PUT");
 }
 
 function refuse(ctx: ServerContext, x: Exchange, r: Refusal): void {
@@ -63,6 +67,8 @@ function refuse(ctx: ServerContext, x: Exchange, r: Refusal): void {
   const headers: Record<string, string> = {};
   if (r.status === 401) headers["WWW-Authenticate"] = 'Basic realm="hb cache", charset="UTF-8"';
   if (r.status === 405) headers.Allow = r.message.replace(/^allowed: /, "");
+  // the reason as a stable label: a client tells a refused signature from a refused token
+  headers[REFUSAL_HEADER] = r.reason;
   // an upload refused before its body was read is not read just to be discarded: the connection ends
   respond(x, r.status, x.method === "HEAD" ? "" : `${r.message}\n`, headers, x.method === "PUT" && !x.req.complete);
 }

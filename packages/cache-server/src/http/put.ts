@@ -1,6 +1,9 @@
-import { rmSync } from "node:fs";
+import type { KeyObject } from "node:crypto";
+import { readFileSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
+import { keysFor } from "../auth/trusted-keys";
 import { acEntryInfo } from "../protocol/ac-entry";
+import { entryTrust } from "../protocol/entry-trust";
 import { InvalidAcEntry } from "../protocol/invalid-entry";
 import type { EntryKey } from "../storage/entry";
 import { type ReceivedBody, receiveBody } from "./body";
@@ -81,13 +84,32 @@ async function putCas(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<v
   }
 }
 
+/** Whether the entry stored under `key` is one a client trusting `keys` would use; unreadable is not. */
+function storedEntryTrusted(ctx: ServerContext, key: EntryKey, keys: readonly KeyObject[]): boolean {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(ctx.store.pathOf(key));
+    return entryTrust(bytes, acEntryInfo(bytes, key).format, keys).trusted;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Synchronous, so nothing runs between the check and the commit that follows it: every blob
  * the entry names must be in the same instance's CAS with the same size, and an existing
  * entry is never replaced (write-once: the same bytes again is fine, other bytes are 409).
+ * On an instance with trusted keys an entry must be signed by one of them (403), and an
+ * existing entry that is not (stored before the keys were, or signed by a key since dropped)
+ * holds its key for nobody: a trusted entry replaces it.
  */
-function checkAc(ctx: ServerContext, key: EntryKey, body: ReceivedBody): "new" | "same" {
-  const { references } = acEntryInfo(body.bytes!, key);
+function checkAc(ctx: ServerContext, key: EntryKey, body: ReceivedBody): "new" | "same" | "replace" {
+  const { format, references } = acEntryInfo(body.bytes!, key);
+  const keys = keysFor(ctx.trustedKeys(), key.instance);
+  if (keys) {
+    const trust = entryTrust(body.bytes!, format, keys);
+    if (!trust.trusted) throw new Refusal(403, trust.reason, `instance "${key.instance}" refuses this entry: ${trust.message}`);
+  }
   const missing = references.filter((d) => ctx.store.lookup({ instance: key.instance, kind: "cas", hash: d.hash })?.size !== d.size);
   if (missing.length > 0) {
     const names = missing.slice(0, 3).map((d) => `${d.hash}/${d.size}`);
@@ -100,6 +122,7 @@ function checkAc(ctx: ServerContext, key: EntryKey, body: ReceivedBody): "new" |
   const existing = ctx.store.lookup(key);
   if (!existing) return "new";
   if (existing.sha256 === body.sha256) return "same";
+  if (keys && !storedEntryTrusted(ctx, key, keys)) return "replace";
   throw new Refusal(409, "ac_conflict", "an entry with other bytes is already stored under this key; AC entries are write-once");
 }
 
@@ -118,9 +141,12 @@ async function putAc(ctx: ServerContext, x: Exchange, key: EntryKey): Promise<vo
   let committed = false;
   try {
     await writeDurably(temp, body.bytes!);
-    // Checked again: while the file was written, another upload may have stored this key or
-    // an eviction may have removed a blob the entry needs.
-    if (checkAc(ctx, key, body) === "new") {
+    // Checked again: while the file was written, another upload may have stored this key, an
+    // eviction may have removed a blob the entry needs, or the trusted keys may have been reloaded.
+    const check = checkAc(ctx, key, body);
+    if (check !== "same") {
+      if (check === "replace")
+        ctx.log(`replaced AC entry ${key.instance ? `${key.instance}/` : ""}${key.hash}: it was not signed by a trusted key`);
       ctx.store.commit(key, temp, body.sha256, body.size);
       committed = true;
     }

@@ -1,8 +1,8 @@
 /**
  * Why a request was refused: a stable label for metrics and the access log. Statuses follow
  * bazel-remote where it has one (400 for a bad path or body, 405 for other methods, 404 for
- * a miss, 507 for a full disk) and HTTP's meaning elsewhere (401/403 auth, 409 AC
- * overwrite, 413 too large).
+ * a miss, 507 for a full disk) and HTTP's meaning elsewhere (401/403 auth, 403 an AC entry
+ * not signed by a key the instance trusts, 409 AC overwrite, 413 too large).
  */
 export type RefusalReason =
   | "unauthorized"
@@ -18,6 +18,8 @@ export type RefusalReason =
   | "ac_key_mismatch"
   | "missing_blob"
   | "ac_conflict"
+  | "unsigned_entry"
+  | "untrusted_signature"
   | "disk_full";
 
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
@@ -34,8 +36,13 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   "ac_key_mismatch",
   "missing_blob",
   "ac_conflict",
+  "unsigned_entry",
+  "untrusted_signature",
   "disk_full",
 ];
+
+/** The response header that carries a refusal's reason. */
+export const REFUSAL_HEADER = "X-Hb-Refusal";
 
 export class Refusal extends Error {
   override readonly name = "Refusal";

@@ -42,7 +42,7 @@ export function countRefusal(m: CacheMetrics, method: string, reason: RefusalRea
 }
 
 export function countRequest(m: CacheMetrics, method: string, status: number): void {
-  const key = `method="${/^(GET|HEAD|PUT)$/.test(method) ? method : "other"}",status="${status}"`;
+  const key = `method="${/^(GET|HEAD|PUT|DELETE)$/.test(method) ? method : "other"}",status="${status}"`;
   m.requests.set(key, (m.requests.get(key) ?? 0) + 1);
 }
 

@@ -2,6 +2,7 @@ import { type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HbError } from "@hb/core/engine";
 import { type AccessPolicy, LOOPBACK_OPEN_POLICY, loadTokensFile } from "../auth/policy";
+import { type TrustedKeys, describeTrustedKeys, loadTrustedKeysFile } from "../auth/trusted-keys";
 import { formatSize } from "../config/size";
 import type { ServerContext } from "../http/context";
 import { requestHandler } from "../http/handler";
@@ -27,6 +28,8 @@ export interface CacheServerOptions {
   maxAcEntry?: number;
   /** the tokens file; without one the server only starts on loopback, open to anyone there */
   tokensFile?: string;
+  /** per instance, the public keys hb entries must be signed with; without it no signature is checked */
+  trustedKeysFile?: string;
   /** one call per request; default: none */
   accessLog?: AccessLogSink;
   /** the server's own messages (start, warnings, reloads, shutdown); default: none */
@@ -65,6 +68,8 @@ export interface CacheServer {
   metrics(): string;
   /** re-reads the tokens file; on an error keeps the tokens it had, logs why and returns false */
   reloadTokens(): boolean;
+  /** re-reads the trusted keys file, the same way */
+  reloadTrustedKeys(): boolean;
   /** stops accepting, lets requests in flight finish, closes the store */
   close(): Promise<void>;
 }
@@ -76,6 +81,7 @@ class HttpCacheServer implements CacheServer {
   readonly port: number;
   grpc: GrpcServer | undefined;
   private policyNow: AccessPolicy;
+  private trustedNow: TrustedKeys | undefined;
   private closing: Promise<void> | undefined;
   private readonly started = Date.now();
   readonly handling = new Set<Promise<void>>();
@@ -86,10 +92,12 @@ class HttpCacheServer implements CacheServer {
     private readonly digests: DigestThread,
     private readonly counters: CacheMetrics,
     policy: AccessPolicy,
+    trusted: TrustedKeys | undefined,
     private readonly opts: CacheServerOptions,
     private readonly log: (message: string) => void,
   ) {
     this.policyNow = policy;
+    this.trustedNow = trusted;
     const address = http.address() as AddressInfo;
     this.port = address.port;
     this.url = `http://${address.family === "IPv6" ? `[${address.address}]` : address.address}:${address.port}`;
@@ -101,6 +109,10 @@ class HttpCacheServer implements CacheServer {
 
   get policy(): AccessPolicy {
     return this.policyNow;
+  }
+
+  get trustedKeys(): TrustedKeys | undefined {
+    return this.trustedNow;
   }
 
   get isClosing(): boolean {
@@ -137,6 +149,18 @@ class HttpCacheServer implements CacheServer {
       return false;
     }
     this.log(`reloaded ${this.opts.tokensFile}: ${this.policyNow.tokens.length} tokens`);
+    return true;
+  }
+
+  reloadTrustedKeys(): boolean {
+    if (!this.opts.trustedKeysFile) return false;
+    try {
+      this.trustedNow = loadTrustedKeysFile(this.opts.trustedKeysFile);
+    } catch (e) {
+      this.log(`WARNING: kept the previous trusted keys: ${(e as Error).message}`);
+      return false;
+    }
+    this.log(`reloaded ${this.opts.trustedKeysFile}: ${describeTrustedKeys(this.trustedNow)}`);
     return true;
   }
 
@@ -191,6 +215,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       },
     );
   }
+  const trusted = opts.trustedKeysFile ? loadTrustedKeysFile(opts.trustedKeysFile) : undefined;
   const metrics = newMetrics();
   const maxSize = opts.maxSize ?? 10 * GiB;
   const store = BlobStore.open({
@@ -217,6 +242,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     digests,
     limits: { maxUpload: opts.maxUpload ?? 4 * GiB, maxAcEntry: opts.maxAcEntry ?? 16 * 2 ** 20, maxSize },
     policy: () => server!.policy,
+    trustedKeys: () => server!.trustedKeys,
     status: () => server!.status(),
     closing: () => server?.isClosing ?? false,
     track: (handling) => {
@@ -248,7 +274,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     const err = e as NodeJS.ErrnoException;
     throw new HbError("CACHE_SERVER_FAILED", `cannot listen on ${host}:${opts.port ?? 0}: ${err.code ?? err.message}`);
   }
-  server = new HttpCacheServer(http, store, digests, metrics, policy, opts, log);
+  server = new HttpCacheServer(http, store, digests, metrics, policy, trusted, opts, log);
   // Once shutdown began, a connection whose last request just finished is idle: close it
   // rather than wait for the keep-alive timeout.
   http.on("request", (_req, res: ServerResponse) => {
@@ -273,6 +299,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     }
     log(`serving REAPI v2 on ${server.grpc.url}${opts.workers ? ` with ${opts.workers} workers` : " (cache only)"}`);
   }
+  if (trusted) log(`hb entries must be signed by the keys in ${trusted.source} (${describeTrustedKeys(trusted)})`);
   const s = store.stats();
   log(
     `serving ${opts.dir} on ${server.url} (${formatSize(s.totalBytes)} of ${formatSize(maxSize)} used, ${s.casEntries} blobs, ${s.acEntries} AC entries)`,

@@ -9,6 +9,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REPO, type ServerProcess, bundleCli, peakRssBytes, spawnServer } from "../testing/cli";
+import { generateKeyPair } from "@hb/core/engine";
+import { hbPayload, signedHbEntry } from "../testing/hb-entry";
 import { get, put } from "../testing/http-client";
 import { removeTempDirs, tempDir, writeTokens } from "../testing/server";
 
@@ -133,6 +135,30 @@ describe("hb cache serve as a process", () => {
     expect((await server.exited).code).toBe(0);
     expect(server.stderr()).not.toContain(A);
     expect(server.stderr()).not.toContain(B);
+  });
+
+  it("SIGHUP re-reads the trusted keys file too: an instance that starts trusting a key refuses entries it did not sign", async () => {
+    const dir = tempDir();
+    const ci = generateKeyPair();
+    writeFileSync(join(dir, "ci.pem"), ci.publicKey.export({ type: "spki", format: "pem" }));
+    const trusted = join(dir, "trusted.json");
+    writeFileSync(trusted, JSON.stringify({ main: ["ci.pem"] }));
+    const server = await serve(["--dir", join(dir, "cache"), "--trusted-keys-file", trusted]);
+    expect(server.stderr()).toMatch(/hb entries must be signed by the keys in .*trusted\.json \(1 instances, 1 keys\)/);
+    const blob = Buffer.from("output");
+    const d = { hash: sha256(blob), size: blob.length };
+    const forged = (k: string) => signedHbEntry(hbPayload(k, "pr", [{ path: "o", ...d }]), generateKeyPair().privateKey);
+    expect((await put(server.url, `/pr/cas/${d.hash}`, blob)).status).toBe(200);
+    expect((await put(server.url, `/pr/ac/${"1".repeat(64)}`, forged("1".repeat(64)))).status).toBe(200);
+
+    writeFileSync(trusted, JSON.stringify({ "*": ["ci.pem"] }));
+    server.child.kill("SIGHUP");
+    await server.waitFor(/reloaded .*trusted\.json: 1 instances, 1 keys/);
+    expect(server.stderr()).not.toMatch(/no --tokens file to reload/);
+    expect((await put(server.url, `/pr/ac/${"2".repeat(64)}`, forged("2".repeat(64)))).status).toBe(403);
+
+    server.child.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
   });
 
   it("streams a 512 MiB upload and download with the server's peak RSS under 150 MiB", async () => {

@@ -1,5 +1,6 @@
 // hb AC entries for tests, in the shape hb's clients upload.
-import { randomBytes } from "node:crypto";
+import { type KeyObject, randomBytes } from "node:crypto";
+import { AC_ENTRY_PAYLOAD_TYPE, signEnvelope } from "@hb/core/engine";
 
 export interface TestHbFile {
   path: string;
@@ -38,4 +39,10 @@ export function hbEntryFromPayload(payload: unknown): Buffer {
 
 export function hbEntry(actionKey: string, instance: string, files: TestHbFile[]): Buffer {
   return hbEntryFromPayload(hbPayload(actionKey, instance, files));
+}
+
+/** An hb entry signed with `privateKey` as hb's clients sign them (`payloadType` only to forge others). */
+export function signedHbEntry(payload: unknown, privateKey: KeyObject, payloadType = AC_ENTRY_PAYLOAD_TYPE): Buffer {
+  const envelope = signEnvelope(Buffer.from(JSON.stringify(payload)), payloadType, privateKey);
+  return Buffer.from(JSON.stringify({ format: "hb-ac-entry/1", ...envelope }));
 }

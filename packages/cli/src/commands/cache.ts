@@ -22,7 +22,7 @@ const serveCommand: Command = {
   name: "cache serve",
   summary: "Serve a team remote cache over the Bazel HTTP cache protocol.",
   usage:
-    "hb cache serve --dir DIR [--port 9092] [--host 127.0.0.1] [--max-size 10GiB] [--max-upload 4GiB] [--tokens FILE] [--access-log FILE] [--grpc-port N [--workers N] [--grpc-cert PEM --grpc-key PEM]]",
+    "hb cache serve --dir DIR [--port 9092] [--host 127.0.0.1] [--max-size 10GiB] [--max-upload 4GiB] [--tokens FILE] [--trusted-keys-file FILE] [--access-log FILE] [--grpc-port N [--workers N] [--grpc-cert PEM --grpc-key PEM]]",
   description: [
     "GET, HEAD and PUT on /cas/<sha256> and /ac/<sha256>, optionally under an instance: /<instance>/cas/...",
     "(each instance is a namespace of its own). hb's clients and Bazel (--remote_cache=http://HOST:PORT)",
@@ -39,6 +39,12 @@ const serveCommand: Command = {
     '  instances: names, "" for the unprefixed namespace, "*" for all. Clients send a token as',
     "  'Authorization: Bearer TOKEN' or as the basic-auth password (http://user:TOKEN@HOST:PORT).",
     "Without --tokens the server starts only on a loopback address, open to everyone there.",
+    'A token with the "admin" scope may DELETE /<instance>/ac/<key> (the access log names it); nothing else may.',
+    "",
+    "trusted keys file (re-read on SIGHUP, the same form as remoteCache.trustedKeys):",
+    '  { "main": ["keys/ci.pem"], "*": ["keys/release.pem"] }   paths relative to the file, "*" for every instance',
+    "  An instance with keys stores only hb entries signed by one of them (403 otherwise, counted in /metrics),",
+    "  so an entry no client would trust cannot take a key; instances without keys take Bazel's unsigned entries.",
     "",
     "The access log is one JSON line per request (stderr, or --access-log FILE). SIGTERM or Ctrl-C",
     "stops accepting, finishes uploads in flight and exits 0.",
@@ -50,6 +56,11 @@ const serveCommand: Command = {
     "max-size": { type: "string", valueName: "SIZE", description: "evict least recently used entries above this size (default 10GiB)" },
     "max-upload": { type: "string", valueName: "SIZE", description: "refuse larger request bodies with 413 (default 4GiB)" },
     tokens: { type: "string", valueName: "FILE", description: "tokens that may read and write, per instance (see above)" },
+    "trusted-keys-file": {
+      type: "string",
+      valueName: "FILE",
+      description: "public keys hb entries must be signed with, per instance (see above)",
+    },
     "access-log": { type: "string", valueName: "FILE", description: "append the access log to FILE instead of stderr" },
     "grpc-port": { type: "string", valueName: "N", description: "also serve REAPI v2 over gRPC on this port (0 picks a free one)" },
     workers: { type: "string", valueName: "N", description: "with --grpc-port: run actions (REAPI Execute) in hb's sandbox, N at once" },
@@ -64,6 +75,7 @@ const serveCommand: Command = {
     const maxSize = sizeOption(values, "max-size", "10GiB");
     const maxUpload = sizeOption(values, "max-upload", "4GiB");
     const tokens = stringOption(values, "tokens");
+    const trustedKeys = stringOption(values, "trusted-keys-file");
     const accessLogFile = stringOption(values, "access-log");
     const accessLogStream = accessLogFile ? openAccessLog(resolve(cwd, accessLogFile)) : undefined;
     const say = (m: string) => process.stderr.write(`hb cache: ${m}\n`);
@@ -76,12 +88,16 @@ const serveCommand: Command = {
         maxSize,
         maxUpload,
         tokensFile: tokens === undefined ? undefined : resolve(cwd, tokens),
+        trustedKeysFile: trustedKeys === undefined ? undefined : resolve(cwd, trustedKeys),
         accessLog: jsonLines((line) => (accessLogStream ?? process.stderr).write(line)),
         log: say,
         ...grpc,
       });
       if (maxUpload > maxSize) say(`note: uploads over --max-size (${formatSize(maxSize)}) are refused whatever --max-upload says`);
-      const reload = () => server.reloadTokens();
+      const reload = () => {
+        if (tokens !== undefined || trustedKeys === undefined) server.reloadTokens();
+        if (trustedKeys !== undefined) server.reloadTrustedKeys();
+      };
       process.on("SIGHUP", reload);
       try {
         await untilAborted(signal);

@@ -87,9 +87,13 @@ export class BuildProgress implements Required<
       const rejected = Object.entries(r.rejected)
         .map(([why, n]) => `${n} ${why}`)
         .join(", ");
+      const refusedUploads = Object.entries(r.refusedUploads)
+        .map(([why, n]) => `${n} ${why}`)
+        .join(", ");
       this.term.line(
         `hb: remote cache ${r.url}: ${r.hits} hits, ${r.misses} misses, ${r.bytesDownloaded} bytes down, ${r.uploads} uploads (${r.bytesUploaded} bytes up)` +
           (rejected ? `, refused: ${rejected}` : "") +
+          (refusedUploads ? `, uploads refused by the server: ${refusedUploads}` : "") +
           (r.unavailable ? ` [unavailable: ${r.unavailable}]` : ""),
       );
     }

@@ -69,7 +69,7 @@ export async function openRemote(
 }
 
 function emptyStats(): RemoteStats {
-  return { hits: 0, misses: 0, bytesDownloaded: 0, bytesUploaded: 0, uploads: 0, rejected: {} };
+  return { hits: 0, misses: 0, bytesDownloaded: 0, bytesUploaded: 0, uploads: 0, rejected: {}, refusedUploads: {} };
 }
 
 /**

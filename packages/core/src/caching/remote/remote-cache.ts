@@ -169,9 +169,20 @@ export class RemoteCache extends TeamCacheBase implements TeamCache {
   private async accepted(path: string, body: { file: string } | { bytes: Buffer }, action: ActionSpec): Promise<boolean> {
     const res = await this.request("PUT", path, body);
     if (!res) return false;
-    const text = (await readBody(res.body).catch(() => Buffer.alloc(0))).toString("utf8").slice(0, 200).trim();
+    const text = (await readBody(res.body).catch(() => Buffer.alloc(0))).toString("utf8").slice(0, 300).trim();
     if (res.status >= 200 && res.status < 300) return true;
-    if (res.status === 401 || res.status === 403) {
+    const label = res.body.headers["x-hb-refusal"];
+    const reason = typeof label === "string" && /^[a-z_]{1,40}$/.test(label) ? label : `http_${res.status}`;
+    this.stats.refusedUploads[reason] = (this.stats.refusedUploads[reason] ?? 0) + 1;
+    const what = `${action.owner}'s ${path.includes("/ac/") ? "entry" : "output"}`;
+    if (reason === "untrusted_signature" || reason === "unsigned_entry") {
+      // every entry this client signs is refused the same way: said once, and not tried again
+      if (!this.uploadRefused)
+        this.warn(
+          `remote cache ${this.display} refused ${what}: ${text || reason}; the server does not trust this client's signing key for instance '${this.opts.instance}', so nothing more is uploaded (the build is unaffected)`,
+        );
+      this.uploadRefused = true;
+    } else if (res.status === 401 || res.status === 403) {
       // said once, though uploads under way at the same time are refused too
       if (!this.uploadRefused)
         this.warn(
@@ -179,9 +190,7 @@ export class RemoteCache extends TeamCacheBase implements TeamCache {
         );
       this.uploadRefused = true;
     } else {
-      this.warn(
-        `remote cache: upload of ${action.owner}'s ${path.includes("/ac/") ? "entry" : "output"} refused (HTTP ${res.status}${text ? `: ${text}` : ""})`,
-      );
+      this.warn(`remote cache: upload of ${what} refused (HTTP ${res.status}${text ? `: ${text}` : ""})`);
     }
     return false;
   }

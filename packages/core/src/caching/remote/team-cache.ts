@@ -21,6 +21,11 @@ export interface RemoteStats {
   executed?: number;
   /** entries or blobs refused, by reason: counted, reported, never used */
   rejected: Partial<Record<RejectReason, number>>;
+  /**
+   * uploads the server refused, by the reason it gave (its X-Hb-Refusal label, such as
+   * untrusted_signature, or http_<status>): the build's result stands, the cache just lacks them
+   */
+  refusedUploads: Partial<Record<string, number>>;
   /** why the cache stopped being used, if it did */
   unavailable?: string;
 }
@@ -43,7 +48,15 @@ export interface TeamCache {
 
 /** What both clients keep: counts, the keys trusted per instance, and giving up once. */
 export abstract class TeamCacheBase {
-  readonly stats: RemoteStats = { hits: 0, misses: 0, bytesDownloaded: 0, bytesUploaded: 0, uploads: 0, rejected: {} };
+  readonly stats: RemoteStats = {
+    hits: 0,
+    misses: 0,
+    bytesDownloaded: 0,
+    bytesUploaded: 0,
+    uploads: 0,
+    rejected: {},
+    refusedUploads: {},
+  };
 
   constructor(
     protected readonly trustedKeys: ReadonlyMap<string, readonly KeyObject[]>,

@@ -62,6 +62,7 @@ describe("remote cache correctness incidents", () => {
           bytesUploaded: 0,
           uploads: 0,
           rejected: { untrusted: 1, "corrupt-blob": 1, "stale-version": 3, "missing-blob": 2 },
+          refusedUploads: {},
         },
       }),
       buildRecord(LAST_WEEK, {
@@ -73,6 +74,7 @@ describe("remote cache correctness incidents", () => {
           bytesUploaded: 0,
           uploads: 0,
           rejected: { "stale-version": 1 },
+          refusedUploads: {},
         },
       }),
     ]).cacheIncidents;
