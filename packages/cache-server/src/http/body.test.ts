@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { removeTempDirs, tempDir } from "../testing/server";
+import { inlineDigest } from "../storage/digest-thread";
 import { receiveBody } from "./body";
 import { Refusal } from "./refusal";
 
@@ -52,5 +53,41 @@ describe("receiveBody", () => {
     rmSync(file, { force: true });
     await new Promise((r) => setTimeout(r, 50));
     expect(existsSync(file)).toBe(false);
+  });
+
+  it("refuses a body trickling in slower than MIN_PROGRESS per slowClientMs (408)", async () => {
+    const req = fakeRequest();
+    const received = receiveBody(asRequest(req), { declared: 1000, max: 1000, into: "discard", onBytes: () => {}, slowClientMs: 100 });
+    const drip = setInterval(() => req.write("x"), 20);
+    await expect(received).rejects.toMatchObject({ status: 408, reason: "slow_client" });
+    clearInterval(drip);
+  });
+
+  it("does not count against the client the time the server held its body (the digest behind)", async () => {
+    const req = fakeRequest();
+    let release: () => void = () => {};
+    const slowDigest = {
+      ...inlineDigest(),
+      // the first chunk is taken only after three intervals without a byte from the client
+      update: (() => {
+        let first = true;
+        return () => !(first && !(first = false));
+      })(),
+      ready: () => new Promise<void>((r) => (release = r)),
+    };
+    setTimeout(() => release(), 300);
+    const received = receiveBody(asRequest(req), {
+      declared: 2,
+      max: 10,
+      into: "discard",
+      onBytes: () => {},
+      slowClientMs: 100,
+      digest: slowDigest,
+    });
+    req.write("a");
+    await new Promise((r) => setTimeout(r, 350));
+    req.complete = true;
+    req.end("b");
+    await expect(received).resolves.toMatchObject({ size: 2 });
   });
 });

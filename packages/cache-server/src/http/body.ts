@@ -13,6 +13,14 @@ export interface ReceiveOptions {
   onBytes(n: number): void;
   /** where the body is hashed: on this thread unless given one on the digest thread */
   digest?: StreamDigest;
+  /** how much may queue for the disk before the request is paused; default 1 MiB */
+  fileBuffer?: number;
+  /**
+   * A client that sends less than MIN_PROGRESS bytes (or what is left) in any interval this long,
+   * while the server was ready for more, is refused (408) and dropped: a body trickling in a byte
+   * at a time holds a connection and an upload for nothing. None without.
+   */
+  slowClientMs?: number;
 }
 
 export interface ReceivedBody {
@@ -24,6 +32,8 @@ export interface ReceivedBody {
 
 /** How much of a large body may be written and not yet be on the disk. */
 const SYNC_EVERY = 64 << 20;
+/** What a body must deliver in each `slowClientMs` interval: a dead slow link, not a slow one. */
+export const MIN_PROGRESS = 16 << 10;
 
 /**
  * Receives a request body, hashing it as it streams: memory stays flat however large the body
@@ -46,7 +56,7 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
       return;
     }
     // a little may queue for the disk: pausing the request for every 64 KiB chunk halves the rate
-    const file = fd === undefined ? undefined : createWriteStream("", { fd, flush: true, highWaterMark: 1 << 20 });
+    const file = fd === undefined ? undefined : createWriteStream("", { fd, flush: true, highWaterMark: opts.fileBuffer ?? 1 << 20 });
     // the disk writes a large body back while it arrives, not all of it in the fsync at the end;
     // an error there is the upload's error (the closing fsync would no longer report it)
     let syncedTo = 0;
@@ -65,9 +75,26 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
       sync.catch((e: Error) => settle(e));
     };
     let holds = 0;
+    // whether the server held the request at some point of the current interval: then a slow
+    // interval is the server's doing, not the client's
+    let heldNow = false;
+    let checkedAt = 0;
+    const watchdog =
+      opts.slowClientMs === undefined
+        ? undefined
+        : setInterval(() => {
+            const expected = Math.min(MIN_PROGRESS, (opts.declared ?? Infinity) - checkedAt);
+            if (!heldNow && holds === 0 && size - checkedAt < expected) {
+              settle(new Refusal(408, "slow_client", `the body arrived too slowly: ${size - checkedAt} bytes in ${opts.slowClientMs} ms`));
+            }
+            checkedAt = size;
+            heldNow = holds > 0;
+          }, opts.slowClientMs);
     const hold = (until: Promise<void>) => {
+      heldNow = true;
       if (holds++ === 0) req.pause();
       void until.then(() => {
+        heldNow = true;
         if (--holds === 0 && !settled) req.resume();
       });
     };
@@ -75,6 +102,7 @@ export function receiveBody(req: IncomingMessage, opts: ReceiveOptions): Promise
     const settle = (error: Error | undefined, body?: ReceivedBody) => {
       if (settled) return;
       settled = true;
+      clearInterval(watchdog);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("close", onClose);

@@ -4,6 +4,7 @@ import type { TrustedKeys } from "../auth/trusted-keys";
 import type { CacheMetrics } from "../metrics/metrics";
 import type { BlobStore } from "../storage/blob-store";
 import type { DigestThread } from "../storage/digest-thread";
+import type { DownloadBuffers } from "./download-buffers";
 import type { RefusalReason } from "./refusal";
 
 export interface Limits {
@@ -13,6 +14,8 @@ export interface Limits {
   readonly maxAcEntry: number;
   /** the store's size limit: a larger blob could never be kept */
   readonly maxSize: number;
+  /** the interval in which a client must send its headers, and a body move at all (see receiveBody) */
+  readonly slowClientMs: number;
 }
 
 /** What every request handler shares. */
@@ -22,6 +25,8 @@ export interface ServerContext {
   readonly limits: Limits;
   /** where large bodies are hashed, off the request's thread */
   readonly digests: DigestThread;
+  /** what large downloads read into, all of them together */
+  readonly downloadBuffers: DownloadBuffers;
   policy(): AccessPolicy;
   /** the keys hb entries must be signed with, per instance; undefined without --trusted-keys-file */
   trustedKeys(): TrustedKeys | undefined;

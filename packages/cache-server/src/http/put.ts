@@ -39,6 +39,16 @@ async function writeDurably(path: string, bytes: Buffer): Promise<void> {
 
 /** Bodies from this size up are hashed on the digest thread. */
 const LARGE_BODY = 1 << 20;
+/**
+ * What all uploads together may have queued for the disk: 1 MiB each (one upload at full speed)
+ * while they are few, less each when many arrive at once, down to 128 KiB; past that the requests
+ * are paused (TCP backpressure) rather than buffered.
+ */
+const FILE_BUFFER_BUDGET = 4 << 20;
+
+function fileBuffer(ctx: ServerContext): number {
+  return Math.max(128 << 10, Math.min(1 << 20, Math.floor(FILE_BUFFER_BUDGET / Math.max(1, ctx.metrics.uploadsInFlight))));
+}
 
 function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: string } | "memory" | "discard"): Promise<ReceivedBody> {
   const declared = declaredLength(x);
@@ -53,6 +63,8 @@ function receive(ctx: ServerContext, x: Exchange, limit: number, into: { file: s
     max: limit,
     into,
     ...(into !== "memory" && (declared === undefined || declared >= LARGE_BODY) ? { digest: ctx.digests.start() } : {}),
+    fileBuffer: fileBuffer(ctx),
+    slowClientMs: ctx.limits.slowClientMs,
     onBytes: (n) => {
       x.bytesIn += n;
       ctx.metrics.bytesIn += n;

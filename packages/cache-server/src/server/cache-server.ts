@@ -1,5 +1,6 @@
 import { type Server, type ServerResponse, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { HbError } from "@hb/core/engine";
 import { type AccessPolicy, LOOPBACK_OPEN_POLICY, loadTokensFile } from "../auth/policy";
 import { type TrustedKeys, describeTrustedKeys, loadTrustedKeysFile } from "../auth/trusted-keys";
@@ -7,11 +8,13 @@ import { formatSize } from "../config/size";
 import type { ServerContext } from "../http/context";
 import { requestHandler } from "../http/handler";
 import type { AccessLogSink } from "../log/access-log";
-import { type CacheMetrics, newMetrics, renderMetrics } from "../metrics/metrics";
+import { type CacheMetrics, countRefusal, newMetrics, renderMetrics } from "../metrics/metrics";
 import { BlobStore, type StoreStats } from "../storage/blob-store";
 import { DigestThread } from "../storage/digest-thread";
+import { DownloadBuffers } from "../http/download-buffers";
 import { isLoopbackHost } from "./loopback";
 import { type GrpcServer, startGrpcServer } from "../grpc/grpc-server";
+import { holdYoungGeneration } from "./young-generation";
 
 export interface CacheServerOptions {
   /** where blobs and the index live; created if missing */
@@ -44,6 +47,11 @@ export interface CacheServerOptions {
   workers?: number;
   /** PEM certificate and key: gRPC over TLS */
   grpcTls?: { cert: string; key: string };
+  /**
+   * A client is dropped when its request's headers take longer than this, or its body (either
+   * way) stalls for this long; default 60 s. Slowloris clients then hold nothing for long.
+   */
+  slowClientMs?: number;
 }
 
 export interface CacheStatus {
@@ -75,6 +83,12 @@ export interface CacheServer {
 }
 
 const GiB = 2 ** 30;
+/**
+ * 1 MiB buffers for all large downloads together: enough for one download at full speed (it
+ * uses six), and the server's memory flat under many (each then reads through its share, or a
+ * small buffer of its own).
+ */
+const DOWNLOAD_BUFFERS = 8;
 
 class HttpCacheServer implements CacheServer {
   readonly url: string;
@@ -196,6 +210,23 @@ class HttpCacheServer implements CacheServer {
   }
 }
 
+/**
+ * A request Node refused before it reached the handler: malformed (400) or its headers too late
+ * (408). Counted as a refusal like any other; a connection the client reset is just closed.
+ */
+function clientError(metrics: CacheMetrics, e: NodeJS.ErrnoException, socket: Duplex): void {
+  const reason = e.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "slow_client" : e.code?.startsWith("HPE_") ? "bad_request" : undefined;
+  if (reason) {
+    countRefusal(metrics, "", reason);
+    if (socket.writable && (socket as Socket).bytesWritten === 0) {
+      socket.write(
+        `HTTP/1.1 ${reason === "slow_client" ? "408 Request Timeout" : "400 Bad Request"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+      );
+    }
+  }
+  socket.destroy();
+}
+
 /** Starts the Bazel-protocol cache server and resolves once it listens. */
 export async function startCacheServer(opts: CacheServerOptions): Promise<CacheServer> {
   const host = opts.host ?? "127.0.0.1";
@@ -217,6 +248,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
   }
   const trusted = opts.trustedKeysFile ? loadTrustedKeysFile(opts.trustedKeysFile) : undefined;
   const metrics = newMetrics();
+  const slowClientMs = opts.slowClientMs ?? 60_000;
   const maxSize = opts.maxSize ?? 10 * GiB;
   const store = BlobStore.open({
     dir: opts.dir,
@@ -235,12 +267,14 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     },
   });
   let server: HttpCacheServer | undefined;
-  const digests = new DigestThread();
+  holdYoungGeneration();
+  const digests = new DigestThread(holdYoungGeneration);
   const ctx: ServerContext = {
     store,
     metrics,
     digests,
-    limits: { maxUpload: opts.maxUpload ?? 4 * GiB, maxAcEntry: opts.maxAcEntry ?? 16 * 2 ** 20, maxSize },
+    downloadBuffers: new DownloadBuffers(DOWNLOAD_BUFFERS),
+    limits: { maxUpload: opts.maxUpload ?? 4 * GiB, maxAcEntry: opts.maxAcEntry ?? 16 * 2 ** 20, maxSize, slowClientMs },
     policy: () => server!.policy,
     trustedKeys: () => server!.trustedKeys,
     status: () => server!.status(),
@@ -252,13 +286,18 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
     log,
   };
   const handler = requestHandler(ctx, opts.accessLog ?? (() => {}));
-  const http = createServer(handler);
+  // how often Node looks for requests whose headers are late: a slowloris is dropped within
+  // slowClientMs and a quarter of it
+  const http = createServer({ connectionsCheckingInterval: Math.min(30_000, Math.max(50, slowClientMs / 4)) }, handler);
   // "Expect: 100-continue" is answered by the PUT handler once the request passed its checks
   http.on("checkContinue", handler);
   // An upload of gigabytes may take longer than Node's default of 5 minutes per request; a
-  // connection is instead cut after 5 minutes without a byte either way.
+  // connection is instead cut once its headers are late, or after slowClientMs without a byte
+  // either way (a download whose client stopped reading: its buffers go back to the pool).
   http.requestTimeout = 0;
-  http.timeout = 5 * 60_000;
+  http.headersTimeout = slowClientMs;
+  http.timeout = slowClientMs;
+  http.on("clientError", (e: NodeJS.ErrnoException, socket) => clientError(metrics, e, socket));
   // Bazel keeps connections in a pool: closing them after Node's default 5 s idle races its reuse.
   http.keepAliveTimeout = 60_000;
   try {

@@ -82,6 +82,9 @@ export class DigestThread {
   private readonly queue: Stream[] = [];
   private nextId = 0;
 
+  /** `threadStarted` runs each time the thread is (re)started. */
+  constructor(private readonly threadStarted: () => void = () => {}) {}
+
   start(): StreamDigest {
     this.ensureWorker();
     const s: Stream = { id: this.nextId++, slice: undefined, filled: 0, pending: undefined, waiters: [] };
@@ -215,6 +218,8 @@ export class DigestThread {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`the digest thread exited with code ${code}`)));
+    // the thread sets up V8 for itself once it runs, after this returns
+    worker.once("online", () => this.threadStarted());
     this.worker = worker;
     return worker;
   }
