@@ -1,4 +1,4 @@
-import { ExitCode, HbError, didYouMean } from "@hb/core/engine";
+import { ExitCode, HbError, asDiskFull, didYouMean } from "@hb/core/engine";
 import { errorText } from "./ui/messages";
 import { type Command, commandHelp, parseCommandArgs, selectSubcommand } from "./args";
 import { attestCommand } from "./commands/attest";
@@ -113,8 +113,15 @@ main(process.argv.slice(2), controller.signal).then(
     } else if (controller.signal.aborted) {
       process.exitCode = ExitCode.interrupted;
     } else {
-      process.stderr.write(`hb: internal error (a bug in hb; please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
-      process.exitCode = ExitCode.internal;
+      // a full disk is the machine's, wherever hb met it: said as such, not as a bug
+      const full = asDiskFull(e, process.cwd(), "hb could not write");
+      if (full) {
+        process.stderr.write(errorText(full.toData()) + "\n");
+        process.exitCode = full.exitCode;
+      } else {
+        process.stderr.write(`hb: internal error (a bug in hb; please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
+        process.exitCode = ExitCode.internal;
+      }
     }
   },
 );

@@ -5,6 +5,7 @@ export { ExitCode, HbError, didYouMean } from "./base/errors";
 export type { HbErrorData, SourceLocation, Warning } from "./base/errors";
 export { type Digest, SHA256_HEX, sha256Hex } from "./base/digest";
 export { DEFAULT_SOURCE_DATE_EPOCH } from "./workspace/config";
+export { asDiskFull } from "./base/disk-full";
 export { type SandboxMode, SANDBOX_MODES } from "./base/action-env";
 export type { ActionGraph, ActionSpec } from "./base/graph";
 export { OUT_DIR } from "./base/graph";

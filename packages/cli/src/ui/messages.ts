@@ -23,10 +23,13 @@ export function failureDetails(e: HbErrorData): string[] {
   if (!f) return [];
   const lines: string[] = [];
   if ("command" in f) lines.push(`  command: ${f.command}`);
-  if (e.code === "ACTION_FAILED" && "stderrTail" in f) {
-    if (f.stderrTail.trim()) lines.push(`stderr:\n${indent(f.stderrTail)}`);
-    if (f.stdoutTail.trim()) lines.push(`stdout:\n${indent(f.stdoutTail)}`);
-    if (!f.stderrTail.trim() && !f.stdoutTail.trim()) lines.push("  (no output)");
+  // an action's output, whether it failed on its own or on a full disk
+  if ((e.code === "ACTION_FAILED" || e.code === "DISK_FULL") && "stderrTail" in f) {
+    const stderr = f.stderrTail ?? "";
+    const stdout = f.stdoutTail ?? "";
+    if (stderr.trim()) lines.push(`stderr:\n${indent(stderr)}`);
+    if (stdout.trim()) lines.push(`stdout:\n${indent(stdout)}`);
+    if (!stderr.trim() && !stdout.trim()) lines.push("  (no output)");
   }
   return lines;
 }

@@ -76,6 +76,7 @@ export type HbErrorCode =
   /** the team cache could not be asked (hb report --server): unreachable, no answer in time, or refused */
   | "REMOTE_CACHE_FAILED"
   | "REMOTE_EXECUTION_FAILED"
+  | "DISK_FULL"
   | "INTERNAL";
 
 const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
@@ -97,6 +98,7 @@ const EXIT_FOR_CODE: Partial<Record<HbErrorCode, ExitCode>> = {
   RUN_FAILED: ExitCode.buildFailed,
   INPUT_CHANGED: ExitCode.buildFailed,
   MERGED_VIEW_CONFLICT: ExitCode.buildFailed,
+  DISK_FULL: ExitCode.buildFailed,
   INTERRUPTED: ExitCode.interrupted,
   NO_TESTS: ExitCode.noTestsFound,
   INTERNAL: ExitCode.internal,
@@ -126,6 +128,11 @@ export interface FailureFacts {
   OUTPUT_NOT_MATERIALIZED: { label: string; path: string; reason: string };
   FORBIDDEN_INPUT: { label: string; path: string; reason: string };
   SANDBOX_REQUIRED: { label: string };
+  /**
+   * a write failed for want of space: the disk (its mount point, type and free space) and the
+   * path written; for an action whose command failed so, its command and output as ACTION_FAILED's
+   */
+  DISK_FULL: { disk: string; path: string; label?: string; command?: string; stderrTail?: string; stdoutTail?: string };
 }
 
 export type FailureCode = keyof FailureFacts;

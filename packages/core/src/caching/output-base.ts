@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { ActionCache } from "./action-cache";
 import { LocalCas } from "./local-cas";
 import { type Database, openDatabase } from "../base/database";
+import { asDiskFull } from "../base/disk-full";
 import { StatCache } from "../keying/stat-cache";
 
 /**
@@ -90,12 +91,20 @@ export class OutputBase {
     if (this.db.inTransaction) this.db.exec("COMMIT");
   }
 
-  /** Batches writes for a build, committing every 250 ms; the function returned commits and stops. */
-  batchWrites(): () => void {
+  /**
+   * Batches writes for a build, committing every 250 ms; the function returned commits and stops.
+   * A commit that fails (a full disk) goes to `failed`, not out of the timer, where it would
+   * crash hb; the next one tries again.
+   */
+  batchWrites(failed: (e: unknown) => void): () => void {
     this.beginWrites();
     const committer = setInterval(() => {
-      this.commitWrites();
-      this.beginWrites();
+      try {
+        this.commitWrites();
+        this.beginWrites();
+      } catch (e) {
+        failed(e);
+      }
     }, 250);
     return () => {
       clearInterval(committer);
@@ -104,8 +113,15 @@ export class OutputBase {
   }
 
   close(): void {
-    this.stats.flush();
-    this.commitWrites();
-    this.db.close();
+    try {
+      this.stats.flush();
+      this.commitWrites();
+    } catch (e) {
+      throw asDiskFull(e, this.dir, "hb could not record this build's results in its output base") ?? e;
+    } finally {
+      // what could not be committed is rolled back: a lost batch only means cache misses
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      this.db.close();
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { relative } from "node:path";
 import type { ActionGraph } from "../base/graph";
+import { asDiskFull } from "../base/disk-full";
 import { ExitCode, HbError, type Warning } from "../base/errors";
 import { keyId } from "../base/keys";
 import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
@@ -190,6 +191,8 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     report.durationMs = Date.now() - started;
     appendRunRecord(base.dir, report, recordLimits(config));
     return { report, exitCode, errors, workspace, graph, outcomes: exec.outcomes, tests };
+  } catch (e) {
+    throw asDiskFull(e, workspace.outputBase, "hb could not write its output base") ?? e;
   } finally {
     base?.close();
     lock.release();

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { ActionResult } from "../base/action-result";
+import { asDiskFull } from "../base/disk-full";
 import { HbError, type Warning } from "../base/errors";
 import { type ActionGraph, OUT_DIR, type RunAction } from "../base/graph";
 import { joinRel, parseLabel } from "../base/label";
@@ -42,8 +43,12 @@ export async function executeActions(opts: ExecuteOptions): Promise<ExecutionRes
   return new Executor(opts).run();
 }
 
-function asHbError(e: unknown, owner: string): HbError {
-  return e instanceof HbError ? e : new HbError("INTERNAL", `${owner}: ${(e as Error)?.stack ?? String(e)}`);
+function asHbError(e: unknown, owner: string, outputBase: string): HbError {
+  if (e instanceof HbError) return e;
+  return (
+    asDiskFull(e, outputBase, `hb could not write ${owner}'s files`) ??
+    new HbError("INTERNAL", `${owner}: ${(e as Error)?.stack ?? String(e)}`)
+  );
 }
 
 class Executor implements Runner<Job> {
@@ -53,8 +58,10 @@ class Executor implements Runner<Job> {
   private readonly known = new Map<number, ActionOutcome>();
   private readonly startedAt = new Map<number, number>();
   private readonly staging: SandboxStaging;
-  private readonly background = new Background((e) => (this.backgroundError ??= asHbError(e, "hb")));
+  private readonly background = new Background((e) => (this.backgroundError ??= asHbError(e, "hb", this.opts.base.dir)));
   private backgroundError: HbError | undefined;
+  /** the output base's database could not take this build's records */
+  private storeError: unknown;
   private readonly outputs: BuildOutputs;
   private readonly results: ResultCache;
   private readonly forbidden: Forbidden;
@@ -140,18 +147,35 @@ class Executor implements Runner<Job> {
       [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools].flatMap((p) => producer.get(p) ?? []).filter((d) => !settled.has(d));
     const { jobs, keepGoing, signal } = opts;
     this.scheduler = new Scheduler(ids, deps, this, { jobs, remoteLookups: REMOTE_LOOKUPS, keepGoing, signal });
-    const stopBatching = opts.base.batchWrites();
-    opts.events?.planned?.(ids.length);
-    await this.scheduler.run();
-    this.background.finish();
-    for (const o of this.outputs.failUnmaterialized(this.outcomes)) opts.events?.outputsFailed?.(o);
-    this.runs.discardAhead();
-    if (this.backgroundError) opts.events?.warning?.({ code: "BACKGROUND", message: this.backgroundError.message });
-    const warn = (w: Warning) => opts.events?.warning?.(w);
-    forgetChangedToolchains(this.outcomes, this.toolchains.values(), stats, this.results, warn);
-    await Promise.all([this.staging.close(), this.outputs.close(), this.results.settled()]);
-    stats.flush();
-    stopBatching();
+    // a batch that cannot be committed (a full disk) stops the build, which then fails saying why
+    const stopBatching = opts.base.batchWrites((e) => {
+      this.storeError ??= this.storeFailure(e);
+      this.scheduler?.halt();
+    });
+    let failure: unknown;
+    try {
+      opts.events?.planned?.(ids.length);
+      await this.scheduler.run();
+      this.background.finish();
+      for (const o of this.outputs.failUnmaterialized(this.outcomes)) opts.events?.outputsFailed?.(o);
+      this.runs.discardAhead();
+      if (this.backgroundError) opts.events?.warning?.({ code: "BACKGROUND", message: this.backgroundError.message });
+      const warn = (w: Warning) => opts.events?.warning?.(w);
+      forgetChangedToolchains(this.outcomes, this.toolchains.values(), stats, this.results, warn);
+      await Promise.all([this.staging.close(), this.outputs.close(), this.results.settled()]);
+      stats.flush();
+    } catch (e) {
+      failure = this.storeFailure(e);
+    } finally {
+      // stopped whatever happened (materializing on a full disk, say): its timer would keep hb alive
+      try {
+        stopBatching();
+      } catch (e) {
+        failure ??= this.storeFailure(e);
+      }
+    }
+    // a batch the timer could not commit came first, and is why what followed failed
+    if (this.storeError ?? failure) throw this.storeError ?? failure;
     return {
       outcomes: this.outcomes,
       outputs: this.outputs.files,
@@ -159,6 +183,10 @@ class Executor implements Runner<Job> {
       incidents: opts.base.cas.incidents,
       materialized: this.outputs.recorded(),
     };
+  }
+
+  private storeFailure(e: unknown): unknown {
+    return asDiskFull(e, this.opts.base.dir, "hb could not record this build's results in its output base") ?? e;
   }
 
   prepare(id: number): Step<Job> {
@@ -185,7 +213,12 @@ class Executor implements Runner<Job> {
       const job: Job = { id, action: a, keyed, stageName, writableAt: joinRel(OUT_DIR, parseLabel(a.owner).pkg), cacheable, signal };
       return cacheable && this.results.asksRemote(a) ? { remote: job } : { execute: job };
     } catch (e) {
-      this.known.set(id, { action: a, status: "failed", error: asHbError(e, a.owner), durationMs: Date.now() - started });
+      this.known.set(id, {
+        action: a,
+        status: "failed",
+        error: asHbError(e, a.owner, this.opts.base.dir),
+        durationMs: Date.now() - started,
+      });
       return { done: "failed" };
     }
   }
@@ -238,7 +271,7 @@ class Executor implements Runner<Job> {
     this.known.set(job.id, {
       action: job.action,
       status: "failed",
-      error: asHbError(e, job.action.owner),
+      error: asHbError(e, job.action.owner, this.opts.base.dir),
       audit: this.runs.failedAudits.get(job.id),
       durationMs,
     });
@@ -266,7 +299,7 @@ class Executor implements Runner<Job> {
       this.outputs.removeStale(a);
     } catch (e) {
       // the build fails already; what stays in hb-out/ is named so it is not taken for this build's
-      this.opts.events?.warning?.({ code: "STALE_OUTPUT_KEPT", label: a.owner, reason: asHbError(e, a.owner).message });
+      this.opts.events?.warning?.({ code: "STALE_OUTPUT_KEPT", label: a.owner, reason: asHbError(e, a.owner, this.opts.base.dir).message });
     }
   }
 }

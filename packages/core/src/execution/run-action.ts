@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { EXECROOT } from "../base/action-env";
 import type { ActionResult } from "../base/action-result";
+import { DISK_FULL_HINT, describeDisk, saysDiskFull } from "../base/disk-full";
 import { HbError, type Warning } from "../base/errors";
 import type { RunAction } from "../base/graph";
 import { describeCommand } from "../api/shell";
@@ -151,6 +152,23 @@ export class RunActions {
           : run.signal
             ? `was killed by ${run.signal}`
             : `exited with code ${run.exitCode}`;
+        // not the action's fault: the machine's, and the user must know which disk
+        if (saysDiskFull(`${run.stderr}\n${run.stdout}`)) {
+          const disk = describeDisk(staged.outDir);
+          throw HbError.of(
+            "DISK_FULL",
+            `${a.owner}: ${a.mnemonic} ${how}: ${disk} is full, where its outputs are written`,
+            {
+              disk,
+              path: staged.outDir,
+              label: a.owner,
+              command: describeCommand(a),
+              stderrTail: tail(run.stderr),
+              stdoutTail: tail(run.stdout),
+            },
+            { hint: DISK_FULL_HINT },
+          );
+        }
         // the usual first failure in a sandbox: a file of the workspace read but never declared
         const missingFile = mode !== "none" && /No such file or directory/.test(run.stderr);
         // the second: a download (curl, wget, npm, git), where the sandbox has no network
