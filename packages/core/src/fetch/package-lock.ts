@@ -28,6 +28,33 @@ interface LockEntry {
   libc?: string[];
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const STRING_FIELDS = ["version", "resolved", "integrity", "name"] as const;
+
+/**
+ * A lockfile comes with the tree, a pull request's too: an entry's path is where its package is
+ * unpacked, so it must stay inside node_modules/, and every field hb reads must have its type.
+ */
+function checkEntry(path: string, entry: unknown, file: string): asserts entry is LockEntry {
+  function bad(why: string): never {
+    throw new HbError("BAD_LOCKFILE", `${file}: packages[${JSON.stringify(path.slice(0, 120))}] ${why}`, { location: { file } });
+  }
+  if (!isObject(entry)) bad("is not an object");
+  const segments = path.split("/");
+  if (path.startsWith("/") || segments.some((s) => s === "" || s === "." || s === ".." || s.includes("\0")))
+    bad("is not a path inside node_modules/");
+  for (const f of STRING_FIELDS) if (entry[f] !== undefined && typeof entry[f] !== "string") bad(`.${f} is not a string`);
+  const name = entry.name as string | undefined;
+  if (name !== undefined && (name === "" || name.startsWith("/") || name.split("/").some((s) => s === "." || s === ".." || s === "")))
+    bad(".name is not a package name");
+  const bin = entry.bin;
+  if (bin !== undefined && typeof bin !== "string" && !(isObject(bin) && Object.values(bin).every((b) => typeof b === "string")))
+    bad(".bin is neither a path nor an object of paths");
+}
+
 function nameOf(path: string, entry: LockEntry): string {
   if (entry.name) return entry.name;
   const i = path.lastIndexOf("node_modules/");
@@ -42,8 +69,9 @@ export function readPackageLock(text: string, file: string, policy: LockfilePoli
   } catch (e) {
     throw new HbError("BAD_LOCKFILE", `${file} is not valid JSON: ${(e as Error).message}`, { location: { file } });
   }
-  if (!lock.packages || (lock.lockfileVersion ?? 0) < 2) {
-    throw new HbError("BAD_LOCKFILE", `${file} has lockfileVersion ${lock.lockfileVersion ?? "?"}; hb reads lockfileVersion 2 or 3`, {
+  if (!isObject(lock) || !isObject(lock.packages) || typeof (lock.lockfileVersion ?? 0) !== "number" || (lock.lockfileVersion ?? 0) < 2) {
+    const version = JSON.stringify((lock as { lockfileVersion?: unknown } | null)?.lockfileVersion ?? "?");
+    throw new HbError("BAD_LOCKFILE", `${file} has lockfileVersion ${version}; hb reads lockfileVersion 2 or 3`, {
       location: { file },
       hint: "regenerate it with npm 7 or later: npm install --package-lock-only",
     });
@@ -64,6 +92,7 @@ export function readPackageLock(text: string, file: string, policy: LockfilePoli
   for (const [path, entry] of Object.entries(all).sort(([a], [b]) => (a < b ? -1 : 1))) {
     // this importer's tree: its node_modules, not the workspace packages' own (theirs are laid out in their packages)
     if (!path.startsWith(`${prefix}node_modules/`)) continue;
+    checkEntry(path, entry, file);
     const rel = path.slice(prefix.length);
     const name = nameOf(path, entry);
     if (skippedDirs.some((d) => path.startsWith(d))) continue;

@@ -69,13 +69,17 @@ function listZip(b: Buffer): ArchiveEntry[] {
   return entries;
 }
 
-/** The entries of a tar, tar.gz or zip archive, or undefined when the bytes are none of these. */
+/** The most a .tar.gz is unpacked to, in memory, to list its entries. */
+const MAX_UNPACKED = 64 << 20;
+
+/** The entries of a tar, tar.gz or zip archive, or undefined when the bytes are none of these (or unpack to more than 64 MiB). */
 export function listArchive(bytes: Buffer): ArchiveListing | undefined {
   try {
     if (bytes.length > 18 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
       const flags = bytes[3]!;
       const header = { mtime: bytes.readUInt32LE(4), os: bytes[9]!, hasName: flags & 0x08 ? "yes" : "no" };
-      const inner = gunzipSync(bytes);
+      // an archive from an action nobody reviewed may be a gzip bomb: past this it is compared by its bytes alone
+      const inner = gunzipSync(bytes, { maxOutputLength: MAX_UNPACKED });
       return isTar(inner) ? { format: "tar.gz", header, entries: listTar(inner) } : undefined;
     }
     if (bytes.length > 4 && bytes.readUInt32LE(0) === 0x04034b50) return { format: "zip", header: {}, entries: listZip(bytes) };
