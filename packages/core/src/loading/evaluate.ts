@@ -1,6 +1,7 @@
 import { SourceMap } from "node:module";
 import vm from "node:vm";
 import { HbError, type SourceLocation } from "../base/errors";
+import { DEFAULT_LOADING } from "../workspace/config";
 import type { BundledFile } from "./bundle";
 
 // BUILD.ts evaluation: one node:vm context offering only the hb API. Its intrinsics are frozen,
@@ -40,6 +41,8 @@ export type ApiModules = ReadonlyMap<string, Record<string, unknown>>;
 export interface Evaluator {
   /** runs a bundled file; returns its `module.exports` */
   run(file: BundledFile): unknown;
+  /** how long one file may run before it is stopped (an analysis error naming it) */
+  setTimeLimit(seconds: number): void;
   /** where in the user's sources the innermost user frame of the current stack is */
   callSite(fallbackFile: string): SourceLocation;
   /** where in the user's sources an error was thrown, if it came from user code */
@@ -60,6 +63,9 @@ function strictModule(id: string, api: Record<string, unknown>): Record<string, 
     },
   });
 }
+
+/** Where the file being run is reachable from the script that runs it, for the length of the call. */
+const RUN = Symbol.for("hb.runBuildFile");
 
 export function createEvaluator(api: ApiModules, log: (line: string) => void): Evaluator {
   const maps = new Map<string, SourceMap>();
@@ -108,14 +114,25 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
     );
   };
 
+  let timeLimitSeconds = DEFAULT_LOADING.timeoutSeconds;
+  const runner = new vm.Script(`globalThis[Symbol.for(${JSON.stringify(RUN.description)})]()`, { filename: "hb-build:///run" });
   return {
+    setTimeLimit(seconds: number): void {
+      timeLimitSeconds = seconds;
+    },
     run(file: BundledFile): unknown {
       const filename = FILE_PREFIX + file.entry;
       maps.set(filename, new SourceMap(JSON.parse(file.map)));
       const module = { exports: {} as unknown };
       try {
         const fn = vm.compileFunction(file.code, ["require", "module", "exports"], { parsingContext: context, filename });
-        fn(requireShim, module, module.exports);
+        // called through a script with a timeout: V8 stops whatever runs once it passes, a loop too
+        (context as Record<symbol, unknown>)[RUN] = () => fn(requireShim, module, module.exports);
+        try {
+          runner.runInContext(context, { timeout: timeLimitSeconds * 1000 });
+        } finally {
+          delete (context as Record<symbol, unknown>)[RUN];
+        }
         const added = (vm.runInContext("Object.getOwnPropertyNames(globalThis)", context) as string[]).filter((g) => !globals.has(g));
         if (added.length > 0) {
           throw new HbError(
@@ -128,6 +145,12 @@ export function createEvaluator(api: ApiModules, log: (line: string) => void): E
           );
         }
       } catch (e) {
+        if ((e as { code?: unknown })?.code === "ERR_SCRIPT_EXECUTION_TIMEOUT") {
+          throw new HbError("BUILD_FILE_ERROR", `${file.entry} did not finish within ${timeLimitSeconds} s: a loop that never ends?`, {
+            location: { file: file.entry },
+            hint: "a BUILD.ts only declares targets; if this one needs longer, raise loading.timeoutSeconds in hb.config.ts",
+          });
+        }
         const forbidden = forbiddenError(e);
         if (forbidden) throw forbidden;
         if (e instanceof HbError) {

@@ -3,6 +3,7 @@ import type { Readable, Writable } from "node:stream";
 import { HbError, type HbErrorData } from "../base/errors";
 import type { LoadingAccess, LoadingHost } from "./loading-host";
 import type { AnalysisRequest } from "./records";
+import type { LoadingConfig } from "../workspace/config";
 
 // The BUILD.ts evaluator (under bwrap, seeing no workspace file) and the host (hb's own process)
 // talk in JSON lines: the evaluator's stdout carries its requests and, last, its result; its stdin
@@ -12,6 +13,7 @@ import type { AnalysisRequest } from "./records";
 type Request =
   | { id: number; op: "bundleConfig" }
   | { id: number; op: "setIgnore"; ignore: string[] }
+  | { id: number; op: "setLimits"; limits: Required<LoadingConfig> }
   | { id: number; op: "loadPackages"; pkgs: string[] }
   | { id: number; op: "findPackages"; base: string }
   | { id: number; op: "statPaths"; paths: string[] };
@@ -53,6 +55,7 @@ export async function connectToHost<R>(
     access: {
       bundleConfig: () => call({ op: "bundleConfig" }),
       setIgnore: (ignore) => call({ op: "setIgnore", ignore }),
+      setLimits: (limits) => call({ op: "setLimits", limits }),
       loadPackages: (pkgs) => call({ op: "loadPackages", pkgs }),
       findPackages: (base) => call({ op: "findPackages", base }),
       statPaths: (paths) => call({ op: "statPaths", paths }),
@@ -70,10 +73,13 @@ export async function serveEvaluator<R>(
   request: AnalysisRequest,
   output: Readable,
   input: Writable,
+  /** each message from the evaluator: it is alive and talking */
+  onMessage: () => void = () => {},
 ): Promise<R | undefined> {
   const send = (line: unknown) => input.write(`${JSON.stringify(line)}\n`);
   send(request);
   for await (const line of createInterface({ input: output, crlfDelay: Infinity })) {
+    onMessage();
     let m: Message<R>;
     try {
       m = JSON.parse(line) as Message<R>;
@@ -97,6 +103,9 @@ async function answer(host: LoadingHost, m: Request): Promise<Answer> {
         break;
       case "setIgnore":
         value = await host.setIgnore(m.ignore);
+        break;
+      case "setLimits":
+        value = await host.setLimits(m.limits);
         break;
       case "loadPackages":
         if (!Array.isArray(m.pkgs)) throw new HbError("INTERNAL", "loadPackages needs a list of packages");

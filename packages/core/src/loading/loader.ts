@@ -5,7 +5,7 @@ import { formatLabel, parseLabel, parseTargetPattern } from "../base/label";
 import * as buildApi from "../api/index";
 import { isLabelKind } from "../api/attrs";
 import { type PackageBeingLoaded, type TargetDecl, setLoadingPackage } from "../api/rule";
-import { type WorkspaceConfig, validateConfig } from "../workspace/config";
+import { DEFAULT_LOADING, type WorkspaceConfig, validateConfig } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import type { BundledFile } from "./bundle";
 import { type Evaluator, createEvaluator } from "./evaluate";
@@ -174,6 +174,9 @@ class Loader {
     const exports = this.evaluator.run(await this.access.bundleConfig()) as { default?: unknown };
     const config = validateConfig(exports?.default, CONFIG_FILE);
     await this.access.setIgnore(config.ignore ?? []);
+    const limits = { ...DEFAULT_LOADING, ...config.loading };
+    this.evaluator.setTimeLimit(limits.timeoutSeconds);
+    await this.access.setLimits(limits);
     return config;
   }
 

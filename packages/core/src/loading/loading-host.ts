@@ -3,7 +3,7 @@ import { join, sep } from "node:path";
 import type { AnalysisInputs, DirRecord, FileRecord, ListingRecord } from "./records";
 import { HbError } from "../base/errors";
 import { fingerprint, loadFingerprinter } from "../base/fingerprint";
-import { vcsDirOf } from "../workspace/config";
+import { type LoadingConfig, validateConfig, vcsDirOf } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import { type BundleLimits, type BundledFile, bundleBuildFiles } from "./bundle";
 import { type IgnoreRules, findPackages, ignoreRules, isIgnored, snapshotPackage } from "./package-tree";
@@ -26,6 +26,8 @@ export interface LoadingAccess {
   bundleConfig(): Promise<BundledFile>;
   /** the `ignore` setting of the evaluated hb.config.ts: directories no listing goes into */
   setIgnore(ignore: string[]): Promise<void>;
+  /** the `loading` limits of the evaluated hb.config.ts, which the host enforces from outside */
+  setLimits(limits: Required<LoadingConfig>): Promise<void>;
   loadPackages(pkgs: string[]): Promise<PackageLoad[]>;
   /** packages at or below `base` (`//base/...`), and whether `base` exists at all */
   findPackages(base: string): Promise<{ packages: string[]; exists: boolean }>;
@@ -83,6 +85,23 @@ export class LoadingHost implements LoadingAccess {
     this.rules = ignoreRules(ignore);
   }
 
+  /**
+   * The limits the evaluated hb.config.ts asks for; `onLimits` (the process running the
+   * evaluator) enforces them. Checked as a stranger's data: an evaluator that escaped its API
+   * could send anything.
+   */
+  async setLimits(limits: Required<LoadingConfig>): Promise<void> {
+    const valid = validateConfig({ loading: limits }, CONFIG_FILE).loading;
+    if (!valid || valid.timeoutSeconds === undefined || valid.memoryMiB === undefined)
+      throw new HbError("BAD_CONFIG", "loading limits need timeoutSeconds and memoryMiB");
+    this.onLimits?.({ timeoutSeconds: valid.timeoutSeconds, memoryMiB: valid.memoryMiB });
+  }
+
+  /** Called with the limits hb.config.ts asks for, once it is evaluated. */
+  onLimits: ((limits: Required<LoadingConfig>) => void) | undefined;
+  /** the BUILD.ts files served last: what the evaluator was running when it stopped answering */
+  lastServed: string[] = [];
+
   async loadPackages(pkgs: string[]): Promise<PackageLoad[]> {
     const out: PackageLoad[] = [];
     const entries: string[] = [];
@@ -104,6 +123,7 @@ export class LoadingHost implements LoadingAccess {
       }
     }
     if (entries.length === 0) return out;
+    this.lastServed = entries;
     const bundles = await bundleBuildFiles(this.root, entries, this.limits());
     for (const buildFile of entries) {
       const bundle = bundles.get(buildFile);

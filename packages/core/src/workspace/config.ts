@@ -20,6 +20,8 @@ export interface WorkspaceConfig {
   cache?: CacheConfig;
   /** the release artifacts (targets' outputs) and the policy `hb gate` promotes them by */
   release?: ReleaseConfig;
+  /** limits of BUILD.ts evaluation, which runs code nobody may have reviewed */
+  loading?: LoadingConfig;
 }
 
 export interface CacheConfig {
@@ -69,6 +71,15 @@ export interface RecordsConfig {
   maxAgeDays?: number;
   maxSizeMiB?: number;
 }
+
+export interface LoadingConfig {
+  /** how long one BUILD.ts (or the analysis, without a word to hb) may run; default 30 */
+  timeoutSeconds?: number;
+  /** the evaluator's heap; default 1024 */
+  memoryMiB?: number;
+}
+
+export const DEFAULT_LOADING: Required<LoadingConfig> = { timeoutSeconds: 30, memoryMiB: 1024 };
 
 export interface RemoteCacheConfig {
   /** http(s)://host:port, or grpc(s)://host:port for REAPI; the token comes from HB_CACHE_TOKEN, never from here */
@@ -127,6 +138,11 @@ const REMOTE_KEYS: Record<keyof RemoteCacheConfig, (v: unknown) => boolean> = {
 const positive = (v: unknown) => typeof v === "number" && Number.isFinite(v) && v > 0;
 const RECORDS_KEYS: Record<keyof RecordsConfig, (v: unknown) => boolean> = { maxAgeDays: positive, maxSizeMiB: positive };
 const CACHE_KEYS: Record<keyof CacheConfig, (v: unknown) => boolean> = { maxSize: (v) => parseSize(v) !== undefined };
+const integerIn = (min: number, max: number) => (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+const LOADING_KEYS: Record<keyof LoadingConfig, (v: unknown) => boolean> = {
+  timeoutSeconds: integerIn(1, 3600),
+  memoryMiB: integerIn(64, 16384),
+};
 
 /** What each key of an object-valued setting must be, for errors that name the key itself. */
 const NESTED: Partial<
@@ -156,6 +172,11 @@ const NESTED: Partial<
   cache: {
     keys: CACHE_KEYS,
     expected: { maxSize: 'a size: bytes, or a string such as "10GiB" or "500MB"' },
+    required: [],
+  },
+  loading: {
+    keys: LOADING_KEYS,
+    expected: { timeoutSeconds: "a whole number of seconds from 1 to 3600", memoryMiB: "a whole number of MiB from 64 to 16384" },
     required: [],
   },
 };
@@ -188,6 +209,11 @@ const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
     Object.entries(v).every(([k, x]) => k in CACHE_KEYS && (x === undefined || CACHE_KEYS[k as keyof CacheConfig](x))),
   // checked key by key by validateRelease, whose errors name the nested setting
   release: (v) => typeof v === "object" && v !== null,
+  loading: (v) =>
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    Object.entries(v).every(([k, x]) => k in LOADING_KEYS && (x === undefined || LOADING_KEYS[k as keyof LoadingConfig](x))),
 };
 
 const EXPECTED: Record<keyof WorkspaceConfig, string> = {
@@ -200,6 +226,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   records: "an object { maxAgeDays?: number, maxSizeMiB?: number }",
   cache: 'an object { maxSize?: bytes or a string such as "10GiB" }',
   release: "an object { targets: ['//app:package'], policy?: { builders: { id: [pem files] }, corroboration?, ... } }",
+  loading: "an object { timeoutSeconds?: 1-3600, memoryMiB?: 64-16384 }",
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */
