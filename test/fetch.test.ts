@@ -399,6 +399,29 @@ describe("http_file and hb fetch", () => {
     expect(offline.stderr).toContain("not fetched yet");
     expect(requests).toEqual(["/data.txt"]);
   });
+
+  it("hb verify --offline reuses the workspace's fetched inputs: nothing is downloaded again", async () => {
+    const data = Buffer.from("verified data\n");
+    const url = await serve({ "/data.txt": data });
+    const ws = makeWorkspace({
+      "p/BUILD.ts":
+        `import { genrule, http_file } from "@hb/core";\nhttp_file({ name: "data", url: "${url}/data.txt", sha256: "${sha256(data)}" });\n` +
+        'genrule({ name: "use", srcs: [":data"], outs: ["copy.txt"], cmd: "cp $< $@" });\n',
+    });
+    const unfetched = await hb(ws, ["verify", "//p:use", "--offline"]);
+    expect(unfetched.exitCode, unfetched.output).toBe(1);
+    expect(unfetched.stderr).toMatch(/--offline: .*\/data\.txt \(for \/\/p:data\) is not fetched in this workspace/);
+    expect(requests).toEqual([]);
+    expect((await hb(ws, ["fetch", "//p:use"])).exitCode).toBe(0);
+    expect(requests).toEqual(["/data.txt"]);
+    const offline = await hb(ws, ["verify", "//p:use", "--offline", "--report", "v.json"]);
+    expect(offline.exitCode, offline.output).toBe(0);
+    expect(JSON.parse(readFileSync(join(ws, "v.json"), "utf8"))).toMatchObject({ reproducible: 1, total: 1 });
+    expect(requests).toEqual(["/data.txt"]);
+    // without it, each run fetches for itself, as a machine of its own would
+    expect((await hb(ws, ["verify", "//p:use"])).exitCode).toBe(0);
+    expect(requests).toEqual(["/data.txt", "/data.txt", "/data.txt"]);
+  });
 });
 
 describe("the rules resolve npm_deps and workspace packages", () => {

@@ -45,6 +45,7 @@ export const verifyCommand: Command = {
     },
     "attest-dir": { type: "string", valueName: "DIR", description: "write the rebuild attestations in DIR (default: beside each output)" },
     "allow-dirty": { type: "boolean", description: "attest a tree with uncommitted changes (recorded as dirty)" },
+    offline: { type: "boolean", description: "download nothing: every run uses the external inputs this workspace fetched (hb fetch)" },
   },
   positionals: true,
   async run({ values, positionals, cwd, signal }) {
@@ -85,6 +86,7 @@ export const verifyCommand: Command = {
               hbVersion: HB_VERSION,
             }
           : undefined,
+      offline: values.offline === true,
       analyzerScript: ANALYZER_SCRIPT,
       signal,
       events: {

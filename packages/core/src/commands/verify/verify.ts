@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { OutputFile } from "../../caching/action-cache";
@@ -16,13 +16,14 @@ import { tmpfsDir } from "../../sandbox/tmpfs";
 import { spawnProcess } from "../../base/process";
 import { lockOutputBase } from "../../workspace/lock";
 import { OutputBase } from "../../caching/output-base";
-import { DEFAULT_SOURCE_DATE_EPOCH } from "../../workspace/config";
+import { DEFAULT_SOURCE_DATE_EPOCH, type NpmConfig } from "../../workspace/config";
+import { type FetchedBlob, FetchStore } from "../../fetch/fetch-step";
+import { fetchRequests, npmPolicy } from "../../fetch/requests";
 import { type SandboxMode } from "../../base/action-env";
 import { openWorkspace } from "../../workspace/workspace";
 import { diffArchives, listArchive } from "./archive-entries";
 import { firstDifferingByte, looksLikeText, shortTextDiff } from "./compare-files";
 import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeRebuildAttestations } from "../sign-provenance";
-import type { NpmConfig } from "../../workspace/config";
 
 export interface VerifyOptions {
   cwd: string;
@@ -41,6 +42,8 @@ export interface VerifyOptions {
   outputBase?: string;
   /** sign a rebuild attestation for each output of the targets when every run agreed */
   attest?: RebuildAttestRequest;
+  /** no downloads: each run's external inputs are the ones the workspace fetched (hb fetch) */
+  offline?: boolean;
   analyzerScript: string;
   signal: AbortSignal;
   events?: BuildEvents & { runStarted?(run: number, of: number, conditions: string, outputBase: string): void };
@@ -138,6 +141,43 @@ function inputsMatch(a: ActionOutcome, b: ActionOutcome): boolean {
   return JSON.stringify(ma.argv) === JSON.stringify(mb.argv) && keyedEqual(ma.inputs, mb.inputs) && keyedEqual(ma.tools, mb.tools);
 }
 
+interface FetchedInput extends FetchedBlob {
+  url: string;
+  integrity: string;
+  /** the blob in the workspace's CAS, verified a moment ago */
+  path: string;
+}
+
+/** The external inputs the targets need, as the workspace's fetch step stored them; NOT_FETCHED for one it has not. */
+function fetchedInputs(graph: ActionGraph, root: string, base: OutputBase, npm: NpmConfig | undefined): FetchedInput[] {
+  const store = new FetchStore(base);
+  const requests = fetchRequests(
+    actionsNeededBy(graph, graph.requested).map((id) => graph.actions[id]!),
+    root,
+    npmPolicy(npm, root),
+  );
+  return requests.map((r) => {
+    const blob = store.lookup(r.url, r.integrity);
+    if (!blob) {
+      throw new HbError("NOT_FETCHED", `--offline: ${r.url} (for ${r.what}) is not fetched in this workspace`, {
+        hint: "run `hb fetch <patterns>` first: hb verify --offline reuses what the workspace fetched",
+      });
+    }
+    return { url: r.url, integrity: r.integrity, ...blob };
+  });
+}
+
+/** Gives a run's fresh output base the workspace's fetched inputs, so its fetch step has nothing to download. */
+function seedFetched(base: OutputBase, inputs: readonly FetchedInput[], epoch: number): void {
+  const store = new FetchStore(base);
+  for (const f of inputs) {
+    const tmp = base.cas.tempPath();
+    copyFileSync(f.path, tmp);
+    base.cas.adopt(tmp, { hash: f.hash, size: f.size }, epoch);
+    store.record(f.url, f.integrity, { hash: f.hash, size: f.size });
+  }
+}
+
 /** `hb verify`: build from scratch `runs` times under varied conditions and compare every action's outputs. */
 export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
@@ -153,6 +193,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   let mode: SandboxMode;
   let epoch: number;
   let limits: RecordLimits;
+  let fetched: FetchedInput[] = [];
   let npm: NpmConfig | undefined;
   {
     const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
@@ -173,6 +214,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       mode = opts.sandbox ?? analysis.config.sandbox ?? "default";
       epoch = analysis.config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
       limits = recordLimits(analysis.config);
+      if (opts.offline) fetched = fetchedInputs(graph, workspace.root, base, npm);
     } finally {
       base.close();
       lock.release();
@@ -208,6 +250,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         process.umask(0o077);
       }
       const base = new OutputBase(dir);
+      seedFetched(base, fetched, epoch);
       const t0 = Date.now();
       try {
         const exec = await executeActions({
@@ -228,6 +271,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           allowUnsandboxed: opts.allowUnsandboxed,
           npm,
           hidden,
+          network: !opts.offline,
         });
         runs.push({ base, outcomes: new Map(exec.outcomes.map((o) => [o.action.id, o])), durationMs: Date.now() - t0 });
         if (exec.interrupted) throw new HbError("INTERRUPTED", "interrupted");
