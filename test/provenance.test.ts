@@ -1,6 +1,6 @@
 import { execa } from "execa";
 import { createHash } from "node:crypto";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { GENRULE_COREUTILS } from "../packages/core/src/api/shell";
@@ -89,6 +89,23 @@ describe("hb build --provenance", () => {
     const dirty = await sign(ws);
     expect(dirty.exitCode).toBe(2);
     expect(dirty.stderr).toContain("--provenance needs a clean source tree; 1 file(s) differ from the commit: x/in.txt");
+  });
+
+  it("removes a stale <output>.intoto.jsonl when the output is rebuilt without --provenance, and keeps one that still fits", async () => {
+    const { ws } = await repo();
+    expect((await sign(ws)).exitCode).toBe(0);
+    const attestation = join(ws, "hb-out/x/pkg.txt.intoto.jsonl");
+    // the same bytes again: the attestation still vouches for them
+    const same = await hb(ws, ["build", "//x:pkg"]);
+    expect(same.exitCode, same.output).toBe(0);
+    expect(existsSync(attestation)).toBe(true);
+    rmSync(join(ws, "hb-out"), { recursive: true });
+    expect((await sign(ws)).exitCode).toBe(0);
+    writeFileSync(join(ws, "x/in.txt"), "changed, uncommitted\n");
+    const rebuilt = await hb(ws, ["build", "//x:pkg"]);
+    expect(rebuilt.exitCode, rebuilt.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/x/pkg.txt"), "utf8")).toBe("CHANGED, UNCOMMITTED\n");
+    expect(existsSync(attestation)).toBe(false);
   });
 
   it("does not sign an unsandboxed build, nor a dirty tree without --allow-dirty (which it records)", async () => {

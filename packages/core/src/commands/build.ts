@@ -12,7 +12,7 @@ import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { RACY_MARGIN_MS } from "../base/racy";
 import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
-import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeProvenance } from "./sign-provenance";
+import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, removeStaleAttestations, writeProvenance } from "./sign-provenance";
 import { type BuildRequest, executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
@@ -142,6 +142,14 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
         finishedOn: new Date(),
       });
       provenance = { attestations, signingKeyId: keyId(signing.key) };
+    }
+    // an attestation left beside an output this build made other bytes of would vouch for bytes no longer there
+    if (!provenance) {
+      removeStaleAttestations(
+        workspace.root,
+        base.db,
+        targets.flatMap((t) => t.outputs.filter((o) => o.path.startsWith("hb-out/"))),
+      );
     }
     const report: BuildReport = {
       ...recordHeader(command, workspace.root, started, { builderId: opts.provenance?.builderId, dirty: signing?.source.commit?.dirty }),

@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import type { FileDigest, LockfilePin, ProvenanceInput } from "../provenance/statement";
 import { buildProvenanceStatement } from "../provenance/statement";
@@ -17,6 +17,7 @@ import type { ActionOutcome } from "../execution/executor";
 import { lockfileTree, npmPolicy } from "../fetch/requests";
 import { readHbLock } from "../fetch/hb-lock";
 import type { OutputBase } from "../caching/output-base";
+import type { Database } from "../base/database";
 import type { NpmConfig } from "../workspace/config";
 import type { Workspace } from "../workspace/workspace";
 import type { SandboxMode } from "../base/action-env";
@@ -246,4 +247,22 @@ export function writeRebuildAttestations(w: WriteRebuildAttestations): string[] 
     writeWhole(file, attestationBundle(statement, w.key));
   }
   return files.map((f) => f.file);
+}
+
+/**
+ * Removes `<output>.intoto.jsonl` beside each of `outputs` that hb did not write for the output's
+ * bytes as they are now: an attestation left from an earlier build would describe other bytes
+ * (an output rebuilt without --provenance). Returns the files removed.
+ */
+export function removeStaleAttestations(root: string, db: Database, outputs: readonly { path: string; sha256: string }[]): string[] {
+  const signed = db.prepare("SELECT 1 FROM attestations WHERE hash = ? AND file = ?");
+  const removed: string[] = [];
+  for (const o of outputs) {
+    const file = `${o.path}${ATTESTATION_SUFFIX}`;
+    const abs = join(root, file);
+    if (!existsSync(abs) || signed.get(o.sha256, file)) continue;
+    rmSync(abs, { force: true });
+    removed.push(file);
+  }
+  return removed;
 }
