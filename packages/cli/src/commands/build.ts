@@ -1,7 +1,7 @@
 import { HbError, build } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
 import { BuildProgress, printNoUploadReason, printTargetOutputs } from "../ui/progress";
-import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeReportAfter } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { AUDIT_OPTION, BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, printAudit, remoteRequest } from "./build-options";
 
@@ -67,7 +67,6 @@ export const buildCommand: Command = {
     if (result.exitCode === 0) printTargetOutputs(term, result.report);
     printAudit(term, result.report);
     for (const a of result.report.attestations ?? []) term.line(`hb: provenance: ${a}`);
-    if (flags.report) writeJsonFile(cwd, flags.report, result.report);
-    return result.exitCode;
+    return flags.report ? writeReportAfter(term, cwd, flags.report, result.report, result.exitCode) : result.exitCode;
   },
 };

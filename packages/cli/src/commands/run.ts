@@ -4,7 +4,7 @@ import type { Command } from "../args";
 import { RESTART_POLICIES, runWatching } from "./run-watch";
 import { WATCH_DESCRIPTION } from "./watch";
 import { BuildProgress } from "../ui/progress";
-import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeReportAfter } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
 
@@ -48,7 +48,7 @@ export const runCommand: Command = {
     const progress = new BuildProgress(term);
     const result = await build(buildRequest(flags, { cwd, patterns: [target], signal, term, progress }));
     progress.finish(result.report);
-    if (flags.report) writeJsonFile(cwd, flags.report, result.report);
+    if (flags.report) writeReportAfter(term, cwd, flags.report, result.report, result.exitCode);
     if (result.exitCode !== 0) return result.exitCode;
     const label = result.graph.requested[0];
     const info = result.graph.targets.find((t) => t.label === label);

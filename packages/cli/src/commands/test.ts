@@ -1,7 +1,7 @@
 import { HbError, build } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
 import { BuildProgress } from "../ui/progress";
-import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeReportAfter } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { testLines } from "../ui/watch-progress";
 import { AUDIT_OPTION, BUILD_OPTIONS, REMOTE_OPTIONS, buildFlags, buildRequest, printAudit, remoteRequest } from "./build-options";
@@ -54,7 +54,6 @@ export const testCommand: Command = {
     const tests = result.tests ?? [];
     for (const l of testLines(tests)) term.line(l);
     printAudit(term, result.report);
-    if (flags.report) writeJsonFile(cwd, flags.report, { ...result.report, tests });
-    return result.exitCode;
+    return flags.report ? writeReportAfter(term, cwd, flags.report, { ...result.report, tests }, result.exitCode) : result.exitCode;
   },
 };

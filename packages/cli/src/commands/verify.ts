@@ -3,7 +3,7 @@ import { relative, resolve } from "node:path";
 import { HbError, verify, type VerifyReport } from "@hb/core/engine";
 import { type Command, intOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
-import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeReportAfter } from "../ui/report-file";
 import { errorText, failureDetails, warningText } from "../ui/messages";
 import { createTerminal, type Terminal } from "../ui/terminal";
 import { HB_VERSION } from "../version";
@@ -99,8 +99,8 @@ export const verifyCommand: Command = {
       for (const a of report.attestations) term.line(`hb: rebuild attestation: ${relative(cwd, a)}`);
       if (report.attestations.length === 0) term.line("hb verify: not signing: this builder's own runs did not agree (or failed)");
     }
-    if (flags.report) writeJsonFile(cwd, flags.report, report);
-    return report.reproducible === report.total && report.failures.length === 0 ? 0 : 1;
+    const exitCode = report.reproducible === report.total && report.failures.length === 0 ? 0 : 1;
+    return flags.report ? writeReportAfter(term, cwd, flags.report, report, exitCode) : exitCode;
   },
 };
 

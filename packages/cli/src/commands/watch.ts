@@ -1,6 +1,6 @@
 import { type ExitCode, HbError, type Rebuild, watch } from "@hb/core/engine";
 import { type Command, type CommandContext, intOption } from "../args";
-import { checkReportFile, writeJsonFile } from "../ui/report-file";
+import { checkReportFile, writeReportAfter } from "../ui/report-file";
 import { type Terminal, createTerminal } from "../ui/terminal";
 import { WatchProgress } from "../ui/watch-progress";
 import { BUILD_OPTIONS, buildFlags, buildRequest } from "./build-options";
@@ -49,7 +49,8 @@ export async function runWatch(
       if (!flags.report) return;
       const { report, tests, changed, exitCode, standing, timing } = r;
       const watching = { build: r.number, changed, exitCode, standing, timing };
-      writeJsonFile(cwd, flags.report, { ...report, ...(tests ? { tests } : {}), watch: watching });
+      // a report that cannot be written is said, and the watch goes on: the build's result stands
+      writeReportAfter(term, cwd, flags.report, { ...report, ...(tests ? { tests } : {}), watch: watching }, exitCode);
     },
     rebuilt: hooks.rebuilt,
   });

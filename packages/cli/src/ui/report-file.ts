@@ -1,6 +1,7 @@
 import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { HbError, makeWritableDir } from "@hb/core/engine";
+import type { Terminal } from "./terminal";
 
 function cannotWrite(path: string, why: string): HbError {
   return new HbError("USAGE", `cannot write the report to ${path}: ${why}`, {
@@ -41,4 +42,23 @@ export function writeTextFile(cwd: string, file: string, text: string): void {
     rmSync(tmp, { force: true });
     throw cannotWrite(path, (e as NodeJS.ErrnoException).code ?? String(e));
   }
+}
+
+/**
+ * Writes `--report FILE` after the work is done: a report that cannot be written is said as an
+ * error, and the command's own exit code stands (a build that failed still says why it failed;
+ * one that passed is not turned into a usage error). Returns that exit code.
+ */
+export function writeReportAfter(term: Terminal, cwd: string, file: string, data: unknown, exitCode: number): number {
+  try {
+    writeJsonFile(cwd, file, data);
+  } catch (e) {
+    if (!(e instanceof HbError)) throw e;
+    term.error(
+      new HbError(e.code, `${e.message}; the ${exitCode === 0 ? "work succeeded" : "exit code is the work's own"} (${exitCode})`, {
+        hint: e.hint,
+      }),
+    );
+  }
+  return exitCode;
 }
