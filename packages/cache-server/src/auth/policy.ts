@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { HbError } from "@hb/core/engine";
 import { isInstanceName } from "../protocol/instance";
+import { parseSettingsObject, readSettingsFile } from "./settings-file";
 
 /** read: GET and HEAD; write: PUT; admin: DELETE of an AC entry (removing a bad one by hand). */
 export type Scope = "read" | "write" | "admin";
@@ -75,15 +75,7 @@ function parseGrant(entry: unknown, i: number, source: string, seen: Set<string>
 }
 
 export function parseTokens(text: string, source: string): AccessPolicy {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // V8's message quotes the text around the error, which may be a token
-    bad(source, "not valid JSON");
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) bad(source, "not a JSON object");
-  const file = json as Record<string, unknown>;
+  const file = parseSettingsObject(text, source, bad);
   for (const key of Object.keys(file)) {
     if (key !== "anonymousRead" && key !== "tokens") bad(source, `unknown key '${key}'`);
   }
@@ -95,11 +87,5 @@ export function parseTokens(text: string, source: string): AccessPolicy {
 }
 
 export function loadTokensFile(path: string): AccessPolicy {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    bad(path, `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseTokens(text, path);
+  return parseTokens(readSettingsFile(path, bad), path);
 }

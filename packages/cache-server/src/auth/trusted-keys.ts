@@ -1,8 +1,8 @@
 import type { KeyObject } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { HbError, keyId, loadPublicKey } from "@hb/core/engine";
 import { isInstanceName } from "../protocol/instance";
+import { parseSettingsObject, readSettingsFile } from "./settings-file";
 
 /**
  * The public keys whose hb entries an instance accepts (`--trusted-keys-file`): the same form as
@@ -23,13 +23,7 @@ function bad(source: string, message: string, hint?: string): never {
 
 /** Parses a trusted-keys file's text; key paths are relative to `source`'s directory. */
 export function parseTrustedKeys(text: string, source: string): TrustedKeys {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    bad(source, "not valid JSON");
-  }
-  if (typeof json !== "object" || json === null || Array.isArray(json)) bad(source, "not a JSON object");
+  const json = parseSettingsObject(text, source, bad);
   const byInstance = new Map<string, KeyObject[]>();
   for (const [instance, paths] of Object.entries(json)) {
     if (instance !== "*" && instance !== "" && !isInstanceName(instance)) {
@@ -52,13 +46,7 @@ export function parseTrustedKeys(text: string, source: string): TrustedKeys {
 }
 
 export function loadTrustedKeysFile(path: string): TrustedKeys {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    bad(path, `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  return parseTrustedKeys(text, path);
+  return parseTrustedKeys(readSettingsFile(path, bad), path);
 }
 
 /** The keys trusted for `instance` (its own and those for "*"); undefined when none are configured for it. */

@@ -4,27 +4,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerProcess, bundleCli, spawnServer } from "../testing/cli";
+import { describe, expect, it } from "vitest";
+import { serverProcesses } from "../testing/server-processes";
 import { hbEntry } from "../testing/hb-entry";
 import { get, put } from "../testing/http-client";
-import { removeTempDirs, tempDir } from "../testing/server";
+import { tempDir } from "../testing/server";
 import { prng } from "../testing/stress";
 import { figure, suiteSize } from "../testing/suite-size";
 
 const KILLS = suiteSize(10, 100);
 const UPLOADS_AT_ONCE = 12;
 
-let cli: string;
-const running = new Set<ServerProcess>();
-
-beforeAll(async () => {
-  cli = await bundleCli(tempDir("hb-cli-"));
-});
-afterAll(() => {
-  for (const p of running) p.child.kill("SIGKILL");
-  removeTempDirs();
-});
+const serve = serverProcesses();
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -49,8 +40,7 @@ describe("hb cache serve killed during uploads", () => {
     const lastRound: string[] = [];
     let killedMidUpload = 0;
     for (let kill = 0; kill < KILLS; kill++) {
-      const server = await spawnServer(cli, ["--dir", dir, "--access-log", "/dev/null"]);
-      running.add(server);
+      const server = await serve(["--dir", dir, "--access-log", "/dev/null"]);
       // what the last run acknowledged, just before it was killed, is there byte for byte (all of
       // it is checked after the last kill)
       for (const hash of lastRound) {
@@ -91,7 +81,6 @@ describe("hb cache serve killed during uploads", () => {
       server.child.kill("SIGKILL");
       await server.exited;
       alive = false;
-      running.delete(server);
       await Promise.all(uploads);
 
       // on disk: every stored CAS file is what its name says (tmp/ may hold torn uploads: the next start removes them)
@@ -100,8 +89,7 @@ describe("hb cache serve killed during uploads", () => {
       }
     }
     // the last start: whatever was attempted is either served whole or a miss
-    const last = await spawnServer(cli, ["--dir", dir, "--access-log", "/dev/null"]);
-    running.add(last);
+    const last = await serve(["--dir", dir, "--access-log", "/dev/null"]);
     let served = 0;
     for (const [hash, bytes] of attempted) {
       const r = await get(last.url, `/cas/${hash}`);

@@ -1,29 +1,21 @@
 // The server under load, as a real process: 64 clients at once, a mix of GETs that hit and miss
 // and PUTs of new blobs from 100 bytes to 10 MiB. No request may fail or be refused.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerProcess, bundleCli, peakRssBytes, spawnServer } from "../testing/cli";
-import { removeTempDirs, tempDir } from "../testing/server";
+import { describe, expect, it } from "vitest";
+import { peakRssBytes } from "../testing/cli";
+import { serverProcesses } from "../testing/server-processes";
+import { tempDir } from "../testing/server";
 import { runLoad } from "../testing/stress";
 import { figure, suiteSize } from "../testing/suite-size";
 
 const SECONDS = suiteSize(8, 60);
 
-let cli: string;
-let server: ServerProcess | undefined;
-
-beforeAll(async () => {
-  cli = await bundleCli(tempDir("hb-cli-"));
-});
-afterAll(() => {
-  server?.child.kill("SIGKILL");
-  removeTempDirs();
-});
+const serve = serverProcesses();
 
 describe("the server under load", () => {
   it(`serves 64 clients for ${SECONDS} s (90% GETs, hits and misses, 10% PUTs of 100 B to 10 MiB) without one failed request`, async () => {
     const dir = join(tempDir(), "cache");
-    server = await spawnServer(cli, ["--dir", dir, "--access-log", join(dir, "..", "access.log")]);
+    const server = await serve(["--dir", dir, "--access-log", join(dir, "..", "access.log")]);
     const r = await runLoad(server.url, {
       clients: 64,
       seconds: SECONDS,

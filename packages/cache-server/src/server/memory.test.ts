@@ -2,10 +2,11 @@
 // once (fast, slow, cut off midway) with a thousand idle keep-alive connections open. Measured on
 // the real process (`hb cache serve`), by its peak RSS from /proc.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerProcess, bundleCli, peakRssBytes, spawnServer } from "../testing/cli";
+import { describe, expect, it } from "vitest";
+import { peakRssBytes } from "../testing/cli";
+import { serverProcesses } from "../testing/server-processes";
 import { get, head } from "../testing/http-client";
-import { removeTempDirs, tempDir } from "../testing/server";
+import { tempDir } from "../testing/server";
 import { GeneratedBlob, type Pace, download, idleConnections, upload } from "../testing/stress";
 import { figure, suiteSize } from "../testing/suite-size";
 
@@ -16,16 +17,7 @@ const UPLOADS = 32;
 const IDLE = 1000;
 const LIMIT = 150 * MiB;
 
-let cli: string;
-let server: ServerProcess | undefined;
-
-beforeAll(async () => {
-  cli = await bundleCli(tempDir("hb-cli-"));
-});
-afterAll(() => {
-  server?.child.kill("SIGKILL");
-  removeTempDirs();
-});
+const serve = serverProcesses();
 
 /** Every fourth client is slow, every fourth cut off somewhere in the middle, the rest as fast as they can. */
 function paceOf(i: number, size: number): Pace {
@@ -37,7 +29,7 @@ function paceOf(i: number, size: number): Pace {
 describe("the server's memory", () => {
   it(`stays under 150 MiB with ${DOWNLOADS} downloads and ${UPLOADS} uploads of ${BLOB / MiB} MiB at once and ${IDLE} idle keep-alive connections`, async () => {
     const dir = join(tempDir(), "cache");
-    server = await spawnServer(cli, ["--dir", dir, "--access-log", join(dir, "..", "access.log")]);
+    const server = await serve(["--dir", dir, "--access-log", join(dir, "..", "access.log")]);
     const url = server.url;
     const served = [0, 1, 2, 3].map((seed) => new GeneratedBlob(seed, BLOB));
     for (const b of served) expect((await upload(url, `/cas/${b.hash}`, b)).status).toBe(200);
