@@ -9,6 +9,7 @@ import { closeSync, createReadStream, openSync, readFileSync, rmSync, statSync, 
 import http from "node:http";
 import { join } from "node:path";
 import { sync, timeAsync } from "./measure.mjs";
+import { bundleAgainstCore } from "./scenarios.mjs";
 
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 const MiB = 1 << 20;
@@ -271,4 +272,30 @@ export async function cacheServer(ctx) {
     rmSync(dir, { recursive: true, force: true });
   }
   return res;
+}
+
+/**
+ * The server under the concurrency the fault suites test (bench/server-stress.ts, bundled, in its
+ * own node): peak RSS with 32 + 32 transfers of 64 MiB and 1,000 idle connections, and a 20 s
+ * load of 64 clients (requests/s, p99, errors).
+ */
+export async function serverStress(ctx) {
+  log("cache server stress: 32 downloads + 32 uploads of 64 MiB with 1,000 idle connections, then 64 clients for 20 s");
+  const bundle = await bundleAgainstCore(ctx, "server-stress");
+  const dir = join(ctx.work, "server-stress");
+  rmSync(dir, { recursive: true, force: true });
+  const cli = ctx.hb[1].replace(/bin\/hb\.js$/, "dist/hb.mjs");
+  const r = spawnSync(process.execPath, [bundle, "--cli", cli, "--dir", dir], {
+    stdio: ["ignore", "pipe", "pipe"],
+    maxBuffer: 16 << 20,
+    env: { ...process.env, NODE_PATH: join(ctx.repoRoot, "node_modules") },
+  });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.status !== 0) {
+    const msg = `server-stress exited ${r.status}: ${String(r.stderr).trim().split("\n").slice(-5).join(" | ")}`;
+    log(msg);
+    ctx.failures.push(msg);
+    return undefined;
+  }
+  return JSON.parse(String(r.stdout));
 }

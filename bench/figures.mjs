@@ -14,6 +14,29 @@ export function figures(r) {
   const f = [];
   const noop = med(r.noop?.hbNoop);
   const cold = med(r.cold?.hbCold);
+  if (r.stress) {
+    const { memory: m, load: l } = r.stress;
+    f.push({
+      name: "cache server peak RSS, 32+32 x 64 MiB, 1,000 idle",
+      hb: m.peakRssMiB,
+      floor: NaN,
+      unit: "MiB",
+      ratio: NaN,
+      requirement: "< 150 MiB",
+      pass: m.peakRssMiB < 150 && m.failed === 0,
+      note: `${m.seconds.toFixed(1)} s, ${m.failed} failed transfers, ${m.idleAlive} idle connections still open`,
+    });
+    f.push({
+      name: "cache server load, 64 clients: requests/s",
+      hb: l.perSecond,
+      floor: NaN,
+      unit: "/s",
+      ratio: NaN,
+      requirement: "0 errors",
+      pass: l.errors === 0,
+      note: `${l.requests} requests in ${l.seconds.toFixed(1)} s (${l.byKind.hit} hits, ${l.byKind.miss} misses, ${l.byKind.put} PUTs); p50 ${l.p50Ms.toFixed(1)} ms, p99 ${l.p99Ms.toFixed(1)} ms; ${l.errors} errors${l.errors ? `: ${l.firstErrors.join("; ")}` : ""}; peak RSS ${l.peakRssMiB.toFixed(0)} MiB`,
+    });
+  }
   if (r.noop) {
     f.push(ratioFigure("no-op rebuild / node -e 0", noop, med(r.noop.nodeE0), 3, "<= 3x"));
     f.push(ratioFigure("no-op rebuild / stat of every file", noop, med(r.noop.statAll), undefined, "info"));

@@ -5,7 +5,7 @@
 //
 // Usage: node bench/run.mjs [--work DIR] [--n 200] [--f 10] [--runs 3] [--short-runs 10]
 //                           [--m 200] [--sandbox-rounds 5] [--jobs 2] [--json FILE]
-//                           [--scenarios cold,noop,restore,incremental,watch,sandbox,verify,server,trust]
+//                           [--scenarios cold,noop,restore,incremental,watch,sandbox,verify,server,stress,trust]
 //   --runs        timed runs of the long scenarios (cold, plain loop, restore, mid/root edits)
 //   --short-runs  timed runs of the short ones (no-op and its floors, leaf edit)
 //   --m           actions in the sandbox-overhead graph
@@ -16,13 +16,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { figures, table } from "./figures.mjs";
 import { generate } from "./gen-monorepo.mjs";
-import { cacheServer } from "./cache-server.mjs";
+import { cacheServer, serverStress } from "./cache-server.mjs";
 import { coldBuild, environment, incremental, noop, restore, sandboxOverhead } from "./scenarios.mjs";
 import { trustCost } from "./trust-cost.mjs";
 import { verifyCost } from "./verify-cost.mjs";
 import { watchScenario } from "./watch.mjs";
 
-const SCENARIOS = ["cold", "noop", "restore", "incremental", "watch", "sandbox", "verify", "server", "trust"];
+const SCENARIOS = ["cold", "noop", "restore", "incremental", "watch", "sandbox", "verify", "server", "stress", "trust"];
 
 function parseArgs(argv) {
   const o = { work: "", n: 200, f: 10, runs: 3, shortRuns: 10, m: 200, sandboxRounds: 5, jobs: 2, json: "", scenarios: SCENARIOS };
@@ -87,6 +87,7 @@ async function main() {
   if (has("sandbox")) results.sandbox = await sandboxOverhead(ctx);
   if (has("verify")) results.verify = await verifyCost(ctx);
   if (has("server")) results.server = await cacheServer(ctx);
+  if (has("stress")) results.stress = await serverStress(ctx);
   // last: it writes a release setting into the repo's hb.config.ts for its explain (and puts it back)
   if (has("trust")) results.trust = await trustCost(ctx);
   results.failures = ctx.failures;
