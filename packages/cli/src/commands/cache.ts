@@ -46,7 +46,8 @@ const serveCommand: Command = {
     "  An instance with keys stores only hb entries signed by one of them (403 otherwise, counted in /metrics),",
     "  so an entry no client would trust cannot take a key; instances without keys take Bazel's unsigned entries.",
     "",
-    "The access log is one JSON line per request (stderr, or --access-log FILE). SIGTERM or Ctrl-C",
+    "A client is dropped (408) when its headers take over 60 s, its body moves less than 16 KiB in 60 s,",
+    "or it stops reading a download for 60 s. The access log is one JSON line per request (stderr, or --access-log FILE). SIGTERM or Ctrl-C",
     "stops accepting, finishes uploads in flight and exits 0.",
   ].join("\n"),
   options: {
