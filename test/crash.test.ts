@@ -74,6 +74,12 @@ function corruptBlobs(ws: string): string[] {
 }
 
 interface Killed {
+  /** false when the build ended before the kill came: nothing was killed */
+  killed: boolean;
+  /** how long it ran */
+  ms: number;
+  /** when its first action started, if one did */
+  firstActionMs?: number;
   /** actions the killed build had started when it died, and how many it had */
   started: number;
   total: number;
@@ -82,20 +88,32 @@ interface Killed {
 
 /** Starts `hb build //...`, kills it with SIGKILL after `ms`; what it had printed by then says where it was. */
 async function buildKilledAfter(ws: string, ms: number): Promise<Killed> {
+  const t = Date.now();
   const child: ChildProcess = spawn(process.execPath, [HB, "build", "//...", "--jobs", "2"], {
     cwd: ws,
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let err = "";
-  child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  let firstActionMs: number | undefined;
+  child.stderr!.on("data", (c: Buffer) => {
+    err += c.toString();
+    if (firstActionMs === undefined && /^\[\d+\/\d+\]/m.test(err)) firstActionMs = Date.now() - t;
+  });
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const timer = setTimeout(() => child.kill("SIGKILL"), ms);
   await exited;
   clearTimeout(timer);
   const progress = [...err.matchAll(/^\[(\d+)\/(\d+)\]/gm)];
   const last = progress.at(-1);
-  return { started: last ? Number(last[1]) : 0, total: last ? Number(last[2]) : 0, afterSummary: /hb: \d+ actions:/.test(err) };
+  return {
+    killed: child.signalCode === "SIGKILL",
+    ms: Date.now() - t,
+    firstActionMs,
+    started: last ? Number(last[1]) : 0,
+    total: last ? Number(last[2]) : 0,
+    afterSummary: /hb: \d+ actions:/.test(err),
+  };
 }
 
 describe("hb build killed with SIGKILL at random moments", () => {
@@ -119,27 +137,41 @@ describe("hb build killed with SIGKILL at random moments", () => {
     const keep = tempDir();
     const rand = prng(2121);
     let edited = false;
-    const phases = { beforeActions: 0, duringActions: 0, afterActions: 0 };
+    const phases = { beforeActions: 0, duringActions: 0, afterActions: 0, restoring: 0 };
     const perturbations = { fromScratch: 0, edit: 0, restore: 0 };
     let survived = 0;
+    let finishedFirst = 0;
+    /** how long the last build took to start its first action */
+    let analysisMs = 0;
     for (let kill = 0; kill < KILLS; kill++) {
       // what the killed build has to do: everything, the edited actions, or materializing alone
       const roll = rand();
-      if (roll < 0.3) {
-        rmSync(join(ws, ".hb"), { recursive: true, force: true });
-        rmSync(join(ws, "hb-out"), { recursive: true, force: true });
-        perturbations.fromScratch++;
-      } else if (roll < 0.75) {
-        edited = !edited;
-        const files = workspaceFiles(edited);
-        for (const [name, content] of Object.entries(files)) if (name.endsWith(".txt")) writeFileSync(join(ws, name), content);
-        perturbations.edit++;
-      } else {
-        rmSync(join(ws, "hb-out"), { recursive: true, force: true });
-        perturbations.restore++;
+      const kind = roll < 0.3 ? "fromScratch" : roll < 0.75 ? "edit" : "restore";
+      const perturb = () => {
+        if (kind !== "edit") rmSync(join(ws, "hb-out"), { recursive: true, force: true });
+        if (kind === "fromScratch") rmSync(join(ws, ".hb"), { recursive: true, force: true });
+        if (kind === "edit") {
+          edited = !edited;
+          for (const [name, content] of Object.entries(workspaceFiles(edited)))
+            if (name.endsWith(".txt")) writeFileSync(join(ws, name), content);
+        }
+      };
+      perturb();
+      perturbations[kind]++;
+      // most kills land once actions run (analysis is cached, and only reads), the rest anywhere
+      const when = (limit: number) => (rand() < 0.6 ? analysisMs + rand() * Math.max(0, limit - analysisMs) : rand() * limit);
+      let killed = await buildKilledAfter(ws, when(durations.get(edited)! + 1500));
+      // a build that ended before its kill killed nothing: the same again, killed sooner
+      while (!killed.killed) {
+        finishedFirst++;
+        if (killed.firstActionMs !== undefined) analysisMs = killed.firstActionMs;
+        perturb();
+        killed = await buildKilledAfter(ws, when(killed.ms));
       }
-      const killed = await buildKilledAfter(ws, rand() * (durations.get(edited)! + 1500));
-      if (killed.started === 0) phases.beforeActions++;
+      if (killed.firstActionMs !== undefined) analysisMs = killed.firstActionMs;
+      // a restore runs no action (no progress lines): its kills land in analysis or materializing
+      if (kind === "restore") phases.restoring++;
+      else if (killed.started === 0) phases.beforeActions++;
       else if (killed.afterSummary || killed.started >= killed.total) phases.afterActions++;
       else phases.duringActions++;
 
@@ -159,7 +191,7 @@ describe("hb build killed with SIGKILL at random moments", () => {
     }
     figure(
       "build-crash",
-      `${survived}/${KILLS} kills survived, 0 wrong outputs, 0 corrupt blobs (${PACKAGES * RULES} actions; killed before actions ${phases.beforeActions}, while running ${phases.duringActions}, after the last action ${phases.afterActions}; builds from scratch ${perturbations.fromScratch}, after an edit ${perturbations.edit}, restores ${perturbations.restore})`,
+      `${survived}/${KILLS} kills survived, 0 wrong outputs, 0 corrupt blobs (${PACKAGES * RULES} actions; killed before the first action ${phases.beforeActions}, while actions ran ${phases.duringActions}, after the last one started ${phases.afterActions}, while restoring hb-out/ ${phases.restoring}; builds from scratch ${perturbations.fromScratch}, after an edit ${perturbations.edit}, restores ${perturbations.restore}; ${finishedFirst} builds that ended before their kill were not counted)`,
     );
   }, 3_600_000);
 });
