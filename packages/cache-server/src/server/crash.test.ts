@@ -15,7 +15,7 @@ import { figure, suiteSize } from "../testing/suite-size";
 const KILLS = suiteSize(10, 100);
 const UPLOADS_AT_ONCE = 12;
 
-const serve = serverProcesses();
+const { serve } = serverProcesses();
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

@@ -10,7 +10,7 @@ import { figure, suiteSize } from "../testing/suite-size";
 
 const SECONDS = suiteSize(8, 60);
 
-const serve = serverProcesses();
+const { serve } = serverProcesses();
 
 describe("the server under load", () => {
   it(`serves 64 clients for ${SECONDS} s (90% GETs, hits and misses, 10% PUTs of 100 B to 10 MiB) without one failed request`, async () => {

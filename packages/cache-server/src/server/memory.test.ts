@@ -17,7 +17,7 @@ const UPLOADS = 32;
 const IDLE = 1000;
 const LIMIT = 150 * MiB;
 
-const serve = serverProcesses();
+const { serve } = serverProcesses();
 
 /** Every fourth client is slow, every fourth cut off somewhere in the middle, the rest as fast as they can. */
 function paceOf(i: number, size: number): Pace {

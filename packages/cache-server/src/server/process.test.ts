@@ -7,30 +7,15 @@ import { type ClientRequest, type IncomingMessage, request as httpRequest } from
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REPO, type ServerProcess, bundleCli, peakRssBytes, spawnServer } from "../testing/cli";
+import { describe, expect, it } from "vitest";
+import { REPO, peakRssBytes } from "../testing/cli";
 import { generateKeyPair } from "@hb/core/engine";
 import { hbPayload, signedHbEntry } from "../testing/hb-entry";
 import { get, put } from "../testing/http-client";
-import { removeTempDirs, tempDir, writeTokens } from "../testing/server";
+import { tempDir, writeTokens } from "../testing/server";
+import { serverProcesses } from "../testing/server-processes";
 
-let cli: string;
-const running = new Set<ServerProcess>();
-
-beforeAll(async () => {
-  cli = await bundleCli(tempDir("hb-cli-"));
-});
-afterAll(() => {
-  for (const p of running) p.child.kill("SIGKILL");
-  removeTempDirs();
-});
-
-async function serve(args: string[]): Promise<ServerProcess> {
-  const p = await spawnServer(cli, args);
-  running.add(p);
-  void p.exited.then(() => running.delete(p));
-  return p;
-}
+const { serve, cli } = serverProcesses();
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
@@ -212,7 +197,7 @@ describe("hb cache serve as a process", () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        [cli, "cache", "serve", "--dir", join(tempDir(), "c"), "--host", "0.0.0.0", "--port", "0"],
+        [cli(), "cache", "serve", "--dir", join(tempDir(), "c"), "--host", "0.0.0.0", "--port", "0"],
         {
           env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_PATH: join(REPO, "node_modules") },
         },
@@ -229,7 +214,7 @@ describe("hb cache serve as a process", () => {
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        [cli, "cache", "serve", "--dir", dir, "--port", "0", "--access-log", join(tempDir(), "missing/access.log")],
+        [cli(), "cache", "serve", "--dir", dir, "--port", "0", "--access-log", join(tempDir(), "missing/access.log")],
         {
           env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NODE_PATH: join(REPO, "node_modules") },
         },
