@@ -10,7 +10,9 @@ import { StatCache } from "../keying/stat-cache";
  * mistake (a package, $HOME) keeps whatever else is there.
  */
 export function isOutputBaseEntry(name: string): boolean {
-  return /^(hb|lock)\.db(-wal|-shm|-journal)?$|^(lock\.pid|cas|sandbox|sandbox-etc|fetch-log\.jsonl|records\.jsonl)$/.test(name);
+  return /^(hb|lock)\.db(-wal|-shm|-journal)?$|^(lock\.pid|cas|sandbox|sandbox-etc|fetch-log\.jsonl|records\.jsonl|build-underway)$/.test(
+    name,
+  );
 }
 
 /** What a garbage collection of the local cache removed, and what it kept. */

@@ -20,7 +20,7 @@ import { Background } from "./background";
 import { BuildOutputs } from "./build-outputs";
 import { builtinAction } from "./builtin-actions";
 import type { Job } from "./job";
-import { Materializer } from "./materialize";
+import { Materializer, buildUnderway } from "./materialize";
 import type { ExecuteOptions } from "./options";
 import type { ActionOutcome, ActionStatus, ExecutionResult } from "./outcome";
 import { RunActions } from "./run-action";
@@ -91,6 +91,8 @@ class Executor implements Runner<Job> {
     // every action runs with umask 022 (bwrap and children inherit it): docs/ARCHITECTURE.md, Determinism
     process.umask(0o022);
     const { opts, graph } = this;
+    // hb-out/ may be written from here on (by hb build or a watch's rebuild): a killed build's temp files go first
+    const underway = opts.materialize !== false ? buildUnderway(opts.base.dir, opts.root, opts.base.cas.tmpDir) : undefined;
     const producer = producers(graph);
     const settled = opts.settled ?? new Map<number, ActionResult>();
     for (const result of settled.values()) this.outputs.take(result);
@@ -176,6 +178,7 @@ class Executor implements Runner<Job> {
     }
     // a batch the timer could not commit came first, and is why what followed failed
     if (this.storeError ?? failure) throw this.storeError ?? failure;
+    underway?.done();
     return {
       outcomes: this.outcomes,
       outputs: this.outputs.files,

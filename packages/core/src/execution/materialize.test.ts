@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalCas } from "../caching/local-cas";
 import { openDatabase, type Database } from "../base/database";
-import { DIRS_AHEAD_MIN, Materializer } from "./materialize";
+import { DIRS_AHEAD_MIN, Materializer, buildUnderway } from "./materialize";
 
 let dir: string;
 let root: string;
@@ -116,5 +116,27 @@ describe("Materializer", () => {
       expect(statSync(join(root, f.path)).ino).toBe(statSync(cas.get(f)!).ino);
     }
     expect(readdirSync(join(root, "hb-out/p8/dist"))).toEqual(["a.js"]);
+  });
+});
+
+describe("buildUnderway", () => {
+  it("after a build killed while writing, removes what it left in hb-out/ and the CAS's temp directory; a finished build leaves nothing to clear", () => {
+    const base = join(dir, "base");
+    mkdirSync(join(root, "hb-out/p/q"), { recursive: true });
+    writeFileSync(join(root, "hb-out/p/q/out.txt"), "an output");
+    mkdirSync(base);
+    const first = buildUnderway(base, root, cas.tmpDir);
+    first.done();
+    // the next one is killed: its temporary link and a half-taken output stay behind
+    buildUnderway(base, root, cas.tmpDir);
+    writeFileSync(join(root, "hb-out/p/q/.hb-tmp-4242-7"), "half");
+    writeFileSync(join(cas.tmpDir, "4242-3"), "half");
+    buildUnderway(base, root, cas.tmpDir).done();
+    expect(readdirSync(join(root, "hb-out/p/q"))).toEqual(["out.txt"]);
+    expect(readdirSync(cas.tmpDir)).toEqual([]);
+    // after a build that finished, hb-out/ is not walked at all
+    writeFileSync(join(root, "hb-out/p/.hb-tmp-1-1"), "not ours to judge");
+    buildUnderway(base, root, cas.tmpDir).done();
+    expect(existsSync(join(root, "hb-out/p/.hb-tmp-1-1"))).toBe(true);
   });
 });

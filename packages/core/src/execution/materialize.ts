@@ -4,6 +4,7 @@ import {
   linkSync,
   lstatSync,
   mkdirSync,
+  readFileSync,
   readdirSync,
   realpathSync,
   renameSync,
@@ -12,6 +13,7 @@ import {
   constants,
   symlinkSync,
   utimesSync,
+  writeFileSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
 import type { OutputFile } from "../caching/action-cache";
@@ -20,6 +22,42 @@ import type { BlobFacts, LocalCas } from "../caching/local-cas";
 import { HbError } from "../base/errors";
 import type { Database } from "../base/database";
 import { DirsAhead } from "./dirs-ahead";
+
+/** what a file in hb-out/ is called while it is made, until its rename into place */
+const TEMP_PREFIX = ".hb-tmp-";
+/** in the output base while a build may be writing under hb-out/: the workspace it writes in */
+const UNDERWAY = "build-underway";
+
+/**
+ * Marks the output base while a build puts outputs under hb-out/, first clearing what a build
+ * killed there left: its temporary files under hb-out/ (a link about to be renamed into place)
+ * and in the CAS's temp directory. Only the output base's lock holder writes either, so whatever
+ * is left is a dead build's. `done` takes the mark away once the build has finished writing.
+ */
+export function buildUnderway(baseDir: string, root: string, casTmp: string): { done(): void } {
+  const mark = join(baseDir, UNDERWAY);
+  const killedIn = existsSync(mark) ? readFileSync(mark, "utf8") : undefined;
+  if (killedIn === root) removeTemps(join(root, OUT_DIR));
+  if (killedIn !== undefined) {
+    for (const f of readdirSync(casTmp)) rmSync(join(casTmp, f), { recursive: true, force: true });
+  }
+  writeFileSync(mark, root);
+  return { done: () => rmSync(mark, { force: true }) };
+}
+
+/** Removes every `.hb-tmp-*` below `dir`, without following links. */
+function removeTemps(dir: string): void {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.name.startsWith(TEMP_PREFIX)) rmSync(join(dir, e.name), { recursive: true, force: true });
+    else if (e.isDirectory()) removeTemps(join(dir, e.name));
+  }
+}
 
 /** fewer directories than this are made as outputs are put in them: a thread takes longer to start */
 export const DIRS_AHEAD_MIN = 64;
@@ -166,7 +204,7 @@ export class Materializer {
       }
     }
     if (!fresh) {
-      const tmp = join(dir, `.hb-tmp-${process.pid}-${++this.counter}`);
+      const tmp = join(dir, `${TEMP_PREFIX}${process.pid}-${++this.counter}`);
       if (!blob) {
         symlinkSync(file.symlink!, tmp);
       } else {
