@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
@@ -86,6 +86,49 @@ describe("REAPI (gRPC)", () => {
     expect(refused.exitCode, refused.output).toBe(0);
     expect(summary(refused)).toMatchObject({ executed: 2, cached: 0 });
     expect(report(other).remote.rejected).toEqual({ untrusted: 2 });
+  });
+
+  it("a server with trusted keys stores over gRPC too only results whose hb entry a trusted key signed: another key's is refused and counted, the trusted one's is used", async () => {
+    const ci = makeWorkspace(FILES);
+    expect((await hb(ci, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const trustedKeysFile = join(ci, "trusted.json");
+    writeFileSync(trustedKeysFile, JSON.stringify({ "*": ["keys/public.pem"] }));
+    const s = await startTestServer({ grpcPort: 0, workers: 0, trustedKeysFile });
+    servers.push(s);
+    const url = s.server.grpcUrl!;
+    const upload = (pattern: string) => [
+      "build",
+      pattern,
+      "--remote-cache",
+      url,
+      "--remote-upload",
+      "--signing-key",
+      "keys/private.pem",
+      "--report",
+      "report.json",
+    ];
+
+    // first, as a token holder with a key no client trusts would: its results would displace good ones
+    // (one action: a second one's upload may start before the first is refused)
+    const other = makeWorkspace(FILES);
+    expect((await hb(other, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const refused = await hb(other, upload("//a"));
+    expect(refused.exitCode, refused.output).toBe(0);
+    expect(refused.stderr).toMatch(
+      /refused uploads to instance '' \(PERMISSION_DENIED: instance "" refuses this result: the entry's signature: .*not trusted/,
+    );
+    expect(report(other).remote).toMatchObject({ uploads: 0, refusedUploads: { untrusted_signature: 1 } });
+    expect(report(other).failed).toBe(0);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(/refused_uploads[^\n]*untrusted_signature[^\n]* 1\n/);
+
+    const up = await hb(ci, upload("//..."));
+    expect(up.exitCode, up.output).toBe(0);
+    expect(report(ci).remote).toMatchObject({ uploads: 2, refusedUploads: {} });
+    const dev = makeWorkspace(FILES);
+    const read = await hb(dev, ["build", "//...", "--remote-cache", url, "--trusted-key", join(ci, "keys/public.pem")]);
+    expect(read.exitCode, read.output).toBe(0);
+    expect(summary(read)).toEqual({ actions: 2, executed: 0, cached: 2, failed: 0 });
   });
 
   it("runs actions on the server's executor, byte for byte as locally, and an engine-made result is not used where the engine is not trusted", async () => {

@@ -20,7 +20,10 @@ import {
   encode,
 } from "@hb/core/reapi";
 import type { AccessPolicy } from "../auth/policy";
+import { type TrustedKeys, keysFor } from "../auth/trusted-keys";
+import type { RefusalReason } from "../http/refusal";
 import { type BlobDigest, type GrpcBlobs, isEmpty } from "./blobs";
+import { resultTrust } from "./result-trust";
 import { grpcError, refusal } from "./status";
 
 type V2 = "build.bazel.remote.execution.v2.";
@@ -32,6 +35,10 @@ export const MAX_BATCH_BYTES = 4 * 2 ** 20 - 64 * 1024;
 export interface GrpcContext {
   blobs: GrpcBlobs;
   policy(): AccessPolicy;
+  /** the keys hb entries must be signed with, per instance (--trusted-keys-file), as now */
+  trustedKeys(): TrustedKeys | undefined;
+  /** an update refused for its entry's trust, counted in /metrics like the HTTP side's */
+  refused(reason: RefusalReason): void;
   /** whether Execute is served (a worker count was given) */
   execution: boolean;
 }
@@ -150,7 +157,7 @@ export function cacheServices(ctx: GrpcContext): Record<string, UntypedServiceIm
         return done(grpcError(status.NOT_FOUND, "the result's outputs are no longer stored"));
       done(null, result);
     },
-    UpdateActionResult(call: ServerUnaryCall<Msg<`${V2}UpdateActionResultRequest`>, unknown>, done: sendUnaryData<ActionResult>) {
+    async UpdateActionResult(call: ServerUnaryCall<Msg<`${V2}UpdateActionResultRequest`>, unknown>, done: sendUnaryData<ActionResult>) {
       const { instance_name: instance, action_digest, action_result } = call.request;
       const no = denied(call, "write", instance);
       if (no) return done(no);
@@ -164,6 +171,19 @@ export function cacheServices(ctx: GrpcContext): Record<string, UntypedServiceIm
             `the result names ${missing.length} blobs not in the CAS (first: ${missing[0]!.hash}/${missing[0]!.size_bytes}): upload outputs before their result`,
           ),
         );
+      // as over HTTP: on an instance with trusted keys only a result every client would use is
+      // stored, so a token holder with another key cannot displace a good one
+      const keys = keysFor(ctx.trustedKeys(), instance);
+      if (keys) {
+        const trust = await resultTrust(action_result, action_digest, instance, blobs, keys);
+        if (!trust.trusted) {
+          ctx.refused(trust.reason);
+          const e = grpcError(status.PERMISSION_DENIED, `instance "${instance}" refuses this result: ${trust.message}`);
+          // the reason as a label, as the HTTP side's X-Hb-Refusal header: hb's client counts it
+          e.metadata.set("x-hb-refusal", trust.reason);
+          return done(e);
+        }
+      }
       blobs.putEntry(instance, action_digest.hash, encode("build.bazel.remote.execution.v2.ActionResult", action_result));
       done(null, action_result);
     },

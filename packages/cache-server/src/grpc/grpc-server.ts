@@ -3,6 +3,8 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HbError } from "@hb/core/engine";
 import { ActionCacheService, ByteStreamService, CapabilitiesService, CasService, ExecutionService } from "@hb/core/reapi";
 import type { AccessPolicy } from "../auth/policy";
+import type { TrustedKeys } from "../auth/trusted-keys";
+import type { RefusalReason } from "../http/refusal";
 import type { BlobStore } from "../storage/blob-store";
 import { GrpcBlobs } from "./blobs";
 import { MAX_BATCH_BYTES, cacheServices } from "./cache-services";
@@ -12,6 +14,8 @@ import { CommandRunner } from "./run-command";
 export interface GrpcServerOptions {
   store: BlobStore;
   policy(): AccessPolicy;
+  trustedKeys(): TrustedKeys | undefined;
+  onRefused(reason: RefusalReason): void;
   host: string;
   port: number;
   /** actions run at once by Execute; 0: no Execution service (a cache only) */
@@ -35,7 +39,7 @@ export interface GrpcServer {
  */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServer> {
   const blobs = new GrpcBlobs(opts.store, opts.onCorrupt);
-  const ctx = { blobs, policy: opts.policy, execution: opts.workers > 0 };
+  const ctx = { blobs, policy: opts.policy, trustedKeys: opts.trustedKeys, refused: opts.onRefused, execution: opts.workers > 0 };
   // a batch of MAX_BATCH_BYTES with its framing, and room for a ByteStream chunk of 1 MiB
   const server = new Server({ "grpc.max_receive_message_length": MAX_BATCH_BYTES + 1024 * 1024 });
   const services = cacheServices(ctx);

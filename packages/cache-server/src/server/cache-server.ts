@@ -326,6 +326,8 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
       server.grpc = await startGrpcServer({
         store,
         policy: () => server!.policy,
+        trustedKeys: () => server!.trustedKeys,
+        onRefused: (reason) => countRefusal(metrics, "PUT", reason),
         host,
         port: opts.grpcPort,
         workers: opts.workers ?? 0,

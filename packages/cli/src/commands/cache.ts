@@ -45,6 +45,7 @@ const serveCommand: Command = {
     '  { "main": ["keys/ci.pem"], "*": ["keys/release.pem"] }   paths relative to the file, "*" for every instance',
     "  An instance with keys stores only hb entries signed by one of them (403 otherwise, counted in /metrics),",
     "  so an entry no client would trust cannot take a key; instances without keys take Bazel's unsigned entries.",
+    "  Over gRPC, UpdateActionResult there must name such an hb entry in the CAS (PERMISSION_DENIED otherwise).",
     "",
     "A client is dropped (408) when its headers take over 60 s, its body moves less than 16 KiB in 60 s,",
     "or it stops reading a download for 60 s. The access log is one JSON line per request (stderr, or --access-log FILE). SIGTERM or Ctrl-C",

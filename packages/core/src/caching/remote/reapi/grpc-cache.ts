@@ -1,7 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { hostname } from "node:os";
 import { rmSync, writeFileSync } from "node:fs";
-import { status } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import type { ActionResult } from "../../../base/action-result";
 import type { ActionSpec, RunAction } from "../../../base/graph";
 import { ACTION_SEMANTICS_VERSION } from "../../../keying/action-key";
@@ -11,12 +11,10 @@ import { type EntryVerdict, openAcEntry, signAcEntry, unsafePaths } from "../ac-
 import { type TeamCache, TeamCacheBase, type TeamCacheHit } from "../team-cache";
 import { actionMessage, hbFiles, reapiResult } from "./action-message";
 import { BlobError, CasClient, digestOf } from "./cas-client";
+import { HB_ENTRY_TYPE_URL } from "./entry-ref";
 import { type ReapiChannel, codeOf, describeGrpcError } from "./channel";
 import { type ActionResult as ReapiResult, decode, encode } from "./proto";
 import { ActionCacheService } from "./services";
-
-/** The auxiliary metadata naming hb's signed entry (a CAS blob) in an ActionResult. */
-export const HB_ENTRY_TYPE_URL = "type.googleapis.com/hb.AcEntryDigest.v1";
 
 export interface GrpcCacheOptions {
   channel: ReapiChannel;
@@ -168,6 +166,10 @@ export class GrpcRemoteCache extends TeamCacheBase implements TeamCache {
     } catch (e) {
       const code = codeOf(e);
       if (code === status.PERMISSION_DENIED || code === status.UNAUTHENTICATED) {
+        // counted by the server's reason where it gives one (x-hb-refusal: untrusted_signature, say), as over HTTP
+        const label = (e as ServiceError).metadata?.get("x-hb-refusal")[0];
+        const reason = typeof label === "string" && /^[a-z_]{1,40}$/.test(label) ? label : status[code].toLowerCase();
+        this.stats.refusedUploads[reason] = (this.stats.refusedUploads[reason] ?? 0) + 1;
         if (!this.uploadRefused)
           this.warn(`remote cache ${this.display} refused uploads to instance '${instance}' (${describeGrpcError(e)}); not uploading more`);
         this.uploadRefused = true;

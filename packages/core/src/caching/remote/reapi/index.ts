@@ -3,3 +3,4 @@
 
 export * from "./proto";
 export * from "./services";
+export { HB_ENTRY_TYPE_URL } from "./entry-ref";
