@@ -30,6 +30,7 @@ function scan(packages: ScannedPackage[], lockfile?: string): WorkspaceScan {
     lockfile,
     packages,
     rootTsconfigs: [],
+    hbFromFile: false,
     tools: {
       esbuild: { path: "node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "a".repeat(64) },
       node: "/usr/bin/node",
@@ -88,5 +89,11 @@ describe("planInit", () => {
     expect(a).toContain('esbuild({ name: "a", srcs, entry: "src/index.ts", format: "esm", module_name: "@s/lib", external });');
     expect(a).toContain('esbuild({ name: "a_cjs", srcs, entry: "src/index.ts", format: "cjs", external });');
     expect(a).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":a", ":a_cjs"] });');
+  });
+
+  it("writes hb.config.ts leaving hb's own package unpinned when it was installed from its tarball", () => {
+    expect(planInit(scan([pkg({})])).config).toContain("defineConfig({})");
+    const fromFile = planInit({ ...scan([pkg({})], "package-lock.json"), hbFromFile: true }).config;
+    expect(fromFile).toContain('npm: { allowUnpinned: ["hbuild"] },');
   });
 });

@@ -18,6 +18,15 @@ export interface InitPlan {
 }
 
 const RULES = `${HB_PACKAGE}/rules-node`;
+
+/** hb.config.ts as init first writes it. */
+function configText(scan: WorkspaceScan): string {
+  const settings = scan.hbFromFile
+    ? // the lockfile cannot pin a tarball installed from disk; hb itself is no input of any action
+      `{\n  // hb is installed from its tarball: no registry integrity to pin it by, and no action needs it\n  npm: { allowUnpinned: ["${HB_PACKAGE}"] },\n}`
+    : "{}";
+  return `import { defineConfig } from "${HB_PACKAGE}";\n\nexport default defineConfig(${settings});\n`;
+}
 const TOOLS_DIR = "tools";
 
 function blockFor(plan: InitPlan, dir: string): GeneratedBlock {
@@ -84,7 +93,7 @@ const TEST_EXCLUDES = ["**/*.test.*", "**/*.spec.*", "**/__tests__/**", "**/*.d.
 export function planInit(scan: WorkspaceScan): InitPlan {
   const plan: InitPlan = {
     blocks: new Map(),
-    config: `import { defineConfig } from "${HB_PACKAGE}";\n\nexport default defineConfig({});\n`,
+    config: configText(scan),
     notes: [],
   };
   const byName = new Map(scan.packages.filter((p) => p.name !== undefined).map((p) => [p.name!, p]));

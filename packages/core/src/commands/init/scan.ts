@@ -5,6 +5,7 @@ import { dirname, join, posix, relative } from "node:path";
 import type FastGlob from "fast-glob";
 import type { ParseError } from "jsonc-parser";
 import { HbError } from "../../base/errors";
+import { HB_PACKAGE } from "../../base/package-name";
 
 /** What `hb init` reads of a workspace, as plain data: the input of `planInit`. */
 export interface WorkspaceScan {
@@ -15,6 +16,8 @@ export interface WorkspaceScan {
   tools: ScannedTools;
   /** root-level tsconfig files others extend (workspace-relative) */
   rootTsconfigs: string[];
+  /** hb itself is installed from a tarball or a directory (not the registry), so the lockfile cannot pin it */
+  hbFromFile: boolean;
 }
 
 export interface ScannedPackage {
@@ -166,7 +169,13 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
     .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf))
     .map((p) => ({ ...p, ownNpmEntries: p.dir !== "" && (lockfile === "pnpm-lock.yaml" || nested.has(p.dir)) }));
   const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
-  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs };
+  const hbFromFile = lockfile !== undefined && hbInstalledFromFile(readFileSync(join(root, lockfile), "utf8"));
+  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, hbFromFile };
+}
+
+/** Whether the lockfile installs hb's own package from a file: or link: source (npm run pack's tarball). */
+function hbInstalledFromFile(lock: string): boolean {
+  return lock.split("\n").some((l) => l.includes(HB_PACKAGE) && /(file|link):/.test(l));
 }
 
 /** The packages npm's lockfile has entries of their own for (packages/x/node_modules/...). */
