@@ -2,6 +2,7 @@
 // pinned by digest, a marked BUILD.ts block per package and .gitignore lines; hb build and hb test
 // then pass with no hand edits; init again changes nothing, keeps hand edits outside the marks,
 // and --check fails on drift.
+import { execa } from "execa";
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -35,7 +36,7 @@ const MONOREPO = {
     scripts: { build: "tsc", test: "node --test", release: "changeset publish" },
   }),
   "packages/greet/tsconfig.json":
-    '{\n  // tsconfig files have comments\n  "extends": "../../tsconfig.base.json",\n  "compilerOptions": { "outDir": "dist", "rootDir": "src" },\n  "include": ["src"],\n}\n',
+    '{\n  // tsconfig files have comments\n  "extends": "../../tsconfig.base.json",\n  "compilerOptions": { "outDir": "dist", "rootDir": "src", "declaration": true },\n  "include": ["src"],\n}\n',
   "packages/greet/src/index.ts": "export function greet(name: string): string {\n  return `hello, ${name}`;\n}\n",
   "packages/greet/src/index.test.ts":
     'import { test } from "node:test";\nimport assert from "node:assert";\nimport { greet } from "./index.js";\ntest("greets", () => assert.equal(greet("a"), "hello, a"));\n',
@@ -68,7 +69,11 @@ describe("hb init", () => {
     expect(readFileSync(join(dir, ".gitignore"), "utf8")).toBe(".hb/\nhb-out/\n");
     const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
     expect(greet).toContain('esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet" });');
-    expect(greet).toContain('npm_package({ name: "package"');
+    // it ships declarations (exports' types): tsc builds dist/ where package.json points, and that is packed
+    expect(greet).toContain(
+      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//tools:types_node", "//tools:node_modules"] });',
+    );
+    expect(greet).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":dist"] });');
     const cli = readFileSync(join(dir, "packages/cli/BUILD.ts"), "utf8");
     expect(cli).toContain('const deps = ["//packages/greet"];');
     expect(cli).toContain('node_binary({ name: "greet", entry: "src/main.ts", srcs, deps });');
@@ -86,9 +91,16 @@ describe("hb init", () => {
     expect(test.output).toMatch(/\/\/packages\/greet:test +PASSED/);
     expect(test.output).toMatch(/\/\/packages\/greet:typecheck +PASSED/);
 
+    const tgz = await execa("tar", ["tzf", join(dir, "hb-out/packages/greet/package.tgz")]);
+    expect(tgz.stdout.split("\n").sort()).toEqual(["package/dist/index.d.ts", "package/dist/index.js", "package/package.json"]);
+
+    // after builds: what they made is no source, so init again changes nothing, from a package's directory too
     const again = await hb(dir, ["init"]);
     expect(again.stdout).not.toMatch(/created|updated/);
-    expect((await hb(dir, ["init", "--check"])).exitCode).toBe(0);
+    const inPackage = await hb(join(dir, "packages/greet"), ["init", "--check"]);
+    expect(inPackage.exitCode, inPackage.output).toBe(0);
+    expect(inPackage.stdout).toContain(`2 packages (npm) in ${dir}`);
+    expect(inPackage.stdout).toMatch(/kept +tools\/BUILD\.ts \(not compared/);
   }, 180_000);
 
   it("keeps hand edits outside the marks, leaves an unmarked BUILD.ts alone, and --check fails on drift", async () => {
@@ -96,7 +108,10 @@ describe("hb init", () => {
     expect((await hb(dir, ["init"])).exitCode).toBe(0);
     const path = join(dir, "packages/greet/BUILD.ts");
     const generated = readFileSync(path, "utf8");
-    writeFileSync(path, `// ours, above\n${generated}genrule({ name: "extra", outs: ["x"], cmd: "echo > $@" });\n`);
+    writeFileSync(
+      path,
+      `// ours, above\nimport { genrule } from "hbuild";\n${generated}genrule({ name: "extra", outs: ["x"], cmd: "echo > $@" });\n`,
+    );
     writeFileSync(
       join(dir, "packages/cli/BUILD.ts"),
       'import { genrule } from "hbuild";\ngenrule({ name: "mine", outs: ["m"], cmd: "echo > $@" });\n',
@@ -114,9 +129,42 @@ describe("hb init", () => {
 
     expect((await hb(dir, ["init"])).exitCode).toBe(0);
     const after = readFileSync(path, "utf8");
-    expect(after.startsWith("// ours, above\n")).toBe(true);
+    expect(after.startsWith('// ours, above\nimport { genrule } from "hbuild";\n')).toBe(true);
+    const extra = await hb(dir, ["build", "//packages/greet:extra"]);
+    expect(extra.exitCode, extra.output).toBe(0);
     expect(after).toContain('format: "esm"');
     expect(after.endsWith('genrule({ name: "extra", outs: ["x"], cmd: "echo > $@" });\n')).toBe(true);
+  }, 120_000);
+
+  it("sets up a single-package repository whose tsconfig extends a base, builds it, and stays stable after the build", async () => {
+    const dir = workspace({
+      "package.json": JSON.stringify({
+        name: "solo",
+        version: "1.0.0",
+        type: "module",
+        main: "dist/index.js",
+        bin: { solo: "dist/cli.js" },
+      }),
+      "tsconfig.base.json": JSON.stringify({
+        compilerOptions: { strict: true, module: "NodeNext", moduleResolution: "NodeNext", skipLibCheck: true, types: ["node"] },
+      }),
+      "tsconfig.json": '{ "extends": "./tsconfig.base.json", "compilerOptions": { "outDir": "dist" }, "include": ["src"] }\n',
+      "src/index.ts": "export const solo = 1;\n",
+      "src/cli.ts": 'import { solo } from "./index.js";\nconsole.log(`solo ${solo}`);\n',
+      "src/test.ts":
+        'import { test } from "node:test";\nimport assert from "node:assert";\nimport { solo } from "./index.js";\ntest("one", () => assert.equal(solo, 1));\n',
+    });
+    expect((await hb(dir, ["init"])).exitCode).toBe(0);
+    const build = readFileSync(join(dir, "BUILD.ts"), "utf8");
+    // src/test.ts is the one test, by name: not every source
+    expect(build).toContain('const tests = glob(["src/test.ts"]);');
+    const t = await hb(dir, ["test", "//..."]);
+    expect(t.exitCode, t.output).toBe(0);
+    expect(t.output).toMatch(/\/\/:typecheck +PASSED/);
+    const b = await hb(dir, ["build", "//..."]);
+    expect(b.exitCode, b.output).toBe(0);
+    const check = await hb(dir, ["init", "--check"]);
+    expect(check.exitCode, check.output).toBe(0);
   }, 120_000);
 
   it("reads pnpm's workspace file and refuses a directory that is no workspace", async () => {
@@ -134,6 +182,11 @@ describe("hb init", () => {
     expect(readFileSync(join(dir, "libs/a/BUILD.ts"), "utf8")).toContain(
       'esbuild({ name: "a", srcs, entry: "src/index.ts", format: "cjs", module_name: "a" });',
     );
+
+    writeFileSync(join(dir, "pnpm-workspace.yaml"), "packages: [unclosed\n");
+    const badYaml = await hb(dir, ["init"]);
+    expect(badYaml.exitCode).toBe(2);
+    expect(badYaml.stderr).toContain("pnpm-workspace.yaml is not valid YAML");
 
     const empty = await hb(tempDir(), ["init"]);
     expect(empty.exitCode).toBe(2);

@@ -116,7 +116,8 @@ export const npm_package = rule({
   impl(ctx) {
     const [pkgJson] = ctx.files("package_json");
     const node = requireToolchain(ctx.attr.node, "node", ctx.label);
-    const files: File[] = [...ctx.files("srcs"), ...ctx.files("deps")];
+    // tsc's incremental state (a ts_project's <name>.tsbuildinfo) is the build's, never the package's
+    const files: File[] = [...ctx.files("srcs"), ...ctx.files("deps").filter((f) => !f.path.endsWith(".tsbuildinfo"))];
     const seen = new Map<string, string>([["package.json", pkgJson!.path]]);
     for (const f of files) {
       const other = seen.get(f.shortPath);

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { CONFIG_FILE } from "../../workspace/workspace";
-import { type GeneratedBlock, planInit } from "./plan";
+import { type GeneratedBlock, TOOLS_DIR, planInit } from "./plan";
 import { scanWorkspace } from "./scan";
 
 export const BEGIN_MARK =
@@ -53,6 +53,27 @@ export function mergeBlock(existing: string | undefined, block: string): string 
   return existing.slice(0, begin) + block + existing.slice(end + END_MARK.length);
 }
 
+/**
+ * The workspace hb init sets up, from where it runs: the directory of an hb.config.ts above, else
+ * the outermost package-manager workspace root above (package.json workspaces,
+ * pnpm-workspace.yaml), else `cwd`. Run in a package's directory, it still sets up the workspace.
+ */
+function initRoot(cwd: string): string {
+  let workspaceRoot: string | undefined;
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    if (existsSync(join(dir, "pnpm-workspace.yaml"))) workspaceRoot = dir;
+    else if (existsSync(join(dir, "package.json"))) {
+      try {
+        if ((JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { workspaces?: unknown }).workspaces) workspaceRoot = dir;
+      } catch {
+        // a package.json that is not JSON is no workspace root; scanning says so if it is the one
+      }
+    }
+    if (dirname(dir) === dir) return workspaceRoot ?? cwd;
+  }
+}
+
 /** Write through a temporary file and a rename: never half a file on disk after a crash. */
 function writeWhole(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -68,7 +89,7 @@ function writeWhole(path: string, text: string): void {
  * would change (CI: BUILD.ts files drifted from what init would write).
  */
 export async function initWorkspace(req: InitRequest): Promise<InitResult> {
-  const root = req.cwd;
+  const root = initRoot(req.cwd);
   const scan = await scanWorkspace(root);
   const plan = planInit(scan);
   const files: InitFile[] = [];
@@ -84,6 +105,10 @@ export async function initWorkspace(req: InitRequest): Promise<InitResult> {
   const configExists = existsSync(join(root, CONFIG_FILE));
   put(CONFIG_FILE, configExists ? undefined : plan.config, configExists ? "exists: hb init never rewrites hb.config.ts" : undefined);
   for (const [path, block] of [...plan.blocks].sort(([a], [b]) => a.localeCompare(b))) {
+    if (req.check && path === `${TOOLS_DIR}/BUILD.ts`) {
+      files.push({ path, status: "kept", reason: "not compared: its pins (node's path, esbuild's digest) are this machine's" });
+      continue;
+    }
     const abs = join(root, path);
     const current = existsSync(abs) ? readFileSync(abs, "utf8") : undefined;
     const next = mergeBlock(current, renderBlock(block));

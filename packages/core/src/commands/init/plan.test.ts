@@ -17,6 +17,8 @@ function pkg(over: Partial<ScannedPackage>): ScannedPackage {
     workspaceDeps: [],
     runtimeDeps: [],
     hasTsconfig: false,
+    outDir: undefined,
+    declarations: false,
     tsconfigExtends: [],
     otherScripts: [],
     ownNpmEntries: false,
@@ -31,6 +33,7 @@ function scan(packages: ScannedPackage[], lockfile?: string): WorkspaceScan {
     packages,
     rootTsconfigs: [],
     hbFromFile: false,
+    notes: [],
     tools: {
       esbuild: { path: "node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "a".repeat(64) },
       node: "/usr/bin/node",
@@ -57,7 +60,7 @@ describe("planInit", () => {
     expect(a).toContain('npm_deps({ name: "node_modules", lockfile: "//:pnpm-lock.yaml" });');
     expect(a).toContain('const npm = ["//:node_modules", ":node_modules"];');
     expect(a).toContain('node_binary({ name: "a", entry: "src/index.ts", srcs, deps: npm });');
-    expect(a).toContain('node_test({ name: "test", srcs: tests, data: srcs, deps: npm, runner: "vitest" });');
+    expect(a).toContain('node_test({ name: "test", srcs: tests, data: srcs, deps: npm, runner: "vitest", vitest: ":node_modules" });');
     expect(a).toContain('ts_check({ name: "typecheck", srcs: [...srcs, ...tests], tsconfig: "tsconfig.json", deps: npm });');
   });
 
@@ -88,7 +91,33 @@ describe("planInit", () => {
     expect(a).toContain('const external = ["@s/util", "zod"];');
     expect(a).toContain('esbuild({ name: "a", srcs, entry: "src/index.ts", format: "esm", module_name: "@s/lib", external });');
     expect(a).toContain('esbuild({ name: "a_cjs", srcs, entry: "src/index.ts", format: "cjs", external });');
-    expect(a).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":a", ":a_cjs"] });');
+    expect(a).not.toContain("npm_package(");
+    expect(a).toContain("// not packed: its bundles are not at the paths package.json ships");
+  });
+
+  it("compiles a package that ships declarations with ts_project where package.json points, and packs that", () => {
+    const util = pkg({ dir: "packages/util", name: "@s/util", hasTsconfig: true, declarations: true, outDir: "lib", private: false });
+    const app = pkg({
+      name: "@s/app",
+      private: false,
+      hasTsconfig: true,
+      declarations: true,
+      workspaceDeps: ["@s/util"],
+      tsconfigExtends: ["tsconfig.base.json", "packages/util/tsconfig.shared.json"],
+    });
+    const plan = planInit(scan([app, util], "package-lock.json"));
+    const a = plan.blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
+    expect(a).toContain(
+      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm] });',
+    );
+    expect(a).toContain('deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm]');
+    expect(a).toContain(
+      'npm_package({ name: "package", package_json: "package.json", deps: [":dist"], packages: ["//packages/util:package.json"] });',
+    );
+    expect(plan.blocks.get("packages/util/BUILD.ts")!.lines.join("\n")).toContain(
+      'ts_project({ name: "dist", srcs, out_dir: "lib", deps: npm });',
+    );
+    expect(plan.blocks.get("BUILD.ts")!.lines.join("\n")).toContain("the tsconfig files packages extend are its files");
   });
 
   it("writes hb.config.ts leaving hb's own package unpinned when it was installed from its tarball", () => {

@@ -27,7 +27,8 @@ function configText(scan: WorkspaceScan): string {
     : "{}";
   return `import { defineConfig } from "${HB_PACKAGE}";\n\nexport default defineConfig(${settings});\n`;
 }
-const TOOLS_DIR = "tools";
+/** where the toolchains live: rules-node's default labels name //tools */
+export const TOOLS_DIR = "tools";
 
 function blockFor(plan: InitPlan, dir: string): GeneratedBlock {
   const path = dir === "" ? "BUILD.ts" : `${dir}/BUILD.ts`;
@@ -82,6 +83,8 @@ function globsFor(files: string[]): string[] {
     const suffix = /\.(test|spec)\.[cm]?[jt]sx?$/.exec(f)?.[0];
     if (suffix) out.add(`${top}/**/*${suffix}`);
     else if (/(^|\/)__tests__\//.test(f)) out.add(`${top}/**/__tests__/**/*${posix.extname(f)}`);
+    // a test by its name alone (src/test.ts): by name, or the pattern would take every source
+    else if (/(^|\/)(test|spec)\.[cm]?[jt]sx?$/.test(f)) out.add(f);
     else out.add(`${top}/**/*${posix.extname(f)}`);
   }
   return [...out].sort();
@@ -94,17 +97,20 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   const plan: InitPlan = {
     blocks: new Map(),
     config: configText(scan),
-    notes: [],
+    notes: [...scan.notes],
   };
   const byName = new Map(scan.packages.filter((p) => p.name !== undefined).map((p) => [p.name!, p]));
   const compiled = new Set(scan.packages.filter((p) => p.entries.length > 0).map((p) => p.name));
   const tools = scan.tools;
 
-  const rootTsconfigs = scan.rootTsconfigs.filter((f) => scan.packages.some((p) => p.tsconfigExtends.includes(f)));
-  if (rootTsconfigs.length > 0 && !scan.packages.some((p) => p.dir === "")) {
-    const root = blockFor(plan, "");
-    use(root, HB_PACKAGE, "filegroup");
-    root.lines.push("// the shared tsconfig files packages extend", `filegroup({ name: "tsconfig", srcs: ${lit(rootTsconfigs)} });`);
+  // a tsconfig file a package extends, by label: a file of the package that holds it
+  const dirs = scan.packages.map((p) => p.dir).sort((a, b) => b.length - a.length);
+  const fileLabel = (file: string) => {
+    const owner = dirs.find((d) => d !== "" && file.startsWith(`${d}/`)) ?? "";
+    return `//${owner}:${owner === "" ? file : file.slice(owner.length + 1)}`;
+  };
+  if (scan.packages.some((p) => p.tsconfigExtends.some((f) => fileLabel(f).startsWith("//:")))) {
+    blockFor(plan, "").lines.push("// the root package: the tsconfig files packages extend are its files");
   }
 
   // the npm packages the lockfile pins, laid out by hb (npm_deps) where sources resolve them
@@ -116,6 +122,13 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       `npm_deps(${args_({ name: "node_modules", lockfile: scan.lockfile })});`,
     );
   }
+
+  // what tsc resolves types and modules from besides the lockfile's trees: @types/node, and,
+  // without a lockfile for hb to read, the installed node_modules
+  const installedTypes = (npm: string[]) => [
+    ...(tools.typesNode ? ["//tools:types_node"] : []),
+    ...(tools.nodeModules && npm.length === 0 ? ["//tools:node_modules"] : []),
+  ];
 
   for (const p of scan.packages) {
     const b = blockFor(plan, p.dir);
@@ -133,6 +146,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     }
     const npm = npmTrees.length > 0 ? ["...npm"] : [];
     const main = mainName(p);
+    // tsc emits what the package ships, declarations too: a ts_project, its out_dir where
+    // package.json points (beside the sources, in the sandbox's merged view)
+    const tsProject = p.declarations && p.sources.length > 0 && tools.typescript !== undefined;
     const labelOfPackage = (n: string) => labelOf(byName.get(n)!.dir, mainName(byName.get(n)!));
     const depLabels = p.workspaceDeps.filter((n) => compiled.has(n)).map(labelOfPackage);
     // a library's bundle leaves what npm installs with it (dependencies, workspace ones too) to
@@ -152,6 +168,15 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     if (p.tests.length > 0) {
       use(b, HB_PACKAGE, "glob");
       b.lines.push(`const tests = glob(${lit(globsFor(p.tests))});`);
+    }
+    const tsDeps = p.tsconfigExtends.map(fileLabel);
+    if (tsProject) {
+      use(b, RULES, "ts_project");
+      const refs = p.workspaceDeps.map((n) => byName.get(n)!).filter((d) => d.declarations && d.sources.length > 0);
+      const deps = listExpr([...tsDeps, ...refs.map((d) => labelOf(d.dir, "dist")), ...installedTypes(npm)].map(lit).concat(npm));
+      const args: Record<string, unknown> = { name: "dist", srcs: expr("srcs"), out_dir: p.outDir ?? "dist" };
+      if (deps) args.deps = deps;
+      b.lines.push(`// JavaScript and declarations where package.json ships them, as tsc builds them`, `ts_project(${args_(args)});`);
     }
 
     const used = new Set(["srcs", "test", "typecheck", "package"]);
@@ -201,32 +226,42 @@ export function planInit(scan: WorkspaceScan): InitPlan {
         const testDeps = listExpr([...own, ...(declared ? ["...deps"] : depLabels.map(lit)), ...npm]);
         const args: Record<string, unknown> = { name: "test", srcs: expr("tests"), data: p.sources.length > 0 ? expr("srcs") : [] };
         if (testDeps) args.deps = testDeps;
-        if (p.testRunner === "vitest") args.runner = "vitest";
+        if (p.testRunner === "vitest") {
+          args.runner = "vitest";
+          // the vitest the lockfile pins (the package's own tree links it, with pnpm)
+          if (npmTrees.length > 0) args.vitest = npmTrees[npmTrees.length - 1];
+        }
         b.lines.push(`node_test(${args_(args)});`);
       }
     }
 
-    if (p.hasTsconfig && tools.typescript) {
+    if (p.hasTsconfig && tools.typescript && (p.sources.length > 0 || p.tests.length > 0)) {
       use(b, RULES, "ts_check");
-      const depSources = p.workspaceDeps.map((n) => byName.get(n)!).filter((d) => d.sources.length > 0);
-      const deps = listExpr(
-        [...(p.tsconfigExtends.length > 0 ? ["//:tsconfig"] : []), ...depSources.map((d) => labelOf(d.dir, "srcs"))].map(lit).concat(npm),
-      );
+      // a workspace dependency's types: its declarations where tsc emits them, else its sources
+      const depTypes = p.workspaceDeps
+        .map((n) => byName.get(n)!)
+        .filter((d) => d.sources.length > 0)
+        .map((d) => labelOf(d.dir, d.declarations && tools.typescript ? "dist" : "srcs"));
+      const deps = listExpr([...tsDeps, ...depTypes].map(lit).concat(npm));
       const srcsExpr = [p.sources.length > 0 ? "...srcs" : "", p.tests.length > 0 ? "...tests" : ""].filter(Boolean).join(", ");
       const args: Record<string, unknown> = { name: "typecheck", srcs: expr(`[${srcsExpr}]`), tsconfig: "tsconfig.json" };
       if (deps) args.deps = deps;
-      // without a lockfile for hb to read, tsc resolves modules from the installed node_modules
-      const types = [
-        ...(tools.typesNode ? ["//tools:types_node"] : []),
-        ...(tools.nodeModules && npm.length === 0 ? ["//tools:node_modules"] : []),
-      ];
+      const types = installedTypes(npm);
       if (types.length > 0) args.types = types;
       b.lines.push(`ts_check(${args_(args)});`);
     }
 
-    if (!p.private && p.entries.length > 0) {
+    if (!p.private && tsProject) {
       use(b, RULES, "npm_package");
-      b.lines.push(`npm_package(${args_({ name: "package", package_json: "package.json", deps: entryNames.map((n) => `:${n}`) })});`);
+      const args: Record<string, unknown> = { name: "package", package_json: "package.json", deps: [":dist"] };
+      // workspace: ranges are written as the versions these package.json files hold
+      const packages = p.workspaceDeps.map((n) => `//${byName.get(n)!.dir}:package.json`);
+      if (packages.length > 0) args.packages = packages;
+      b.lines.push(`npm_package(${args_(args)});`);
+    } else if (!p.private && p.entries.length > 0) {
+      b.lines.push(
+        "// not packed: its bundles are not at the paths package.json ships (a tsconfig with declaration: true makes it a ts_project, which is)",
+      );
     }
     if (p.unmappedEntries.length > 0) {
       const list = p.unmappedEntries.join(", ");
@@ -239,6 +274,11 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     if (b.lines.length === 0) b.lines.push("// no sources, tests or entry points found");
   }
 
+  if (scan.packages.some((p) => p.dir === TOOLS_DIR)) {
+    plan.notes.push(
+      `a workspace package lives in ${TOOLS_DIR}/, where rules-node looks for its toolchains: they are added to its BUILD.ts block`,
+    );
+  }
   const t = blockFor(plan, TOOLS_DIR);
   use(t, HB_PACKAGE, "local_toolchain");
   t.lines.push("// The tools rules-node runs (//tools:...), pinned by digest: a changed tool changes every key that uses it.");

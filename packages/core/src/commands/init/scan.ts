@@ -1,10 +1,12 @@
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, posix, relative } from "node:path";
 import type FastGlob from "fast-glob";
 import type { ParseError } from "jsonc-parser";
 import { HbError } from "../../base/errors";
+import { sha256Hex } from "../../base/digest";
+import { LOCKFILE_NAMES } from "../../fetch/lockfile";
+import { ALWAYS_IGNORED } from "../../workspace/config";
 import { HB_PACKAGE } from "../../base/package-name";
 
 /** What `hb init` reads of a workspace, as plain data: the input of `planInit`. */
@@ -18,6 +20,8 @@ export interface WorkspaceScan {
   rootTsconfigs: string[];
   /** hb itself is installed from a tarball or a directory (not the registry), so the lockfile cannot pin it */
   hbFromFile: boolean;
+  /** what the user should know about how init read the workspace */
+  notes: string[];
 }
 
 export interface ScannedPackage {
@@ -41,6 +45,10 @@ export interface ScannedPackage {
   /** names in dependencies and peerDependencies (left to the runtime by a library's bundle) */
   runtimeDeps: string[];
   hasTsconfig: boolean;
+  /** tsconfig's outDir (package-relative), if set */
+  outDir: string | undefined;
+  /** the package ships declarations (tsconfig's declaration or composite, package.json's types) */
+  declarations: boolean;
   /** workspace-relative tsconfig files this package's tsconfig extends, outside the package */
   tsconfigExtends: string[];
   /** package.json scripts init does not turn into targets */
@@ -75,7 +83,7 @@ const TEST_FILE = /(\.|\/|^)(test|spec)\.[cm]?[jt]sx?$|(^|\/)__tests__\//;
 const NOT_SOURCES = [
   "**/BUILD.ts",
   "hb.config.ts",
-  "**/node_modules/**",
+  ...ALWAYS_IGNORED.map((d) => `**/${d}/**`),
   "**/dist/**",
   "**/build/**",
   "**/lib/**",
@@ -127,7 +135,15 @@ const record = (v: unknown): Record<string, unknown> =>
 /** The package directories the workspace declares (npm and yarn `workspaces`, pnpm-workspace.yaml). */
 function workspacePatterns(root: string, rootJson: Record<string, unknown>): string[] {
   if (existsSync(join(root, "pnpm-workspace.yaml"))) {
-    const yaml = record(parsers.parseYaml(readFileSync(join(root, "pnpm-workspace.yaml"), "utf8")));
+    let parsed: unknown;
+    try {
+      parsed = parsers.parseYaml(readFileSync(join(root, "pnpm-workspace.yaml"), "utf8"));
+    } catch (e) {
+      throw new HbError("BAD_WORKSPACE", `pnpm-workspace.yaml is not valid YAML: ${(e as Error).message.split("\n")[0]}`, {
+        hint: "fix it, then run hb init again",
+      });
+    }
+    const yaml = record(parsed);
     return strings(yaml.packages);
   }
   const ws = rootJson.workspaces;
@@ -154,9 +170,20 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
     });
   }
   const rootJson = readJson(root, "package.json");
-  const lockfile = ["pnpm-lock.yaml", "package-lock.json", "yarn.lock"].find((f) => existsSync(join(root, f)));
+  const notes: string[] = [];
+  let lockfile: string | undefined = LOCKFILE_NAMES.find((f) => existsSync(join(root, f)));
+  if (lockfile === "yarn.lock" && /^# yarn lockfile v1/m.test(readFileSync(join(root, lockfile), "utf8"))) {
+    notes.push(
+      "yarn.lock is yarn 1's, which hb cannot lay out (it does not say which package needs what): rules resolve npm packages from the installed node_modules (//tools:node_modules)",
+    );
+    lockfile = undefined;
+  }
   const packageManager =
-    existsSync(join(root, "pnpm-workspace.yaml")) || lockfile === "pnpm-lock.yaml" ? "pnpm" : lockfile === "yarn.lock" ? "yarn" : "npm";
+    existsSync(join(root, "pnpm-workspace.yaml")) || lockfile === "pnpm-lock.yaml"
+      ? "pnpm"
+      : existsSync(join(root, "yarn.lock"))
+        ? "yarn"
+        : "npm";
   const dirs = packageDirs(root, workspacePatterns(root, rootJson));
   const manifests = new Map<string, Record<string, unknown>>(dirs.map((d) => [d, readJson(root, `${d}/package.json`)]));
   // a single-package repository is its own only package; a workspace root is not a package
@@ -170,7 +197,7 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
     .map((p) => ({ ...p, ownNpmEntries: p.dir !== "" && (lockfile === "pnpm-lock.yaml" || nested.has(p.dir)) }));
   const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
   const hbFromFile = lockfile !== undefined && hbInstalledFromFile(readFileSync(join(root, lockfile), "utf8"));
-  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, hbFromFile };
+  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, hbFromFile, notes };
 }
 
 /** Whether the lockfile installs hb's own package from a file: or link: source (npm run pack's tarball). */
@@ -235,6 +262,15 @@ export function formatOf(output: string, json: { type?: unknown }): "esm" | "cjs
   return json.type === "module" ? "esm" : "cjs";
 }
 
+/** Whether package.json points at declarations: types, typings, or a types condition in exports. */
+function shipsTypes(json: Record<string, unknown>): boolean {
+  const has = (v: unknown): boolean =>
+    typeof v === "object" &&
+    v !== null &&
+    Object.entries(v).some(([k, x]) => ((k === "types" || k === "typings") && typeof x === "string") || has(x));
+  return typeof json.types === "string" || typeof json.typings === "string" || has(json.exports);
+}
+
 /** Every path package.json says the package ships as code: exports (all conditions), module, main. */
 function shippedPaths(json: Record<string, unknown>): string[] {
   const out: string[] = [];
@@ -275,12 +311,15 @@ function scanPackage(
 
   const hasTsconfig = existsSync(join(abs, "tsconfig.json"));
   let outDir: string | undefined;
+  let emitsDeclarations: boolean | undefined;
   const tsconfigExtends: string[] = [];
   if (hasTsconfig) {
     let file = posix.join(dir, "tsconfig.json");
     for (let depth = 0; depth < 8; depth++) {
       const ts = readJsonc(root, file);
-      const o = record(ts.compilerOptions).outDir;
+      const options = record(ts.compilerOptions);
+      emitsDeclarations ??= typeof options.declaration === "boolean" ? options.declaration : options.composite === true ? true : undefined;
+      const o = options.outDir;
       if (outDir === undefined && typeof o === "string")
         outDir = posix.normalize(posix.join(posix.dirname(file), o)).slice(dir === "" ? 0 : dir.length + 1);
       const ext = ts.extends;
@@ -332,14 +371,12 @@ function scanPackage(
     workspaceDeps,
     runtimeDeps,
     hasTsconfig,
+    outDir,
+    declarations: hasTsconfig && (emitsDeclarations === true || shipsTypes(json)),
     tsconfigExtends,
     otherScripts,
     ownNpmEntries: false,
   };
-}
-
-function sha256File(path: string): string {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
 /** The tools installed in the workspace (or, for node, on PATH), as //tools will pin them. */
@@ -361,7 +398,7 @@ function scanTools(root: string): ScannedTools {
   if (esbuildDir) {
     const platformDir = resolveDir(`@esbuild/${process.platform}-${process.arch}`, createRequire(join(esbuildDir, "package.json")));
     const binary = platformDir && join(platformDir, "bin/esbuild");
-    if (binary && existsSync(binary)) esbuild = { path: inWorkspace(binary), sha256: sha256File(binary) };
+    if (binary && existsSync(binary)) esbuild = { path: inWorkspace(binary), sha256: sha256Hex(readFileSync(binary)) };
   }
   const nodeOnPath = (process.env.PATH ?? "")
     .split(":")
