@@ -13,7 +13,7 @@ import { BlobStore, type StoreStats } from "../storage/blob-store";
 import { DigestThread } from "../storage/digest-thread";
 import { DownloadBuffers } from "../http/download-buffers";
 import { isLoopbackHost } from "./loopback";
-import { type GrpcServer, startGrpcServer } from "../grpc/grpc-server";
+import type { GrpcServer } from "../grpc/grpc-server";
 import { holdYoungGeneration } from "./young-generation";
 
 export interface CacheServerOptions {
@@ -323,6 +323,8 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
   });
   if (opts.grpcPort !== undefined) {
     try {
+      // gRPC (its library is large) is loaded only by a server that serves it: every hb command imports this module
+      const { startGrpcServer } = await import("../grpc/grpc-server");
       server.grpc = await startGrpcServer({
         store,
         policy: () => server!.policy,
