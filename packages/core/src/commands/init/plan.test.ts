@@ -61,7 +61,9 @@ describe("planInit", () => {
     expect(a).toContain('const npm = ["//:node_modules", ":node_modules"];');
     expect(a).toContain('node_binary({ name: "a", entry: "src/index.ts", srcs, deps: npm });');
     expect(a).toContain('node_test({ name: "test", srcs: tests, data: srcs, deps: npm, runner: "vitest", vitest: ":node_modules" });');
-    expect(a).toContain('ts_check({ name: "typecheck", srcs: [...srcs, ...tests], tsconfig: "tsconfig.json", deps: npm });');
+    expect(a).toContain(
+      'ts_check({ name: "typecheck", srcs: [...srcs, ...tests], tsconfig: "tsconfig.json", typescript: "//:node_modules", deps: npm });',
+    );
   });
 
   it("without a lockfile, resolves from the installed node_modules and declares no npm_deps", () => {
@@ -108,14 +110,14 @@ describe("planInit", () => {
     const plan = planInit(scan([app, util], "package-lock.json"));
     const a = plan.blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
     expect(a).toContain(
-      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm] });',
+      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm], typescript: "//:node_modules" });',
     );
     expect(a).toContain('deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm]');
     expect(a).toContain(
       'npm_package({ name: "package", package_json: "package.json", deps: [":dist"], packages: ["//packages/util:package.json"] });',
     );
     expect(plan.blocks.get("packages/util/BUILD.ts")!.lines.join("\n")).toContain(
-      'ts_project({ name: "dist", srcs, out_dir: "lib", deps: npm });',
+      'ts_project({ name: "dist", srcs, out_dir: "lib", deps: npm, typescript: "//:node_modules" });',
     );
     expect(plan.blocks.get("BUILD.ts")!.lines.join("\n")).toContain("the tsconfig files packages extend are its files");
   });

@@ -123,12 +123,11 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     );
   }
 
-  // what tsc resolves types and modules from besides the lockfile's trees: @types/node, and,
-  // without a lockfile for hb to read, the installed node_modules
-  const installedTypes = (npm: string[]) => [
-    ...(tools.typesNode ? ["//tools:types_node"] : []),
-    ...(tools.nodeModules && npm.length === 0 ? ["//tools:node_modules"] : []),
-  ];
+  // without a lockfile for hb to read, tsc resolves types and modules from the installed
+  // node_modules; with one, from its trees alone (they hold @types/node where the lockfile has it,
+  // and the installed copy would lie where the merged view shows the root's tree)
+  const installedTypes = (npm: string[]) =>
+    npm.length > 0 ? [] : [...(tools.typesNode ? ["//tools:types_node"] : []), ...(tools.nodeModules ? ["//tools:node_modules"] : [])];
 
   for (const p of scan.packages) {
     const b = blockFor(plan, p.dir);
@@ -145,6 +144,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       b.lines.push(`// what code run here (tests, programs, tsc) resolves npm imports from`, `const npm = ${lit(npmTrees)};`);
     }
     const npm = npmTrees.length > 0 ? ["...npm"] : [];
+    // the typescript the lockfile pins, from the root's tree (where npm hoists it and a pnpm
+    // workspace usually lists it), not the installed copy, which lies where that tree is shown
+    const typescriptTree = npmTrees.length > 0 ? (p.dir === "" ? ":node_modules" : "//:node_modules") : undefined;
     const main = mainName(p);
     // tsc emits what the package ships, declarations too: a ts_project, its out_dir where
     // package.json points (beside the sources, in the sandbox's merged view)
@@ -176,6 +178,7 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       const deps = listExpr([...tsDeps, ...refs.map((d) => labelOf(d.dir, "dist")), ...installedTypes(npm)].map(lit).concat(npm));
       const args: Record<string, unknown> = { name: "dist", srcs: expr("srcs"), out_dir: p.outDir ?? "dist" };
       if (deps) args.deps = deps;
+      if (typescriptTree) args.typescript = typescriptTree;
       b.lines.push(`// JavaScript and declarations where package.json ships them, as tsc builds them`, `ts_project(${args_(args)});`);
     }
 
@@ -245,6 +248,7 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       const deps = listExpr([...tsDeps, ...depTypes].map(lit).concat(npm));
       const srcsExpr = [p.sources.length > 0 ? "...srcs" : "", p.tests.length > 0 ? "...tests" : ""].filter(Boolean).join(", ");
       const args: Record<string, unknown> = { name: "typecheck", srcs: expr(`[${srcsExpr}]`), tsconfig: "tsconfig.json" };
+      if (typescriptTree) args.typescript = typescriptTree;
       if (deps) args.deps = deps;
       const types = installedTypes(npm);
       if (types.length > 0) args.types = types;
