@@ -21,6 +21,7 @@ export { type Database, type Statement as SqlStatement, sqlite } from "./base/da
 export { makeWritableDir } from "./base/writable-dir";
 export { query } from "./commands/query/query";
 export { clean, parseDuration } from "./commands/clean";
+export { bytesOf, formatSize } from "./base/size";
 export { type InitFile, type InitResult, initWorkspace } from "./commands/init/init";
 export { verify, type VerifyReport } from "./commands/verify/verify";
 export { type SigningKeyPair, generateKeyPair, writeKeyPair, loadPrivateKey, loadPublicKey, keyId } from "./base/keys";

@@ -1,3 +1,4 @@
+import { bytesOf } from "../base/size";
 import { HbError, didYouMean } from "../base/errors";
 import type { SandboxMode } from "../base/action-env";
 import { type ReleaseConfig, validateRelease } from "./release-config";
@@ -35,32 +36,10 @@ export interface CacheConfig {
 /** The local cache's size when hb.config.ts names none. */
 export const DEFAULT_CACHE_MAX_BYTES = 4 * 1024 ** 3;
 
-const SIZE_UNITS: Record<string, number> = {
-  "": 1,
-  b: 1,
-  k: 1e3,
-  kb: 1e3,
-  m: 1e6,
-  mb: 1e6,
-  g: 1e9,
-  gb: 1e9,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-  t: 1e12,
-  tb: 1e12,
-};
-
 /** A size in bytes: a number, or a string such as "10GiB", "500 MB"; undefined when it is none. */
 export function parseSize(v: unknown): number | undefined {
-  if (typeof v === "number") return Number.isSafeInteger(v) && v > 0 ? v : undefined;
-  if (typeof v !== "string") return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
-  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) return undefined;
-  const bytes = Math.floor(Number(m[1]) * unit);
-  return bytes > 0 ? bytes : undefined;
+  const bytes = typeof v === "number" ? v : typeof v === "string" ? bytesOf(v) : undefined;
+  return bytes !== undefined && Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined;
 }
 
 export function cacheMaxBytes(config: WorkspaceConfig): number {
