@@ -6,7 +6,8 @@ import { OutputBase } from "../caching/output-base";
 import type { WorkspaceConfig } from "../workspace/config";
 import { lockOutputBase } from "../workspace/lock";
 import type { AnalysisInputs } from "../loading/records";
-import { type Workspace, workspaceRelative } from "../workspace/workspace";
+import { CONFIG_FILE, type Workspace, workspaceRelative } from "../workspace/workspace";
+import { type ReleaseConfig, validateRelease } from "../workspace/release-config";
 
 export interface AnalyzeOptions {
   workspace: Workspace;
@@ -60,22 +61,46 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   return { ...result, cached: false, fingerprint, inputs: response.inputs };
 }
 
+/** What a command that reads the workspace's settings works with, the output base locked. */
+export interface WorkspaceSession {
+  base: OutputBase;
+  config: WorkspaceConfig;
+  /** hb.config.ts's release setting, checked by the host (the evaluator's word is not taken for it) */
+  release: ReleaseConfig | undefined;
+  /** the first analysis, of `patterns` */
+  first: AnalyzeResult;
+  /** analyses more patterns under the same lock */
+  analyze(patterns: readonly string[]): Promise<AnalyzeResult>;
+}
+
 /**
  * Runs `use` with the output base locked and open and hb.config.ts read (through the sandboxed
- * analyzer, or its cache): for the commands that need the workspace's settings and no graph.
+ * analyzer, or its cache), analysing `patterns` first (none: the settings alone): for the
+ * commands that read the workspace's settings and the graph and build nothing.
  */
 export async function withWorkspaceConfig<T>(
   workspace: Workspace,
-  opts: { cwd: string; analyzerScript: string; signal: AbortSignal },
-  use: (base: OutputBase, config: WorkspaceConfig) => Promise<T> | T,
+  opts: {
+    cwd: string;
+    analyzerScript: string;
+    signal: AbortSignal;
+    patterns?: readonly string[];
+    hide?: readonly string[];
+    onLockWait?: (message: string) => void;
+  },
+  use: (session: WorkspaceSession) => Promise<T> | T,
 ): Promise<T> {
-  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
+  const lock = await lockOutputBase(workspace.outputBase, (m) => opts.onLockWait?.(m), opts.signal);
   let base: OutputBase | undefined;
   try {
-    base = new OutputBase(workspace.outputBase);
-    const { cwd, analyzerScript, signal } = opts;
-    const { config } = await analyzeWorkspace({ workspace, base, patterns: [], cwd, analyzerScript, sandboxed: true, signal });
-    return await use(base, config);
+    const open = (base = new OutputBase(workspace.outputBase));
+    const { cwd, analyzerScript, signal, hide } = opts;
+    const analyze = (patterns: readonly string[]) =>
+      analyzeWorkspace({ workspace, base: open, patterns, cwd, analyzerScript, sandboxed: true, signal, hide });
+    const first = await analyze(opts.patterns ?? []);
+    const { config } = first;
+    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
+    return await use({ base: open, config, release, first, analyze });
   } finally {
     base?.close();
     lock.release();

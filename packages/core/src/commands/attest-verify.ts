@@ -89,5 +89,5 @@ export async function attestVerify(opts: AttestVerifyOptions): Promise<{ result:
 
 /** Appends `record` under the workspace's own rotation limits, which its hb.config.ts sets. */
 async function appendWithConfigLimits(workspace: Workspace, record: RunRecord, opts: AttestVerifyOptions): Promise<void> {
-  await withWorkspaceConfig(workspace, opts, (_base, config) => appendRunRecord(workspace.outputBase, record, recordLimits(config)));
+  await withWorkspaceConfig(workspace, opts, ({ config }) => appendRunRecord(workspace.outputBase, record, recordLimits(config)));
 }

@@ -9,8 +9,7 @@ import type { Database } from "../base/database";
 import { ATTESTATION_SUFFIX } from "../provenance/attestation";
 import { findAttestationFiles } from "../provenance/attestation-files";
 import { type TrustedBuilders, loadTrustedBuilders, trustedProvenance } from "../provenance/trusted-builders";
-import { validateRelease } from "../workspace/release-config";
-import { CONFIG_FILE, type Workspace, openWorkspace, workspacePath } from "../workspace/workspace";
+import { type Workspace, openWorkspace, workspacePath } from "../workspace/workspace";
 import { withWorkspaceConfig } from "./analyze";
 import { type RecordHeader, appendRunRecord, recordHeader, recordLimits } from "./run-record";
 
@@ -120,8 +119,7 @@ export async function explain(opts: ExplainOptions): Promise<Explanation> {
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
   if (!existsSync(join(workspace.outputBase, "hb.db")))
     throw new HbError("USAGE", `no hb state in ${workspace.outputBase}: nothing was built here yet`);
-  return withWorkspaceConfig(workspace, opts, async (base, config) => {
-    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
+  return withWorkspaceConfig(workspace, opts, async ({ base, config, release }) => {
     const explanation = await explainIn(workspace, base.db, opts, loadTrustedBuilders(workspace.root, release?.policy?.builders ?? {}));
     // how long a file took to explain, and whether in full: an SLI
     const record: ExplainRecord = {

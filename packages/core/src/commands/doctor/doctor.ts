@@ -1,13 +1,11 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ActionGraph, NpmInstallAction } from "../../base/graph";
-import { OutputBase } from "../../caching/output-base";
 import { lockfileTree, npmPolicy } from "../../fetch/requests";
 import { DEFAULT_SOURCE_DATE_EPOCH, type WorkspaceConfig } from "../../workspace/config";
-import { lockOutputBase } from "../../workspace/lock";
-import { validateRelease } from "../../workspace/release-config";
+import type { ReleaseConfig } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
-import { analyzeWorkspace } from "../analyze";
+import { withWorkspaceConfig } from "../analyze";
 import { type ReleaseSet, releaseSet } from "../release-set";
 import { type KnownRecord, isBuildRecord, isVerifyRecord, readRunRecords } from "../record-kinds";
 
@@ -78,6 +76,8 @@ const ARCHIVE = /\.(tar|tgz|tar\.gz|tar\.xz|zip|jar|whl)$/;
 interface Facts {
   config: WorkspaceConfig;
   graph: ActionGraph;
+  /** hb.config.ts's release setting, checked */
+  releaseConfig: ReleaseConfig | undefined;
   /** release.targets expanded, when set */
   release?: ReleaseSet;
   records: KnownRecord[];
@@ -90,10 +90,6 @@ type Judge = (f: Facts) => Omit<DoctorCheck, "id" | "title">;
 const pass = (evidence: string) => ({ status: "pass" as const, evidence });
 const warn = (evidence: string, fix: string) => ({ status: "warn" as const, evidence, fix });
 const fail = (evidence: string, fix: string) => ({ status: "fail" as const, evidence, fix });
-
-function releaseOf(f: Facts) {
-  return f.config.release === undefined ? undefined : validateRelease(f.config.release, CONFIG_FILE);
-}
 
 /** Targets tagged no-sandbox, in the release closure and outside it: they run unsandboxed, network and all (--allow-unsandboxed). */
 function unsandboxedTargets(f: Facts): { inRelease: string[]; outside: string[] } {
@@ -248,7 +244,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "signed-provenance",
     title: "Signed provenance for release artifacts",
     judge: (f) => {
-      const release = releaseOf(f);
+      const release = f.releaseConfig;
       if (!release)
         return fail(
           `no release setting in ${CONFIG_FILE}: nothing says which outputs are release artifacts`,
@@ -271,7 +267,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "independent-rebuild",
     title: "Independent rebuild verification",
     judge: (f) => {
-      const policy = releaseOf(f)?.policy;
+      const policy = f.releaseConfig?.policy;
       const attested = runsInCi(f.ci.text, /verify[^\n]*--attest/);
       if (attested && (policy?.corroboration ?? 1) >= 2)
         return pass(`an independent rebuilder signs in CI, and release.policy.corroboration is ${policy!.corroboration}`);
@@ -303,7 +299,7 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
     id: "release-gate",
     title: "Release gate wired",
     judge: (f) => {
-      const policy = releaseOf(f)?.policy;
+      const policy = f.releaseConfig?.policy;
       if (!policy)
         return fail(
           `no release.policy in ${CONFIG_FILE}`,
@@ -321,34 +317,16 @@ const CHECKS: readonly { id: string; title: string; judge: Judge }[] = [
 /** `hb doctor`: the twelve points, in the playbook's order. */
 export async function doctor(opts: DoctorOptions): Promise<DoctorReport> {
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
-  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
-  let base: OutputBase | undefined;
-  let facts: Facts;
-  try {
-    base = new OutputBase(workspace.outputBase);
-    const analyze = (patterns: readonly string[]) =>
-      analyzeWorkspace({
-        workspace,
-        base: base!,
-        patterns,
-        cwd: workspace.root,
-        analyzerScript: opts.analyzerScript,
-        sandboxed: true,
-        signal: opts.signal,
-      });
-    const { config, graph } = await analyze(["//..."]);
-    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
-    facts = {
-      config,
-      graph,
-      ...(release && release.targets.length > 0 ? { release: releaseSet((await analyze(release.targets)).graph) } : {}),
-      records: readRunRecords(workspace.outputBase).records,
-      ci: ciConfig(workspace.root),
-      root: workspace.root,
-    };
-  } finally {
-    base?.close();
-    lock.release();
-  }
+  // patterns are read from the workspace root, wherever hb doctor runs
+  const session = { ...opts, cwd: workspace.root, patterns: ["//..."] };
+  const facts: Facts = await withWorkspaceConfig(workspace, session, async ({ config, release, first, analyze }) => ({
+    config,
+    releaseConfig: release,
+    graph: first.graph,
+    ...(release && release.targets.length > 0 ? { release: releaseSet((await analyze(release.targets)).graph) } : {}),
+    records: readRunRecords(workspace.outputBase).records,
+    ci: ciConfig(workspace.root),
+    root: workspace.root,
+  }));
   return { checks: CHECKS.map((c) => ({ id: c.id, title: c.title, ...c.judge(facts) })) };
 }

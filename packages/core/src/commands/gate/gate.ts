@@ -10,7 +10,6 @@ import { sha256Hex } from "../../base/digest";
 import { HbError } from "../../base/errors";
 import { loadPrivateKey } from "../../base/keys";
 import { isObject } from "../../base/untrusted";
-import { OutputBase } from "../../caching/output-base";
 import { attestationBundle } from "../../provenance/attestation";
 import { VSA_SUFFIX, findAttestationFiles } from "../../provenance/attestation-files";
 import { corroborate } from "../../provenance/corroborate";
@@ -18,10 +17,9 @@ import { type AuditFacts, type GateCheck, type GateCheckName, releaseChecks } fr
 import { loadTrustedBuilders } from "../../provenance/trusted-builders";
 import { artifactSha256OfFile, expectedCommit } from "../../provenance/verify";
 import { artifactPurl, buildVsaStatement } from "../../provenance/vsa";
-import { lockOutputBase } from "../../workspace/lock";
-import { type EffectivePolicy, effectivePolicy, validateRelease } from "../../workspace/release-config";
+import { type EffectivePolicy, effectivePolicy } from "../../workspace/release-config";
 import { CONFIG_FILE, openWorkspace, workspacePath } from "../../workspace/workspace";
-import { analyzeWorkspace } from "../analyze";
+import { withWorkspaceConfig } from "../analyze";
 import { releaseSet } from "../release-set";
 import { type RecordHeader, appendRunRecord, recordHeader, recordLimits } from "../run-record";
 import { type BypassClosure, type BypassRecord, checkBypassId, closeBypass, openBypasses, recordBypass } from "./bypass-log";
@@ -159,24 +157,8 @@ export async function gate(opts: GateOptions): Promise<GateRecord> {
   }
   const signer: KeyObject | undefined = opts.signingKey ? loadPrivateKey(resolve(opts.cwd, opts.signingKey)) : undefined;
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
-  const lock = await lockOutputBase(workspace.outputBase, (m) => opts.onLockWait?.(m), opts.signal);
-  let base: OutputBase | undefined;
-  try {
-    base = new OutputBase(workspace.outputBase);
-    const analyze = (patterns: readonly string[]) =>
-      analyzeWorkspace({
-        workspace,
-        base: base!,
-        patterns,
-        cwd: opts.cwd,
-        analyzerScript: opts.analyzerScript,
-        sandboxed: true,
-        signal: opts.signal,
-        hide: opts.signingKey ? [resolve(opts.cwd, opts.signingKey)] : [],
-      });
-    const { config } = await analyze([]);
-    // the evaluator checked it too; the host does not take a policy on a sandboxed process's word
-    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
+  const hide = opts.signingKey ? [resolve(opts.cwd, opts.signingKey)] : [];
+  return withWorkspaceConfig(workspace, { ...opts, hide, patterns: [] }, async ({ config, release, analyze }) => {
     if (!release?.policy) {
       throw new HbError("BAD_CONFIG", `no release policy in ${CONFIG_FILE}: the gate has nothing to check against`, {
         location: { file: CONFIG_FILE },
@@ -291,10 +273,7 @@ export async function gate(opts: GateOptions): Promise<GateRecord> {
     };
     appendRunRecord(workspace.outputBase, record, recordLimits(config));
     return record;
-  } finally {
-    base?.close();
-    lock.release();
-  }
+  });
 }
 
 /** `hb gate --close-bypass ID --postmortem URL`: closes an open bypass of the workspace's output base. */

@@ -1,12 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { type ActionInfo, actionInfoReader } from "../../caching/action-cache";
-import { OutputBase } from "../../caching/output-base";
 import { loadTrustedBuilders } from "../../provenance/trusted-builders";
-import { lockOutputBase } from "../../workspace/lock";
-import { validateRelease } from "../../workspace/release-config";
-import { CONFIG_FILE, openWorkspace } from "../../workspace/workspace";
-import { analyzeWorkspace } from "../analyze";
+import { openWorkspace } from "../../workspace/workspace";
+import { withWorkspaceConfig } from "../analyze";
 import { answeredInFull, explainIn } from "../explain";
 import { releaseSet } from "../release-set";
 import { type BypassRecord, openBypasses } from "../gate/bypass-log";
@@ -78,22 +75,7 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
   // asked before the output base is locked: a slow server holds up this report, never a build
   const server = opts.server ? await readServerRefusals(opts.server, opts.signal) : undefined;
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
-  const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
-  let base: OutputBase | undefined;
-  try {
-    base = new OutputBase(workspace.outputBase);
-    const analyze = (patterns: readonly string[]) =>
-      analyzeWorkspace({
-        workspace,
-        base: base!,
-        patterns,
-        cwd: opts.cwd,
-        analyzerScript: opts.analyzerScript,
-        sandboxed: true,
-        signal: opts.signal,
-      });
-    const { config } = await analyze([]);
-    const release = config.release === undefined ? undefined : validateRelease(config.release, CONFIG_FILE);
+  return withWorkspaceConfig(workspace, opts, async ({ base, release, analyze }) => {
     const { records, skipped } = readRunRecords(workspace.outputBase, opts.runs);
     const weeks = weeksBetween(since, now);
     const inPeriod = records.filter((r) => Date.parse(r.startedAt) >= since);
@@ -134,8 +116,5 @@ export async function trustReport(opts: TrustReportOptions): Promise<TrustReport
       flaky: flakyTests(inPeriod),
       openBypasses: openBypasses(workspace.outputBase),
     };
-  } finally {
-    base?.close();
-    lock.release();
-  }
+  });
 }
