@@ -1,52 +1,41 @@
 import { ExitCode, HbError, asDiskFull, didYouMean } from "@hb/core/engine";
 import { errorText } from "./ui/messages";
 import { type Command, commandHelp, parseCommandArgs, selectSubcommand } from "./args";
-import { attestCommand } from "./commands/attest";
-import { buildCommand } from "./commands/build";
-import { cacheCommand } from "./commands/cache";
-import { cleanCommand } from "./commands/clean";
-import { doctorCommand } from "./commands/doctor";
-import { explainCommand } from "./commands/explain";
-import { fetchCommand } from "./commands/fetch";
-import { gateCommand } from "./commands/gate";
-import { initCommand } from "./commands/init";
-import { keygenCommand } from "./commands/keygen";
-import { queryCommand } from "./commands/query";
-import { reportCommand } from "./commands/report";
-import { runCommand } from "./commands/run";
-import { testCommand } from "./commands/test";
-import { verifyCommand } from "./commands/verify";
-import { watchCommand } from "./commands/watch";
 import { HB_VERSION } from "./version";
 
-const COMMANDS: Command[] = [
-  initCommand,
-  buildCommand,
-  watchCommand,
-  testCommand,
-  runCommand,
-  queryCommand,
-  fetchCommand,
-  verifyCommand,
-  reportCommand,
-  doctorCommand,
-  cleanCommand,
-  cacheCommand,
-  keygenCommand,
-  attestCommand,
-  gateCommand,
-  explainCommand,
+/**
+ * Every command, loaded when it runs: a command's module brings the parts of the engine it uses,
+ * so a no-op `hb build` compiles the code of a no-op build and not that of the other fifteen.
+ */
+const COMMANDS: { name: string; load(): Promise<Command> }[] = [
+  { name: "init", load: async () => (await import("./commands/init")).initCommand },
+  { name: "build", load: async () => (await import("./commands/build")).buildCommand },
+  { name: "watch", load: async () => (await import("./commands/watch")).watchCommand },
+  { name: "test", load: async () => (await import("./commands/test")).testCommand },
+  { name: "run", load: async () => (await import("./commands/run")).runCommand },
+  { name: "query", load: async () => (await import("./commands/query")).queryCommand },
+  { name: "fetch", load: async () => (await import("./commands/fetch")).fetchCommand },
+  { name: "verify", load: async () => (await import("./commands/verify")).verifyCommand },
+  { name: "report", load: async () => (await import("./commands/report")).reportCommand },
+  { name: "doctor", load: async () => (await import("./commands/doctor")).doctorCommand },
+  { name: "clean", load: async () => (await import("./commands/clean")).cleanCommand },
+  { name: "cache", load: async () => (await import("./commands/cache")).cacheCommand },
+  { name: "keygen", load: async () => (await import("./commands/keygen")).keygenCommand },
+  { name: "attest", load: async () => (await import("./commands/attest")).attestCommand },
+  { name: "gate", load: async () => (await import("./commands/gate")).gateCommand },
+  { name: "explain", load: async () => (await import("./commands/explain")).explainCommand },
 ];
 
-function generalHelp(): string {
-  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+async function generalHelp(): Promise<string> {
+  const commands = await Promise.all(COMMANDS.map((c) => c.load()));
+  const width = Math.max(...commands.map((c) => c.name.length));
   return [
     "hb: hermetic, reproducible, attested builds for monorepos",
     "",
     "usage: hb <command> [options] [arguments]",
     "",
     "commands:",
-    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Run 'hb <command> --help' for a command's options. Targets are declared in BUILD.ts files;",
     "the workspace is the directory holding hb.config.ts.",
@@ -60,7 +49,7 @@ async function main(cliArgs: string[], signal: AbortSignal): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     const cmd = name === "help" && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    process.stdout.write((cmd ? commandHelp(cmd) : generalHelp()) + "\n");
+    process.stdout.write((cmd ? commandHelp(await cmd.load()) : await generalHelp()) + "\n");
     return name === undefined ? ExitCode.analysisFailed : ExitCode.ok;
   }
   if (name === "--version" || name === "version") {
@@ -77,7 +66,7 @@ async function main(cliArgs: string[], signal: AbortSignal): Promise<number> {
       hint: guess ? `did you mean 'hb ${guess}'?` : "run 'hb --help' for the commands",
     });
   }
-  const { cmd, argv: args } = selectSubcommand(top, rest);
+  const { cmd, argv: args } = selectSubcommand(await top.load(), rest);
   const { values, positionals } = parseCommandArgs(cmd, args);
   if (values.help === true) {
     process.stdout.write(commandHelp(cmd) + "\n");

@@ -78,7 +78,7 @@ export const gateCommand: Command = {
           hint: `usage: ${USAGE}`,
         });
       }
-      const closed = closeGateBypass({ cwd, outputBase, id: closing, postmortem });
+      const closed = await closeGateBypass({ cwd, outputBase, id: closing, postmortem });
       term.line(`hb: bypass ${closed.id} closed (postmortem ${closed.postmortem})`);
       return 0;
     }

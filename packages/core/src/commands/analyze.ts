@@ -1,7 +1,6 @@
 import { HbError } from "../base/errors";
 import { checkGraph } from "../analysis/graph-check";
 import { analysisRequestKey, loadCachedAnalysis, storeAnalysis, type CachedAnalysis } from "../analysis/analysis-cache";
-import { runAnalyzer } from "../sandbox/run-evaluator";
 import { OutputBase } from "../caching/output-base";
 import type { WorkspaceConfig } from "../workspace/config";
 import { lockOutputBase } from "../workspace/lock";
@@ -44,6 +43,8 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   const hit = await loadCachedAnalysis(base.db, request, workspace.root);
   if (hit) return { ...hit, cached: true };
   opts.onAnalyzing?.();
+  // the evaluator's host (and the loader behind it) loads only when BUILD.ts files are evaluated
+  const { runAnalyzer } = await import("../sandbox/run-evaluator");
   const response = await runAnalyzer(
     { workspaceRoot: workspace.root, patterns: [...opts.patterns], cwdPkg },
     {

@@ -3,7 +3,7 @@ import type { ActionGraph } from "../base/graph";
 import { asDiskFull } from "../base/disk-full";
 import { ExitCode, HbError, type Warning } from "../base/errors";
 import { keyId } from "../base/keys";
-import { type ActionOutcome, type BuildEvents, executeActions } from "../execution/executor";
+import type { ActionOutcome, BuildEvents } from "../execution/executor";
 import type { OutputFacts } from "../execution/materialize";
 import { findBwrap } from "../sandbox/bwrap";
 import { lockOutputBase } from "../workspace/lock";
@@ -12,10 +12,11 @@ import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { RACY_MARGIN_MS } from "../base/racy";
 import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
-import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, removeStaleAttestations, writeProvenance } from "./sign-provenance";
+import type { ProvenanceRequest } from "./sign-provenance";
 import { type BuildRequest, executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
 import { actionEntries, appendRunRecord, recordHeader, recordLimits } from "./run-record";
+import { defaultBuilderId } from "../provenance/statement";
 import { cacheMaxBytes } from "../workspace/config";
 
 export interface BuildOptions extends BuildRequest {
@@ -51,7 +52,9 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
   const warnings: Warning[] = [];
   const opts: BuildOptions = { ...request, events: collectingWarnings(request.events, warnings) };
   const workspace = openWorkspace({ cwd: opts.cwd, outputBase: opts.outputBase });
-  const signing = opts.provenance ? await prepareProvenance(workspace, opts.provenance, opts.sandbox) : undefined;
+  const signing = opts.provenance
+    ? await (await import("./sign-provenance")).prepareProvenance(workspace, opts.provenance, opts.sandbox)
+    : undefined;
   const lock = await lockOutputBase(workspace.outputBase, (m) => opts.events?.lockWait?.(m), opts.signal);
   let base: OutputBase | undefined;
   try {
@@ -110,6 +113,11 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       appendRunRecord(base.dir, report, recordLimits(config));
       return { report, exitCode: ExitCode.ok, errors: [], workspace, graph, outcomes: [], tests };
     }
+    // the executor (sandbox, caches, fetch) and the signing code load once the no-op fast path has not answered
+    const [{ executeActions }, { removeStaleAttestations, writeProvenance }] = await Promise.all([
+      import("../execution/executor"),
+      import("./sign-provenance"),
+    ]);
     const exec = await executeActions(executeOptions(opts, workspace, base, config, graph, plan, opts.events));
     warnFutureFiles(base, workspace.root, opts.events);
 

@@ -5,7 +5,7 @@ import type { SandboxMode } from "../base/action-env";
 import type { ActionOutcome } from "../execution/outcome";
 import type { RecordsConfig } from "../workspace/config";
 import { readGitHead } from "../workspace/git-head";
-import { defaultBuilderId } from "./sign-provenance";
+import { defaultBuilderId } from "../provenance/statement";
 
 // Run records: every command appends one versioned JSON record to the output base; `--report`
 // writes the same record. They are the single source of the SLIs, the dashboard and `hb doctor`

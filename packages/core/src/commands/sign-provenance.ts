@@ -1,6 +1,5 @@
 import type { KeyObject } from "node:crypto";
 import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import type { FileDigest, LockfilePin, ProvenanceInput } from "../provenance/statement";
@@ -39,13 +38,6 @@ export interface SourceState {
    * pinned on first fetch is recorded unpinned, so a release gate does not take it as reviewed.
    */
   npmPins: ReadonlyMap<string, string>;
-}
-
-/** A local build names its own machine: it attests what it did, not that a trusted platform did it. */
-export function defaultBuilderId(): string {
-  return `urn:hb:builder:local:${hostname()
-    .toLowerCase()
-    .replace(/[^a-z0-9.-]/g, "-")}`;
 }
 
 /**

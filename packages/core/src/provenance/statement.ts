@@ -4,10 +4,18 @@
 //   DigestSet:          https://github.com/in-toto/attestation/blob/main/spec/v1/digest_set.md
 //   Timestamp, TypeURI: https://github.com/in-toto/attestation/blob/main/spec/v1/field_types.md
 //   SLSA Provenance v1: https://slsa.dev/spec/v1.0/provenance
+import { hostname } from "node:os";
 import { HbError } from "../base/errors";
 import { SHA256_HEX } from "../base/digest";
 import type { SandboxMode } from "../base/action-env";
 import { type ActionOutputs, byproductDescriptors } from "./byproducts";
+
+/** A local build names its own machine: it attests what it did, not that a trusted platform did it. */
+export function defaultBuilderId(): string {
+  return `urn:hb:builder:local:${hostname()
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, "-")}`;
+}
 
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
 export const SLSA_PROVENANCE_PREDICATE_TYPE = "https://slsa.dev/provenance/v1";

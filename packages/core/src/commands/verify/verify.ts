@@ -23,7 +23,8 @@ import { type SandboxMode } from "../../base/action-env";
 import { openWorkspace } from "../../workspace/workspace";
 import { diffArchives, listArchive } from "./archive-entries";
 import { firstDifferingByte, looksLikeText, shortTextDiff } from "./compare-files";
-import { type ProvenanceRequest, defaultBuilderId, prepareProvenance, writeRebuildAttestations } from "../sign-provenance";
+import { type ProvenanceRequest, prepareProvenance, writeRebuildAttestations } from "../sign-provenance";
+import { defaultBuilderId } from "../../provenance/statement";
 
 export interface VerifyOptions {
   cwd: string;
