@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { sha256Hex } from "../base/digest";
 import { fingerprint, loadFingerprinter } from "../base/fingerprint";
 import { isPackageUnder } from "../base/label";
-import { findPackages, hasBuildFile, ignoreRules, isIgnored } from "../loading/package-tree";
+import { type IgnoreRules, hasBuildFile, ignoreRules, isIgnored } from "../loading/package-tree";
+import { BUILD_FILE } from "../workspace/workspace";
 import { joinRel } from "../base/label";
 import { hostFs } from "../loading/source-fs";
 import type { Database } from "../base/database";
@@ -90,19 +91,18 @@ export async function loadCachedAnalysis(
     const rules = ignoreRules(cached.config.ignore);
     // a directory made below a changed one was never recorded: what lands in it later would go unseen
     const recorded = new Set(inputs.dirs.map((d) => d.path));
-    const { globPackage } = await import("../loading/glob");
+    const globPackage = async (...args: Parameters<typeof import("../loading/glob").globPackage>) =>
+      (await import("../loading/glob")).globPackage(...args);
     const walked: string[] = [];
     for (const l of inputs.listings) {
       if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
-      let now: string[];
-      if (l.kind === "glob") now = globPackage(hostFs, root, l.base, l.include, l.exclude, rules);
-      else {
-        // a package discovery walks the tree below its base anyway: its directories are checked here
-        const found = findPackages(root, l.base, rules);
-        if (found.dirs.some((x) => !recorded.has(x.path))) return undefined;
+      if (l.kind === "packages") {
+        // the changed directories below the base, not the whole tree: their entries are checked here
+        if (!samePackages(root, l, dirty, inputs.dirs, rules)) return undefined;
         walked.push(l.base);
-        now = found.packages;
+        continue;
       }
+      const now = await globPackage(hostFs, root, l.base, l.include, l.exclude, rules);
       if (now.length !== l.result.length || now.some((x, i) => x !== l.result[i])) return undefined;
     }
     // elsewhere a new directory is a child of a changed one: its children are enough to look at
@@ -140,4 +140,43 @@ export function storeAnalysis(db: Database, request: string, inputs: AnalysisInp
     serialized,
   );
   return analysisFingerprint(serialized);
+}
+
+/**
+ * Whether a package discovery below `listing.base` would list the same packages. Only a changed
+ * directory can have gained or lost a BUILD.ts or a subdirectory: one whose times did not move
+ * has the entries it had. So each changed directory is listed, not the whole tree below the base
+ * (a walk of every directory of the workspace on each edit that moves one).
+ */
+function samePackages(
+  root: string,
+  listing: { base: string; result: readonly string[] },
+  dirty: readonly string[],
+  dirs: readonly { path: string }[],
+  rules: IgnoreRules,
+): boolean {
+  const packages = new Set(listing.result);
+  const children = new Map<string, Set<string>>();
+  for (const d of dirs) {
+    if (d.path === "") continue;
+    const parent = d.path.includes("/") ? d.path.slice(0, d.path.lastIndexOf("/")) : "";
+    let set = children.get(parent);
+    if (!set) children.set(parent, (set = new Set()));
+    set.add(d.path);
+  }
+  for (const d of dirty) {
+    if (!isPackageUnder(d, listing.base)) continue;
+    let entries;
+    try {
+      entries = readdirSync(join(root, d), { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    const isPackage = entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
+    if (isPackage !== packages.has(d)) return false;
+    const now = entries.filter((e) => e.isDirectory() && !isIgnored(joinRel(d, e.name), rules)).map((e) => joinRel(d, e.name));
+    const before = children.get(d) ?? new Set<string>();
+    if (now.length !== before.size || now.some((c) => !before.has(c))) return false;
+  }
+  return true;
 }
