@@ -53,4 +53,15 @@ describe("run records", () => {
     appendRunRecord(old, marked("2020-01-01T00:00:00Z", 2), limits);
     expect(marks(old)).toEqual([2]);
   });
+
+  it("drop at rotation a line a crash cut short, and keep the whole ones around it", () => {
+    const base = tempDir();
+    const file = join(base, RECORDS_FILE);
+    const now = Date.now();
+    const [a, torn, b] = [0, 1, 2].map((n) => JSON.stringify({ ...buildRecord(new Date(now - 1000 + n).toISOString()), n }));
+    writeFileSync(file, `${a}\n${torn!.slice(0, -5)}\n${b}\n`);
+    rotateRecords(file, { maxAgeDays: 30, maxBytes: 1_000_000 }, now);
+    expect(marks(base)).toEqual([0, 2]);
+    expect(readFileSync(file, "utf8")).toBe(`${a}\n${b}\n`);
+  });
 });

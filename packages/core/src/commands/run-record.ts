@@ -107,11 +107,20 @@ function firstStartedAt(file: string): number {
   try {
     const buf = Buffer.alloc(4096);
     const n = readSync(fd, buf, 0, buf.length, 0);
-    const at = /"startedAt":"([^"]+)"/.exec(buf.subarray(0, n).toString("utf8"))?.[1];
-    return at ? Date.parse(at) : Date.now();
+    return startedAtOf(buf.subarray(0, n).toString("utf8")) ?? Date.now();
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * When a record started, from the start of its line: the header's fields come first, and a
+ * record with every action of a large build is a few hundred kB of JSON not worth parsing here.
+ */
+function startedAtOf(line: string): number | undefined {
+  const at = /"startedAt":"([^"]+)"/.exec(line.slice(0, 4096))?.[1];
+  const ms = at === undefined ? NaN : Date.parse(at);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /**
@@ -126,12 +135,9 @@ export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.n
   let bytes = 0;
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = lines[i]!;
-    let startedAt: number;
-    try {
-      startedAt = Date.parse((JSON.parse(line) as RecordHeader).startedAt);
-    } catch {
-      continue;
-    }
+    // a line a crash cut short (no closing brace) goes with the rotation
+    const startedAt = line.endsWith("}") ? startedAtOf(line) : undefined;
+    if (startedAt === undefined) continue;
     if (kept.length > 0 && (!(startedAt >= oldest) || bytes + line.length + 1 > limits.maxBytes / 2)) break;
     bytes += line.length + 1;
     kept.push(line);
