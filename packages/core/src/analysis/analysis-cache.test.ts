@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -12,6 +12,9 @@ const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+
+/** what the analysis looked for and did not find: an output's path, the BUILD.ts below it, a source */
+const ABSENT = ["c/dist/out.js", "c/dist/out.js/BUILD.ts", "c/dist/BUILD.ts", "a/src/gone.ts"];
 
 /** A workspace with packages a/, a/b/, c/, a source directory in each, and its `//...` analysis stored. */
 function recorded(): { root: string; base: OutputBase } {
@@ -27,7 +30,7 @@ function recorded(): { root: string; base: OutputBase } {
   const found = findPackages(root, "", ignoreRules());
   const inputs: AnalysisInputs = {
     files: [],
-    absent: [],
+    absent: ABSENT,
     dirs: found.dirs,
     listings: [{ kind: "packages", base: "", result: found.packages }],
     // as if recorded a while ago: a directory changed since is seen as changed, not racily clean
@@ -54,10 +57,16 @@ const edits = {
   renameDir: (root: string) => renameSync(join(root, "a/b"), join(root, "a/x")),
   addIgnored: (root: string) => mkdirSync(join(root, "c/node_modules/p"), { recursive: true }),
   addSourceFile: (root: string) => writeFileSync(join(root, "a/src/n.ts"), ""),
+  addOutputsDir: (root: string) => mkdirSync(join(root, "c/dist")),
+  addSourceAtOutput: (root: string) => {
+    mkdirSync(join(root, "c/dist"));
+    writeFileSync(join(root, "c/dist/out.js"), "");
+  },
+  addAbsentSource: (root: string) => writeFileSync(join(root, "a/src/gone.ts"), ""),
 };
 
 describe("the analysis cache's package discovery check", () => {
-  it("holds after an atomic save or a new file, without walking the tree, and not after a package came or went", async () => {
+  it("holds after an atomic save or a new file, and not after a package, a directory or a file looked for came", async () => {
     for (const [name, edit] of Object.entries(edits)) {
       const { root, base } = recorded();
       edit(root);
@@ -82,7 +91,10 @@ describe("the analysis cache's package discovery check", () => {
             }
           }
           const hit = await loadCachedAnalysis(base.db, "req", root);
-          if (hit) expect(findPackages(root, "", ignoreRules()).packages).toEqual(before);
+          if (hit) {
+            expect(findPackages(root, "", ignoreRules()).packages).toEqual(before);
+            expect(ABSENT.filter((p) => existsSync(join(root, p)))).toEqual([]);
+          }
         } finally {
           base.close();
         }

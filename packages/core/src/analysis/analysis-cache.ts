@@ -71,7 +71,7 @@ export async function loadCachedAnalysis(
     Object.assign(f, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino });
     refreshed = true;
   }
-  for (const p of inputs.absent) if (existsSync(join(root, p))) return undefined;
+  if (!allAbsent(root, inputs.absent)) return undefined;
 
   const dirty: string[] = [];
   for (const d of inputs.dirs) {
@@ -179,4 +179,23 @@ function samePackages(
     if (now.length !== before.size || now.some((c) => !before.has(c))) return false;
   }
   return true;
+}
+
+/**
+ * Whether none of `paths` exists. A path below a missing directory is missing without a look of
+ * its own: most are an output's path and the BUILD.ts looked for below it, under a directory that
+ * only hb-out/ has (4,400 paths, 200 such directories, on the 200-package bench repo).
+ */
+function allAbsent(root: string, paths: readonly string[]): boolean {
+  const dirs = new Map<string, boolean>([["", true]]);
+  const parentOf = (rel: string) => (rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "");
+  const dirExists = (rel: string): boolean => {
+    let known = dirs.get(rel);
+    if (known === undefined) {
+      known = dirExists(parentOf(rel)) && existsSync(join(root, rel));
+      dirs.set(rel, known);
+    }
+    return known;
+  };
+  return paths.every((p) => !(dirExists(parentOf(p)) && existsSync(join(root, p))));
 }
