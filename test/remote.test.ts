@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -90,6 +90,23 @@ describe("remote cache", () => {
     expect(second.stderr).toContain("2 cached (2 remote)");
     const explain = await hb(dev, ["explain", "hb-out/b/b.out"]);
     expect(explain.stdout).toMatch(/by remote:\(no instance\):[0-9a-f]{16}/);
+    // hb test says it too
+    mkdirSync(join(ci, "t"));
+    writeFileSync(
+      join(ci, "t/BUILD.ts"),
+      'import { attr, rule } from "@hb/core";\n' +
+        'const check = rule({ kind: "check_test", test: true, attrs: { src: attr.label({ mandatory: true }) }, impl(ctx) {\n' +
+        "  const log = ctx.declareFile(`${ctx.name}.test.log`);\n" +
+        '  const [src] = ctx.files("src");\n' +
+        '  ctx.actions.run({ executable: "/bin/bash", arguments: ["-c", `grep -q REMOTE ${src!.path} && echo pass > ${log.path}`], inputs: [src!], outputs: [log] });\n' +
+        "  return { files: [], test: { log: log.path } };\n" +
+        "} });\n" +
+        'check({ name: "b", src: "//b" });\n',
+    );
+    expect((await hb(ci, ["test", ...upload(s.url, ciKeys).slice(1)])).exitCode).toBe(0);
+    const tested = await hb(ci, ["test", ...upload(s.url, ciKeys).slice(1)]);
+    expect(tested.exitCode, tested.output).toBe(0);
+    expect(tested.stderr).toContain("hb: --remote-upload uploaded nothing: every action was cached (3 local, 0 remote)");
   });
 
   it("refuses entries signed by an untrusted key, and rebuilds", async () => {

@@ -1,6 +1,6 @@
 import { HbError, build } from "@hb/core/engine";
 import { type Command, stringOption } from "../args";
-import { BuildProgress } from "../ui/progress";
+import { BuildProgress, printNoUploadReason } from "../ui/progress";
 import { checkReportFile, writeReportAfter } from "../ui/report-file";
 import { createTerminal } from "../ui/terminal";
 import { testLines } from "../ui/watch-progress";
@@ -51,6 +51,7 @@ export const testCommand: Command = {
       remote: remoteRequest(values, stringOption(values, "signing-key")),
     });
     progress.finish(result.report);
+    if (values["remote-upload"] === true) printNoUploadReason(term, result.report);
     const tests = result.tests ?? [];
     for (const l of testLines(tests)) term.line(l);
     printAudit(term, result.report);
