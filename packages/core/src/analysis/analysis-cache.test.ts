@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { OutputBase } from "../caching/output-base";
+import { type Database, openDatabase } from "../base/database";
 import { findPackages, ignoreRules } from "../loading/package-tree";
 import type { AnalysisInputs } from "../loading/records";
 import { loadCachedAnalysis, storeAnalysis } from "./analysis-cache";
@@ -17,7 +17,7 @@ afterEach(() => {
 const ABSENT = ["c/dist/out.js", "c/dist/out.js/BUILD.ts", "c/dist/BUILD.ts", "a/src/gone.ts"];
 
 /** A workspace with packages a/, a/b/, c/, a source directory in each, and its `//...` analysis stored. */
-function recorded(): { root: string; base: OutputBase } {
+function recorded(): { root: string; db: Database } {
   const root = mkdtempSync(join(tmpdir(), "hb-acache-"));
   const out = mkdtempSync(join(tmpdir(), "hb-acache-base-"));
   dirs.push(root, out);
@@ -26,7 +26,7 @@ function recorded(): { root: string; base: OutputBase } {
     writeFileSync(join(root, p, "BUILD.ts"), "");
     writeFileSync(join(root, p, "src", "m.ts"), "export {};\n");
   }
-  const base = new OutputBase(out);
+  const db = openDatabase(join(out, "hb.db"));
   const found = findPackages(root, "", ignoreRules());
   const inputs: AnalysisInputs = {
     files: [],
@@ -36,8 +36,8 @@ function recorded(): { root: string; base: OutputBase } {
     // as if recorded a while ago: a directory changed since is seen as changed, not racily clean
     recordedAtMs: Date.now() - 60_000,
   };
-  storeAnalysis(base.db, "req", inputs, { config: {}, graph: { actions: [], targets: [], requested: [] } as never });
-  return { root, base };
+  storeAnalysis(db, "req", inputs, { config: {}, graph: { actions: [], targets: [], requested: [] } as never });
+  return { root, db };
 }
 
 const edits = {
@@ -68,19 +68,19 @@ const edits = {
 describe("the analysis cache's package discovery check", () => {
   it("holds after an atomic save or a new file, and not after a package, a directory or a file looked for came", async () => {
     for (const [name, edit] of Object.entries(edits)) {
-      const { root, base } = recorded();
+      const { root, db } = recorded();
       edit(root);
-      const hit = await loadCachedAnalysis(base.db, "req", root);
+      const hit = await loadCachedAnalysis(db, "req", root);
       const same = ["saveSource", "addSourceFile", "addIgnored"].includes(name);
       expect({ name, hit: hit !== undefined }).toEqual({ name, hit: same });
-      base.close();
+      db.close();
     }
   });
 
   it("answers from the cache only when a fresh discovery lists the same packages (any sequence of edits)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.constantFrom(...Object.keys(edits)), { minLength: 1, maxLength: 4 }), async (names) => {
-        const { root, base } = recorded();
+        const { root, db } = recorded();
         try {
           const before = findPackages(root, "", ignoreRules()).packages;
           for (const n of names) {
@@ -90,13 +90,13 @@ describe("the analysis cache's package discovery check", () => {
               // an edit whose directory an earlier one removed
             }
           }
-          const hit = await loadCachedAnalysis(base.db, "req", root);
+          const hit = await loadCachedAnalysis(db, "req", root);
           if (hit) {
             expect(findPackages(root, "", ignoreRules()).packages).toEqual(before);
             expect(ABSENT.filter((p) => existsSync(join(root, p)))).toEqual([]);
           }
         } finally {
-          base.close();
+          db.close();
         }
       }),
       { numRuns: 60 },
