@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "../packages/cache-server/src/testing/server";
@@ -350,5 +350,151 @@ describe("ts_check with TypeScript 7 (issue 20)", () => {
       expect(ok.exitCode, ok.output).toBe(0);
       expect(ok.stderr).toMatch(/\/\/app:typecheck\s+PASSED/);
     }
+  });
+});
+
+describe("esbuild module formats (issue 20)", () => {
+  /** A workspace with this repository's esbuild and the node toolchain, and `files`. */
+  function formats(files: Record<string, string>): string {
+    const esbuildSha = /sha256: "([0-9a-f]{64})"/.exec(readFileSync(join(REPO, "tools/BUILD.ts"), "utf8"))![1]!;
+    return makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "hbuild";\nimport { esbuild_toolchain } from "hbuild/rules-node";\n' +
+        `esbuild_toolchain({ name: "esbuild", path: "${REPO}/node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "${esbuildSha}" });\n` +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      ...files,
+    });
+  }
+  const node = async (file: string) => (await execa("node", [file], { reject: false })).stdout;
+
+  it("writes .mjs for ESM in a CommonJS package and .cjs for CJS in an ESM one, bundles several named entries, and transpiles with imports that resolve", async () => {
+    const ws = formats({
+      // no "type": node reads .js as CommonJS here
+      "lib/package.json": '{ "name": "@f/lib", "version": "1.0.0" }',
+      "lib/src/greet.mts": "export const greet = (name: string): string => `hello ${name}`;\n",
+      "lib/src/index.mts": 'export { greet } from "./greet.mjs";\nexport const esm: string = typeof import.meta.url;\n',
+      "lib/src/cli.mts": 'import { greet, esm } from "./index.mjs";\nconsole.log(greet("cli"), esm);\n',
+      "lib/BUILD.ts":
+        'import { glob } from "hbuild";\nimport { esbuild } from "hbuild/rules-node";\n' +
+        'const srcs = glob(["src/*.mts"]);\n' +
+        'esbuild({ name: "cli", srcs, entry: "src/cli.mts" });\n' +
+        'esbuild({ name: "greet_cjs", srcs, entry: "src/greet.mts", format: "cjs" });\n' +
+        'esbuild({ name: "bundles", srcs, entries: { "dist/cli": "src/cli.mts", "dist/index": "src/index.mts" }, module_name: "@f/lib" });\n' +
+        'esbuild({ name: "js", srcs, entry: "src/cli.mts", out_extension: ".js", sourcemap: false });\n' +
+        'esbuild({ name: "each", srcs });\n',
+      "mod/package.json": '{ "name": "@f/mod", "type": "module" }',
+      "mod/src/count.cts": "export const count = (xs: string[]): number => xs.length;\n",
+      "mod/src/main.cts": 'import { count } from "./count.cjs";\nconsole.log(count(["a", "b"]), typeof module, typeof __filename);\n',
+      // import.meta: a syntax error where node would read the file as CommonJS
+      "mod/src/probe.mts": "console.log(typeof import.meta.url);\n",
+      "mod/BUILD.ts":
+        'import { genrule, glob } from "hbuild";\nimport { esbuild } from "hbuild/rules-node";\n' +
+        'const srcs = glob(["src/*.cts"]);\n' +
+        'esbuild({ name: "main", srcs, entry: "src/main.cts", format: "cjs" });\n' +
+        'esbuild({ name: "main_esm", srcs: ["src/probe.mts"], entry: "src/probe.mts" });\n' +
+        'esbuild({ name: "each", srcs, format: "cjs" });\n' +
+        // run where node sees the package's type, beside its package.json (the merged view)
+        'genrule({ name: "run", srcs: ["package.json", ":each", ":main_esm"], tools: ["//tools:node"], outs: ["run.txt"],\n' +
+        '  cmd: "node mod/each/src/main.cjs > $@ && node mod/main_esm.js >> $@" });\n',
+      // imports the library by its module_name: the entries' index bundle
+      "app/main.ts": 'import { greet, esm } from "@f/lib";\nconsole.log(greet("app"), esm);\n',
+      "app/BUILD.ts":
+        'import { esbuild, node_binary } from "hbuild/rules-node";\n' +
+        'node_binary({ name: "app", entry: "main.ts", srcs: ["main.ts"], deps: ["//lib:bundles"] });\n' +
+        'esbuild({ name: "bundle", srcs: ["main.ts"], entry: "main.ts", deps: ["//lib:bundles"] });\n',
+    });
+    const b = await hb(ws, ["build", "//...", "--report", "report.json"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const outputs = (label: string) => {
+      const report = JSON.parse(readFileSync(join(ws, "report.json"), "utf8")) as {
+        targets: { label: string; outputs: { path: string }[] }[];
+      };
+      return report.targets.find((t) => t.label === label)?.outputs.map((o) => o.path);
+    };
+    expect(outputs("//lib:cli")).toEqual(["hb-out/lib/cli.mjs", "hb-out/lib/cli.mjs.map"]);
+    // CommonJS in a CommonJS package stays .js
+    expect(outputs("//lib:greet_cjs")).toEqual(["hb-out/lib/greet_cjs.js", "hb-out/lib/greet_cjs.js.map"]);
+    expect(outputs("//lib:bundles")).toEqual([
+      "hb-out/lib/dist/cli.mjs",
+      "hb-out/lib/dist/cli.mjs.map",
+      "hb-out/lib/dist/index.mjs",
+      "hb-out/lib/dist/index.mjs.map",
+    ]);
+    expect(outputs("//lib:js")).toEqual(["hb-out/lib/js.js"]);
+    expect(outputs("//lib:each")).toEqual([
+      "hb-out/lib/each/src/cli.mjs",
+      "hb-out/lib/each/src/greet.mjs",
+      "hb-out/lib/each/src/index.mjs",
+    ]);
+    expect(outputs("//mod:main")).toEqual(["hb-out/mod/main.cjs", "hb-out/mod/main.cjs.map"]);
+    // ESM in an ESM package stays .js
+    expect(outputs("//mod:main_esm")).toEqual(["hb-out/mod/main_esm.js", "hb-out/mod/main_esm.js.map"]);
+    expect(outputs("//mod:each")).toEqual(["hb-out/mod/each/src/count.cjs", "hb-out/mod/each/src/main.cjs"]);
+    expect(outputs("//app:bundle")).toEqual(["hb-out/app/bundle.mjs", "hb-out/app/bundle.mjs.map"]);
+
+    // node reads each as the format it holds: ESM (import.meta) in .mjs, CommonJS (module) in .cjs
+    expect(await node(join(ws, "hb-out/lib/cli.mjs"))).toBe("hello cli string");
+    expect(await node(join(ws, "hb-out/lib/dist/cli.mjs"))).toBe("hello cli string");
+    expect(await node(join(ws, "hb-out/mod/main.cjs"))).toBe("2 object string");
+    // transpiled, each file imports the others by the names they are written to
+    expect(await node(join(ws, "hb-out/lib/each/src/cli.mjs"))).toBe("hello cli string");
+    expect(readFileSync(join(ws, "hb-out/lib/dist/index.mjs.map"), "utf8")).toContain('"../../../lib/src/greet.mts"');
+    expect(readFileSync(join(ws, "hb-out/lib/dist/index.mjs"), "utf8")).toContain("//# sourceMappingURL=index.mjs.map");
+    // in the ESM package: transpiled CJS as .cjs, and ESM as .js, which node reads so beside its package.json
+    expect(readFileSync(join(ws, "hb-out/mod/run.txt"), "utf8")).toBe("2 object string\nstring\n");
+    // a dependency's module_name is its index bundle
+    expect(await node(join(ws, "hb-out/app/app.mjs"))).toBe("hello app string");
+    expect(await node(join(ws, "hb-out/app/bundle.mjs"))).toBe("hello app string");
+
+    // the extension follows the package.json: a type changed, or a nearer package.json added
+    writeFileSync(join(ws, "lib/package.json"), '{ "name": "@f/lib", "version": "1.0.0", "type": "module" }');
+    writeFileSync(join(ws, "app/package.json"), '{ "name": "app", "type": "module" }');
+    const flipped = await hb(ws, ["build", "//lib:cli", "//lib:greet_cjs", "//app:bundle"]);
+    expect(flipped.exitCode, flipped.output).toBe(0);
+    expect(flipped.stderr).toContain("Target //lib:cli up to date:\n  hb-out/lib/cli.js\n");
+    expect(flipped.stderr).toContain("Target //lib:greet_cjs up to date:\n  hb-out/lib/greet_cjs.cjs\n");
+    expect(flipped.stderr).toContain("Target //app:bundle up to date:\n  hb-out/app/bundle.js\n");
+  });
+
+  it("names the target and what to write for attributes that cannot go together", async () => {
+    const ws = formats({ "p/a.ts": "export const a = 1;\n" });
+    const build = async (call: string) => {
+      writeFileSync(join(ws, "p/BUILD.ts"), `import { esbuild } from "hbuild/rules-node";\n${call}\n`);
+      const r = await hb(ws, ["build", "//p:x"]);
+      expect(r.exitCode, r.output).toBe(2);
+      expect(r.stderr).toContain("ERROR: p/BUILD.ts:2:1: ");
+      return r.stderr;
+    };
+    expect(await build('esbuild({ name: "x", srcs: ["a.ts"], entry: "a.ts", entries: { y: "a.ts" } });')).toContain(
+      "esbuild //p:x has both entry and entries\n  hint: give one bundle as entry (named x), or every bundle as entries",
+    );
+    expect(await build('esbuild({ name: "x", srcs: ["a.ts"], entries: { "dist/a.mjs": "a.ts" } });')).toContain(
+      "entries key 'dist/a.mjs' of //p:x names an output with its extension\n  hint: write 'dist/a'",
+    );
+    expect(await build('esbuild({ name: "x", srcs: ["a.ts"], entries: { a: "b.ts" } });')).toContain(
+      "entries['a'] 'b.ts' of //p:x is not one of its srcs",
+    );
+    expect(await build('esbuild({ name: "x", srcs: ["a.ts"], entry: "a.ts", out_extension: ".cjs" });')).toContain(
+      "//p:x writes format esm to a .cjs file, which node would read as the other format",
+    );
+    expect(await build('esbuild({ name: "x", srcs: ["a.ts"], entry: "a.ts", out_extension: "mjs" });')).toContain(
+      "out_extension of //p:x must be .js, .mjs or .cjs, not 'mjs'",
+    );
+    expect(await build('esbuild({ name: "x", srcs: ["a.ts"], entry: "a.ts", format: "es" });')).toContain(
+      "format of //p:x must be esm, cjs or iife, not 'es'",
+    );
+    // a package.json hb cannot take the type of, where a stored analysis read one: said as such, not a crash
+    writeFileSync(
+      join(ws, "p/BUILD.ts"),
+      'import { esbuild } from "hbuild/rules-node";\nesbuild({ name: "x", srcs: ["a.ts"], entry: "a.ts" });\n',
+    );
+    writeFileSync(join(ws, "p/package.json"), '{ "type": "module" }');
+    const ok = await hb(ws, ["build", "//p:x"]);
+    expect(ok.exitCode, ok.output).toBe(0);
+    rmSync(join(ws, "p/package.json"));
+    mkdirSync(join(ws, "p/package.json"));
+    const dir = await hb(ws, ["build", "//p:x"]);
+    expect(dir.exitCode, dir.output).toBe(2);
+    expect(dir.stderr).toContain("p/package.json is not a file");
   });
 });

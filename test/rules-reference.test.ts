@@ -67,5 +67,5 @@ it("the new-project page's BUILD.ts files build and test a project as written", 
   expect(t.stderr).toMatch(/\/\/app:typecheck\s+PASSED/);
   const b = await hb(ws, ["build", "//app:app"]);
   expect(b.exitCode, b.output).toBe(0);
-  expect(b.stderr).toContain("Target //app:app up to date:\n  hb-out/app/app.js\n  hb-out/app/app.js.map");
+  expect(b.stderr).toContain("Target //app:app up to date:\n  hb-out/app/app.mjs\n  hb-out/app/app.mjs.map");
 });

@@ -23,9 +23,7 @@ export const node_binary = rule({
     const map = ctx.declareFile(`${ctx.name}.mjs.map`);
     bundle(ctx, {
       esbuild: requireToolchain(ctx.attr.esbuild, "esbuild", ctx.label),
-      entry: fileIn(srcs, ctx.attr.entry!, ctx.label, "entry"),
-      out,
-      map,
+      points: [{ entry: fileIn(srcs, ctx.attr.entry!, ctx.label, "entry"), out, map }],
       srcs,
       deps: ctx.attr.deps.map((d) => ({ files: d.files, module: jsModuleOf(d) })),
       format: "esm",

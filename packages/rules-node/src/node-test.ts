@@ -107,8 +107,7 @@ export const node_test = rule({
       const out = ctx.declareFile(`${ctx.name}/${src.shortPath.replace(/\.[cm]?[jt]sx?$/, "")}.mjs`);
       bundle(ctx, {
         esbuild,
-        entry: src,
-        out,
+        points: [{ entry: src, out }],
         srcs: [...srcs, ...data],
         deps,
         format: "esm",

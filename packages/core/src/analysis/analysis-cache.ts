@@ -65,6 +65,7 @@ export async function loadCachedAnalysis(
     } catch {
       return undefined;
     }
+    if (!st.isFile()) return undefined;
     if (st.size === f.size && st.mtimeMs === f.mtimeMs && st.ctimeMs === f.ctimeMs && st.ino === f.ino && !racy(st.mtimeMs)) continue;
     await loadFingerprinter();
     if (fingerprint(readFileSync(join(root, f.path))) !== f.fingerprint) return undefined;

@@ -225,6 +225,7 @@ export class Analysis {
       name: decl.name,
       tags: decl.tags,
       attr: attr as RuleContext<AttrSchema>["attr"],
+      packageType: p.packageType,
       ruleDir: joinRel(OUT_DIR, p.pkg),
       files: (attrName: string) => {
         const spec = schema[attrName];

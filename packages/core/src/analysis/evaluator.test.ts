@@ -263,6 +263,41 @@ export function greet(name: string) { greeting({ name, who: name }); }
     expect(r.inputs.files.map((f) => f.path)).toContain("defs.ts");
   });
 
+  it("tells a rule the type of the package.json nearest its package, up to the root, and records what it looked at (issue 20)", async () => {
+    // a rule naming its output by the type, as esbuild's extension follows it
+    const typed =
+      'import { rule } from "@hb/core";\n' +
+      'const typed = rule({ kind: "typed", attrs: {}, impl(ctx) {\n' +
+      '  ctx.actions.write({ output: ctx.declareFile(`${ctx.packageType}.txt`), content: "" });\n' +
+      "} });\n" +
+      'typed({ name: "t" });\n';
+    const r = await analyze(
+      {
+        "package.json": '{ "name": "root", "type": "module" }',
+        "a/BUILD.ts": typed,
+        "a/b/BUILD.ts": typed,
+        "a/b/package.json": '{ "name": "b" }',
+        "c/BUILD.ts": typed,
+        "c/package.json": '{ "type": "commonjs" }',
+      },
+      ["//..."],
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.graph.targets.map((t) => [t.label, t.files])).toEqual([
+      ["//a/b:t", ["hb-out/a/b/commonjs.txt"]],
+      ["//a:t", ["hb-out/a/module.txt"]],
+      ["//c:t", ["hb-out/c/commonjs.txt"]],
+    ]);
+    // the files read are analysis inputs; a package.json appearing nearer would change the answer
+    expect(r.inputs.files.map((f) => f.path)).toEqual(expect.arrayContaining(["package.json", "a/b/package.json", "c/package.json"]));
+    expect(r.inputs.absent).toContain("a/package.json");
+    // without any package.json, node reads .js as CommonJS
+    const none = await analyze({ "a/BUILD.ts": typed }, ["//a:t"]);
+    if (!none.ok) throw new Error(none.error.message);
+    expect(none.graph.targets[0]!.files).toEqual(["hb-out/a/commonjs.txt"]);
+    expect(none.inputs.absent).toEqual(expect.arrayContaining(["a/package.json", "package.json"]));
+  });
+
   it("leaves targets tagged manual out of //...", async () => {
     const r = await analyze({ "a/BUILD.ts": GENRULE + 'filegroup({ name: "x" });\nfilegroup({ name: "m", tags: ["manual"] });\n' }, [
       "//...",

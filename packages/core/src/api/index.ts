@@ -9,7 +9,17 @@ export { glob, type GlobOptions } from "./glob";
 export { rule } from "./rule";
 export { commandLoggingTo } from "./shell";
 export { toolchain, local_toolchain, toolchainOf, shell_toolchain, node_toolchain, type Toolchain } from "./toolchain";
-export type { Actions, FetchOptions, NpmInstallOptions, RuleContext, RuleDefinition, RuleFunction, RunOptions, WriteOptions } from "./rule";
+export type {
+  Actions,
+  FetchOptions,
+  NpmInstallOptions,
+  PackageType,
+  RuleContext,
+  RuleDefinition,
+  RuleFunction,
+  RunOptions,
+  WriteOptions,
+} from "./rule";
 export { defineConfig } from "../workspace/config";
 // a rule's implementation reports what is wrong as BUILD.ts errors do
 export { HbError } from "../base/errors";

@@ -61,6 +61,9 @@ export interface Actions {
   npmInstall(opts: NpmInstallOptions): void;
 }
 
+/** How node reads a `.js` file: as an ES module, or as CommonJS (its default). */
+export type PackageType = "module" | "commonjs";
+
 export interface RuleContext<A extends AttrSchema = AttrSchema> {
   /** `//pkg:name` */
   readonly label: string;
@@ -68,6 +71,11 @@ export interface RuleContext<A extends AttrSchema = AttrSchema> {
   readonly name: string;
   readonly tags: readonly string[];
   readonly attr: AttrValues<A>;
+  /**
+   * How node reads the package's `.js` files: the `type` of the package.json nearest it, up to the
+   * workspace root (all BUILD.ts evaluation is told of it)
+   */
+  readonly packageType: PackageType;
   /** `hb-out/<pkg>`: where this package's outputs go in the execroot */
   readonly ruleDir: ExecPath;
   /** every file the targets of a label attribute provide, in attribute order */

@@ -4,7 +4,7 @@ import { HB_PACKAGE, apiModuleNames } from "../base/package-name";
 import { formatLabel, parseLabel, parseTargetPattern } from "../base/label";
 import * as buildApi from "../api/index";
 import { isLabelKind } from "../api/attrs";
-import { type PackageBeingLoaded, type TargetDecl, setLoadingPackage } from "../api/rule";
+import { type PackageBeingLoaded, type PackageType, type TargetDecl, setLoadingPackage } from "../api/rule";
 import { DEFAULT_LOADING, type WorkspaceConfig, validateConfig } from "../workspace/config";
 import { BUILD_FILE, CONFIG_FILE } from "../workspace/workspace";
 import type { BundledFile } from "./bundle";
@@ -22,6 +22,8 @@ export interface LoadedPackage {
   readonly buildFile: string;
   readonly targets: ReadonlyMap<string, TargetDecl>;
   readonly outputs: ReadonlyMap<string, string>;
+  /** how node reads its `.js` files: the type of the package.json nearest it */
+  readonly packageType: PackageType;
 }
 
 /**
@@ -241,11 +243,11 @@ class Loader {
         continue;
       }
       this.fs.add(load.snapshot);
-      this.packages.set(load.pkg, this.evaluate(load.pkg, load.bundle));
+      this.packages.set(load.pkg, this.evaluate(load.pkg, load.bundle, load.packageType));
     }
   }
 
-  private evaluate(pkg: string, b: BundledFile): LoadedPackage {
+  private evaluate(pkg: string, b: BundledFile, packageType: PackageType): LoadedPackage {
     const targets = new Map<string, TargetDecl>();
     const outputs = new Map<string, string>();
     // a subpackage's directory is not a source of this package (nor what is in it): analysis
@@ -278,7 +280,7 @@ class Loader {
     }
     // a source file appearing where an output is declared makes the analysis stale (refused then)
     for (const o of outputs.keys()) if (!inSubpackage(o)) this.absent.add(joinRel(pkg, o));
-    return { pkg, buildFile: b.entry, targets, outputs };
+    return { pkg, buildFile: b.entry, targets, outputs, packageType };
   }
 }
 

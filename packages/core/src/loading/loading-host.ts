@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
-import { join, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import type { AnalysisInputs, DirRecord, FileRecord, ListingRecord } from "./records";
 import { HbError } from "../base/errors";
 import { fingerprint, loadFingerprinter } from "../base/fingerprint";
@@ -9,9 +9,11 @@ import { type BundleLimits, type BundledFile, bundleBuildFiles } from "./bundle"
 import { type IgnoreRules, findPackages, ignoreRules, isIgnored, snapshotPackage } from "./package-tree";
 import { joinRel } from "../base/label";
 import { type EntryKind, type PathFacts, type TreeSnapshot, entryKind } from "./source-fs";
+import type { PackageType } from "../api/rule";
 
-/** A package as the host serves it: its BUILD.ts bundled, and the names in its tree. */
-export type PackageLoad = { pkg: string; missing: true } | { pkg: string; bundle: BundledFile; snapshot: TreeSnapshot };
+/** A package as the host serves it: its BUILD.ts bundled, the names in its tree, and its package type. */
+export type PackageLoad =
+  { pkg: string; missing: true } | { pkg: string; bundle: BundledFile; snapshot: TreeSnapshot; packageType: PackageType };
 
 /** A glob() call as evaluated, re-run by the analysis cache when a directory below `base` changed. */
 export type GlobRecord = Extract<ListingRecord, { kind: "glob" }>;
@@ -19,8 +21,8 @@ export type GlobRecord = Extract<ListingRecord, { kind: "glob" }>;
 /**
  * Everything BUILD.ts evaluation may ask of the workspace, and nothing more: bundled BUILD.ts
  * files (with the files they import) and hb.config.ts, and the names of files, never their
- * contents. The evaluator runs under bwrap and sees no workspace file; the host answers from
- * outside (docs/ARCHITECTURE.md, Trust boundaries).
+ * contents (of a package.json, only its `type`). The evaluator runs under bwrap and sees no
+ * workspace file; the host answers from outside (docs/ARCHITECTURE.md, Trust boundaries).
  */
 export interface LoadingAccess {
   bundleConfig(): Promise<BundledFile>;
@@ -53,6 +55,8 @@ export class LoadingHost implements LoadingAccess {
   /** the directories of each loaded package's tree: recorded for the packages that glob */
   private readonly packageDirs = new Map<string, DirRecord[]>();
   private readonly discoveries: ListingRecord[] = [];
+  /** package.json files read, by workspace path: what their `type` says */
+  private readonly packageTypes = new Map<string, PackageType>();
   private readonly recordedAtMs = Date.now();
   private readonly hidden: ReadonlySet<string>;
   /** the same, as the kernel resolves them */
@@ -132,7 +136,7 @@ export class LoadingHost implements LoadingAccess {
       const pkg = buildFile === BUILD_FILE ? "" : buildFile.slice(0, -BUILD_FILE.length - 1);
       const { snapshot, dirs } = snapshotPackage(this.root, pkg, this.rules, this.hidden);
       this.packageDirs.set(pkg, dirs);
-      out.push({ pkg, bundle, snapshot });
+      out.push({ pkg, bundle, snapshot, packageType: this.packageType(pkg) });
     }
     return out;
   }
@@ -216,21 +220,66 @@ export class LoadingHost implements LoadingAccess {
       throw new HbError("NO_SUCH_PACKAGE", `no package '//${pkg}': the directory is ignored (hb.config.ts ignore, or always ignored)`);
   }
 
+  /**
+   * How node reads the package's `.js` files: the `type` of the package.json nearest it, looked for
+   * as node looks but only up to the workspace root, since an action's sandbox shows nothing above
+   * it. Rules name outputs by it (an ESM bundle in a CommonJS package is `.mjs`), so the file read
+   * is an analysis input, and so is each package.json looked for and missing on the way: one
+   * appearing there would take its place.
+   */
+  private packageType(pkg: string): PackageType {
+    for (let dir = pkg; ; dir = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : "") {
+      const rel = joinRel(dir, "package.json");
+      const known = this.packageTypes.get(rel);
+      if (known) return known;
+      const abs = join(this.root, rel);
+      if (lstatSync(abs, { throwIfNoEntry: false }) === undefined) {
+        this.absent.add(rel);
+        if (dir === "") return "commonjs";
+        continue;
+      }
+      // a dangling symlink leads nowhere
+      const real = existsSync(abs) ? realpathSync(abs) : undefined;
+      const readable =
+        real !== undefined &&
+        real.startsWith(this.realRoot + sep) &&
+        !vcsDirOf(relative(this.realRoot, real).split(sep).join("/")) &&
+        ![...this.realHidden].some((h) => real === h || real.startsWith(h + sep));
+      if (!readable) {
+        throw new HbError("SYMLINK_ESCAPE", `${rel} leads to ${real ?? "nothing"}, which BUILD.ts evaluation may not read`, {
+          hint: "a package.json is read for its type: make it a file of the workspace",
+        });
+      }
+      if (!statSync(abs).isFile()) throw new HbError("BAD_WORKSPACE", `${rel} is not a file`);
+      let json: unknown;
+      try {
+        json = JSON.parse(this.recordFile(rel).toString("utf8"));
+      } catch (e) {
+        throw new HbError("BAD_WORKSPACE", `${rel} cannot be read as JSON: ${(e as Error).message}`, {
+          hint: "node and npm refuse it too",
+        });
+      }
+      const type = typeof json === "object" && json !== null && (json as { type?: unknown }).type === "module" ? "module" : "commonjs";
+      this.packageTypes.set(rel, type);
+      return type;
+    }
+  }
+
   private async record(b: BundledFile): Promise<void> {
     await loadFingerprinter();
     for (const path of b.lookedUp.missing) this.absent.add(path);
-    for (const path of [b.entry, ...b.inputs, ...b.lookedUp.found]) {
-      if (this.files.has(path)) continue;
-      const abs = join(this.root, path);
-      const st = statSync(abs);
-      this.files.set(path, {
-        path,
-        size: st.size,
-        mtimeMs: st.mtimeMs,
-        ctimeMs: st.ctimeMs,
-        ino: st.ino,
-        fingerprint: fingerprint(readFileSync(abs)),
-      });
-    }
+    for (const path of [b.entry, ...b.inputs, ...b.lookedUp.found]) if (!this.files.has(path)) this.recordFile(path);
+  }
+
+  /**
+   * Records a file whose content the analysis reads (the fingerprinter loaded), and gives that
+   * content: its stat is taken first, so a change while it is read shows as a stale record.
+   */
+  private recordFile(path: string): Buffer {
+    const abs = join(this.root, path);
+    const st = statSync(abs);
+    const content = readFileSync(abs);
+    this.files.set(path, { path, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, fingerprint: fingerprint(content) });
+    return content;
   }
 }
