@@ -103,6 +103,31 @@ describe("hb init", () => {
     expect(inPackage.stdout).toMatch(/kept +tools\/BUILD\.ts \(not compared/);
   }, 180_000);
 
+  it("bundles a package that ships its TypeScript source for the packages that import it", async () => {
+    const dir = workspace({
+      "package.json": JSON.stringify({ name: "mono", private: true, type: "module", workspaces: ["packages/*"] }),
+      "packages/util/package.json": JSON.stringify({ name: "@mono/util", private: true, type: "module", main: "./src/index.ts" }),
+      "packages/util/src/index.ts": "export const shout = (s: string): string => s.toUpperCase();\n",
+      "packages/app/package.json": JSON.stringify({
+        name: "@mono/app",
+        private: true,
+        type: "module",
+        bin: { app: "./dist/main.js" },
+        dependencies: { "@mono/util": "*" },
+      }),
+      "packages/app/src/main.ts": 'import { shout } from "@mono/util";\nconsole.log(shout("from source"));\n',
+    });
+    const init = await hb(dir, ["init"]);
+    expect(init.exitCode, init.output).toBe(0);
+    expect(init.output).not.toContain("no source found");
+    expect(readFileSync(join(dir, "packages/util/BUILD.ts"), "utf8")).toContain(
+      'esbuild({ name: "util", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/util" });',
+    );
+    const run = await hb(dir, ["run", "//packages/app:app"]);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stdout).toContain("FROM SOURCE");
+  }, 180_000);
+
   it("keeps hand edits outside the marks, leaves an unmarked BUILD.ts alone, and --check fails on drift", async () => {
     const dir = workspace(MONOREPO);
     expect((await hb(dir, ["init"])).exitCode).toBe(0);

@@ -205,7 +205,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       if (i === 0 && p.name) args.module_name = p.name;
       if (bundled.length > 0) args.deps = bundled;
       if (p.runtimeDeps.length > 0) args.external = expr("external");
-      b.lines.push(`// ${e.output}, as package.json ships it`, `esbuild(${args_(args)});`);
+      const shipped =
+        e.output.replace(/^\.\//, "") === e.source ? "its TypeScript source, bundled for what imports it" : "as package.json ships it";
+      b.lines.push(`// ${e.output}, ${shipped}`, `esbuild(${args_(args)});`);
     });
 
     for (const bin of p.bins) {

@@ -238,6 +238,7 @@ function runnerDetector(root: string, rootJson: Record<string, unknown>) {
 /** The source file a shipped path (`./dist/index.js`, `lib/cli.mjs`) was built from, if init finds it. */
 function sourceOf(output: string, sources: string[], outDir: string | undefined): string | undefined {
   const clean = posix.normalize(output.replace(/^\.\//, ""));
+  if (sources.includes(clean)) return clean;
   const stem = clean.replace(/\.d\.[cm]?ts$/, "").replace(/\.[cm]?jsx?$/, "");
   const dirs = [outDir, "dist", "lib", "build", "out"].filter((d): d is string => d !== undefined);
   // dist/x, and dist/esm/x or dist/cjs/x where one source is built in two formats, came from src/x
@@ -271,7 +272,7 @@ function shipsTypes(json: Record<string, unknown>): boolean {
   return typeof json.types === "string" || typeof json.typings === "string" || has(json.exports);
 }
 
-/** Every path package.json says the package ships as code: exports (all conditions), module, main. */
+/** Every path package.json says the package ships as code, compiled or as its TypeScript sources: exports (all conditions), module, main. */
 function shippedPaths(json: Record<string, unknown>): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {
@@ -281,7 +282,8 @@ function shippedPaths(json: Record<string, unknown>): string[] {
   };
   walk(json.exports);
   for (const k of ["module", "main"]) if (typeof json[k] === "string") out.push(json[k] as string);
-  return [...new Set(out.filter((p) => /\.[cm]?jsx?$/.test(p) && !p.includes("*")))];
+  // TypeScript too: a workspace package often ships its sources ("main": "src/index.ts") for its dependents to compile
+  return [...new Set(out.filter((p) => /\.[cm]?[jt]sx?$/.test(p) && !/\.d\.[cm]?ts$/.test(p) && !p.includes("*")))];
 }
 
 function scanPackage(
