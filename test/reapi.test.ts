@@ -13,8 +13,9 @@ const FILES = {
   "a/a.txt": "remote\n",
   "b/BUILD.ts":
     G +
-    // 5 MiB of output: over the 4 MiB batch limit, so it goes through ByteStream both ways
-    'genrule({ name: "b", srcs: ["//a"], outs: ["b.out", "big.bin"], cmd: "(cat $<; echo b) > $(location b.out); head -c 5242880 /dev/zero | tr \\"\\\\\\\\0\\" x > $(location big.bin)" });\n',
+    // 5.5 MiB of output: over the 4 MiB batch limit, so it goes through ByteStream both ways, in
+    // chunks that differ (a chunk sent in another's place must not go unseen)
+    'genrule({ name: "b", srcs: ["//a"], outs: ["b.out", "big.bin"], cmd: "(cat $<; echo b) > $(location b.out); seq 1 800000 > $(location big.bin)" });\n',
 };
 
 const servers: TestServer[] = [];
@@ -69,7 +70,7 @@ describe("REAPI (gRPC)", () => {
     expect(report(dev).remote).toMatchObject({ hits: 2, rejected: {} });
     expect(report(dev).targets).toEqual(report(ci).targets);
     expect(readFileSync(join(dev, "hb-out/b/b.out"), "utf8")).toBe("REMOTE\nb\n");
-    expect(readFileSync(join(dev, "hb-out/b/big.bin")).length).toBe(5 * 2 ** 20);
+    expect(readFileSync(join(dev, "hb-out/b/big.bin")).length).toBe(5_488_895);
 
     const other = makeWorkspace(FILES);
     expect((await hb(other, ["keygen", "--out", "keys"])).exitCode).toBe(0);

@@ -116,10 +116,12 @@ export class CasClient {
       const res = await this.channel.clientStream(
         ByteStreamService.Write,
         async (send) => {
-          const buf = Buffer.alloc(Math.min(CHUNK, total));
           for (let at = 0; at < total || at === 0;) {
             const n = Math.min(CHUNK, total - at);
-            const data = fd !== undefined ? buf.subarray(0, readSync(fd, buf, 0, n, at)) : b.bytes!.subarray(at, at + n);
+            // a buffer per chunk: the stream may hold a message unserialized until it drains, and a
+            // shared buffer would be refilled under it (the server then refuses bytes that do not hash)
+            const buf = fd !== undefined ? Buffer.allocUnsafe(n) : undefined;
+            const data = buf ? buf.subarray(0, readSync(fd!, buf, 0, n, at)) : b.bytes!.subarray(at, at + n);
             await send({ resource_name: at === 0 ? name : "", write_offset: at, finish_write: at + data.length >= total, data });
             at += data.length;
             if (total === 0) break;
