@@ -103,6 +103,33 @@ export function figures(r) {
       note: `cold build ${fmt(coldMs, "ms")} (median)`,
     });
   }
+  if (r.reapi) {
+    const x = r.reapi;
+    const local = med(x.local);
+    const remote = med(x.remote);
+    f.push({
+      ...ratioFigure(
+        "remote execution, -j 8, hb cache serve here / local cold build",
+        remote,
+        local,
+        undefined,
+        "info (one machine: no speed-up)",
+      ),
+      note: `${fmt((remote - local) / x.actions, "ms")} more per action; ${median(x.remote.map((s) => s.remoteExecuted))} actions executed remotely; outputs ${x.sameOutputs ? "equal to" : "DIFFERENT from"} the local build's`,
+      pass: x.sameOutputs ? null : false,
+    });
+    const warm = Math.max(...x.warm.map((s) => s.bytesUploaded));
+    f.push({
+      name: "remote execution: bytes uploaded, cold / second build from an empty output base",
+      hb: median(x.remote.map((s) => s.bytesUploaded)) / 2 ** 20,
+      floor: NaN,
+      unit: "MiB",
+      ratio: NaN,
+      requirement: "second: 0 B",
+      pass: warm === 0,
+      note: `second build uploaded ${warm} B at most, took ${fmt(med(x.warm), "ms")}, ${median(x.warm.map((s) => s.remoteExecuted))} actions executed remotely`,
+    });
+  }
   if (r.server) {
     const s = r.server;
     const rate = median(s.getRate.hb);

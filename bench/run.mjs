@@ -5,7 +5,7 @@
 //
 // Usage: node bench/run.mjs [--work DIR] [--n 200] [--f 10] [--runs 3] [--short-runs 10]
 //                           [--m 200] [--sandbox-rounds 5] [--jobs 2] [--json FILE]
-//                           [--scenarios cold,noop,restore,incremental,watch,sandbox,verify,server,stress,trust]
+//                           [--scenarios cold,noop,restore,incremental,watch,sandbox,verify,reapi,server,stress,trust]
 //   --runs        timed runs of the long scenarios (cold, plain loop, restore, mid/root edits)
 //   --short-runs  timed runs of the short ones (no-op and its floors, leaf edit)
 //   --m           actions in the sandbox-overhead graph
@@ -20,9 +20,10 @@ import { cacheServer, serverStress } from "./cache-server.mjs";
 import { coldBuild, environment, incremental, noop, restore, sandboxOverhead } from "./scenarios.mjs";
 import { trustCost } from "./trust-cost.mjs";
 import { verifyCost } from "./verify-cost.mjs";
+import { remoteExecution } from "./reapi.mjs";
 import { watchScenario } from "./watch.mjs";
 
-const SCENARIOS = ["cold", "noop", "restore", "incremental", "watch", "sandbox", "verify", "server", "stress", "trust"];
+const SCENARIOS = ["cold", "noop", "restore", "incremental", "watch", "sandbox", "verify", "reapi", "server", "stress", "trust"];
 
 function parseArgs(argv) {
   const o = { work: "", n: 200, f: 10, runs: 3, shortRuns: 10, m: 200, sandboxRounds: 5, jobs: 2, json: "", scenarios: SCENARIOS };
@@ -86,6 +87,7 @@ async function main() {
   if (has("watch")) results.watch = await watchScenario(ctx);
   if (has("sandbox")) results.sandbox = await sandboxOverhead(ctx);
   if (has("verify")) results.verify = await verifyCost(ctx);
+  if (has("reapi")) results.reapi = await remoteExecution(ctx);
   if (has("server")) results.server = await cacheServer(ctx);
   if (has("stress")) results.stress = await serverStress(ctx);
   // last: it writes a release setting into the repo's hb.config.ts for its explain (and puts it back)
