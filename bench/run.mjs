@@ -5,11 +5,13 @@
 //
 // Usage: node bench/run.mjs [--work DIR] [--n 200] [--f 10] [--runs 3] [--short-runs 10]
 //                           [--m 200] [--sandbox-rounds 5] [--jobs 2] [--json FILE]
-//                           [--scenarios cold,noop,restore,incremental,watch,sandbox,verify,reapi,server,stress,trust]
+//                           [--scenarios cold,noop,restore,incremental,watch,watchmem,sandbox,verify,reapi,server,stress,trust]
 //   --runs        timed runs of the long scenarios (cold, plain loop, restore, mid/root edits)
 //   --short-runs  timed runs of the short ones (no-op and its floors, leaf edit)
 //   --m           actions in the sandbox-overhead graph
 //   --work        where the monorepo is generated (kept); default: a temp dir, removed after
+//   watchmem      the watch's memory alone (what `watch` measures last), without Bazel: the issue's
+//                 figure is `--scenarios watchmem --n 600 --f 5`
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -21,9 +23,22 @@ import { coldBuild, environment, incremental, noop, restore, sandboxOverhead } f
 import { trustCost } from "./trust-cost.mjs";
 import { verifyCost } from "./verify-cost.mjs";
 import { remoteExecution } from "./reapi.mjs";
-import { watchScenario } from "./watch.mjs";
+import { watchMemory, watchScenario } from "./watch.mjs";
 
-const SCENARIOS = ["cold", "noop", "restore", "incremental", "watch", "sandbox", "verify", "reapi", "server", "stress", "trust"];
+const SCENARIOS = [
+  "cold",
+  "noop",
+  "restore",
+  "incremental",
+  "watch",
+  "watchmem",
+  "sandbox",
+  "verify",
+  "reapi",
+  "server",
+  "stress",
+  "trust",
+];
 
 function parseArgs(argv) {
   const o = { work: "", n: 200, f: 10, runs: 3, shortRuns: 10, m: 200, sandboxRounds: 5, jobs: 2, json: "", scenarios: SCENARIOS };
@@ -77,7 +92,7 @@ async function main() {
     manifest: { n: manifest.n, f: manifest.f, edges: manifest.edges, leaf: manifest.leaf, mid: manifest.mid, root: manifest.root },
   };
   // order matters: no-op, restore and edits start from the full build the cold scenario leaves
-  if (has("cold") || has("noop") || has("restore") || has("incremental") || has("watch") || has("trust")) {
+  if (has("cold") || has("noop") || has("restore") || has("incremental") || has("watch") || has("watchmem") || has("trust")) {
     results.cold = await coldBuild({ ...ctx, runs: has("cold") ? o.runs : 0 });
     if (!has("cold")) delete results.cold;
   }
@@ -85,6 +100,8 @@ async function main() {
   if (has("restore")) results.restore = await restore(ctx);
   if (has("incremental")) results.incremental = await incremental(ctx);
   if (has("watch")) results.watch = await watchScenario(ctx);
+  // the watch's memory alone, unless the full watch scenario measured it already
+  else if (has("watchmem")) results.watch = await watchMemory(ctx);
   if (has("sandbox")) results.sandbox = await sandboxOverhead(ctx);
   if (has("verify")) results.verify = await verifyCost(ctx);
   if (has("reapi")) results.reapi = await remoteExecution(ctx);

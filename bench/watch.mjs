@@ -4,6 +4,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { writeBazelFiles } from "./gen-monorepo.mjs";
 import { timeCommand } from "./measure.mjs";
 
@@ -23,7 +24,55 @@ function cpuMs(pid) {
   return ns / 1e6;
 }
 
-const rssMiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) / 1024;
+/** The memory of `pid` as the kernel counts it (/proc/PID/status), in MiB; its threads. */
+function procMemory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
+  return {
+    rssMiB: kb("VmRSS") / 1024,
+    hwmMiB: kb("VmHWM") / 1024,
+    anonMiB: kb("RssAnon") / 1024,
+    fileMiB: kb("RssFile") / 1024,
+    shmemMiB: kb("RssShmem") / 1024,
+    threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? NaN),
+  };
+}
+
+/** A memory sample in one line, for the bench's log. */
+const describe = (m) =>
+  `RSS ${m.rssMiB.toFixed(1)} MiB (anon ${m.anonMiB.toFixed(1)}, file ${m.fileMiB.toFixed(1)}, shmem ${m.shmemMiB.toFixed(1)}), ` +
+  `heap ${m.heapUsedMiB.toFixed(1)} of ${m.heapTotalMiB.toFixed(1)} MiB, external ${m.externalMiB.toFixed(1)} MiB, ${m.threads} threads`;
+
+/**
+ * One memory sample of the watch: the kernel's counts, then (through bench/memory-probe.mjs)
+ * V8's: heap used (garbage not collected yet included) and committed, external memory and
+ * ArrayBuffers, in MiB.
+ */
+async function memorySample(w) {
+  const sample = procMemory(w.child.pid);
+  rmSync(w.probeFile, { force: true });
+  w.child.kill("SIGUSR2");
+  const usage = await until(
+    () => {
+      try {
+        return JSON.parse(readFileSync(w.probeFile, "utf8"));
+      } catch {
+        return undefined;
+      }
+    },
+    "the watch's memory probe",
+    10_000,
+    5,
+  );
+  const mib = (b) => b / (1 << 20);
+  return {
+    ...sample,
+    heapUsedMiB: mib(usage.heapUsed),
+    heapTotalMiB: mib(usage.heapTotal),
+    externalMiB: mib(usage.external),
+    arrayBuffersMiB: mib(usage.arrayBuffers),
+  };
+}
 
 /** Waits until `check()` is truthy, looking every `everyMs`; throws after `limitMs`. */
 async function until(check, what, limitMs = 60_000, everyMs = 1) {
@@ -40,8 +89,13 @@ async function until(check, what, limitMs = 60_000, everyMs = 1) {
 async function startWatch(ctx, repo) {
   const report = join(ctx.work, "watch-report.json");
   rmSync(report, { force: true });
-  const child = spawn(ctx.hb[0], [...ctx.hb.slice(1), "watch", "//...", "--jobs", String(ctx.jobs), "--report", report], {
+  const probeFile = join(ctx.work, "watch-memory.json");
+  // the probe answers SIGUSR2 with process.memoryUsage(); no --expose-gc: a collection forced
+  // at each sample would shrink the very memory measured
+  const probe = ["--import", pathToFileURL(join(ctx.benchDir, "memory-probe.mjs")).href];
+  const child = spawn(ctx.hb[0], [...probe, ...ctx.hb.slice(1), "watch", "//...", "--jobs", String(ctx.jobs), "--report", report], {
     cwd: repo,
+    env: { ...process.env, HB_BENCH_MEMORY_FILE: probeFile },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -57,6 +111,7 @@ async function startWatch(ctx, repo) {
   if (child.exitCode !== null) throw new Error(`hb watch exited ${child.exitCode}: ${stderr.slice(-500)}`);
   return {
     child,
+    probeFile,
     last,
     stderr: () => stderr,
     async stop() {
@@ -116,6 +171,8 @@ export async function watchScenario(ctx) {
   const hbArgv = [...ctx.hb, "build", "//...", "--jobs", String(ctx.jobs)];
   const w = await startWatch(ctx, ctx.repo);
   try {
+    res.memory = { afterBuild: await memorySample(w) };
+    log(`watch: after its first build: ${describe(res.memory.afterBuild)}; peak so far ${res.memory.afterBuild.hwmMiB.toFixed(1)} MiB`);
     log(
       `watch edit-to-output: ${ctx.shortRuns} runs (+1 warm-up), beside bazel ${bazel ? "(warm server)" : "(not installed: skipped)"} and hb build`,
     );
@@ -165,8 +222,9 @@ export async function watchScenario(ctx) {
       res.idleCpu.push(await cpuOf(() => {}));
     }
     res.touchBuilds = w.last().watch.build - builds;
-    log("watch: memory over 100 edits");
-    res.rss = await memoryOver(w, ctx, spot, 100);
+    res.memory.beforeEdits = await memorySample(w);
+    log(`watch: memory over ${MEMORY_EDITS} edits`);
+    res.memory.edits = await memoryOver(w, ctx, spot, MEMORY_EDITS);
   } finally {
     await w.stop();
     bazel?.shutdown();
@@ -174,14 +232,60 @@ export async function watchScenario(ctx) {
   return res;
 }
 
-/** VmRSS of the watch after each 10th of `edits` leaf edits, each waited for. */
+/** Leaf edits the memory figure is taken over (issue 17: at 50 and at 100). */
+const MEMORY_EDITS = 100;
+
+/**
+ * The watch's memory alone (the `watchmem` scenario): after its first build, then over 100 leaf
+ * edits, without the rounds of edit-to-output and touches `watch` runs first, nor Bazel.
+ */
+export async function watchMemory(ctx) {
+  const w = await startWatch(ctx, ctx.repo);
+  try {
+    const memory = { afterBuild: await memorySample(w) };
+    log(`watch: after its first build: ${describe(memory.afterBuild)}; peak so far ${memory.afterBuild.hwmMiB.toFixed(1)} MiB`);
+    log(`watch: memory over ${MEMORY_EDITS} edits`);
+    memory.edits = await memoryOver(w, ctx, ctx.manifest.leaf, MEMORY_EDITS);
+    return { memory };
+  } finally {
+    await w.stop();
+  }
+}
+
+/** Starts the peak (VmHWM) of `pid` over from its RSS now (`clear_refs` 5); false where the kernel refuses. */
+function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The watch's memory after each 10th of `edits` leaf edits, each waited for; at the half and at
+ * the end, its peak over that half too (VmHWM, started over at the start and at the half): RSS
+ * between the samples swings with V8's collections, and the peak of each half says whether it grows.
+ */
 async function memoryOver(w, ctx, spot, edits) {
   const samples = [];
+  const windows = resetPeak(w.child.pid);
   for (let i = 1; i <= edits; i++) {
     const builds = w.last().watch.build;
     editLeaf(ctx.repo, spot);
     await until(() => w.last()?.watch?.build > builds, "the watch's report");
-    if (i % 10 === 0) samples.push({ edits: i, rssMiB: rssMiB(w.child.pid) });
+    if (i % 10 === 0) {
+      const m = await memorySample(w);
+      const half = i === edits / 2 || i === edits;
+      if (half && windows) {
+        m.windowPeakMiB = m.hwmMiB;
+        resetPeak(w.child.pid);
+      }
+      samples.push({ edits: i, ...m });
+      log(
+        `  after ${i} edits: ${describe(m)}${m.windowPeakMiB ? `; peak over edits ${i - edits / 2 + 1}-${i}: ${m.windowPeakMiB.toFixed(1)} MiB` : ""}`,
+      );
+    }
   }
   return samples;
 }

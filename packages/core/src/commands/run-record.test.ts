@@ -39,6 +39,23 @@ describe("run records", () => {
     expect(marks(base)).toEqual([99]);
   });
 
+  it("rotate a line at a time: records longer than a read, across its ends, blank and torn lines dropped", () => {
+    const base = tempDir();
+    const file = join(base, RECORDS_FILE);
+    const now = Date.now();
+    const line = (n: number, pad: number) =>
+      JSON.stringify({ ...buildRecord(new Date(now - (10 - n) * 1000).toISOString()), n, pad: "é".repeat(pad) });
+    // records of 0.3 to 1.5 MiB (reads are 1 MiB), a blank line, a record torn by a crash, and a last line without its newline
+    const lines = [line(0, 700_000), line(1, 150_000), "", line(2, 800_000), line(3, 10).slice(0, 50) + line(4, 400_000), line(5, 200_000)];
+    writeFileSync(file, lines.join("\n"));
+    rotateRecords(file, { maxAgeDays: 30, maxBytes: 8 * 1024 * 1024 }, now);
+    expect(marks(base)).toEqual([0, 1, 2, 5]);
+    expect(readFileSync(file, "utf8")).toBe([0, 1, 3, 5].map((i) => lines[i] + "\n").join(""));
+    // the budget counts bytes: 2 bytes an é
+    rotateRecords(file, { maxAgeDays: 30, maxBytes: 2 * (1_600_000 + 400_000 + 2000) }, now);
+    expect(marks(base)).toEqual([2, 5]);
+  });
+
   it("keep the newest record at rotation, though it is past the size or age limit alone", () => {
     const limits = { maxAgeDays: 30, maxBytes: 4000 };
     const big = tempDir();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, openSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { SandboxMode } from "../base/action-env";
 import type { ActionOutcome } from "../execution/outcome";
@@ -107,48 +107,82 @@ function firstStartedAt(file: string): number {
   try {
     const buf = Buffer.alloc(4096);
     const n = readSync(fd, buf, 0, buf.length, 0);
-    return startedAtOf(buf.subarray(0, n).toString("utf8")) ?? Date.now();
+    const at = /"startedAt":"([^"]+)"/.exec(buf.subarray(0, n).toString("utf8"))?.[1];
+    return at ? Date.parse(at) : Date.now();
   } finally {
     closeSync(fd);
   }
 }
 
-/**
- * When a record started, from the start of its line: the header's fields come first, and a
- * record with every action of a large build is a few hundred kB of JSON not worth parsing here.
- */
-function startedAtOf(line: string): number | undefined {
-  const at = /"startedAt":"([^"]+)"/.exec(line.slice(0, 4096))?.[1];
-  const ms = at === undefined ? NaN : Date.parse(at);
-  return Number.isNaN(ms) ? undefined : ms;
-}
+/** How much of the record file rotation reads at once, scanning for line ends and copying what it keeps. */
+const ROTATE_CHUNK = 1 << 20;
 
 /**
  * Keeps the newest records within the limits, written whole through a rename (a reader never sees
  * half a file). The newest is kept whatever its size or age: it is the record of the command that
- * just ran, which its user may read next.
+ * just ran, which its user may read next. A line that is no record (torn by a crash) is dropped.
+ * The file is read a chunk at a time and one line at a time, never whole: a watch rotates a file
+ * of 64 MiB every few dozen rebuilds of a large graph, and reading it as one string held about
+ * 180 MiB at once (issue 17).
  */
 export function rotateRecords(file: string, limits: RecordLimits, nowMs = Date.now()): void {
   const oldest = nowMs - limits.maxAgeDays * 86_400_000;
-  const lines = readFileSync(file, "utf8").split("\n").filter(Boolean);
-  const kept: string[] = [];
-  let bytes = 0;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
-    // a line a crash cut short (no closing brace) goes with the rotation
-    const startedAt = line.endsWith("}") ? startedAtOf(line) : undefined;
-    if (startedAt === undefined) continue;
-    if (kept.length > 0 && (!(startedAt >= oldest) || bytes + line.length + 1 > limits.maxBytes / 2)) break;
-    bytes += line.length + 1;
-    kept.push(line);
-  }
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(
-    tmp,
-    kept
-      .reverse()
-      .map((l) => `${l}\n`)
-      .join(""),
-  );
+  const fd = openSync(file, "r");
+  try {
+    const lines = lineSpans(fd);
+    const kept: [number, number][] = [];
+    let bytes = 0;
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const [start, end] = lines[i]!;
+      let startedAt: number;
+      try {
+        startedAt = Date.parse((JSON.parse(readSpan(fd, start, end).toString("utf8")) as RecordHeader).startedAt);
+      } catch {
+        continue;
+      }
+      const size = end - start + 1;
+      if (kept.length > 0 && (!(startedAt >= oldest) || bytes + size > limits.maxBytes / 2)) break;
+      bytes += size;
+      kept.push([start, end]);
+    }
+    const out = openSync(tmp, "w");
+    try {
+      for (const [start, end] of kept.reverse()) {
+        for (let at = start; at < end; at += ROTATE_CHUNK) writeSync(out, readSpan(fd, at, Math.min(end, at + ROTATE_CHUNK)));
+        writeSync(out, "\n");
+      }
+    } finally {
+      closeSync(out);
+    }
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
+}
+
+/** Where each non-empty line of the file starts and ends (its newline excluded), in order. */
+function lineSpans(fd: number): [number, number][] {
+  const spans: [number, number][] = [];
+  const buf = Buffer.allocUnsafe(ROTATE_CHUNK);
+  let lineStart = 0;
+  let pos = 0;
+  for (let n; (n = readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) {
+    const chunk = buf.subarray(0, n);
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) {
+      if (pos + i > lineStart) spans.push([lineStart, pos + i]);
+      lineStart = pos + i + 1;
+    }
+  }
+  // a last line without its newline (torn) is a line too: the parse decides
+  if (pos > lineStart) spans.push([lineStart, pos]);
+  return spans;
+}
+
+/** The bytes of the file from `start` to `end` (fewer if it shrank meanwhile: that line is then no record). */
+function readSpan(fd: number, start: number, end: number): Buffer {
+  const buf = Buffer.allocUnsafe(end - start);
+  let got = 0;
+  for (let n; got < buf.length && (n = readSync(fd, buf, got, buf.length - got, start + got)) > 0;) got += n;
+  return buf.subarray(0, got);
 }
