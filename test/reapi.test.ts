@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
-import { hb, makeWorkspace, summary } from "./helpers";
+import { CasClient, digestOf } from "../packages/core/src/caching/remote/reapi/cas-client";
+import { ReapiChannel } from "../packages/core/src/caching/remote/reapi/channel";
+import { hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 // hb's REAPI client against hb's own server (REAPI v2 over gRPC on 127.0.0.1): the cache half
 // with signed entries, and remote execution in the server's sandbox.
@@ -159,5 +161,23 @@ describe("REAPI (gRPC)", () => {
     expect(failed.exitCode).toBe(1);
     expect(failed.stderr).toMatch(/exited with code 7 on the remote executor/);
     expect(failed.stderr).toContain("remote-boom");
+  });
+
+  it("uploads a blob that actions running at once all need once, over ByteStream, and again only when the server lacks it", async () => {
+    const s = await server();
+    const file = join(tempDir(), "tool.bin");
+    writeFileSync(file, Array.from({ length: 900_000 }, (_, i) => `${i}\n`).join(""));
+    const blob = { digest: digestOf(readFileSync(file)), file };
+    const channel = new ReapiChannel({ url: s.server.grpcUrl! }, "--remote-executor");
+    try {
+      const cas = new CasClient(channel, "");
+      await Promise.all(Array.from({ length: 8 }, () => cas.upload([blob])));
+      expect(cas.bytesUploaded).toBe(blob.digest.size_bytes);
+      await cas.upload([blob]);
+      expect(cas.bytesUploaded).toBe(blob.digest.size_bytes);
+      expect((await cas.read(blob.digest)).equals(readFileSync(file))).toBe(true);
+    } finally {
+      channel.close();
+    }
   });
 });

@@ -41,6 +41,12 @@ export function digestKey(d: Digest): string {
  */
 export class CasClient {
   private maxBatch: Promise<number> | undefined;
+  /**
+   * Blobs this client is sending: actions running at once share inputs (a tool's 10 MiB binary),
+   * which FindMissingBlobs reports missing to each until one upload lands. What the server says
+   * is missing once an upload landed is sent again (it may have evicted it).
+   */
+  private readonly sending = new Map<string, Promise<void>>();
   bytesUploaded = 0;
   bytesDownloaded = 0;
 
@@ -78,6 +84,26 @@ export class CasClient {
   async upload(blobs: readonly BlobSource[]): Promise<void> {
     const byKey = new Map(blobs.map((b) => [digestKey(b.digest), b]));
     const missing = await this.findMissing(blobs.map((b) => b.digest));
+    const waits: Promise<void>[] = [];
+    const mine: BlobSource[] = [];
+    for (const d of missing) {
+      const key = digestKey(d);
+      const b = byKey.get(key);
+      if (!b) continue;
+      const underway = this.sending.get(key);
+      if (underway) waits.push(underway);
+      else mine.push(b);
+    }
+    const sending = this.send(mine);
+    for (const b of mine) this.sending.set(digestKey(b.digest), sending);
+    try {
+      await Promise.all([sending, ...waits]);
+    } finally {
+      for (const b of mine) this.sending.delete(digestKey(b.digest));
+    }
+  }
+
+  private async send(blobs: readonly BlobSource[]): Promise<void> {
     const limit = await this.batchLimit();
     let batch: BlobSource[] = [];
     let size = 0;
@@ -93,9 +119,8 @@ export class CasClient {
       batch = [];
       size = 0;
     };
-    for (const d of missing) {
-      const b = byKey.get(digestKey(d));
-      if (!b) continue;
+    for (const b of blobs) {
+      const d = b.digest;
       if (d.size_bytes > limit) {
         await this.write(b);
         continue;
