@@ -36,14 +36,14 @@ function rssSampler(pid) {
   };
 }
 
-/** Starts `argv` and resolves with the child and the first http:// URL it prints on stderr. */
-function startProcess(argv, what) {
+/** Starts `argv` and resolves with the child and the first URL matching `listening` it prints on stderr. */
+export function startProcess(argv, what, listening = /http:\/\/127\.0\.0\.1:\d+/) {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     child.stderr.on("data", (d) => {
       err += d;
-      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(err);
+      const m = listening.exec(err);
       if (m) {
         child.stderr.removeAllListeners("data");
         child.stderr.resume();
@@ -54,7 +54,7 @@ function startProcess(argv, what) {
   });
 }
 
-function stopProcess(child) {
+export function stopProcess(child) {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     child.once("exit", () => resolve());

@@ -3,39 +3,12 @@
 // cores) against the local cold build, in the same run. There is no speed-up to expect on one
 // machine: the figure is the overhead per action. Beside it, the bytes a cold remote build
 // uploads and a second build from an empty output base uploads (nothing: the inputs are there).
-import { spawn } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { startProcess, stopProcess } from "./cache-server.mjs";
 import { timeCommand } from "./measure.mjs";
 
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
-
-/** `hb cache serve` with an executor, in its own process; resolves once it says where its gRPC listens. */
-function startServer(ctx, dir) {
-  return new Promise((resolve, reject) => {
-    const argv = [...ctx.hb, "cache", "serve", "--dir", dir, "--port", "0", "--grpc-port", "0", "--workers", "2"];
-    const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
-    let err = "";
-    child.stderr.on("data", (d) => {
-      err += d;
-      const m = /grpc:\/\/127\.0\.0\.1:\d+/.exec(err);
-      if (m) {
-        child.stderr.removeAllListeners("data");
-        child.stderr.resume();
-        resolve({ child, url: m[0] });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`hb cache serve exited ${code} before listening: ${err.trim()}`)));
-  });
-}
-
-function stopServer(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once("exit", () => resolve());
-    child.kill("SIGTERM");
-  });
-}
 
 /** A copy of the generated repo without hb's state, so the scenario's builds start from nothing. */
 function workspaceCopy(ctx, name) {
@@ -77,7 +50,8 @@ export async function remoteExecution(ctx) {
     const store = join(ctx.work, "reapi-store");
     rmSync(store, { recursive: true, force: true });
     mkdirSync(store, { recursive: true });
-    const server = await startServer(ctx, store);
+    const serve = [...ctx.hb, "cache", "serve", "--dir", store, "--port", "0", "--grpc-port", "0", "--workers", "2"];
+    const server = await startProcess(serve, "hb cache serve", /grpc:\/\/127\.0\.0\.1:\d+/);
     try {
       const here = build(ctx, local, ["--jobs", String(ctx.jobs)]);
       const there = build(ctx, remote, ["--remote-executor", server.url, "-j", "8"]);
@@ -93,7 +67,7 @@ export async function remoteExecution(ctx) {
         samples.warm.push({ ms: again.ms, bytesUploaded: again.bytesUploaded, remoteExecuted: again.remoteExecuted });
       }
     } finally {
-      await stopServer(server.child);
+      await stopProcess(server.child);
     }
   }
   for (const d of [local, remote, join(ctx.work, "reapi-store")]) rmSync(d, { recursive: true, force: true });
