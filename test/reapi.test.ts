@@ -1,3 +1,4 @@
+import { execa } from "execa";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -147,6 +148,9 @@ describe("REAPI (gRPC)", () => {
     expect(there.stderr).not.toMatch(/running .*locally/);
     expect(report(remote).remote).toMatchObject({ executed: 2 });
     expect(report(remote).targets).toEqual(report(local).targets);
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toContain('hb_cache_grpc_calls_total{method="Execute"} 2\n');
+    expect(metrics).toMatch(/hb_cache_grpc_calls_total\{method="FindMissingBlobs"\} [1-9]/);
 
     // the server's action cache now holds the engine's results, signed by no one: a fresh
     // workspace reading it without trustEngine must not use them
@@ -179,5 +183,75 @@ describe("REAPI (gRPC)", () => {
     } finally {
       channel.close();
     }
+  });
+
+  it("speaks grpcs:// to a server whose certificate the CA given by --remote-ca signed, and says why it cannot without it", async () => {
+    // a CA of the test's own, and the server's certificate for 127.0.0.1 signed by it (openssl, as a team would make them)
+    const pki = tempDir();
+    const ssl = (...args: string[]) => execa("openssl", args, { cwd: pki });
+    await ssl(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "ca.key",
+      "-out",
+      "ca.pem",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=hb test CA",
+    );
+    await ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+    writeFileSync(join(pki, "san.ext"), "subjectAltName = IP:127.0.0.1\n");
+    await ssl(
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.pem",
+      "-days",
+      "2",
+      "-extfile",
+      "san.ext",
+    );
+    const s = await startTestServer({ grpcPort: 0, workers: 0, grpcTls: { cert: join(pki, "server.pem"), key: join(pki, "server.key") } });
+    servers.push(s);
+    const url = s.server.grpcUrl!;
+    expect(url).toMatch(/^grpcs:\/\/127\.0\.0\.1:\d+$/);
+
+    const ws = makeWorkspace(FILES);
+    expect((await hb(ws, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const upload = [
+      "build",
+      "//...",
+      "--remote-cache",
+      url,
+      "--remote-upload",
+      "--signing-key",
+      "keys/private.pem",
+      "--report",
+      "report.json",
+    ];
+    const trusted = await hb(ws, [...upload, "--remote-ca", join(pki, "ca.pem")]);
+    expect(trusted.exitCode, trusted.output).toBe(0);
+    expect(report(ws).remote).toMatchObject({ uploads: 2 });
+    expect(report(ws).remote.unavailable).toBeUndefined();
+
+    // the system's CAs do not know the test's: the build goes on locally and says why, once
+    const other = makeWorkspace(FILES);
+    expect((await hb(other, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const untrusted = await hb(other, upload);
+    expect(untrusted.exitCode, untrusted.output).toBe(0);
+    expect(untrusted.stderr.match(/remote cache grpcs:\/\/[^ ]+ is unavailable/g)).toHaveLength(1);
+    expect(report(other).remote).toMatchObject({ uploads: 0 });
   });
 });

@@ -23,6 +23,8 @@ export interface GrpcServerOptions {
   /** PEM files: serve grpcs:// */
   tls?: { cert: string; key: string };
   onCorrupt?: (key: { instance: string; kind: string; hash: string }, detail: string) => void;
+  /** each call as it arrives, by its method's name (FindMissingBlobs, Execute, ...) */
+  onCall?: (method: string) => void;
 }
 
 export interface GrpcServer {
@@ -43,13 +45,14 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
   // a batch of MAX_BATCH_BYTES with its framing, and room for a ByteStream chunk of 1 MiB
   const server = new Server({ "grpc.max_receive_message_length": MAX_BATCH_BYTES + 1024 * 1024 });
   const services = cacheServices(ctx);
-  server.addService(CapabilitiesService, services.capabilities!);
-  server.addService(CasService, services.cas!);
-  server.addService(ActionCacheService, services.actionCache!);
-  server.addService(ByteStreamService, services.byteStream!);
+  const counted = <T extends object>(impl: T): T => counting(impl, opts.onCall);
+  server.addService(CapabilitiesService, counted(services.capabilities!));
+  server.addService(CasService, counted(services.cas!));
+  server.addService(ActionCacheService, counted(services.actionCache!));
+  server.addService(ByteStreamService, counted(services.byteStream!));
   if (opts.workers > 0) {
     const runner = new CommandRunner(blobs, opts.store.tempPath());
-    server.addService(ExecutionService, executionService(ctx, runner, opts.workers));
+    server.addService(ExecutionService, counted(executionService(ctx, runner, opts.workers)));
   }
   const credentials = opts.tls
     ? ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(opts.tls.cert), private_key: readFileSync(opts.tls.key) }])
@@ -72,4 +75,18 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<GrpcServ
         });
       }),
   };
+}
+
+/** A service's handlers, each saying its method's name to `onCall` before it runs. */
+function counting<T extends object>(impl: T, onCall: ((method: string) => void) | undefined): T {
+  if (!onCall) return impl;
+  return Object.fromEntries(
+    Object.entries(impl).map(([name, handler]) => [
+      name,
+      (...args: unknown[]) => {
+        onCall(name);
+        return (handler as (...a: unknown[]) => unknown).apply(impl, args);
+      },
+    ]),
+  ) as T;
 }

@@ -13,6 +13,8 @@ export interface CacheMetrics {
   refusedUploads: Map<RefusalReason, number>;
   refusedReads: Map<RefusalReason, number>;
   requests: Map<string, number>;
+  /** REAPI calls over gRPC, by method */
+  grpcCalls: Map<string, number>;
   evictions: number;
   evictedBytes: number;
   corruptEntries: number;
@@ -29,6 +31,7 @@ export function newMetrics(): CacheMetrics {
     refusedUploads: new Map(),
     refusedReads: new Map(),
     requests: new Map(),
+    grpcCalls: new Map(),
     evictions: 0,
     evictedBytes: 0,
     corruptEntries: 0,
@@ -78,6 +81,13 @@ export function renderMetrics(m: CacheMetrics, store: StoreStats): string {
     "counter",
     "Requests by method and status.",
     [...m.requests].sort(([a], [b]) => a.localeCompare(b)),
+  );
+  family(
+    out,
+    "hb_cache_grpc_calls_total",
+    "counter",
+    "REAPI calls over gRPC (--grpc-port), by method.",
+    [...m.grpcCalls].sort(([a], [b]) => a.localeCompare(b)).map(([method, n]) => [`method="${method}"`, n]),
   );
   family(out, "hb_cache_evictions_total", "counter", "Entries evicted to stay under the size limit.", [["", m.evictions]]);
   family(out, "hb_cache_evicted_bytes_total", "counter", "Bytes evicted to stay under the size limit.", [["", m.evictedBytes]]);

@@ -335,6 +335,7 @@ export async function startCacheServer(opts: CacheServerOptions): Promise<CacheS
         workers: opts.workers ?? 0,
         tls: opts.grpcTls,
         onCorrupt: () => metrics.corruptEntries++,
+        onCall: (method) => metrics.grpcCalls.set(method, (metrics.grpcCalls.get(method) ?? 0) + 1),
       });
     } catch (e) {
       await server.close();
