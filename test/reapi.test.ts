@@ -36,23 +36,26 @@ function report(ws: string) {
   return JSON.parse(readFileSync(join(ws, "report.json"), "utf8"));
 }
 
+/** `hb build` uploading to `url`, signed with keys/private.pem (made by hb keygen in the workspace) */
+const upload = (url: string, pattern = "//...") => [
+  "build",
+  pattern,
+  "--remote-cache",
+  url,
+  "--remote-upload",
+  "--signing-key",
+  "keys/private.pem",
+  "--report",
+  "report.json",
+];
+
 describe("REAPI (gRPC)", () => {
   it("a second workspace builds from the first one's signed uploads; an untrusted key's entries are refused", async () => {
     const s = await server();
     const url = s.server.grpcUrl!;
     const ci = makeWorkspace(FILES);
     expect((await hb(ci, ["keygen", "--out", "keys"])).exitCode).toBe(0);
-    const up = await hb(ci, [
-      "build",
-      "//...",
-      "--remote-cache",
-      url,
-      "--remote-upload",
-      "--signing-key",
-      "keys/private.pem",
-      "--report",
-      "report.json",
-    ]);
+    const up = await hb(ci, upload(url));
     expect(up.exitCode, up.output).toBe(0);
     expect(report(ci).remote).toMatchObject({ uploads: 2, misses: 2 });
     expect(report(ci).remote.bytesUploaded).toBeGreaterThan(5 * 2 ** 20);
@@ -100,23 +103,12 @@ describe("REAPI (gRPC)", () => {
     const s = await startTestServer({ grpcPort: 0, workers: 0, trustedKeysFile });
     servers.push(s);
     const url = s.server.grpcUrl!;
-    const upload = (pattern: string) => [
-      "build",
-      pattern,
-      "--remote-cache",
-      url,
-      "--remote-upload",
-      "--signing-key",
-      "keys/private.pem",
-      "--report",
-      "report.json",
-    ];
 
     // first, as a token holder with a key no client trusts would: its results would displace good ones
     // (one action: a second one's upload may start before the first is refused)
     const other = makeWorkspace(FILES);
     expect((await hb(other, ["keygen", "--out", "keys"])).exitCode).toBe(0);
-    const refused = await hb(other, upload("//a"));
+    const refused = await hb(other, upload(url, "//a"));
     expect(refused.exitCode, refused.output).toBe(0);
     expect(refused.stderr).toMatch(
       /refused uploads to instance '' \(PERMISSION_DENIED: instance "" refuses this result: the entry's signature: .*not trusted/,
@@ -126,7 +118,7 @@ describe("REAPI (gRPC)", () => {
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     expect(metrics).toMatch(/refused_uploads[^\n]*untrusted_signature[^\n]* 1\n/);
 
-    const up = await hb(ci, upload("//..."));
+    const up = await hb(ci, upload(url));
     expect(up.exitCode, up.output).toBe(0);
     expect(report(ci).remote).toMatchObject({ uploads: 2, refusedUploads: {} });
     const dev = makeWorkspace(FILES);
@@ -230,18 +222,7 @@ describe("REAPI (gRPC)", () => {
 
     const ws = makeWorkspace(FILES);
     expect((await hb(ws, ["keygen", "--out", "keys"])).exitCode).toBe(0);
-    const upload = [
-      "build",
-      "//...",
-      "--remote-cache",
-      url,
-      "--remote-upload",
-      "--signing-key",
-      "keys/private.pem",
-      "--report",
-      "report.json",
-    ];
-    const trusted = await hb(ws, [...upload, "--remote-ca", join(pki, "ca.pem")]);
+    const trusted = await hb(ws, [...upload(url), "--remote-ca", join(pki, "ca.pem")]);
     expect(trusted.exitCode, trusted.output).toBe(0);
     expect(report(ws).remote).toMatchObject({ uploads: 2 });
     expect(report(ws).remote.unavailable).toBeUndefined();
@@ -249,7 +230,7 @@ describe("REAPI (gRPC)", () => {
     // the system's CAs do not know the test's: the build goes on locally and says why, once
     const other = makeWorkspace(FILES);
     expect((await hb(other, ["keygen", "--out", "keys"])).exitCode).toBe(0);
-    const untrusted = await hb(other, upload);
+    const untrusted = await hb(other, upload(url));
     expect(untrusted.exitCode, untrusted.output).toBe(0);
     expect(untrusted.stderr.match(/remote cache grpcs:\/\/[^ ]+ is unavailable/g)).toHaveLength(1);
     expect(report(other).remote).toMatchObject({ uploads: 0 });
