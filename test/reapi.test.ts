@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
 import { CasClient, digestOf } from "../packages/core/src/caching/remote/reapi/cas-client";
 import { ReapiChannel } from "../packages/core/src/caching/remote/reapi/channel";
+import { generate } from "../bench/gen-monorepo.mjs";
 import { hb, makeWorkspace, summary, tempDir } from "./helpers";
 
 // hb's REAPI client against hb's own server (REAPI v2 over gRPC on 127.0.0.1): the cache half
@@ -235,4 +236,19 @@ describe("REAPI (gRPC)", () => {
     expect(untrusted.stderr.match(/remote cache grpcs:\/\/[^ ]+ is unavailable/g)).toHaveLength(1);
     expect(report(other).remote).toMatchObject({ uploads: 0 });
   });
+
+  it("executes the 200-package bench monorepo remotely to the same bytes as a local build", async () => {
+    const s = await server(2);
+    const local = join(tempDir(), "repo");
+    const remote = join(tempDir(), "repo");
+    for (const out of [local, remote]) generate({ out, n: 200, f: 10, force: true });
+    const here = await hb(local, ["build", "//...", "--report", "report.json"]);
+    expect(here.exitCode, here.output).toBe(0);
+    const there = await hb(remote, ["build", "//...", "--remote-executor", s.server.grpcUrl!, "-j", "8", "--report", "report.json"]);
+    expect(there.exitCode, there.output).toBe(0);
+    expect(there.stderr).not.toMatch(/locally/);
+    expect(report(remote).remote).toMatchObject({ executed: 200 });
+    expect(report(remote).targets).toEqual(report(local).targets);
+    expect(report(local).targets.flatMap((t: { outputs: unknown[] }) => t.outputs).length).toBeGreaterThanOrEqual(2000);
+  }, 240_000);
 });
