@@ -67,4 +67,30 @@ describe("the merged view", () => {
     expect(r.stderr).toContain("take lib/dist/index.js out of the target's inputs");
     expect(existsSync(join(ws, "hb-out/app/o.txt"))).toBe(false);
   });
+
+  it("lets a source input stand where a generated file of the same bytes appears (a toolchain in node_modules/ that npm_deps lays out too)", async () => {
+    const files = (source: string) =>
+      makeWorkspace({
+        "lib/BUILD.ts":
+          'import { rule } from "@hb/core";\n' +
+          "const gen = rule({ attrs: {}, impl(ctx) {\n" +
+          '  const f = ctx.declareFile("dist/index.js");\n' +
+          '  ctx.actions.run({ executable: "/bin/sh", arguments: ["-c", `echo built > ${f.path}`], outputs: [f] });\n' +
+          "  return { files: [f] };\n} });\n" +
+          'gen({ name: "lib" });\n',
+        "lib/dist/index.js": source,
+        "app/BUILD.ts":
+          G + 'genrule({ name: "app", srcs: ["//lib", "//lib:dist/index.js"], outs: ["o.txt"], cmd: "cat lib/dist/index.js > $@" });\n',
+      });
+    const same = files("built\n");
+    const r = await hb(same, ["build", "//app"]);
+    expect(r.exitCode, r.output).toBe(0);
+    expect(readFileSync(join(same, "hb-out/app/o.txt"), "utf8")).toBe("built\n");
+    // one byte apart: refused as before
+    const other = await hb(files("built!\n"), ["build", "//app"]);
+    expect(other.exitCode, other.output).toBe(1);
+    expect(other.stderr).toContain(
+      "lib/dist/index.js is an input, and the generated hb-out/lib/dist/index.js appears at lib/dist/index.js",
+    );
+  });
 });

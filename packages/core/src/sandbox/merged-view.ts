@@ -30,7 +30,8 @@ export function packagePath(execPath: ExecPath): ExecPath | undefined {
 /**
  * The merged view of one action: `writableAt` is its package's `hb-out/<package>`, `dirBinds`
  * the workspace directories (pinned toolchains) bound whole into its execroot. A source input
- * where a generated file would appear is an error naming both: the view never hides a file.
+ * where a generated file of other bytes would appear is an error naming both: the view never
+ * hides a file.
  */
 export function mergedView(
   owner: string,
@@ -55,7 +56,7 @@ export function mergedView(
   const under = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`);
 
   // what the view must not cover: sources, and workspace directories bound whole
-  const sources = new Set(inputs.filter((f) => packagePath(f.path) === undefined).map((f) => f.path));
+  const sources = new Map(inputs.filter((f) => packagePath(f.path) === undefined).map((f) => [f.path, f]));
   const clash = (source: string, generated: string, at: string) =>
     new HbError(
       "MERGED_VIEW_CONFLICT",
@@ -72,6 +73,10 @@ export function mergedView(
     const at = packagePath(f.path);
     // the package's own output directories show these already: they are bound there
     if (at === undefined || ownDirs.some((d) => under(at, d))) continue;
+    // the same bytes there already (a toolchain pinned in node_modules/ that npm_deps also lays
+    // out): nothing is hidden, and the source stands for both
+    const source = sources.get(at);
+    if (source && !source.symlink && !f.symlink && source.hash === f.hash && source.executable === f.executable) continue;
     checkFree(at, f.path);
     files.push({ ...f, path: at });
   }
@@ -80,7 +85,7 @@ export function mergedView(
   for (const [seg, isDir] of own) {
     const at = ownAt(seg);
     checkFree(at, `${writableAt}/${seg}`);
-    for (const s of sources) if (under(s, at)) throw clash(s, `${writableAt}/${seg}/`, `${at}/`);
+    for (const s of sources.keys()) if (under(s, at)) throw clash(s, `${writableAt}/${seg}/`, `${at}/`);
     if (isDir) dirs.push({ path: at, outRel: seg });
     else links.push({ path: at, target: posix.relative(posix.dirname(at), `${writableAt}/${seg}`) });
   }
