@@ -3,9 +3,8 @@ import { join } from "node:path";
 import { sha256Hex } from "../base/digest";
 import { fingerprint, loadFingerprinter } from "../base/fingerprint";
 import { isPackageUnder } from "../base/label";
-import { type IgnoreRules, hasBuildFile, ignoreRules, isIgnored } from "../loading/package-tree";
-import { BUILD_FILE } from "../workspace/workspace";
-import { joinRel } from "../base/label";
+import { type IgnoreRules, hasBuildFile, holdsBuildFile, ignoreRules, isIgnored } from "../loading/package-tree";
+import { joinRel, parentRel } from "../base/label";
 import { hostFs } from "../loading/source-fs";
 import type { Database } from "../base/database";
 import { isRacy } from "../base/racy";
@@ -92,8 +91,6 @@ export async function loadCachedAnalysis(
     const rules = ignoreRules(cached.config.ignore);
     // a directory made below a changed one was never recorded: what lands in it later would go unseen
     const recorded = new Set(inputs.dirs.map((d) => d.path));
-    const globPackage = async (...args: Parameters<typeof import("../loading/glob").globPackage>) =>
-      (await import("../loading/glob")).globPackage(...args);
     const walked: string[] = [];
     for (const l of inputs.listings) {
       if (!dirty.some((d) => isPackageUnder(d, l.base))) continue;
@@ -103,7 +100,8 @@ export async function loadCachedAnalysis(
         walked.push(l.base);
         continue;
       }
-      const now = await globPackage(hostFs, root, l.base, l.include, l.exclude, rules);
+      // fast-glob loads only when a glob has something to re-run
+      const now = (await import("../loading/glob")).globPackage(hostFs, root, l.base, l.include, l.exclude, rules);
       if (now.length !== l.result.length || now.some((x, i) => x !== l.result[i])) return undefined;
     }
     // elsewhere a new directory is a child of a changed one: its children are enough to look at
@@ -160,7 +158,7 @@ function samePackages(
   const children = new Map<string, Set<string>>();
   for (const d of dirs) {
     if (d.path === "") continue;
-    const parent = d.path.includes("/") ? d.path.slice(0, d.path.lastIndexOf("/")) : "";
+    const parent = parentRel(d.path);
     let set = children.get(parent);
     if (!set) children.set(parent, (set = new Set()));
     set.add(d.path);
@@ -173,8 +171,7 @@ function samePackages(
     } catch {
       return false;
     }
-    const isPackage = entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
-    if (isPackage !== packages.has(d)) return false;
+    if (holdsBuildFile(entries) !== packages.has(d)) return false;
     const now = entries.filter((e) => e.isDirectory() && !isIgnored(joinRel(d, e.name), rules)).map((e) => joinRel(d, e.name));
     const before = children.get(d) ?? new Set<string>();
     if (now.length !== before.size || now.some((c) => !before.has(c))) return false;
@@ -189,14 +186,13 @@ function samePackages(
  */
 function allAbsent(root: string, paths: readonly string[]): boolean {
   const dirs = new Map<string, boolean>([["", true]]);
-  const parentOf = (rel: string) => (rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "");
   const dirExists = (rel: string): boolean => {
     let known = dirs.get(rel);
     if (known === undefined) {
-      known = dirExists(parentOf(rel)) && existsSync(join(root, rel));
+      known = dirExists(parentRel(rel)) && existsSync(join(root, rel));
       dirs.set(rel, known);
     }
     return known;
   };
-  return paths.every((p) => !(dirExists(parentOf(p)) && existsSync(join(root, p))));
+  return paths.every((p) => !(dirExists(parentRel(p)) && existsSync(join(root, p))));
 }

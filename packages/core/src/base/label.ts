@@ -144,3 +144,9 @@ export function isPackageUnder(pkg: string, root: string): boolean {
 export function joinRel(a: string, b: string): string {
   return a === "" ? b : b === "" ? a : `${a}/${b}`;
 }
+
+/** The directory holding a workspace-relative path, "" being the root: parentRel("a") is "". */
+export function parentRel(rel: string): string {
+  const slash = rel.lastIndexOf("/");
+  return slash < 0 ? "" : rel.slice(0, slash);
+}

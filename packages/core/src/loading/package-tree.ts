@@ -1,4 +1,4 @@
-import { readdirSync, realpathSync, statSync } from "node:fs";
+import { type Dirent, readdirSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, join, sep } from "node:path";
 import { HbError, type SourceLocation } from "../base/errors";
 import { joinRel } from "../base/label";
@@ -34,6 +34,11 @@ export function hasBuildFile(fs: SourceFs, root: string, pkg: string): boolean {
   return fs.existsSync(join(root, pkg, BUILD_FILE));
 }
 
+/** Whether a directory's entries make it a package: a BUILD.ts, a file or a link to one. */
+export function holdsBuildFile(entries: readonly Dirent[]): boolean {
+  return entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
+}
+
 /**
  * Every directory under `base` (workspace-relative), with its mtime. `intoPackages: false`
  * stops at subpackages (their root directory is listed, since a BUILD.ts appearing or
@@ -59,7 +64,7 @@ export function walkDirs(
       return;
     }
     dirs.push({ path: rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
-    const isPackage = entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
+    const isPackage = holdsBuildFile(entries);
     if (isPackage) packages.push(rel);
     if (isPackage && !isBase && !opts.intoPackages) return;
     for (const e of entries) {
@@ -157,7 +162,7 @@ export function snapshotPackage(
       return;
     }
     dirs.push({ path: rel, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
-    const isPackage = entries.some((e) => e.name === BUILD_FILE && (e.isFile() || e.isSymbolicLink()));
+    const isPackage = holdsBuildFile(entries);
     if (isPackage && rel !== pkg) {
       snapshot.dirs[rel] = entries.filter((e) => e.name === BUILD_FILE).map((e) => [e.name, entryKind(e)]);
       return;
