@@ -1,10 +1,11 @@
 import { execa } from "execa";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
 import { CasClient, digestOf } from "../packages/core/src/caching/remote/reapi/cas-client";
 import { ReapiChannel } from "../packages/core/src/caching/remote/reapi/channel";
+import { decode } from "../packages/core/src/caching/remote/reapi/proto";
 import { generate } from "../bench/gen-monorepo.mjs";
 import { hb, makeWorkspace, summary, tempDir } from "./helpers";
 
@@ -235,6 +236,68 @@ describe("REAPI (gRPC)", () => {
     expect(untrusted.exitCode, untrusted.output).toBe(0);
     expect(untrusted.stderr.match(/remote cache grpcs:\/\/[^ ]+ is unavailable/g)).toHaveLength(1);
     expect(report(other).remote).toMatchObject({ uploads: 0 });
+  });
+
+  it("sends hb.config.ts's platform properties, a target's exec_properties over them and --exec-property to the executor, and keys by them", async () => {
+    const s = await server(1);
+    const url = s.server.grpcUrl!;
+    const files = {
+      "a/BUILD.ts": G + 'genrule({ name: "a", outs: ["a.out"], cmd: "echo a > $@", exec_properties: { pool: "big" } });\n',
+      "b/BUILD.ts": G + 'genrule({ name: "b", outs: ["b.out"], cmd: "echo b > $@" });\n',
+    };
+    const config = 'export default { execProperties: { OSFamily: "linux", pool: "small" } };\n';
+    const keys = (ws: string) =>
+      Object.fromEntries((report(ws).actionList as { label: string; key: string }[]).map((a) => [a.label, a.key]));
+
+    const remote = makeWorkspace(files, config);
+    const flag = ["--exec-property", "container-image=docker://node:20", "--exec-property", "pool=ignored-by-a"];
+    const there = await hb(remote, ["build", "//...", "--remote-executor", url, ...flag, "--report", "report.json"]);
+    expect(there.exitCode, there.output).toBe(0);
+    expect(report(remote).remote).toMatchObject({ executed: 2 });
+
+    // what the server was sent: each Command and its Action carry the properties, sorted by name
+    const platforms = new Map<string, { name: string; value: string }[]>();
+    const commands = new Map<string, { name: string; value: string }[]>();
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+    for (const file of walk(join(s.dir, "blobs"))) {
+      const bytes = readFileSync(file);
+      try {
+        const command = decode("build.bazel.remote.execution.v2.Command", bytes);
+        const out = command.output_files[0];
+        if (command.arguments[0] === "/bin/bash" && out) commands.set(out, command.platform?.properties ?? []);
+      } catch {}
+      try {
+        const action = decode("build.bazel.remote.execution.v2.Action", bytes);
+        if (action.command_digest && action.salt.length === 32)
+          platforms.set(action.command_digest.hash, action.platform?.properties ?? []);
+      } catch {}
+    }
+    const expected = (pool: string) => [
+      { name: "OSFamily", value: "linux" },
+      { name: "container-image", value: "docker://node:20" },
+      { name: "pool", value: pool },
+    ];
+    expect(Object.fromEntries(commands)).toEqual({ "hb-out/a/a.out": expected("big"), "hb-out/b/b.out": expected("ignored-by-a") });
+    expect([...platforms.values()].sort((x, y) => x[2]!.value.localeCompare(y[2]!.value))).toEqual([
+      expected("big"),
+      expected("ignored-by-a"),
+    ]);
+
+    // the key covers them: the same properties locally give the same keys, others other keys
+    const same = makeWorkspace(files, config);
+    expect((await hb(same, ["build", "//...", ...flag, "--report", "report.json"])).exitCode).toBe(0);
+    expect(keys(same)).toEqual(keys(remote));
+    const without = await hb(same, ["build", "//...", "--report", "report.json"]);
+    expect(without.exitCode, without.output).toBe(0);
+    expect(summary(without)).toMatchObject({ executed: 2 });
+    const plain = keys(same);
+    expect(plain["//a:a"]).not.toBe(keys(remote)["//a:a"]);
+    expect(plain["//b:b"]).not.toBe(keys(remote)["//b:b"]);
+
+    const bad = await hb(same, ["build", "//...", "--exec-property", "pool"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain("--exec-property 'pool' is not NAME=VALUE");
   });
 
   it("executes the 200-package bench monorepo remotely to the same bytes as a local build", async () => {

@@ -1,4 +1,4 @@
-import { type BuildOptions, type BuildReport, SANDBOX_MODES, type SandboxMode } from "@hb/core/engine";
+import { type BuildOptions, type BuildReport, HbError, SANDBOX_MODES, type SandboxMode } from "@hb/core/engine";
 import { type OptionSpec, type OptionValues, choiceOption, intOption, stringOption } from "../args";
 import { ANALYZER_SCRIPT } from "../paths";
 import type { Terminal } from "../ui/terminal";
@@ -62,6 +62,12 @@ export const REMOTE_OPTIONS: Record<string, OptionSpec> = {
   },
   "remote-upload": { type: "boolean", description: "upload sandboxed results, signed with --signing-key (meant for CI)" },
   "trusted-key": { type: "string", multiple: true, valueName: "FILE", description: "a public key (PEM) whose cache entries are accepted" },
+  "exec-property": {
+    type: "string",
+    multiple: true,
+    valueName: "NAME=VALUE",
+    description: "a REAPI platform property of every action, over hb.config.ts's execProperties (in the action key)",
+  },
 };
 
 /** The build request's team cache, from REMOTE_OPTIONS and the key that signs uploads. */
@@ -76,7 +82,23 @@ export function remoteRequest(values: OptionValues, signingKey: string | undefin
     token: process.env.HB_CACHE_TOKEN,
     executor: stringOption(values, "remote-executor"),
     caFile: stringOption(values, "remote-ca"),
+    execProperties: execProperties(values["exec-property"] as string[] | undefined),
   };
+}
+
+/** --exec-property NAME=VALUE, repeated: the last one of a name wins. */
+function execProperties(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs) return undefined;
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0)
+      throw new HbError("USAGE", `--exec-property '${pair}' is not NAME=VALUE`, {
+        hint: "e.g. --exec-property container-image=docker://node:20",
+      });
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
 }
 
 export interface CommonBuildFlags {

@@ -108,6 +108,7 @@ export class ActionRecorder {
       tags: [...decl.tags],
       progress: opts.progressMessage ?? `${mnemonic} ${label}`,
       ...(opts.timeout !== undefined ? { timeout: opts.timeout } : {}),
+      ...(Object.keys(decl.execProperties).length > 0 ? { execProperties: { ...decl.execProperties } } : {}),
     });
     for (const f of outputs) this.producedBy.set(f.path, id);
     return id;

@@ -119,6 +119,28 @@ describe("loading and analysis", () => {
     expect(e.hint).toContain("did you mean 'srcs'?");
   });
 
+  it("gives a target's run actions its exec_properties, and refuses ones that are not strings", async () => {
+    const r = await analyze(
+      {
+        "a/BUILD.ts":
+          GENRULE +
+          'genrule({ name: "big", outs: ["b"], cmd: "touch $@", exec_properties: { pool: "big" } });\ngenrule({ name: "plain", outs: ["p"], cmd: "touch $@" });\n',
+      },
+      ["//..."],
+    );
+    if (!r.ok) throw new Error(r.error.message);
+    const byOwner = new Map(r.graph.actions.map((a) => [a.owner, a]));
+    expect(byOwner.get("//a:big")).toMatchObject({ execProperties: { pool: "big" } });
+    // absent, not empty: a graph without properties is what it was before they existed
+    expect(byOwner.get("//a:plain")).not.toHaveProperty("execProperties");
+    const e = await analysisError({
+      "a/BUILD.ts": GENRULE + 'genrule({ name: "x", outs: ["o"], cmd: "true", exec_properties: { cores: 8 } });\n',
+    });
+    expect(e.code).toBe("BAD_ATTRIBUTE");
+    expect(e.message).toContain("attribute 'exec_properties' of //a:x must be");
+    expect(e.location?.line).toBe(2);
+  });
+
   it("refuses two targets declaring the same output", async () => {
     const e = await analysisError({
       "a/BUILD.ts":

@@ -79,6 +79,12 @@ export interface CommonArgs {
   name: string;
   /** free-form tags; some change execution: `no-sandbox`, `no-cache`, `manual` */
   tags?: readonly string[];
+  /**
+   * REAPI platform properties of this target's actions, over hb.config.ts's `execProperties`
+   * (`{ "container-image": "docker://node:20@sha256:..." }`): what a remote executor runs them on.
+   * They enter the action key.
+   */
+  exec_properties?: Readonly<Record<string, string>>;
 }
 
 export type RuleArgs<A extends AttrSchema> = CommonArgs & { [K in keyof A]?: AttrInput<A[K]["kind"]> };

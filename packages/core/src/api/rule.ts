@@ -101,7 +101,7 @@ export type RuleFunction<A extends AttrSchema> = ((args: RuleArgs<A>) => void) &
   readonly definition: RuleDefinition<A>;
 };
 
-const RESERVED = new Set(["name", "tags"]);
+const RESERVED = new Set(["name", "tags", "exec_properties"]);
 
 /**
  * Defines a rule, after Bazel's Starlark `rule()`: a schema of attributes and an implementation
@@ -165,6 +165,12 @@ function declareTarget(def: RuleDefinition<AttrSchema>, args: unknown): void {
     if (bad) throw fail("BAD_ATTRIBUTE", `attribute 'tags' of ${label} must be ${bad}`);
     tags = [...(raw.tags as string[])];
   }
+  let execProperties: Record<string, string> = {};
+  if (raw.exec_properties !== undefined) {
+    const bad = checkAttrValue("string_dict", raw.exec_properties);
+    if (bad) throw fail("BAD_ATTRIBUTE", `attribute 'exec_properties' of ${label} must be ${bad}`);
+    execProperties = { ...(raw.exec_properties as Record<string, string>) };
+  }
 
   const attrs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
@@ -175,7 +181,7 @@ function declareTarget(def: RuleDefinition<AttrSchema>, args: unknown): void {
       throw fail(
         "BAD_ATTRIBUTE",
         `${def.kind} ${label} has no attribute '${key}'`,
-        guess ? `did you mean '${guess}'?` : `its attributes: name, tags, ${Object.keys(def.attrs).join(", ")}`,
+        guess ? `did you mean '${guess}'?` : `its attributes: name, tags, exec_properties, ${Object.keys(def.attrs).join(", ")}`,
       );
     }
     const bad = checkAttrValue(spec.kind, value);
@@ -216,7 +222,7 @@ function declareTarget(def: RuleDefinition<AttrSchema>, args: unknown): void {
     }
   }
   for (const out of declared) pkg.outputs.set(out, name);
-  pkg.targets.set(name, { name, rule: def, attrs, tags, location });
+  pkg.targets.set(name, { name, rule: def, attrs, tags, execProperties, location });
 }
 
 /** An output name must be a clean relative path inside the package. */
@@ -236,6 +242,8 @@ export interface TargetDecl {
   /** validated attribute values, defaults applied, labels not yet resolved */
   readonly attrs: Readonly<Record<string, unknown>>;
   readonly tags: readonly string[];
+  /** REAPI platform properties of its actions (`exec_properties`) */
+  readonly execProperties: Readonly<Record<string, string>>;
   readonly location: SourceLocation;
 }
 

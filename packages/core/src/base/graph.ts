@@ -51,6 +51,11 @@ export interface RunAction extends ActionCommon {
    * passed, only whether there is one.
    */
   timeout?: number;
+  /**
+   * the owning target's `exec_properties`: REAPI platform properties (a remote worker's container
+   * image, its pool), over hb.config.ts's `execProperties`; absent when it has none
+   */
+  execProperties?: Record<string, string>;
 }
 
 /** A file with given content. */

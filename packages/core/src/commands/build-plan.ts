@@ -50,6 +50,8 @@ export interface BuildPlan {
   mode: SandboxMode;
   epoch: number;
   stamp?: StampInfo;
+  /** every run action's platform properties: hb.config.ts's execProperties, --exec-property over them */
+  execProperties?: Record<string, string>;
   remote?: TeamCache;
   /** with --remote-executor: where actions run */
   execution?: RemoteExecutionSetup;
@@ -104,7 +106,17 @@ export async function planBuild(
       });
     }
   }
-  return { mode, epoch, stamp, remote, execution, remoteRuns, tests };
+  const execProperties = { ...config.execProperties, ...request.remote?.execProperties };
+  return {
+    mode,
+    epoch,
+    stamp,
+    execProperties: Object.keys(execProperties).length > 0 ? execProperties : undefined,
+    remote,
+    execution,
+    remoteRuns,
+    tests,
+  };
 }
 
 /** What execution is asked for: the requested targets (or the tests' logs) of `graph`. */
@@ -126,6 +138,7 @@ export function executeOptions(
     mode: plan.mode,
     sourceDateEpoch: plan.epoch,
     stamp: plan.stamp,
+    execProperties: plan.execProperties,
     jobs: Math.max(1, request.jobs ?? availableParallelism()),
     keepGoing: request.keepGoing ?? request.tests === true,
     signal: request.signal,

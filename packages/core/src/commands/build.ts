@@ -85,6 +85,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       analysis: analysis.fingerprint,
       mode,
       stamp: stamp ?? null,
+      execProperties: plan.execProperties ?? null,
       tests: opts.tests === true,
     });
     const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;

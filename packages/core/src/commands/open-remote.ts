@@ -24,6 +24,8 @@ export interface RemoteFlags {
   executor?: string;
   /** PEM of the CA that signed a grpcs:// server's certificate */
   caFile?: string;
+  /** --exec-property: platform properties over hb.config.ts's execProperties */
+  execProperties?: Record<string, string>;
 }
 
 /** The team cache and, with --remote-executor, where actions run. */
@@ -37,7 +39,6 @@ export interface RemoteExecutionSetup {
   channel: ReapiChannel;
   instance: string;
   trustEngine: boolean;
-  platform: Readonly<Record<string, string>>;
   stats: RemoteStats;
 }
 
@@ -64,7 +65,7 @@ export async function openRemote(
   const instance = flags.instance ?? config?.instance ?? "";
   return {
     cache,
-    execution: { channel, instance, trustEngine: trustEngine.has(instance), platform: {}, stats: cache?.stats ?? emptyStats() },
+    execution: { channel, instance, trustEngine: trustEngine.has(instance), stats: cache?.stats ?? emptyStats() },
   };
 }
 
@@ -152,7 +153,6 @@ function openRemoteCache(
         signingKey,
         trustedKeys: trusted,
         trustEngine,
-        platform: {},
       },
       warn,
     );

@@ -126,6 +126,7 @@ class Executor implements Runner<Job> {
       stats: opts.base.stats,
       sourceDateEpoch: opts.sourceDateEpoch,
       stamp: opts.stamp,
+      execProperties: opts.execProperties,
       npmInstallKey: (a) => npmInstallKey(a, opts.root, npm),
       toolchains: this.toolchains,
       forbidden: this.forbidden,

@@ -20,6 +20,8 @@ export interface ExecuteOptions {
   mode: SandboxMode;
   sourceDateEpoch: number;
   stamp?: StampInfo;
+  /** hb.config.ts's `execProperties` (with --exec-property over them): every run action's platform properties */
+  execProperties?: Readonly<Record<string, string>>;
   jobs: number;
   keepGoing: boolean;
   signal: AbortSignal;

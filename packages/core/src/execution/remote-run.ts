@@ -23,7 +23,6 @@ export interface RemoteRunOptions {
   instance: string;
   /** use results the engine finds in its own cache (remoteCache.trustEngine for the instance) */
   trustEngine: boolean;
-  platform: Readonly<Record<string, string>>;
   cas: LocalCas;
   epoch: number;
   stats: RemoteStats;
@@ -74,7 +73,7 @@ export class RemoteRuns {
   private async attempt(job: Job<RunAction>): Promise<RunOutcome> {
     const { action: a, keyed } = job;
     const started = Date.now();
-    const message = actionMessage(a, keyed, this.opts.cas, this.opts.platform);
+    const message = actionMessage(a, keyed, this.opts.cas);
     // the Action, its Command and input tree are stored before Execute names them
     await this.remoteCas.upload([...message.inputs, ...message.messages]);
     let response = await this.execute(message.actionDigest);

@@ -60,6 +60,12 @@ describe("action key", () => {
     ["the sandbox mode", () => key(action, inputs, tools, { ...settings, mode: "none" })],
     ["a toolchain's digest (genrule's shell)", () => key(action, inputs, tools, settings, [{ ...toolchains[0]!, hash: H("8") }])],
     ["the host fingerprint", () => key(action, inputs, tools, { ...settings, hostFingerprint: () => H("9") })],
+    ["a target's platform property", () => key({ ...action, execProperties: { "container-image": "docker://node:20" } })],
+    ["a platform property of hb.config.ts", () => key(action, inputs, tools, { ...settings, execProperties: { OSFamily: "linux" } })],
+    [
+      "a platform property's value, where the target's stands over hb.config.ts's",
+      () => key({ ...action, execProperties: { pool: "big" } }, inputs, tools, { ...settings, execProperties: { pool: "small" } }),
+    ],
     [
       "the stamp of a stamped action",
       () => key({ ...action, stamp: true }, inputs, tools, { ...settings, stamp: { commit: H("1").slice(0, 40), time: 5 } }),
@@ -81,8 +87,20 @@ describe("action key", () => {
       },
     ],
     ["a stamp, for an unstamped action", () => key(action, inputs, tools, { ...settings, stamp: { commit: "x", time: 5 } })],
+    // so keys made before platform properties existed still match
+    [
+      "no platform properties given as empty ones",
+      () => key({ ...action, execProperties: {} }, inputs, tools, { ...settings, execProperties: {} }),
+    ],
   ])("does not change with %s", (_what, variant) => {
     expect(variant()).toBe(base);
+  });
+
+  it("takes a target's platform properties over hb.config.ts's, in any order written", () => {
+    const config = { ...settings, execProperties: { pool: "small", OSFamily: "linux" } };
+    const overridden = key({ ...action, execProperties: { pool: "big" } }, inputs, tools, config);
+    expect(overridden).toBe(key(action, inputs, tools, { ...settings, execProperties: { OSFamily: "linux", pool: "big" } }));
+    expect(overridden).not.toBe(key(action, inputs, tools, config));
   });
 
   it("leaves the host fingerprint out in strict mode, so hits are portable", () => {

@@ -20,6 +20,8 @@ export interface Platform {
   arch: string;
   sandbox: SandboxMode;
   network: boolean;
+  /** REAPI platform properties (exec_properties over hb.config.ts's execProperties); absent when none */
+  properties?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -63,10 +65,19 @@ export function encodeActionKeyMaterial(m: ActionKeyMaterial): string {
     ["toolchains", files(m.toolchains)],
     ["outputs", [...m.outputs].sort()],
     ["outputDirs", [...m.outputDirs].sort()],
-    ["platform", [m.platform.os, m.platform.arch, m.platform.sandbox, m.platform.network]],
+    // properties only when there are some, so the keys of actions without any stay what they were
+    ["platform", [m.platform.os, m.platform.arch, m.platform.sandbox, m.platform.network, ...sortedProperties(m.platform.properties)]],
     ["host", m.hostFingerprint ?? null],
     ["content", m.content ? [m.content.hash, m.content.executable] : null],
   ]);
+}
+
+/** Platform properties as REAPI orders them: by name; [] when there are none. */
+export function sortedProperties(p: Readonly<Record<string, string>> | undefined): { name: string; value: string }[] {
+  if (!p) return [];
+  return Object.keys(p)
+    .sort()
+    .map((name) => ({ name, value: p[name]! }));
 }
 
 export function actionKey(m: ActionKeyMaterial): string {

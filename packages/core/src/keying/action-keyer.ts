@@ -46,6 +46,8 @@ export interface KeyerOptions {
   npmInstallKey?: (a: NpmInstallAction) => string[];
   toolchains: ReadonlyMap<string, ResolvedToolchain>;
   forbidden: Forbidden;
+  /** hb.config.ts's `execProperties` (and --exec-property): platform properties of every run action */
+  execProperties?: Readonly<Record<string, string>>;
   /** the digests of generated files this build knows: a file, or the files of an output directory */
   generated(path: ExecPath): OutputFile | readonly OutputFile[] | undefined;
 }
@@ -91,6 +93,7 @@ export class ActionKeyer {
       tmpdir: unsandboxed ? join(sandboxDir, "tmp") : "/tmp",
       hostFingerprint: () => (this.hostPrint ??= hostFingerprint(this.opts.stats)),
       npmInstall: a.kind === "npm_install" ? (this.opts.npmInstallKey?.(a) ?? []) : undefined,
+      execProperties: this.opts.execProperties,
     });
     return { key: actionKey(material), material, mode, files, dirBinds, sourceStats };
   }

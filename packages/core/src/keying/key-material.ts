@@ -24,12 +24,14 @@ export interface KeySettings {
   tmpdir: string;
   /** digest of the host's os-release and package database (not used in strict mode) */
   hostFingerprint: () => string;
+  /** hb.config.ts's `execProperties`: every run action's platform properties, under its target's own */
+  execProperties?: Readonly<Record<string, string>>;
 }
 
 /**
  * What enters an action's key: its argv; the complete env it gets (declared + determinism env,
  * PATH from its tools); each input's, tool's and toolchain's path, digest and executable bit; its outputs;
- * the platform; and, outside strict mode, the host fingerprint. Not its label, mnemonic or
+ * the platform (with its REAPI platform properties); and, outside strict mode, the host fingerprint. Not its label, mnemonic or
  * progress message, nor where the workspace is.
  */
 export function keyMaterial(
@@ -83,7 +85,14 @@ export function keyMaterial(
     ...determinismEnv({ sourceDateEpoch: stamped ? s.stamp!.time : s.sourceDateEpoch, path, home: s.home, tmpdir: s.tmpdir }),
   };
   if (stamped) env.HB_GIT_COMMIT = s.stamp!.commit;
-  const platform: Platform = { os: process.platform, arch: process.arch, sandbox: s.mode, network: false };
+  const properties = { ...s.execProperties, ...a.execProperties };
+  const platform: Platform = {
+    os: process.platform,
+    arch: process.arch,
+    sandbox: s.mode,
+    network: false,
+    ...(Object.keys(properties).length > 0 ? { properties } : {}),
+  };
   return {
     argv: a.argv,
     env,

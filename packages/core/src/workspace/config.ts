@@ -23,6 +23,12 @@ export interface WorkspaceConfig {
   release?: ReleaseConfig;
   /** limits of BUILD.ts evaluation, which runs code nobody may have reviewed */
   loading?: LoadingConfig;
+  /**
+   * REAPI platform properties of every action, under a target's own `exec_properties`: what a
+   * remote executor's workers must offer (`{ "container-image": "docker://...", OSFamily: "linux" }`).
+   * They enter the action key.
+   */
+  execProperties?: Record<string, string>;
 }
 
 export interface CacheConfig {
@@ -162,6 +168,8 @@ const NESTED: Partial<
 
 const KEYS: Record<keyof WorkspaceConfig, (v: unknown) => boolean> = {
   ignore: stringList,
+  execProperties: (v) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) && Object.entries(v).every(([k, x]) => k !== "" && typeof x === "string"),
   sourceDateEpoch: (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0,
   // "none" only on the command line: hb.config.ts comes with every change, a pull request's too
   sandbox: (v) => v === "default" || v === "strict",
@@ -206,6 +214,7 @@ const EXPECTED: Record<keyof WorkspaceConfig, string> = {
   cache: 'an object { maxSize?: bytes or a string such as "10GiB" }',
   release: "an object { targets: ['//app:package'], policy?: { builders: { id: [pem files] }, corroboration?, ... } }",
   loading: "an object { timeoutSeconds?: 1-3600, memoryMiB?: 64-16384 }",
+  execProperties: 'an object from property name to string, e.g. { "container-image": "docker://node:20" }',
 };
 
 /** Checks the shape of a config object; `file` names it in errors. */

@@ -196,6 +196,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   let limits: RecordLimits;
   let fetched: FetchedInput[] = [];
   let npm: NpmConfig | undefined;
+  let execProperties: Record<string, string> | undefined;
   {
     const lock = await lockOutputBase(workspace.outputBase, () => undefined, opts.signal);
     const base = new OutputBase(workspace.outputBase);
@@ -212,6 +213,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
       });
       graph = analysis.graph;
       npm = analysis.config.npm;
+      execProperties = analysis.config.execProperties;
       mode = opts.sandbox ?? analysis.config.sandbox ?? "default";
       epoch = analysis.config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
       limits = recordLimits(analysis.config);
@@ -262,6 +264,7 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
           mode,
           sourceDateEpoch: epoch,
           stamp,
+          execProperties,
           jobs: opts.jobs,
           keepGoing: true,
           signal: opts.signal,

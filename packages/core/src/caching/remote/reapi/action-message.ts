@@ -3,6 +3,7 @@ import { posix } from "node:path";
 import type { ActionResult as HbResult, OutputFile as HbFile } from "../../../base/action-result";
 import { symlinkEntry } from "../../../base/action-result";
 import type { RunAction } from "../../../base/graph";
+import { sortedProperties } from "../../../keying/action-key";
 import type { KeyedAction } from "../../../keying/action-keyer";
 import type { LocalCas } from "../../local-cas";
 import type { BlobSource } from "./cas-client";
@@ -68,10 +69,10 @@ export interface ActionMessage {
 /**
  * The REAPI Action for a keyed `run` action: argv, the complete env, the input root as a Merkle
  * tree of Directories (paths as in hb's execroot), the declared outputs and the platform
- * properties. hb's action key is its salt, so what the key covers beyond the Action (the host
+ * properties the key holds. hb's action key is its salt, so what the key covers beyond the Action (the host
  * fingerprint outside strict mode, toolchain pins, hb's action semantics) keeps results apart.
  */
-export function actionMessage(a: RunAction, keyed: KeyedAction, cas: LocalCas, platform: Readonly<Record<string, string>>): ActionMessage {
+export function actionMessage(a: RunAction, keyed: KeyedAction, cas: LocalCas): ActionMessage {
   const sizes = new Map([...keyed.material.inputs, ...keyed.material.tools, ...keyed.material.toolchains].map((f) => [f.path, f.size]));
   const inputs: BlobSource[] = [];
   const entries: TreeEntry[] = keyed.files.map((f) => {
@@ -82,9 +83,7 @@ export function actionMessage(a: RunAction, keyed: KeyedAction, cas: LocalCas, p
     return { path: f.path, digest, executable: f.executable };
   });
   const tree = merkleTree(entries);
-  const properties = Object.entries(platform)
-    .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
-    .map(([name, value]) => ({ name, value }));
+  const properties = sortedProperties(keyed.material.platform.properties);
   const env = Object.entries(keyed.material.env)
     .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
     .map(([name, value]) => ({ name, value }));

@@ -25,8 +25,6 @@ export interface GrpcCacheOptions {
   trustedKeys: ReadonlyMap<string, readonly KeyObject[]>;
   /** instances whose engine-made results are used unsigned (remoteCache.trustEngine); never a PR's */
   trustEngine: ReadonlySet<string>;
-  /** REAPI platform properties every action gets (the worker's container image, say) */
-  platform: Readonly<Record<string, string>>;
 }
 
 /**
@@ -77,7 +75,7 @@ export class GrpcRemoteCache extends TeamCacheBase implements TeamCache {
 
   async lookup(action: ActionSpec, keyed: KeyedAction, cas: LocalCas, epoch: number): Promise<TeamCacheHit | undefined> {
     if (this.stats.unavailable || action.kind !== "run") return undefined;
-    const { actionDigest } = actionMessage(action, keyed, cas, this.opts.platform);
+    const { actionDigest } = actionMessage(action, keyed, cas);
     for (const instance of this.opts.readInstances) {
       let found: ReapiResult;
       try {
@@ -145,7 +143,7 @@ export class GrpcRemoteCache extends TeamCacheBase implements TeamCache {
   async upload(action: ActionSpec, keyed: KeyedAction, result: ActionResult, cas: LocalCas): Promise<void> {
     if (!this.opts.upload || !this.opts.signingKey || this.uploadRefused || this.stats.unavailable || action.kind !== "run") return;
     const { instance } = this.opts;
-    const message = actionMessage(action, keyed, cas, this.opts.platform);
+    const message = actionMessage(action, keyed, cas);
     const entry = signAcEntry({ actionKey: keyed.key, instance, semanticsVersion: ACTION_SEMANTICS_VERSION, result }, this.opts.signingKey);
     const entryDigest = digestOf(entry);
     const { result: reapi, trees } = reapiResult(result, {
