@@ -15,6 +15,7 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
+import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase } from "../packages/core/src/base/database";
@@ -77,6 +78,82 @@ describe("hb build: incremental", () => {
     expect(summary(await hb(ws, ["build", "//...", `--sandbox=${sandbox}`])).executed).toBe(4);
     await hb(ws, ["build", "//...", `--sandbox=${sandbox}`, "--report", "r.json"]);
     expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8"))).toMatchObject({ executed: 0, upToDate: true });
+  });
+
+  it("keys again only what an edit reaches: the rest stands as the last clean build left it, with the keys a full build finds", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const old = (Date.now() - 60_000) / 1000;
+    const age = (...files: string[]) => files.forEach((f) => utimesSync(join(ws, f), old, old));
+    age("a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts");
+    const report = () => JSON.parse(readFileSync(join(ws, "r.json"), "utf8"));
+    const keys = () => Object.fromEntries((report().actionList as { label: string; key: string }[]).map((a) => [a.label, a.key]));
+    await hb(ws, ["build", "//...", "--report", "r.json"]);
+    const full = keys();
+
+    writeFileSync(join(ws, "d/d.txt"), "DEE\n");
+    age("d/d.txt");
+    const edited = await hb(ws, ["build", "//...", "--report", "r.json"]);
+    expect(executedLabels(edited)).toEqual(["//d:d"]);
+    expect(summary(edited)).toEqual({ actions: 4, executed: 1, cached: 3, failed: 0 });
+    const after = keys();
+    expect({ ...after, "//d:d": undefined }).toEqual({ ...full, "//d:d": undefined });
+    expect(after["//d:d"]).not.toBe(full["//d:d"]);
+    expect(readFileSync(join(ws, "hb-out/d/d.out"), "utf8")).toBe("DEE\n");
+    // a full keying of the same tree (another checkout, no snapshot) finds the same keys
+    const twin = makeWorkspace({ ...CHAIN, "d/d.txt": "DEE\n" });
+    await hb(twin, ["build", "//...", "--report", "r.json"]);
+    expect(
+      JSON.parse(readFileSync(join(twin, "r.json"), "utf8"))
+        .actionList.map((a: { key: string }) => a.key)
+        .sort(),
+    ).toEqual(Object.values(after).sort());
+
+    // what reads a re-run action's outputs is keyed again: early cutoff still stops at equal bytes
+    writeFileSync(join(ws, "a/a.txt"), "One\n");
+    age("a/a.txt");
+    const cutoff = await hb(ws, ["build", "//..."]);
+    expect(executedLabels(cutoff)).toEqual(["//a:a", "//b:b"]);
+    expect(summary(cutoff)).toMatchObject({ executed: 2, cached: 2 });
+
+    // an output gone from hb-out/ is put back from the cache; everything else stands
+    rmSync(join(ws, "hb-out/c/c.out"), { force: true });
+    const restored = await hb(ws, ["build", "//..."]);
+    expect(summary(restored)).toMatchObject({ executed: 0, cached: 4 });
+    expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
+  });
+
+  it("runs again an action, standing or cached, whose outputs an action to run needs and the CAS lost", async () => {
+    const ws = makeWorkspace({
+      "x/BUILD.ts": G + 'genrule({ name: "x", srcs: ["x.txt"], outs: ["x.out"], cmd: "cat $< > $@" });\n',
+      "x/x.txt": "ex\n",
+      "y/BUILD.ts": G + 'genrule({ name: "y", srcs: ["//x", "y.txt"], outs: ["y.out"], cmd: "cat $(SRCS) > $@" });\n',
+      "y/y.txt": "why\n",
+    });
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["x/x.txt", "y/y.txt", "x/BUILD.ts", "y/BUILD.ts", "hb.config.ts"]) utimesSync(join(ws, f), old, old);
+    // an output base on another file system: hb-out/ holds copies, so losing a blob moves no output's ctime
+    const base = mkdtempSync("/dev/shm/hb-test-base-");
+    try {
+      const build = () => hb(ws, ["build", "//...", "--output-base", base]);
+      await build();
+      const blob = createHash("sha256").update("ex\n").digest("hex");
+      rmSync(join(base, "cas", blob.slice(0, 2), blob));
+      writeFileSync(join(ws, "y/y.txt"), "WHY\n");
+      utimesSync(join(ws, "y/y.txt"), old, old);
+      const r = await build();
+      expect(r.exitCode, r.output).toBe(0);
+      expect(executedLabels(r)).toEqual(["//x:x", "//y:y"]);
+      expect(readFileSync(join(ws, "hb-out/y/y.out"), "utf8")).toBe("ex\nWHY\n");
+      // a request with no snapshot yet keys everything: the cached //x:x, in place in hb-out/, is a miss
+      rmSync(join(base, "cas", blob.slice(0, 2), blob));
+      writeFileSync(join(ws, "y/y.txt"), "Why\n");
+      const full = await hb(ws, ["build", "//y:y", "--output-base", base]);
+      expect(full.exitCode, full.output).toBe(0);
+      expect(executedLabels(full)).toEqual(["//x:x", "//y:y"]);
+      expect(readFileSync(join(ws, "hb-out/y/y.out"), "utf8")).toBe("ex\nWhy\n");
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   it("rebuilds, not crashes, when a file stands where a directory of the last build was (hb-out/ or sources)", async () => {

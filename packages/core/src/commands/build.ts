@@ -11,7 +11,7 @@ import { OutputBase } from "../caching/output-base";
 import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { RACY_MARGIN_MS } from "../base/racy";
-import { type NoopSnapshot, loadNoopSnapshot, noopKey, saveNoopSnapshot } from "./noop";
+import { type NoopSnapshot, checkNoopSnapshot, noopKey, saveNoopSnapshot, settledActions, unchanged } from "./noop";
 import type { ProvenanceRequest } from "./sign-provenance";
 import { type BuildRequest, executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
@@ -88,8 +88,9 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       execProperties: plan.execProperties ?? null,
       tests: opts.tests === true,
     });
-    const snapshot = fastPath ? loadNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
-    if (snapshot) {
+    const check = fastPath ? checkNoopSnapshot(base.db, snapKey, workspace.root, base.stats) : undefined;
+    if (check && unchanged(check)) {
+      const { snapshot } = check;
       opts.events?.planned?.(snapshot.actions);
       const tests = snapshot.tests?.map((t) => ({ ...t, status: "cached" as const, durationMs: 0 }));
       const report: BuildReport = {
@@ -119,7 +120,23 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       import("../execution/executor"),
       import("./sign-provenance"),
     ]);
-    const exec = await executeActions(executeOptions(opts, workspace, base, config, graph, plan, opts.events));
+    const options = executeOptions(opts, workspace, base, config, graph, plan, opts.events);
+    // the incremental fast path: what reads nothing that changed stands, unkeyed
+    const settled =
+      check &&
+      settledActions(
+        graph,
+        options,
+        check,
+        workspace.root,
+        (key) => base!.ac.get(key),
+        (f) => !!base!.cas.get(f, f.executable),
+      );
+    if (settled) for (const [path, st] of check!.unchanged) base.stats.saw(path, st);
+    const exec = await executeActions({ ...options, settled: settled && new Map([...settled].map(([id, s]) => [id, s.result])) });
+    // settled actions are cache hits, as the full path would find them
+    for (const [id, { key, result }] of settled ?? [])
+      exec.outcomes.push({ action: graph.actions[id]!, status: "cached", key, result, durationMs: 0 });
     warnFutureFiles(base, workspace.root, opts.events);
 
     const failedOutcomes = exec.outcomes.filter((o) => o.status === "failed" && o.error);
@@ -203,7 +220,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     }
     if (tests) report.tests = tests;
     const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
-    saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes.length, exec.materialized, targets, tests) : undefined);
+    saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes, exec.materialized, targets, tests) : undefined);
     base.collectGarbage({ maxBytes: cacheMaxBytes(config) });
     report.durationMs = Date.now() - started;
     appendRunRecord(base.dir, report, recordLimits(config));
@@ -249,12 +266,13 @@ function warnFutureFiles(base: OutputBase, root: string, events: BuildEvents | u
  */
 function snapshotOf(
   base: OutputBase,
-  actions: number,
+  outcomes: readonly ActionOutcome[],
   materialized: OutputFacts[] | undefined,
   targets: TargetReport[],
   tests: TestResult[] | undefined,
 ): NoopSnapshot | undefined {
   if (!materialized || base.stats.changedDuringBuild) return undefined;
   const files: NoopSnapshot["files"] = [...base.stats.seen].map(([path, st]) => [path, st.size, st.mtimeMs, st.ctimeMs, st.ino]);
-  return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions, targets, tests };
+  const keys = outcomes.flatMap((o): [number, string][] => (o.key ? [[o.action.id, o.key]] : []));
+  return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions: outcomes.length, targets, tests, keys };
 }

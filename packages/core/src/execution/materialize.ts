@@ -9,6 +9,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statSync,
   copyFileSync,
   constants,
   symlinkSync,
@@ -147,6 +148,16 @@ export class Materializer {
     }
   }
 
+  /** Whether the blob of `file` is still in the CAS: the very inode in hb-out/ (a hardlink), or a file beside it. */
+  private blobKept(file: OutputFile, ino: number): boolean {
+    const kept = (executable: boolean) => {
+      const blob = statSync(this.cas.blobPath(file.hash, executable), { throwIfNoEntry: false });
+      return blob !== undefined && (blob.ino === ino || blob.size === file.size);
+    };
+    // an executable blob is made from the plain one on first use
+    return kept(file.executable) || (file.executable && kept(false));
+  }
+
   private put(file: OutputFile): boolean {
     const abs = join(this.root, file.path);
     const dir = dirname(abs);
@@ -158,8 +169,13 @@ export class Materializer {
         // the same bytes may now be wanted with another executable bit (another blob)
         const modeFits = file.symlink !== undefined || ((st.mode & 0o111) !== 0) === file.executable;
         if (st.ino === row.ino && st.size === row.size && st.mtimeMs === row.mtimeMs && st.ctimeMs === row.ctimeMs && modeFits) {
-          // in place already: its blob is still this build's, not the cache's to evict
-          if (file.symlink === undefined) this.cas.markUsed(file.hash, file.executable);
+          if (file.symlink === undefined) {
+            // a copy (hb-out/ on another file system than the CAS) stays put when its blob is
+            // lost, and an action reading it stages the blob: lost, it is a miss like any other
+            if (!this.blobKept(file, st.ino)) return false;
+            // in place already: its blob is still this build's, not the cache's to evict
+            this.cas.markUsed(file.hash, file.executable);
+          }
           return true;
         }
       } catch {
