@@ -171,10 +171,12 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     }
     // an attestation left beside an output this build made other bytes of would vouch for bytes no longer there
     if (!provenance) {
+      // a settled action's outputs are the bytes the last clean build left and looked at
+      const kept = new Set([...(settled?.values() ?? [])].flatMap((s) => s.result.files.map((f) => f.path)));
       removeStaleAttestations(
         workspace.root,
         base.db,
-        targets.flatMap((t) => t.outputs.filter((o) => o.path.startsWith("hb-out/"))),
+        targets.flatMap((t) => t.outputs.filter((o) => o.path.startsWith("hb-out/") && !kept.has(o.path))),
       );
     }
     const report: BuildReport = {

@@ -23,7 +23,10 @@ export function npmPolicy(npm: NpmConfig | undefined, root: string): LockfilePol
     registry: npm?.registry ?? DEFAULT_NPM_REGISTRY,
     allowUnpinned: npm?.allowUnpinned ?? [],
     pins: readHbLock(root),
-    platform: hostPlatform(),
+    // asked of node's diagnostic report (5 ms): only where a lockfile is read
+    get platform() {
+      return hostPlatform();
+    },
   };
 }
 
