@@ -173,6 +173,14 @@ describe("npm_deps", () => {
     expect(again.exitCode, again.output).toBe(0);
     expect(again.stderr).not.toContain("pinned");
     expect(summary(again).executed).toBe(0);
+    // a pin edited in review is seen by the next build, whose npm_install key it enters: no no-op
+    const pins = readFileSync(join(ws, "hb.lock.json"), "utf8");
+    writeFileSync(join(ws, "hb.lock.json"), pins.replace(sri(leftPad), sri(inner)));
+    const edited = await hb(ws, ["build", "--locked", "//app:use"]);
+    expect(edited.exitCode, edited.output).toBe(1);
+    expect(edited.stderr).toMatch(/left-pad-1\.0\.0\.tgz .* does not match its pinned sha512/);
+    writeFileSync(join(ws, "hb.lock.json"), pins);
+    expect((await hb(ws, ["build", "--locked", "//app:use"])).exitCode).toBe(0);
 
     // another machine (a fresh output base) fetching other bytes for the pinned URL fails, naming the package
     server!.close();

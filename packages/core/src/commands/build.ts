@@ -1,4 +1,6 @@
-import { relative } from "node:path";
+import { statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { HB_LOCK_FILE } from "../fetch/hb-lock";
 import type { ActionGraph } from "../base/graph";
 import { asDiskFull } from "../base/disk-full";
 import { ExitCode, HbError, type Warning } from "../base/errors";
@@ -11,7 +13,7 @@ import { OutputBase } from "../caching/output-base";
 import { openWorkspace, type Workspace } from "../workspace/workspace";
 import { analyzeWorkspace } from "./analyze";
 import { RACY_MARGIN_MS } from "../base/racy";
-import { type NoopSnapshot, checkNoopSnapshot, noopKey, saveNoopSnapshot, settledActions, unchanged } from "./noop";
+import { ABSENT, type NoopSnapshot, checkNoopSnapshot, noopKey, saveNoopSnapshot, settledActions, unchanged } from "./noop";
 import type { ProvenanceRequest } from "./sign-provenance";
 import { type BuildRequest, executeOptions, hiddenKeys, nonTestFailure, planBuild, targetReports, testResults } from "./build-plan";
 import type { BuildReport, TargetReport, TestResult } from "./report";
@@ -222,7 +224,11 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     }
     if (tests) report.tests = tests;
     const clean = exitCode === ExitCode.ok && !exec.interrupted && exec.incidents.length === 0 && !opts.audit;
-    saveNoopSnapshot(base.db, snapKey, clean ? snapshotOf(base, exec.outcomes, exec.materialized, targets, tests) : undefined);
+    saveNoopSnapshot(
+      base.db,
+      snapKey,
+      clean ? snapshotOf(base, workspace.root, exec.outcomes, exec.materialized, targets, tests) : undefined,
+    );
     base.collectGarbage({ maxBytes: cacheMaxBytes(config) });
     report.durationMs = Date.now() - started;
     appendRunRecord(base.dir, report, recordLimits(config));
@@ -268,6 +274,7 @@ function warnFutureFiles(base: OutputBase, root: string, events: BuildEvents | u
  */
 function snapshotOf(
   base: OutputBase,
+  root: string,
   outcomes: readonly ActionOutcome[],
   materialized: OutputFacts[] | undefined,
   targets: TargetReport[],
@@ -275,6 +282,11 @@ function snapshotOf(
 ): NoopSnapshot | undefined {
   if (!materialized || base.stats.changedDuringBuild) return undefined;
   const files: NoopSnapshot["files"] = [...base.stats.seen].map(([path, st]) => [path, st.size, st.mtimeMs, st.ctimeMs, st.ino]);
+  // hb.lock.json's pins enter npm_install keys, and it is read whole, not through the stat cache;
+  // present or not, as it is now: the fetch step may have just pinned into it
+  const lock = join(root, HB_LOCK_FILE);
+  const st = statSync(lock, { throwIfNoEntry: false });
+  if (!base.stats.seen.has(lock)) files.push(st ? [lock, st.size, st.mtimeMs, st.ctimeMs, st.ino] : [lock, ABSENT, 0, 0, 0]);
   const keys = outcomes.flatMap((o): [number, string][] => (o.key ? [[o.action.id, o.key]] : []));
   return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions: outcomes.length, targets, tests, keys };
 }

@@ -21,7 +21,7 @@ import type { TargetReport, TestResult } from "./report";
  */
 export interface NoopSnapshot {
   recordedAtMs: number;
-  /** [absolute path, size, mtime, ctime, inode] */
+  /** [absolute path, size, mtime, ctime, inode]; size ABSENT for a file looked for and not found */
   files: [string, number, number, number, number][];
   outputs: OutputFacts[];
   actions: number;
@@ -30,6 +30,9 @@ export interface NoopSnapshot {
   /** [action id, key] of every action the build needed */
   keys?: [number, string][];
 }
+
+/** The size of a file the build looked for and did not find. */
+export const ABSENT = -1;
 
 /** What the last clean build's snapshot says of the files now. */
 export interface SnapshotCheck {
@@ -68,6 +71,7 @@ export function checkNoopSnapshot(db: Database, key: string, root: string, stats
     for (const [path, size, mtimeMs, ctimeMs, ino] of snapshot.files) {
       const st = statSync(path, { throwIfNoEntry: false });
       if (st) stats.prime(path, st);
+      else if (size === ABSENT) continue;
       if (
         !st ||
         st.size !== size ||
