@@ -1,12 +1,13 @@
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
-import { decode } from "../packages/core/src/caching/remote/reapi/proto";
+import { entryPath, storeLayout } from "../packages/cache-server/src/storage/layout";
+import { type ActionResult, type Digest, decode, encode, pack, unpack } from "../packages/core/src/caching/remote/reapi/proto";
 import { type FaultProxy, type FaultRules, startFaultProxy } from "./grpc-fault-proxy";
-import { hb, makeWorkspace } from "./helpers";
+import { hb, makeWorkspace, summary } from "./helpers";
 
 // hb's REAPI client against hb's own server behind a proxy that breaks what passes (see
 // grpc-fault-proxy.ts). Whatever the fault, the build must not end with a wrong or missing
@@ -74,13 +75,39 @@ beforeAll(async () => {
 });
 
 /** A fresh workspace built with `url` as its remote executor. */
-async function remoteBuild(url: string, extra: string[] = []) {
-  const ws = makeWorkspace(FILES);
+async function remoteBuild(url: string, extra: string[] = [], config?: string) {
+  const ws = makeWorkspace(FILES, config);
   const run = await hb(ws, ["build", "//...", "--remote-executor", url, "-j", "8", "--report", "report.json", ...extra]);
   return { ws, run };
 }
 
 const operation = (bytes: Buffer) => decode("google.longrunning.Operation", bytes);
+
+/** The result a finished Operation carries. */
+function operationResult(bytes: Buffer): ActionResult | undefined {
+  const op = operation(bytes);
+  return (op.done && unpack(`${V2}.ExecuteResponse`, op.response)?.result) || undefined;
+}
+
+/** The Operation with its result's output files named by `digest`. */
+function withOutputs(bytes: Buffer, digest: (d: Digest) => Digest): Buffer {
+  const op = operation(bytes);
+  const res = unpack(`${V2}.ExecuteResponse`, op.response)!;
+  const result = { ...res.result!, output_files: res.result!.output_files.map((f) => ({ ...f, digest: digest(f.digest!) })) };
+  return encode("google.longrunning.Operation", { ...op, response: pack(`${V2}.ExecuteResponse`, { ...res, result }) });
+}
+
+/** A digest of the file's size whose bytes no one stored. */
+function lost(d: Digest): Digest {
+  return { hash: createHash("sha256").update(`not stored: ${d.hash}`).digest("hex"), size_bytes: d.size_bytes };
+}
+
+/** Removes a blob from the server's store, as an eviction or a lost disk would. */
+function evict(server: TestServer, d: Digest): void {
+  rmSync(entryPath(storeLayout(server.dir), { instance: "", kind: "cas", hash: d.hash }), { force: true });
+}
+
+const MISSING_OUTPUT = /remote execution of \/\/\S+: blob \S+ is not on the server; running it locally/g;
 
 describe("REAPI remote execution through faults", () => {
   it.each([
@@ -134,5 +161,100 @@ describe("REAPI remote execution through faults", () => {
     expect(run.stderr.match(/remote execution of \/\/\S+: .*; running it locally/g), run.stderr).toHaveLength(ACTIONS);
     expect(proxy.count("Execute") + proxy.count("WaitExecution")).toBe(6 * ACTIONS);
     expect(outputs(ws)).toEqual(expected);
+  });
+
+  it("an ExecuteResponse whose output files are not in the CAS: each action runs locally, to the same bytes", async () => {
+    const { proxy } = await setup({
+      streamed: (method, message) =>
+        method === "Execute" && operationResult(message) ? { message: withOutputs(message, lost) } : undefined,
+    });
+    const { ws, run } = await remoteBuild(proxy.url);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stderr.match(MISSING_OUTPUT), run.stderr).toHaveLength(ACTIONS);
+    expect(summary(run)).toMatchObject({ executed: ACTIONS, failed: 0 });
+    expect(outputs(ws)).toEqual(expected);
+  });
+
+  it("outputs the server's CAS lost after the action ran (big.bin's read through ByteStream too): each action runs locally, to the same bytes", async () => {
+    const box: { server?: TestServer } = {};
+    const { server, proxy } = await setup({
+      // each result's largest output: a.out, c.out (batch reads) and big.bin (ByteStream)
+      streamed: (method, message) => {
+        const files = (method === "Execute" && operationResult(message)?.output_files) || [];
+        const largest = files.sort((x, y) => y.digest!.size_bytes - x.digest!.size_bytes)[0];
+        if (largest) evict(box.server!, largest.digest!);
+        return undefined;
+      },
+    });
+    box.server = server;
+    const { ws, run } = await remoteBuild(proxy.url);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stderr.match(MISSING_OUTPUT), run.stderr).toHaveLength(ACTIONS);
+    expect(run.stderr).toContain(`blob ${expected["b/big.bin"]}/5488895 is not on the server`);
+    expect(summary(run)).toMatchObject({ executed: ACTIONS, failed: 0 });
+    expect(outputs(ws)).toEqual(expected);
+  });
+
+  it("a signed cached result whose outputs the CAS lost after GetActionResult: refused as missing-blob, built locally to the same bytes", async () => {
+    const box: { server?: TestServer } = {};
+    const { server, proxy } = await setup({
+      response: (method, response) => {
+        if (method === "GetActionResult")
+          for (const f of decode(`${V2}.ActionResult`, response).output_files) evict(box.server!, f.digest!);
+        return response;
+      },
+    });
+    box.server = server;
+    const ci = makeWorkspace(FILES);
+    expect((await hb(ci, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+    const up = await hb(ci, [
+      "build",
+      "//...",
+      "--remote-cache",
+      server.server.grpcUrl!,
+      "--remote-upload",
+      "--signing-key",
+      "keys/private.pem",
+    ]);
+    expect(up.exitCode, up.output).toBe(0);
+
+    const dev = makeWorkspace(FILES);
+    const run = await hb(dev, [
+      "build",
+      "//...",
+      "--remote-cache",
+      proxy.url,
+      "--trusted-key",
+      join(ci, "keys/public.pem"),
+      "--report",
+      "report.json",
+    ]);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(proxy.count("GetActionResult")).toBe(ACTIONS);
+    expect(summary(run)).toEqual({ actions: ACTIONS, executed: ACTIONS, cached: 0, failed: 0 });
+    expect(report(dev).remote).toMatchObject({ hits: 0, rejected: { "missing-blob": ACTIONS } });
+    expect(outputs(dev)).toEqual(expected);
+  });
+
+  it("an engine's cached result (trustEngine) naming outputs not in the CAS: refused as missing-blob, built locally to the same bytes", async () => {
+    const { server, proxy } = await setup({
+      response: (method, response) => {
+        if (method !== "GetActionResult") return response;
+        const r = decode(`${V2}.ActionResult`, response);
+        return encode(`${V2}.ActionResult`, { ...r, output_files: r.output_files.map((f) => ({ ...f, digest: lost(f.digest!) })) });
+      },
+    });
+    // the engine's results, in the server's action cache
+    const first = await remoteBuild(server.server.grpcUrl!);
+    expect(first.run.exitCode, first.run.output).toBe(0);
+
+    const config = `export default { remoteCache: { url: "${proxy.url}", trustEngine: { "": true } } };\n`;
+    const dev = makeWorkspace(FILES, config);
+    const run = await hb(dev, ["build", "//...", "--report", "report.json"]);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(proxy.count("GetActionResult")).toBe(ACTIONS);
+    expect(summary(run)).toEqual({ actions: ACTIONS, executed: ACTIONS, cached: 0, failed: 0 });
+    expect(report(dev).remote).toMatchObject({ hits: 0, rejected: { "missing-blob": ACTIONS } });
+    expect(outputs(dev)).toEqual(expected);
   });
 });
