@@ -22,8 +22,11 @@ const FILES = {
     G +
     'genrule({ name: "b", srcs: ["//a"], outs: ["b.out", "big.bin"], cmd: "(cat $<; echo b) > $(location b.out); seq 1 800000 > $(location big.bin)" });\n',
   "c/BUILD.ts": G + 'genrule({ name: "c", outs: ["c.out"], cmd: "echo c > $@" });\n',
+  // an input over the batch limit: uploaded through ByteStream Write
+  "d/BUILD.ts": G + 'genrule({ name: "d", srcs: ["big.txt"], outs: ["d.out"], cmd: "wc -c < $< > $@" });\n',
+  "d/big.txt": Array.from({ length: 800_000 }, (_, i) => `${i}\n`).join(""),
 };
-const ACTIONS = 3;
+const ACTIONS = 4;
 
 const V2 = "build.bazel.remote.execution.v2";
 const UNAVAILABLE = { code: status.UNAVAILABLE, details: "the proxy says no" };
@@ -71,7 +74,7 @@ beforeAll(async () => {
   const run = await hb(local, ["build", "//...", "--report", "report.json"]);
   expect(run.exitCode, run.output).toBe(0);
   expected = outputs(local);
-  expect(Object.keys(expected).sort()).toEqual(["a/a.out", "b/b.out", "b/big.bin", "c/c.out"]);
+  expect(Object.keys(expected).sort()).toEqual(["a/a.out", "b/b.out", "b/big.bin", "c/c.out", "d/d.out"]);
 });
 
 /** A fresh workspace built with `url` as its remote executor. */
@@ -163,6 +166,37 @@ describe("REAPI remote execution through faults", () => {
     expect(outputs(ws)).toEqual(expected);
   });
 
+  it("the first two calls of every method answer UNAVAILABLE: each is tried again and every action still runs remotely", async () => {
+    const { proxy } = await setup({ refuse: (_method, _req, nth) => (nth <= 2 ? UNAVAILABLE : undefined) });
+    const { ws, run } = await remoteBuild(proxy.url);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stderr, run.stderr).not.toMatch(/locally|unavailable/);
+    for (const m of [
+      "GetCapabilities",
+      "GetActionResult",
+      "FindMissingBlobs",
+      "BatchUpdateBlobs",
+      "Write",
+      "Execute",
+      "BatchReadBlobs",
+      "Read",
+    ])
+      expect(proxy.count(m), m).toBeGreaterThan(2);
+    expect(report(ws).remote).toMatchObject({ executed: ACTIONS });
+    expect(outputs(ws)).toEqual(expected);
+  });
+
+  it("a server answering every call with UNAVAILABLE: said once for the cache and once for the executor, built locally to the same bytes", async () => {
+    const { proxy } = await setup({ refuse: () => UNAVAILABLE });
+    const { ws, run } = await remoteBuild(proxy.url);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stderr.match(/is unavailable/g), run.stderr).toHaveLength(2);
+    expect(run.stderr).toMatch(/remote cache grpc:\/\/\S+ is unavailable/);
+    expect(run.stderr).toMatch(/remote executor grpc:\/\/\S+ is unavailable/);
+    expect(summary(run)).toEqual({ actions: ACTIONS, executed: ACTIONS, cached: 0, failed: 0 });
+    expect(outputs(ws)).toEqual(expected);
+  });
+
   it("an ExecuteResponse whose output files are not in the CAS: each action runs locally, to the same bytes", async () => {
     const { proxy } = await setup({
       streamed: (method, message) =>
@@ -178,7 +212,7 @@ describe("REAPI remote execution through faults", () => {
   it("outputs the server's CAS lost after the action ran (big.bin's read through ByteStream too): each action runs locally, to the same bytes", async () => {
     const box: { server?: TestServer } = {};
     const { server, proxy } = await setup({
-      // each result's largest output: a.out, c.out (batch reads) and big.bin (ByteStream)
+      // each result's largest output: a.out, c.out, d.out (batch reads) and big.bin (ByteStream)
       streamed: (method, message) => {
         const files = (method === "Execute" && operationResult(message)?.output_files) || [];
         const largest = files.sort((x, y) => y.digest!.size_bytes - x.digest!.size_bytes)[0];
