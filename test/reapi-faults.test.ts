@@ -186,6 +186,30 @@ describe("REAPI remote execution through faults", () => {
     expect(outputs(ws)).toEqual(expected);
   });
 
+  it.each([
+    ["Execute answers UNAVAILABLE", { refuse: (method: string) => (method === "Execute" ? UNAVAILABLE : undefined) }],
+    [
+      "every execution stream is cut with UNAVAILABLE",
+      { streamed: (method: string) => (method === "Execute" || method === "WaitExecution" ? { drop: true, cut: UNAVAILABLE } : undefined) },
+    ],
+  ])(
+    "an executor that keeps failing (%s) is given up, said once, and the build runs locally to the same bytes",
+    async (_, rules: FaultRules) => {
+      const { proxy } = await setup(rules);
+      const { ws, run } = await remoteBuild(proxy.url);
+      expect(run.exitCode, run.output).toBe(0);
+      expect(
+        run.stderr.match(/remote executor grpc:\/\/\S+ is unavailable \(UNAVAILABLE: the proxy says no\); running actions locally/g),
+        run.stderr,
+      ).toHaveLength(1);
+      expect(run.stderr, run.stderr).not.toMatch(/running it locally/);
+      // the actions after those already trying it do not try it
+      expect(proxy.count("Execute")).toBeLessThan(6 * ACTIONS);
+      expect(summary(run)).toEqual({ actions: ACTIONS, executed: ACTIONS, cached: 0, failed: 0 });
+      expect(outputs(ws)).toEqual(expected);
+    },
+  );
+
   it("a server answering every call with UNAVAILABLE: said once for the cache and once for the executor, built locally to the same bytes", async () => {
     const { proxy } = await setup({ refuse: () => UNAVAILABLE });
     const { ws, run } = await remoteBuild(proxy.url);
