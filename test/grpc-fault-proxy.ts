@@ -27,10 +27,11 @@ import {
 // rewrite a unary response, rewrite or cut a server stream after one of its messages. Every call
 // is recorded in order, with its request (undefined for a client stream: ByteStream Write).
 
-/** An error status to answer with. */
+/** An error status to answer with (and trailers: grpc-status-details-bin, say). */
 export interface Fault {
   code: status;
   details: string;
+  metadata?: Metadata;
 }
 
 /** What a streamed message becomes: other bytes or none, and the stream cut after it (with an error, or "end": a clean end). */
@@ -68,8 +69,8 @@ export interface FaultProxy {
 const SERVICES = [CapabilitiesService, CasService, ActionCacheService, ExecutionService, ByteStreamService];
 const raw = (b: Buffer) => b;
 
-function asError(f: Fault, metadata = new Metadata()): ServiceError {
-  return Object.assign(new Error(f.details), { code: f.code, details: f.details, metadata });
+function asError(f: Fault): ServiceError {
+  return Object.assign(new Error(f.details), { code: f.code, details: f.details, metadata: f.metadata ?? new Metadata() });
 }
 
 /** The caller's metadata without what the transport sets itself. */
@@ -97,10 +98,14 @@ export async function startFaultProxy(upstreamUrl: string, rules: FaultRules = {
       upstream.close();
     },
   };
-  const arrive = (method: string, request: Buffer | undefined) => {
+  const arrive = async (method: string, request: Buffer | undefined): Promise<Fault | undefined> => {
     calls.push({ method, request });
     counts.set(method, (counts.get(method) ?? 0) + 1);
-    return proxy.rules.refuse?.(method, request, counts.get(method)!);
+    try {
+      return await proxy.rules.refuse?.(method, request, counts.get(method)!);
+    } catch (e) {
+      return { code: status.INTERNAL, details: `the proxy's rule failed: ${(e as Error).message}` };
+    }
   };
 
   for (const service of SERVICES) {
@@ -160,7 +165,7 @@ export async function startFaultProxy(upstreamUrl: string, rules: FaultRules = {
             chain = chain.then(() => {
               if (cut) return;
               if (s.code === status.OK) call.end();
-              else call.emit("error", asError({ code: s.code, details: s.details }, s.metadata));
+              else call.emit("error", asError({ code: s.code, details: s.details, metadata: s.metadata }));
             });
           });
           call.on("cancelled", () => {

@@ -5,6 +5,9 @@ import { status } from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
 import { entryPath, storeLayout } from "../packages/cache-server/src/storage/layout";
+import { CasClient } from "../packages/core/src/caching/remote/reapi/cas-client";
+import { ReapiChannel } from "../packages/core/src/caching/remote/reapi/channel";
+import { HB_ENTRY_TYPE_URL } from "../packages/core/src/caching/remote/reapi/entry-ref";
 import { type ActionResult, type Digest, decode, encode, pack, unpack } from "../packages/core/src/caching/remote/reapi/proto";
 import { type FaultProxy, type FaultRules, startFaultProxy } from "./grpc-fault-proxy";
 import { hb, makeWorkspace, summary } from "./helpers";
@@ -108,6 +111,25 @@ function lost(d: Digest): Digest {
 /** Removes a blob from the server's store, as an eviction or a lost disk would. */
 function evict(server: TestServer, d: Digest): void {
   rmSync(entryPath(storeLayout(server.dir), { instance: "", kind: "cas", hash: d.hash }), { force: true });
+}
+
+/** The Action an Execute names, as the server stores it. */
+function storedAction(server: TestServer, executeRequest: Buffer) {
+  const d = decode(`${V2}.ExecuteRequest`, executeRequest).action_digest!;
+  const path = entryPath(storeLayout(server.dir), { instance: "", kind: "cas", hash: d.hash });
+  return { digest: d, action: decode(`${V2}.Action`, readFileSync(path)) };
+}
+
+/** Once per action: `then` the first time an Execute names it. */
+function firstExecute(then: (req: Buffer) => ReturnType<NonNullable<FaultRules["refuse"]>>): FaultRules["refuse"] {
+  const seen = new Set<string>();
+  return (method, req) => {
+    if (method !== "Execute") return undefined;
+    const hash = decode(`${V2}.ExecuteRequest`, req!).action_digest!.hash;
+    if (seen.has(hash)) return undefined;
+    seen.add(hash);
+    return then(req!);
+  };
 }
 
 const MISSING_OUTPUT = /remote execution of \/\/\S+: blob \S+ is not on the server; running it locally/g;
@@ -314,5 +336,93 @@ describe("REAPI remote execution through faults", () => {
     expect(summary(run)).toEqual({ actions: ACTIONS, executed: ACTIONS, cached: 0, failed: 0 });
     expect(report(dev).remote).toMatchObject({ hits: 0, rejected: { "missing-blob": ACTIONS } });
     expect(outputs(dev)).toEqual(expected);
+  });
+
+  it("the Action, its Command, input tree and inputs are in the CAS when Execute names them, and a result's blobs when UpdateActionResult does", async () => {
+    const box: { cas?: CasClient } = {};
+    const gaps: string[] = [];
+    const checked = { Execute: 0, UpdateActionResult: 0 };
+    const lacking = async (what: string, digests: Digest[]) => {
+      for (const d of await box.cas!.findMissing(digests)) gaps.push(`${what} ${d.hash}`);
+    };
+    const { server, proxy } = await setup({
+      // checked with the server itself before the call goes on
+      refuse: async (method, req) => {
+        if (method === "Execute") {
+          checked.Execute++;
+          const digest = decode(`${V2}.ExecuteRequest`, req!).action_digest!;
+          if ((await box.cas!.findMissing([digest])).length > 0) return void gaps.push(`Action ${digest.hash}`);
+          const action = decode(`${V2}.Action`, await box.cas!.read(digest));
+          await lacking("Command", [action.command_digest!]);
+          // the input root, Directory by Directory, and every file in it
+          const dirs = [action.input_root_digest!];
+          for (let d = dirs.pop(); d; d = dirs.pop()) {
+            const [gap] = await box.cas!.findMissing([d]);
+            if (gap) {
+              gaps.push(`Directory ${d.hash}`);
+              continue;
+            }
+            const dir = decode(`${V2}.Directory`, await box.cas!.read(d));
+            await lacking(
+              "input",
+              dir.files.map((f) => f.digest!),
+            );
+            dirs.push(...dir.directories.map((sub) => sub.digest!));
+          }
+        } else if (method === "UpdateActionResult") {
+          checked.UpdateActionResult++;
+          const r = decode(`${V2}.UpdateActionResultRequest`, req!).action_result!;
+          const entry = r.execution_metadata!.auxiliary_metadata.find((m) => m.type_url === HB_ENTRY_TYPE_URL)!;
+          await lacking("output", [
+            ...r.output_files.map((f) => f.digest!),
+            ...r.output_directories.map((d) => d.tree_digest!),
+            decode(`${V2}.Digest`, entry.value),
+          ]);
+        }
+        return undefined;
+      },
+    });
+    const channel = new ReapiChannel({ url: server.server.grpcUrl! }, "--remote-executor");
+    box.cas = new CasClient(channel, "");
+    try {
+      const ws = makeWorkspace(FILES);
+      expect((await hb(ws, ["keygen", "--out", "keys"])).exitCode).toBe(0);
+      const run = await hb(ws, [
+        "build",
+        "//...",
+        "--remote-executor",
+        proxy.url,
+        "--remote-upload",
+        "--signing-key",
+        "keys/private.pem",
+        "--report",
+        "report.json",
+      ]);
+      expect(run.exitCode, run.output).toBe(0);
+      expect(run.stderr, run.stderr).not.toMatch(/locally|failed \(|refused/);
+      expect(report(ws).remote).toMatchObject({ executed: ACTIONS, uploads: ACTIONS });
+      expect(checked).toEqual({ Execute: ACTIONS, UpdateActionResult: ACTIONS });
+      expect(gaps).toEqual([]);
+      expect(outputs(ws)).toEqual(expected);
+    } finally {
+      channel.close();
+    }
+  });
+
+  it("a Command evicted between its upload and Execute (FAILED_PRECONDITION in the ExecuteResponse) is uploaded again and the action still runs remotely", async () => {
+    const box: { server?: TestServer } = {};
+    const { server, proxy } = await setup({
+      refuse: firstExecute((req) => {
+        evict(box.server!, storedAction(box.server!, req).action.command_digest!);
+        return undefined;
+      }),
+    });
+    box.server = server;
+    const { ws, run } = await remoteBuild(proxy.url);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stderr, run.stderr).not.toMatch(/locally/);
+    expect(proxy.count("Execute")).toBe(2 * ACTIONS);
+    expect(report(ws).remote).toMatchObject({ executed: ACTIONS });
+    expect(outputs(ws)).toEqual(expected);
   });
 });
