@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { status } from "@grpc/grpc-js";
+import { Metadata, status } from "@grpc/grpc-js";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestServer, startTestServer } from "../packages/cache-server/src/testing/server";
 import { entryPath, storeLayout } from "../packages/cache-server/src/storage/layout";
@@ -415,6 +415,32 @@ describe("REAPI remote execution through faults", () => {
       refuse: firstExecute((req) => {
         evict(box.server!, storedAction(box.server!, req).action.command_digest!);
         return undefined;
+      }),
+    });
+    box.server = server;
+    const { ws, run } = await remoteBuild(proxy.url);
+    expect(run.exitCode, run.output).toBe(0);
+    expect(run.stderr, run.stderr).not.toMatch(/locally/);
+    expect(proxy.count("Execute")).toBe(2 * ACTIONS);
+    expect(report(ws).remote).toMatchObject({ executed: ACTIONS });
+    expect(outputs(ws)).toEqual(expected);
+  });
+
+  it("an Action evicted before Execute, refused with FAILED_PRECONDITION as the call's status (REAPI's way before an operation exists), is uploaded again and the action still runs remotely", async () => {
+    const box: { server?: TestServer } = {};
+    const { server, proxy } = await setup({
+      refuse: firstExecute((req) => {
+        const { digest } = storedAction(box.server!, req);
+        evict(box.server!, digest);
+        const subject = `blobs/${digest.hash}/${digest.size_bytes}`;
+        const details = pack("google.rpc.PreconditionFailure", { violations: [{ type: "MISSING", subject }] });
+        const metadata = new Metadata();
+        const message = "the Action is not in the CAS";
+        metadata.set(
+          "grpc-status-details-bin",
+          encode("google.rpc.Status", { code: status.FAILED_PRECONDITION, message, details: [details] }),
+        );
+        return { code: status.FAILED_PRECONDITION, details: message, metadata };
       }),
     });
     box.server = server;

@@ -1,5 +1,5 @@
 import { rmSync, writeFileSync } from "node:fs";
-import { status } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import type { ActionResult } from "../base/action-result";
 import { HbError } from "../base/errors";
 import type { RunAction } from "../base/graph";
@@ -151,6 +151,15 @@ export class RemoteRuns {
         }
       } catch (e) {
         if (e instanceof RemoteTrouble) throw e;
+        // a blob found missing before the operation exists is the call's own status (REAPI), one
+        // found later the response's: the caller uploads again for either
+        if (codeOf(e) === status.FAILED_PRECONDITION && !name)
+          return {
+            result: null,
+            cached_result: false,
+            status: { code: status.FAILED_PRECONDITION, message: (e as ServiceError).details, details: [] },
+            message: "",
+          };
         // an operation the server no longer knows is asked for again from the start
         if (codeOf(e) === status.NOT_FOUND && name) name = undefined;
         else if (!isRetried(e)) throw e;
