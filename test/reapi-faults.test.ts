@@ -41,11 +41,11 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
-/** hb's server with 2 workers, and the proxy in front of it. */
-async function setup(rules: FaultRules = {}): Promise<{ server: TestServer; proxy: FaultProxy }> {
+/** hb's server with 2 workers, and the proxy in front of it breaking what `rules` say (made knowing the server). */
+async function setup(rules: FaultRules | ((server: TestServer) => FaultRules) = {}): Promise<{ server: TestServer; proxy: FaultProxy }> {
   const server = await startTestServer({ grpcPort: 0, workers: 2 });
   servers.push(server);
-  const proxy = await startFaultProxy(server.server.grpcUrl!, rules);
+  const proxy = await startFaultProxy(server.server.grpcUrl!, typeof rules === "function" ? rules(server) : rules);
   proxies.push(proxy);
   return { server, proxy };
 }
@@ -81,9 +81,9 @@ beforeAll(async () => {
 });
 
 /** A fresh workspace built with `url` as its remote executor. */
-async function remoteBuild(url: string, extra: string[] = [], config?: string) {
-  const ws = makeWorkspace(FILES, config);
-  const run = await hb(ws, ["build", "//...", "--remote-executor", url, "-j", "8", "--report", "report.json", ...extra]);
+async function remoteBuild(url: string) {
+  const ws = makeWorkspace(FILES);
+  const run = await hb(ws, ["build", "//...", "--remote-executor", url, "-j", "8", "--report", "report.json"]);
   return { ws, run };
 }
 
@@ -108,16 +108,18 @@ function lost(d: Digest): Digest {
   return { hash: createHash("sha256").update(`not stored: ${d.hash}`).digest("hex"), size_bytes: d.size_bytes };
 }
 
+/** Where the server stores a blob. */
+const blobPath = (server: TestServer, d: Digest) => entryPath(storeLayout(server.dir), { instance: "", kind: "cas", hash: d.hash });
+
 /** Removes a blob from the server's store, as an eviction or a lost disk would. */
 function evict(server: TestServer, d: Digest): void {
-  rmSync(entryPath(storeLayout(server.dir), { instance: "", kind: "cas", hash: d.hash }), { force: true });
+  rmSync(blobPath(server, d), { force: true });
 }
 
 /** The Action an Execute names, as the server stores it. */
 function storedAction(server: TestServer, executeRequest: Buffer) {
-  const d = decode(`${V2}.ExecuteRequest`, executeRequest).action_digest!;
-  const path = entryPath(storeLayout(server.dir), { instance: "", kind: "cas", hash: d.hash });
-  return { digest: d, action: decode(`${V2}.Action`, readFileSync(path)) };
+  const digest = decode(`${V2}.ExecuteRequest`, executeRequest).action_digest!;
+  return { digest, action: decode(`${V2}.Action`, readFileSync(blobPath(server, digest))) };
 }
 
 /** Once per action: `then` the first time an Execute names it. */
@@ -256,17 +258,15 @@ describe("REAPI remote execution through faults", () => {
   });
 
   it("outputs the server's CAS lost after the action ran (big.bin's read through ByteStream too): each action runs locally, to the same bytes", async () => {
-    const box: { server?: TestServer } = {};
-    const { server, proxy } = await setup({
+    const { proxy } = await setup((server) => ({
       // each result's largest output: a.out, c.out, d.out (batch reads) and big.bin (ByteStream)
       streamed: (method, message) => {
         const files = (method === "Execute" && operationResult(message)?.output_files) || [];
         const largest = files.sort((x, y) => y.digest!.size_bytes - x.digest!.size_bytes)[0];
-        if (largest) evict(box.server!, largest.digest!);
+        if (largest) evict(server, largest.digest!);
         return undefined;
       },
-    });
-    box.server = server;
+    }));
     const { ws, run } = await remoteBuild(proxy.url);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stderr.match(MISSING_OUTPUT), run.stderr).toHaveLength(ACTIONS);
@@ -276,15 +276,12 @@ describe("REAPI remote execution through faults", () => {
   });
 
   it("a signed cached result whose outputs the CAS lost after GetActionResult: refused as missing-blob, built locally to the same bytes", async () => {
-    const box: { server?: TestServer } = {};
-    const { server, proxy } = await setup({
+    const { server, proxy } = await setup((server) => ({
       response: (method, response) => {
-        if (method === "GetActionResult")
-          for (const f of decode(`${V2}.ActionResult`, response).output_files) evict(box.server!, f.digest!);
+        if (method === "GetActionResult") for (const f of decode(`${V2}.ActionResult`, response).output_files) evict(server, f.digest!);
         return response;
       },
-    });
-    box.server = server;
+    }));
     const ci = makeWorkspace(FILES);
     expect((await hb(ci, ["keygen", "--out", "keys"])).exitCode).toBe(0);
     const up = await hb(ci, [
@@ -339,51 +336,51 @@ describe("REAPI remote execution through faults", () => {
   });
 
   it("the Action, its Command, input tree and inputs are in the CAS when Execute names them, and a result's blobs when UpdateActionResult does", async () => {
-    const box: { cas?: CasClient } = {};
     const gaps: string[] = [];
     const checked = { Execute: 0, UpdateActionResult: 0 };
-    const lacking = async (what: string, digests: Digest[]) => {
-      for (const d of await box.cas!.findMissing(digests)) gaps.push(`${what} ${d.hash}`);
-    };
-    const { server, proxy } = await setup({
-      // checked with the server itself before the call goes on
-      refuse: async (method, req) => {
-        if (method === "Execute") {
-          checked.Execute++;
-          const digest = decode(`${V2}.ExecuteRequest`, req!).action_digest!;
-          if ((await box.cas!.findMissing([digest])).length > 0) return void gaps.push(`Action ${digest.hash}`);
-          const action = decode(`${V2}.Action`, await box.cas!.read(digest));
-          await lacking("Command", [action.command_digest!]);
-          // the input root, Directory by Directory, and every file in it
-          const dirs = [action.input_root_digest!];
-          for (let d = dirs.pop(); d; d = dirs.pop()) {
-            const [gap] = await box.cas!.findMissing([d]);
-            if (gap) {
-              gaps.push(`Directory ${d.hash}`);
-              continue;
+    let channel: ReapiChannel | undefined;
+    const { proxy } = await setup((server) => {
+      // asked of the server itself, before the call goes on
+      channel = new ReapiChannel({ url: server.server.grpcUrl! }, "--remote-executor");
+      const cas = new CasClient(channel, "");
+      const lacking = async (what: string, digests: Digest[]) => {
+        const missing = await cas.findMissing(digests);
+        gaps.push(...missing.map((d) => `${what} ${d.hash}`));
+        return missing.length > 0;
+      };
+      return {
+        refuse: async (method, req) => {
+          if (method === "Execute") {
+            checked.Execute++;
+            const digest = decode(`${V2}.ExecuteRequest`, req!).action_digest!;
+            if (await lacking("Action", [digest])) return undefined;
+            const action = decode(`${V2}.Action`, await cas.read(digest));
+            await lacking("Command", [action.command_digest!]);
+            // the input root, Directory by Directory, and every file in it
+            const dirs = [action.input_root_digest!];
+            for (let d = dirs.pop(); d; d = dirs.pop()) {
+              if (await lacking("Directory", [d])) continue;
+              const dir = decode(`${V2}.Directory`, await cas.read(d));
+              await lacking(
+                "input",
+                dir.files.map((f) => f.digest!),
+              );
+              dirs.push(...dir.directories.map((sub) => sub.digest!));
             }
-            const dir = decode(`${V2}.Directory`, await box.cas!.read(d));
-            await lacking(
-              "input",
-              dir.files.map((f) => f.digest!),
-            );
-            dirs.push(...dir.directories.map((sub) => sub.digest!));
+          } else if (method === "UpdateActionResult") {
+            checked.UpdateActionResult++;
+            const r = decode(`${V2}.UpdateActionResultRequest`, req!).action_result!;
+            const entry = r.execution_metadata!.auxiliary_metadata.find((m) => m.type_url === HB_ENTRY_TYPE_URL)!;
+            await lacking("output", [
+              ...r.output_files.map((f) => f.digest!),
+              ...r.output_directories.map((d) => d.tree_digest!),
+              decode(`${V2}.Digest`, entry.value),
+            ]);
           }
-        } else if (method === "UpdateActionResult") {
-          checked.UpdateActionResult++;
-          const r = decode(`${V2}.UpdateActionResultRequest`, req!).action_result!;
-          const entry = r.execution_metadata!.auxiliary_metadata.find((m) => m.type_url === HB_ENTRY_TYPE_URL)!;
-          await lacking("output", [
-            ...r.output_files.map((f) => f.digest!),
-            ...r.output_directories.map((d) => d.tree_digest!),
-            decode(`${V2}.Digest`, entry.value),
-          ]);
-        }
-        return undefined;
-      },
+          return undefined;
+        },
+      };
     });
-    const channel = new ReapiChannel({ url: server.server.grpcUrl! }, "--remote-executor");
-    box.cas = new CasClient(channel, "");
     try {
       const ws = makeWorkspace(FILES);
       expect((await hb(ws, ["keygen", "--out", "keys"])).exitCode).toBe(0);
@@ -401,23 +398,21 @@ describe("REAPI remote execution through faults", () => {
       expect(run.exitCode, run.output).toBe(0);
       expect(run.stderr, run.stderr).not.toMatch(/locally|failed \(|refused/);
       expect(report(ws).remote).toMatchObject({ executed: ACTIONS, uploads: ACTIONS });
-      expect(checked).toEqual({ Execute: ACTIONS, UpdateActionResult: ACTIONS });
       expect(gaps).toEqual([]);
+      expect(checked).toEqual({ Execute: ACTIONS, UpdateActionResult: ACTIONS });
       expect(outputs(ws)).toEqual(expected);
     } finally {
-      channel.close();
+      channel!.close();
     }
   });
 
   it("a Command evicted between its upload and Execute (FAILED_PRECONDITION in the ExecuteResponse) is uploaded again and the action still runs remotely", async () => {
-    const box: { server?: TestServer } = {};
-    const { server, proxy } = await setup({
+    const { proxy } = await setup((server) => ({
       refuse: firstExecute((req) => {
-        evict(box.server!, storedAction(box.server!, req).action.command_digest!);
+        evict(server, storedAction(server, req).action.command_digest!);
         return undefined;
       }),
-    });
-    box.server = server;
+    }));
     const { ws, run } = await remoteBuild(proxy.url);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stderr, run.stderr).not.toMatch(/locally/);
@@ -427,11 +422,10 @@ describe("REAPI remote execution through faults", () => {
   });
 
   it("an Action evicted before Execute, refused with FAILED_PRECONDITION as the call's status (REAPI's way before an operation exists), is uploaded again and the action still runs remotely", async () => {
-    const box: { server?: TestServer } = {};
-    const { server, proxy } = await setup({
+    const { proxy } = await setup((server) => ({
       refuse: firstExecute((req) => {
-        const { digest } = storedAction(box.server!, req);
-        evict(box.server!, digest);
+        const { digest } = storedAction(server, req);
+        evict(server, digest);
         const subject = `blobs/${digest.hash}/${digest.size_bytes}`;
         const details = pack("google.rpc.PreconditionFailure", { violations: [{ type: "MISSING", subject }] });
         const metadata = new Metadata();
@@ -442,8 +436,7 @@ describe("REAPI remote execution through faults", () => {
         );
         return { code: status.FAILED_PRECONDITION, details: message, metadata };
       }),
-    });
-    box.server = server;
+    }));
     const { ws, run } = await remoteBuild(proxy.url);
     expect(run.exitCode, run.output).toBe(0);
     expect(run.stderr, run.stderr).not.toMatch(/locally/);
