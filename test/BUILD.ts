@@ -1,7 +1,7 @@
 import { filegroup, glob } from "@hb/core";
 import { node_test } from "@hb/rules-node";
 
-filegroup({ name: "helpers", srcs: ["helpers.ts"] });
+filegroup({ name: "helpers", srcs: ["helpers.ts", "grpc-fault-proxy.ts"] });
 filegroup({ name: "all_ts", srcs: glob(["*.ts"]) });
 
 // End-to-end: these run the built CLI, which runs bwrap; sandboxes do not nest here, so the

@@ -24,7 +24,7 @@ import { type TrustedKeys, keysFor } from "../auth/trusted-keys";
 import type { RefusalReason } from "../http/refusal";
 import { type BlobDigest, type GrpcBlobs, isEmpty } from "./blobs";
 import { resultTrust } from "./result-trust";
-import { grpcError, refusal } from "./status";
+import { failStream, grpcError, refusal } from "./status";
 
 type V2 = "build.bazel.remote.execution.v2.";
 type Msg<N extends string> = N extends keyof Messages ? Messages[N] : never;
@@ -193,16 +193,17 @@ export function cacheServices(ctx: GrpcContext): Record<string, UntypedServiceIm
     async Read(call: ServerWritableStream<Msg<"google.bytestream.ReadRequest">, Msg<"google.bytestream.ReadResponse">>) {
       const { resource_name, read_offset, read_limit } = call.request;
       const parsed = parseResource(resource_name, "read");
-      if (!parsed) return call.destroy(grpcError(status.INVALID_ARGUMENT, `'${resource_name}' is not {instance}/blobs/{hash}/{size}`));
+      if (!parsed) return failStream(call, grpcError(status.INVALID_ARGUMENT, `'${resource_name}' is not {instance}/blobs/{hash}/{size}`));
       const no = denied(call, "read", parsed.instance);
-      if (no) return call.destroy(no);
+      if (no) return failStream(call, no);
       if (read_offset < 0 || read_offset > parsed.digest.size_bytes || read_limit < 0)
-        return call.destroy(grpcError(status.OUT_OF_RANGE, "read_offset is past the blob's end"));
+        return failStream(call, grpcError(status.OUT_OF_RANGE, "read_offset is past the blob's end"));
       let sent = 0;
       const limit = read_limit > 0 ? read_limit : Infinity;
       for await (const chunk of blobs.stream(parsed.instance, parsed.digest, read_offset)) {
         if (chunk === undefined)
-          return call.destroy(
+          return failStream(
+            call,
             grpcError(sent === 0 ? status.NOT_FOUND : status.DATA_LOSS, `blob ${parsed.digest.hash}/${parsed.digest.size_bytes}`),
           );
         for (let at = 0; at < chunk.length && sent < limit; at += 64 * 1024) {

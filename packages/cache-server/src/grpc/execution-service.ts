@@ -18,7 +18,7 @@ import {
 import type { GrpcContext } from "./cache-services";
 import { resultBlobs } from "./cache-services";
 import { MissingBlob, type CommandRunner } from "./run-command";
-import { grpcError, refusal } from "./status";
+import { failStream, grpcError, refusal } from "./status";
 
 /** How long a finished operation can still be waited on (a client reconnecting after a dropped stream). */
 const KEEP_FINISHED_MS = 10 * 60_000;
@@ -132,10 +132,10 @@ export function executionService(ctx: GrpcContext, runner: CommandRunner, worker
     Execute(call: ServerWritableStream<ExecuteRequest, Input<Operation>>) {
       const req = call.request;
       const no = refusal(ctx.policy(), call.metadata, "write", req.instance_name);
-      if (no) return call.destroy(no);
+      if (no) return failStream(call, no);
       const d = req.action_digest;
       if (!d || !SHA256_HEX.test(d.hash) || !Number.isSafeInteger(d.size_bytes) || d.size_bytes < 0)
-        return call.destroy(grpcError(status.INVALID_ARGUMENT, "action_digest is not a sha256 digest"));
+        return failStream(call, grpcError(status.INVALID_ARGUMENT, "action_digest is not a sha256 digest"));
       const e: Execution = {
         name: `operations/${randomUUID()}`,
         instance: req.instance_name,
@@ -150,9 +150,9 @@ export function executionService(ctx: GrpcContext, runner: CommandRunner, worker
     },
     WaitExecution(call: ServerWritableStream<WaitExecutionRequest, Input<Operation>>) {
       const e = executions.get(call.request.name);
-      if (!e) return call.destroy(grpcError(status.NOT_FOUND, `no operation ${call.request.name}`));
+      if (!e) return failStream(call, grpcError(status.NOT_FOUND, `no operation ${call.request.name}`));
       const no = refusal(ctx.policy(), call.metadata, "write", e.instance);
-      if (no) return call.destroy(no);
+      if (no) return failStream(call, no);
       watch(call, e);
     },
   };

@@ -1,10 +1,19 @@
-import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import { Metadata, type ServerWritableStream, type ServiceError, status } from "@grpc/grpc-js";
 import { authenticate, permits } from "../auth/access";
 import type { AccessPolicy, Scope } from "../auth/policy";
 import { isInstanceName } from "../protocol/instance";
 
 export function grpcError(code: status, details: string): ServiceError {
   return Object.assign(new Error(details), { code, details, metadata: new Metadata() });
+}
+
+/**
+ * Ends a server stream (Execute, WaitExecution, ByteStream Read) with `e` as its status. grpc-js
+ * sends the status on "error"; destroy(e) closes the stream without any, and the client waits
+ * for ever (or until its deadline) for an answer.
+ */
+export function failStream(call: ServerWritableStream<unknown, unknown>, e: ServiceError): void {
+  call.emit("error", e);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { rmSync, writeFileSync } from "node:fs";
-import { status } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import type { ActionResult } from "../base/action-result";
 import { HbError } from "../base/errors";
 import type { RunAction } from "../base/graph";
@@ -129,7 +129,9 @@ export class RemoteRuns {
   /** Execute, following the operation to its end; a dropped stream is picked up with WaitExecution. */
   private async execute(actionDigest: Digest): Promise<ExecuteResponse> {
     let name: string | undefined;
+    let failure: unknown;
     for (let attempt = 0; attempt <= RECONNECTS; attempt++) {
+      failure = undefined;
       const stream = name
         ? this.opts.channel.serverStream(ExecutionService.WaitExecution, { name })
         : this.opts.channel.serverStream(ExecutionService.Execute, {
@@ -148,12 +150,25 @@ export class RemoteRuns {
         }
       } catch (e) {
         if (e instanceof RemoteTrouble) throw e;
+        // a blob found missing before the operation exists is the call's own status (REAPI), one
+        // found later the response's: the caller uploads again for either
+        if (codeOf(e) === status.FAILED_PRECONDITION && !name)
+          return {
+            result: null,
+            cached_result: false,
+            status: { code: status.FAILED_PRECONDITION, message: (e as ServiceError).details, details: [] },
+            message: "",
+          };
         // an operation the server no longer knows is asked for again from the start
         if (codeOf(e) === status.NOT_FOUND && name) name = undefined;
         else if (!isRetried(e)) throw e;
+        else failure = e;
       }
       await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }
-    throw new RemoteTrouble(`the execution stream dropped ${RECONNECTS + 1} times`);
+    // still failing (UNAVAILABLE, say): the executor's error, so that the build gives it up, said
+    // once, and the actions after this one run locally at once instead of each trying it again
+    if (failure) throw failure;
+    throw new RemoteTrouble(`the execution stream ended ${RECONNECTS + 1} times before the operation was done`);
   }
 }

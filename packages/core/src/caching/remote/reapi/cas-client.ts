@@ -132,28 +132,30 @@ export class CasClient {
     await flush();
   }
 
-  /** ByteStream Write, in chunks of 1 MiB. */
+  /** ByteStream Write, in chunks of 1 MiB; a failed stream is sent again whole, as a new upload (retried). */
   private async write(b: BlobSource): Promise<void> {
-    const name = writeResourceName(this.instance, randomUUID(), b.digest);
     const total = b.digest.size_bytes;
     const fd = b.file ? openSync(b.file, "r") : undefined;
     try {
-      const res = await this.channel.clientStream(
-        ByteStreamService.Write,
-        async (send) => {
-          for (let at = 0; at < total || at === 0;) {
-            const n = Math.min(CHUNK, total - at);
-            // a buffer per chunk: the stream may hold a message unserialized until it drains, and a
-            // shared buffer would be refilled under it (the server then refuses bytes that do not hash)
-            const buf = fd !== undefined ? Buffer.allocUnsafe(n) : undefined;
-            const data = buf ? buf.subarray(0, readSync(fd!, buf, 0, n, at)) : b.bytes!.subarray(at, at + n);
-            await send({ resource_name: at === 0 ? name : "", write_offset: at, finish_write: at + data.length >= total, data });
-            at += data.length;
-            if (total === 0) break;
-          }
-        },
-        10 * 60_000,
-      );
+      const res = await this.channel.retried(() => {
+        const name = writeResourceName(this.instance, randomUUID(), b.digest);
+        return this.channel.clientStream(
+          ByteStreamService.Write,
+          async (send) => {
+            for (let at = 0; at < total || at === 0;) {
+              const n = Math.min(CHUNK, total - at);
+              // a buffer per chunk: the stream may hold a message unserialized until it drains, and a
+              // shared buffer would be refilled under it (the server then refuses bytes that do not hash)
+              const buf = fd !== undefined ? Buffer.allocUnsafe(n) : undefined;
+              const data = buf ? buf.subarray(0, readSync(fd!, buf, 0, n, at)) : b.bytes!.subarray(at, at + n);
+              await send({ resource_name: at === 0 ? name : "", write_offset: at, finish_write: at + data.length >= total, data });
+              at += data.length;
+              if (total === 0) break;
+            }
+          },
+          10 * 60_000,
+        );
+      });
       if (res.committed_size !== total) throw new Error(`ByteStream Write committed ${res.committed_size} of ${total} bytes`);
       this.bytesUploaded += total;
     } finally {
@@ -173,19 +175,22 @@ export class CasClient {
       if (r.status && r.status.code !== status.OK) throw new Error(`reading blob ${digestKey(d)}: ${r.status.message}`);
       data = r.data;
     } else {
-      const chunks: Buffer[] = [];
       try {
-        for await (const res of this.channel.serverStream(
-          ByteStreamService.Read,
-          { resource_name: readResourceName(this.instance, d) },
-          10 * 60_000,
-        ))
-          chunks.push((res as { data: Buffer }).data);
+        // a failed stream is read again from the start (retried)
+        data = await this.channel.retried(async () => {
+          const chunks: Buffer[] = [];
+          const stream = this.channel.serverStream(
+            ByteStreamService.Read,
+            { resource_name: readResourceName(this.instance, d) },
+            10 * 60_000,
+          );
+          for await (const res of stream) chunks.push((res as { data: Buffer }).data);
+          return Buffer.concat(chunks);
+        });
       } catch (e) {
         if (codeOf(e) === status.NOT_FOUND) throw new BlobError("missing-blob", `blob ${digestKey(d)} is not on the server`);
         throw new Error(`ByteStream Read of ${digestKey(d)}: ${describeGrpcError(e)}`);
       }
-      data = Buffer.concat(chunks);
     }
     const got = digestOf(data);
     if (got.hash !== d.hash || got.size_bytes !== d.size_bytes)

@@ -97,18 +97,23 @@ export class ReapiChannel {
     );
   }
 
-  /** A unary call retried with backoff (100 ms, 300 ms) while the failure is the server's or the network's. */
-  async unary<Req extends MessageName, Res extends MessageName>(
+  /** A unary call, retried (see retried). */
+  unary<Req extends MessageName, Res extends MessageName>(
     m: Method<Req, Res>,
     req: Input<Messages[Req]>,
     deadlineMs?: number,
   ): Promise<Messages[Res]> {
-    for (let attempt = 1; ; attempt++) {
+    return this.retried(() => this.call(m, req, deadlineMs));
+  }
+
+  /** `attempt` (a unary call, or a whole stream) made again with backoff (100 ms, 300 ms) while the failure is the server's or the network's. */
+  async retried<T>(attempt: () => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
       try {
-        return await this.call(m, req, deadlineMs);
+        return await attempt();
       } catch (e) {
-        if (attempt >= ATTEMPTS || !isRetried(e)) throw e;
-        await new Promise((r) => setTimeout(r, 100 * 3 ** (attempt - 1)));
+        if (n >= ATTEMPTS || !isRetried(e)) throw e;
+        await new Promise((r) => setTimeout(r, 100 * 3 ** (n - 1)));
       }
     }
   }
