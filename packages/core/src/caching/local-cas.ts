@@ -72,6 +72,15 @@ export class LocalCas {
     return join(this.dir, hash.slice(0, 2), executable ? `${hash}.x` : hash);
   }
 
+  /**
+   * Whether a blob of `digest` is there to be used (a stat, no verification: a use verifies it);
+   * an executable one is made from the plain one on first use.
+   */
+  holds(digest: Digest, executable = false): boolean {
+    const there = (x: boolean) => statSync(this.blobPath(digest.hash, x), { throwIfNoEntry: false })?.size === digest.size;
+    return there(executable) || (executable && there(false));
+  }
+
   /** A fresh path in the CAS's temp directory (same filesystem, so a rename is atomic). */
   tempPath(): string {
     return join(this.tmpDir, `${process.pid}-${++this.tmpCounter}`);

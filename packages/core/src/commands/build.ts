@@ -132,7 +132,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
         check,
         workspace.root,
         (key) => base!.ac.get(key),
-        (f) => !!base!.cas.get(f, f.executable),
+        (f) => base!.cas.holds(f, f.executable),
       );
     if (settled) for (const [path, st] of check!.unchanged) base.stats.saw(path, st);
     const exec = await executeActions({ ...options, settled: settled && new Map([...settled].map(([id, s]) => [id, s.result])) });

@@ -159,12 +159,15 @@ export function settledActions(
     if (result) settled.set(id, { key, result });
   }
   // what an action to run stages from a settled one is read from the CAS
+  const looked = new Set<number>();
   for (const id of needed) {
     if (settled.has(id)) continue;
     for (const p of [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools]) {
       const from = made(p);
-      const s = from === undefined ? undefined : settled.get(from);
-      if (s && !s.result.files.every((f) => f.symlink !== undefined || blobKept(f))) settled.delete(from!);
+      if (from === undefined || looked.has(from)) continue;
+      looked.add(from);
+      const s = settled.get(from);
+      if (s && !s.result.files.every((f) => f.symlink !== undefined || blobKept(f))) settled.delete(from);
     }
   }
   return settled;

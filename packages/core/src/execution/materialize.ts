@@ -9,7 +9,6 @@ import {
   realpathSync,
   renameSync,
   rmSync,
-  statSync,
   copyFileSync,
   constants,
   symlinkSync,
@@ -148,16 +147,6 @@ export class Materializer {
     }
   }
 
-  /** Whether the blob of `file` is still in the CAS: the very inode in hb-out/ (a hardlink), or a file beside it. */
-  private blobKept(file: OutputFile, ino: number): boolean {
-    const kept = (executable: boolean) => {
-      const blob = statSync(this.cas.blobPath(file.hash, executable), { throwIfNoEntry: false });
-      return blob !== undefined && (blob.ino === ino || blob.size === file.size);
-    };
-    // an executable blob is made from the plain one on first use
-    return kept(file.executable) || (file.executable && kept(false));
-  }
-
   private put(file: OutputFile): boolean {
     const abs = join(this.root, file.path);
     const dir = dirname(abs);
@@ -172,7 +161,7 @@ export class Materializer {
           if (file.symlink === undefined) {
             // a copy (hb-out/ on another file system than the CAS) stays put when its blob is
             // lost, and an action reading it stages the blob: lost, it is a miss like any other
-            if (!this.blobKept(file, st.ino)) return false;
+            if (!this.cas.holds(file, file.executable)) return false;
             // in place already: its blob is still this build's, not the cache's to evict
             this.cas.markUsed(file.hash, file.executable);
           }
