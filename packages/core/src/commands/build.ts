@@ -285,8 +285,10 @@ function snapshotOf(
   // hb.lock.json's pins enter npm_install keys, and it is read whole, not through the stat cache;
   // present or not, as it is now: the fetch step may have just pinned into it
   const lock = join(root, HB_LOCK_FILE);
-  const st = statSync(lock, { throwIfNoEntry: false });
-  if (!base.stats.seen.has(lock)) files.push(st ? [lock, st.size, st.mtimeMs, st.ctimeMs, st.ino] : [lock, ABSENT, 0, 0, 0]);
+  if (!base.stats.seen.has(lock)) {
+    const st = statSync(lock, { throwIfNoEntry: false });
+    files.push(st ? [lock, st.size, st.mtimeMs, st.ctimeMs, st.ino] : [lock, ABSENT, 0, 0, 0]);
+  }
   const keys = outcomes.flatMap((o): [number, string][] => (o.key ? [[o.action.id, o.key]] : []));
   return { recordedAtMs: base.stats.openedMs, files, outputs: materialized, actions: outcomes.length, targets, tests, keys };
 }
