@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../base/digest";
+import { HbError } from "../base/errors";
 import { fingerprint, loadFingerprinter } from "../base/fingerprint";
 import { isPackageUnder } from "../base/label";
 import { type IgnoreRules, hasBuildFile, holdsBuildFile, ignoreRules, isIgnored } from "../loading/package-tree";
@@ -15,6 +16,14 @@ import type { AnalysisInputs } from "../loading/records";
 export interface CachedAnalysis {
   config: WorkspaceConfig;
   graph: ActionGraph;
+}
+
+/**
+ * An analysis as stored: its config, then its graph, one line of JSON each, so that a build
+ * that turns out a no-op parses the config and never the graph (most of the text).
+ */
+function serializeAnalysis(result: CachedAnalysis): string {
+  return `${JSON.stringify(result.config)}\n${JSON.stringify(result.graph)}`;
 }
 
 /** Names one analysis result: equal results, equal fingerprints (what the no-op fast path keys on). */
@@ -46,10 +55,13 @@ export async function loadCachedAnalysis(
     { inputs: string; result: string } | undefined;
   if (!row) return undefined;
   let inputs: AnalysisInputs;
-  let cached: CachedAnalysis;
+  let config: WorkspaceConfig;
+  const text = row.result;
+  const configEnd = text.indexOf("\n");
+  if (configEnd < 0) return undefined;
   try {
     inputs = JSON.parse(row.inputs) as AnalysisInputs;
-    cached = JSON.parse(row.result) as CachedAnalysis;
+    config = JSON.parse(text.slice(0, configEnd)) as WorkspaceConfig;
   } catch {
     return undefined;
   }
@@ -88,7 +100,7 @@ export async function loadCachedAnalysis(
     }
   }
   if (dirty.length > 0) {
-    const rules = ignoreRules(cached.config.ignore);
+    const rules = ignoreRules(config.ignore);
     // a directory made below a changed one was never recorded: what lands in it later would go unseen
     const recorded = new Set(inputs.dirs.map((d) => d.path));
     const walked: string[] = [];
@@ -127,12 +139,26 @@ export async function loadCachedAnalysis(
     inputs.recordedAtMs = checkedAtMs;
     db.prepare("UPDATE analysis_cache SET inputs = ? WHERE request = ?").run(JSON.stringify(inputs), request);
   }
-  return { ...cached, fingerprint: analysisFingerprint(row.result), inputs };
+  let graph: ActionGraph | undefined;
+  return {
+    config,
+    // parsed when first asked for: a no-op build never does
+    get graph(): ActionGraph {
+      if (graph) return graph;
+      try {
+        return (graph = JSON.parse(text.slice(configEnd + 1)) as ActionGraph);
+      } catch {
+        throw new HbError("INTERNAL", "the analysis cache holds an unreadable action graph", { hint: "run hb clean, then build again" });
+      }
+    },
+    fingerprint: analysisFingerprint(text),
+    inputs,
+  };
 }
 
 /** Stores an analysis; returns its fingerprint. */
 export function storeAnalysis(db: Database, request: string, inputs: AnalysisInputs, result: CachedAnalysis): string {
-  const serialized = JSON.stringify(result);
+  const serialized = serializeAnalysis(result);
   db.prepare("INSERT OR REPLACE INTO analysis_cache (request, inputs, result) VALUES (?, ?, ?)").run(
     request,
     JSON.stringify(inputs),

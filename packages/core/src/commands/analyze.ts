@@ -41,7 +41,8 @@ export async function analyzeWorkspace(opts: AnalyzeOptions): Promise<AnalyzeRes
   const cwdPkg = workspaceRelative(workspace.root, opts.cwd);
   const request = analysisRequestKey(opts.patterns, cwdPkg);
   const hit = await loadCachedAnalysis(base.db, request, workspace.root);
-  if (hit) return { ...hit, cached: true };
+  // assigned, not spread: a spread would parse the graph, which a no-op never reads
+  if (hit) return Object.assign(hit, { cached: true });
   opts.onAnalyzing?.();
   // the evaluator's host (and the loader behind it) loads only when BUILD.ts files are evaluated
   const { runAnalyzer } = await import("../sandbox/run-evaluator");

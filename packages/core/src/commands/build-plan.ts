@@ -72,16 +72,17 @@ function testLog(t: TargetInfo | undefined): string | undefined {
   return typeof log === "string" ? log : undefined;
 }
 
+/** `analysis.graph` is read only where the request needs it (--stamp, tests): a no-op build parses none. */
 export async function planBuild(
   request: BuildRequest,
   workspace: Workspace,
-  config: WorkspaceConfig,
-  graph: ActionGraph,
+  analysis: { readonly config: WorkspaceConfig; readonly graph: ActionGraph },
   events: BuildEvents | undefined,
 ): Promise<BuildPlan> {
+  const { config } = analysis;
   const mode: SandboxMode = request.sandbox ?? config.sandbox ?? "default";
   const epoch = config.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
-  const stamp = request.stamp && graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
+  const stamp = request.stamp && analysis.graph.actions.some((a) => a.stamp) ? await readStamp(workspace.root, epoch) : undefined;
   const { cache: remote, execution } = await openRemote(workspace.root, request.cwd, config.remoteCache, request.remote, (message) =>
     events?.warning?.({ code: "REMOTE_CACHE", message }),
   );
@@ -92,9 +93,10 @@ export async function planBuild(
       ? (cas: LocalCas) =>
           new Runs({ ...execution, cas, epoch, warn: (message) => events?.warning?.({ code: "REMOTE_EXECUTION", message }) })
       : undefined;
-  const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
   const tests = new Map<string, ExecPath>();
   if (request.tests) {
+    const { graph } = analysis;
+    const byLabel = new Map(graph.targets.map((t) => [t.label, t]));
     for (const label of graph.requested) {
       const t = byLabel.get(label);
       const log = t?.test ? testLog(t) : undefined;

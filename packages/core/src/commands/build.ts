@@ -76,8 +76,8 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
       onAnalyzing: () => opts.events?.analyzing?.(),
       hide: keys,
     });
-    const { config, graph } = analysis;
-    const plan = await planBuild(opts, workspace, config, graph, opts.events);
+    const { config } = analysis;
+    const plan = await planBuild(opts, workspace, analysis, opts.events);
     const { mode, epoch, stamp, remote } = plan;
     // the no-op fast path: nothing the last clean build of this request read or wrote has changed
     const fastPath = !opts.audit && !opts.provenance && !opts.remote?.upload;
@@ -115,13 +115,25 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
         ...(tests ? { tests } : {}),
       };
       appendRunRecord(base.dir, report, recordLimits(config));
-      return { report, exitCode: ExitCode.ok, errors: [], workspace, graph, outcomes: [], tests };
+      return {
+        report,
+        exitCode: ExitCode.ok,
+        errors: [],
+        workspace,
+        // a no-op reads no graph: parsed only if the caller asks (hb run does)
+        get graph() {
+          return analysis.graph;
+        },
+        outcomes: [],
+        tests,
+      };
     }
     // the executor (sandbox, caches, fetch) and the signing code load once the no-op fast path has not answered
     const [{ executeActions }, { removeStaleAttestations, writeProvenance }] = await Promise.all([
       import("../execution/executor"),
       import("./sign-provenance"),
     ]);
+    const { graph } = analysis;
     const options = executeOptions(opts, workspace, base, config, graph, plan, opts.events);
     // the incremental fast path: what reads nothing that changed stands, unkeyed
     const settled =

@@ -256,7 +256,7 @@ class WatchSession {
     }
     this.broken = undefined;
     if (this.analysis?.fingerprint === analysis.fingerprint) return true;
-    const plan = await planBuild(opts, workspace, analysis.config, analysis.graph, this.buildEvents);
+    const plan = await planBuild(opts, workspace, analysis, this.buildEvents);
     const wanted = { targets: opts.tests ? [...plan.tests.keys()] : analysis.graph.requested, extraOutputs: [...plan.tests.values()] };
     const index = new GraphIndex(analysis.graph, analysis.inputs, workspace, analysis.config.ignore, wanted);
     if (this.index) this.carryOver(this.index, index);
