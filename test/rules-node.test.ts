@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "../packages/cache-server/src/testing/server";
@@ -262,6 +262,72 @@ describe("ts_project", () => {
     const bad = await hb(ws, ["build", "//app"]);
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toContain("app/src/main.ts(2,14): error TS2322: Type 'string' is not assignable to type 'number'.");
+  });
+});
+
+describe("ts_project references and bundles beside tsc (issue 19, apollo-server)", () => {
+  it("gives tsc the projects a referenced project references in turn", async () => {
+    const project = (refs: string[]) =>
+      JSON.stringify({
+        extends: "../tsconfig.base.json",
+        compilerOptions: { composite: true, rootDir: "src", outDir: "dist" },
+        include: ["src"],
+        references: refs.map((path) => ({ path })),
+      });
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "node", path: "/usr/bin/node" });\n' +
+        `local_toolchain({ name: "typescript", path: "${REPO}/node_modules/typescript" });\n`,
+      "tsconfig.base.json": JSON.stringify({ compilerOptions: { target: "es2022", module: "nodenext", strict: true, types: [] } }),
+      "BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "base", srcs: ["tsconfig.base.json"] });\n',
+      "lib/tsconfig.json": project([]),
+      "lib/src/index.ts": "export const greet = (name: string): string => `hello ${name}`;\n",
+      "lib/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "lib", srcs: ["src/index.ts"], deps: ["//:base"] });\n',
+      "mid/tsconfig.json": project(["../lib"]),
+      "mid/src/index.ts": 'import { greet } from "../../lib/src/index.js";\nexport const twice = (n: string): string => greet(greet(n));\n',
+      "mid/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "mid", srcs: ["src/index.ts"], deps: ["//:base", "//lib"] });\n',
+      // app names mid alone; tsc opens mid's tsconfig, which references lib
+      "app/tsconfig.json": project(["../mid"]),
+      "app/src/main.ts": 'import { twice } from "../../mid/src/index.js";\nexport const message: string = twice("app");\n',
+      "app/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "app", srcs: ["src/main.ts"], deps: ["//:base", "//mid"] });\n',
+    });
+    const b = await hb(ws, ["build", "//app"]);
+    expect(b.exitCode, b.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/app/dist/main.d.ts"), "utf8")).toContain("export declare const message: string;");
+  });
+
+  it("esbuild's packages: external leaves every package import to the runtime, an optional one not installed too, and still bundles a dep's module", async () => {
+    const esbuildSha = /sha256: "([0-9a-f]{64})"/.exec(readFileSync(join(REPO, "tools/BUILD.ts"), "utf8"))![1]!;
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "hbuild";\nimport { esbuild_toolchain } from "hbuild/rules-node";\n' +
+        `esbuild_toolchain({ name: "esbuild", path: "${realpathSync(join(REPO, "node_modules/@esbuild/linux-x64/bin/esbuild"))}", sha256: "${esbuildSha}" });\n` +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      "util/src/index.ts": "export const shout = (s: string): string => s.toUpperCase();\n",
+      "util/BUILD.ts":
+        'import { esbuild } from "hbuild/rules-node";\nesbuild({ name: "util", srcs: ["src/index.ts"], entry: "src/index.ts", module_name: "@m/util" });\n',
+      "lib/src/index.ts":
+        'import { shout } from "@m/util";\nexport const hi = shout("hi");\nexport const optional = () => import("not-installed-anywhere");\n',
+      "lib/BUILD.ts":
+        'import { esbuild } from "hbuild/rules-node";\n' +
+        'esbuild({ name: "bundled", srcs: ["src/index.ts"], entry: "src/index.ts", deps: ["//util"] });\n' +
+        'esbuild({ name: "lib", srcs: ["src/index.ts"], entry: "src/index.ts", deps: ["//util"], packages: "external" });\n' +
+        'esbuild({ name: "bad", srcs: ["src/index.ts"], entry: "src/index.ts", packages: "some" });\n',
+    });
+    const bundled = await hb(ws, ["build", "//lib:bundled"]);
+    expect(bundled.exitCode).toBe(1);
+    expect(bundled.stderr).toContain('Could not resolve "not-installed-anywhere"');
+    const b = await hb(ws, ["build", "//lib:lib"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const out = readFileSync(join(ws, "hb-out/lib/lib.mjs"), "utf8");
+    expect(out).toContain('import("not-installed-anywhere")');
+    expect(out).toContain("toUpperCase");
+    const bad = await hb(ws, ["build", "//lib:bad"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`packages of //lib:bad must be "bundle" or "external", not 'some'`);
   });
 });
 

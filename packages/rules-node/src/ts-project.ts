@@ -8,6 +8,12 @@ import { DEFAULT_TOOLS, npmPackageDir, requireToolchain, sh, toolchainPath } fro
 interface TsProjectInfo {
   tsconfig: File;
   srcs: File[];
+  /**
+   * what tsc reads of it and of every project it references, transitively: their tsconfigs (tsc
+   * opens the references of a reference), sources, outputs, and the other files their deps name
+   * (a base tsconfig, a package.json an import resolves through)
+   */
+  closure?: File[];
 }
 
 /**
@@ -44,8 +50,10 @@ export const ts_project = rule({
     const buildinfo = ctx.declareFile(`${ctx.name}.tsbuildinfo`);
     const referenced = ctx.attr.deps.flatMap((d) => {
       const p = d.providers.tsProject as TsProjectInfo | undefined;
-      return p ? [p.tsconfig, ...p.srcs] : [];
+      return p ? (p.closure ?? [p.tsconfig, ...p.srcs]) : [];
     });
+    // the files deps name that are no toolchain (npm trees are toolchains or their own targets, passed on by label)
+    const ownDeps = ctx.attr.deps.filter((d) => toolchainOf(d) === undefined && d.providers.npmDeps === undefined);
     // tsc writes where the package's sources expect its output: the package path of out_dir
     const outDir = ctx.pkg === "" ? ctx.attr.out_dir! : `${ctx.pkg}/${ctx.attr.out_dir}`;
     const tsc = [
@@ -71,7 +79,13 @@ export const ts_project = rule({
       mnemonic: "Tsc",
       progressMessage: `Compiling ${ctx.label}`,
     });
-    const provided: { files: File[]; tsProject: TsProjectInfo } = { files: [out, buildinfo], tsProject: { tsconfig: tsconfig!, srcs } };
+    const closure = [
+      ...new Map([tsconfig!, ...srcs, out, ...referenced, ...ownDeps.flatMap((d) => d.files)].map((f) => [f.path, f])).values(),
+    ];
+    const provided: { files: File[]; tsProject: TsProjectInfo } = {
+      files: [out, buildinfo],
+      tsProject: { tsconfig: tsconfig!, srcs, closure },
+    };
     return provided;
   },
 });
