@@ -68,10 +68,13 @@ describe("hb init", () => {
       expect(first.stdout).toMatch(new RegExp(`created +${f.replace(".", "\\.")}`));
     expect(readFileSync(join(dir, ".gitignore"), "utf8")).toBe(".hb/\nhb-out/\n");
     const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
-    expect(greet).toContain('esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet" });');
+    // beside tsc's output, the bundle leaves package imports to the runtime as tsc does
+    expect(greet).toContain(
+      'esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet", packages: "external" });',
+    );
     // it ships declarations (exports' types): tsc builds dist/ where package.json points, and that is packed
     expect(greet).toContain(
-      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//tools:types_node", "//tools:node_modules"] });',
+      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["package.json", "//:tsconfig.base.json", "//tools:types_node", "//tools:node_modules"] });',
     );
     expect(greet).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":dist"] });');
     const cli = readFileSync(join(dir, "packages/cli/BUILD.ts"), "utf8");
@@ -191,6 +194,41 @@ describe("hb init", () => {
     const check = await hb(dir, ["init", "--check"]);
     expect(check.exitCode, check.output).toBe(0);
   }, 120_000);
+
+  it("runs the root's precompile script for a file the sources import that is not in the tree, and compiles declarations among the sources", async () => {
+    const dir = workspace({
+      ...MONOREPO,
+      "package.json": JSON.stringify({
+        name: "mono",
+        private: true,
+        type: "module",
+        workspaces: ["packages/*"],
+        scripts: { precompile: "node scripts/precompile.mjs", compile: "tsc --build" },
+      }),
+      // as apollo-server's: the version from package.json, into a gitignored source
+      "scripts/precompile.mjs":
+        'import { readFileSync, writeFileSync, mkdirSync } from "node:fs";\n' +
+        'const { version } = JSON.parse(readFileSync("packages/greet/package.json", "utf8"));\n' +
+        'mkdirSync("packages/greet/src/generated", { recursive: true });\n' +
+        'writeFileSync("packages/greet/src/generated/version.ts", `export const version = ${JSON.stringify(version)};\\n`);\n',
+      "packages/greet/src/index.ts":
+        'import { version } from "./generated/version.js";\nimport type { Shape } from "./shape.js";\n' +
+        "export const shape: Shape = { version };\nexport function greet(name: string): string {\n  return `hello, ${name} (${version})`;\n}\n",
+      "packages/greet/src/shape.d.ts": "export interface Shape {\n  version: string;\n}\n",
+    });
+    const init = await hb(dir, ["init"]);
+    expect(init.exitCode, init.output).toBe(0);
+    const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
+    expect(greet).toContain('outs: ["src/generated/version.ts"], cmd: "node scripts/precompile.mjs", tools: ["//tools:node"] });');
+    const build = await hb(dir, ["build", "//..."]);
+    expect(build.exitCode, build.output).toBe(0);
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/index.js"), "utf8")).toContain('from "./generated/version.js"');
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/generated/version.js"), "utf8")).toContain('"1.0.0"');
+    const run = await hb(dir, ["run", "//packages/cli:greet", "--", "Ada"]);
+    expect(run.stdout).toContain("hello, Ada (1.0.0)");
+    // the generated file is no source: init again changes nothing
+    expect((await hb(dir, ["init", "--check"])).exitCode).toBe(0);
+  }, 180_000);
 
   it("reads pnpm's workspace file and refuses a directory that is no workspace", async () => {
     const dir = workspace({

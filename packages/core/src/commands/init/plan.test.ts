@@ -22,6 +22,11 @@ function pkg(over: Partial<ScannedPackage>): ScannedPackage {
     tsconfigExtends: [],
     otherScripts: [],
     ownNpmEntries: false,
+    generatedFiles: [],
+    generator: undefined,
+    shippedDirs: [],
+    declarationSources: [],
+    subpathManifests: [],
     ...over,
   };
 }
@@ -110,16 +115,66 @@ describe("planInit", () => {
     const plan = planInit(scan([app, util], "package-lock.json"));
     const a = plan.blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
     expect(a).toContain(
-      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm], typescript: "//:node_modules" });',
+      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["package.json", "//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", "//packages/util:package_files", ...npm], typescript: "//:node_modules" });',
     );
-    expect(a).toContain('deps: ["//:tsconfig.base.json", "//packages/util:tsconfig.shared.json", "//packages/util:dist", ...npm]');
+    // an import of @s/util resolves through its package.json files to the declarations tsc wrote
+    expect(plan.blocks.get("packages/util/BUILD.ts")!.lines).toContain('filegroup({ name: "package_files", srcs: ["package.json"] });');
     expect(a).toContain(
       'npm_package({ name: "package", package_json: "package.json", deps: [":dist"], packages: ["//packages/util:package.json"] });',
     );
     expect(plan.blocks.get("packages/util/BUILD.ts")!.lines.join("\n")).toContain(
-      'ts_project({ name: "dist", srcs, out_dir: "lib", deps: npm, typescript: "//:node_modules" });',
+      'ts_project({ name: "dist", srcs, out_dir: "lib", deps: ["package.json", ...npm], typescript: "//:node_modules" });',
     );
     expect(plan.blocks.get("BUILD.ts")!.lines.join("\n")).toContain("the tsconfig files packages extend are its files");
+  });
+
+  it("leaves package imports of a bundle beside tsc's output to the runtime, as tsc does", () => {
+    const lib = pkg({
+      name: "@s/lib",
+      hasTsconfig: true,
+      declarations: true,
+      runtimeDeps: ["graphql"],
+      entries: [{ output: "./dist/index.js", source: "src/index.ts" }],
+    });
+    const a = planInit(scan([lib], "package-lock.json")).blocks.get("packages/a/BUILD.ts")!.lines;
+    expect(a).toContain('esbuild({ name: "a", srcs, entry: "src/index.ts", format: "esm", module_name: "@s/lib", packages: "external" });');
+    expect(a.join("\n")).not.toContain("const external");
+  });
+
+  it("runs the precompile script that writes a file the sources import, and gives dependents what a package ships", () => {
+    const server = pkg({
+      dir: "packages/server",
+      name: "@s/server",
+      hasTsconfig: true,
+      declarations: true,
+      workspaceDeps: ["@s/proto"],
+      generatedFiles: ["src/generated/version.ts"],
+      generator: { name: "precompile", script: "scripts/precompile.mjs", cwd: "" },
+      declarationSources: ["src/generated/ops.d.ts"],
+      subpathManifests: ["errors/package.json"],
+    });
+    const proto = pkg({ dir: "packages/proto", name: "@s/proto", sources: [], shippedDirs: ["generated"] });
+    const plan = planInit(scan([server, proto], "package-lock.json"));
+    const s = plan.blocks.get("packages/server/BUILD.ts")!.lines;
+    expect(s).toContain(
+      'genrule({ name: "precompile", srcs: ["//:scripts/precompile.mjs", "//:package.json", "//packages/proto:package.json", "//packages/server:package.json"], outs: ["src/generated/version.ts"], cmd: "node scripts/precompile.mjs", tools: ["//tools:node"] });',
+    );
+    // its output is a source; so is a declaration file among them
+    expect(s).toContain(
+      'const srcs = [...glob(["src/**/*.ts"], { exclude: ["**/*.test.*", "**/*.spec.*", "**/__tests__/**"] }), ":precompile"];',
+    );
+    expect(s.join("\n")).toContain('deps: ["package.json", "//packages/proto:package_files", ...npm]');
+    expect(plan.blocks.get("packages/proto/BUILD.ts")!.lines).toContain(
+      'filegroup({ name: "package_files", srcs: [...glob(["generated/**"]), "package.json"] });',
+    );
+    // a package script in the package itself runs from its directory
+    const own = planInit(
+      scan([{ ...server, generator: { name: "prebuild", script: "packages/server/gen.mjs", cwd: "packages/server" } }, proto]),
+    ).blocks.get("packages/server/BUILD.ts")!.lines;
+    expect(own.join("\n")).toContain('cmd: "cd packages/server && node gen.mjs"');
+    // with no script for it, init says so
+    const none = planInit(scan([{ ...server, generator: undefined }, proto]));
+    expect(none.notes.join("\n")).toContain("src/generated/version.ts imported but missing");
   });
 
   it("writes hb.config.ts leaving hb's own package unpinned when it was installed from its tarball", () => {

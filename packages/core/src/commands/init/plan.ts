@@ -101,6 +101,16 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   };
   const byName = new Map(scan.packages.filter((p) => p.name !== undefined).map((p) => [p.name!, p]));
   const compiled = new Set(scan.packages.filter((p) => p.entries.length > 0).map((p) => p.name));
+  const dependedOn = new Set(scan.packages.flatMap((p) => p.workspaceDeps.map((n) => byName.get(n)!.dir)));
+  // a package tsc builds is read by its dependents as its ts_project; another, as what it ships
+  const isTsProject = (p: ScannedPackage) => p.declarations && p.sources.length > 0 && scan.tools.typescript !== undefined;
+  const typesOf = (d: ScannedPackage): string[] =>
+    isTsProject(d)
+      ? // its package.json files too: an import of it by name resolves through them (types, exports) to the declarations
+        [labelOf(d.dir, "dist"), labelOf(d.dir, "package_files")]
+      : d.shippedDirs.length > 0
+        ? [labelOf(d.dir, "package_files")]
+        : [];
   const tools = scan.tools;
 
   // a tsconfig file a package extends, by label: a file of the package that holds it
@@ -150,21 +160,56 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     const main = mainName(p);
     // tsc emits what the package ships, declarations too: a ts_project, its out_dir where
     // package.json points (beside the sources, in the sandbox's merged view)
-    const tsProject = p.declarations && p.sources.length > 0 && tools.typescript !== undefined;
+    const tsProject = isTsProject(p);
     const labelOfPackage = (n: string) => labelOf(byName.get(n)!.dir, mainName(byName.get(n)!));
     const depLabels = p.workspaceDeps.filter((n) => compiled.has(n)).map(labelOfPackage);
     // a library's bundle leaves what npm installs with it (dependencies, workspace ones too) to
     // the installer, as npm publishes it; only what it does not ship with is bundled
     const bundled = p.workspaceDeps.filter((n) => compiled.has(n) && !p.runtimeDeps.includes(n)).map(labelOfPackage);
+    // what a script writes before the build (a gitignored src/generated/version.ts): a genrule
+    // running it, its outputs among the sources; it may read any package.json
+    const generator = p.generator && p.generatedFiles.length > 0 ? p.generator : undefined;
+    if (generator) {
+      use(b, HB_PACKAGE, "genrule");
+      const scriptLabel = fileLabel(generator.script);
+      const manifests = [...new Set(["", ...scan.packages.map((q) => q.dir)])]
+        .sort()
+        .map((d) => (d === "" ? "//:package.json" : `//${d}:package.json`));
+      const script = generator.cwd === "" ? generator.script : generator.script.slice(generator.cwd.length + 1);
+      const cmd = `${generator.cwd === "" ? "" : `cd ${generator.cwd} && `}node ${script}`;
+      b.lines.push(
+        `// ${p.generatedFiles.join(", ")}: imported, not in the tree; the ${generator.name} script writes ${p.generatedFiles.length === 1 ? "it" : "them"}`,
+        `genrule(${args_({ name: generator.name, srcs: [scriptLabel, ...manifests], outs: p.generatedFiles, cmd, tools: ["//tools:node"] })});`,
+      );
+    } else if (p.generatedFiles.length > 0) {
+      b.lines.push(
+        `// imported, not in the tree, and no script found that writes ${p.generatedFiles.length === 1 ? "it" : "them"}: ${p.generatedFiles.join(", ")}`,
+      );
+      plan.notes.push(
+        `${p.dir || "."}: ${p.generatedFiles.join(", ")} imported but missing, and no precompile/prebuild script found to make it: add its target by hand below the generated block`,
+      );
+    }
     if (p.sources.length > 0) {
       use(b, HB_PACKAGE, "glob", "filegroup");
-      b.lines.push(`const srcs = glob(${lit(globsFor(p.sources))}, { exclude: ${lit(TEST_EXCLUDES)} });`);
+      // declarations among the sources (a generated operations.d.ts) are sources tsc reads
+      const excludes = p.declarationSources.length > 0 ? TEST_EXCLUDES.filter((e) => e !== "**/*.d.ts") : TEST_EXCLUDES;
+      const globbed = `glob(${lit(globsFor(p.sources))}, { exclude: ${lit(excludes)} })`;
+      b.lines.push(`const srcs = ${generator ? `[...${globbed}, ${lit(`:${generator.name}`)}]` : globbed};`);
       b.lines.push(`filegroup({ name: "srcs", srcs });`);
+    }
+    // what dependents read of a package tsc does not build: the files package.json ships, declarations too
+    // (of one it builds, its package.json files: what an import by name resolves through)
+    if ((tsProject || p.shippedDirs.length > 0) && dependedOn.has(p.dir)) {
+      use(b, HB_PACKAGE, "filegroup");
+      const manifests = lit(["package.json", ...p.subpathManifests]).slice(1, -1);
+      if (!tsProject) use(b, HB_PACKAGE, "glob");
+      const files = tsProject ? `[${manifests}]` : `[...glob(${lit(p.shippedDirs.map((d) => `${d}/**`))}), ${manifests}]`;
+      b.lines.push(`filegroup(${args_({ name: "package_files", srcs: expr(files) })});`);
     }
     if (depLabels.length > 0 && (p.entries.length > 0 || p.bins.length > 0)) {
       b.lines.push(`// the workspace packages package.json depends on`, `const deps = ${lit(depLabels)};`);
     }
-    if (p.runtimeDeps.length > 0 && p.entries.length > 0) {
+    if (p.runtimeDeps.length > 0 && p.entries.length > 0 && !tsProject) {
       b.lines.push(`// left to npm, which installs them with this package`, `const external = ${lit(p.runtimeDeps)};`);
     }
     if (p.tests.length > 0) {
@@ -174,8 +219,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     const tsDeps = p.tsconfigExtends.map(fileLabel);
     if (tsProject) {
       use(b, RULES, "ts_project");
-      const refs = p.workspaceDeps.map((n) => byName.get(n)!).filter((d) => d.declarations && d.sources.length > 0);
-      const deps = listExpr([...tsDeps, ...refs.map((d) => labelOf(d.dir, "dist")), ...installedTypes(npm)].map(lit).concat(npm));
+      const refs = p.workspaceDeps.map((n) => byName.get(n)!).flatMap(typesOf);
+      // its package.json: tsc reads its type (module: nodenext emits ESM where it says "module")
+      const deps = listExpr(["package.json", ...tsDeps, ...refs, ...installedTypes(npm)].map(lit).concat(npm));
       const args: Record<string, unknown> = { name: "dist", srcs: expr("srcs"), out_dir: p.outDir ?? "dist" };
       if (deps) args.deps = deps;
       if (typescriptTree) args.typescript = typescriptTree;
@@ -204,7 +250,10 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       const args: Record<string, unknown> = { name: entryNames[i], srcs: expr("srcs"), entry: e.source, format };
       if (i === 0 && p.name) args.module_name = p.name;
       if (bundled.length > 0) args.deps = bundled;
-      if (p.runtimeDeps.length > 0) args.external = expr("external");
+      // beside tsc's output, which ships, the bundle serves the workspace's own bundles: it
+      // leaves every package import as tsc does (an optional one not installed stays a runtime matter)
+      if (tsProject) args.packages = "external";
+      else if (p.runtimeDeps.length > 0) args.external = expr("external");
       const shipped =
         e.output.replace(/^\.\//, "") === e.source ? "its TypeScript source, bundled for what imports it" : "as package.json ships it";
       b.lines.push(`// ${e.output}, ${shipped}`, `esbuild(${args_(args)});`);
@@ -245,8 +294,7 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       // a workspace dependency's types: its declarations where tsc emits them, else its sources
       const depTypes = p.workspaceDeps
         .map((n) => byName.get(n)!)
-        .filter((d) => d.sources.length > 0)
-        .map((d) => labelOf(d.dir, d.declarations && tools.typescript ? "dist" : "srcs"));
+        .flatMap((d) => (isTsProject(d) || d.shippedDirs.length > 0 ? typesOf(d) : d.sources.length > 0 ? [labelOf(d.dir, "srcs")] : []));
       const deps = listExpr([...tsDeps, ...depTypes].map(lit).concat(npm));
       const srcsExpr = [p.sources.length > 0 ? "...srcs" : "", p.tests.length > 0 ? "...tests" : ""].filter(Boolean).join(", ");
       const args: Record<string, unknown> = { name: "typecheck", srcs: expr(`[${srcsExpr}]`), tsconfig: "tsconfig.json" };

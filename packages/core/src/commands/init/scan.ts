@@ -55,6 +55,16 @@ export interface ScannedPackage {
   otherScripts: string[];
   /** the lockfile has entries of this package's own (pnpm's importer, npm's packages/x/node_modules/...) */
   ownNpmEntries: boolean;
+  /** files its sources import that are not there (package-relative, as TypeScript sources): a script makes them */
+  generatedFiles: string[];
+  /** the script that makes them: a `node <file>` pre-build script (`precompile`, `prebuild`) of the package or the root */
+  generator: { name: string; script: string; cwd: string } | undefined;
+  /** declaration files among the sources (hand-written, or generated and checked in), package-relative */
+  declarationSources: string[];
+  /** package.json files below the package's own (`errors/package.json`: a subpath for resolvers that read no exports), package-relative */
+  subpathManifests: string[];
+  /** the top directories of what package.json ships (exports, main, module, types), package-relative */
+  shippedDirs: string[];
 }
 
 export interface ScannedTools {
@@ -193,7 +203,7 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
   const testRunnerOf = runnerDetector(root, rootJson);
   const nested = nestedLockEntries(root, lockfile);
   const packages = [...manifests]
-    .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf))
+    .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf, rootJson))
     .map((p) => ({ ...p, ownNpmEntries: p.dir !== "" && (lockfile === "pnpm-lock.yaml" || nested.has(p.dir)) }));
   const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
   const hbFromFile = lockfile !== undefined && hbInstalledFromFile(readFileSync(join(root, lockfile), "utf8"));
@@ -292,6 +302,7 @@ function scanPackage(
   json: Record<string, unknown>,
   names: Map<string, string>,
   testRunnerOf: ReturnType<typeof runnerDetector>,
+  rootJson: Record<string, unknown>,
 ): ScannedPackage {
   const abs = join(root, dir);
   const nested = [...names.values()]
@@ -359,6 +370,7 @@ function scanPackage(
   const otherScripts = Object.keys(record(json.scripts))
     .filter((s) => !KNOWN_SCRIPTS.has(s) && !/^(pre|post)/.test(s))
     .sort();
+  const generatedFiles = missingImports(abs, files);
   return {
     dir,
     name: typeof json.name === "string" ? json.name : undefined,
@@ -378,7 +390,87 @@ function scanPackage(
     tsconfigExtends,
     otherScripts,
     ownNpmEntries: false,
+    generatedFiles,
+    generator: generatedFiles.length > 0 ? generatorOf(dir, json, rootJson) : undefined,
+    subpathManifests: parsers.fg
+      .sync(["*/**/package.json"], { cwd: abs, ignore: [...NOT_SOURCES, ...nested], onlyFiles: true, dot: false })
+      .sort(),
+    declarationSources: parsers.fg
+      .sync(["**/*.d.ts", "**/*.d.mts", "**/*.d.cts"], {
+        cwd: abs,
+        ignore: [...NOT_SOURCES.filter((g) => !g.startsWith("**/*.d.")), ...nested],
+        onlyFiles: true,
+        dot: false,
+      })
+      .filter((f) => !TEST_FILE.test(f) && sources.some((s) => s.startsWith(f.slice(0, f.indexOf("/") + 1))))
+      .sort(),
+    shippedDirs: shippedDirsOf(json).filter((d) => !BUILT_DIRS.includes(d) && existsSync(join(abs, d))),
   };
+}
+
+const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["'](\.{1,2}\/[^"'\n]+)["']/g;
+
+/**
+ * The files the package's code imports by a relative path that are not there (as the TypeScript
+ * source the import means: `./version.js` is `version.ts`): what a script writes before the
+ * build (a gitignored `src/generated/version.ts`), package-relative and sorted.
+ */
+function missingImports(abs: string, files: string[]): string[] {
+  const missing = new Set<string>();
+  for (const f of files) {
+    if (!/\.[cm]?tsx?$/.test(f)) continue;
+    const text = readFileSync(join(abs, f), "utf8");
+    for (const m of text.matchAll(RELATIVE_IMPORT)) {
+      const target = posix.normalize(posix.join(posix.dirname(f), m[1]!));
+      if (target.startsWith("..")) continue;
+      const stem = target.replace(/\.[cm]?jsx?$/, "");
+      const ext = /\.mjs$/.test(target) ? ".mts" : /\.cjs$/.test(target) ? ".cts" : ".ts";
+      const candidates = [
+        target,
+        `${stem}${ext}`,
+        `${stem}.tsx`,
+        `${stem}.ts`,
+        `${stem}.d.ts`,
+        `${stem}.js`,
+        `${target}/index.ts`,
+        `${target}/index.js`,
+      ];
+      if (candidates.some((c) => existsSync(join(abs, c)))) continue;
+      missing.add(/\.[cm]?[jt]sx?$/.test(target) ? `${stem}${ext}` : `${target}.ts`);
+    }
+  }
+  return [...missing].sort();
+}
+
+/** The `node <file>` script run before the package's build (its own `pre<build>`, else the root's), as npm runs it: from its package's directory. */
+function generatorOf(dir: string, json: Record<string, unknown>, rootJson: Record<string, unknown>): ScannedPackage["generator"] {
+  const candidates: [Record<string, unknown>, string][] = [[json, dir]];
+  if (dir !== "") candidates.push([rootJson, ""]);
+  for (const [manifest, at] of candidates) {
+    const scripts = record(manifest.scripts);
+    for (const name of ["precompile", "prebuild"]) {
+      const m = /^node\s+(\S+\.[cm]?js)$/.exec(String(scripts[name] ?? "").trim());
+      if (m) return { name, script: posix.normalize(posix.join(at, m[1]!)), cwd: at };
+    }
+  }
+  return undefined;
+}
+
+/** directories a build writes: what a package ships from there is no file of the tree */
+const BUILT_DIRS = ["dist", "build", "lib", "out"];
+
+/** The top directories of every path package.json ships, declarations too. */
+function shippedDirsOf(json: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  walk(json.exports);
+  for (const k of ["main", "module", "types", "typings"]) walk(json[k]);
+  const dirs = out.map((p) => posix.normalize(p.replace(/^\.\//, ""))).filter((p) => p.includes("/") && !p.startsWith(".."));
+  return [...new Set(dirs.map((p) => p.slice(0, p.indexOf("/"))))].filter((d) => d !== "*").sort();
 }
 
 /** The tools installed in the workspace (or, for node, on PATH), as //tools will pin them. */
