@@ -18,6 +18,8 @@ function pkg(over: Partial<ScannedPackage>): ScannedPackage {
     runtimeDeps: [],
     hasTsconfig: false,
     outDir: undefined,
+    module: undefined,
+    otherProjects: [],
     declarations: false,
     tsconfigExtends: [],
     otherScripts: [],
@@ -27,6 +29,10 @@ function pkg(over: Partial<ScannedPackage>): ScannedPackage {
     shippedDirs: [],
     declarationSources: [],
     subpathManifests: [],
+    jestConfig: undefined,
+    tsconfigFiles: [],
+    testImports: [],
+    testData: [],
     ...over,
   };
 }
@@ -37,6 +43,7 @@ function scan(packages: ScannedPackage[], lockfile?: string): WorkspaceScan {
     lockfile,
     packages,
     rootTsconfigs: [],
+    rootJestFiles: [],
     hbFromFile: false,
     notes: [],
     tools: {
@@ -175,6 +182,49 @@ describe("planInit", () => {
     // with no script for it, init says so
     const none = planInit(scan([{ ...server, generator: undefined }, proto]));
     expect(none.notes.join("\n")).toContain("src/generated/version.ts imported but missing");
+  });
+
+  it("builds each tsconfig that emits where package.json ships, with its format's package.json, and runs jest tests on what they import, built", () => {
+    const types = pkg({
+      dir: "packages/types",
+      name: "@s/types",
+      private: false,
+      hasTsconfig: true,
+      declarations: true,
+      outDir: "dist/esm",
+      module: "esnext",
+      otherProjects: [{ tsconfig: "tsconfig.cjs.json", outDir: "dist/cjs", module: "commonjs", extendsInside: ["tsconfig.json"] }],
+      tsconfigFiles: ["tsconfig.cjs.json", "tsconfig.json"],
+    });
+    const server = pkg({
+      dir: "packages/server",
+      name: "@s/server",
+      workspaceDeps: ["@s/types"],
+      tests: ["src/__tests__/a.test.ts"],
+      testRunner: "jest",
+      testImports: ["@s/server"],
+      testData: ["src/__tests__/__snapshots__/a.test.ts.snap", "src/__tests__/fixtures/x.key"],
+      jestConfig: "jest.config.js",
+      tsconfigFiles: ["src/__tests__/tsconfig.json"],
+      shippedDirs: ["lib"],
+    });
+    const plan = planInit({
+      ...scan([server, types], "package-lock.json"),
+      rootJestFiles: ["jest.config.base.js"],
+      rootTsconfigs: ["tsconfig.base.json"],
+    });
+    const t = plan.blocks.get("packages/types/BUILD.ts")!.lines;
+    expect(t).toContain(
+      'ts_project({ name: "dist", srcs, out_dir: "dist/esm", deps: ["package.json", ...npm], typescript: "//:node_modules", out_package_type: "module" });',
+    );
+    expect(t).toContain(
+      'ts_project({ name: "dist_cjs", srcs, out_dir: "dist/cjs", deps: ["tsconfig.json", "package.json", ...npm], typescript: "//:node_modules", tsconfig: "tsconfig.cjs.json", out_package_type: "commonjs" });',
+    );
+    expect(t.join("\n")).toContain('deps: [":dist", ":dist_cjs"]');
+    const s = plan.blocks.get("packages/server/BUILD.ts")!.lines;
+    expect(s).toContain(
+      'node_test({ name: "test", srcs: tests, runner: "jest", data: [...srcs, ...glob(["src/**/__tests__/**/*.key", "src/**/__tests__/**/*.snap"]), "//:jest.config.base.js", "//:tsconfig.base.json", "//:package.json", "//packages/server:src/__tests__/tsconfig.json", "//packages/types:tsconfig.cjs.json", "//packages/types:tsconfig.json", "package.json"], deps: ["//packages/server:package_files", "//packages/types:dist", "//packages/types:dist_cjs", "//packages/types:package_files", ...npm], jest_config: "jest.config.js", jest: "//:node_modules" });',
+    );
   });
 
   it("writes hb.config.ts leaving hb's own package unpinned when it was installed from its tarball", () => {

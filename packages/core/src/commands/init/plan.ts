@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import { HB_PACKAGE } from "../../base/package-name";
-import { type ScannedPackage, type WorkspaceScan, formatOf } from "./scan";
+import { type ScannedPackage, TEST_DATA_DIRS, type WorkspaceScan, formatOf } from "./scan";
 
 /** What `hb init` writes into one file: its imports and the lines of its generated block. */
 export interface GeneratedBlock {
@@ -101,9 +101,32 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   };
   const byName = new Map(scan.packages.filter((p) => p.name !== undefined).map((p) => [p.name!, p]));
   const compiled = new Set(scan.packages.filter((p) => p.entries.length > 0).map((p) => p.name));
-  const dependedOn = new Set(scan.packages.flatMap((p) => p.workspaceDeps.map((n) => byName.get(n)!.dir)));
+  const dependedOn = new Set(
+    scan.packages.flatMap((p) => [...p.workspaceDeps, ...(p.testRunner === "jest" ? p.testImports : [])].map((n) => byName.get(n)!.dir)),
+  );
+  // the packages these depend on, transitively, themselves included
+  const workspaceClosure = (from: ScannedPackage[]): ScannedPackage[] => {
+    const seen = new Map<string, ScannedPackage>();
+    const visit = (d: ScannedPackage) => {
+      if (seen.has(d.dir)) return;
+      seen.set(d.dir, d);
+      for (const n of d.workspaceDeps) visit(byName.get(n)!);
+    };
+    from.forEach(visit);
+    return [...seen.values()].sort((a, b) => (a.dir < b.dir ? -1 : 1));
+  };
+  const fileIn = (dir: string, file: string) => (dir === "" ? `//:${file}` : `//${dir}:${file}`);
   // a package tsc builds is read by its dependents as its ts_project; another, as what it ships
   const isTsProject = (p: ScannedPackage) => p.declarations && p.sources.length > 0 && scan.tools.typescript !== undefined;
+  // what code running here reads of a workspace package: all tsc emits, and its package.json files
+  const runtimeOf = (d: ScannedPackage): string[] =>
+    isTsProject(d)
+      ? [labelOf(d.dir, "dist"), ...d.otherProjects.map((o) => labelOf(d.dir, projectName(o.tsconfig))), labelOf(d.dir, "package_files")]
+      : d.shippedDirs.length > 0
+        ? [labelOf(d.dir, "package_files")]
+        : d.sources.length > 0
+          ? [labelOf(d.dir, "srcs")]
+          : [];
   const typesOf = (d: ScannedPackage): string[] =>
     isTsProject(d)
       ? // its package.json files too: an import of it by name resolves through them (types, exports) to the declarations
@@ -221,11 +244,26 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       use(b, RULES, "ts_project");
       const refs = p.workspaceDeps.map((n) => byName.get(n)!).flatMap(typesOf);
       // its package.json: tsc reads its type (module: nodenext emits ESM where it says "module")
-      const deps = listExpr(["package.json", ...tsDeps, ...refs, ...installedTypes(npm)].map(lit).concat(npm));
+      const depParts = ["package.json", ...tsDeps, ...refs, ...installedTypes(npm)].map(lit).concat(npm);
+      const deps = listExpr(depParts);
       const args: Record<string, unknown> = { name: "dist", srcs: expr("srcs"), out_dir: p.outDir ?? "dist" };
       if (deps) args.deps = deps;
       if (typescriptTree) args.typescript = typescriptTree;
+      // a package shipping ESM and CJS: a ts_project per tsconfig, each with a package.json of its
+      // format in its out_dir (node reads dist/cjs/*.js of a type: module package as ESM otherwise)
+      const dual = p.otherProjects.length > 0;
+      if (dual && typeOfModule(p.module)) args.out_package_type = typeOfModule(p.module);
       b.lines.push(`// JavaScript and declarations where package.json ships them, as tsc builds them`, `ts_project(${args_(args)});`);
+      for (const o of p.otherProjects) {
+        // the tsconfig it extends inside the package (tsconfig.cjs.json's ".") is a file tsc reads
+        const inside = o.extendsInside.filter((f) => f !== o.tsconfig).map(lit);
+        const moreDeps = listExpr([...inside, ...depParts]);
+        const more: Record<string, unknown> = { ...args, name: projectName(o.tsconfig), tsconfig: o.tsconfig, out_dir: o.outDir };
+        if (moreDeps) more.deps = moreDeps;
+        delete more.out_package_type;
+        if (typeOfModule(o.module)) more.out_package_type = typeOfModule(o.module);
+        b.lines.push(`ts_project(${args_(more)});`);
+      }
     }
 
     const used = new Set(["srcs", "test", "typecheck", "package"]);
@@ -270,9 +308,25 @@ export function planInit(scan: WorkspaceScan): InitPlan {
 
     if (p.tests.length > 0) {
       if (p.testRunner === "jest") {
-        b.lines.push(
-          `// ${p.tests.length} jest test files: hb has no jest runner yet; \`hb init\` will generate their target when it does`,
-        );
+        // the project's own jest and config; what the tests import by name, as built (every
+        // format tsc emits, and the package.json files an import resolves through), and the
+        // tsconfig files ts-jest reads
+        use(b, RULES, "node_test");
+        const closure = workspaceClosure(p.testImports.map((n) => byName.get(n)!));
+        const built = closure.flatMap(runtimeOf);
+        const tsconfigs = [...new Set([p, ...closure])].flatMap((d) => d.tsconfigFiles.map((f) => fileIn(d.dir, f)));
+        const root = [...scan.rootJestFiles, ...scan.rootTsconfigs, ...(p.dir === "" ? [] : ["package.json"])].map((f) => `//:${f}`);
+        const data = [
+          ...(p.sources.length > 0 ? ["...srcs"] : []),
+          ...(p.testData.length > 0 ? [`...glob(${lit(testDataGlobs(p.testData))})`] : []),
+          ...[...root, ...tsconfigs, ...(p.dir === "" ? [] : ["package.json"])].map(lit),
+        ];
+        const args: Record<string, unknown> = { name: "test", srcs: expr("tests"), runner: "jest", data: expr(`[${data.join(", ")}]`) };
+        const deps = listExpr([...new Set(built)].map(lit).concat(npm));
+        if (deps) args.deps = deps;
+        if (p.jestConfig) args.jest_config = p.jestConfig;
+        if (npmTrees.length > 0) args.jest = npmTrees[0];
+        b.lines.push(`node_test(${args_(args)});`);
       } else {
         use(b, RULES, "node_test");
         const declared = depLabels.length > 0 && (p.entries.length > 0 || p.bins.length > 0);
@@ -307,7 +361,11 @@ export function planInit(scan: WorkspaceScan): InitPlan {
 
     if (!p.private && tsProject) {
       use(b, RULES, "npm_package");
-      const args: Record<string, unknown> = { name: "package", package_json: "package.json", deps: [":dist"] };
+      const args: Record<string, unknown> = {
+        name: "package",
+        package_json: "package.json",
+        deps: [":dist", ...p.otherProjects.map((o) => `:${projectName(o.tsconfig)}`)],
+      };
       // workspace: ranges are written as the versions these package.json files hold
       const packages = p.workspaceDeps.map((n) => `//${byName.get(n)!.dir}:package.json`);
       if (packages.length > 0) args.packages = packages;
@@ -349,6 +407,33 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   if (tools.typesNode) t.lines.push(`local_toolchain(${args_({ name: "types_node", path: tools.typesNode })});`);
   if (tools.nodeModules) t.lines.push(`local_toolchain(${args_({ name: "node_modules", path: "node_modules" })});`);
   return plan;
+}
+
+/** Globs for what tests read that is no code: per top directory, test directory and extension (a .snap under src's __tests__). */
+function testDataGlobs(files: string[]): string[] {
+  const out = new Set<string>();
+  for (const f of files) {
+    const parts = f.split("/");
+    const at = parts.findIndex((x) => TEST_DATA_DIRS.includes(x));
+    const ext = posix.extname(f);
+    const tail = ext ? `**/*${ext}` : `**/${parts[parts.length - 1]}`;
+    out.add(at === 0 ? `${parts[0]}/${tail}` : `${parts[0]}/**/${parts[at]}/${tail}`);
+  }
+  return [...out].sort();
+}
+
+/** The ts_project of another tsconfig of a package: `dist_cjs` for tsconfig.cjs.json. */
+function projectName(tsconfig: string): string {
+  return `dist_${tsconfig
+    .replace(/^tsconfig\./, "")
+    .replace(/\.json$/, "")
+    .replace(/[^A-Za-z0-9_]/g, "_")}`;
+}
+
+/** The package.json type of what tsc emits for a module setting; none for node16/nodenext, which follow package.json. */
+function typeOfModule(module: string | undefined): "module" | "commonjs" | undefined {
+  if (module === undefined || /^node/.test(module)) return undefined;
+  return module === "commonjs" || module === "umd" || module === "amd" ? "commonjs" : "module";
 }
 
 /** A list of TypeScript expressions (literals, `...spreads`) as one expression: a lone spread is its variable. */
