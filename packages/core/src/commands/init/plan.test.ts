@@ -195,6 +195,11 @@ describe("planInit", () => {
       module: "esnext",
       otherProjects: [{ tsconfig: "tsconfig.cjs.json", outDir: "dist/cjs", module: "commonjs", extendsInside: ["tsconfig.json"] }],
       tsconfigFiles: ["tsconfig.cjs.json", "tsconfig.json"],
+      entries: [
+        { output: "./dist/esm/index.js", source: "src/index.ts" },
+        { output: "./dist/cjs/index.js", source: "src/index.ts" },
+        { output: "./dist/esm/errors.js", source: "src/errors.ts" },
+      ],
     });
     const server = pkg({
       dir: "packages/server",
@@ -221,6 +226,10 @@ describe("planInit", () => {
       'ts_project({ name: "dist_cjs", srcs, out_dir: "dist/cjs", deps: ["tsconfig.json", "package.json", ...npm], typescript: "//:node_modules", tsconfig: "tsconfig.cjs.json", out_package_type: "commonjs" });',
     );
     expect(t.join("\n")).toContain('deps: [":dist", ":dist_cjs"]');
+    // tsc builds every entry package.json ships: only the main one is bundled, for the workspace's bundles
+    expect(t.filter((l) => l.startsWith("esbuild("))).toEqual([
+      'esbuild({ name: "types", srcs, entry: "src/index.ts", format: "esm", module_name: "@s/types", packages: "external" });',
+    ]);
     const s = plan.blocks.get("packages/server/BUILD.ts")!.lines;
     expect(s).toContain(
       'node_test({ name: "test", srcs: tests, runner: "jest", data: [...srcs, ...glob(["src/**/__tests__/**/*.key", "src/**/__tests__/**/*.snap"]), "//:jest.config.base.js", "//:tsconfig.base.json", "//:package.json", "//packages/server:src/__tests__/tsconfig.json", "//packages/types:tsconfig.cjs.json", "//packages/types:tsconfig.json", "package.json"], deps: ["//packages/server:package_files", "//packages/types:dist", "//packages/types:dist_cjs", "//packages/types:package_files", ...npm], jest_config: "jest.config.js", jest: "//:node_modules" });',

@@ -283,6 +283,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       entryNames.push(unique(twin < i ? `${entryNames[twin]}_${formatOf(e.output, p)}` : base));
     });
     p.entries.forEach((e, i) => {
+      // tsc builds what package.json ships: of its entries, only the main one is bundled, for the
+      // workspace's own bundles that import the package by name
+      if (tsProject && i > 0) return;
       use(b, RULES, "esbuild");
       const format = formatOf(e.output, p);
       const args: Record<string, unknown> = { name: entryNames[i], srcs: expr("srcs"), entry: e.source, format };
@@ -293,7 +296,11 @@ export function planInit(scan: WorkspaceScan): InitPlan {
       if (tsProject) args.packages = "external";
       else if (p.runtimeDeps.length > 0) args.external = expr("external");
       const shipped =
-        e.output.replace(/^\.\//, "") === e.source ? "its TypeScript source, bundled for what imports it" : "as package.json ships it";
+        e.output.replace(/^\.\//, "") === e.source
+          ? "its TypeScript source, bundled for what imports it"
+          : tsProject
+            ? "bundled for the workspace's bundles that import the package (tsc builds what package.json ships)"
+            : "as package.json ships it";
       b.lines.push(`// ${e.output}, ${shipped}`, `esbuild(${args_(args)});`);
     });
 
