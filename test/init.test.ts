@@ -215,6 +215,22 @@ describe("hb init", () => {
         'import { version } from "./generated/version.js";\nimport type { Shape } from "./shape.js";\n' +
         "export const shape: Shape = { version };\nexport function greet(name: string): string {\n  return `hello, ${name} (${version})`;\n}\n",
       "packages/greet/src/shape.d.ts": "export interface Shape {\n  version: string;\n}\n",
+      // as apollo's gateway-interface: ESM and CJS builds, the CJS one shipped for its declarations alone
+      "packages/greet/package.json": JSON.stringify({
+        name: "@mono/greet",
+        version: "1.0.0",
+        type: "module",
+        exports: { ".": { types: { require: "./dist/cjs/index.d.ts", default: "./dist/esm/index.d.ts" }, import: "./dist/esm/index.js" } },
+      }),
+      "packages/greet/tsconfig.json": JSON.stringify({
+        extends: "../../tsconfig.base.json",
+        compilerOptions: { outDir: "dist/esm", rootDir: "src", declaration: true },
+        include: ["src"],
+      }),
+      "packages/greet/tsconfig.cjs.json": JSON.stringify({
+        extends: ".",
+        compilerOptions: { module: "commonjs", moduleResolution: "node10", outDir: "./dist/cjs" },
+      }),
     });
     const init = await hb(dir, ["init"]);
     expect(init.exitCode, init.output).toBe(0);
@@ -222,8 +238,13 @@ describe("hb init", () => {
     expect(greet).toContain('outs: ["src/generated/version.ts"], cmd: "node scripts/precompile.mjs", tools: ["//tools:node"] });');
     const build = await hb(dir, ["build", "//..."]);
     expect(build.exitCode, build.output).toBe(0);
-    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/index.js"), "utf8")).toContain('from "./generated/version.js"');
-    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/generated/version.js"), "utf8")).toContain('"1.0.0"');
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/esm/index.js"), "utf8")).toContain('from "./generated/version.js"');
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/esm/generated/version.js"), "utf8")).toContain('"1.0.0"');
+    expect(greet).toContain('ts_project({ name: "dist_cjs", srcs, out_dir: "dist/cjs", deps: ["tsconfig.json", "package.json",');
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/cjs/index.js"), "utf8")).toContain("exports.greet = greet;");
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/cjs/package.json"), "utf8")).toBe('{"type":"commonjs"}');
+    const tgz = await execa("tar", ["tzf", join(dir, "hb-out/packages/greet/package.tgz")]);
+    expect(tgz.stdout).toContain("package/dist/cjs/index.d.ts");
     const run = await hb(dir, ["run", "//packages/cli:greet", "--", "Ada"]);
     expect(run.stdout).toContain("hello, Ada (1.0.0)");
     // the generated file is no source: init again changes nothing

@@ -405,7 +405,8 @@ function scanPackage(
       entries.push({ output, source });
   }
   // another tsconfig of the package emitting elsewhere, where package.json ships too (tsconfig.cjs.json into dist/cjs)
-  const shipped = shippedPaths(json).map((p) => posix.normalize(p.replace(/^\.\//, "")));
+  // (declarations too: a package of types alone ships dist/cjs/index.d.ts under a types condition)
+  const shipped = everyShippedPath(json).map((p) => posix.normalize(p.replace(/^\.\//, "")));
   const otherProjects: ScannedPackage["otherProjects"] = [];
   if (hasTsconfig && outDir !== undefined) {
     for (const f of parsers.fg.sync(["tsconfig.*.json"], { cwd: abs, onlyFiles: true }).sort()) {
@@ -545,8 +546,8 @@ function generatorOf(dir: string, json: Record<string, unknown>, rootJson: Recor
 /** directories a build writes: what a package ships from there is no file of the tree */
 const BUILT_DIRS = ["dist", "build", "lib", "out"];
 
-/** The top directories of every path package.json ships, declarations too. */
-function shippedDirsOf(json: Record<string, unknown>): string[] {
+/** Every path package.json ships (exports in all conditions, main, module, types), declarations too. */
+function everyShippedPath(json: Record<string, unknown>): string[] {
   const out: string[] = [];
   const walk = (v: unknown): void => {
     if (typeof v === "string") out.push(v);
@@ -555,7 +556,14 @@ function shippedDirsOf(json: Record<string, unknown>): string[] {
   };
   walk(json.exports);
   for (const k of ["main", "module", "types", "typings"]) walk(json[k]);
-  const dirs = out.map((p) => posix.normalize(p.replace(/^\.\//, ""))).filter((p) => p.includes("/") && !p.startsWith(".."));
+  return out;
+}
+
+/** The top directories of every path package.json ships, declarations too. */
+function shippedDirsOf(json: Record<string, unknown>): string[] {
+  const dirs = everyShippedPath(json)
+    .map((p) => posix.normalize(p.replace(/^\.\//, "")))
+    .filter((p) => p.includes("/") && !p.startsWith(".."));
   return [...new Set(dirs.map((p) => p.slice(0, p.indexOf("/"))))].filter((d) => d !== "*").sort();
 }
 
