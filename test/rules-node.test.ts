@@ -213,6 +213,38 @@ describe("npm_package", () => {
       "//cli:package: dependencies.@w/core is workspace:^, and 'packages' lists no package.json of @w/core to take its version from",
     );
   });
+
+  it("without a files field, leaves out what a .npmignore among its files says, as npm pack (apollo-server's, issue 19)", async () => {
+    const ws = makeWorkspace({
+      "tools/BUILD.ts": 'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      "server/package.json": '{ "name": "@w/server", "version": "1.0.0" }',
+      // apollo-server's packages/server/.npmignore
+      "server/.npmignore":
+        "*\n# Include the package.json files that give us deep imports.\n!**/package.json\n!src/**/*\nsrc/**/__tests__/**\n" +
+        "!dist/**/*\ndist/**/__tests__/**\ndist/**/*.tsbuildinfo\n!package.json\n!README.md\n",
+      "server/README.md": "# server\n",
+      "server/CHANGELOG.md": "left out\n",
+      "server/jest.config.js": "left out\n",
+      "server/errors/package.json": '{ "main": "../dist/errors.js" }',
+      "server/src/index.ts": "export {};\n",
+      "server/src/__tests__/a.test.ts": "left out\n",
+      "server/dist/index.js": "shipped\n",
+      "server/dist/x.tsbuildinfo": "left out\n",
+      "server/BUILD.ts":
+        'import { glob } from "@hb/core";\nimport { npm_package } from "@hb/rules-node";\n' +
+        'npm_package({ name: "package", package_json: "package.json", srcs: [...glob(["**"], { exclude: ["BUILD.ts"] }), ".npmignore"] });\n',
+    });
+    const b = await hb(ws, ["build", "//server:package"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const listing = await execa("tar", ["tzf", join(ws, "hb-out/server/package.tgz")]);
+    expect(listing.stdout.split("\n")).toEqual([
+      "package/README.md",
+      "package/dist/index.js",
+      "package/errors/package.json",
+      "package/package.json",
+      "package/src/index.ts",
+    ]);
+  });
 });
 
 describe("ts_project", () => {
