@@ -76,7 +76,9 @@ describe("hb init", () => {
     expect(greet).toContain(
       'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["package.json", "//:tsconfig.base.json", "//tools:types_node", "//tools:node_modules"] });',
     );
-    expect(greet).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":dist"] });');
+    expect(greet).toContain(
+      'npm_package({ name: "package", package_json: "package.json", srcs: glob(["**"], { exclude: ["BUILD.ts", "**/*.tsbuildinfo", "dist/**"] }), deps: [":dist"] });',
+    );
     const cli = readFileSync(join(dir, "packages/cli/BUILD.ts"), "utf8");
     expect(cli).toContain('const deps = ["//packages/greet"];');
     expect(cli).toContain('node_binary({ name: "greet", entry: "src/main.ts", srcs, deps });');
@@ -95,7 +97,15 @@ describe("hb init", () => {
     expect(test.output).toMatch(/\/\/packages\/greet:typecheck +PASSED/);
 
     const tgz = await execa("tar", ["tzf", join(dir, "hb-out/packages/greet/package.tgz")]);
-    expect(tgz.stdout.split("\n").sort()).toEqual(["package/dist/index.d.ts", "package/dist/index.js", "package/package.json"]);
+    // what npm pack ships of a package.json without files: its files, and what tsc built
+    expect(tgz.stdout.split("\n").sort()).toEqual([
+      "package/dist/index.d.ts",
+      "package/dist/index.js",
+      "package/package.json",
+      "package/src/index.test.ts",
+      "package/src/index.ts",
+      "package/tsconfig.json",
+    ]);
 
     // after builds: what they made is no source, so init again changes nothing, from a package's directory too
     const again = await hb(dir, ["init"]);

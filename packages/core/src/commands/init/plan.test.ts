@@ -33,6 +33,7 @@ function pkg(over: Partial<ScannedPackage>): ScannedPackage {
     tsconfigFiles: [],
     testImports: [],
     testData: [],
+    npmignore: false,
     ...over,
   };
 }
@@ -127,7 +128,8 @@ describe("planInit", () => {
     // an import of @s/util resolves through its package.json files to the declarations tsc wrote
     expect(plan.blocks.get("packages/util/BUILD.ts")!.lines).toContain('filegroup({ name: "package_files", srcs: ["package.json"] });');
     expect(a).toContain(
-      'npm_package({ name: "package", package_json: "package.json", deps: [":dist"], packages: ["//packages/util:package.json"] });',
+      // as npm pack, the package's own files too (README, subpath package.json files), less what tsc builds
+      'npm_package({ name: "package", package_json: "package.json", srcs: glob(["**"], { exclude: ["BUILD.ts", "**/*.tsbuildinfo", "dist/**"] }), deps: [":dist"], packages: ["//packages/util:package.json"] });',
     );
     expect(plan.blocks.get("packages/util/BUILD.ts")!.lines.join("\n")).toContain(
       'ts_project({ name: "dist", srcs, out_dir: "lib", deps: ["package.json", ...npm], typescript: "//:node_modules" });',
@@ -157,6 +159,8 @@ describe("planInit", () => {
       workspaceDeps: ["@s/proto"],
       generatedFiles: ["src/generated/version.ts"],
       generator: { name: "precompile", script: "scripts/precompile.mjs", cwd: "" },
+      private: false,
+      npmignore: true,
       declarationSources: ["src/generated/ops.d.ts"],
       subpathManifests: ["errors/package.json"],
     });
@@ -171,6 +175,10 @@ describe("planInit", () => {
       'const srcs = [...glob(["src/**/*.ts"], { exclude: ["**/*.test.*", "**/*.spec.*", "**/__tests__/**"] }), ":precompile"];',
     );
     expect(s.join("\n")).toContain('deps: ["package.json", "//packages/proto:package_files", ...npm]');
+    // packed as npm packs it: its files, the generated one, less what its .npmignore says
+    expect(s.join("\n")).toContain(
+      'srcs: [...glob(["**"], { exclude: ["BUILD.ts", "**/*.tsbuildinfo", "dist/**"] }), ":precompile", ".npmignore"], deps: [":dist"]',
+    );
     expect(plan.blocks.get("packages/proto/BUILD.ts")!.lines).toContain(
       'filegroup({ name: "package_files", srcs: [...glob(["generated/**"]), "package.json"] });',
     );

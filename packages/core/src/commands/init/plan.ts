@@ -368,9 +368,19 @@ export function planInit(scan: WorkspaceScan): InitPlan {
 
     if (!p.private && tsProject) {
       use(b, RULES, "npm_package");
+      use(b, HB_PACKAGE, "glob");
+      // as npm pack: the package's files (README, subpath package.json files, sources), less
+      // what package.json's files leaves out, and what tsc builds; none a build left in the tree
+      const built = [...new Set([p.outDir ?? "dist", ...p.otherProjects.map((o) => o.outDir)].map((d) => `${d.split("/")[0]}/**`))];
+      const files = `glob(["**"], { exclude: ${lit(["BUILD.ts", "**/*.tsbuildinfo", ...built])} })`;
       const args: Record<string, unknown> = {
         name: "package",
         package_json: "package.json",
+        srcs: expr(
+          generator || p.npmignore
+            ? `[${[`...${files}`, ...(generator ? [lit(`:${generator.name}`)] : []), ...(p.npmignore ? [lit(".npmignore")] : [])].join(", ")}]`
+            : files,
+        ),
         deps: [":dist", ...p.otherProjects.map((o) => `:${projectName(o.tsconfig)}`)],
       };
       // workspace: ranges are written as the versions these package.json files hold

@@ -69,6 +69,8 @@ export interface ScannedPackage {
   declarationSources: string[];
   /** package.json files below the package's own (`errors/package.json`: a subpath for resolvers that read no exports), package-relative */
   subpathManifests: string[];
+  /** the package has a .npmignore (what npm pack leaves out without a files field) */
+  npmignore: boolean;
   /** the package's jest config file (jest.config.js), package-relative */
   jestConfig: string | undefined;
   /** every tsconfig file of the package (tests' own too), package-relative */
@@ -459,6 +461,7 @@ function scanPackage(
     ownNpmEntries: false,
     generatedFiles,
     generator: generatedFiles.length > 0 ? generatorOf(dir, json, rootJson) : undefined,
+    npmignore: existsSync(join(abs, ".npmignore")),
     jestConfig: ["js", "cjs", "mjs", "ts", "cts", "mts", "json"].map((e) => `jest.config.${e}`).find((f) => existsSync(join(abs, f))),
     tsconfigFiles: parsers.fg
       .sync(["**/tsconfig*.json"], { cwd: abs, ignore: [...NOT_SOURCES, ...nested], onlyFiles: true, dot: false })
