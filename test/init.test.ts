@@ -68,12 +68,17 @@ describe("hb init", () => {
       expect(first.stdout).toMatch(new RegExp(`created +${f.replace(".", "\\.")}`));
     expect(readFileSync(join(dir, ".gitignore"), "utf8")).toBe(".hb/\nhb-out/\n");
     const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
-    expect(greet).toContain('esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet" });');
+    // beside tsc's output, the bundle leaves package imports to the runtime as tsc does
+    expect(greet).toContain(
+      'esbuild({ name: "greet", srcs, entry: "src/index.ts", format: "esm", module_name: "@mono/greet", packages: "external" });',
+    );
     // it ships declarations (exports' types): tsc builds dist/ where package.json points, and that is packed
     expect(greet).toContain(
-      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["//:tsconfig.base.json", "//tools:types_node", "//tools:node_modules"] });',
+      'ts_project({ name: "dist", srcs, out_dir: "dist", deps: ["package.json", "//:tsconfig.base.json", "//tools:types_node", "//tools:node_modules"] });',
     );
-    expect(greet).toContain('npm_package({ name: "package", package_json: "package.json", deps: [":dist"] });');
+    expect(greet).toContain(
+      'npm_package({ name: "package", package_json: "package.json", srcs: glob(["**"], { exclude: ["BUILD.ts", "**/*.tsbuildinfo", "dist/**"] }), deps: [":dist"] });',
+    );
     const cli = readFileSync(join(dir, "packages/cli/BUILD.ts"), "utf8");
     expect(cli).toContain('const deps = ["//packages/greet"];');
     expect(cli).toContain('node_binary({ name: "greet", entry: "src/main.ts", srcs, deps });');
@@ -92,7 +97,15 @@ describe("hb init", () => {
     expect(test.output).toMatch(/\/\/packages\/greet:typecheck +PASSED/);
 
     const tgz = await execa("tar", ["tzf", join(dir, "hb-out/packages/greet/package.tgz")]);
-    expect(tgz.stdout.split("\n").sort()).toEqual(["package/dist/index.d.ts", "package/dist/index.js", "package/package.json"]);
+    // what npm pack ships of a package.json without files: its files, and what tsc built
+    expect(tgz.stdout.split("\n").sort()).toEqual([
+      "package/dist/index.d.ts",
+      "package/dist/index.js",
+      "package/package.json",
+      "package/src/index.test.ts",
+      "package/src/index.ts",
+      "package/tsconfig.json",
+    ]);
 
     // after builds: what they made is no source, so init again changes nothing, from a package's directory too
     const again = await hb(dir, ["init"]);
@@ -191,6 +204,62 @@ describe("hb init", () => {
     const check = await hb(dir, ["init", "--check"]);
     expect(check.exitCode, check.output).toBe(0);
   }, 120_000);
+
+  it("runs the root's precompile script for a file the sources import that is not in the tree, and compiles declarations among the sources", async () => {
+    const dir = workspace({
+      ...MONOREPO,
+      "package.json": JSON.stringify({
+        name: "mono",
+        private: true,
+        type: "module",
+        workspaces: ["packages/*"],
+        scripts: { precompile: "node scripts/precompile.mjs", compile: "tsc --build" },
+      }),
+      // as apollo-server's: the version from package.json, into a gitignored source
+      "scripts/precompile.mjs":
+        'import { readFileSync, writeFileSync, mkdirSync } from "node:fs";\n' +
+        'const { version } = JSON.parse(readFileSync("packages/greet/package.json", "utf8"));\n' +
+        'mkdirSync("packages/greet/src/generated", { recursive: true });\n' +
+        'writeFileSync("packages/greet/src/generated/version.ts", `export const version = ${JSON.stringify(version)};\\n`);\n',
+      "packages/greet/src/index.ts":
+        'import { version } from "./generated/version.js";\nimport type { Shape } from "./shape.js";\n' +
+        "export const shape: Shape = { version };\nexport function greet(name: string): string {\n  return `hello, ${name} (${version})`;\n}\n",
+      "packages/greet/src/shape.d.ts": "export interface Shape {\n  version: string;\n}\n",
+      // as apollo's gateway-interface: ESM and CJS builds, the CJS one shipped for its declarations alone
+      "packages/greet/package.json": JSON.stringify({
+        name: "@mono/greet",
+        version: "1.0.0",
+        type: "module",
+        exports: { ".": { types: { require: "./dist/cjs/index.d.ts", default: "./dist/esm/index.d.ts" }, import: "./dist/esm/index.js" } },
+      }),
+      "packages/greet/tsconfig.json": JSON.stringify({
+        extends: "../../tsconfig.base.json",
+        compilerOptions: { outDir: "dist/esm", rootDir: "src", declaration: true },
+        include: ["src"],
+      }),
+      "packages/greet/tsconfig.cjs.json": JSON.stringify({
+        extends: ".",
+        compilerOptions: { module: "commonjs", moduleResolution: "node10", outDir: "./dist/cjs" },
+      }),
+    });
+    const init = await hb(dir, ["init"]);
+    expect(init.exitCode, init.output).toBe(0);
+    const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
+    expect(greet).toContain('outs: ["src/generated/version.ts"], cmd: "node scripts/precompile.mjs", tools: ["//tools:node"] });');
+    const build = await hb(dir, ["build", "//..."]);
+    expect(build.exitCode, build.output).toBe(0);
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/esm/index.js"), "utf8")).toContain('from "./generated/version.js"');
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/esm/generated/version.js"), "utf8")).toContain('"1.0.0"');
+    expect(greet).toContain('ts_project({ name: "dist_cjs", srcs, out_dir: "dist/cjs", deps: ["tsconfig.json", "package.json",');
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/cjs/index.js"), "utf8")).toContain("exports.greet = greet;");
+    expect(readFileSync(join(dir, "hb-out/packages/greet/dist/cjs/package.json"), "utf8")).toBe('{"type":"commonjs"}');
+    const tgz = await execa("tar", ["tzf", join(dir, "hb-out/packages/greet/package.tgz")]);
+    expect(tgz.stdout).toContain("package/dist/cjs/index.d.ts");
+    const run = await hb(dir, ["run", "//packages/cli:greet", "--", "Ada"]);
+    expect(run.stdout).toContain("hello, Ada (1.0.0)");
+    // the generated file is no source: init again changes nothing
+    expect((await hb(dir, ["init", "--check"])).exitCode).toBe(0);
+  }, 180_000);
 
   it("reads pnpm's workspace file and refuses a directory that is no workspace", async () => {
     const dir = workspace({

@@ -1,5 +1,5 @@
 import { execa } from "execa";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "../packages/cache-server/src/testing/server";
@@ -213,6 +213,38 @@ describe("npm_package", () => {
       "//cli:package: dependencies.@w/core is workspace:^, and 'packages' lists no package.json of @w/core to take its version from",
     );
   });
+
+  it("without a files field, leaves out what a .npmignore among its files says, as npm pack (apollo-server's, issue 19)", async () => {
+    const ws = makeWorkspace({
+      "tools/BUILD.ts": 'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      "server/package.json": '{ "name": "@w/server", "version": "1.0.0" }',
+      // apollo-server's packages/server/.npmignore
+      "server/.npmignore":
+        "*\n# Include the package.json files that give us deep imports.\n!**/package.json\n!src/**/*\nsrc/**/__tests__/**\n" +
+        "!dist/**/*\ndist/**/__tests__/**\ndist/**/*.tsbuildinfo\n!package.json\n!README.md\n",
+      "server/README.md": "# server\n",
+      "server/CHANGELOG.md": "left out\n",
+      "server/jest.config.js": "left out\n",
+      "server/errors/package.json": '{ "main": "../dist/errors.js" }',
+      "server/src/index.ts": "export {};\n",
+      "server/src/__tests__/a.test.ts": "left out\n",
+      "server/dist/index.js": "shipped\n",
+      "server/dist/x.tsbuildinfo": "left out\n",
+      "server/BUILD.ts":
+        'import { glob } from "@hb/core";\nimport { npm_package } from "@hb/rules-node";\n' +
+        'npm_package({ name: "package", package_json: "package.json", srcs: [...glob(["**"], { exclude: ["BUILD.ts"] }), ".npmignore"] });\n',
+    });
+    const b = await hb(ws, ["build", "//server:package"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const listing = await execa("tar", ["tzf", join(ws, "hb-out/server/package.tgz")]);
+    expect(listing.stdout.split("\n")).toEqual([
+      "package/README.md",
+      "package/dist/index.js",
+      "package/errors/package.json",
+      "package/package.json",
+      "package/src/index.ts",
+    ]);
+  });
 });
 
 describe("ts_project", () => {
@@ -263,6 +295,133 @@ describe("ts_project", () => {
     expect(bad.exitCode).toBe(1);
     expect(bad.stderr).toContain("app/src/main.ts(2,14): error TS2322: Type 'string' is not assignable to type 'number'.");
   });
+});
+
+describe("ts_project references and bundles beside tsc (issue 19, apollo-server)", () => {
+  it("gives tsc the projects a referenced project references in turn", async () => {
+    const project = (refs: string[]) =>
+      JSON.stringify({
+        extends: "../tsconfig.base.json",
+        compilerOptions: { composite: true, rootDir: "src", outDir: "dist" },
+        include: ["src"],
+        references: refs.map((path) => ({ path })),
+      });
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "@hb/core";\nlocal_toolchain({ name: "node", path: "/usr/bin/node" });\n' +
+        `local_toolchain({ name: "typescript", path: "${REPO}/node_modules/typescript" });\n`,
+      "tsconfig.base.json": JSON.stringify({ compilerOptions: { target: "es2022", module: "nodenext", strict: true, types: [] } }),
+      "BUILD.ts": 'import { filegroup } from "@hb/core";\nfilegroup({ name: "base", srcs: ["tsconfig.base.json"] });\n',
+      "lib/tsconfig.json": project([]),
+      "lib/src/index.ts": "export const greet = (name: string): string => `hello ${name}`;\n",
+      "lib/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "lib", srcs: ["src/index.ts"], deps: ["//:base"] });\n',
+      "mid/tsconfig.json": project(["../lib"]),
+      "mid/src/index.ts": 'import { greet } from "../../lib/src/index.js";\nexport const twice = (n: string): string => greet(greet(n));\n',
+      "mid/BUILD.ts":
+        'import { ts_project } from "@hb/rules-node";\nts_project({ name: "mid", srcs: ["src/index.ts"], deps: ["//:base", "//lib"] });\n',
+      // app names mid alone; tsc opens mid's tsconfig, which references lib
+      "app/tsconfig.json": project(["../mid"]),
+      "app/src/main.ts": 'import { twice } from "../../mid/src/index.js";\nexport const message: string = twice("app");\n',
+      "app/BUILD.ts":
+        'import { ts_check, ts_project } from "@hb/rules-node";\n' +
+        'ts_project({ name: "app", srcs: ["src/main.ts"], deps: ["//:base", "//mid"], out_package_type: "commonjs" });\n' +
+        // a composite tsconfig with references, checked: no .tsbuildinfo written beside the sources
+        'ts_check({ name: "typecheck", srcs: ["src/main.ts"], tsconfig: "tsconfig.json", deps: ["//:base", "//mid"] });\n' +
+        'ts_project({ name: "bad", srcs: ["src/main.ts"], out_dir: "bad", out_package_type: "esm" });\n',
+    });
+    const b = await hb(ws, ["build", "//app"]);
+    expect(b.exitCode, b.output).toBe(0);
+    expect(readFileSync(join(ws, "hb-out/app/dist/main.d.ts"), "utf8")).toContain("export declare const message: string;");
+    // what node must read dist/*.js as, beside them (a CJS build in a type: module package)
+    expect(readFileSync(join(ws, "hb-out/app/dist/package.json"), "utf8")).toBe('{"type":"commonjs"}');
+    const check = await hb(ws, ["test", "//app:typecheck"]);
+    expect(check.exitCode, check.output).toBe(0);
+    const bad = await hb(ws, ["build", "//app:bad"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`out_package_type of //app:bad must be "module" or "commonjs", not 'esm'`);
+  });
+
+  it("esbuild's packages: external leaves every package import to the runtime, an optional one not installed too, and still bundles a dep's module", async () => {
+    const esbuildSha = /sha256: "([0-9a-f]{64})"/.exec(readFileSync(join(REPO, "tools/BUILD.ts"), "utf8"))![1]!;
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "hbuild";\nimport { esbuild_toolchain } from "hbuild/rules-node";\n' +
+        `esbuild_toolchain({ name: "esbuild", path: "${realpathSync(join(REPO, "node_modules/@esbuild/linux-x64/bin/esbuild"))}", sha256: "${esbuildSha}" });\n` +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n',
+      "util/src/index.ts": "export const shout = (s: string): string => s.toUpperCase();\n",
+      "util/BUILD.ts":
+        'import { esbuild } from "hbuild/rules-node";\nesbuild({ name: "util", srcs: ["src/index.ts"], entry: "src/index.ts", module_name: "@m/util" });\n',
+      "lib/src/index.ts":
+        'import { shout } from "@m/util";\nexport const hi = shout("hi");\nexport const optional = () => import("not-installed-anywhere");\n',
+      "lib/BUILD.ts":
+        'import { esbuild } from "hbuild/rules-node";\n' +
+        'esbuild({ name: "bundled", srcs: ["src/index.ts"], entry: "src/index.ts", deps: ["//util"] });\n' +
+        'esbuild({ name: "lib", srcs: ["src/index.ts"], entry: "src/index.ts", deps: ["//util"], packages: "external" });\n' +
+        'esbuild({ name: "bad", srcs: ["src/index.ts"], entry: "src/index.ts", packages: "some" });\n',
+    });
+    const bundled = await hb(ws, ["build", "//lib:bundled"]);
+    expect(bundled.exitCode).toBe(1);
+    expect(bundled.stderr).toContain('Could not resolve "not-installed-anywhere"');
+    const b = await hb(ws, ["build", "//lib:lib"]);
+    expect(b.exitCode, b.output).toBe(0);
+    const out = readFileSync(join(ws, "hb-out/lib/lib.mjs"), "utf8");
+    expect(out).toContain('import("not-installed-anywhere")');
+    expect(out).toContain("toUpperCase");
+    const bad = await hb(ws, ["build", "//lib:bad"]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain(`packages of //lib:bad must be "bundle" or "external", not 'some'`);
+  });
+});
+
+describe("node_test's jest runner (issue 19)", () => {
+  it("runs the tests its config takes with the project's jest and config, snapshots and fixtures as data; a failure is exit 3 with jest's output", async () => {
+    // jest as a project installs it: from npm's cache when it holds it, else from the registry
+    const modules = tempDir();
+    writeFileSync(join(modules, "package.json"), '{ "name": "jest-here", "private": true }\n');
+    const install = await execa("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "jest@30.0.5"], {
+      cwd: modules,
+      reject: false,
+    });
+    expect(install.exitCode, install.stderr).toBe(0);
+    const ws = makeWorkspace({
+      "tools/BUILD.ts":
+        'import { local_toolchain } from "hbuild";\n' +
+        'local_toolchain({ name: "node", path: "/usr/bin/node" });\n' +
+        'local_toolchain({ name: "node_modules", path: "node_modules" });\n' +
+        // node_test's esbuild attribute names one whatever the runner
+        `local_toolchain({ name: "esbuild", path: "${realpathSync(join(REPO, "node_modules/@esbuild/linux-x64/bin/esbuild"))}" });\n`,
+      "app/BUILD.ts":
+        'import { glob } from "hbuild";\nimport { node_test } from "hbuild/rules-node";\n' +
+        'node_test({ name: "test", runner: "jest", srcs: glob(["src/__tests__/*.js"]), jest_config: "jest.config.js",\n' +
+        '  data: ["src/sum.js", "src/__tests__/__snapshots__/sum.test.js.snap", "src/__tests__/fixtures/two.txt"] });\n',
+      "app/jest.config.js": 'module.exports = { testEnvironment: "node", testRegex: "/__tests__/.*\\\\.test\\\\.js$" };\n',
+      "app/src/sum.js": "exports.sum = (a, b) => a + b;\n",
+      // a helper beside the tests, which the config's testRegex does not take
+      "app/src/__tests__/helper.js":
+        'exports.read = (f) => require("node:fs").readFileSync(require("node:path").join(__dirname, f), "utf8");\n',
+      "app/src/__tests__/sum.test.js":
+        'const { sum } = require("../sum");\nconst { read } = require("./helper");\n' +
+        'test("adds", () => expect(sum(1, 2)).toBe(3));\n' +
+        'test("reads its fixture", () => expect(sum(Number(read("fixtures/two.txt")), 1)).toBe(3));\n' +
+        'test("matches its snapshot", () => expect({ total: sum(2, 2) }).toMatchSnapshot());\n',
+      "app/src/__tests__/fixtures/two.txt": "2",
+      "app/src/__tests__/__snapshots__/sum.test.js.snap":
+        '// Jest Snapshot v1, https://goo.gl/fbAQLP\n\nexports[`matches its snapshot 1`] = `\n{\n  "total": 4,\n}\n`;\n',
+    });
+    symlinkSync(join(modules, "node_modules"), join(ws, "node_modules"));
+    const ok = await hb(ws, ["test", "//app:test"]);
+    expect(ok.exitCode, ok.output).toBe(0);
+    expect(ok.stderr).toMatch(/\/\/app:test\s+PASSED/);
+    expect(readFileSync(join(ws, "hb-out/app/test.test.log"), "utf8")).toMatch(/Tests:\s+3 passed, 3 total/);
+
+    writeFileSync(join(ws, "app/src/sum.js"), "exports.sum = (a, b) => a - b;\n");
+    const bad = await hb(ws, ["test", "//app:test"]);
+    expect(bad.exitCode, bad.output).toBe(3);
+    expect(bad.stderr).toMatch(/Tests:\s+3 failed, 3 total/);
+    // the snapshot, read from its file, no longer matches
+    expect(bad.stderr).toContain("matches its snapshot");
+  }, 180_000);
 });
 
 describe("no check over nothing (issue 20)", () => {

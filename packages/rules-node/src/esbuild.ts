@@ -12,6 +12,8 @@ export function bundleArgs(o: {
   sourcemap: boolean;
   define: Record<string, string>;
   external: string[];
+  /** "external": every bare import (a package) left to the runtime, but the deps' aliased modules */
+  packages?: string;
   modules: JsModule[];
 }): string[] {
   return [
@@ -25,6 +27,7 @@ export function bundleArgs(o: {
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([k, v]) => `--define:${k}=${v}`),
     ...[...o.external].sort().map((e) => `--external:${e}`),
+    ...(o.packages === "external" ? ["--packages=external"] : []),
     // a dependency's package name resolves to its bundle: no node_modules link needed
     ...o.modules.map((m) => `--alias:${m.name}=./${m.entry}`),
   ];
@@ -77,6 +80,7 @@ export function bundle(
     minify: boolean;
     define: Record<string, string>;
     external: string[];
+    packages?: string;
   },
 ): void {
   const modules = o.deps.flatMap((d) => (d.module ? [d.module] : []));
@@ -183,6 +187,10 @@ export const esbuild = rule({
     sourcemap: attr.bool({ default: true }),
     define: attr.stringDict(),
     external: attr.stringList({ doc: "imports left to the runtime (node: builtins always are)" }),
+    packages: attr.string({
+      default: "bundle",
+      doc: "bundle | external: every package import left to the runtime, as tsc leaves it (the deps' module names are still bundled)",
+    }),
     out_extension: attr.string({ doc: ".js | .mjs | .cjs; by default it follows format and the package's type" }),
     module_name: attr.string({ doc: "the package name dependents import this bundle by" }),
     esbuild: attr.label({ default: DEFAULT_TOOLS.esbuild }),
@@ -197,7 +205,10 @@ export const esbuild = rule({
       minify: ctx.attr.minify,
       define: ctx.attr.define,
       external: ctx.attr.external,
+      packages: ctx.attr.packages!,
     };
+    if (common.packages !== "bundle" && common.packages !== "external")
+      throw new HbError("BAD_ATTRIBUTE", `packages of ${ctx.label} must be "bundle" or "external", not '${common.packages}'`);
     const ext = outExtension(ctx.label, common.format, ctx.attr.out_extension, () => ctx.packageType);
     const named = entryPoints(ctx.label, ctx.name, srcs, ctx.attr.entry, ctx.attr.entries);
     if (named) {

@@ -1,4 +1,4 @@
-import { HbError, attr, rule, type File, type RuleContext } from "@hb/core";
+import { HbError, attr, rule, toolchainOf, type File, type RuleContext } from "@hb/core";
 import { bundle } from "./esbuild";
 import {
   DEFAULT_TOOLS,
@@ -54,14 +54,19 @@ export const node_test = rule({
     deps: attr.labelList({ doc: "esbuild targets the tests import (by module_name), or files they read" }),
     data: attr.labelList({ doc: "files the tests read at run time" }),
     args: attr.stringList({ doc: "extra arguments to the runner" }),
-    runner: attr.string({ default: "node", doc: "node | vitest" }),
+    runner: attr.string({ default: "node", doc: "node | vitest | jest" }),
     vitest_config: attr.label({ doc: "vitest: the config file (vitest.config.ts)" }),
+    jest_config: attr.label({ doc: "jest: the config file (jest.config.js), its rootDir its directory" }),
     timeout: testTimeout(),
     esbuild: attr.label({ default: DEFAULT_TOOLS.esbuild }),
     node: attr.label({ default: DEFAULT_TOOLS.node }),
     vitest: attr.label({
       default: DEFAULT_TOOLS.vitest,
       doc: "vitest: the node_modules holding it, an npm_deps target (more trees it links into, as pnpm's store, in deps) or a directory toolchain",
+    }),
+    jest: attr.label({
+      default: DEFAULT_TOOLS.vitest,
+      doc: "jest: the node_modules holding it (and what its config names: ts-jest, presets), an npm_deps target or a directory toolchain",
     }),
   },
   impl(ctx) {
@@ -99,8 +104,31 @@ export const node_test = rule({
       });
       return { files: [], test: { log: log.path } };
     }
+    if (ctx.attr.runner === "jest") {
+      // jest from the lockfile's tree, with the project's own config (ts-jest, its transforms and
+      // setup files are data): the files given are run, those its testRegex/testMatch takes
+      const runner = npmPackageDir(ctx.attr.jest, "jest", (dir) => `${dir}/jest`, "jest", ctx.label);
+      const config = ctx.files("jest_config");
+      const where = config[0] ? `--config ${sh(config[0].path)}` : `--rootDir ${sh(ctx.pkg === "" ? "." : ctx.pkg)}`;
+      // no watchman, no cache to keep (hb caches the result), no colours in the log
+      const command = testCommand(
+        `${sh(toolchainPath(node))} ${sh(`${runner.dir}/bin/jest.js`)} ${where} --ci --no-watchman --color=false ${args} --runTestsByPath ${srcs.map((f) => sh(f.path)).join(" ")}`,
+        log.path,
+      );
+      ctx.actions.run({
+        executable: "/bin/bash",
+        arguments: ["-c", command],
+        inputs: [...srcs, ...data, ...config, ...ctx.files("deps"), ...runner.inputs],
+        toolchains: [node, ...runner.toolchains, ...ctx.attr.deps.map(toolchainOf).filter((t) => t !== undefined)],
+        outputs: [log],
+        mnemonic: "Jest",
+        timeout: ctx.attr.timeout,
+        progressMessage: `Testing ${ctx.label}`,
+      });
+      return { files: [], test: { log: log.path } };
+    }
     if (ctx.attr.runner !== "node")
-      throw new HbError("BAD_ATTRIBUTE", `runner of ${ctx.label} must be "node" or "vitest", not '${ctx.attr.runner}'`);
+      throw new HbError("BAD_ATTRIBUTE", `runner of ${ctx.label} must be "node", "vitest" or "jest", not '${ctx.attr.runner}'`);
     const esbuild = requireToolchain(ctx.attr.esbuild, "esbuild", ctx.label);
     const deps = ctx.attr.deps.map((d) => ({ files: d.files, module: jsModuleOf(d) }));
     const bundles: File[] = srcs.map((src) => {

@@ -51,7 +51,35 @@ const always = (p) => p === "package.json" || /^(readme|license|licence|copying)
 const files = Array.isArray(manifest.files) ? manifest.files.filter((f) => typeof f === "string") : undefined;
 const include = files && files.filter((f) => !f.startsWith("!")).map(glob);
 const exclude = files ? files.filter((f) => f.startsWith("!")).map((f) => glob(f.slice(1))) : [];
-const ships = (p) => always(p) || ((!include || include.some((r) => r.test(p))) && !exclude.some((r) => r.test(p)));
+// without a files field, a .npmignore among the files says what stays out, as npm reads it: its
+// rules in order, the last one matching a file or a directory above it deciding ("!" ships it); a
+// rule without a slash matches a name at any depth, one with a slash from the package root
+const ignoreFile = spec.files.find(([dest]) => dest === ".npmignore");
+const ruleOf = (line) => {
+  const negated = line.startsWith("!");
+  let p = (negated ? line.slice(1) : line).replace(/\/$/, "");
+  const anchored = p.replace(/^\//, "").includes("/");
+  p = p.replace(/^\//, "");
+  let re = "";
+  for (let i = 0; i < p.length; i++) {
+    if (p.startsWith("**/", i)) { re += "(?:.*/)?"; i += 2; }
+    else if (p.startsWith("**", i)) { re += ".*"; i += 1; }
+    else if (p[i] === "*") re += "[^/]*";
+    else if (p[i] === "?") re += "[^/]";
+    else re += p[i].replace(/[.+^$()|{}[\]\\]/g, "\\$&");
+  }
+  return { negated, re: new RegExp((anchored ? "^" : "(?:^|/)") + re + "(?:/.*)?$") };
+};
+const ignoreRules = !files && ignoreFile
+  ? fs.readFileSync(ignoreFile[1], "utf8").split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith("#")).map(ruleOf)
+  : [];
+const ignored = (p) => {
+  let out = false;
+  for (const r of ignoreRules) if (r.re.test(p)) out = !r.negated;
+  return out;
+};
+const ships = (p) =>
+  p !== ".npmignore" && (always(p) || ((!include || include.some((r) => r.test(p))) && !exclude.some((r) => r.test(p)) && !ignored(p)));
 
 const entries = new Map([["package.json", Buffer.from(JSON.stringify(manifest, null, 2) + "\n")]]);
 const add = (dest, src) => {
@@ -98,7 +126,8 @@ fs.writeFileSync(spec.out, zlib.gzipSync(Buffer.concat(blocks), { level: 9 }));
  * A deterministic npm package tarball (`<name>.tgz`) that `npm install <tgz>` accepts: the
  * package.json and the files of srcs and deps (a directory output with all it holds), each at its
  * path in its package (generated files by their path under hb-out/<package>/), less what the
- * package.json's `files` leaves out (as npm pack: README, LICENSE, main and bin always ship).
+ * package.json's `files` leaves out, or, without it, a `.npmignore` among the files (as npm pack:
+ * README, LICENSE, main and bin always ship).
  * `workspace:` ranges become the versions of the workspace packages in `packages`, as `pnpm pack`
  * writes them. Built twice, anywhere, it has the same sha256.
  */

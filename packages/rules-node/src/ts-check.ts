@@ -1,4 +1,5 @@
 import { attr, rule, toolchainOf } from "@hb/core";
+import { referencedFiles } from "./ts-project";
 import { DEFAULT_TOOLS, noInputs, npmPackageDir, requireToolchain, sh, testCommand, testTimeout, toolchainPath } from "./tools";
 
 /**
@@ -36,14 +37,17 @@ export const ts_check = rule({
     // Whether it is 7 shows only when it runs (analysis reads no package.json): a failure says so
     // then, with bash builtins alone (strict mode has no grep)
     const ts = typescript.dir;
-    const check = `${sh(toolchainPath(node))} ${sh(`${ts}/lib/tsc.js`)} --noEmit --pretty false -p ${sh(tsconfig!.path)}`;
+    // a composite or incremental tsconfig would write its .tsbuildinfo beside the sources (read
+    // only here): a check keeps no state, hb caches its result
+    const check = `${sh(toolchainPath(node))} ${sh(`${ts}/lib/tsc.js`)} --noEmit --composite false --incremental false --pretty false -p ${sh(tsconfig!.path)}`;
     const command = compiler
       ? check
       : `${check} || { hb_rc=$?; if [[ -f ${sh(`${ts}/lib/getExePath.js`)} ]]; then echo "hb: ${ctx.label} runs TypeScript 7, whose compiler is the platform package beside it: declare it, local_toolchain({ name: 'typescript_native', path: 'node_modules/@typescript/typescript-linux-x64' }), and give it as compiler"; fi; exit $hb_rc; }`;
     ctx.actions.run({
       executable: "/bin/bash",
       arguments: ["-c", testCommand(command, log.path)],
-      inputs: [...ctx.files("srcs"), ...ctx.files("deps"), tsconfig!, ...typescript.inputs],
+      // a ts_project in deps brings what tsc reads of it and of the projects it references
+      inputs: [...ctx.files("srcs"), ...ctx.files("deps"), ...referencedFiles(ctx.attr.deps), tsconfig!, ...typescript.inputs],
       toolchains: [
         ...typescript.toolchains,
         node,

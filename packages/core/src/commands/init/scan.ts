@@ -18,6 +18,8 @@ export interface WorkspaceScan {
   tools: ScannedTools;
   /** root-level tsconfig files others extend (workspace-relative) */
   rootTsconfigs: string[];
+  /** root-level jest files a package's jest config may import (jest.config.base.js, jest.setup.js) */
+  rootJestFiles: string[];
   /** hb itself is installed from a tarball or a directory (not the registry), so the lockfile cannot pin it */
   hbFromFile: boolean;
   /** what the user should know about how init read the workspace */
@@ -47,6 +49,10 @@ export interface ScannedPackage {
   hasTsconfig: boolean;
   /** tsconfig's outDir (package-relative), if set */
   outDir: string | undefined;
+  /** tsconfig's module (lower case), if set */
+  module: string | undefined;
+  /** the package's other tsconfig files that emit where package.json ships too (tsconfig.cjs.json into dist/cjs) */
+  otherProjects: { tsconfig: string; outDir: string; module: string | undefined; extendsInside: string[] }[];
   /** the package ships declarations (tsconfig's declaration or composite, package.json's types) */
   declarations: boolean;
   /** workspace-relative tsconfig files this package's tsconfig extends, outside the package */
@@ -55,6 +61,26 @@ export interface ScannedPackage {
   otherScripts: string[];
   /** the lockfile has entries of this package's own (pnpm's importer, npm's packages/x/node_modules/...) */
   ownNpmEntries: boolean;
+  /** files its sources import that are not there (package-relative, as TypeScript sources): a script makes them */
+  generatedFiles: string[];
+  /** the script that makes them: a `node <file>` pre-build script (`precompile`, `prebuild`) of the package or the root */
+  generator: { name: string; script: string; cwd: string } | undefined;
+  /** declaration files among the sources (hand-written, or generated and checked in), package-relative */
+  declarationSources: string[];
+  /** package.json files below the package's own (`errors/package.json`: a subpath for resolvers that read no exports), package-relative */
+  subpathManifests: string[];
+  /** the package has a .npmignore (what npm pack leaves out without a files field) */
+  npmignore: boolean;
+  /** the package's jest config file (jest.config.js), package-relative */
+  jestConfig: string | undefined;
+  /** every tsconfig file of the package (tests' own too), package-relative */
+  tsconfigFiles: string[];
+  /** what tests read beside them that is no code (snapshots, fixtures), package-relative */
+  testData: string[];
+  /** the workspace packages its tests import by name (itself too) */
+  testImports: string[];
+  /** the top directories of what package.json ships (exports, main, module, types), package-relative */
+  shippedDirs: string[];
 }
 
 export interface ScannedTools {
@@ -77,6 +103,8 @@ interface Parsers {
 }
 let parsers: Parsers;
 
+/** directories whose files tests read: snapshots and fixtures beside them */
+export const TEST_DATA_DIRS = ["__tests__", "__snapshots__", "__fixtures__", "fixtures"];
 const CODE_EXTENSIONS = ["ts", "tsx", "mts", "cts", "js", "jsx", "mjs", "cjs"];
 const TEST_FILE = /(\.|\/|^)(test|spec)\.[cm]?[jt]sx?$|(^|\/)__tests__\//;
 /** directories that hold what a build makes or installs, never sources */
@@ -193,11 +221,12 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
   const testRunnerOf = runnerDetector(root, rootJson);
   const nested = nestedLockEntries(root, lockfile);
   const packages = [...manifests]
-    .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf))
+    .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf, rootJson))
     .map((p) => ({ ...p, ownNpmEntries: p.dir !== "" && (lockfile === "pnpm-lock.yaml" || nested.has(p.dir)) }));
   const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
   const hbFromFile = lockfile !== undefined && hbInstalledFromFile(readFileSync(join(root, lockfile), "utf8"));
-  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, hbFromFile, notes };
+  const rootJestFiles = parsers.fg.sync(["jest.*.{js,cjs,mjs,ts,cts,mts,json}"], { cwd: root, onlyFiles: true }).sort();
+  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, rootJestFiles, hbFromFile, notes };
 }
 
 /** Whether the lockfile installs hb's own package from a file: or link: source (npm run pack's tarball). */
@@ -233,6 +262,52 @@ function runnerDetector(root: string, rootJson: Record<string, unknown>) {
     if (/from ["']node:test["']/.test(texts) || /node --test/.test(script)) return "node";
     return deps.has("vitest") ? "vitest" : "node";
   };
+}
+
+/**
+ * What init needs of a tsconfig and those it extends: outDir (package-relative), module (lower
+ * case), whether it emits declarations, and the files it extends outside the package.
+ */
+function readTsconfig(
+  root: string,
+  dir: string,
+  start: string,
+): {
+  outDir: string | undefined;
+  module: string | undefined;
+  declarations: boolean | undefined;
+  extendsOutside: string[];
+  /** package-relative */
+  extendsInside: string[];
+} {
+  let outDir: string | undefined;
+  let module: string | undefined;
+  let declarations: boolean | undefined;
+  const extendsOutside: string[] = [];
+  const extendsInside: string[] = [];
+  let file = start;
+  for (let depth = 0; depth < 8; depth++) {
+    const ts = readJsonc(root, file);
+    const options = record(ts.compilerOptions);
+    declarations ??= typeof options.declaration === "boolean" ? options.declaration : options.composite === true ? true : undefined;
+    const o = options.outDir;
+    if (outDir === undefined && typeof o === "string")
+      outDir = posix.normalize(posix.join(posix.dirname(file), o)).slice(dir === "" ? 0 : dir.length + 1);
+    if (module === undefined && typeof options.module === "string") module = options.module.toLowerCase();
+    const ext = ts.extends;
+    if (typeof ext !== "string" || !ext.startsWith(".")) break;
+    // "." and "../x" name a directory's tsconfig.json
+    const target = posix.normalize(posix.join(posix.dirname(file), ext));
+    file = ext.endsWith(".json")
+      ? target
+      : existsSync(join(root, target, "tsconfig.json"))
+        ? posix.join(target, "tsconfig.json")
+        : `${target}.json`;
+    if (!existsSync(join(root, file))) break;
+    if (dir === "" || !file.startsWith(`${dir}/`)) extendsOutside.push(file);
+    else extendsInside.push(file.slice(dir.length + 1));
+  }
+  return { outDir, module, declarations, extendsOutside, extendsInside };
 }
 
 /** The source file a shipped path (`./dist/index.js`, `lib/cli.mjs`) was built from, if init finds it. */
@@ -292,6 +367,7 @@ function scanPackage(
   json: Record<string, unknown>,
   names: Map<string, string>,
   testRunnerOf: ReturnType<typeof runnerDetector>,
+  rootJson: Record<string, unknown>,
 ): ScannedPackage {
   const abs = join(root, dir);
   const nested = [...names.values()]
@@ -315,21 +391,11 @@ function scanPackage(
   let outDir: string | undefined;
   let emitsDeclarations: boolean | undefined;
   const tsconfigExtends: string[] = [];
+  let mainModule: string | undefined;
   if (hasTsconfig) {
-    let file = posix.join(dir, "tsconfig.json");
-    for (let depth = 0; depth < 8; depth++) {
-      const ts = readJsonc(root, file);
-      const options = record(ts.compilerOptions);
-      emitsDeclarations ??= typeof options.declaration === "boolean" ? options.declaration : options.composite === true ? true : undefined;
-      const o = options.outDir;
-      if (outDir === undefined && typeof o === "string")
-        outDir = posix.normalize(posix.join(posix.dirname(file), o)).slice(dir === "" ? 0 : dir.length + 1);
-      const ext = ts.extends;
-      if (typeof ext !== "string" || !ext.startsWith(".")) break;
-      file = posix.normalize(posix.join(posix.dirname(file), ext.endsWith(".json") ? ext : `${ext}.json`));
-      if (!existsSync(join(root, file))) break;
-      if (dir === "" || !file.startsWith(`${dir}/`)) tsconfigExtends.push(file);
-    }
+    const main = readTsconfig(root, dir, posix.join(dir, "tsconfig.json"));
+    ({ outDir, declarations: emitsDeclarations, module: mainModule } = main);
+    tsconfigExtends.push(...main.extendsOutside);
   }
 
   const entries: ScannedPackage["entries"] = [];
@@ -339,6 +405,17 @@ function scanPackage(
     if (!source) unmappedEntries.push(output);
     else if (!entries.some((e) => e.source === source && formatOf(e.output, json) === formatOf(output, json)))
       entries.push({ output, source });
+  }
+  // another tsconfig of the package emitting elsewhere, where package.json ships too (tsconfig.cjs.json into dist/cjs)
+  // (declarations too: a package of types alone ships dist/cjs/index.d.ts under a types condition)
+  const shipped = everyShippedPath(json).map((p) => posix.normalize(p.replace(/^\.\//, "")));
+  const otherProjects: ScannedPackage["otherProjects"] = [];
+  if (hasTsconfig && outDir !== undefined) {
+    for (const f of parsers.fg.sync(["tsconfig.*.json"], { cwd: abs, onlyFiles: true }).sort()) {
+      const t = readTsconfig(root, dir, posix.join(dir, f));
+      if (t.outDir === undefined || t.outDir === outDir || !shipped.some((p) => p.startsWith(`${t.outDir}/`))) continue;
+      otherProjects.push({ tsconfig: f, outDir: t.outDir, module: t.module, extendsInside: t.extendsInside });
+    }
   }
   const binField = json.bin;
   const binMap: Record<string, unknown> =
@@ -359,6 +436,8 @@ function scanPackage(
   const otherScripts = Object.keys(record(json.scripts))
     .filter((s) => !KNOWN_SCRIPTS.has(s) && !/^(pre|post)/.test(s))
     .sort();
+  const generatedFiles = missingImports(abs, files);
+  const testTexts = tests.map((f) => readFileSync(join(abs, f), "utf8"));
   return {
     dir,
     name: typeof json.name === "string" ? json.name : undefined,
@@ -374,11 +453,121 @@ function scanPackage(
     runtimeDeps,
     hasTsconfig,
     outDir,
+    module: mainModule,
+    otherProjects,
     declarations: hasTsconfig && (emitsDeclarations === true || shipsTypes(json)),
     tsconfigExtends,
     otherScripts,
     ownNpmEntries: false,
+    generatedFiles,
+    generator: generatedFiles.length > 0 ? generatorOf(dir, json, rootJson) : undefined,
+    npmignore: existsSync(join(abs, ".npmignore")),
+    jestConfig: ["js", "cjs", "mjs", "ts", "cts", "mts", "json"].map((e) => `jest.config.${e}`).find((f) => existsSync(join(abs, f))),
+    tsconfigFiles: parsers.fg
+      .sync(["**/tsconfig*.json"], { cwd: abs, ignore: [...NOT_SOURCES, ...nested], onlyFiles: true, dot: false })
+      .sort(),
+    testData:
+      tests.length === 0
+        ? []
+        : parsers.fg
+            .sync(
+              TEST_DATA_DIRS.map((d) => `**/${d}/**`),
+              { cwd: abs, ignore: [...NOT_SOURCES, ...nested], onlyFiles: true, dot: false },
+            )
+            .filter((f) => !CODE_EXTENSIONS.some((e) => f.endsWith(`.${e}`)))
+            .sort(),
+    testImports: [...names.keys()]
+      .filter((n) => {
+        const quoted = new RegExp(`["']${n.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}(/[^"']*)?["']`);
+        return testTexts.some((t) => quoted.test(t));
+      })
+      .sort(),
+    subpathManifests: parsers.fg
+      .sync(["*/**/package.json"], { cwd: abs, ignore: [...NOT_SOURCES, ...nested], onlyFiles: true, dot: false })
+      .sort(),
+    declarationSources: parsers.fg
+      .sync(["**/*.d.ts", "**/*.d.mts", "**/*.d.cts"], {
+        cwd: abs,
+        ignore: [...NOT_SOURCES.filter((g) => !g.startsWith("**/*.d.")), ...nested],
+        onlyFiles: true,
+        dot: false,
+      })
+      .filter((f) => !TEST_FILE.test(f) && sources.some((s) => s.startsWith(f.slice(0, f.indexOf("/") + 1))))
+      .sort(),
+    shippedDirs: shippedDirsOf(json).filter((d) => !BUILT_DIRS.includes(d) && existsSync(join(abs, d))),
   };
+}
+
+const RELATIVE_IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\brequire\s*\(\s*)["'](\.{1,2}\/[^"'\n]+)["']/g;
+
+/**
+ * The files the package's code imports by a relative path that are not there (as the TypeScript
+ * source the import means: `./version.js` is `version.ts`): what a script writes before the
+ * build (a gitignored `src/generated/version.ts`), package-relative and sorted.
+ */
+function missingImports(abs: string, files: string[]): string[] {
+  const missing = new Set<string>();
+  for (const f of files) {
+    if (!/\.[cm]?tsx?$/.test(f)) continue;
+    const text = readFileSync(join(abs, f), "utf8");
+    for (const m of text.matchAll(RELATIVE_IMPORT)) {
+      const target = posix.normalize(posix.join(posix.dirname(f), m[1]!));
+      if (target.startsWith("..")) continue;
+      const stem = target.replace(/\.[cm]?jsx?$/, "");
+      const ext = /\.mjs$/.test(target) ? ".mts" : /\.cjs$/.test(target) ? ".cts" : ".ts";
+      const candidates = [
+        target,
+        `${stem}${ext}`,
+        `${stem}.tsx`,
+        `${stem}.ts`,
+        `${stem}.d.ts`,
+        `${stem}.js`,
+        `${target}/index.ts`,
+        `${target}/index.js`,
+      ];
+      if (candidates.some((c) => existsSync(join(abs, c)))) continue;
+      missing.add(/\.[cm]?[jt]sx?$/.test(target) ? `${stem}${ext}` : `${target}.ts`);
+    }
+  }
+  return [...missing].sort();
+}
+
+/** The `node <file>` script run before the package's build (its own `pre<build>`, else the root's), as npm runs it: from its package's directory. */
+function generatorOf(dir: string, json: Record<string, unknown>, rootJson: Record<string, unknown>): ScannedPackage["generator"] {
+  const candidates: [Record<string, unknown>, string][] = [[json, dir]];
+  if (dir !== "") candidates.push([rootJson, ""]);
+  for (const [manifest, at] of candidates) {
+    const scripts = record(manifest.scripts);
+    for (const name of ["precompile", "prebuild"]) {
+      const m = /^node\s+(\S+\.[cm]?js)$/.exec(String(scripts[name] ?? "").trim());
+      if (m) return { name, script: posix.normalize(posix.join(at, m[1]!)), cwd: at };
+    }
+  }
+  return undefined;
+}
+
+/** directories a build writes: what a package ships from there is no file of the tree */
+const BUILT_DIRS = ["dist", "build", "lib", "out"];
+
+/** Every path package.json ships (exports in all conditions, main, module, types), declarations too. */
+function everyShippedPath(json: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  walk(json.exports);
+  for (const k of ["main", "module", "types", "typings"]) walk(json[k]);
+  return out;
+}
+
+/** The top directories of every path package.json ships, declarations too. */
+function shippedDirsOf(json: Record<string, unknown>): string[] {
+  const dirs = everyShippedPath(json)
+    .map((p) => posix.normalize(p.replace(/^\.\//, "")))
+    .filter((p) => p.includes("/") && !p.startsWith(".."));
+  return [...new Set(dirs.map((p) => p.slice(0, p.indexOf("/"))))].filter((d) => d !== "*").sort();
 }
 
 /** The tools installed in the workspace (or, for node, on PATH), as //tools will pin them. */
