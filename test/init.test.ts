@@ -3,7 +3,7 @@
 // then pass with no hand edits; init again changes nothing, keeps hand edits outside the marks,
 // and --check fails on drift.
 import { execa } from "execa";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { REPO, hb, tempDir, writeFiles } from "./helpers";
@@ -204,6 +204,42 @@ describe("hb init", () => {
     const check = await hb(dir, ["init", "--check"]);
     expect(check.exitCode, check.output).toBe(0);
   }, 120_000);
+
+  it("sets up a pnpm workspace (workspace:* links, tools installed but not in its lockfile) that hb build, test and run then pass", async () => {
+    const dir = workspace({
+      ...MONOREPO,
+      "package.json": JSON.stringify({ name: "mono", private: true, type: "module" }),
+      "pnpm-workspace.yaml": "packages:\n  - 'packages/*'\n",
+      "pnpm-lock.yaml":
+        "lockfileVersion: '9.0'\n\nsettings:\n  autoInstallPeers: true\n  excludeLinksFromLockfile: false\n\nimporters:\n\n  .: {}\n\n" +
+        "  packages/cli:\n    dependencies:\n      '@mono/greet':\n        specifier: workspace:*\n        version: link:../greet\n\n" +
+        "  packages/greet: {}\n",
+      "packages/cli/package.json": JSON.stringify({
+        name: "@mono/cli",
+        version: "1.0.0",
+        private: true,
+        type: "module",
+        bin: { greet: "./dist/main.js" },
+        dependencies: { "@mono/greet": "workspace:*" },
+      }),
+    });
+    // pnpm links a workspace dependency into its dependent's node_modules
+    mkdirSync(join(dir, "packages/cli/node_modules/@mono"), { recursive: true });
+    symlinkSync("../../../greet", join(dir, "packages/cli/node_modules/@mono/greet"));
+    const init = await hb(dir, ["init"]);
+    expect(init.stdout).toContain("2 packages (pnpm)");
+    // the lockfile pins neither typescript nor @types/node: the installed ones, from //tools
+    const greet = readFileSync(join(dir, "packages/greet/BUILD.ts"), "utf8");
+    expect(greet).not.toContain("typescript:");
+    expect(greet).toContain('types: ["//tools:types_node"]');
+    const build = await hb(dir, ["build", "//..."]);
+    expect(build.exitCode, build.output).toBe(0);
+    const test = await hb(dir, ["test", "//..."]);
+    expect(test.exitCode, test.output).toBe(0);
+    expect(test.output).toMatch(/\/\/packages\/greet:typecheck +PASSED/);
+    expect((await hb(dir, ["run", "//packages/cli:greet", "--", "Ada"])).stdout).toContain("hello, Ada");
+    expect((await hb(dir, ["init", "--check"])).exitCode).toBe(0);
+  }, 180_000);
 
   it("runs the root's precompile script for a file the sources import that is not in the tree, and compiles declarations among the sources", async () => {
     const dir = workspace({

@@ -374,16 +374,22 @@ describe("ts_project references and bundles beside tsc (issue 19, apollo-server)
   });
 });
 
+/**
+ * A directory where `npm install SPEC` put a package as a project installs it: from npm's cache
+ * when it holds it, else from the registry (a clean CI machine's).
+ */
+async function npmInstall(spec: string): Promise<string> {
+  const modules = tempDir();
+  writeFileSync(join(modules, "package.json"), '{ "name": "installed-here", "private": true }\n');
+  const install = await execa("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", spec], { cwd: modules, reject: false });
+  expect(install.exitCode, install.stderr).toBe(0);
+  return modules;
+}
+
 describe("node_test's jest runner (issue 19)", () => {
   it("runs the tests its config takes with the project's jest and config, snapshots and fixtures as data; a failure is exit 3 with jest's output", async () => {
     // jest as a project installs it: from npm's cache when it holds it, else from the registry
-    const modules = tempDir();
-    writeFileSync(join(modules, "package.json"), '{ "name": "jest-here", "private": true }\n');
-    const install = await execa("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "jest@30.0.5"], {
-      cwd: modules,
-      reject: false,
-    });
-    expect(install.exitCode, install.stderr).toBe(0);
+    const modules = await npmInstall("jest@30.0.5");
     const ws = makeWorkspace({
       "tools/BUILD.ts":
         'import { local_toolchain } from "hbuild";\n' +
@@ -472,14 +478,7 @@ describe("no check over nothing (issue 20)", () => {
 describe("ts_check with TypeScript 7 (issue 20)", () => {
   it("checks with its native compiler once declared, and says how to declare it when not", async () => {
     // TypeScript 7 as `npm i -D typescript` installs it: the compiler is a platform package
-    const modules = tempDir();
-    writeFileSync(join(modules, "package.json"), '{ "name": "ts7", "private": true }\n');
-    // from npm's cache when it holds them, else from the registry (a clean CI machine's)
-    const install = await execa("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "typescript@7.0.2"], {
-      cwd: modules,
-      reject: false,
-    });
-    expect(install.exitCode, install.stderr).toBe(0);
+    const modules = await npmInstall("typescript@7.0.2");
     const ws = makeWorkspace({
       "tools/BUILD.ts":
         'import { local_toolchain } from "hbuild";\n' +

@@ -46,6 +46,7 @@ function scan(packages: ScannedPackage[], lockfile?: string): WorkspaceScan {
     rootTsconfigs: [],
     rootJestFiles: [],
     hbFromFile: false,
+    locked: { typescript: lockfile !== undefined, typesNode: lockfile !== undefined },
     notes: [],
     tools: {
       esbuild: { path: "node_modules/@esbuild/linux-x64/bin/esbuild", sha256: "a".repeat(64) },
@@ -77,6 +78,22 @@ describe("planInit", () => {
     expect(a).toContain(
       'ts_check({ name: "typecheck", srcs: [...srcs, ...tests], tsconfig: "tsconfig.json", typescript: "//:node_modules", deps: npm });',
     );
+  });
+
+  it("takes tsc from //tools when the lockfile does not pin typescript, whatever node_modules holds", () => {
+    const lib = pkg({ hasTsconfig: true });
+    const plan = planInit({ ...scan([lib], "pnpm-lock.yaml"), locked: { typescript: false, typesNode: true } });
+    const a = plan.blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
+    expect(a).toContain('ts_check({ name: "typecheck", srcs: [...srcs], tsconfig: "tsconfig.json", deps: npm });');
+    expect(a).not.toContain("typescript:");
+    expect(plan.blocks.get("tools/BUILD.ts")!.lines.join("\n")).toContain(
+      'local_toolchain({ name: "typescript", path: "node_modules/typescript" });',
+    );
+    // @types/node installed but not pinned by the lockfile: the installed copy, from //tools
+    const types = { ...scan([lib], "pnpm-lock.yaml"), locked: { typescript: true, typesNode: false } };
+    types.tools.typesNode = "node_modules/@types/node";
+    const b = planInit(types).blocks.get("packages/a/BUILD.ts")!.lines.join("\n");
+    expect(b).toContain('types: ["//tools:types_node"]');
   });
 
   it("without a lockfile, resolves from the installed node_modules and declares no npm_deps", () => {

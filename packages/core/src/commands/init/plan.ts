@@ -159,8 +159,13 @@ export function planInit(scan: WorkspaceScan): InitPlan {
   // without a lockfile for hb to read, tsc resolves types and modules from the installed
   // node_modules; with one, from its trees alone (they hold @types/node where the lockfile has it,
   // and the installed copy would lie where the merged view shows the root's tree)
+  // (@types/node installed but not in the lockfile is the installed copy's, as without one)
   const installedTypes = (npm: string[]) =>
-    npm.length > 0 ? [] : [...(tools.typesNode ? ["//tools:types_node"] : []), ...(tools.nodeModules ? ["//tools:node_modules"] : [])];
+    npm.length > 0
+      ? tools.typesNode && !scan.locked.typesNode
+        ? ["//tools:types_node"]
+        : []
+      : [...(tools.typesNode ? ["//tools:types_node"] : []), ...(tools.nodeModules ? ["//tools:node_modules"] : [])];
 
   for (const p of scan.packages) {
     const b = blockFor(plan, p.dir);
@@ -178,8 +183,9 @@ export function planInit(scan: WorkspaceScan): InitPlan {
     }
     const npm = npmTrees.length > 0 ? ["...npm"] : [];
     // the typescript the lockfile pins, from the root's tree (where npm hoists it and a pnpm
-    // workspace usually lists it), not the installed copy, which lies where that tree is shown
-    const typescriptTree = npmTrees.length > 0 ? (p.dir === "" ? ":node_modules" : "//:node_modules") : undefined;
+    // workspace usually lists it), not the installed copy, which lies where that tree is shown;
+    // a lockfile without it leaves //tools's
+    const typescriptTree = npmTrees.length > 0 && scan.locked.typescript ? (p.dir === "" ? ":node_modules" : "//:node_modules") : undefined;
     const main = mainName(p);
     // tsc emits what the package ships, declarations too: a ts_project, its out_dir where
     // package.json points (beside the sources, in the sandbox's merged view)

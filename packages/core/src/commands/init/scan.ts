@@ -22,6 +22,8 @@ export interface WorkspaceScan {
   rootJestFiles: string[];
   /** hb itself is installed from a tarball or a directory (not the registry), so the lockfile cannot pin it */
   hbFromFile: boolean;
+  /** which of the tools' packages the lockfile pins: those come from the npm_deps tree, the others from //tools */
+  locked: { typescript: boolean; typesNode: boolean };
   /** what the user should know about how init read the workspace */
   notes: string[];
 }
@@ -224,9 +226,17 @@ export async function scanWorkspace(root: string): Promise<WorkspaceScan> {
     .map(([dir, json]) => scanPackage(root, dir, json, names, testRunnerOf, rootJson))
     .map((p) => ({ ...p, ownNpmEntries: p.dir !== "" && (lockfile === "pnpm-lock.yaml" || nested.has(p.dir)) }));
   const rootTsconfigs = parsers.fg.sync(["tsconfig*.json"], { cwd: root, onlyFiles: true }).sort();
-  const hbFromFile = lockfile !== undefined && hbInstalledFromFile(readFileSync(join(root, lockfile), "utf8"));
+  const lockText = lockfile === undefined ? "" : readFileSync(join(root, lockfile), "utf8");
+  const hbFromFile = hbInstalledFromFile(lockText);
+  const locked = { typescript: pins(lockText, "typescript"), typesNode: pins(lockText, "@types/node") };
   const rootJestFiles = parsers.fg.sync(["jest.*.{js,cjs,mjs,ts,cts,mts,json}"], { cwd: root, onlyFiles: true }).sort();
-  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, rootJestFiles, hbFromFile, notes };
+  return { packageManager, lockfile, packages, tools: scanTools(root), rootTsconfigs, rootJestFiles, hbFromFile, locked, notes };
+}
+
+/** Whether a lockfile's text pins package `name`: package-lock's "node_modules/x", pnpm's `x@1.2.3:`, yarn's "x@npm:...". */
+function pins(lock: string, name: string): boolean {
+  const n = name.replace(/[/.]/g, "\\$&");
+  return new RegExp(`"node_modules/${n}"|^\\s*['"]?/?${n}@`, "m").test(lock);
 }
 
 /** Whether the lockfile installs hb's own package from a file: or link: source (npm run pack's tarball). */
