@@ -64,9 +64,10 @@ export const node_test = rule({
       default: DEFAULT_TOOLS.vitest,
       doc: "vitest: the node_modules holding it, an npm_deps target (more trees it links into, as pnpm's store, in deps) or a directory toolchain",
     }),
+    // no default of its own: a label default is resolved for every node_test, and vitest's tree
+    // (the same //tools:node_modules) already is
     jest: attr.label({
-      default: DEFAULT_TOOLS.vitest,
-      doc: "jest: the node_modules holding it (and what its config names: ts-jest, presets), an npm_deps target or a directory toolchain",
+      doc: "jest: the node_modules holding it (and what its config names: ts-jest, presets), an npm_deps target or a directory toolchain; default: vitest's",
     }),
   },
   impl(ctx) {
@@ -107,7 +108,7 @@ export const node_test = rule({
     if (ctx.attr.runner === "jest") {
       // jest from the lockfile's tree, with the project's own config (ts-jest, its transforms and
       // setup files are data): the files given are run, those its testRegex/testMatch takes
-      const runner = npmPackageDir(ctx.attr.jest, "jest", (dir) => `${dir}/jest`, "jest", ctx.label);
+      const runner = npmPackageDir(ctx.attr.jest ?? ctx.attr.vitest, "jest", (dir) => `${dir}/jest`, "jest", ctx.label);
       const config = ctx.files("jest_config");
       const where = config[0] ? `--config ${sh(config[0].path)}` : `--rootDir ${sh(ctx.pkg === "" ? "." : ctx.pkg)}`;
       // no watchman, no cache to keep (hb caches the result), no colours in the log
