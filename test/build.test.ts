@@ -122,6 +122,32 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
   });
 
+  it("puts back from the CAS what is gone from hb-out/, keying nothing; an output whose blob is lost too runs again", async () => {
+    const ws = makeWorkspace(CHAIN);
+    const old = (Date.now() - 60_000) / 1000;
+    for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"])
+      utimesSync(join(ws, f), old, old);
+    await hb(ws, ["build", "//..."]);
+    rmSync(join(ws, "hb-out"), { recursive: true });
+    const restored = await hb(ws, ["build", "//...", "--report", "r.json"]);
+    expect(summary(restored)).toEqual({ actions: 4, executed: 0, cached: 4, failed: 0 });
+    expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
+    expect(JSON.parse(readFileSync(join(ws, "r.json"), "utf8")).actionList.map((a: { status: string }) => a.status)).toEqual([
+      "local",
+      "local",
+      "local",
+      "local",
+    ]);
+    const blob = createHash("sha256").update("one\n").digest("hex");
+    rmSync(join(ws, "hb-out/a/a.out"));
+    rmSync(join(ws, ".hb/cas", blob.slice(0, 2), blob));
+    const rerun = await hb(ws, ["build", "//..."]);
+    expect(rerun.exitCode, rerun.output).toBe(0);
+    expect(executedLabels(rerun)).toEqual(["//a:a"]);
+    expect(summary(rerun)).toEqual({ actions: 4, executed: 1, cached: 3, failed: 0 });
+    expect(readFileSync(join(ws, "hb-out/a/a.out"), "utf8")).toBe("one\n");
+  });
+
   it("runs again an action, standing or cached, whose outputs an action to run needs and the CAS lost", async () => {
     const ws = makeWorkspace({
       "x/BUILD.ts": G + 'genrule({ name: "x", srcs: ["x.txt"], outs: ["x.out"], cmd: "cat $< > $@" });\n',
