@@ -122,7 +122,7 @@ describe("hb build: incremental", () => {
     expect(readFileSync(join(ws, "hb-out/c/c.out"), "utf8")).toBe("ONE\nc\n");
   });
 
-  it("puts back from the CAS what is gone from hb-out/, keying nothing; an output whose blob is lost too runs again", async () => {
+  it("puts back from the CAS what is gone from hb-out/; an output whose blob is lost too runs again", async () => {
     const ws = makeWorkspace(CHAIN);
     const old = (Date.now() - 60_000) / 1000;
     for (const f of ["a/a.txt", "d/d.txt", ...["a", "b", "c", "d"].map((p) => `${p}/BUILD.ts`), "hb.config.ts"])

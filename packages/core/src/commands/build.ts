@@ -147,16 +147,9 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
         (f) => base!.cas.holds(f, f.executable),
       );
     if (settled) for (const [path, st] of check!.unchanged) base.stats.saw(path, st);
-    const exec = await executeActions({
-      ...options,
-      settled: settled && new Map([...settled].map(([id, s]) => [id, s.result])),
-      restore: settled && new Set([...settled].flatMap(([id, s]) => (s.restore ? [id] : []))),
-    });
-    // settled actions are cache hits, as the full path would find them (those it ran after all,
-    // their blobs lost, have outcomes of their own)
-    const ran = new Set(exec.outcomes.map((o) => o.action.id));
-    const standing = [...(settled ?? [])].filter(([id]) => !ran.has(id));
-    for (const [id, { key, result }] of standing)
+    const exec = await executeActions({ ...options, settled: settled && new Map([...settled].map(([id, s]) => [id, s.result])) });
+    // settled actions are cache hits, as the full path would find them
+    for (const [id, { key, result }] of settled ?? [])
       exec.outcomes.push({ action: graph.actions[id]!, status: "cached", key, result, durationMs: 0 });
     warnFutureFiles(base, workspace.root, opts.events);
 
@@ -193,7 +186,7 @@ export async function build(request: BuildOptions): Promise<BuildResult> {
     // an attestation left beside an output this build made other bytes of would vouch for bytes no longer there
     if (!provenance) {
       // a settled action's outputs are the bytes the last clean build left and looked at
-      const kept = new Set(standing.flatMap(([, s]) => s.result.files.map((f) => f.path)));
+      const kept = new Set([...(settled?.values() ?? [])].flatMap((s) => s.result.files.map((f) => f.path)));
       removeStaleAttestations(
         workspace.root,
         base.db,

@@ -100,21 +100,12 @@ export function unchanged(check: SnapshotCheck): boolean {
 
 /**
  * The actions of `graph` (the graph the snapshot was taken of) that stand as the last build left
- * them: they read no changed file and read only outputs of actions that stand too; each with its
- * key, its result from the action cache, and whether its outputs are to be put back (one of them
- * gone from hb-out/ or changed there: that changes no bytes an action reads, they come from the CAS). Undefined when a changed
+ * them: they read no changed file, made no changed output, and read only outputs of actions that
+ * stand too; each with its key and its result from the action cache. Undefined when a changed
  * file is read by no action (the host's package database, a file analysis read): then every
  * action is keyed again. `blobKept` says whether a result's blob is still in the CAS: an action
  * whose outputs an action to run will stage must still have them.
  */
-/** An action the last clean build left standing: its key, its result, and whether hb-out/ lost its outputs. */
-export interface SettledAction {
-  key: string;
-  result: ActionResult;
-  /** an output is gone from hb-out/ or changed there: it is put back from the CAS */
-  restore: boolean;
-}
-
 export function settledActions(
   graph: ActionGraph,
   wanted: { targets: readonly string[]; extraOutputs?: readonly ExecPath[] },
@@ -122,7 +113,7 @@ export function settledActions(
   root: string,
   resultOf: (key: string) => ActionResult | undefined,
   blobKept: (file: ActionResult["files"][number]) => boolean,
-): Map<number, SettledAction> | undefined {
+): Map<number, { key: string; result: ActionResult }> | undefined {
   const producer = producers(graph);
   const needed = actionsNeededBy(graph, wanted.targets, producer, wanted.extraOutputs);
   const readers = new Map<string, number[]>();
@@ -148,17 +139,15 @@ export function settledActions(
     if (ids.length === 0) return undefined;
     for (const id of ids) stale.add(id);
   }
-  // an output gone or changed in hb-out/ says nothing of what made it: put back, not re-keyed
-  const restore = new Set<number>();
   for (const p of check.changedOutputs) {
     let id = producer.get(p);
     // a file of an output directory
     for (let d = p; id === undefined && d.includes("/"); id = producer.get((d = parentRel(d))));
     if (id === undefined) return undefined;
-    restore.add(id);
+    stale.add(id);
   }
   const keys = new Map(check.snapshot.keys ?? []);
-  const settled = new Map<number, SettledAction>();
+  const settled = new Map<number, { key: string; result: ActionResult }>();
   const made = (p: ExecPath) => producer.get(p);
   // ascending ids are a build order: what an action reads is settled, or not, before it
   for (const id of needed) {
@@ -167,7 +156,7 @@ export function settledActions(
     if (stale.has(id) || key === undefined) continue;
     if ([...a.inputs, ...a.tools].some((p) => made(p) !== undefined && !settled.has(made(p)!))) continue;
     const result = resultOf(key);
-    if (result) settled.set(id, { key, result, restore: restore.has(id) });
+    if (result) settled.set(id, { key, result });
   }
   // what an action to run stages from a settled one is read from the CAS
   const looked = new Set<number>();

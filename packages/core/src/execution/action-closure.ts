@@ -46,17 +46,3 @@ export function actionsNeededBy(
   }
   return [...needed].sort((a, b) => a - b);
 }
-
-/**
- * `ids` and every action of `graph` that reads, through any number of steps, what they make.
- * Ids are a build order (dependencies first), so one pass in ascending order finds them all.
- */
-export function readersOf(graph: ActionGraph, producer: ReadonlyMap<ExecPath, number>, ids: readonly number[]): Set<number> {
-  const out = new Set(ids);
-  if (out.size === 0) return out;
-  for (const a of graph.actions) {
-    if (out.has(a.id)) continue;
-    if ([...a.inputs, ...a.tools].some((p) => out.has(producer.get(p) ?? -1))) out.add(a.id);
-  }
-  return out;
-}

@@ -15,7 +15,7 @@ import { type ResolvedToolchain, findStrace, resolveToolchains } from "../keying
 import { ActionSandbox, actionSandboxMode } from "../sandbox/action-sandbox";
 import { SandboxStaging } from "../sandbox/sandbox-staging";
 import { type Forbidden, forbiddenPaths } from "../workspace/source-policy";
-import { actionsNeededBy, producers, readersOf } from "./action-closure";
+import { actionsNeededBy, producers } from "./action-closure";
 import { Background } from "./background";
 import { BuildOutputs } from "./build-outputs";
 import { builtinAction } from "./builtin-actions";
@@ -94,22 +94,7 @@ class Executor implements Runner<Job> {
     // hb-out/ may be written from here on (by hb build or a watch's rebuild): a killed build's temp files go first
     const underway = opts.materialize !== false ? buildUnderway(opts.base.dir, opts.root, opts.base.cas.tmpDir) : undefined;
     const producer = producers(graph);
-    const settled = new Map(opts.settled ?? []);
-    // put back what is gone from hb-out/; one whose blobs the CAS lost runs again, and what reads it
-    // one transaction for what materializing records (each blob's facts, each output's): thousands of rows
-    const lost = opts.base.db.transaction(() =>
-      [...(opts.restore ?? [])].filter((id) => {
-        const result = settled.get(id);
-        if (result === undefined) return false;
-        try {
-          return !this.outputs.adopt(result, graph.actions[id]!.owner);
-        } catch {
-          // what cannot be put in place is run, and its failure said, as any action's
-          return true;
-        }
-      }),
-    )();
-    for (const id of readersOf(graph, producer, lost)) settled.delete(id);
+    const settled = opts.settled ?? new Map<number, ActionResult>();
     for (const result of settled.values()) this.outputs.take(result);
     const ids = actionsNeededBy(graph, opts.targets, producer, opts.extraOutputs).filter((id) => !settled.has(id));
     this.outputs.prepareDirs(ids.flatMap((id) => graph.actions[id]!.outputs));

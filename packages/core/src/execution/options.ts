@@ -53,11 +53,6 @@ export interface ExecuteOptions {
    * id, with their results: their outputs are taken as they are, and they are neither keyed nor run.
    */
   settled?: ReadonlyMap<number, ActionResult>;
-  /**
-   * Settled actions whose outputs are gone from hb-out/ or changed there: put back from the CAS.
-   * One whose blobs the CAS lost is run after all, and so is everything that reads its outputs.
-   */
-  restore?: ReadonlySet<number>;
   /** what stops one action on its own (hb watch: its inputs changed while it waited or ran); `signal` stops them all */
   actionSignal?(action: ActionSpec): AbortSignal | undefined;
 }
