@@ -164,7 +164,8 @@ export class RemoteRuns {
         else if (!isRetried(e)) throw e;
         else failure = e;
       }
-      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      // a pause before the next try, none after the last
+      if (attempt < RECONNECTS) await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
     }
     // still failing (UNAVAILABLE, say): the executor's error, so that the build gives it up, said
     // once, and the actions after this one run locally at once instead of each trying it again
