@@ -148,13 +148,12 @@ export function settledActions(
   }
   const keys = new Map(check.snapshot.keys ?? []);
   const settled = new Map<number, { key: string; result: ActionResult }>();
-  const made = (p: ExecPath) => producer.get(p);
   // ascending ids are a build order: what an action reads is settled, or not, before it
   for (const id of needed) {
     const a = graph.actions[id]!;
     const key = keys.get(id);
     if (stale.has(id) || key === undefined) continue;
-    if ([...a.inputs, ...a.tools].some((p) => made(p) !== undefined && !settled.has(made(p)!))) continue;
+    if ([...a.inputs, ...a.tools].some((p) => producer.has(p) && !settled.has(producer.get(p)!))) continue;
     const result = resultOf(key);
     if (result) settled.set(id, { key, result });
   }
@@ -163,7 +162,7 @@ export function settledActions(
   for (const id of needed) {
     if (settled.has(id)) continue;
     for (const p of [...graph.actions[id]!.inputs, ...graph.actions[id]!.tools]) {
-      const from = made(p);
+      const from = producer.get(p);
       if (from === undefined || looked.has(from)) continue;
       looked.add(from);
       const s = settled.get(from);
